@@ -1,0 +1,169 @@
+"""Mettler Toledo MT-SICS balances (protocols.md §1).
+
+The codec (:func:`parse_weight`, :func:`parse_serial_number`) is pure; :class:`MTSICSBalance`
+adds the request/reply exchange over a :class:`~drivers.transport.SerialTransport`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+
+from drivers.errors import DeviceError, DriverTimeout, ProtocolError
+from drivers.reading import ERROR, OK, OVERLOAD, UNDERLOAD, Reading
+from drivers.transport import SerialTransport
+
+NAME = "mt-sics"
+TERMINATOR = b"\r\n"
+
+_WEIGHT = re.compile(r"^(?P<id>S|T)\s+(?P<st>[SDA])\s+(?P<val>-?\d+(?:\.\d*)?)\s+(?P<unit>\S{1,4})$")
+_SERIAL = re.compile(r'^I4\s+A\s+"?(?P<sn>[^"]*)"?$')
+
+# MT-SICS unit text -> a unit string the LIMS unit registry accepts.
+UNITS = {"g": "g", "mg": "mg", "kg": "kg", "ct": "ct", "lb": "lb", "oz": "oz", "ozt": "ozt",
+         "GN": "grain", "dwt": "dwt"}
+
+GENERAL_ERRORS = {
+    "ES": "syntax error: command not recognised (ES)",
+    "ET": "transmission error: parity error or interface break (ET)",
+    "EL": "logical error: command cannot be executed (EL)",
+}
+
+# Per-command deadlines in seconds (protocols.md §7.6 rule 3). S, Z and T wait for stability,
+# which takes seconds on a real balance; SI and I4 answer at once.
+DEADLINES = {"S": 12.0, "SI": 2.0, "Z": 12.0, "T": 12.0, "I4": 2.0, "@": 3.0}
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def strip_noise(frame: bytes) -> tuple[bytes, int]:
+    """Drop leading bytes that cannot start a reply (line noise, a power-on glitch)."""
+    start = 0
+    while start < len(frame) and not (0x41 <= frame[start] <= 0x5A or frame[start] == 0x40):
+        start += 1
+    return frame[start:], start
+
+
+def parse_weight(frame: bytes, *, at: dt.datetime | None = None) -> Reading:
+    """Parse a reply to ``S``, ``SI`` or ``SIR`` (also ``T`` replies) into a Reading.
+
+    Anything that does not fit the grammar becomes an error reading, never a value.
+    """
+    at = at or _now()
+    text = strip_noise(frame)[0].decode("latin-1").strip()
+    if text in GENERAL_ERRORS:
+        return Reading(NAME, None, None, None, ERROR, frame, at, GENERAL_ERRORS[text])
+    m = _WEIGHT.match(text)
+    if m:
+        unit = UNITS.get(m["unit"])
+        if unit is None:
+            return Reading(NAME, None, None, None, ERROR, frame, at,
+                           f"unknown weighing unit {m['unit']!r}")
+        return Reading(NAME, m["val"], unit, m["st"] != "D", OK, frame, at)
+    parts = text.split()
+    if len(parts) == 2 and parts[0] in ("S", "T"):
+        status = parts[1]
+        if status == "+":
+            return Reading(NAME, None, None, None, OVERLOAD, frame, at, "overload")
+        if status == "-":
+            return Reading(NAME, None, None, None, UNDERLOAD, frame, at, "underload")
+        if status == "I":
+            return Reading(NAME, None, None, None, ERROR, frame, at,
+                           "balance busy or not stable in time (I)")
+        if status == "L":
+            return Reading(NAME, None, None, None, ERROR, frame, at, "logical error (L)")
+    return Reading(NAME, None, None, None, ERROR, frame, at, f"unexpected reply {text!r}")
+
+
+def parse_serial_number(frame: bytes) -> str:
+    """Parse ``I4 A "B021002593"`` (older firmware sends it unquoted)."""
+    text = strip_noise(frame)[0].decode("latin-1").strip()
+    m = _SERIAL.match(text)
+    if not m or not m["sn"].strip():
+        if text in GENERAL_ERRORS:
+            raise DeviceError(GENERAL_ERRORS[text])
+        raise ProtocolError(f"unexpected reply to I4: {text!r}")
+    return m["sn"].strip()
+
+
+class MTSICSBalance:
+    """An MT-SICS balance on a serial port."""
+
+    name = NAME
+    default_settings = {"baudrate": 9600, "bytesize": 8, "parity": "N", "stopbits": 1,
+                        "xonxoff": False}
+
+    def __init__(self, transport: SerialTransport) -> None:
+        self.transport = transport
+        self.skipped_frames = 0
+
+    @classmethod
+    def open(cls, port: str, **settings: object) -> MTSICSBalance:
+        transport = SerialTransport(port, **{**cls.default_settings, **settings})  # type: ignore[arg-type]
+        transport.open()
+        return cls(transport)
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def __enter__(self) -> MTSICSBalance:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _exchange(self, command: str, reply_ids: tuple[str, ...],
+                  timeout: float | None = None) -> bytes:
+        """Send a command and return the first frame that answers it.
+
+        Frames for other commands (a late reply, SIR output) are skipped and counted; general
+        errors answer any command.
+        """
+        self.transport.write(command.encode("ascii") + TERMINATOR)
+        deadline = time.monotonic() + (timeout if timeout is not None
+                                       else DEADLINES.get(command, 3.0))
+        while True:
+            frame = self.transport.read_frame(TERMINATOR, deadline)
+            clean, noise = strip_noise(frame)
+            self.transport.noise_bytes += noise
+            text = clean.decode("latin-1").strip()
+            head = text.split(" ", 1)[0]
+            if head in reply_ids or text in GENERAL_ERRORS:
+                return frame
+            self.skipped_frames += 1
+
+    def read(self, *, stable: bool = False, timeout: float | None = None) -> Reading:
+        """Measure the weight: ``SI`` (immediate, may be dynamic) or ``S`` (waits for stability).
+
+        :param timeout: overrides the command's default deadline, in seconds.
+        :raises DriverTimeout: no reply before the deadline.
+        """
+        return parse_weight(self._exchange("S" if stable else "SI", ("S",), timeout))
+
+    def serial_number(self) -> str:
+        """Get the balance's serial number (``I4``), used to check its identity."""
+        return parse_serial_number(self._exchange("I4", ("I4",)))
+
+    def zero(self) -> None:
+        """Zero the balance (``Z``); waits for stability."""
+        text = strip_noise(self._exchange("Z", ("Z",)))[0].decode("latin-1").strip()
+        if text != "Z A":
+            raise DeviceError(GENERAL_ERRORS.get(text, f"zero failed: {text!r}"))
+
+    def tare(self) -> Reading:
+        """Tare the balance (``T``); returns the taring weight (``T S`` or ``T A``)."""
+        reading = parse_weight(self._exchange("T", ("T",)))
+        if reading.status != OK:
+            raise DeviceError(f"tare failed: {reading.message}")
+        return reading
+
+    def reset(self) -> str:
+        """Cancel everything, stop streaming (``@``) and return the serial number."""
+        self.transport.flush_input()
+        return parse_serial_number(self._exchange("@", ("I4",)))
+
+
+__all__ = ["MTSICSBalance", "parse_weight", "parse_serial_number", "DriverTimeout"]

@@ -1,0 +1,1 @@
+"""Instrument simulators served on pseudo-terminals, for tests, demos and bench diagnostics."""

@@ -1,0 +1,53 @@
+"""The audit trail for the quality manager and assessors (read-only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify, render_template, request
+from sqlalchemy import select
+
+from lims.audit.models import AuditEvent
+from lims.audit.services import verify_chain
+from lims.auth.services import require
+from lims.web import get_session
+from lims.web.auth import current_user
+
+bp = Blueprint("audit", __name__, url_prefix="/audit")
+api = Blueprint("audit_api", __name__, url_prefix="/api/v1/audit")
+
+
+def to_json(e: AuditEvent) -> dict[str, Any]:
+    return {"seq": e.seq, "at": e.at.isoformat(), "actor": e.actor, "action": e.action,
+            "entity_type": e.entity_type, "entity_id": e.entity_id, "before": e.before,
+            "after": e.after, "reason": e.reason, "hash": e.hash, "prev_hash": e.prev_hash}
+
+
+def _events() -> list[AuditEvent]:
+    query = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(500)
+    for key in ("entity_type", "entity_id", "action", "actor"):
+        value = request.args.get(key)
+        if value:
+            query = query.where(getattr(AuditEvent, key) == value[:60])
+    return list(get_session().scalars(query))
+
+
+@bp.get("/")
+def index() -> object:
+    require(current_user(), "audit.read")
+    verdict = verify_chain(get_session()) if request.args.get("verify") else None
+    return render_template("audit/index.html", events=_events(), verdict=verdict,
+                           filters=request.args)
+
+
+@api.get("/events")
+def events() -> object:
+    require(current_user(), "audit.read")
+    return jsonify(events=[to_json(e) for e in _events()])
+
+
+@api.get("/verify")
+def verify() -> object:
+    require(current_user(), "audit.read")
+    v = verify_chain(get_session())
+    return jsonify(ok=v.ok, count=v.count, first_bad_seq=v.first_bad_seq, message=v.message)

@@ -1,0 +1,35 @@
+"""Which roles may perform which action: the one table the server enforces.
+
+Separation of duties (who entered results may not review or approve them) and signatory
+scope are checked by the services, since they depend on the record, not only the role.
+"""
+
+from __future__ import annotations
+
+from lims.auth.models import Role
+
+T, R, S, Q, A, ADM = (Role.TECHNICIAN, Role.REVIEWER, Role.SIGNATORY, Role.QUALITY_MANAGER,
+                      Role.AUDITOR, Role.ADMIN)
+EVERYONE = frozenset(Role)
+
+PERMISSIONS: dict[str, frozenset[Role]] = {
+    "read": EVERYONE,                      # auditors read everything, change nothing
+    "customer.create": frozenset({T, Q}),
+    "sample.register": frozenset({T}),
+    "sample.receive": frozenset({T}),
+    "result.record": frozenset({T}),
+    "result.capture": frozenset({T}),
+    "result.correct": frozenset({T}),
+    "sample.complete": frozenset({T}),
+    "sample.review": frozenset({R}),
+    "sample.approve": frozenset({S}),
+    "report.issue": frozenset({S}),
+    "method.manage": frozenset({Q, ADM}),
+    "instrument.manage": frozenset({Q, ADM}),
+    "audit.read": frozenset({Q, A, ADM}),
+    "user.manage": frozenset({ADM}),
+}
+
+
+def allowed(roles: frozenset[Role], action: str) -> bool:
+    return bool(roles & PERMISSIONS[action])

@@ -1,0 +1,383 @@
+"""The ``lims`` command: instance set-up, demo data, serving, instruments, audit, reports."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from lims.config import Settings, ensure_secret
+
+
+def _settings() -> Settings:
+    return Settings.from_env().resolved()
+
+
+def _app() -> Any:
+    from lims import create_app
+
+    return create_app()
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """LIMS for metrology and inspection labs."""
+
+
+# --- instance ------------------------------------------------------------------------------
+
+@main.command()
+def init() -> None:
+    """Create or migrate the instance folder (idempotent)."""
+    from lims.migrate import upgrade
+    from lims.reports.fonts import ensure_fonts
+    from lims.reports.pki import create_dev_pki
+
+    base = Settings.from_env()
+    inst = base.instance_path.resolve()
+    inst.mkdir(parents=True, exist_ok=True)
+    if not base.secret_key:
+        ensure_secret(inst / "secret_key")
+    settings = base.resolved()
+    upgrade(settings.database_url)
+    click.echo(f"database migrated to head: {_redact(settings.database_url)}")
+    if not os.environ.get("LIMS_SIGNING_PKCS12"):
+        made = create_dev_pki(inst / "pki", lab_name=settings.lab_name_en)
+        click.echo(("created" if made else "kept") + f" development signing PKI in {inst / 'pki'}")
+    ensure_fonts(settings.font_path)
+    click.echo(f"report fonts ready in {settings.font_path}")
+
+
+def _redact(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+@main.command()
+def demo() -> None:
+    """Seed demo data once and print the demo logins."""
+    from lims.demo import seed
+
+    app = _app()
+    logins = seed(app)
+    click.echo("Demo logins (username / password / roles):")
+    for username, password, roles in logins:
+        click.echo(f"  {username:<10} {password:<24} {roles}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the app with gunicorn (production WSGI server)."""
+    from gunicorn.app.base import BaseApplication
+
+    settings = _settings()
+    if not settings.secret_key:
+        _fail("no secret key: run `lims init` or set LIMS_SECRET_KEY")
+    app = _app()
+
+    class Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in {"bind": f"{host}:{port}", "workers": workers,
+                               "worker_class": "gthread", "threads": 4, "timeout": 60,
+                               "accesslog": "-"}.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return app
+
+    click.echo(f"serving on http://{host}:{port}")
+    Server().run()
+
+
+# --- instruments ---------------------------------------------------------------------------
+
+@main.command()
+@click.argument("driver")
+@click.argument("port")
+@click.option("--count", default=1, show_default=True, type=click.IntRange(1, 1_000_000))
+@click.option("--timeout", default=5.0, show_default=True, type=click.FloatRange(0.1, 3600))
+@click.option("--baudrate", type=int, help="Overrides the driver's default baud rate.")
+@click.option("--stable", is_flag=True, help="Wait for a stable reading (MT-SICS: S, not SI).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per reading.")
+def read(driver: str, port: str, count: int, timeout: float, baudrate: int | None,
+         stable: bool, as_json: bool) -> None:
+    """Read COUNT readings from an instrument: does my instrument talk?"""
+    from drivers import DriverError, get_driver
+    from drivers.errors import DriverTimeout, PortNotFound
+    from drivers.reading import ERROR
+
+    try:
+        cls = get_driver(driver)
+    except DriverError as exc:
+        _fail(str(exc), 2)
+    settings = {"baudrate": baudrate} if baudrate else {}
+    try:
+        device = cls.open(port, **settings)
+    except PortNotFound:
+        _fail(f"port {port} does not exist")
+    except DriverError as exc:
+        _fail(str(exc))
+    got, deadline = 0, time.monotonic() + timeout
+    try:
+        with device:
+            while got < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                try:
+                    reading = device.read(stable=stable, timeout=left)
+                except DriverTimeout:
+                    break
+                if as_json:
+                    click.echo(json.dumps(reading.to_json(), ensure_ascii=False))
+                else:
+                    shown = f"{reading.value} {reading.unit}" if reading.value else reading.message
+                    flag = "" if reading.stable is None else (" stable" if reading.stable else
+                                                              " dynamic")
+                    click.echo(f"{reading.at.isoformat()} {reading.status}{flag}: {shown}  "
+                               f"raw={reading.raw!r}")
+                if reading.status != ERROR:
+                    got += 1
+    except DriverError as exc:
+        _fail(str(exc))
+    if got < count:
+        _fail(f"{'no valid reading' if got == 0 else f'only {got} of {count} readings'} "
+              f"from {port} within {timeout} s")
+
+
+@main.command()
+@click.argument("driver")
+@click.option("--link", type=click.Path(), help="Stable symlink to the pty (like /dev/serial/by-id/…).")
+@click.option("--serial-number", default="B021002593", show_default=True)
+@click.option("--load", default="100.00", show_default=True, help="Weight on the pan.")
+@click.option("--faults", default="", help="Comma list: garbage, split, error, drop, overload, underload.")
+def simulate(driver: str, link: str | None, serial_number: str, load: str, faults: str) -> None:
+    """Serve a simulated instrument on a pseudo-terminal until interrupted."""
+    from drivers import SIMULATORS
+    from drivers.simulators.pty import PtySimulator
+
+    if driver not in SIMULATORS:
+        _fail(f"no simulator for {driver!r}; known: {', '.join(sorted(SIMULATORS))}", 2)
+    model = SIMULATORS[driver](serial_number=serial_number, load=load)
+    sim = PtySimulator(model, link)
+    wanted = {f.strip() for f in faults.split(",") if f.strip()}
+    unknown = wanted - {"garbage", "split", "error", "drop", "overload", "underload"}
+    if unknown:
+        _fail(f"unknown fault(s): {', '.join(sorted(unknown))}", 2)
+    model.overload = "overload" in wanted
+    model.underload = "underload" in wanted
+    sim.split_writes = "split" in wanted
+    sim.start()
+    click.echo(sim.port, nl=True)
+    sys.stdout.flush()
+    stop = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        while not stop:
+            if "garbage" in wanted and not model.garbage:
+                model.garbage = b"\x00\xff\xfe"
+            if "error" in wanted and not model.error:
+                model.error = "ES"
+            if "drop" in wanted and not model.drop:
+                model.drop = 1
+            time.sleep(0.05)
+    finally:
+        sim.stop()
+
+
+# --- audit, reports, PKI -------------------------------------------------------------------
+
+@main.group()
+def audit() -> None:
+    """The audit trail."""
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Verify the hash chain; exit 1 naming the first bad event."""
+    from lims.audit.services import verify_chain
+    from lims.web import state
+
+    app = _app()
+    with app.app_context():
+        session = state().sessionmaker()
+        try:
+            verdict = verify_chain(session)
+        finally:
+            session.close()
+    if verdict.ok:
+        click.echo(f"ok: {verdict.message} ({verdict.count} events)")
+    else:
+        _fail(f"audit chain broken at event {verdict.first_bad_seq}: {verdict.message}")
+
+
+@main.group()
+def report() -> None:
+    """Issued reports."""
+
+
+@report.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def report_list(as_json: bool) -> None:
+    from lims.reports.services import list_reports
+    from lims.web import state
+
+    app = _app()
+    with app.app_context():
+        session = state().sessionmaker()
+        try:
+            rows = [{"number": r.number, "status": r.status, "issued_at": r.issued_at.isoformat(),
+                     "sha256": r.sha256, "size": r.size} for r in list_reports(session)]
+        finally:
+            session.close()
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    for r in rows:
+        click.echo(f"{r['number']}  {r['status']:<10} {r['issued_at']}  {r['sha256']}")
+
+
+@report.command("export")
+@click.argument("number")
+@click.argument("file", type=click.Path(dir_okay=False, writable=True))
+def report_export(number: str, file: str) -> None:
+    """Write the issued PDF of report NUMBER to FILE (after checking its SHA-256)."""
+    from lims.errors import LimsError
+    from lims.reports.services import get_report, stored_pdf
+    from lims.web import state
+
+    app = _app()
+    with app.app_context():
+        session = state().sessionmaker()
+        try:
+            pdf = stored_pdf(get_report(session, number))
+        except LimsError as exc:
+            _fail(str(exc))
+        finally:
+            session.close()
+    Path(file).write_bytes(pdf)
+    click.echo(f"wrote {file} ({len(pdf)} bytes)")
+
+
+@main.group()
+def pki() -> None:
+    """The signing PKI."""
+
+
+@pki.command("export-ca")
+@click.argument("file", type=click.Path(dir_okay=False, writable=True))
+def pki_export_ca(file: str) -> None:
+    """Write the CA certificate (PEM) that outside parties trust to verify reports."""
+    from lims.reports.pki import ca_certificate_pem
+
+    settings = _settings()
+    try:
+        pem = ca_certificate_pem(Path(settings.signing_pkcs12), settings.signing_passphrase)
+    except (OSError, ValueError) as exc:
+        _fail(f"cannot read {settings.signing_pkcs12}: {exc}")
+    Path(file).write_bytes(pem)
+    click.echo(f"wrote {file}")
+
+
+# --- users -------------------------------------------------------------------------------
+
+@main.group()
+def user() -> None:
+    """Users and API tokens."""
+
+
+@user.command("create")
+@click.argument("username")
+@click.option("--full-name", default="")
+@click.option("--role", "roles", multiple=True, required=True)
+@click.option("--scope", "scopes", multiple=True, help="Signatory scope (field).")
+@click.password_option()
+def user_create(username: str, full_name: str, roles: tuple[str, ...], scopes: tuple[str, ...],
+                password: str) -> None:
+    from lims.auth.services import create_user
+    from lims.db import unit_of_work
+    from lims.errors import LimsError
+    from lims.web import state
+
+    app = _app()
+    with app.app_context():
+        session = state().sessionmaker()
+        try:
+            with unit_of_work(session):
+                create_user(session, username=username, full_name=full_name or username,
+                            password=password, roles=list(roles), scopes=list(scopes))
+        except LimsError as exc:
+            _fail(f"{exc.field or 'input'}: {exc}")
+        finally:
+            session.close()
+    click.echo(f"created user {username}")
+
+
+@user.command("token")
+@click.argument("username")
+@click.option("--name", default="cli")
+def user_token(username: str, name: str) -> None:
+    """Create an API token for USERNAME and print it once."""
+    from lims.auth.services import create_token, get_user
+    from lims.db import unit_of_work
+    from lims.web import state
+
+    app = _app()
+    with app.app_context():
+        session = state().sessionmaker()
+        try:
+            with unit_of_work(session):
+                u = get_user(session, username)
+                if u is None:
+                    _fail(f"no user {username!r}")
+                token = create_token(session, user=u, name=name)
+        finally:
+            session.close()
+    click.echo(token)
+
+
+# --- scheduler ---------------------------------------------------------------------------
+
+@main.command()
+@click.option("--run", "run_once", type=click.Choice(["flag-calibration-due", "verify-audit-chain"]),
+              help="Run one job now and exit.")
+def scheduler(run_once: str | None) -> None:
+    """Run the job scheduler (one process per deployment)."""
+    from lims.scheduler import build_scheduler, run_job
+
+    app = _app()
+    if run_once:
+        click.echo(json.dumps(run_job(run_once, app), ensure_ascii=False))
+        return
+    sched = build_scheduler(app)
+    click.echo("scheduler running; jobs: " + ", ".join(j.id for j in sched.get_jobs()))
+    try:
+        sched.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

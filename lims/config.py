@@ -1,0 +1,91 @@
+"""Settings: ``LIMS_*`` environment variables over defaults, and the instance folder.
+
+Every setting is documented in README.md ("Configuration"); a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Settings:
+    instance_path: Path = Path("instance")
+    database_url: str = ""  # default: SQLite in the instance folder
+    secret_key: str = ""    # default: generated once into <instance>/secret_key
+    lab_name: str = "省质量技术监督检验研究院"
+    lab_name_en: str = "Provincial Institute of Quality Inspection and Metrology"
+    lab_address: str = "1 Metrology Road, Hangzhou, Zhejiang, China"
+    timezone: str = "Asia/Shanghai"
+    public_url: str = "http://127.0.0.1:5000"
+    signing_pkcs12: str = ""      # default: <instance>/pki/signer.p12 (development PKI)
+    signing_passphrase: str = ""  # default: read from <instance>/pki/signer.pass
+    font_dir: str = ""            # default: $XDG_CACHE_HOME/lims/fonts
+    request_number_format: str = "WT{year}-{seq:06d}"
+    sample_number_format: str = "YP{year}-{seq:06d}"
+    report_number_format: str = "BG{year}-{seq:06d}"
+    calibration_warning_days: int = 30
+    max_content_length: int = 1_048_576
+    audit_verify_hour: int = 2
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from ``LIMS_<NAME>`` variables, then apply keyword overrides."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name == "extra":
+                continue
+            raw = environ.get(f"LIMS_{f.name.upper()}")
+            if raw is None:
+                continue
+            if f.type in ("int", int):
+                values[f.name] = int(raw)
+            elif f.name == "instance_path":
+                values[f.name] = Path(raw)
+            else:
+                values[f.name] = raw
+        settings = cls(**values)
+        return replace(settings, **overrides) if overrides else settings
+
+    def resolved(self) -> Settings:
+        """Fill the defaults that depend on the instance folder (reads the secret key file)."""
+        inst = self.instance_path.resolve()
+        db_url = self.database_url or f"sqlite:///{inst / 'lims.sqlite'}"
+        key = self.secret_key or _read_secret(inst / "secret_key")
+        p12 = self.signing_pkcs12 or str(inst / "pki" / "signer.p12")
+        passphrase = self.signing_passphrase or _read_secret(inst / "pki" / "signer.pass")
+        return replace(self, instance_path=inst, database_url=db_url, secret_key=key,
+                       signing_pkcs12=p12, signing_passphrase=passphrase)
+
+    @property
+    def font_path(self) -> Path:
+        from lims.reports.fonts import default_font_dir
+
+        return Path(self.font_dir) if self.font_dir else default_font_dir()
+
+
+SETTING_NAMES = [f"LIMS_{f.name.upper()}" for f in fields(Settings) if f.name != "extra"]
+
+
+def _read_secret(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return ""
+
+
+def ensure_secret(path: Path) -> str:
+    """Create a random secret file readable by the owner only, or return the existing one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(secrets.token_urlsafe(48))
+    return path.read_text(encoding="utf-8").strip()

@@ -1,0 +1,128 @@
+"""Demo data: one of everything, and one sample already reported, so a newcomer sees the path.
+
+Seeded once per instance; the demo passwords are random per instance and kept in
+``<instance>/demo_logins.json`` (mode 0600), never in the repository.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import secrets
+from typing import Any
+
+from flask import Flask
+
+from lims.auth.services import create_user, get_user
+from lims.db import unit_of_work, utcnow
+from lims.instruments.capture import take_reading
+from lims.instruments.services import register_instrument
+from lims.reports.services import issue_report
+from lims.samples import services as samples
+
+USERS = [
+    ("admin", "系统管理员 Admin", ["admin"], []),
+    ("tech", "王技术 Wang Jishu", ["technician"], []),
+    ("reviewer", "李审核 Li Shenhe", ["reviewer"], []),
+    ("signatory", "张批准 Zhang Pizhun", ["signatory"], ["textiles"]),
+    ("qm", "赵质量 Zhao Zhiliang", ["quality_manager"], []),
+    ("auditor", "陈评审 Chen Pingshen", ["auditor"], []),
+]
+BALANCE_SERIAL = "B021002593"
+
+
+def balance_link(app: Flask) -> str:
+    return str(app.extensions["lims"].settings.instance_path / "dev" / "balance-1")
+
+
+def _logins_path(app: Flask) -> Any:
+    return app.extensions["lims"].settings.instance_path / "demo_logins.json"
+
+
+def seed(app: Flask) -> list[tuple[str, str, str]]:
+    """Seed the demo data unless present; return the demo logins."""
+    from drivers.simulators.mtsics import MTSICSBalanceModel
+    from drivers.simulators.pty import PtySimulator
+    from lims.web import state
+
+    path = _logins_path(app)
+    with app.app_context():
+        st = state()
+        settings = st.settings
+        session = st.sessionmaker()
+        try:
+            if get_user(session, "tech") is not None and path.exists():
+                return _logins(path)
+            passwords = {u[0]: secrets.token_urlsafe(9) for u in USERS}
+            with unit_of_work(session):
+                users = {name: create_user(session, username=name, full_name=full, password=passwords[name],
+                                           roles=roles, scopes=scopes)
+                         for name, full, roles, scopes in USERS}
+                qm, tech = users["qm"], users["tech"]
+                today = utcnow().date()
+                balance = register_instrument(session, actor=qm, data={
+                    "asset_number": "EQ-BAL-001", "name": "电子天平 Analytical balance",
+                    "manufacturer": "Mettler Toledo", "model": "XS204",
+                    "serial_number": BALANCE_SERIAL, "location": "力学室 Mechanics lab, bench 2",
+                    "driver": "mt-sics", "port": balance_link(app),
+                    "port_settings": {"baudrate": 9600},
+                    "calibrated_on": (today - dt.timedelta(days=160)).isoformat(),
+                    "calibration_due_on": (today + dt.timedelta(days=205)).isoformat(),
+                    "calibration_certificate": "JZ2026-01837"})
+                register_instrument(session, actor=qm, data={
+                    "asset_number": "EQ-BAL-002", "name": "电子天平 Precision balance (overdue)",
+                    "manufacturer": "Sartorius", "model": "BSA224S", "serial_number": "31204567",
+                    "location": "力学室 Mechanics lab, bench 3",
+                    "calibration_due_on": (today - dt.timedelta(days=3)).isoformat()})
+                customer = samples.create_customer(
+                    session, actor=tech, name="杭州示例纺织有限公司 Hangzhou Example Textiles Co.",
+                    contact="刘经理 Mr Liu, 0571-8888 0000", address="杭州市西湖区文三路 100 号")
+                method = samples.create_method(
+                    session, actor=qm, code="GB/T 4669-2008",
+                    title="纺织品 机织物 单位长度质量和单位面积质量的测定", clause="方法 5",
+                    field="textiles", characteristics=[
+                        {"name": "试样质量 Specimen mass", "unit": "g",
+                         "lower_limit": "99.50", "upper_limit": "100.50"}])
+                ch = method.characteristics[0]
+                req = samples.create_request(
+                    session, actor=tech, customer_id=customer.id, description="委托检验",
+                    number_format=settings.request_number_format, timezone=settings.timezone)
+                first = samples.register_sample(
+                    session, actor=tech, request_id=req.id, description="涤棉坯布 Polyester-cotton grey fabric",
+                    method_ids=[method.id], number_format=settings.sample_number_format,
+                    timezone=settings.timezone)
+                second = samples.register_sample(
+                    session, actor=tech, request_id=req.id, description="纯棉府绸 Cotton poplin",
+                    method_ids=[method.id], number_format=settings.sample_number_format,
+                    timezone=settings.timezone)
+                for s in (first, second):
+                    samples.receive_sample(session, actor=tech, number=s.number,
+                                           condition="完好，密封 intact, sealed")
+                first_number, balance_id, ch_id = first.number, balance.id, ch.id
+                balance_row = balance
+            # A real capture over a pseudo-terminal from the simulated balance.
+            with PtySimulator(MTSICSBalanceModel(serial_number=BALANCE_SERIAL, load="100.02"),
+                              balance_link(app)):
+                reading = take_reading(balance_row)
+            with unit_of_work(session):
+                samples.record_result(session, actor=users["tech"], number=first_number,
+                                      characteristic_id=ch_id, value=reading.value,
+                                      unit=reading.unit, instrument_id=balance_id,
+                                      measured_at=reading.at, raw=reading.raw, source="instrument")
+                samples.complete_testing(session, actor=users["tech"], number=first_number)
+                samples.review_sample(session, actor=users["reviewer"], number=first_number)
+                samples.approve_sample(session, actor=users["signatory"], number=first_number)
+                issue_report(session, actor=users["signatory"], sample_number=first_number,
+                             settings=settings)
+        finally:
+            session.close()
+    logins = [(name, passwords[name], ", ".join(roles)) for name, _f, roles, _s in USERS]
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(logins, fh)
+    return logins
+
+
+def _logins(path: Any) -> list[tuple[str, str, str]]:
+    return [tuple(x) for x in json.loads(path.read_text(encoding="utf-8"))]  # type: ignore[misc]

@@ -1,0 +1,95 @@
+"""The error tree of the LIMS.
+
+Services raise these; they carry data (ids, dates, units), never HTTP codes. The one place that
+maps them to HTTP is :mod:`lims.web.errors`; the CLI maps them to exit codes.
+
+::
+
+    LimsError                       anything the application raises on purpose
+    ├── BadRequest                  -> 400 (malformed JSON, not an object)
+    ├── NotFound                    -> 404
+    ├── Unauthenticated             -> 401
+    ├── PermissionDenied            -> 403
+    │   ├── SeparationOfDuties      approver entered results, reviewer measured (ISO/IEC 17025 7.5.1)
+    │   └── OutsideScope            signatory not authorised for the field (RB/T 214 4.2.4)
+    ├── InvalidInput                -> 422 (names the field)
+    │   └── UnitMismatch            a unit not dimensionally compatible with the expected one
+    └── Conflict                    -> 409 (the state does not allow this)
+        ├── SampleStateError        illegal lifecycle transition
+        ├── CalibrationExpired      instrument overdue at the time of measurement (ISO/IEC 17025 6.4)
+        ├── InstrumentUnavailable   out of service, or the driver failed
+        └── ReportError             rendering, signing, storing an issued report
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class LimsError(Exception):
+    """Base of every error the application raises on purpose."""
+
+    code = "error"
+
+    def __init__(self, message: str, *, field: str | None = None, **data: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.data = data
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class NotFound(LimsError):
+    code = "not_found"
+
+
+class Unauthenticated(LimsError):
+    code = "unauthenticated"
+
+
+class PermissionDenied(LimsError):
+    code = "forbidden"
+
+
+class SeparationOfDuties(PermissionDenied):
+    code = "separation_of_duties"
+
+
+class OutsideScope(PermissionDenied):
+    code = "outside_scope"
+
+
+class InvalidInput(LimsError):
+    code = "invalid"
+
+
+class UnitMismatch(InvalidInput):
+    code = "unit_mismatch"
+
+
+class Conflict(LimsError):
+    code = "conflict"
+
+
+class SampleStateError(Conflict):
+    code = "illegal_transition"
+
+
+class CalibrationExpired(Conflict):
+    code = "calibration_expired"
+
+
+class InstrumentUnavailable(Conflict):
+    code = "instrument_unavailable"
+
+
+class ReportError(Conflict):
+    code = "report_error"
+
+
+class BadRequest(LimsError):
+    """The request itself is malformed (not JSON, not an object)."""
+
+    code = "bad_request"

@@ -1,0 +1,49 @@
+"""Take a reading from a registered instrument: the LIMS's only bridge to ``drivers``.
+
+The reading is taken outside any write transaction (a stable weight can take seconds and the
+database must not stay locked meanwhile); the caller records it afterwards.
+"""
+
+from __future__ import annotations
+
+from drivers import DriverError, Reading, get_driver
+from drivers.reading import OK
+from lims.errors import InstrumentUnavailable, InvalidInput
+from lims.instruments.models import Instrument
+from lims.instruments.services import check_fit_for_use
+from lims.db import utcnow
+
+SERIAL_KEYS = {"baudrate", "bytesize", "parity", "stopbits", "xonxoff"}
+
+
+def take_reading(instrument: Instrument) -> Reading:
+    """Open the instrument's port, check its identity and return one stable reading.
+
+    :raises CalibrationExpired: the instrument is overdue now (nothing is read).
+    :raises InstrumentUnavailable: no driver or port, a different instrument on the port, the
+        driver failed or the instrument reported an error, overload or underload.
+    """
+    check_fit_for_use(instrument, utcnow())
+    if not instrument.driver or not instrument.port:
+        raise InvalidInput(f"instrument {instrument.asset_number} has no driver and port "
+                           "configured for capture", field="instrument_id")
+    settings = {k: v for k, v in (instrument.port_settings or {}).items() if k in SERIAL_KEYS}
+    try:
+        with get_driver(instrument.driver).open(instrument.port, **settings) as device:
+            identify = getattr(device, "serial_number", None)
+            if identify is not None and instrument.serial_number:
+                seen = identify()
+                if seen != instrument.serial_number:
+                    raise InstrumentUnavailable(
+                        f"the instrument on {instrument.port} reports serial number {seen!r}, "
+                        f"not {instrument.serial_number!r} of {instrument.asset_number}; "
+                        "reading refused", field="instrument_id")
+            reading = device.read(stable=True)
+    except DriverError as exc:
+        raise InstrumentUnavailable(f"{instrument.asset_number}: {exc}", field="instrument_id",
+                                    instrument=instrument.asset_number) from exc
+    if reading.status != OK:
+        raise InstrumentUnavailable(
+            f"{instrument.asset_number} reported {reading.status}: {reading.message}",
+            field="instrument_id", instrument=instrument.asset_number)
+    return reading

@@ -1,0 +1,144 @@
+"""The instrument register and its fitness-for-use check (ISO/IEC 17025 6.4)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lims.audit.services import record, snapshot
+from lims.auth.models import User
+from lims.auth.services import require
+from lims.db import utcnow
+from lims.errors import CalibrationExpired, Conflict, InstrumentUnavailable, InvalidInput, NotFound
+from lims.instruments.models import CalibrationFlag, Instrument, InstrumentStatus
+
+# The lab's calendar decides which day a measurement belongs to; the due date is a date in
+# that calendar. Module-level so services stay free of Flask; set from settings at start-up.
+LAB_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def get_instrument(session: Session, instrument_id: int) -> Instrument:
+    instrument = session.get(Instrument, instrument_id)
+    if instrument is None:
+        raise InvalidInput(f"no instrument with id {instrument_id}", field="instrument_id")
+    return instrument
+
+
+def find_instrument(session: Session, asset_number: str) -> Instrument:
+    instrument = session.scalar(select(Instrument).where(Instrument.asset_number == asset_number))
+    if instrument is None:
+        raise NotFound(f"no instrument {asset_number!r}")
+    return instrument
+
+
+def check_fit_for_use(instrument: Instrument, at: dt.datetime) -> None:
+    """Refuse an instrument out of service or whose calibration had expired at ``at``.
+
+    The due date itself is still valid; the day after it is not (EQ-04).
+
+    :raises CalibrationExpired:
+    :raises InstrumentUnavailable:
+    """
+    if instrument.status != InstrumentStatus.IN_SERVICE:
+        raise InstrumentUnavailable(f"instrument {instrument.asset_number} is {instrument.status}",
+                                    field="instrument_id", instrument=instrument.asset_number)
+    day = at.astimezone(LAB_TZ).date()
+    if day > instrument.calibration_due_on:
+        raise CalibrationExpired(
+            f"instrument {instrument.asset_number} was overdue for calibration on {day} "
+            f"(due {instrument.calibration_due_on}); it cannot be used for results "
+            "(ISO/IEC 17025 6.4)",
+            field="instrument_id", instrument=instrument.asset_number,
+            due_on=instrument.calibration_due_on.isoformat(), measured_on=day.isoformat())
+
+
+def _date(value: Any, field: str, *, required: bool = True) -> dt.date | None:
+    if value in (None, ""):
+        if required:
+            raise InvalidInput("is required (YYYY-MM-DD)", field=field)
+        return None
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise InvalidInput(f"{value!r} is not a date (YYYY-MM-DD)", field=field) from exc
+
+
+def register_instrument(session: Session, *, actor: User, data: dict[str, Any]) -> Instrument:
+    """Add an instrument to the register.
+
+    :raises InvalidInput: a missing field, a bad date or an unknown driver.
+    :raises Conflict: the asset number is taken.
+    """
+    require(actor, "instrument.manage")
+    from drivers import DRIVERS
+
+    def text(key: str, required: bool = False, max_len: int = 120) -> str:
+        value = data.get(key) or ""
+        if not isinstance(value, str):
+            raise InvalidInput("must be text", field=key)
+        value = value.strip()
+        if required and not value:
+            raise InvalidInput("is required", field=key)
+        if len(value) > max_len:
+            raise InvalidInput(f"is longer than {max_len} characters", field=key)
+        return value
+
+    asset = text("asset_number", required=True, max_len=40)
+    if session.scalar(select(Instrument).where(Instrument.asset_number == asset)):
+        raise Conflict(f"asset number {asset!r} exists", field="asset_number")
+    driver = text("driver", max_len=40) or None
+    if driver is not None and driver not in DRIVERS:
+        raise InvalidInput(f"unknown driver {driver!r}; known: {', '.join(sorted(DRIVERS))}",
+                           field="driver")
+    settings = data.get("port_settings") or {}
+    if not isinstance(settings, dict):
+        raise InvalidInput("must be an object", field="port_settings")
+    instrument = Instrument(
+        asset_number=asset, name=text("name", required=True), manufacturer=text("manufacturer"),
+        model=text("model"), serial_number=text("serial_number", max_len=80),
+        location=text("location"), driver=driver, port=text("port", max_len=255) or None,
+        port_settings=settings, calibrated_on=_date(data.get("calibrated_on"), "calibrated_on",
+                                                    required=False),
+        calibration_due_on=_date(data.get("calibration_due_on"), "calibration_due_on"),
+        calibration_certificate=text("calibration_certificate", max_len=80))
+    instrument.calibration_flag = calibration_flag(instrument, utcnow().astimezone(LAB_TZ).date(),
+                                                   warning_days=30)
+    session.add(instrument)
+    session.flush()
+    record(session, actor=actor, action="instrument.register", entity_type="instruments",
+           entity_id=instrument.asset_number, after=snapshot(instrument))
+    return instrument
+
+
+def calibration_flag(instrument: Instrument, today: dt.date, *, warning_days: int) -> str:
+    if today > instrument.calibration_due_on:
+        return CalibrationFlag.OVERDUE
+    if (instrument.calibration_due_on - today).days <= warning_days:
+        return CalibrationFlag.DUE_SOON
+    return CalibrationFlag.OK
+
+
+def flag_calibration_due(session: Session, *, today: dt.date, warning_days: int) -> list[str]:
+    """Flag instruments due within the warning period or overdue; audit each change.
+
+    :returns: the asset numbers whose flag changed.
+    """
+    changed = []
+    for instrument in session.scalars(select(Instrument).order_by(Instrument.id)):
+        flag = calibration_flag(instrument, today, warning_days=warning_days)
+        if flag != instrument.calibration_flag:
+            before = {"calibration_flag": instrument.calibration_flag}
+            instrument.calibration_flag, instrument.flagged_at = flag, utcnow()
+            record(session, actor=None, action="instrument.calibration_flag",
+                   entity_type="instruments", entity_id=instrument.asset_number,
+                   before=before, after={"calibration_flag": flag,
+                                         "calibration_due_on": instrument.calibration_due_on})
+            changed.append(instrument.asset_number)
+    session.flush()
+    return changed

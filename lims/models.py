@@ -1,0 +1,8 @@
+"""Import every model module so that the metadata knows all tables (Alembic, tests)."""
+
+from lims.audit import models as audit  # noqa: F401
+from lims.auth import models as auth  # noqa: F401
+from lims.instruments import models as instruments  # noqa: F401
+from lims.numbering import NumberSeries  # noqa: F401
+from lims.reports import models as reports  # noqa: F401
+from lims.samples import models as samples  # noqa: F401

@@ -1,0 +1,48 @@
+"""Gapless, never-reused numbers per series, safe under concurrent issue.
+
+The counter row is incremented with one ``UPDATE … RETURNING`` inside the caller's write
+transaction: PostgreSQL serialises concurrent increments on the row lock, SQLite on its write
+lock (taken up front by :func:`lims.db.unit_of_work`). A rolled-back transaction rolls its
+increment back, so the series stays gapless.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import String, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from lims.db import Model
+from lims.errors import InvalidInput
+
+
+class NumberSeries(Model):
+    __tablename__ = "number_series"
+
+    series: Mapped[str] = mapped_column(String(80), primary_key=True)
+    last: Mapped[int]
+
+
+def format_number(fmt: str, *, year: int, seq: int) -> str:
+    """Apply a number format such as ``BG{year}-{seq:06d}``."""
+    try:
+        return fmt.format(year=year, seq=seq)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise InvalidInput(f"bad number format {fmt!r}: {exc}", field="format") from exc
+
+
+def next_number(session: Session, kind: str, fmt: str, *, today: dt.date) -> str:
+    """Take the next number of a series; the series restarts each year when the format uses it."""
+    series = f"{kind}:{today.year}" if "{year" in fmt else kind
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(
+        insert(NumberSeries).values(series=series, last=0).on_conflict_do_nothing()
+    )
+    seq = session.execute(
+        update(NumberSeries).where(NumberSeries.series == series)
+        .values(last=NumberSeries.last + 1).returning(NumberSeries.last)
+    ).scalar_one()
+    return format_number(fmt, year=today.year, seq=seq)

@@ -1,0 +1,73 @@
+"""What a test report says: a frozen snapshot, separate from how it looks.
+
+The snapshot is stored with the issued report as JSON, so the record of what was reported does
+not depend on the rows it was built from. Pure: imports neither Flask nor a Session.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from typing import Any
+
+
+@dataclasses.dataclass(frozen=True)
+class MethodLine:
+    code: str
+    title: str
+    clause: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ResultLine:
+    method: str
+    characteristic: str
+    requirement: str       # e.g. "99.95 … 100.05 g", or "—"
+    value: str             # the digits as recorded
+    unit: str              # display symbol
+    conformity: str | None  # "pass" / "fail" / None
+    instrument: str        # asset number and name, or ""
+    version: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Signature:
+    meaning: str           # 编制 Prepared / 审核 Reviewed / 批准 Approved (21 CFR 11.50)
+    name: str
+    at: dt.datetime | None
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportContent:
+    number: str
+    lab_name: str
+    lab_name_en: str
+    lab_address: str
+    customer_name: str
+    customer_contact: str
+    customer_address: str
+    request_number: str
+    sample_number: str
+    sample_description: str
+    condition_on_receipt: str
+    received_at: dt.datetime
+    tested_from: dt.datetime
+    tested_to: dt.datetime
+    issued_at: dt.datetime
+    methods: tuple[MethodLine, ...]
+    results: tuple[ResultLine, ...]
+    signatures: tuple[Signature, ...]
+    decision_rule: str
+    verify_url: str
+    timezone: str
+    supersedes: str | None = None
+
+    def to_json(self) -> str:
+        def default(value: Any) -> Any:
+            if isinstance(value, dt.datetime):
+                return value.astimezone(dt.UTC).isoformat()
+            raise TypeError(type(value))
+
+        return json.dumps(dataclasses.asdict(self), default=default, ensure_ascii=False,
+                          sort_keys=True)

@@ -1,0 +1,137 @@
+"""Issue test reports: gather → render → sign → store → record, in the caller's transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lims import units
+from lims.audit.services import record
+from lims.auth.models import User
+from lims.auth.services import require
+from lims.config import Settings
+from lims.db import utcnow
+from lims.errors import NotFound, OutsideScope
+from lims.instruments.models import Instrument
+from lims.numbering import next_number
+from lims.reports.content import MethodLine, ReportContent, ResultLine, Signature
+from lims.reports.models import Report, ReportStatus
+from lims.reports.render import render_report
+from lims.reports.sign import load_signer, sign_pdf
+from lims.samples.lifecycle import SampleStatus, check_transition
+from lims.samples.models import Sample
+from lims.samples.services import get_sample, mark_reported
+
+DECISION_RULE = ("简单接受，不考虑测量不确定度 / Simple acceptance, measurement uncertainty not "
+                 "taken into account (ILAC-G8:09/2019 4.2.1, w = 0); a value on a limit conforms")
+
+
+def build_content(session: Session, sample: Sample, *, number: str, issued_at: dt.datetime,
+                  settings: Settings) -> ReportContent:
+    """Snapshot what the report says from the sample and its current results."""
+    req = sample.request
+    results, authors, measured = [], set(), []
+    for test in sample.tests:
+        current = test.current_results()
+        for ch in test.method.characteristics:
+            r = current.get(ch.id)
+            if r is None:
+                continue
+            inst = session.get(Instrument, r.instrument_id) if r.instrument_id else None
+            results.append(ResultLine(
+                method=test.method.code, characteristic=ch.name,
+                requirement=ch.requirement(), value=r.value, unit=units.symbol(r.unit),
+                conformity=r.conformity, version=r.version,
+                instrument=f"{inst.asset_number} {inst.name}" if inst else ""))
+            authors.update(x.recorded_by_id for x in test.results if x.characteristic_id == ch.id)
+            measured.append(r.measured_at)
+    names = {u.id: u.full_name for u in session.scalars(
+        select(User).where(User.id.in_(authors | {sample.reviewed_by_id, sample.approved_by_id})))}
+    signatures = (
+        Signature("编制 Prepared by", "、".join(sorted(names[a] for a in authors)), max(measured)),
+        Signature("审核 Reviewed by", names[sample.reviewed_by_id], sample.reviewed_at),
+        Signature("批准 Approved by (授权签字人 authorised signatory)",
+                  names[sample.approved_by_id], sample.approved_at),
+    )
+    return ReportContent(
+        number=number, lab_name=settings.lab_name, lab_name_en=settings.lab_name_en,
+        lab_address=settings.lab_address, customer_name=req.customer.name,
+        customer_contact=req.customer.contact, customer_address=req.customer.address,
+        request_number=req.number, sample_number=sample.number,
+        sample_description=sample.description,
+        condition_on_receipt=sample.condition_on_receipt or "",
+        received_at=sample.received_at or sample.registered_at,
+        tested_from=min(measured), tested_to=max(measured), issued_at=issued_at,
+        methods=tuple(MethodLine(t.method.code, t.method.title, t.method.clause)
+                      for t in sample.tests),
+        results=tuple(results), signatures=signatures, decision_rule=DECISION_RULE,
+        verify_url=f"{settings.public_url.rstrip('/')}/verify/{number}",
+        timezone=settings.timezone)
+
+
+def issue_report(session: Session, *, actor: User, sample_number: str,
+                 settings: Settings) -> Report:
+    """Issue the signed test report of an approved sample.
+
+    :raises SampleStateError: the sample is not approved.
+    :raises OutsideScope: the issuer is not authorised for the sample's fields.
+    :raises ReportError: the signing key cannot be loaded.
+    """
+    require(actor, "report.issue")
+    sample = get_sample(session, sample_number)
+    check_transition(sample.status, SampleStatus.REPORTED, sample=sample.number)
+    outside = sorted({t.method.field for t in sample.tests} - actor.scopes)
+    if outside:
+        raise OutsideScope(f"{actor.username} is not authorised to sign for {', '.join(outside)}",
+                           sample=sample.number, fields=outside)
+    signer = load_signer(settings.signing_pkcs12, settings.signing_passphrase)
+    issued_at = utcnow()
+    today = issued_at.astimezone(ZoneInfo(settings.timezone)).date()
+    number = next_number(session, "report", settings.report_number_format, today=today)
+    content = build_content(session, sample, number=number, issued_at=issued_at,
+                            settings=settings)
+    pdf = render_report(content, font_dir=settings.font_path)
+    signed = sign_pdf(pdf, signer, reason=f"批准 Approved: test report {number}",
+                      location=settings.lab_name_en)
+    digest = hashlib.sha256(signed).hexdigest()
+    report = Report(number=number, sample_id=sample.id, status=ReportStatus.ISSUED,
+                    issued_at=issued_at, issued_by_id=actor.id, sha256=digest, size=len(signed),
+                    content=content.to_json(), pdf=signed)
+    session.add(report)
+    session.flush()
+    record(session, actor=actor, action="report.issue", entity_type="reports", entity_id=number,
+           after={"number": number, "sample": sample.number, "sha256": digest,
+                  "size": len(signed), "status": ReportStatus.ISSUED})
+    mark_reported(session, actor=actor, sample=sample, report_number=number)
+    return report
+
+
+def get_report(session: Session, number: str) -> Report:
+    report = session.scalar(select(Report).where(Report.number == number))
+    if report is None:
+        raise NotFound(f"no report {number!r}", report=number)
+    return report
+
+
+def list_reports(session: Session, *, limit: int = 200) -> list[Report]:
+    return list(session.scalars(select(Report).order_by(Report.id.desc()).limit(limit)))
+
+
+def stored_pdf(report: Report) -> bytes:
+    """Return the issued file after checking it still has its recorded SHA-256.
+
+    :raises ReportError: the stored bytes were altered.
+    """
+    from lims.errors import ReportError
+
+    pdf = report.pdf
+    if hashlib.sha256(pdf).hexdigest() != report.sha256:
+        raise ReportError(f"stored file of report {report.number} does not match its recorded "
+                          "SHA-256", report=report.number)
+    return pdf
+
+

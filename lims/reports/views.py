@@ -1,0 +1,110 @@
+"""Report pages, API, and the public verification page."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from lims.db import unit_of_work
+from lims.reports.models import Report
+from lims.reports.services import get_report, issue_report, list_reports, stored_pdf
+from lims.samples.models import Sample
+from lims.web import get_session, settings
+from lims.web.auth import current_user
+
+bp = Blueprint("reports", __name__)
+api = Blueprint("reports_api", __name__, url_prefix="/api/v1")
+
+
+def to_json(r: Report, sample_number: str | None = None) -> dict[str, Any]:
+    return {"number": r.number, "sample": sample_number, "status": r.status,
+            "issued_at": r.issued_at.isoformat(), "sha256": r.sha256, "size": r.size,
+            "verify_url": f"{settings().public_url.rstrip('/')}/verify/{r.number}"}
+
+
+def _sample_numbers(reports: list[Report]) -> dict[int, str]:
+    ids = {r.sample_id for r in reports}
+    rows = get_session().execute(select(Sample.id, Sample.number).where(Sample.id.in_(ids)))
+    return dict(rows.tuples().all())
+
+
+def _pdf_response(report: Report) -> Response:
+    return Response(stored_pdf(report), mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{report.number}.pdf"',
+        "X-Content-SHA256": report.sha256})
+
+
+@bp.get("/reports")
+def index() -> object:
+    reports = list_reports(get_session())
+    return render_template("reports/index.html", reports=reports,
+                           samples=_sample_numbers(reports))
+
+
+@bp.post("/samples/<number>/report")
+def issue(number: str) -> object:
+    with unit_of_work(get_session()) as db:
+        report = issue_report(db, actor=current_user(), sample_number=number, settings=settings())
+        flash(f"report {report.number} issued and signed", "ok")
+    return redirect(url_for("samples.detail", number=number), code=303)
+
+
+@bp.get("/reports/<number>.pdf")
+def download(number: str) -> object:
+    return _pdf_response(get_report(get_session(), number))
+
+
+@bp.route("/verify/<number>", methods=["GET", "POST"])
+def verify(number: str) -> object:
+    """Public: status, issue date and SHA-256 of a report, and a check of an uploaded copy.
+
+    Shows nothing confidential: no customer, sample or result.
+    """
+    report = get_session().scalar(select(Report).where(Report.number == number))
+    if report is None:
+        return render_template("reports/verify.html", report=None, number=number), 404
+    check = None
+    if request.method == "POST":
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            check = {"ok": False, "message": "choose the PDF file to check"}
+        else:
+            digest = hashlib.sha256(upload.read()).hexdigest()
+            same = digest == report.sha256
+            check = {"ok": same, "sha256": digest, "message":
+                     "这份文件与签发的报告完全一致 / The file is identical to the issued report."
+                     if same else
+                     "这份文件与签发的报告不一致 / The file differs from the issued report."}
+    return render_template("reports/verify.html", report=report, number=number, check=check,
+                           lab=settings().lab_name_en)
+
+
+@api.get("/reports")
+def list_json() -> object:
+    reports = list_reports(get_session())
+    numbers = _sample_numbers(reports)
+    return jsonify(reports=[to_json(r, numbers.get(r.sample_id)) for r in reports])
+
+
+@api.get("/reports/<number>")
+def show_json(number: str) -> object:
+    report = get_report(get_session(), number)
+    return jsonify(to_json(report, _sample_numbers([report]).get(report.sample_id)))
+
+
+@api.get("/reports/<number>/pdf")
+def pdf_json(number: str) -> object:
+    return _pdf_response(get_report(get_session(), number))
+
+
+@api.post("/samples/<number>/report")
+def issue_json(number: str) -> object:
+    with unit_of_work(get_session()) as db:
+        report = issue_report(db, actor=current_user(), sample_number=number, settings=settings())
+        body = to_json(report, number)
+    return jsonify(body), 201
+
+

@@ -1,0 +1,165 @@
+"""JSON API for customers, methods, requests, samples and results (``/api/v1``)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+from sqlalchemy import select
+
+from lims.db import unit_of_work
+from lims.instruments.capture import take_reading
+from lims.auth.services import require
+from lims.instruments.services import get_instrument
+from lims.samples import serialize, services
+from lims.samples.models import Customer, Sample, TestMethod
+from lims.web import get_session, settings
+from lims.web.auth import current_user
+from lims.web.inputs import json_body
+
+bp = Blueprint("samples_api", __name__, url_prefix="/api/v1")
+
+
+@bp.get("/customers")
+def customers() -> object:
+    rows = get_session().scalars(select(Customer).order_by(Customer.id)).all()
+    return jsonify(customers=[serialize.customer(c) for c in rows])
+
+
+@bp.post("/customers")
+def create_customer() -> object:
+    data = json_body()
+    with unit_of_work(get_session()) as db:
+        c = services.create_customer(db, actor=current_user(), name=data.get("name"),
+                                     contact=data.get("contact", ""),
+                                     address=data.get("address", ""))
+        body = serialize.customer(c)
+    return jsonify(body), 201
+
+
+@bp.get("/methods")
+def methods() -> object:
+    rows = get_session().scalars(select(TestMethod).order_by(TestMethod.id)).all()
+    return jsonify(methods=[serialize.method(m) for m in rows])
+
+
+@bp.post("/methods")
+def create_method() -> object:
+    data = json_body()
+    with unit_of_work(get_session()) as db:
+        m = services.create_method(db, actor=current_user(), code=data.get("code"),
+                                   title=data.get("title"), field=data.get("field"),
+                                   clause=data.get("clause", ""),
+                                   characteristics=data.get("characteristics"))
+        body = serialize.method(m)
+    return jsonify(body), 201
+
+
+@bp.post("/requests")
+def create_request() -> object:
+    data = json_body()
+    s = settings()
+    with unit_of_work(get_session()) as db:
+        req = services.create_request(db, actor=current_user(), customer_id=data.get("customer_id"),
+                                      description=data.get("description", ""),
+                                      number_format=s.request_number_format, timezone=s.timezone)
+        body = {"id": req.id, "number": req.number, "customer_id": req.customer_id}
+    return jsonify(body), 201
+
+
+@bp.get("/samples")
+def samples() -> object:
+    rows = get_session().scalars(select(Sample).order_by(Sample.id.desc()).limit(500)).all()
+    return jsonify(samples=[serialize.sample(x, with_results=False) for x in rows])
+
+
+@bp.post("/samples")
+def register_sample() -> object:
+    data = json_body()
+    s = settings()
+    with unit_of_work(get_session()) as db:
+        sample = services.register_sample(
+            db, actor=current_user(), request_id=data.get("request_id"),
+            description=data.get("description"), method_ids=data.get("method_ids"),
+            number_format=s.sample_number_format, timezone=s.timezone)
+        body = serialize.sample(sample)
+    return jsonify(body), 201
+
+
+@bp.get("/samples/<number>")
+def sample(number: str) -> object:
+    return jsonify(serialize.sample(services.get_sample(get_session(), number)))
+
+
+@bp.post("/samples/<number>/receive")
+def receive(number: str) -> object:
+    data = json_body()
+    with unit_of_work(get_session()) as db:
+        s = services.receive_sample(db, actor=current_user(), number=number,
+                                    condition=data.get("condition"))
+        body = serialize.sample(s)
+    return jsonify(body)
+
+
+@bp.post("/samples/<number>/results")
+def record_result(number: str) -> object:
+    data = json_body()
+    with unit_of_work(get_session()) as db:
+        r = services.record_result(db, actor=current_user(), number=number,
+                                   characteristic_id=data.get("characteristic_id"),
+                                   value=data.get("value"), unit=data.get("unit"),
+                                   instrument_id=data.get("instrument_id"))
+        body = serialize.result(r)
+    return jsonify(body), 201
+
+
+@bp.post("/samples/<number>/capture")
+def capture(number: str) -> object:
+    """Read the instrument now and record its reading, with the raw bytes, as the result."""
+    data = json_body()
+    user = current_user()
+    db = get_session()
+    require(user, "result.capture")
+    services.get_sample(db, number)
+    reading = take_reading(get_instrument(db, services.as_int(data.get("instrument_id"),
+                                                             "instrument_id")))
+    with unit_of_work(db):
+        r = services.record_result(db, actor=user, number=number,
+                                   characteristic_id=data.get("characteristic_id"),
+                                   value=reading.value, unit=reading.unit,
+                                   instrument_id=data.get("instrument_id"),
+                                   measured_at=reading.at, raw=reading.raw, source="instrument")
+        body = serialize.result(r)
+    return jsonify(body), 201
+
+
+@bp.post("/results/<int:result_id>/corrections")
+def correct(result_id: int) -> object:
+    data = json_body()
+    with unit_of_work(get_session()) as db:
+        r = services.correct_result(db, actor=current_user(), result_id=result_id,
+                                    value=data.get("value"), unit=data.get("unit"),
+                                    reason=data.get("reason"),
+                                    instrument_id=data.get("instrument_id"))
+        body = serialize.result(r)
+    return jsonify(body), 201
+
+
+def _transition(number: str, service: object) -> object:
+    with unit_of_work(get_session()) as db:
+        s = service(db, actor=current_user(), number=number)  # type: ignore[operator]
+        body = serialize.sample(s)
+    return jsonify(body)
+
+
+@bp.post("/samples/<number>/complete")
+def complete(number: str) -> object:
+    return _transition(number, services.complete_testing)
+
+
+@bp.post("/samples/<number>/review")
+def review(number: str) -> object:
+    return _transition(number, services.review_sample)
+
+
+@bp.post("/samples/<number>/approve")
+def approve(number: str) -> object:
+    return _transition(number, services.approve_sample)

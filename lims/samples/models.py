@@ -1,0 +1,155 @@
+"""Customers, test methods, requests, samples, tests and results."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import ForeignKey, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from lims.db import Model, utcnow
+from lims.units import symbol
+
+
+class Customer(Model):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    contact: Mapped[str] = mapped_column(String(200), default="")
+    address: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class TestMethod(Model):
+    """A documented method, e.g. a national standard and clause (ISO/IEC 17025 7.2)."""
+
+    __tablename__ = "test_methods"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(80), unique=True)  # e.g. "GB/T 26497-2011"
+    title: Mapped[str] = mapped_column(String(200))
+    clause: Mapped[str] = mapped_column(String(80), default="")
+    field: Mapped[str] = mapped_column(String(80))  # the scope a signatory is authorised for
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    characteristics: Mapped[list[Characteristic]] = relationship(
+        back_populates="method", order_by="Characteristic.id", lazy="selectin")
+
+
+class Characteristic(Model):
+    """A measured property of a method with its unit and specification limits."""
+
+    __tablename__ = "characteristics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    method_id: Mapped[int] = mapped_column(ForeignKey("test_methods.id"))
+    name: Mapped[str] = mapped_column(String(120))
+    unit: Mapped[str] = mapped_column(String(60))       # canonical pint unit
+    lower_limit: Mapped[str | None] = mapped_column(String(40))  # digits as specified
+    upper_limit: Mapped[str | None] = mapped_column(String(40))
+
+    method: Mapped[TestMethod] = relationship(back_populates="characteristics")
+
+    def requirement(self) -> str:
+        """The specification as text, e.g. ``99.95 … 100.05 g`` or ``≤ 0.5 %``."""
+        sym = symbol(self.unit)
+        lo, hi = self.lower_limit, self.upper_limit
+        if lo is not None and hi is not None:
+            return f"{lo} … {hi} {sym}"
+        if lo is not None:
+            return f"≥ {lo} {sym}"
+        if hi is not None:
+            return f"≤ {hi} {sym}"
+        return "—"
+
+
+class TestRequest(Model):
+    __tablename__ = "test_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+    customer: Mapped[Customer] = relationship(lazy="joined")
+    samples: Mapped[list[Sample]] = relationship(back_populates="request", order_by="Sample.id")
+
+
+class Sample(Model):
+    __tablename__ = "samples"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("test_requests.id"))
+    description: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(30))
+    registered_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    registered_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    received_at: Mapped[dt.datetime | None]
+    received_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    condition_on_receipt: Mapped[str | None] = mapped_column(Text)
+    reviewed_at: Mapped[dt.datetime | None]
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approved_at: Mapped[dt.datetime | None]
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    request: Mapped[TestRequest] = relationship(back_populates="samples", lazy="joined")
+    tests: Mapped[list[SampleTest]] = relationship(
+        back_populates="sample", order_by="SampleTest.id", lazy="selectin")
+
+
+class SampleTest(Model):
+    """One method applied to one sample."""
+
+    __tablename__ = "sample_tests"
+    __table_args__ = (UniqueConstraint("sample_id", "method_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id"))
+    method_id: Mapped[int] = mapped_column(ForeignKey("test_methods.id"))
+
+    sample: Mapped[Sample] = relationship(back_populates="tests")
+    method: Mapped[TestMethod] = relationship(lazy="joined")
+    results: Mapped[list[Result]] = relationship(
+        back_populates="test", order_by="(Result.characteristic_id, Result.version)",
+        lazy="selectin")
+
+    def current_results(self) -> dict[int, Result]:
+        return {r.characteristic_id: r for r in self.results if r.is_current}
+
+
+class Result(Model):
+    """A recorded value, exactly as entered or captured, never rewritten (ISO/IEC 17025 7.5.2).
+
+    A correction is a new row with ``version + 1``, the reason and the person; the row it
+    replaces stays readable with ``is_current = False``.
+    """
+
+    __tablename__ = "results"
+    __table_args__ = (UniqueConstraint("test_id", "characteristic_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    test_id: Mapped[int] = mapped_column(ForeignKey("sample_tests.id"))
+    characteristic_id: Mapped[int] = mapped_column(ForeignKey("characteristics.id"))
+    version: Mapped[int] = mapped_column(default=1)
+    is_current: Mapped[bool] = mapped_column(default=True)
+    value: Mapped[str] = mapped_column(String(40))          # the digits as recorded
+    unit: Mapped[str] = mapped_column(String(60))           # canonical pint unit
+    unit_text: Mapped[str] = mapped_column(String(40))      # the unit as recorded
+    conformity: Mapped[str | None] = mapped_column(String(10))  # "pass" / "fail" / None
+    source: Mapped[str] = mapped_column(String(20))         # "manual" / "instrument"
+    instrument_id: Mapped[int | None] = mapped_column(ForeignKey("instruments.id"))
+    # The instrument's calibration state at the instant of measurement (ISO/IEC 17025 7.5.1).
+    instrument_due_on: Mapped[dt.date | None]
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary)  # bytes as received (TRC-03)
+    measured_at: Mapped[dt.datetime]
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("results.id"))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    test: Mapped[SampleTest] = relationship(back_populates="results")
+    characteristic: Mapped[Characteristic] = relationship(lazy="joined")

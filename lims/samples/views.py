@@ -1,0 +1,150 @@
+"""Pages: sample list and registration, sample detail with results, capture and workflow."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from lims.auth.permissions import allowed
+from lims.auth.services import require
+from lims.db import unit_of_work
+from lims.instruments.capture import take_reading
+from lims.instruments.models import Instrument
+from lims.instruments.services import get_instrument
+from lims.reports.models import Report
+from lims.samples import services
+from lims.samples.models import Customer, Sample, TestMethod
+from lims.web import get_session, settings
+from lims.web.auth import current_user
+from lims.web.inputs import form
+
+bp = Blueprint("samples", __name__)
+
+
+def _back(number: str) -> object:
+    return redirect(url_for("samples.detail", number=number), code=303)
+
+
+@bp.get("/")
+def index() -> object:
+    db = get_session()
+    status = request.args.get("status") or None
+    query = select(Sample).order_by(Sample.id.desc()).limit(200)
+    if status:
+        query = query.where(Sample.status == status)
+    return render_template(
+        "samples/index.html", samples=db.scalars(query).all(), status=status,
+        customers=db.scalars(select(Customer).order_by(Customer.name)).all(),
+        methods=db.scalars(select(TestMethod).order_by(TestMethod.code)).all(),
+        can_register=allowed(current_user().roles, "sample.register"),
+        can_add_customer=allowed(current_user().roles, "customer.create"))
+
+
+@bp.post("/customers")
+def add_customer() -> object:
+    data = form()
+    with unit_of_work(get_session()) as db:
+        c = services.create_customer(db, actor=current_user(), name=data.get("name"),
+                                     contact=data.get("contact", ""),
+                                     address=data.get("address", ""))
+        flash(f"customer {c.name} added", "ok")
+    return redirect(url_for("samples.index"), code=303)
+
+
+@bp.post("/samples")
+def register() -> object:
+    """Register a sample under a new request of the chosen customer."""
+    data = form()
+    s = settings()
+    with unit_of_work(get_session()) as db:
+        user = current_user()
+        req = services.create_request(db, actor=user, customer_id=data.get("customer_id"),
+                                      description=data.get("request_description", ""),
+                                      number_format=s.request_number_format, timezone=s.timezone)
+        sample = services.register_sample(
+            db, actor=user, request_id=req.id, description=data.get("description"),
+            method_ids=request.form.getlist("method_ids"),
+            number_format=s.sample_number_format, timezone=s.timezone)
+        number = sample.number
+    flash(f"sample {number} registered under request {req.number}", "ok")
+    return _back(number)
+
+
+@bp.get("/samples/<number>")
+def detail(number: str) -> object:
+    db = get_session()
+    sample = services.get_sample(db, number)
+    instruments = db.scalars(select(Instrument).order_by(Instrument.asset_number)).all()
+    reports = db.scalars(select(Report).where(Report.sample_id == sample.id)
+                         .order_by(Report.id)).all()
+    roles = current_user().roles
+    return render_template(
+        "samples/detail.html", sample=sample, instruments=instruments, reports=reports,
+        can={a: allowed(roles, a) for a in ("sample.receive", "result.record", "result.capture",
+                                             "result.correct", "sample.complete",
+                                             "sample.review", "sample.approve", "report.issue")})
+
+
+@bp.post("/samples/<number>/receive")
+def receive(number: str) -> object:
+    with unit_of_work(get_session()) as db:
+        services.receive_sample(db, actor=current_user(), number=number,
+                                condition=form().get("condition"))
+    flash("receipt recorded", "ok")
+    return _back(number)
+
+
+@bp.post("/samples/<number>/results")
+def record_result(number: str) -> object:
+    data = form()
+    with unit_of_work(get_session()) as db:
+        services.record_result(db, actor=current_user(), number=number,
+                               characteristic_id=data.get("characteristic_id"),
+                               value=data.get("value"), unit=data.get("unit"),
+                               instrument_id=data.get("instrument_id") or None)
+    flash("result recorded", "ok")
+    return _back(number)
+
+
+@bp.post("/samples/<number>/capture")
+def capture(number: str) -> object:
+    data = form()
+    db = get_session()
+    user = require(current_user(), "result.capture")
+    services.get_sample(db, number)
+    instrument = get_instrument(db, services.as_int(data.get("instrument_id"), "instrument_id"))
+    reading = take_reading(instrument)
+    with unit_of_work(db):
+        services.record_result(db, actor=user, number=number,
+                               characteristic_id=data.get("characteristic_id"),
+                               value=reading.value, unit=reading.unit,
+                               instrument_id=instrument.id, measured_at=reading.at,
+                               raw=reading.raw, source="instrument")
+    flash(f"captured {reading.value} {reading.unit} from {instrument.asset_number}", "ok")
+    return _back(number)
+
+
+@bp.post("/results/<int:result_id>/correct")
+def correct(result_id: int) -> object:
+    data = form()
+    with unit_of_work(get_session()) as db:
+        new = services.correct_result(db, actor=current_user(), result_id=result_id,
+                                      value=data.get("value"), unit=data.get("unit"),
+                                      reason=data.get("reason"))
+        number = new.test.sample.number
+    flash(f"result corrected (version {new.version}); version {new.version - 1} is kept", "ok")
+    return _back(number)
+
+
+@bp.post("/samples/<number>/<action>")
+def workflow(number: str, action: str) -> object:
+    service = {"complete": services.complete_testing, "review": services.review_sample,
+               "approve": services.approve_sample}.get(action)
+    if service is None:
+        from lims.errors import NotFound
+
+        raise NotFound(f"no action {action!r}")
+    with unit_of_work(get_session()) as db:
+        sample = service(db, actor=current_user(), number=number)
+        flash(f"sample {number} is now {sample.status}", "ok")
+    return _back(number)

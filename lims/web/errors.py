@@ -1,0 +1,97 @@
+"""The one place where errors become HTTP responses.
+
+API clients (``/api/…`` or ``Accept: application/json``) get ``{"error": {"code", "message",
+"field"?}}``; browsers get a page, or after a form post the page they came from with the
+message shown. Nothing, however malformed, produces a traceback; an unexpected error rolls the
+session back and answers 500 with no detail.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, flash, g, jsonify, redirect, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from lims import errors
+
+log = logging.getLogger(__name__)
+
+STATUS: dict[type[errors.LimsError], int] = {
+    errors.BadRequest: 400,
+    errors.Unauthenticated: 401,
+    errors.PermissionDenied: 403,
+    errors.NotFound: 404,
+    errors.Conflict: 409,
+    errors.InvalidInput: 422,
+}
+
+
+def status_of(exc: errors.LimsError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 400
+
+
+def wants_json() -> bool:
+    if request.path.startswith("/api/"):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def _respond(status: int, code: str, message: str, field: str | None = None) -> Any:
+    if wants_json():
+        body: dict[str, Any] = {"code": code, "message": message}
+        if field:
+            body["field"] = field
+        response = jsonify(error=body)
+        response.status_code = status
+        if status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="lims"'
+        return response
+    if status == 401:
+        return render_template("auth/login.html", message=message, next=request.full_path), 401
+    referrer = request.referrer
+    if (request.method == "POST" and referrer and status in (403, 409, 422)
+            and urlsplit(referrer).netloc == request.host):
+        # Back to the form the user came from, with the reason shown there.
+        flash(f"{message}" + (f" ({field})" if field else ""), "error")
+        return redirect(referrer, code=303)
+    return render_template("error.html", status=status, message=message, field=field), status
+
+
+def _rollback() -> None:
+    session = g.get("db_session")
+    if session is not None:
+        session.rollback()
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(errors.LimsError)
+    def _lims_error(exc: errors.LimsError) -> Any:
+        _rollback()
+        return _respond(status_of(exc), exc.code, exc.message, exc.field)
+
+    @app.errorhandler(CSRFError)
+    def _csrf(exc: CSRFError) -> Any:
+        return _respond(400, "csrf", f"CSRF check failed: {exc.description}")
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Any:
+        _rollback()
+        code = (exc.name or "error").lower().replace(" ", "_")
+        message = exc.description or exc.name
+        if exc.code == 413:
+            message = f"request body larger than {app.config['MAX_CONTENT_LENGTH']} bytes"
+        return _respond(exc.code or 500, code, message)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Any:
+        _rollback()
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _respond(500, "internal", "internal error; it has been logged")

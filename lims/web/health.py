@@ -1,0 +1,19 @@
+"""Liveness and database check for load balancers; public."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+from sqlalchemy import text
+
+from lims.web import get_session
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/health")
+def health() -> object:
+    try:
+        get_session().execute(text("SELECT 1"))
+    except Exception:  # noqa: BLE001 - report, never raise, from a health check
+        return jsonify(status="error", database="unreachable"), 503
+    return jsonify(status="ok", database="ok")
