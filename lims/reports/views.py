@@ -28,7 +28,7 @@ def to_json(r: Report, sample_number: str | None = None) -> dict[str, Any]:
 def _sample_numbers(reports: list[Report]) -> dict[int, str]:
     ids = {r.sample_id for r in reports}
     rows = get_session().execute(select(Sample.id, Sample.number).where(Sample.id.in_(ids)))
-    return dict(rows.tuples().all())
+    return {sid: number for sid, number in rows}
 
 
 def _pdf_response(report: Report) -> Response:

@@ -25,6 +25,7 @@ class TestMethod(Model):
     """A documented method, e.g. a national standard and clause (ISO/IEC 17025 7.2)."""
 
     __tablename__ = "test_methods"
+    __test__ = False  # not a pytest test class
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(80), unique=True)  # e.g. "GB/T 26497-2011"
@@ -66,6 +67,7 @@ class Characteristic(Model):
 
 class TestRequest(Model):
     __tablename__ = "test_requests"
+    __test__ = False
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(40), unique=True)

@@ -1,0 +1,137 @@
+"""The whole slice in a real browser (Debian's Chromium driven by Playwright)."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from werkzeug.serving import make_server
+
+from tests.conftest import CI
+from tests.support.world import PASSWORD
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture
+def server(app: Any) -> Iterator[str]:
+    srv = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{srv.server_port}"
+    finally:
+        srv.shutdown()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    if CHROMIUM is None:
+        if CI:
+            pytest.fail("chromium is not installed; browser tests are mandatory when CI=true")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def _login(page: Any, base: str, name: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button:has-text('Log in')")
+    page.wait_for_url(f"{base}/")
+
+
+def _logout(page: Any) -> None:
+    page.click("button:has-text('Log out')")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_technician_to_signed_report_in_the_browser(server, browser, session, world,
+                                                    attached_balance, tmp_path):
+    page = browser.new_page()
+    page.set_default_timeout(15000)
+    _login(page, server, "tech")
+
+    # Register a sample under a new request.
+    page.select_option("select[name=customer_id]", str(world.customer_id))
+    page.fill("input[name=description]", "涤棉坯布 grey fabric")
+    page.check(f"input[name=method_ids][value='{world.method_id}']")
+    page.click("#register-form button")
+    assert "registered under request" in page.inner_text(".flash.ok")
+    number = page.inner_text("h1").split()[1]
+
+    page.click("button:has-text('Record receipt')")
+    assert page.inner_text("#sample-status") == "received"
+
+    # Capture the mass from the simulated balance; type the length by hand.
+    row = page.locator(f"tr[data-characteristic='{world.mass_id}']")
+    row.locator("form.capture select").select_option(str(world.balance_id))
+    row.locator("form.capture button").click()
+    assert "captured 100.02 g from EQ-1" in page.inner_text(".flash.ok")
+    row = page.locator(f"tr[data-characteristic='{world.mass_id}']")
+    assert "100.02 g" in row.inner_text() and "S S     100.02 g" in row.inner_text()
+
+    length = page.locator(f"tr[data-characteristic='{world.length_id}']")
+    length.locator("form.manual input[name=value]").fill("12.5")
+    length.locator("form.manual input[name=unit]").fill("cm")  # converted: 125 mm ≥ 10 mm
+    length.locator("form.manual button").click()
+    assert "12.5 cm" in page.locator(f"tr[data-characteristic='{world.length_id}']").inner_text()
+
+    # A wrong unit is refused with both units named, and nothing is lost.
+    length = page.locator(f"tr[data-characteristic='{world.length_id}']")
+    length.locator("summary").click()
+    form = length.locator("form.correct")
+    form.locator("input[name=value]").fill("12.6")
+    form.locator("input[name=unit]").fill("kg")
+    form.locator("input[name=reason]").fill("typo")
+    form.locator("button").click()
+    assert "'kg'" in page.inner_text(".flash.error") and "'mm'" in page.inner_text(".flash.error")
+
+    page.click("button:has-text('Testing complete')")
+    assert page.inner_text("#sample-status") == "results complete"
+    _logout(page)
+
+    _login(page, server, "reviewer")
+    page.goto(f"{server}/samples/{number}")
+    page.click("button:has-text('Review')")
+    assert page.inner_text("#sample-status") == "reviewed"
+    _logout(page)
+
+    _login(page, server, "signatory")
+    page.goto(f"{server}/samples/{number}")
+    page.click("button:has-text('Approve')")
+    assert page.inner_text("#sample-status") == "approved"
+    page.click("button:has-text('Issue signed report')")
+    assert page.inner_text("#sample-status") == "reported"
+    with page.expect_download() as download:
+        page.click("a:has-text('.pdf')")
+    pdf_path = tmp_path / "report.pdf"
+    download.value.save_as(pdf_path)
+    assert pdf_path.read_bytes().startswith(b"%PDF")
+    page.screenshot(path=str(tmp_path / "sample.png"), full_page=True)
+    page.click("a:has-text('verify')")
+    assert "issued" in page.inner_text("#report-status")
+    verify_url = page.url
+
+    # Anyone can check a copy on the public page, without logging in.
+    public = browser.new_context().new_page()
+    public.goto(verify_url)
+    assert public.inner_text("#report-sha256") == page.inner_text("#report-sha256")
+    public.set_input_files("input[type=file]", str(pdf_path))
+    public.click("button:has-text('Check')")
+    assert "identical" in public.inner_text(".flash.ok")

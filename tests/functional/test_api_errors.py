@@ -1,0 +1,103 @@
+"""Bad input gets a clear 4xx that names the field, and leaves nothing half-written."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from lims.audit.models import AuditEvent
+from lims.samples.models import Result, Sample
+
+
+@pytest.fixture
+def tech(client, session, world):
+    headers = {"Authorization": f"Bearer {world.token(session, 'tech')}"}
+
+    def call(path, body=None, **kw):
+        return client.post(path, json=body, headers=headers, **kw)
+    call.headers = headers
+    return call
+
+
+def _counts(session):
+    session.rollback()
+    return (session.scalar(select(func.count(Sample.id))),
+            session.scalar(select(func.count(Result.id))),
+            session.scalar(select(func.count(AuditEvent.id))))
+
+
+def test_malformed_json_wrong_types_and_oversize(client, session, world, tech):
+    before = _counts(session)
+    resp = client.post("/api/v1/samples", data="{not json", content_type="application/json",
+                       headers=tech.headers)
+    assert resp.status_code == 400 and resp.json["error"]["code"] == "bad_request"
+    resp = client.post("/api/v1/samples", data="[1, 2]", content_type="application/json",
+                       headers=tech.headers)
+    assert resp.status_code == 400
+    resp = client.post("/api/v1/samples", data="x=1", headers=tech.headers)
+    assert resp.status_code == 400
+    resp = tech("/api/v1/samples", {"request_id": "abc", "description": "d", "method_ids": [1]})
+    assert resp.status_code == 422 and resp.json["error"]["field"] == "request_id"
+    resp = tech("/api/v1/samples", {"request_id": 1, "description": ["x"], "method_ids": [1]})
+    assert resp.status_code == 422
+    big = {"description": "x" * 2_000_000}
+    resp = tech("/api/v1/customers", big)
+    assert resp.status_code == 413 and resp.json["error"]["code"] == "request_entity_too_large"
+    assert _counts(session) == before
+
+
+def test_unknown_and_mismatched_units(client, session, world, tech):
+    number = world.new_sample(session)
+    before = _counts(session)
+    resp = tech(f"/api/v1/samples/{number}/results",
+                {"characteristic_id": world.mass_id, "value": "1.0", "unit": "bogons"})
+    assert resp.status_code == 422 and resp.json["error"]["field"] == "unit"
+    assert "unknown unit 'bogons'" in resp.json["error"]["message"]
+    resp = tech(f"/api/v1/samples/{number}/results",
+                {"characteristic_id": world.mass_id, "value": "1.0", "unit": "%RH"})
+    assert resp.status_code == 422
+    assert resp.json["error"]["code"] == "unit_mismatch"
+    assert "'g'" in resp.json["error"]["message"]
+    resp = tech(f"/api/v1/samples/{number}/results",
+                {"characteristic_id": world.mass_id, "value": "1.0", "unit": "℃"})
+    assert resp.status_code == 422 and "'℃'" in resp.json["error"]["message"]
+    assert _counts(session) == before
+
+
+def test_illegal_transition_is_409_with_a_clear_message(client, session, world, tech):
+    number = world.new_sample(session)
+    resp = tech(f"/api/v1/samples/{number}/receive", {"condition": "again"})
+    assert resp.status_code == 409
+    assert "received" in resp.json["error"]["message"]
+    assert "cannot become received" in resp.json["error"]["message"]
+
+
+def test_not_found_is_json_404(client, world, tech):
+    resp = client.get("/api/v1/samples/NOPE", headers=tech.headers)
+    assert resp.status_code == 404 and resp.json["error"]["code"] == "not_found"
+    resp = client.get("/api/v1/nope", headers=tech.headers)
+    assert resp.status_code == 404 and "error" in resp.json
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=50),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8),
+                                                                      children, max_size=3),
+    max_leaves=8)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(body=st.dictionaries(st.sampled_from(["characteristic_id", "value", "unit",
+                                             "instrument_id", "condition", "request_id",
+                                             "description", "method_ids", "customer_id"]),
+                            json_values, max_size=6))
+def test_no_input_produces_a_500(client, session, world, tech, body):
+    number = "YP-none"
+    for path in ("/api/v1/samples", "/api/v1/requests", f"/api/v1/samples/{number}/results",
+                 "/api/v1/customers", "/api/v1/results/1/corrections"):
+        resp = tech(path, body)
+        assert resp.status_code < 500, (path, body, resp.get_data(as_text=True))
+        if resp.status_code >= 400:
+            assert set(resp.json["error"]) >= {"code", "message"}

@@ -1,0 +1,46 @@
+"""Scheduler jobs: calibration-due flags and the nightly audit-chain check."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from sqlalchemy import select
+
+from lims.audit.models import AuditEvent
+from lims.db import unit_of_work, utcnow
+from lims.instruments.models import Instrument
+from lims.scheduler import build_scheduler, run_job
+
+
+def test_flag_calibration_due(app, session, world):
+    with unit_of_work(session):
+        soon = session.get(Instrument, world.balance_id)
+        soon.calibration_due_on = utcnow().date() + dt.timedelta(days=10)
+    outcome = run_job("flag-calibration-due", app)
+    assert sorted(outcome["changed"]) == ["EQ-1"]  # EQ-2 was flagged overdue when registered
+    session.expire_all()
+    flags = dict(session.execute(select(Instrument.asset_number, Instrument.calibration_flag)).all())
+    assert flags == {"EQ-1": "due soon", "EQ-2": "overdue"}
+    event = session.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc())).first()
+    assert event.action == "instrument.calibration_flag" and event.actor == "system"
+    assert run_job("flag-calibration-due", app)["changed"] == []  # nothing changes twice
+
+
+def test_verify_audit_chain_records_its_outcome(app, session, world):
+    assert run_job("verify-audit-chain", app)["ok"] is True
+    event = session.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc())).first()
+    assert event.action == "audit.verify" and json.loads(event.after)["ok"] is True
+
+
+def test_scheduler_persists_its_jobs(app):
+    sched = build_scheduler(app)
+    assert {j.id for j in sched.get_jobs()} == {"flag-calibration-due", "verify-audit-chain"}
+
+
+def test_instrument_list_shows_flags(client, session, world):
+    from tests.support.world import login
+
+    login(client, "tech")
+    page = client.get("/instruments/").get_data(as_text=True)
+    assert "overdue" in page and "EQ-2" in page
