@@ -25,7 +25,6 @@ from lims.reports.pki import create_dev_pki  # noqa: E402
 from lims.reports.render import render_report  # noqa: E402
 from lims.reports.services import build_content, issue_report  # noqa: E402
 from lims.reports.sign import load_signer, sign_pdf  # noqa: E402
-from lims.samples import services  # noqa: E402
 from lims.samples.services import get_sample  # noqa: E402
 from tests.support.world import build_world  # noqa: E402
 
@@ -51,17 +50,7 @@ def main() -> None:
         world = build_world(session)
     u = world.user
 
-    numbers = []
-    for _ in range(RUNS + 3):
-        number = world.new_sample(session)
-        with unit_of_work(session):
-            for ch, value, unit in ((world.mass_id, "100.00", "g"), (world.length_id, "12.0", "mm")):
-                services.record_result(session, actor=u(session, "tech"), number=number,
-                                       characteristic_id=ch, value=value, unit=unit)
-            services.complete_testing(session, actor=u(session, "tech"), number=number)
-            services.review_sample(session, actor=u(session, "reviewer"), number=number)
-            services.approve_sample(session, actor=u(session, "signatory"), number=number)
-        numbers.append(number)
+    numbers = [world.approved_sample(session) for _ in range(RUNS + 3)]
 
     # The floor signs with pyHanko's stock SimpleSigner, exactly as its documentation shows.
     from pyhanko.sign import signers

@@ -27,6 +27,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,
         JSON_SORT_KEYS=False,
     )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
     instrument_services.LAB_TZ = ZoneInfo(settings.timezone)
     engine = db.make_engine(settings.database_url)
     app.extensions["lims"] = web.LimsState(settings=settings, engine=engine,

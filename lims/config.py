@@ -46,7 +46,11 @@ class Settings:
             if raw is None:
                 continue
             if f.type in ("int", int):
-                values[f.name] = int(raw)
+                try:
+                    values[f.name] = int(raw)
+                except ValueError:
+                    raise ValueError(f"LIMS_{f.name.upper()} must be a whole number, "
+                                     f"not {raw!r}") from None
             elif f.name == "instance_path":
                 values[f.name] = Path(raw)
             else:

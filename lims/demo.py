@@ -89,7 +89,8 @@ def seed(app: Flask) -> list[tuple[str, str, str]]:
                     session, actor=tech, customer_id=customer.id, description="委托检验",
                     number_format=settings.request_number_format, timezone=settings.timezone)
                 first = samples.register_sample(
-                    session, actor=tech, request_id=req.id, description="涤棉坯布 Polyester-cotton grey fabric",
+                    session, actor=tech, request_id=req.id,
+                    description="涤棉坯布 Polyester-cotton grey fabric",
                     method_ids=[method.id], number_format=settings.sample_number_format,
                     timezone=settings.timezone)
                 second = samples.register_sample(

@@ -14,6 +14,7 @@ from lims.auth.models import ApiToken, Role, SignatoryScope, User, UserRole
 from lims.auth.permissions import allowed
 from lims.db import utcnow
 from lims.errors import Conflict, InvalidInput, PermissionDenied
+from lims.validate import as_id
 
 MIN_PASSWORD = 8
 # A fixed hash to compare against when the user does not exist, so that a login attempt takes
@@ -96,7 +97,7 @@ def user_for_token(session: Session, token: str) -> User | None:
 
 
 def revoke_token(session: Session, *, token_id: int, actor: User) -> None:
-    row = session.get(ApiToken, token_id)
+    row = session.get(ApiToken, as_id(token_id, "token_id"))
     if row is None or (row.user_id != actor.id and Role.ADMIN not in actor.roles):
         raise InvalidInput("no such token", field="token_id")
     row.revoked_at = utcnow()

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from drivers import DriverError, Reading, get_driver
 from drivers.reading import OK
+from lims.db import utcnow
 from lims.errors import InstrumentUnavailable, InvalidInput
 from lims.instruments.models import Instrument
-from lims.instruments.services import check_fit_for_use
-from lims.db import utcnow
-
-SERIAL_KEYS = {"baudrate", "bytesize", "parity", "stopbits", "xonxoff"}
+from lims.instruments.services import SERIAL_KEYS, check_fit_for_use
 
 
 def take_reading(instrument: Instrument) -> Reading:

@@ -15,6 +15,7 @@ from lims.auth.services import require
 from lims.db import utcnow
 from lims.errors import CalibrationExpired, Conflict, InstrumentUnavailable, InvalidInput, NotFound
 from lims.instruments.models import CalibrationFlag, Instrument, InstrumentStatus
+from lims.validate import as_id, date, text
 
 # The lab's calendar decides which day a measurement belongs to; the due date is a date in
 # that calendar. Module-level so services stay free of Flask; set from settings at start-up.
@@ -22,7 +23,7 @@ LAB_TZ = ZoneInfo("Asia/Shanghai")
 
 
 def get_instrument(session: Session, instrument_id: int) -> Instrument:
-    instrument = session.get(Instrument, instrument_id)
+    instrument = session.get(Instrument, as_id(instrument_id, "instrument_id"))
     if instrument is None:
         raise InvalidInput(f"no instrument with id {instrument_id}", field="instrument_id")
     return instrument
@@ -56,19 +57,6 @@ def check_fit_for_use(instrument: Instrument, at: dt.datetime) -> None:
             due_on=instrument.calibration_due_on.isoformat(), measured_on=day.isoformat())
 
 
-def _date(value: Any, field: str, *, required: bool = True) -> dt.date | None:
-    if value in (None, ""):
-        if required:
-            raise InvalidInput("is required (YYYY-MM-DD)", field=field)
-        return None
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError as exc:
-        raise InvalidInput(f"{value!r} is not a date (YYYY-MM-DD)", field=field) from exc
-
-
 def register_instrument(session: Session, *, actor: User, data: dict[str, Any]) -> Instrument:
     """Add an instrument to the register.
 
@@ -78,35 +66,25 @@ def register_instrument(session: Session, *, actor: User, data: dict[str, Any]) 
     require(actor, "instrument.manage")
     from drivers import DRIVERS
 
-    def text(key: str, required: bool = False, max_len: int = 120) -> str:
-        value = data.get(key) or ""
-        if not isinstance(value, str):
-            raise InvalidInput("must be text", field=key)
-        value = value.strip()
-        if required and not value:
-            raise InvalidInput("is required", field=key)
-        if len(value) > max_len:
-            raise InvalidInput(f"is longer than {max_len} characters", field=key)
-        return value
+    def field(key: str, required: bool = False, max_len: int = 120) -> str:
+        return text(data.get(key), key, required=required, max_len=max_len)
 
-    asset = text("asset_number", required=True, max_len=40)
+    asset = field("asset_number", required=True, max_len=40)
     if session.scalar(select(Instrument).where(Instrument.asset_number == asset)):
         raise Conflict(f"asset number {asset!r} exists", field="asset_number")
-    driver = text("driver", max_len=40) or None
+    driver = field("driver", max_len=40) or None
     if driver is not None and driver not in DRIVERS:
         raise InvalidInput(f"unknown driver {driver!r}; known: {', '.join(sorted(DRIVERS))}",
                            field="driver")
-    settings = data.get("port_settings") or {}
-    if not isinstance(settings, dict):
-        raise InvalidInput("must be an object", field="port_settings")
+    settings = port_settings(data.get("port_settings"), baudrate=data.get("baudrate"))
     instrument = Instrument(
-        asset_number=asset, name=text("name", required=True), manufacturer=text("manufacturer"),
-        model=text("model"), serial_number=text("serial_number", max_len=80),
-        location=text("location"), driver=driver, port=text("port", max_len=255) or None,
-        port_settings=settings, calibrated_on=_date(data.get("calibrated_on"), "calibrated_on",
+        asset_number=asset, name=field("name", required=True), manufacturer=field("manufacturer"),
+        model=field("model"), serial_number=field("serial_number", max_len=80),
+        location=field("location"), driver=driver, port=field("port", max_len=255) or None,
+        port_settings=settings, calibrated_on=date(data.get("calibrated_on"), "calibrated_on",
                                                     required=False),
-        calibration_due_on=_date(data.get("calibration_due_on"), "calibration_due_on"),
-        calibration_certificate=text("calibration_certificate", max_len=80))
+        calibration_due_on=date(data.get("calibration_due_on"), "calibration_due_on"),
+        calibration_certificate=field("calibration_certificate", max_len=80))
     instrument.calibration_flag = calibration_flag(instrument, utcnow().astimezone(LAB_TZ).date(),
                                                    warning_days=30)
     session.add(instrument)
@@ -114,6 +92,36 @@ def register_instrument(session: Session, *, actor: User, data: dict[str, Any]) 
     record(session, actor=actor, action="instrument.register", entity_type="instruments",
            entity_id=instrument.asset_number, after=snapshot(instrument))
     return instrument
+
+
+SERIAL_KEYS = {"baudrate", "bytesize", "parity", "stopbits", "xonxoff"}
+BAUDRATES = {300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200}
+
+
+def port_settings(value: Any, *, baudrate: Any = None) -> dict[str, Any]:
+    """Validate serial line settings (a baud rate may also come as its own form field).
+
+    :raises InvalidInput: unknown key or a baud rate no serial line uses.
+    """
+    settings = {} if value in (None, "") else value
+    if not isinstance(settings, dict):
+        raise InvalidInput("must be an object", field="port_settings")
+    unknown = set(settings) - SERIAL_KEYS
+    if unknown:
+        raise InvalidInput(f"unknown setting(s) {', '.join(sorted(unknown))}; allowed: "
+                           f"{', '.join(sorted(SERIAL_KEYS))}", field="port_settings")
+    settings = dict(settings)
+    if baudrate not in (None, ""):
+        settings["baudrate"] = baudrate
+    if "baudrate" in settings:
+        rate = settings["baudrate"]
+        if isinstance(rate, str) and rate.strip().isdigit():
+            rate = int(rate)
+        if isinstance(rate, bool) or rate not in BAUDRATES:
+            raise InvalidInput(f"baud rate {settings['baudrate']!r} is not one of "
+                               f"{', '.join(map(str, sorted(BAUDRATES)))}", field="baudrate")
+        settings["baudrate"] = rate
+    return settings
 
 
 def calibration_flag(instrument: Instrument, today: dt.date, *, warning_days: int) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, flash, jsonify, redirect, render_template, url_for
 from sqlalchemy import select
 
+from drivers import DRIVERS
 from lims.auth.permissions import allowed
 from lims.db import unit_of_work
 from lims.instruments.models import Instrument
@@ -36,16 +37,13 @@ def _all() -> list[Instrument]:
 
 @bp.get("/")
 def index() -> object:
-    return render_template("instruments/index.html", instruments=_all(),
+    return render_template("instruments/index.html", instruments=_all(), drivers=sorted(DRIVERS),
                            can_manage=allowed(current_user().roles, "instrument.manage"))
 
 
 @bp.post("/")
 def create() -> object:
     data = form()
-    if data.get("baudrate"):
-        data["port_settings"] = {"baudrate": int(data.pop("baudrate"))} \
-            if str(data["baudrate"]).isdigit() else data.pop("baudrate")
     with unit_of_work(get_session()) as db:
         instrument = register_instrument(db, actor=current_user(), data=data)
         flash(f"instrument {instrument.asset_number} registered", "ok")

@@ -11,7 +11,6 @@ import functools
 import io
 import os
 from dataclasses import dataclass
-
 from typing import Any
 
 from asn1crypto import pem as asn1_pem

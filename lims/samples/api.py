@@ -5,12 +5,13 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from sqlalchemy import select
 
+from lims.auth.services import require
 from lims.db import unit_of_work
 from lims.instruments.capture import take_reading
-from lims.auth.services import require
 from lims.instruments.services import get_instrument
 from lims.samples import serialize, services
 from lims.samples.models import Customer, Sample, TestMethod
+from lims.validate import as_id
 from lims.web import get_session, settings
 from lims.web.auth import current_user
 from lims.web.inputs import json_body
@@ -119,7 +120,7 @@ def capture(number: str) -> object:
     db = get_session()
     require(user, "result.capture")
     services.get_sample(db, number)
-    reading = take_reading(get_instrument(db, services.as_int(data.get("instrument_id"),
+    reading = take_reading(get_instrument(db, as_id(data.get("instrument_id"),
                                                              "instrument_id")))
     with unit_of_work(db):
         r = services.record_result(db, actor=user, number=number,

@@ -40,21 +40,9 @@ from lims.samples.models import (
     TestMethod,
     TestRequest,
 )
+from lims.validate import as_id, text
 
 MAX_TEXT = 2000
-
-
-def _text(value: Any, field: str, *, required: bool = True, max_len: int = 200) -> str:
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise InvalidInput("must be text", field=field)
-    value = value.strip()
-    if required and not value:
-        raise InvalidInput("is required", field=field)
-    if len(value) > max_len:
-        raise InvalidInput(f"is longer than {max_len} characters", field=field)
-    return value
 
 
 def _local_today(tz: str) -> dt.date:
@@ -66,8 +54,8 @@ def _local_today(tz: str) -> dt.date:
 def create_customer(session: Session, *, actor: User, name: Any, contact: Any = "",
                     address: Any = "") -> Customer:
     require(actor, "customer.create")
-    customer = Customer(name=_text(name, "name"), contact=_text(contact, "contact", required=False),
-                        address=_text(address, "address", required=False, max_len=300))
+    customer = Customer(name=text(name, "name"), contact=text(contact, "contact", required=False),
+                        address=text(address, "address", required=False, max_len=300))
     session.add(customer)
     session.flush()
     record(session, actor=actor, action="customer.create", entity_type="customers",
@@ -82,13 +70,13 @@ def create_method(session: Session, *, actor: User, code: Any, title: Any, field
     :raises InvalidInput: unknown unit, bad limit, lower limit above upper limit.
     """
     require(actor, "method.manage")
-    code = _text(code, "code", max_len=80)
+    code = text(code, "code", max_len=80)
     if session.scalar(select(TestMethod).where(TestMethod.code == code)):
         raise Conflict(f"method {code!r} exists", field="code")
     if not isinstance(characteristics, list | tuple) or not characteristics:
         raise InvalidInput("at least one characteristic is required", field="characteristics")
-    method = TestMethod(code=code, title=_text(title, "title"), field=_text(field, "field", max_len=80),
-                        clause=_text(clause, "clause", required=False, max_len=80))
+    method = TestMethod(code=code, title=text(title, "title"), field=text(field, "field", max_len=80),
+                        clause=text(clause, "clause", required=False, max_len=80))
     for i, spec in enumerate(characteristics):
         prefix = f"characteristics[{i}]"
         if not isinstance(spec, dict):
@@ -106,7 +94,7 @@ def create_method(session: Session, *, actor: User, code: Any, title: Any, field
                 Decimal(limits["lower_limit"]) > Decimal(limits["upper_limit"]):
             raise InvalidInput("lower limit is above the upper limit", field=f"{prefix}.lower_limit")
         method.characteristics.append(Characteristic(
-            name=_text(spec.get("name"), f"{prefix}.name", max_len=120),
+            name=text(spec.get("name"), f"{prefix}.name", max_len=120),
             unit=units.canonical(unit), **limits))
     session.add(method)
     session.flush()
@@ -121,13 +109,13 @@ def create_method(session: Session, *, actor: User, code: Any, title: Any, field
 def create_request(session: Session, *, actor: User, customer_id: Any, description: Any = "",
                    number_format: str, timezone: str) -> TestRequest:
     require(actor, "sample.register")
-    customer = session.get(Customer, as_int(customer_id, "customer_id"))
+    customer = session.get(Customer, as_id(customer_id, "customer_id"))
     if customer is None:
         raise InvalidInput("no such customer", field="customer_id")
     req = TestRequest(
         number=next_number(session, "request", number_format, today=_local_today(timezone)),
         customer_id=customer.id, created_by_id=actor.id,
-        description=_text(description, "description", required=False, max_len=MAX_TEXT))
+        description=text(description, "description", required=False, max_len=MAX_TEXT))
     session.add(req)
     session.flush()
     record(session, actor=actor, action="request.create", entity_type="test_requests",
@@ -142,18 +130,18 @@ def register_sample(session: Session, *, actor: User, request_id: Any, descripti
     :raises InvalidInput: no such request or method, no method given.
     """
     require(actor, "sample.register")
-    req = session.get(TestRequest, as_int(request_id, "request_id"))
+    req = session.get(TestRequest, as_id(request_id, "request_id"))
     if req is None:
         raise InvalidInput("no such request", field="request_id")
     if not isinstance(method_ids, list | tuple) or not method_ids:
         raise InvalidInput("at least one method is required", field="method_ids")
-    ids = [as_int(m, "method_ids") for m in method_ids]
+    ids = [as_id(m, "method_ids") for m in method_ids]
     methods = session.scalars(select(TestMethod).where(TestMethod.id.in_(ids))).all()
     if len({m.id for m in methods}) != len(set(ids)):
         raise InvalidInput("unknown method id", field="method_ids")
     sample = Sample(
         number=next_number(session, "sample", number_format, today=_local_today(timezone)),
-        request_id=req.id, description=_text(description, "description", max_len=300),
+        request_id=req.id, description=text(description, "description", max_len=300),
         status=SampleStatus.REGISTERED, registered_by_id=actor.id)
     sample.tests = [SampleTest(method_id=m.id) for m in sorted(methods, key=lambda m: m.id)]
     session.add(sample)
@@ -189,13 +177,13 @@ def receive_sample(session: Session, *, actor: User, number: str, condition: Any
     sample = get_sample(session, number)
     _transition(session, sample, SampleStatus.RECEIVED, actor=actor, action="sample.receive",
                 received_at=received_at or utcnow(), received_by_id=actor.id,
-                condition_on_receipt=_text(condition, "condition", max_len=MAX_TEXT))
+                condition_on_receipt=text(condition, "condition", max_len=MAX_TEXT))
     return sample
 
 
 def _find_test_and_characteristic(sample: Sample, characteristic_id: Any
                                   ) -> tuple[SampleTest, Characteristic]:
-    cid = as_int(characteristic_id, "characteristic_id")
+    cid = as_id(characteristic_id, "characteristic_id")
     for test in sample.tests:
         for ch in test.method.characteristics:
             if ch.id == cid:
@@ -255,8 +243,8 @@ def correct_result(session: Session, *, actor: User, result_id: Any, value: Any,
                    measured_at: dt.datetime | None = None) -> Result:
     """Correct a result: a new version with the reason; the original stays readable (7.5.2)."""
     require(actor, "result.correct")
-    reason = _text(reason, "reason", max_len=MAX_TEXT)
-    old = session.get(Result, as_int(result_id, "result_id"))
+    reason = text(reason, "reason", max_len=MAX_TEXT)
+    old = session.get(Result, as_id(result_id, "result_id"))
     if old is None:
         raise NotFound("no such result", result=result_id)
     if not old.is_current:
@@ -286,7 +274,7 @@ def _build_result(session: Session, *, actor: User, test: SampleTest, ch: Charac
     measured_at = measured_at or utcnow()
     instrument = None
     if instrument_id not in (None, ""):
-        instrument = get_instrument(session, as_int(instrument_id, "instrument_id"))
+        instrument = get_instrument(session, as_id(instrument_id, "instrument_id"))
         # ISO/IEC 17025 6.4.4 / EQ-04: an overdue instrument cannot produce a result.
         check_fit_for_use(instrument, measured_at)
     return Result(
@@ -363,13 +351,3 @@ def approve_sample(session: Session, *, actor: User, number: str) -> Sample:
 def mark_reported(session: Session, *, actor: User, sample: Sample, report_number: str) -> None:
     _transition(session, sample, SampleStatus.REPORTED, actor=actor, action="sample.report",
                 reason=f"report {report_number} issued")
-
-
-def as_int(value: Any, field: str) -> int:
-    if isinstance(value, bool):
-        raise InvalidInput("must be a whole number", field=field)
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 12:
-        return int(value)
-    raise InvalidInput("must be a whole number", field=field)

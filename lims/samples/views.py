@@ -14,6 +14,7 @@ from lims.instruments.services import get_instrument
 from lims.reports.models import Report
 from lims.samples import services
 from lims.samples.models import Customer, Sample, TestMethod
+from lims.validate import as_id
 from lims.web import get_session, settings
 from lims.web.auth import current_user
 from lims.web.inputs import form
@@ -112,7 +113,7 @@ def capture(number: str) -> object:
     db = get_session()
     user = require(current_user(), "result.capture")
     services.get_sample(db, number)
-    instrument = get_instrument(db, services.as_int(data.get("instrument_id"), "instrument_id"))
+    instrument = get_instrument(db, as_id(data.get("instrument_id"), "instrument_id"))
     reading = take_reading(instrument)
     with unit_of_work(db):
         services.record_result(db, actor=user, number=number,

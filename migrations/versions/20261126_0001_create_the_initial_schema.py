@@ -1,7 +1,7 @@
 """Create the initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-26 07:54:40.386091
 """
 

@@ -101,3 +101,17 @@ def test_no_input_produces_a_500(client, session, world, tech, body):
         assert resp.status_code < 500, (path, body, resp.get_data(as_text=True))
         if resp.status_code >= 400:
             assert set(resp.json["error"]) >= {"code", "message"}
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("/api/v1/samples", {"request_id": 2**31, "description": "d", "method_ids": [1]}, "request_id"),
+    ("/api/v1/samples", {"request_id": 1, "description": "d", "method_ids": [2**40]}, "method_ids"),
+    ("/api/v1/requests", {"customer_id": -1}, "customer_id"),
+    ("/api/v1/results/99999999999/corrections", {"value": "1", "unit": "g", "reason": "r"},
+     "result_id"),
+])
+def test_ids_beyond_the_integer_range_are_422_not_500(client, world, tech, path, body, field):
+    tech("/api/v1/requests", {"customer_id": world.customer_id})  # request 1 exists
+    resp = tech(path, body)
+    assert resp.status_code == 422, resp.get_data(as_text=True)
+    assert resp.json["error"]["field"] == field

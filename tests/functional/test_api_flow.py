@@ -132,3 +132,27 @@ def test_capture_with_overdue_instrument_is_refused(client, session, world):
     resp = tech("POST", f"/api/v1/samples/{number}/capture",
                 {"characteristic_id": world.mass_id, "instrument_id": world.overdue_id}, 409)
     assert resp.json["error"]["code"] == "calibration_expired"
+
+
+def test_issued_report_cannot_be_rewritten_or_deleted(client, session, world, settings):
+    import pytest
+    from sqlalchemy import text
+    from sqlalchemy.exc import DatabaseError
+
+    from lims.db import unit_of_work
+    from lims.reports.services import issue_report
+
+    number = world.approved_sample(session)
+    u = world.user
+    with unit_of_work(session):
+        report_number = issue_report(session, actor=u(session, "signatory"),
+                                     sample_number=number, settings=settings).number
+    for sql in ("UPDATE reports SET sha256 = 'x'", "UPDATE reports SET pdf = NULL",
+                "DELETE FROM reports"):
+        with pytest.raises(DatabaseError, match="append-only"):
+            session.execute(text(sql))  # the trigger fires on the statement itself
+        session.rollback()
+    # Its status may still move on (superseded / withdrawn come with a later issue).
+    session.execute(text("UPDATE reports SET status = 'withdrawn'"))
+    session.commit()
+    assert "withdrawn" in client.get(f"/verify/{report_number}").get_data(as_text=True)

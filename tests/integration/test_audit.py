@@ -58,9 +58,30 @@ def test_correction_event_carries_before_after_and_reason(session, world):
     assert json.loads(event.after)["value"] == "100.10"
 
 
+def _drop_guards(session):
+    """Do what a database owner acting behind the application's back can do."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("DROP TRIGGER audit_events_append_only ON audit_events"))
+    else:
+        session.execute(text("DROP TRIGGER audit_events_no_update"))
+        session.execute(text("DROP TRIGGER audit_events_no_delete"))
+    session.commit()
+
+
 def _tamper(session, sql):
     session.execute(text(sql))
     session.commit()
+
+
+@pytest.mark.parametrize("sql", ["UPDATE audit_events SET actor = 'eve' WHERE seq = 3",
+                                 "DELETE FROM audit_events WHERE seq = 4"])
+def test_the_database_refuses_to_rewrite_the_audit_trail(session, world, sql):
+    from sqlalchemy.exc import DatabaseError
+
+    with pytest.raises(DatabaseError, match="append-only"):
+        _tamper(session, sql)
+    session.rollback()
+    assert verify_chain(session).ok
 
 
 @pytest.mark.parametrize(("sql", "bad"), [
@@ -73,6 +94,7 @@ def test_tampering_is_detected_naming_the_first_bad_event(session, world, settin
     ok = _lims(settings, "audit", "verify")
     assert ok.returncode == 0, ok.stderr
     assert "intact" in ok.stdout
+    _drop_guards(session)
     if "seq IN" in sql:
         # Swap in two steps to get past the unique constraint on seq.
         _tamper(session, "UPDATE audit_events SET seq = -6 WHERE seq = 6")
@@ -89,6 +111,7 @@ def test_tampering_is_detected_naming_the_first_bad_event(session, world, settin
 
 def test_deleting_the_newest_events_is_detected(session, world):
     total = session.scalar(select(func.max(AuditEvent.seq)))
+    _drop_guards(session)
     _tamper(session, f"DELETE FROM audit_events WHERE seq = {total}")
     verdict = verify_chain(session)
     assert not verdict.ok and verdict.first_bad_seq == total

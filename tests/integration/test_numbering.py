@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from sqlalchemy import select
 
 from lims.db import unit_of_work
 from lims.errors import InvalidInput
 from lims.numbering import format_number
 from lims.samples.models import Sample, TestRequest
-
-import pytest
 
 
 def test_format_number():

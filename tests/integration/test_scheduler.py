@@ -44,3 +44,37 @@ def test_instrument_list_shows_flags(client, session, world):
     login(client, "tech")
     page = client.get("/instruments/").get_data(as_text=True)
     assert "overdue" in page and "EQ-2" in page
+
+
+def test_scheduler_process_runs_the_due_job_and_persists_jobs(session, world, settings):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from sqlalchemy import func, text
+
+    with unit_of_work(session):
+        session.get(Instrument, world.balance_id).calibration_due_on = \
+            utcnow().date() + dt.timedelta(days=5)
+    env = {**os.environ, "LIMS_DATABASE_URL": settings.database_url, "LIMS_SECRET_KEY": "x",
+           "LIMS_INSTANCE_PATH": str(settings.instance_path)}
+    with subprocess.Popen([sys.executable, "-m", "lims.cli", "scheduler"], env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            deadline = time.monotonic() + 60
+            flag = None
+            while time.monotonic() < deadline:
+                session.rollback()
+                flag = session.scalar(select(Instrument.calibration_flag)
+                                      .where(Instrument.id == world.balance_id))
+                if flag == "due soon":
+                    break
+                time.sleep(0.2)
+            assert flag == "due soon"
+            jobs = session.scalar(select(func.count()).select_from(text("apscheduler_jobs")))
+            assert jobs == 2
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=20)

@@ -62,6 +62,19 @@ class World:
             return s.number
 
 
+    def approved_sample(self, session: Session) -> str:
+        """A sample with both results recorded, reviewed and approved, ready to report."""
+        number = self.new_sample(session)
+        with unit_of_work(session):
+            for ch, value, unit in ((self.mass_id, "100.00", "g"), (self.length_id, "12.0", "mm")):
+                samples.record_result(session, actor=self.user(session, "tech"), number=number,
+                                      characteristic_id=ch, value=value, unit=unit)
+            samples.complete_testing(session, actor=self.user(session, "tech"), number=number)
+            samples.review_sample(session, actor=self.user(session, "reviewer"), number=number)
+            samples.approve_sample(session, actor=self.user(session, "signatory"), number=number)
+        return number
+
+
 def build_world(session: Session) -> World:
     for name, roles in USERS.items():
         create_user(session, username=name, full_name=f"{name.title()} Tester", password=PASSWORD,
