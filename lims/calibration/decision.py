@@ -1,0 +1,209 @@
+"""Decision rules for statements of conformity (ISO/IEC 17025 7.8.6, ILAC-G8:09/2019).
+
+Pure: imports neither Flask nor a Session::
+
+    from lims.calibration.decision import decide
+    d = decide(value="10.02", unit="mm", expanded_uncertainty="0.02", lower="9.95",
+               upper="10.05", limit_unit="mm", rule="guarded", r="1", k="2")
+    d.verdict          # "pass" | "conditional pass" | "conditional fail" | "fail"
+    d.statement_zh, d.statement_en, d.probability_of_false_accept
+
+Rules, with guard band w = r·U (ILAC-G8 4.2):
+
+- ``simple`` (simple acceptance, w = 0, ILAC-G8 4.2.1): pass inside the tolerance interval.
+- ``guarded`` (binary with guard band, ILAC-G8 4.2.2): acceptance limits are the tolerance
+  limits moved inwards by w; pass inside them, fail outside.
+- ``non-binary`` (ILAC-G8 4.2.3): pass inside the acceptance limits; conditional pass between
+  an acceptance limit and its tolerance limit; conditional fail beyond a tolerance limit by at
+  most w; fail beyond that.
+
+Edges are inclusive on the side of the better verdict: a value exactly on an acceptance limit
+passes, exactly on a tolerance limit (w > 0, non-binary) is a conditional pass, exactly at a
+tolerance limit + w is a conditional fail. With simple acceptance a value on a tolerance limit
+passes. The same holds at the lower and the upper limit.
+
+The probability of false accept is the probability, under a normal distribution centred on the
+measured value with standard deviation U/k, that the true value lies outside the tolerance
+interval (ILAC-G8 4.3, JCGM 106 7.4); it is the risk taken when the item is accepted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from lims.errors import InvalidInput
+from lims.units import convert, parse_unit
+
+RULES = ("simple", "guarded", "non-binary")
+VERDICTS = {
+    "pass": ("合格", "pass"),
+    "conditional pass": ("有条件合格", "conditional pass"),
+    "conditional fail": ("有条件不合格", "conditional fail"),
+    "fail": ("不合格", "fail"),
+}
+RULE_NAMES = {
+    "simple": ("简单接受（不设保护带）", "simple acceptance (ILAC-G8:09/2019 4.2.1, w = 0)"),
+    "guarded": ("带保护带的二元判定", "binary statement with guard band (ILAC-G8:09/2019 4.2.2)"),
+    "non-binary": ("带保护带的非二元判定",
+                   "non-binary statement with guard band (ILAC-G8:09/2019 4.2.3)"),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Decision:
+    verdict: str
+    rule: str
+    r: Decimal
+    guard_band: Decimal
+    value: Decimal
+    unit: str
+    expanded_uncertainty: Decimal
+    k: Decimal
+    lower: Decimal | None
+    upper: Decimal | None
+    acceptance_lower: Decimal | None
+    acceptance_upper: Decimal | None
+    probability_of_false_accept: float
+    statement_zh: str
+    statement_en: str
+
+    def to_json(self) -> dict[str, Any]:
+        def s(v: Decimal | None) -> str | None:
+            return None if v is None else format(v, "f")
+
+        return {"verdict": self.verdict, "verdict_zh": VERDICTS[self.verdict][0],
+                "rule": self.rule, "parameters": {"r": s(self.r), "w": s(self.guard_band),
+                                                  "k": s(self.k)},
+                "value": s(self.value), "unit": self.unit,
+                "expanded_uncertainty": s(self.expanded_uncertainty),
+                "tolerance": {"lower": s(self.lower), "upper": s(self.upper)},
+                "acceptance": {"lower": s(self.acceptance_lower),
+                               "upper": s(self.acceptance_upper)},
+                "probability_of_false_accept": self.probability_of_false_accept,
+                "statement_zh": self.statement_zh, "statement_en": self.statement_en}
+
+
+def _decimal(value: Any, field: str, *, required: bool = True) -> Decimal | None:
+    if value is None or value == "":
+        if required:
+            raise InvalidInput("is required", field=field)
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise InvalidInput("must be a number", field=field)
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise InvalidInput(f"{value!r} is not a number", field=field) from None
+    if not number.is_finite():
+        raise InvalidInput(f"{value!r} is not a finite number", field=field)
+    return number
+
+
+def _required(value: Any, field: str) -> Decimal:
+    number = _decimal(value, field)
+    if number is None:  # pragma: no cover - _decimal raises for a required field
+        raise InvalidInput("is required", field=field)
+    return number
+
+
+def _phi(z: float) -> float:
+    return 0.5 * (1 + math.erf(z / math.sqrt(2)))
+
+
+def decide(*, value: Any, unit: Any, expanded_uncertainty: Any, lower: Any = None,
+           upper: Any = None, limit_unit: Any = None, uncertainty_unit: Any = None,
+           rule: Any = "simple", r: Any = "1", k: Any = "2") -> Decision:
+    """Apply a decision rule to one result.
+
+    :raises InvalidInput: a missing or malformed number, incompatible units (naming both), no
+        limit, lower above upper, an unknown rule, or a guard band wider than the tolerance.
+    """
+    x = _required(value, "value")
+    u_unit_text = unit if uncertainty_unit in (None, "") else uncertainty_unit
+    value_unit = parse_unit(unit, field="unit")
+    U = _required(expanded_uncertainty, "expanded_uncertainty")
+    if U < 0:
+        raise InvalidInput("must not be negative", field="expanded_uncertainty")
+    U = _in_unit(U, u_unit_text, value_unit, unit, "uncertainty_unit", interval=True)
+    lo = _decimal(lower, "lower", required=False)
+    hi = _decimal(upper, "upper", required=False)
+    if lo is None and hi is None:
+        raise InvalidInput("give a lower or an upper tolerance limit (or both)", field="lower")
+    limits_text = unit if limit_unit in (None, "") else limit_unit
+    lo = None if lo is None else _in_unit(lo, limits_text, value_unit, unit, "limit_unit")
+    hi = None if hi is None else _in_unit(hi, limits_text, value_unit, unit, "limit_unit")
+    if lo is not None and hi is not None and lo > hi:
+        raise InvalidInput("the lower limit is above the upper limit", field="lower")
+    if rule not in RULES:
+        raise InvalidInput(f"must be one of {', '.join(RULES)}", field="rule")
+    ratio = Decimal(0) if rule == "simple" else _required(r, "r")
+    kk = _required(k, "k")
+    if ratio < 0:
+        raise InvalidInput("must not be negative", field="r")
+    if kk <= 0:
+        raise InvalidInput("must be positive", field="k")
+    w = Decimal(0) if rule == "simple" else ratio * U
+    a_lo = None if lo is None else lo + w
+    a_hi = None if hi is None else hi - w
+    if a_lo is not None and a_hi is not None and a_lo > a_hi:
+        raise InvalidInput(f"the guard band w = {w} leaves no acceptance zone between the "
+                           "limits", field="r")
+
+    inside_acceptance = (a_lo is None or x >= a_lo) and (a_hi is None or x <= a_hi)
+    inside_tolerance = (lo is None or x >= lo) and (hi is None or x <= hi)
+    within_w_outside = (lo is None or x >= lo - w) and (hi is None or x <= hi + w)
+    if inside_acceptance:
+        verdict = "pass"
+    elif rule != "non-binary":
+        verdict = "fail"
+    elif inside_tolerance:
+        verdict = "conditional pass"
+    elif within_w_outside:
+        verdict = "conditional fail"
+    else:
+        verdict = "fail"
+
+    u = float(U / kk)
+    if u == 0:
+        pfa = 0.0 if inside_tolerance else 1.0
+    else:
+        pfa = (_phi((float(lo) - float(x)) / u) if lo is not None else 0.0) + \
+              (1 - _phi((float(hi) - float(x)) / u) if hi is not None else 0.0)
+    zh, en = _statements(verdict, rule, ratio, w, x, U, kk, lo, hi, a_lo, a_hi, str(unit), pfa)
+    return Decision(verdict, rule, ratio, w, x, str(unit).strip(), U, kk, lo, hi, a_lo, a_hi,
+                    pfa, zh, en)
+
+
+def _in_unit(number: Decimal, text: Any, target: Any, target_text: Any, field: str, *,
+             interval: bool = False) -> Decimal:
+    from lims.units import check_compatible
+
+    src = parse_unit(text, field=field)
+    check_compatible(src, target, field=field, given_text=str(text))
+    if interval and str(src) != str(target):
+        # An uncertainty is an interval: convert with the scale only, never an offset.
+        zero = convert(Decimal(0), src, target)
+        return convert(number, src, target) - zero
+    return convert(number, src, target)
+
+
+def _statements(verdict: str, rule: str, ratio: Decimal, w: Decimal, x: Decimal, U: Decimal,
+                k: Decimal, lo: Decimal | None, hi: Decimal | None, a_lo: Decimal | None,
+                a_hi: Decimal | None, unit: str, pfa: float) -> tuple[str, str]:
+    def interval(a: Decimal | None, b: Decimal | None) -> str:
+        return f"[{'−∞' if a is None else format(a, 'f')}, {'+∞' if b is None else format(b, 'f')}]"
+
+    zh_v, en_v = VERDICTS[verdict]
+    zh_rule, en_rule = RULE_NAMES[rule]
+    band = "" if rule == "simple" else f"w = {format(ratio, 'f')}·U = {format(w, 'f')} {unit}"
+    zh = (f"测量结果 {format(x, 'f')} {unit}（U = {format(U, 'f')} {unit}，k = {format(k, 'f')}），"
+          f"技术要求 {interval(lo, hi)} {unit}，验收区间 {interval(a_lo, a_hi)} {unit}。"
+          f"判定规则：{zh_rule}{'，' + band if band else ''}。结论：{zh_v}。")
+    en = (f"Measured {format(x, 'f')} {unit} (U = {format(U, 'f')} {unit}, k = {format(k, 'f')}); "
+          f"tolerance {interval(lo, hi)} {unit}, acceptance {interval(a_lo, a_hi)} {unit}. "
+          f"Decision rule: {en_rule}{', ' + band if band else ''}. Verdict: {en_v}"
+          + (f" (probability of false accept {pfa:.2%})." if verdict == "pass" else "."))
+    return zh, en

@@ -1,0 +1,66 @@
+"""`lims uncertainty` and `lims decide` as documented."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "budgets"
+
+
+def lims(*args):
+    return subprocess.run([sys.executable, "-m", "lims.cli", *args], capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_uncertainty_table_and_json():
+    out = lims("uncertainty", str(DATA / "ea-4-02-s2-mass.json"))
+    assert out.returncode == 0, out.stderr
+    assert "m_X = 10 000.025 g ± 0.058 g (k = 2, p ≈ 95 %)" in out.stdout
+    assert "dm_D" in out.stdout and "rectangular" in out.stdout
+    data = json.loads(lims("uncertainty", str(DATA / "gum-h1-end-gauge.json"), "--json").stdout)
+    assert data["measurand"] == "l" and data["unit"] == "nm"
+    assert data["dof_effective"] > 16 and abs(data["k"] - 2.92) < 0.005
+    assert data["reported"]["value"] == "50000838"
+
+
+def test_monte_carlo_is_seedable():
+    args = ("uncertainty", str(DATA / "gum-h1-end-gauge.json"), "--json", "--mc", "50000",
+            "--seed", "5")
+    first, second = json.loads(lims(*args).stdout), json.loads(lims(*args).stdout)
+    assert first["monte_carlo"] == second["monte_carlo"]
+    assert set(first["monte_carlo"]) >= {"trials", "value", "standard_uncertainty",
+                                         "coverage_interval", "validation"}
+
+
+def test_invalid_budget_exits_non_zero_naming_the_field(tmp_path):
+    bad = json.loads((DATA / "ea-4-02-s2-mass.json").read_text())
+    bad["inputs"][0]["uncertainty"]["unit"] = "mL"
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(bad))
+    out = lims("uncertainty", str(path))
+    assert out.returncode == 2
+    assert "inputs[0].uncertainty.unit" in out.stderr and "'mL'" in out.stderr
+    path.write_text("{not json")
+    out = lims("uncertainty", str(path))
+    assert out.returncode == 2 and "not valid JSON" in out.stderr
+    out = lims("uncertainty", str(tmp_path / "missing.json"))
+    assert out.returncode == 2 and "cannot read" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_decide_with_options_and_file(tmp_path):
+    out = lims("decide", "--value", "10.04", "--unit", "mm", "--U", "0.02", "--lower", "9.95",
+               "--upper", "10.05", "--rule", "non-binary", "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["verdict"] == "conditional pass" and data["verdict_zh"] == "有条件合格"
+    spec = tmp_path / "d.json"
+    spec.write_text(json.dumps({"value": "10.04", "unit": "mm", "expanded_uncertainty": "0.02",
+                                "upper": "10.05", "rule": "guarded"}))
+    out = lims("decide", str(spec))
+    assert out.returncode == 0 and "不合格" in out.stdout and "Verdict: fail" in out.stdout
+    bad = lims("decide", "--value", "x", "--unit", "mm", "--U", "1", "--upper", "2")
+    assert bad.returncode == 2 and "value" in bad.stderr
