@@ -15,15 +15,20 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Set up the instance (SQLite, development PKI, demo data), attach a simulated MT-SICS balance
-# on a pseudo-terminal, and serve the app at http://127.0.0.1:5000.
+# Set up the instance (SQLite, development PKI, demo data), attach a simulated balance,
+# multimeter and hygrometer on pseudo-terminals, and serve the app at http://127.0.0.1:5000.
 run: $(STAMP)
 	LIMS_INSTANCE_PATH=$(INSTANCE) $(BIN)/lims init
 	LIMS_INSTANCE_PATH=$(INSTANCE) $(BIN)/lims demo
-	@LIMS_INSTANCE_PATH=$(INSTANCE) $(BIN)/lims simulate mt-sics --link $(INSTANCE)/dev/balance-1 \
-	    --serial-number B021002593 --load 100.02 > /dev/null & sim=$$!; \
-	  trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
-	  echo "simulated balance EQ-BAL-001 on $(INSTANCE)/dev/balance-1"; \
+	@dev=$(INSTANCE)/dev; pids=""; \
+	  $(BIN)/lims simulate mt-sics --link $$dev/balance-1 --serial-number B021002593 \
+	      --set load=100.02 > /dev/null & pids="$$pids $$!"; \
+	  $(BIN)/lims simulate scpi-dmm --link $$dev/dmm-1 --serial-number MY45012345 \
+	      > /dev/null & pids="$$pids $$!"; \
+	  $(BIN)/lims simulate vaisala-hmt330 --link $$dev/hygrometer-1 --serial-number G1234567 \
+	      > /dev/null & pids="$$pids $$!"; \
+	  trap 'kill $$pids 2>/dev/null' EXIT INT TERM; \
+	  echo "simulated bench: EQ-BAL-001 balance, EQ-DMM-001 multimeter, EQ-HYG-001 hygrometer in $$dev"; \
 	  LIMS_INSTANCE_PATH=$(INSTANCE) $(BIN)/lims serve --host 127.0.0.1 --port 5000
 
 test: $(STAMP)
@@ -31,6 +36,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/capture.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

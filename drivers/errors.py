@@ -7,7 +7,8 @@
     │   ├── PortNotFound        the configured path does not exist
     │   └── DriverTimeout       no complete reply before the command's deadline
     ├── ProtocolError           a reply that does not fit the protocol's grammar
-    └── DeviceError             the instrument reported an error state
+    ├── DeviceError             the instrument reported an error state
+    └── IdentityMismatch        a different instrument answers on the configured path
 """
 
 from __future__ import annotations

@@ -9,10 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
+from collections.abc import Iterator
 
-from drivers.errors import DeviceError, DriverTimeout, ProtocolError
+from drivers.base import Driver, Option
+from drivers.errors import DeviceError, DriverError, ProtocolError
 from drivers.reading import ERROR, OK, OVERLOAD, UNDERLOAD, Reading
-from drivers.transport import SerialTransport
 
 NAME = "mt-sics"
 TERMINATOR = b"\r\n"
@@ -89,31 +90,13 @@ def parse_serial_number(frame: bytes) -> str:
     return m["sn"].strip()
 
 
-class MTSICSBalance:
+class MTSICSBalance(Driver):
     """An MT-SICS balance on a serial port."""
 
     name = NAME
-    default_settings = {"baudrate": 9600, "bytesize": 8, "parity": "N", "stopbits": 1,
-                        "xonxoff": False}
-
-    def __init__(self, transport: SerialTransport) -> None:
-        self.transport = transport
-        self.skipped_frames = 0
-
-    @classmethod
-    def open(cls, port: str, **settings: object) -> MTSICSBalance:
-        transport = SerialTransport(port, **{**cls.default_settings, **settings})  # type: ignore[arg-type]
-        transport.open()
-        return cls(transport)
-
-    def close(self) -> None:
-        self.transport.close()
-
-    def __enter__(self) -> MTSICSBalance:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    terminator = TERMINATOR
+    options = {"command": Option("SI", "SI reads at once (stable or dynamic); S waits for a "
+                                       "stable weight", ("SI", "S"))}
 
     def _exchange(self, command: str, reply_ids: tuple[str, ...],
                   timeout: float | None = None) -> bytes:
@@ -122,26 +105,54 @@ class MTSICSBalance:
         Frames for other commands (a late reply, SIR output) are skipped and counted; general
         errors answer any command.
         """
-        self.transport.write(command.encode("ascii") + TERMINATOR)
-        deadline = time.monotonic() + (timeout if timeout is not None
-                                       else DEADLINES.get(command, 3.0))
-        while True:
-            frame = self.transport.read_frame(TERMINATOR, deadline)
+        def accept(frame: bytes) -> bool:
             clean, noise = strip_noise(frame)
             self.transport.noise_bytes += noise
             text = clean.decode("latin-1").strip()
-            head = text.split(" ", 1)[0]
-            if head in reply_ids or text in GENERAL_ERRORS:
-                return frame
-            self.skipped_frames += 1
+            return text.split(" ", 1)[0] in reply_ids or text in GENERAL_ERRORS
 
-    def read(self, *, stable: bool = False, timeout: float | None = None) -> Reading:
+        return self.exchange(command.encode("ascii") + TERMINATOR, accept,
+                             timeout if timeout is not None else DEADLINES.get(command, 3.0))
+
+    def read(self, *, timeout: float | None = None) -> list[Reading]:
+        """Measure the weight with the configured command (``SI`` by default)."""
+        return [self.read_weight(stable=self.settings["command"] == "S", timeout=timeout)]
+
+    def read_weight(self, *, stable: bool = False, timeout: float | None = None) -> Reading:
         """Measure the weight: ``SI`` (immediate, may be dynamic) or ``S`` (waits for stability).
 
-        :param timeout: overrides the command's default deadline, in seconds.
         :raises DriverTimeout: no reply before the deadline.
         """
         return parse_weight(self._exchange("S" if stable else "SI", ("S",), timeout))
+
+    def capture(self) -> Reading:
+        """A stable weight for a result (``S``)."""
+        return self.read_weight(stable=True)
+
+    def stream(self, *, timeout: float) -> Iterator[Reading]:
+        """Stream weights with ``SIR`` until the caller stops iterating; then send ``@``."""
+        self.transport.write(b"SIR" + TERMINATOR)
+        try:
+            while True:
+                deadline = time.monotonic() + timeout
+                frame = self.transport.read_frame(TERMINATOR, deadline)
+                reading = parse_weight(frame)
+                if strip_noise(frame)[0].startswith(b"S"):
+                    yield reading
+                else:
+                    self.skipped_frames += 1
+        finally:
+            try:
+                self.transport.write(b"@" + TERMINATOR)
+            except DriverError:
+                pass
+
+    def identify(self) -> str:
+        return self.serial_number()
+
+    def resync(self) -> None:
+        """Flush, then ``@``: cancels pending commands and streaming (protocols.md §1.1)."""
+        self.reset()
 
     def serial_number(self) -> str:
         """Get the balance's serial number (``I4``), used to check its identity."""
@@ -164,6 +175,3 @@ class MTSICSBalance:
         """Cancel everything, stop streaming (``@``) and return the serial number."""
         self.transport.flush_input()
         return parse_serial_number(self._exchange("@", ("I4",)))
-
-
-__all__ = ["MTSICSBalance", "parse_weight", "parse_serial_number", "DriverTimeout"]

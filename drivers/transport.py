@@ -9,6 +9,7 @@ opening costs a tcsetattr and fails on ptys (protocols.md §8.2).
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import termios
 import time
@@ -19,6 +20,8 @@ from typing import Any
 import serial
 
 from drivers.errors import DriverTimeout, PortNotFound, TransportError
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -46,6 +49,7 @@ class SerialTransport:
         self.poll = poll
         self.max_buffer = max_buffer
         self.noise_bytes = 0       # bytes dropped as undecodable or overflow
+        self.fell_back_to_8n1 = False
         self._buf = bytearray()
         self._serial: serial.Serial | None = None
 
@@ -55,8 +59,21 @@ class SerialTransport:
         kwargs = dict(self.settings, timeout=self.poll, write_timeout=2)
         if "://" not in self.port:
             kwargs["exclusive"] = True  # one process per port: others would steal bytes
-        with map_serial_errors(self.port):
+        try:
             self._serial = serial.serial_for_url(self.port, **kwargs)
+        except (serial.SerialException, termios.error, OSError) as exc:
+            einval = isinstance(exc, termios.error) or getattr(exc, "errno", None) == errno.EINVAL
+            if not (einval and (kwargs["bytesize"] != 8 or kwargs["parity"] != "N")):
+                with map_serial_errors(self.port):
+                    raise
+            # A pseudo-terminal (a simulator) refuses 7-bit and parity settings; the ASCII
+            # payload is the same at 8N1, so fall back and say so (protocols.md §8.2).
+            log.warning("%s refuses %s%s%s; opened 8N1", self.port, kwargs["bytesize"],
+                        kwargs["parity"], kwargs["stopbits"])
+            self.fell_back_to_8n1 = True
+            with map_serial_errors(self.port):
+                self._serial = serial.serial_for_url(
+                    self.port, **{**kwargs, "bytesize": 8, "parity": "N"})
         self._buf.clear()
         return self
 
@@ -93,6 +110,41 @@ class SerialTransport:
             self._port().reset_input_buffer()
         self._buf.clear()
 
+    def _drop_noise(self, frame: bytes) -> bytes:
+        """Drop leading bytes no text protocol sends (line noise, a power-on glitch); count them.
+
+        Only control and 8-bit bytes before the first printable character go: what follows is
+        left for the protocol's grammar to accept or reject as an error reading.
+        """
+        start = 0
+        while start < len(frame) and not 0x20 <= frame[start] <= 0x7E:
+            start += 1
+        self.noise_bytes += start
+        return frame[start:]
+
+    def fileno(self) -> int:
+        return int(self._port().fileno())
+
+    def read_available(self, terminator: bytes) -> list[bytes]:
+        """Without blocking, take what the OS holds and return every complete frame in it."""
+        port = self._port()
+        with map_serial_errors(self.port):
+            waiting = port.in_waiting
+            chunk = port.read(waiting) if waiting else b""
+            if not chunk:
+                # Readable with nothing to read: the device is gone (pyserial's own test).
+                raise serial.SerialException("device reports readiness to read but returned "
+                                             "no data (device disconnected?)")
+        self._buf.extend(chunk)
+        frames = []
+        while (idx := self._buf.find(terminator)) >= 0:
+            frames.append(self._drop_noise(bytes(self._buf[:idx])))
+            del self._buf[: idx + len(terminator)]
+        if len(self._buf) > self.max_buffer:
+            self.noise_bytes += len(self._buf)
+            self._buf.clear()
+        return frames
+
     def read_frame(self, terminator: bytes, deadline: float) -> bytes:
         """Return the next frame (without its terminator) before ``deadline`` (monotonic).
 
@@ -105,7 +157,7 @@ class SerialTransport:
             if idx >= 0:
                 frame = bytes(self._buf[:idx])
                 del self._buf[: idx + len(terminator)]
-                return frame
+                return self._drop_noise(frame)
             if len(self._buf) > self.max_buffer:
                 # A frame longer than any protocol sends is noise; keep the buffer bounded.
                 self.noise_bytes += len(self._buf)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import sys
@@ -107,81 +108,108 @@ def serve(host: str, port: int, workers: int) -> None:
 
 # --- instruments ---------------------------------------------------------------------------
 
+def _parse_sets(pairs: tuple[str, ...]) -> dict[str, str]:
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            _fail(f"--set {pair!r}: write KEY=VALUE", 2)
+        options[key.strip()] = value.strip()
+    return options
+
+
 @main.command()
 @click.argument("driver")
 @click.argument("port")
 @click.option("--count", default=1, show_default=True, type=click.IntRange(1, 1_000_000))
 @click.option("--timeout", default=5.0, show_default=True, type=click.FloatRange(0.1, 3600))
 @click.option("--baudrate", type=int, help="Overrides the driver's default baud rate.")
-@click.option("--stable", is_flag=True, help="Wait for a stable reading (MT-SICS: S, not SI).")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="A driver setting (see the README's driver table); repeatable.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per reading.")
 def read(driver: str, port: str, count: int, timeout: float, baudrate: int | None,
-         stable: bool, as_json: bool) -> None:
-    """Read COUNT readings from an instrument: does my instrument talk?"""
+         sets: tuple[str, ...], as_json: bool) -> None:
+    """Read COUNT readings from an instrument: does my instrument talk?
+
+    Keeps reading across an unplug/replug of PORT until --timeout, refusing readings from a
+    different instrument on the same path.
+    """
     from drivers import DriverError, get_driver
     from drivers.errors import DriverTimeout, PortNotFound
     from drivers.reading import ERROR
+    from drivers.session import Session
 
     try:
         cls = get_driver(driver)
     except DriverError as exc:
         _fail(str(exc), 2)
-    settings = {"baudrate": baudrate} if baudrate else {}
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")  # reconnects, fallbacks
+    line = {"baudrate": baudrate} if baudrate else {}
+    session = Session(cls, port, options=_parse_sets(sets), line=line)
+    got = 0
     try:
-        device = cls.open(port, **settings)
+        for reading in session.readings(count=count * 100, timeout=timeout):
+            if as_json:
+                click.echo(json.dumps(reading.to_json(), ensure_ascii=False))
+            else:
+                shown = f"{reading.value} {reading.unit}" if reading.value else reading.message
+                flag = "" if reading.stable is None else (" stable" if reading.stable else
+                                                          " dynamic")
+                click.echo(f"{reading.at.isoformat()} {reading.status}{flag}: {shown}  "
+                           f"raw={reading.raw!r}")
+            if reading.status != ERROR:
+                got += 1
+            if got >= count:
+                break
+    except DriverTimeout:
+        pass  # reported below as too few readings
     except PortNotFound:
-        _fail(f"port {port} does not exist")
+        _fail(f"port {port} does not exist" if not session.connected_once
+              else f"port {port} did not come back within {timeout} s")
     except DriverError as exc:
         _fail(str(exc))
-    got, deadline = 0, time.monotonic() + timeout
-    try:
-        with device:
-            while got < count:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                try:
-                    reading = device.read(stable=stable, timeout=left)
-                except DriverTimeout:
-                    break
-                if as_json:
-                    click.echo(json.dumps(reading.to_json(), ensure_ascii=False))
-                else:
-                    shown = f"{reading.value} {reading.unit}" if reading.value else reading.message
-                    flag = "" if reading.stable is None else (" stable" if reading.stable else
-                                                              " dynamic")
-                    click.echo(f"{reading.at.isoformat()} {reading.status}{flag}: {shown}  "
-                               f"raw={reading.raw!r}")
-                if reading.status != ERROR:
-                    got += 1
-    except DriverError as exc:
-        _fail(str(exc))
+    finally:
+        session.close()
     if got < count:
         _fail(f"{'no valid reading' if got == 0 else f'only {got} of {count} readings'} "
               f"from {port} within {timeout} s")
 
 
+FAULTS = ("garbage", "split", "error", "drop", "overload", "underload", "unplug")
+
+
 @main.command()
 @click.argument("driver")
 @click.option("--link", type=click.Path(), help="Stable symlink to the pty (like /dev/serial/by-id/…).")
-@click.option("--serial-number", default="B021002593", show_default=True)
-@click.option("--load", default="100.00", show_default=True, help="Weight on the pan.")
-@click.option("--faults", default="", help="Comma list: garbage, split, error, drop, overload, underload.")
-def simulate(driver: str, link: str | None, serial_number: str, load: str, faults: str) -> None:
+@click.option("--serial-number", help="The identity the instrument reports.")
+@click.option("--faults", default="", help=f"Comma list: {', '.join(FAULTS)}.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="A model setting, e.g. load=100.02 (mt-sics), rh=43.0 (vaisala-hmt330).")
+def simulate(driver: str, link: str | None, serial_number: str | None, faults: str,
+             sets: tuple[str, ...]) -> None:
     """Serve a simulated instrument on a pseudo-terminal until interrupted."""
     from drivers import SIMULATORS
     from drivers.simulators.pty import PtySimulator
 
     if driver not in SIMULATORS:
         _fail(f"no simulator for {driver!r}; known: {', '.join(sorted(SIMULATORS))}", 2)
-    model = SIMULATORS[driver](serial_number=serial_number, load=load)
-    sim = PtySimulator(model, link)
+    kwargs: dict[str, Any] = dict(_parse_sets(sets))
+    if serial_number:
+        kwargs["serial_number"] = serial_number
+    try:
+        model = SIMULATORS[driver](**kwargs)
+    except (TypeError, ValueError, ArithmeticError) as exc:
+        _fail(f"bad --set for {driver}: {exc}", 2)
     wanted = {f.strip() for f in faults.split(",") if f.strip()}
-    unknown = wanted - {"garbage", "split", "error", "drop", "overload", "underload"}
+    unknown = wanted - set(FAULTS)
     if unknown:
         _fail(f"unknown fault(s): {', '.join(sorted(unknown))}", 2)
-    model.overload = "overload" in wanted
-    model.underload = "underload" in wanted
+    for flag in ("overload", "underload"):
+        if flag in wanted:
+            if not hasattr(model, flag):
+                _fail(f"{driver} has no {flag} state", 2)
+            setattr(model, flag, True)
+    sim = PtySimulator(model, link)
     sim.split_writes = "split" in wanted
     sim.start()
     click.echo(sim.port, nl=True)
@@ -194,14 +222,20 @@ def simulate(driver: str, link: str | None, serial_number: str, load: str, fault
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    started = time.monotonic()
     try:
         while not stop:
             if "garbage" in wanted and not model.garbage:
                 model.garbage = b"\x00\xff\xfe"
             if "error" in wanted and not model.error:
-                model.error = "ES"
+                model.error = True
             if "drop" in wanted and not model.drop:
                 model.drop = 1
+            if "unplug" in wanted and time.monotonic() - started > 2:
+                sim.unplug()  # out for half a second every two, then back on the same link
+                time.sleep(0.5)
+                sim.replug()
+                started = time.monotonic()
             time.sleep(0.05)
     finally:
         sim.stop()

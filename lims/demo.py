@@ -33,7 +33,12 @@ BALANCE_SERIAL = "B021002593"
 
 
 def balance_link(app: Flask) -> str:
-    return str(app.extensions["lims"].settings.instance_path / "dev" / "balance-1")
+    return dev_link(app, "balance-1")
+
+
+def dev_link(app: Flask, name: str) -> str:
+    """Where `make run` serves the simulated bench instruments."""
+    return str(app.extensions["lims"].settings.instance_path / "dev" / name)
 
 
 def _logins_path(app: Flask) -> Any:
@@ -70,6 +75,23 @@ def seed(app: Flask) -> list[tuple[str, str, str]]:
                     "calibrated_on": (today - dt.timedelta(days=160)).isoformat(),
                     "calibration_due_on": (today + dt.timedelta(days=205)).isoformat(),
                     "calibration_certificate": "JZ2026-01837"})
+                register_instrument(session, actor=qm, data={
+                    "asset_number": "EQ-DMM-001", "name": "数字多用表 Digital multimeter",
+                    "manufacturer": "Keysight", "model": "34401A", "serial_number": "MY45012345",
+                    "location": "电学室 Electrical lab, bench 1", "driver": "scpi-dmm",
+                    "port": dev_link(app, "dmm-1"), "port_settings": {"baudrate": 9600},
+                    "calibrated_on": (today - dt.timedelta(days=90)).isoformat(),
+                    "calibration_due_on": (today + dt.timedelta(days=275)).isoformat(),
+                    "calibration_certificate": "JZ2026-02210"})
+                register_instrument(session, actor=qm, data={
+                    "asset_number": "EQ-HYG-001", "name": "温湿度变送器 Humidity/temperature "
+                    "transmitter", "manufacturer": "Vaisala", "model": "HMT330",
+                    "serial_number": "G1234567", "location": "恒温恒湿室 Climate room",
+                    "driver": "vaisala-hmt330", "port": dev_link(app, "hygrometer-1"),
+                    "port_settings": {"baudrate": 4800},
+                    "calibrated_on": (today - dt.timedelta(days=340)).isoformat(),
+                    "calibration_due_on": (today + dt.timedelta(days=20)).isoformat(),
+                    "calibration_certificate": "JZ2025-09981"})
                 register_instrument(session, actor=qm, data={
                     "asset_number": "EQ-BAL-002", "name": "电子天平 Precision balance (overdue)",
                     "manufacturer": "Sartorius", "model": "BSA224S", "serial_number": "31204567",

@@ -6,28 +6,27 @@ tests check the driver against those same manual lines, not against this simulat
 
 from __future__ import annotations
 
-import threading
 from decimal import Decimal
+
+from drivers.simulators.base import SimModel
 
 CRLF = b"\r\n"
 
 
-class MTSICSBalanceModel:
-    """Weight on the pan, tare, stability, capacity, streaming (``SIR``) and faults.
+class MTSICSBalanceModel(SimModel):
+    """Weight on the pan, tare, stability, capacity, streaming (``SIR``), busy and faults.
 
-    Faults (attributes a test or ``lims simulate --faults`` sets):
-
-    - ``garbage``: bytes sent before the next reply (line noise);
-    - ``drop``: number of next replies to swallow (the host times out);
-    - ``error``: a general error (``ES``/``ET``/``EL``) sent instead of the next reply;
-    - ``overload``/``underload``: the pan is over capacity or missing;
-    - ``settle``: seconds the next placed load takes to become stable.
+    Besides the shared faults (``garbage``, ``drop``, ``error`` → ``ES``): ``overload`` /
+    ``underload`` (the pan over capacity or missing), ``busy`` (``I`` replies), and a load
+    placed with ``settle`` seconds of instability.
     """
+
+    error_reply = b"ES" + CRLF
 
     def __init__(self, *, serial_number: str = "B021002593", load: str = "100.00",
                  unit: str = "g", capacity: str = "220.00", stability_timeout: float = 5.0,
                  stream_interval: float = 0.1, decimals: int = 2) -> None:
-        self.serial_number = serial_number
+        super().__init__(serial_number=serial_number)
         self.gross = Decimal(load)
         self.tare_weight = Decimal(0)
         self.unit = unit
@@ -38,15 +37,13 @@ class MTSICSBalanceModel:
         self.stable_at = 0.0
         self.streaming = False
         self.next_stream = 0.0
-        self.garbage = b""
-        self.drop = 0
-        self.error: str | None = None
         self.overload = False
         self.underload = False
-        self.received: list[str] = []
-        self._inbuf = bytearray()
-        self._out: list[tuple[float, bytes]] = []
-        self._lock = threading.Lock()
+        self.busy = False
+
+    def error_reply_for(self, error: object) -> bytes:
+        """``error = "ET"`` (or ``"EL"``) picks the general error; ``True`` sends ``ES``."""
+        return (error.encode() + CRLF) if isinstance(error, str) else self.error_reply
 
     # -- test and CLI controls -------------------------------------------------------------
     def place(self, load: str, *, settle: float = 0.0, now: float) -> None:
@@ -72,12 +69,13 @@ class MTSICSBalanceModel:
         return self.gross - self.tare_weight
 
     def _weight_reply(self, now: float, *, wait_stable: bool) -> tuple[float, bytes]:
+        if self.busy:
+            return now, b"S I" + CRLF
         if self.overload or self.gross > self.capacity:
             return now, b"S +" + CRLF
         if self.underload:
             return now, b"S -" + CRLF
-        stable = now >= self.stable_at
-        if stable:
+        if now >= self.stable_at:
             return now, self._fmt("S", "S", self._net())
         if not wait_stable:
             jitter = Decimal(1).scaleb(-self.decimals) * 3
@@ -86,8 +84,10 @@ class MTSICSBalanceModel:
             return self.stable_at, self._fmt("S", "S", self._net())
         return now + self.stability_timeout, b"S I" + CRLF
 
-    def _handle(self, cmd: str, now: float) -> list[tuple[float, bytes]]:
-        self.received.append(cmd)
+    def handle(self, command: bytes, now: float) -> list[tuple[float, bytes]]:
+        cmd = command.decode("latin-1").strip()
+        if not cmd:
+            return []
         if cmd == "@":
             self.streaming = False
             return [(now, self._i4())]
@@ -105,34 +105,14 @@ class MTSICSBalanceModel:
             self.tare_weight = self.gross
             return [(max(now, self.stable_at), b"Z A" + CRLF)]
         if cmd == "T":
+            if self.busy:
+                return [(now, b"T I" + CRLF)]
             self.tare_weight = self.gross
             return [(max(now, self.stable_at), self._fmt("T", "S", self.tare_weight))]
         return [(now, b"ES" + CRLF)]
 
-    def feed(self, data: bytes, now: float) -> None:
-        with self._lock:
-            self._inbuf.extend(data)
-            while (idx := self._inbuf.find(CRLF)) >= 0:
-                line = bytes(self._inbuf[:idx]).decode("latin-1").strip()
-                del self._inbuf[: idx + 2]
-                if not line:
-                    continue
-                replies = self._handle(line, now)
-                for due, reply in replies:
-                    if self.drop:
-                        self.drop -= 1
-                        continue
-                    if self.error:
-                        reply, self.error = self.error.encode() + CRLF, None
-                    if self.garbage:
-                        reply, self.garbage = self.garbage + reply, b""
-                    self._out.append((due, reply))
-
-    def due(self, now: float) -> list[bytes]:
-        with self._lock:
-            if self.streaming and now >= self.next_stream:
-                self._out.append((now, self._weight_reply(now, wait_stable=False)[1]))
-                self.next_stream = now + self.stream_interval
-            ready = [b for t, b in self._out if t <= now]
-            self._out = [(t, b) for t, b in self._out if t > now]
-            return ready
+    def tick(self, now: float) -> list[bytes]:
+        if self.streaming and now >= self.next_stream:
+            self.next_stream = now + self.stream_interval
+            return [self._weight_reply(now, wait_stable=False)[1]]
+        return []

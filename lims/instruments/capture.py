@@ -26,17 +26,18 @@ def take_reading(instrument: Instrument) -> Reading:
         raise InvalidInput(f"instrument {instrument.asset_number} has no driver and port "
                            "configured for capture", field="instrument_id")
     settings = {k: v for k, v in (instrument.port_settings or {}).items() if k in SERIAL_KEYS}
+    options = {k: str(v) for k, v in ((instrument.port_settings or {}).get("options") or {}).items()}
     try:
-        with get_driver(instrument.driver).open(instrument.port, **settings) as device:
-            identify = getattr(device, "serial_number", None)
-            if identify is not None and instrument.serial_number:
-                seen = identify()
+        with get_driver(instrument.driver).open(instrument.port, options=options,
+                                                **settings) as device:
+            seen = device.identify() if instrument.serial_number else None
+            if seen is not None:
                 if seen != instrument.serial_number:
                     raise InstrumentUnavailable(
                         f"the instrument on {instrument.port} reports serial number {seen!r}, "
                         f"not {instrument.serial_number!r} of {instrument.asset_number}; "
                         "reading refused", field="instrument_id")
-            reading = device.read(stable=True)
+            reading = device.capture()
     except DriverError as exc:
         raise InstrumentUnavailable(f"{instrument.asset_number}: {exc}", field="instrument_id",
                                     instrument=instrument.asset_number) from exc

@@ -95,6 +95,7 @@ def register_instrument(session: Session, *, actor: User, data: dict[str, Any]) 
 
 
 SERIAL_KEYS = {"baudrate", "bytesize", "parity", "stopbits", "xonxoff"}
+SETTING_KEYS = SERIAL_KEYS | {"options"}  # options: the driver's --set KEY=VALUE settings
 BAUDRATES = {300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200}
 
 
@@ -106,10 +107,12 @@ def port_settings(value: Any, *, baudrate: Any = None) -> dict[str, Any]:
     settings = {} if value in (None, "") else value
     if not isinstance(settings, dict):
         raise InvalidInput("must be an object", field="port_settings")
-    unknown = set(settings) - SERIAL_KEYS
+    unknown = set(settings) - SETTING_KEYS
     if unknown:
         raise InvalidInput(f"unknown setting(s) {', '.join(sorted(unknown))}; allowed: "
-                           f"{', '.join(sorted(SERIAL_KEYS))}", field="port_settings")
+                           f"{', '.join(sorted(SETTING_KEYS))}", field="port_settings")
+    if not isinstance(settings.get("options", {}), dict):
+        raise InvalidInput("options must be an object of driver settings", field="port_settings")
     settings = dict(settings)
     if baudrate not in (None, ""):
         settings["baudrate"] = baudrate

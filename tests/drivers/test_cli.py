@@ -56,7 +56,7 @@ def test_read_fails_clearly_without_port_or_data(tmp_path):
 
 def test_simulate_serves_a_port_until_interrupted(tmp_path):
     link = tmp_path / "sim-balance"
-    with subprocess.Popen([*LIMS, "simulate", "mt-sics", "--link", str(link), "--load", "7.00"],
+    with subprocess.Popen([*LIMS, "simulate", "mt-sics", "--link", str(link), "--set", "load=7.00"],
                           stdout=subprocess.PIPE, text=True) as proc:
         try:
             assert proc.stdout.readline().strip() == str(link)

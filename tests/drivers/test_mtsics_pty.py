@@ -30,12 +30,12 @@ def balance(sim):
 
 
 def test_stable_immediate_identity_zero_and_tare(sim, balance):
-    r = balance.read(stable=True)
+    r = balance.read_weight(stable=True)
     assert (r.value, r.unit, r.stable, r.status, r.raw) == ("100.00", "g", True, "ok",
                                                            b"S S     100.00 g")
     assert balance.serial_number() == "B021002593"
     balance.zero()
-    assert balance.read().value == "0.00"
+    assert balance.read_weight().value == "0.00"
     sim.model.place("150.00", now=time.monotonic())
     tare = balance.tare()
     assert tare.value == "150.00"
@@ -44,37 +44,37 @@ def test_stable_immediate_identity_zero_and_tare(sim, balance):
 
 def test_dynamic_reading_then_wait_for_stability(sim, balance):
     sim.model.place("50.123", settle=0.4, now=time.monotonic())
-    assert balance.read().stable is False
+    assert balance.read_weight().stable is False
     t0 = time.monotonic()
-    r = balance.read(stable=True)
+    r = balance.read_weight(stable=True)
     assert r.stable is True and r.value == "50.12"
     assert time.monotonic() - t0 >= 0.2
 
 
 def test_stability_timeout_gives_an_error_reading(sim, balance):
     sim.model.place("50.00", settle=30, now=time.monotonic())
-    r = balance.read(stable=True)
+    r = balance.read_weight(stable=True)
     assert r.status == "error" and "not stable" in r.message
 
 
 @pytest.mark.parametrize(("flag", "status"), [("overload", "overload"), ("underload", "underload")])
 def test_overload_and_underload_are_states(sim, balance, flag, status):
     setattr(sim.model, flag, True)
-    r = balance.read()
+    r = balance.read_weight()
     assert r.status == status and r.value is None
 
 
 @pytest.mark.parametrize("code", ["ES", "ET", "EL"])
 def test_general_errors(sim, balance, code):
     sim.model.error = code
-    r = balance.read()
+    r = balance.read_weight()
     assert r.status == "error" and f"({code})" in r.message
-    assert balance.read().status == "ok"  # the next exchange is clean
+    assert balance.read_weight().status == "ok"  # the next exchange is clean
 
 
 def test_garbage_and_undecodable_bytes_are_skipped_and_counted(sim, balance):
     sim.model.garbage = b"\x00\xff\xfe\x80"
-    r = balance.read()
+    r = balance.read_weight()
     assert r.status == "ok" and r.value == "100.00"
     assert balance.transport.noise_bytes == 4
 
@@ -83,7 +83,7 @@ def test_lines_split_across_writes(sim, balance):
     sim.split_writes = True
     sim.split_delay = 0.05  # the second half arrives well after the first read returns
     for _ in range(3):
-        r = balance.read()
+        r = balance.read_weight()
         assert (r.status, r.raw) == ("ok", b"S S     100.00 g")
 
 
@@ -91,15 +91,15 @@ def test_dropped_reply_times_out_and_the_next_exchange_recovers(sim, balance):
     sim.model.drop = 1
     t0 = time.monotonic()
     with pytest.raises(DriverTimeout):
-        balance.read(timeout=0.3)
+        balance.read_weight(timeout=0.3)
     assert time.monotonic() - t0 < 1.0
-    assert balance.read().status == "ok"
+    assert balance.read_weight().status == "ok"
 
 
 def test_stale_frames_for_other_commands_are_skipped(sim, balance):
     balance.transport.write(b"I4\r\n")  # its reply arrives before the weight
     time.sleep(0.05)
-    r = balance.read()
+    r = balance.read_weight()
     assert r.status == "ok" and balance.skipped_frames == 1
 
 
@@ -109,7 +109,7 @@ def test_bounded_buffer_drops_an_endless_frame(sim, balance):
     writer = threading.Thread(target=os.write, args=(sim._master, b"A" * 20000), daemon=True)
     writer.start()
     with pytest.raises(DriverTimeout):
-        balance.read(timeout=1.0)
+        balance.read_weight(timeout=1.0)
     writer.join(timeout=2)
     assert len(balance.transport._buf) <= balance.transport.max_buffer + 4096
     assert balance.transport.noise_bytes > 0
@@ -118,13 +118,13 @@ def test_bounded_buffer_drops_an_endless_frame(sim, balance):
 def test_unplug_raises_connection_lost_and_replug_works(sim, balance):
     sim.unplug()
     with pytest.raises(TransportError, match="connection lost"):
-        balance.read()
+        balance.read_weight()
     balance.close()
     with pytest.raises(PortNotFound):
         get_driver("mt-sics").open(sim.port)
     sim.replug()
     with get_driver("mt-sics").open(sim.port) as again:
-        assert again.read().status == "ok"
+        assert again.read()[0].status == "ok"
 
 
 def test_missing_port():

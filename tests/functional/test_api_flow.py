@@ -156,3 +156,22 @@ def test_issued_report_cannot_be_rewritten_or_deleted(client, session, world, se
     session.execute(text("UPDATE reports SET status = 'withdrawn'"))
     session.commit()
     assert "withdrawn" in client.get(f"/verify/{report_number}").get_data(as_text=True)
+
+
+def test_capture_length_from_a_simulated_caliper(client, session, world, tmp_path):
+    """Another driver into a result: a Digimatic caliper line for the length characteristic."""
+    from drivers.simulators.mitutoyo import MitutoyoModel
+    from drivers.simulators.pty import PtySimulator
+
+    qm = _api(client, world.token(session, "qm"))
+    tech = _api(client, world.token(session, "tech"))
+    with PtySimulator(MitutoyoModel(value="12.345"), tmp_path / "caliper") as sim:
+        caliper = qm("POST", "/api/v1/instruments", {
+            "asset_number": "EQ-CAL-1", "name": "Caliper", "driver": "mitutoyo-digimatic",
+            "port": sim.port, "calibration_due_on": "2099-01-01"}, 201).json
+        number = world.new_sample(session)
+        result = tech("POST", f"/api/v1/samples/{number}/capture",
+                      {"characteristic_id": world.length_id, "instrument_id": caliper["id"]},
+                      201).json
+    assert (result["value"], result["unit"], result["raw"]) == ("12.345", "mm", "01A+0012.345")
+    assert result["conformity"] == "pass"

@@ -1,0 +1,96 @@
+"""Streaming use of a driver that survives unplugging and replugging the cable.
+
+When the port disappears (a USB-serial adapter pulled) the session closes it, waits with
+exponential backoff, reopens the same configured path (a ``/dev/serial/by-id/…`` link),
+resynchronises, and asks the instrument who it is: a different instrument on the same path is
+refused (protocols.md §7.6 rules 2 and 4). One-shot callers use the driver directly and get the
+"connection lost" error instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from drivers.base import Driver
+from drivers.errors import DriverTimeout, IdentityMismatch, PortNotFound, TransportError
+from drivers.reading import Reading
+
+log = logging.getLogger(__name__)
+
+
+class Session:
+    def __init__(self, driver_cls: type[Driver], port: str, *,
+                 options: Mapping[str, str] | None = None, line: Mapping[str, Any] | None = None,
+                 backoff: float = 0.05, backoff_max: float = 2.0) -> None:
+        self.driver_cls, self.port = driver_cls, port
+        self.options, self.line = dict(options or {}), dict(line or {})
+        self.backoff, self.backoff_max = backoff, backoff_max
+        self.identity: str | None = None
+        self.device: Driver | None = None
+        self.reconnects = 0
+        self.connected_once = False
+
+    def _connect(self, deadline: float) -> Driver:
+        delay = self.backoff
+        while True:
+            device = None
+            try:
+                device = self.driver_cls.open(self.port, options=self.options, **self.line)
+                device.resync()
+                seen = device.identify()
+                if self.identity is None:
+                    self.identity = seen
+                elif seen != self.identity:
+                    raise IdentityMismatch(
+                        f"the instrument on {self.port} identifies as {seen!r}, not "
+                        f"{self.identity!r} as before; its readings are refused")
+                self.connected_once = True
+                return device
+            except IdentityMismatch:
+                if device is not None:
+                    device.close()
+                raise
+            except TransportError as exc:
+                if device is not None:
+                    device.close()
+                # A path that never worked is a configuration error, not an unplugged cable.
+                if not self.connected_once and isinstance(exc, PortNotFound):
+                    raise
+                if time.monotonic() + delay > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, self.backoff_max)
+
+    def readings(self, *, count: int, timeout: float) -> Iterator[Reading]:
+        """Yield up to ``count`` readings before ``timeout`` seconds, reconnecting as needed.
+
+        :raises IdentityMismatch: a different instrument answered after a reconnect.
+        :raises TransportError: the port never came back in time.
+        """
+        deadline = time.monotonic() + timeout
+        got = 0
+        while got < count:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            if self.device is None:
+                self.device = self._connect(deadline)
+            try:
+                for reading in self.device.read(timeout=left):
+                    yield reading
+                    got += 1
+            except DriverTimeout:
+                return
+            except TransportError as exc:
+                log.warning("%s: %s; reconnecting", self.port, exc)
+                self.device.close()
+                self.device = None
+                self.reconnects += 1
+
+    def close(self) -> None:
+        if self.device is not None:
+            self.device.close()
+            self.device = None
