@@ -84,9 +84,9 @@ class Driver:
         """Measure once; one reading per quantity on the line, in the order of the line."""
         raise NotImplementedError
 
-    def capture(self) -> Reading:
-        """Take the one reading that goes into a result (a stable one where that exists)."""
-        return self.read()[0]
+    def capture(self) -> list[Reading]:
+        """Measure for a result: like :meth:`read`, but stable where the protocol can wait."""
+        return self.read()
 
     def identify(self) -> str | None:
         """Get the instrument's identity (serial number), or None when it cannot tell."""

@@ -125,9 +125,9 @@ class MTSICSBalance(Driver):
         """
         return parse_weight(self._exchange("S" if stable else "SI", ("S",), timeout))
 
-    def capture(self) -> Reading:
+    def capture(self) -> list[Reading]:
         """A stable weight for a result (``S``)."""
-        return self.read_weight(stable=True)
+        return [self.read_weight(stable=True)]
 
     def stream(self, *, timeout: float) -> Iterator[Reading]:
         """Stream weights with ``SIR`` until the caller stops iterating; then send ``@``."""

@@ -19,6 +19,13 @@ UNITS = {"g": "g", "mg": "mg", "kg": "kg", "ct": "ct", "lb": "lb", "oz": "oz", "
          "pcs": "count", "%": "percent"}
 _WEIGHT = re.compile(r"^(?P<sign>[+-]?)\s*(?P<q>\?)?\s*(?P<val>\d+(?:\.\d*)?|\.\d+)"
                      r"(?:\s+(?P<unit>\S{1,3}))?$")
+# Records that are states, not weights: 16-character forms and the 22-character "Stat" words.
+SPECIAL = {
+    "H": (OVERLOAD, "overload (H)"), "HH": (OVERLOAD, "overload (HH)"),
+    "High": (OVERLOAD, "overload (High)"), "L": (UNDERLOAD, "underload (L)"),
+    "LL": (UNDERLOAD, "underload (LL)"), "Low": (UNDERLOAD, "underload (Low)"),
+    "C": (ERROR, "calibration/adjustment in progress (C)"), "--": (ERROR, "final readout (--)"),
+}
 _ERR = re.compile(r"^(?:Err|ERR)\s*(?P<code>\d{2,3})$")
 
 
@@ -35,27 +42,16 @@ def parse_record(frame: bytes, *, at: object = None) -> Reading:
     def state(status: str, message: str) -> Reading:
         return Reading(NAME, None, None, None, status, frame, at, message)  # type: ignore[arg-type]
 
-    if ident == "Stat" or joined.startswith("Stat "):
+    status_line = ident == "Stat" or joined.startswith("Stat ")
+    if status_line:
         joined = joined.removeprefix("Stat").strip()
-        if joined == "High":
-            return state(OVERLOAD, "overload (High)")
-        if joined == "Low":
-            return state(UNDERLOAD, "underload (Low)")
-        m = _ERR.match(joined)
-        if m:
-            return state(ERROR, f"balance error {int(m['code'])}")
-        return state(ERROR, f"balance status {joined!r}")
-    if joined in ("H", "HH"):
-        return state(OVERLOAD, f"overload ({joined})")
-    if joined in ("L", "LL"):
-        return state(UNDERLOAD, f"underload ({joined})")
-    if joined == "C":
-        return state(ERROR, "calibration/adjustment in progress (C)")
-    if joined == "--":
-        return state(ERROR, "final readout (--)")
+    if joined in SPECIAL:
+        return state(*SPECIAL[joined])
     m = _ERR.match(joined)
     if m:
         return state(ERROR, f"balance error {int(m['code'])}")
+    if status_line:
+        return state(ERROR, f"balance status {joined!r}")
     m = _WEIGHT.match(joined.replace("+ ", "+").replace("- ", "-"))
     if not m:
         return state(ERROR, f"unexpected record {text!r}")
@@ -93,13 +89,13 @@ class SartoriusSBI(Driver):
         frame = self.transport.read_frame(self.terminator, deadline)
         return [parse_record(frame)]
 
-    def capture(self) -> Reading:
+    def capture(self) -> list[Reading]:
         """A stable reading: ask again (up to 10 s) while the unit is blank."""
         end = time.monotonic() + 10
         while True:
             reading = self.read()[0]
             if reading.status != OK or reading.stable or time.monotonic() > end:
-                return reading
+                return [reading]
             time.sleep(0.2)
 
     def identify(self) -> str | None:

@@ -12,10 +12,14 @@ from lims.db import utcnow
 from lims.errors import InstrumentUnavailable, InvalidInput
 from lims.instruments.models import Instrument
 from lims.instruments.services import SERIAL_KEYS, check_fit_for_use
+from lims.units import parse_unit, symbol
 
 
-def take_reading(instrument: Instrument) -> Reading:
+def take_reading(instrument: Instrument, unit: str | None = None) -> Reading:
     """Open the instrument's port, check its identity and return one stable reading.
+
+    :param unit: the unit the result needs; of an instrument that sends several quantities
+        (RH and T) the first reading in a compatible unit is taken.
 
     :raises CalibrationExpired: the instrument is overdue now (nothing is read).
     :raises InstrumentUnavailable: no driver or port, a different instrument on the port, the
@@ -30,19 +34,32 @@ def take_reading(instrument: Instrument) -> Reading:
     try:
         with get_driver(instrument.driver).open(instrument.port, options=options,
                                                 **settings) as device:
+            device.resync()
             seen = device.identify() if instrument.serial_number else None
-            if seen is not None:
-                if seen != instrument.serial_number:
-                    raise InstrumentUnavailable(
-                        f"the instrument on {instrument.port} reports serial number {seen!r}, "
-                        f"not {instrument.serial_number!r} of {instrument.asset_number}; "
-                        "reading refused", field="instrument_id")
-            reading = device.capture()
+            if seen is not None and seen != instrument.serial_number:
+                raise InstrumentUnavailable(
+                    f"the instrument on {instrument.port} reports serial number {seen!r}, "
+                    f"not {instrument.serial_number!r} of {instrument.asset_number}; "
+                    "reading refused", field="instrument_id")
+            readings = device.capture()
     except DriverError as exc:
         raise InstrumentUnavailable(f"{instrument.asset_number}: {exc}", field="instrument_id",
                                     instrument=instrument.asset_number) from exc
+    reading = _pick(readings, unit, instrument)
     if reading.status != OK:
         raise InstrumentUnavailable(
             f"{instrument.asset_number} reported {reading.status}: {reading.message}",
             field="instrument_id", instrument=instrument.asset_number)
     return reading
+
+
+def _pick(readings: list[Reading], unit: str | None, instrument: Instrument) -> Reading:
+    if unit is None or len(readings) == 1:
+        return readings[0]
+    want = parse_unit(unit).dimensionality
+    for reading in readings:
+        if reading.unit is not None and parse_unit(reading.unit).dimensionality == want:
+            return reading
+    sent = ", ".join(r.unit or r.status for r in readings)
+    raise InvalidInput(f"{instrument.asset_number} sends {sent}; none is compatible with "
+                       f"{symbol(unit)!r}", field="instrument_id")

@@ -119,9 +119,10 @@ def capture(number: str) -> object:
     user = current_user()
     db = get_session()
     require(user, "result.capture")
-    services.get_sample(db, number)
-    reading = take_reading(get_instrument(db, as_id(data.get("instrument_id"),
-                                                             "instrument_id")))
+    _test, characteristic = services.find_characteristic(services.get_sample(db, number),
+                                                         data.get("characteristic_id"))
+    instrument = get_instrument(db, as_id(data.get("instrument_id"), "instrument_id"))
+    reading = take_reading(instrument, characteristic.unit)
     with unit_of_work(db):
         r = services.record_result(db, actor=user, number=number,
                                    characteristic_id=data.get("characteristic_id"),

@@ -181,7 +181,7 @@ def receive_sample(session: Session, *, actor: User, number: str, condition: Any
     return sample
 
 
-def _find_test_and_characteristic(sample: Sample, characteristic_id: Any
+def find_characteristic(sample: Sample, characteristic_id: Any
                                   ) -> tuple[SampleTest, Characteristic]:
     cid = as_id(characteristic_id, "characteristic_id")
     for test in sample.tests:
@@ -222,7 +222,7 @@ def record_result(session: Session, *, actor: User, number: str, characteristic_
     require(actor, "result.capture" if source == "instrument" else "result.record")
     sample = get_sample(session, number)
     _check_results_open(sample)
-    test, ch = _find_test_and_characteristic(sample, characteristic_id)
+    test, ch = find_characteristic(sample, characteristic_id)
     if ch.id in test.current_results():
         raise Conflict(f"{ch.name} already has a result on {sample.number}; correct it instead",
                        field="characteristic_id")

@@ -112,9 +112,10 @@ def capture(number: str) -> object:
     data = form()
     db = get_session()
     user = require(current_user(), "result.capture")
-    services.get_sample(db, number)
+    _test, characteristic = services.find_characteristic(services.get_sample(db, number),
+                                                         data.get("characteristic_id"))
     instrument = get_instrument(db, as_id(data.get("instrument_id"), "instrument_id"))
-    reading = take_reading(instrument)
+    reading = take_reading(instrument, characteristic.unit)
     with unit_of_work(db):
         services.record_result(db, actor=user, number=number,
                                characteristic_id=data.get("characteristic_id"),

@@ -175,3 +175,35 @@ def test_capture_length_from_a_simulated_caliper(client, session, world, tmp_pat
                       201).json
     assert (result["value"], result["unit"], result["raw"]) == ("12.345", "mm", "01A+0012.345")
     assert result["conformity"] == "pass"
+
+
+def test_capture_picks_the_quantity_the_characteristic_needs(client, session, world, tmp_path):
+    """A hygrometer sends RH and T on one line: a temperature result takes T."""
+    from drivers.simulators.pty import PtySimulator
+    from drivers.simulators.vaisala import VaisalaHMT330Model
+
+    qm = _api(client, world.token(session, "qm"))
+    tech = _api(client, world.token(session, "tech"))
+    method = qm("POST", "/api/v1/methods", {
+        "code": "GB/T 6529-2008", "title": "Conditioning atmosphere", "field": "textiles",
+        "characteristics": [{"name": "Temperature", "unit": "℃", "lower_limit": "18",
+                             "upper_limit": "22"},
+                            {"name": "Humidity", "unit": "%RH", "lower_limit": "61",
+                             "upper_limit": "69"}]}, 201).json
+    req = tech("POST", "/api/v1/requests", {"customer_id": world.customer_id}, 201).json
+    number = tech("POST", "/api/v1/samples", {"request_id": req["id"], "description": "room",
+                                              "method_ids": [method["id"]]}, 201).json["number"]
+    tech("POST", f"/api/v1/samples/{number}/receive", {"condition": "n/a"}, 200)
+    with PtySimulator(VaisalaHMT330Model(serial_number="G7"), tmp_path / "hyg") as sim:
+        hyg = qm("POST", "/api/v1/instruments", {
+            "asset_number": "EQ-HYG-9", "name": "Hygrometer", "driver": "vaisala-hmt330",
+            "serial_number": "G7", "port": sim.port, "calibration_due_on": "2099-01-01"},
+            201).json
+        temperature, humidity = (c["id"] for c in method["characteristics"])
+        t = tech("POST", f"/api/v1/samples/{number}/capture",
+                 {"characteristic_id": temperature, "instrument_id": hyg["id"]}, 201).json
+        rh = tech("POST", f"/api/v1/samples/{number}/capture",
+                  {"characteristic_id": humidity, "instrument_id": hyg["id"]}, 201).json
+    assert (t["value"], t["unit"], t["conformity"]) == ("21.0", "degC", "pass")
+    assert (rh["value"], rh["unit"], rh["conformity"]) == ("43.0", "%RH", "fail")
+    assert rh["raw"] == "RH= 43.0 %RH T= 21.0 'C"
