@@ -9,6 +9,7 @@ one measurement (one request, possibly several quantities), how to resynchronise
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
@@ -109,7 +110,5 @@ class Driver:
             self.skipped_frames += 1
 
     @staticmethod
-    def now() -> Any:
-        import datetime as dt
-
+    def now() -> dt.datetime:
         return dt.datetime.now(dt.UTC)

@@ -137,13 +137,22 @@ class SerialTransport:
                                              "no data (device disconnected?)")
         self._buf.extend(chunk)
         frames = []
-        while (idx := self._buf.find(terminator)) >= 0:
-            frames.append(self._drop_noise(bytes(self._buf[:idx])))
+        while (frame := self._pop_frame(terminator)) is not None:
+            frames.append(frame)
+        return frames
+
+    def _pop_frame(self, terminator: bytes) -> bytes | None:
+        """Take one complete frame off the buffer; keep the buffer bounded."""
+        idx = self._buf.find(terminator)
+        if idx >= 0:
+            frame = bytes(self._buf[:idx])
             del self._buf[: idx + len(terminator)]
+            return self._drop_noise(frame)
         if len(self._buf) > self.max_buffer:
+            # A frame longer than any protocol sends is noise.
             self.noise_bytes += len(self._buf)
             self._buf.clear()
-        return frames
+        return None
 
     def read_frame(self, terminator: bytes, deadline: float) -> bytes:
         """Return the next frame (without its terminator) before ``deadline`` (monotonic).
@@ -153,15 +162,9 @@ class SerialTransport:
         """
         port = self._port()
         while True:
-            idx = self._buf.find(terminator)
-            if idx >= 0:
-                frame = bytes(self._buf[:idx])
-                del self._buf[: idx + len(terminator)]
-                return self._drop_noise(frame)
-            if len(self._buf) > self.max_buffer:
-                # A frame longer than any protocol sends is noise; keep the buffer bounded.
-                self.noise_bytes += len(self._buf)
-                self._buf.clear()
+            frame = self._pop_frame(terminator)
+            if frame is not None:
+                return frame
             if time.monotonic() >= deadline:
                 raise DriverTimeout(f"no reply on {self.port} before the deadline",
                                     partial=bytes(self._buf))

@@ -148,7 +148,9 @@ def read(driver: str, port: str, count: int, timeout: float, baudrate: int | Non
     session = Session(cls, port, options=_parse_sets(sets), line=line)
     got = 0
     try:
-        for reading in session.readings(count=count * 100, timeout=timeout):
+        # Error readings do not count towards --count, so the session is not bounded by it;
+        # the loop stops at --count valid readings or at --timeout.
+        for reading in session.readings(count=sys.maxsize, timeout=timeout):
             if as_json:
                 click.echo(json.dumps(reading.to_json(), ensure_ascii=False))
             else:

@@ -16,7 +16,6 @@ from flask import Flask
 
 from lims.auth.services import create_user, get_user
 from lims.db import unit_of_work, utcnow
-from lims.instruments.capture import take_reading
 from lims.instruments.services import register_instrument
 from lims.reports.services import issue_report
 from lims.samples import services as samples
@@ -123,16 +122,16 @@ def seed(app: Flask) -> list[tuple[str, str, str]]:
                     samples.receive_sample(session, actor=tech, number=s.number,
                                            condition="完好，密封 intact, sealed")
                 first_number, balance_id, ch_id = first.number, balance.id, ch.id
-                balance_row = balance
             # A real capture over a pseudo-terminal from the simulated balance.
             with PtySimulator(MTSICSBalanceModel(serial_number=BALANCE_SERIAL, load="100.02"),
                               balance_link(app)):
-                reading = take_reading(balance_row)
+                instrument, reading = samples.read_for_result(
+                    session, actor=users["tech"], number=first_number, characteristic_id=ch_id,
+                    instrument_id=balance_id)
             with unit_of_work(session):
-                samples.record_result(session, actor=users["tech"], number=first_number,
-                                      characteristic_id=ch_id, value=reading.value,
-                                      unit=reading.unit, instrument_id=balance_id,
-                                      measured_at=reading.at, raw=reading.raw, source="instrument")
+                samples.record_reading(session, actor=users["tech"], number=first_number,
+                                       characteristic_id=ch_id, instrument=instrument,
+                                       reading=reading)
                 samples.complete_testing(session, actor=users["tech"], number=first_number)
                 samples.review_sample(session, actor=users["reviewer"], number=first_number)
                 samples.approve_sample(session, actor=users["signatory"], number=first_number)

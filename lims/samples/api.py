@@ -5,13 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from sqlalchemy import select
 
-from lims.auth.services import require
 from lims.db import unit_of_work
-from lims.instruments.capture import take_reading
-from lims.instruments.services import get_instrument
 from lims.samples import serialize, services
 from lims.samples.models import Customer, Sample, TestMethod
-from lims.validate import as_id
 from lims.web import get_session, settings
 from lims.web.auth import current_user
 from lims.web.inputs import json_body
@@ -118,17 +114,13 @@ def capture(number: str) -> object:
     data = json_body()
     user = current_user()
     db = get_session()
-    require(user, "result.capture")
-    _test, characteristic = services.find_characteristic(services.get_sample(db, number),
-                                                         data.get("characteristic_id"))
-    instrument = get_instrument(db, as_id(data.get("instrument_id"), "instrument_id"))
-    reading = take_reading(instrument, characteristic.unit)
+    instrument, reading = services.read_for_result(
+        db, actor=user, number=number, characteristic_id=data.get("characteristic_id"),
+        instrument_id=data.get("instrument_id"))
     with unit_of_work(db):
-        r = services.record_result(db, actor=user, number=number,
-                                   characteristic_id=data.get("characteristic_id"),
-                                   value=reading.value, unit=reading.unit,
-                                   instrument_id=data.get("instrument_id"),
-                                   measured_at=reading.at, raw=reading.raw, source="instrument")
+        r = services.record_reading(db, actor=user, number=number,
+                                    characteristic_id=data.get("characteristic_id"),
+                                    instrument=instrument, reading=reading)
         body = serialize.result(r)
     return jsonify(body), 201
 

@@ -12,9 +12,11 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pint
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from drivers import Reading
 from lims import units
 from lims.audit.services import record, snapshot
 from lims.auth.models import User
@@ -28,6 +30,8 @@ from lims.errors import (
     SampleStateError,
     SeparationOfDuties,
 )
+from lims.instruments.capture import take_reading
+from lims.instruments.models import Instrument
 from lims.instruments.services import check_fit_for_use, get_instrument
 from lims.numbering import next_number
 from lims.samples.lifecycle import RESULTS_OPEN, SampleStatus, check_transition
@@ -192,7 +196,8 @@ def find_characteristic(sample: Sample, characteristic_id: Any
                        field="characteristic_id")
 
 
-def conformity(value: Decimal, unit_text: str, ch: Characteristic) -> str | None:
+def conformity(value: Decimal, unit: pint.Unit, expected: pint.Unit, ch: Characteristic
+               ) -> str | None:
     """Judge a value against the characteristic's limits by simple acceptance (ILAC-G8 4.2.1).
 
     A value exactly on a limit conforms. Uncertainty-aware rules come with the decision-rule
@@ -200,7 +205,7 @@ def conformity(value: Decimal, unit_text: str, ch: Characteristic) -> str | None
     """
     if ch.lower_limit is None and ch.upper_limit is None:
         return None
-    in_spec = units.convert(value, units.parse_unit(unit_text), units.parse_unit(ch.unit))
+    in_spec = units.convert(value, unit, expected)
     if ch.lower_limit is not None and in_spec < Decimal(ch.lower_limit):
         return "fail"
     if ch.upper_limit is not None and in_spec > Decimal(ch.upper_limit):
@@ -238,6 +243,29 @@ def record_result(session: Session, *, actor: User, number: str, characteristic_
     return result
 
 
+def read_for_result(session: Session, *, actor: User, number: str, characteristic_id: Any,
+                    instrument_id: Any) -> tuple[Instrument, Reading]:
+    """Read an instrument for a result, writing nothing (run it outside a write transaction:
+    a stable weight can take seconds and the database must not stay locked meanwhile).
+
+    :raises CalibrationExpired: the instrument is overdue now (nothing is read).
+    :raises InstrumentUnavailable: see :func:`lims.instruments.capture.take_reading`.
+    """
+    require(actor, "result.capture")
+    _test, ch = find_characteristic(get_sample(session, number), characteristic_id)
+    instrument = get_instrument(session, as_id(instrument_id, "instrument_id"))
+    return instrument, take_reading(instrument, ch.unit)
+
+
+def record_reading(session: Session, *, actor: User, number: str, characteristic_id: Any,
+                   instrument: Instrument, reading: Reading) -> Result:
+    """Record a captured reading, with its raw bytes and time, as the result."""
+    return record_result(session, actor=actor, number=number,
+                         characteristic_id=characteristic_id, value=reading.value,
+                         unit=reading.unit, instrument_id=instrument.id,
+                         measured_at=reading.at, raw=reading.raw, source="instrument")
+
+
 def correct_result(session: Session, *, actor: User, result_id: Any, value: Any, unit: Any,
                    reason: Any, instrument_id: Any = None,
                    measured_at: dt.datetime | None = None) -> Result:
@@ -269,8 +297,8 @@ def _build_result(session: Session, *, actor: User, test: SampleTest, ch: Charac
                   value: Any, unit: Any, instrument_id: Any, measured_at: dt.datetime | None,
                   raw: bytes | None, source: str) -> Result:
     number = units.parse_value(value)
-    parsed = units.parse_unit(unit)
-    units.check_compatible(parsed, units.parse_unit(ch.unit), given_text=str(unit).strip())
+    parsed, expected = units.parse_unit(unit), units.parse_unit(ch.unit)
+    units.check_compatible(parsed, expected, given_text=str(unit).strip())
     measured_at = measured_at or utcnow()
     instrument = None
     if instrument_id not in (None, ""):
@@ -280,7 +308,7 @@ def _build_result(session: Session, *, actor: User, test: SampleTest, ch: Charac
     return Result(
         test=test, characteristic=ch, value=str(value).strip(),
         unit=units.canonical(parsed), unit_text=str(unit).strip(),
-        conformity=conformity(number, units.canonical(parsed), ch), source=source,
+        conformity=conformity(number, parsed, expected, ch), source=source,
         instrument_id=instrument.id if instrument else None,
         instrument_due_on=instrument.calibration_due_on if instrument else None,
         raw=raw, measured_at=measured_at, recorded_by_id=actor.id)

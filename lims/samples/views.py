@@ -6,15 +6,11 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from lims.auth.permissions import allowed
-from lims.auth.services import require
 from lims.db import unit_of_work
-from lims.instruments.capture import take_reading
 from lims.instruments.models import Instrument
-from lims.instruments.services import get_instrument
 from lims.reports.models import Report
 from lims.samples import services
 from lims.samples.models import Customer, Sample, TestMethod
-from lims.validate import as_id
 from lims.web import get_session, settings
 from lims.web.auth import current_user
 from lims.web.inputs import form
@@ -111,17 +107,14 @@ def record_result(number: str) -> object:
 def capture(number: str) -> object:
     data = form()
     db = get_session()
-    user = require(current_user(), "result.capture")
-    _test, characteristic = services.find_characteristic(services.get_sample(db, number),
-                                                         data.get("characteristic_id"))
-    instrument = get_instrument(db, as_id(data.get("instrument_id"), "instrument_id"))
-    reading = take_reading(instrument, characteristic.unit)
+    user = current_user()
+    instrument, reading = services.read_for_result(
+        db, actor=user, number=number, characteristic_id=data.get("characteristic_id"),
+        instrument_id=data.get("instrument_id"))
     with unit_of_work(db):
-        services.record_result(db, actor=user, number=number,
-                               characteristic_id=data.get("characteristic_id"),
-                               value=reading.value, unit=reading.unit,
-                               instrument_id=instrument.id, measured_at=reading.at,
-                               raw=reading.raw, source="instrument")
+        services.record_reading(db, actor=user, number=number,
+                                characteristic_id=data.get("characteristic_id"),
+                                instrument=instrument, reading=reading)
     flash(f"captured {reading.value} {reading.unit} from {instrument.asset_number}", "ok")
     return _back(number)
 
