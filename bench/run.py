@@ -125,7 +125,7 @@ BUDGET = {
 
 
 def uncertainty_bench() -> None:
-    from lims.calibration.uncertainty import evaluate, monte_carlo, parse_budget
+    from lims.metrology.uncertainty import evaluate, monte_carlo, parse_budget
 
     budget = parse_budget(BUDGET)
     env = {q.symbol: float(q.value) for q in budget.inputs}

@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import secrets
-from typing import Any
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+if TYPE_CHECKING:
+    from flask import Flask
 
-from lims.config import Settings
+    from lims.config import Settings
 
 
 def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
-    """Create the Flask application. Opens no connection, port or file but the settings."""
-    from lims import db, web
-    from lims.instruments import services as instrument_services
+    """Create the Flask application. Opens no connection, port or file but the settings.
 
-    settings = (settings or Settings.from_env(**overrides)).resolved()
+    Flask is imported here, not at module level, so that the CLI, the scheduler and the pure
+    packages under ``lims`` never load it.
+    """
+    from flask import Flask
+
+    from lims import web
+    from lims.runtime import open_runtime
+
+    runtime = open_runtime(settings, **overrides)
+    settings = runtime.settings
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.config.update(
         SECRET_KEY=settings.secret_key or secrets.token_urlsafe(32),
@@ -28,9 +35,6 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         JSON_SORT_KEYS=False,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    instrument_services.LAB_TZ = ZoneInfo(settings.timezone)
-    engine = db.make_engine(settings.database_url)
-    app.extensions["lims"] = web.LimsState(settings=settings, engine=engine,
-                                           sessionmaker=db.make_sessionmaker(engine))
+    app.extensions["lims"] = runtime
     web.init_app(app)
     return app

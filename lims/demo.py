@@ -12,12 +12,11 @@ import os
 import secrets
 from typing import Any
 
-from flask import Flask
-
 from lims.auth.services import create_user, get_user
 from lims.db import unit_of_work, utcnow
 from lims.instruments.services import register_instrument
 from lims.reports.services import issue_report
+from lims.runtime import Runtime
 from lims.samples import services as samples
 
 USERS = [
@@ -31,30 +30,28 @@ USERS = [
 BALANCE_SERIAL = "B021002593"
 
 
-def balance_link(app: Flask) -> str:
-    return dev_link(app, "balance-1")
+def balance_link(rt: Runtime) -> str:
+    return dev_link(rt, "balance-1")
 
 
-def dev_link(app: Flask, name: str) -> str:
+def dev_link(rt: Runtime, name: str) -> str:
     """Where `make run` serves the simulated bench instruments."""
-    return str(app.extensions["lims"].settings.instance_path / "dev" / name)
+    return str(rt.settings.instance_path / "dev" / name)
 
 
-def _logins_path(app: Flask) -> Any:
-    return app.extensions["lims"].settings.instance_path / "demo_logins.json"
+def _logins_path(rt: Runtime) -> Any:
+    return rt.settings.instance_path / "demo_logins.json"
 
 
-def seed(app: Flask) -> list[tuple[str, str, str]]:
+def seed(rt: Runtime) -> list[tuple[str, str, str]]:
     """Seed the demo data unless present; return the demo logins."""
     from drivers.simulators.mtsics import MTSICSBalanceModel
     from drivers.simulators.pty import PtySimulator
-    from lims.web import state
-
-    path = _logins_path(app)
-    with app.app_context():
-        st = state()
-        settings = st.settings
-        session = st.sessionmaker()
+    path = _logins_path(rt)
+    settings = rt.settings
+    tz = settings.timezone
+    if True:  # keeps the diff of the restructure small
+        session = rt.sessionmaker()
         try:
             if get_user(session, "tech") is not None and path.exists():
                 return _logins(path)
@@ -65,33 +62,33 @@ def seed(app: Flask) -> list[tuple[str, str, str]]:
                          for name, full, roles, scopes in USERS}
                 qm, tech = users["qm"], users["tech"]
                 today = utcnow().date()
-                balance = register_instrument(session, actor=qm, data={
+                balance = register_instrument(session, actor=qm, timezone=tz, data={
                     "asset_number": "EQ-BAL-001", "name": "电子天平 Analytical balance",
                     "manufacturer": "Mettler Toledo", "model": "XS204",
                     "serial_number": BALANCE_SERIAL, "location": "力学室 Mechanics lab, bench 2",
-                    "driver": "mt-sics", "port": balance_link(app),
+                    "driver": "mt-sics", "port": balance_link(rt),
                     "port_settings": {"baudrate": 9600},
                     "calibrated_on": (today - dt.timedelta(days=160)).isoformat(),
                     "calibration_due_on": (today + dt.timedelta(days=205)).isoformat(),
                     "calibration_certificate": "JZ2026-01837"})
-                register_instrument(session, actor=qm, data={
+                register_instrument(session, actor=qm, timezone=tz, data={
                     "asset_number": "EQ-DMM-001", "name": "数字多用表 Digital multimeter",
                     "manufacturer": "Keysight", "model": "34401A", "serial_number": "MY45012345",
                     "location": "电学室 Electrical lab, bench 1", "driver": "scpi-dmm",
-                    "port": dev_link(app, "dmm-1"), "port_settings": {"baudrate": 9600},
+                    "port": dev_link(rt, "dmm-1"), "port_settings": {"baudrate": 9600},
                     "calibrated_on": (today - dt.timedelta(days=90)).isoformat(),
                     "calibration_due_on": (today + dt.timedelta(days=275)).isoformat(),
                     "calibration_certificate": "JZ2026-02210"})
-                register_instrument(session, actor=qm, data={
+                register_instrument(session, actor=qm, timezone=tz, data={
                     "asset_number": "EQ-HYG-001", "name": "温湿度变送器 Humidity/temperature "
                     "transmitter", "manufacturer": "Vaisala", "model": "HMT330",
                     "serial_number": "G1234567", "location": "恒温恒湿室 Climate room",
-                    "driver": "vaisala-hmt330", "port": dev_link(app, "hygrometer-1"),
+                    "driver": "vaisala-hmt330", "port": dev_link(rt, "hygrometer-1"),
                     "port_settings": {"baudrate": 4800},
                     "calibrated_on": (today - dt.timedelta(days=340)).isoformat(),
                     "calibration_due_on": (today + dt.timedelta(days=20)).isoformat(),
                     "calibration_certificate": "JZ2025-09981"})
-                register_instrument(session, actor=qm, data={
+                register_instrument(session, actor=qm, timezone=tz, data={
                     "asset_number": "EQ-BAL-002", "name": "电子天平 Precision balance (overdue)",
                     "manufacturer": "Sartorius", "model": "BSA224S", "serial_number": "31204567",
                     "location": "力学室 Mechanics lab, bench 3",
@@ -124,14 +121,14 @@ def seed(app: Flask) -> list[tuple[str, str, str]]:
                 first_number, balance_id, ch_id = first.number, balance.id, ch.id
             # A real capture over a pseudo-terminal from the simulated balance.
             with PtySimulator(MTSICSBalanceModel(serial_number=BALANCE_SERIAL, load="100.02"),
-                              balance_link(app)):
+                              balance_link(rt)):
                 instrument, reading = samples.read_for_result(
                     session, actor=users["tech"], number=first_number, characteristic_id=ch_id,
-                    instrument_id=balance_id)
+                    instrument_id=balance_id, timezone=tz)
             with unit_of_work(session):
                 samples.record_reading(session, actor=users["tech"], number=first_number,
                                        characteristic_id=ch_id, instrument=instrument,
-                                       reading=reading)
+                                       reading=reading, timezone=tz)
                 samples.complete_testing(session, actor=users["tech"], number=first_number)
                 samples.review_sample(session, actor=users["reviewer"], number=first_number)
                 samples.approve_sample(session, actor=users["signatory"], number=first_number)

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from lims.audit.models import AuditEvent
 from lims.audit.services import verify_chain
 from lims.auth.services import require
-from lims.web import get_session
 from lims.web.auth import current_user
+from lims.web.context import get_session
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 api = Blueprint("audit_api", __name__, url_prefix="/api/v1/audit")

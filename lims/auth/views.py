@@ -10,8 +10,8 @@ from sqlalchemy import select
 from lims.auth.models import ApiToken
 from lims.auth.services import authenticate, create_token, revoke_token
 from lims.db import unit_of_work
-from lims.web import get_session
 from lims.web.auth import current_user
+from lims.web.context import get_session
 
 bp = Blueprint("auth", __name__)
 

@@ -15,7 +15,7 @@ from lims.instruments.services import SERIAL_KEYS, check_fit_for_use
 from lims.units import parse_unit, symbol
 
 
-def take_reading(instrument: Instrument, unit: str | None = None) -> Reading:
+def take_reading(instrument: Instrument, unit: str | None = None, *, timezone: str) -> Reading:
     """Open the instrument's port, check its identity and return one stable reading.
 
     :param unit: the unit the result needs; of an instrument that sends several quantities
@@ -25,7 +25,7 @@ def take_reading(instrument: Instrument, unit: str | None = None) -> Reading:
     :raises InstrumentUnavailable: no driver or port, a different instrument on the port, the
         driver failed or the instrument reported an error, overload or underload.
     """
-    check_fit_for_use(instrument, utcnow())
+    check_fit_for_use(instrument, utcnow(), timezone=timezone)
     if not instrument.driver or not instrument.port:
         raise InvalidInput(f"instrument {instrument.asset_number} has no driver and port "
                            "configured for capture", field="instrument_id")

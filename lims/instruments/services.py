@@ -17,10 +17,6 @@ from lims.errors import CalibrationExpired, Conflict, InstrumentUnavailable, Inv
 from lims.instruments.models import CalibrationFlag, Instrument, InstrumentStatus
 from lims.validate import as_id, date, text
 
-# The lab's calendar decides which day a measurement belongs to; the due date is a date in
-# that calendar. Module-level so services stay free of Flask; set from settings at start-up.
-LAB_TZ = ZoneInfo("Asia/Shanghai")
-
 
 def get_instrument(session: Session, instrument_id: int) -> Instrument:
     instrument = session.get(Instrument, as_id(instrument_id, "instrument_id"))
@@ -36,10 +32,11 @@ def find_instrument(session: Session, asset_number: str) -> Instrument:
     return instrument
 
 
-def check_fit_for_use(instrument: Instrument, at: dt.datetime) -> None:
+def check_fit_for_use(instrument: Instrument, at: dt.datetime, *, timezone: str) -> None:
     """Refuse an instrument out of service or whose calibration had expired at ``at``.
 
-    The due date itself is still valid; the day after it is not (EQ-04).
+    The due date itself is still valid; the day after it is not (EQ-04). The lab's calendar
+    (``timezone``) decides which day a measurement belongs to.
 
     :raises CalibrationExpired:
     :raises InstrumentUnavailable:
@@ -47,7 +44,7 @@ def check_fit_for_use(instrument: Instrument, at: dt.datetime) -> None:
     if instrument.status != InstrumentStatus.IN_SERVICE:
         raise InstrumentUnavailable(f"instrument {instrument.asset_number} is {instrument.status}",
                                     field="instrument_id", instrument=instrument.asset_number)
-    day = at.astimezone(LAB_TZ).date()
+    day = at.astimezone(ZoneInfo(timezone)).date()
     if day > instrument.calibration_due_on:
         raise CalibrationExpired(
             f"instrument {instrument.asset_number} was overdue for calibration on {day} "
@@ -57,7 +54,8 @@ def check_fit_for_use(instrument: Instrument, at: dt.datetime) -> None:
             due_on=instrument.calibration_due_on.isoformat(), measured_on=day.isoformat())
 
 
-def register_instrument(session: Session, *, actor: User, data: dict[str, Any]) -> Instrument:
+def register_instrument(session: Session, *, actor: User, data: dict[str, Any], timezone: str,
+                        warning_days: int = 30) -> Instrument:
     """Add an instrument to the register.
 
     :raises InvalidInput: a missing field, a bad date or an unknown driver.
@@ -85,8 +83,8 @@ def register_instrument(session: Session, *, actor: User, data: dict[str, Any]) 
                                                     required=False),
         calibration_due_on=date(data.get("calibration_due_on"), "calibration_due_on"),
         calibration_certificate=field("calibration_certificate", max_len=80))
-    instrument.calibration_flag = calibration_flag(instrument, utcnow().astimezone(LAB_TZ).date(),
-                                                   warning_days=30)
+    instrument.calibration_flag = calibration_flag(instrument, utcnow().astimezone(ZoneInfo(timezone)).date(),
+                                                   warning_days=warning_days)
     session.add(instrument)
     session.flush()
     record(session, actor=actor, action="instrument.register", entity_type="instruments",

@@ -12,8 +12,8 @@ from lims.auth.permissions import allowed
 from lims.db import unit_of_work
 from lims.instruments.models import Instrument
 from lims.instruments.services import register_instrument
-from lims.web import get_session
 from lims.web.auth import current_user
+from lims.web.context import get_session, settings
 from lims.web.inputs import form, json_body
 
 bp = Blueprint("instruments", __name__, url_prefix="/instruments")
@@ -45,7 +45,9 @@ def index() -> object:
 def create() -> object:
     data = form()
     with unit_of_work(get_session()) as db:
-        instrument = register_instrument(db, actor=current_user(), data=data)
+        instrument = register_instrument(db, actor=current_user(), data=data,
+                                         timezone=settings().timezone,
+                                         warning_days=settings().calibration_warning_days)
         flash(f"instrument {instrument.asset_number} registered", "ok")
     return redirect(url_for("instruments.index"), code=303)
 
@@ -59,5 +61,7 @@ def list_json() -> object:
 def create_json() -> object:
     data = json_body()
     with unit_of_work(get_session()) as db:
-        body = to_json(register_instrument(db, actor=current_user(), data=data))
+        body = to_json(register_instrument(db, actor=current_user(), data=data,
+                                         timezone=settings().timezone,
+                                         warning_days=settings().calibration_warning_days))
     return jsonify(body), 201

@@ -12,8 +12,8 @@ from lims.db import unit_of_work
 from lims.reports.models import Report
 from lims.reports.services import get_report, issue_report, list_reports, stored_pdf
 from lims.samples.models import Sample
-from lims.web import get_session, settings
 from lims.web.auth import current_user
+from lims.web.context import get_session, settings
 
 bp = Blueprint("reports", __name__)
 api = Blueprint("reports_api", __name__, url_prefix="/api/v1")

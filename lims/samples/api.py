@@ -8,8 +8,8 @@ from sqlalchemy import select
 from lims.db import unit_of_work
 from lims.samples import serialize, services
 from lims.samples.models import Customer, Sample, TestMethod
-from lims.web import get_session, settings
 from lims.web.auth import current_user
+from lims.web.context import get_session, settings
 from lims.web.inputs import json_body
 
 bp = Blueprint("samples_api", __name__, url_prefix="/api/v1")
@@ -103,7 +103,7 @@ def record_result(number: str) -> object:
         r = services.record_result(db, actor=current_user(), number=number,
                                    characteristic_id=data.get("characteristic_id"),
                                    value=data.get("value"), unit=data.get("unit"),
-                                   instrument_id=data.get("instrument_id"))
+                                   instrument_id=data.get("instrument_id"), timezone=settings().timezone)
         body = serialize.result(r)
     return jsonify(body), 201
 
@@ -116,11 +116,12 @@ def capture(number: str) -> object:
     db = get_session()
     instrument, reading = services.read_for_result(
         db, actor=user, number=number, characteristic_id=data.get("characteristic_id"),
-        instrument_id=data.get("instrument_id"))
+        instrument_id=data.get("instrument_id"), timezone=settings().timezone)
     with unit_of_work(db):
         r = services.record_reading(db, actor=user, number=number,
                                     characteristic_id=data.get("characteristic_id"),
-                                    instrument=instrument, reading=reading)
+                                    instrument=instrument, reading=reading,
+                                    timezone=settings().timezone)
         body = serialize.result(r)
     return jsonify(body), 201
 
@@ -132,7 +133,7 @@ def correct(result_id: int) -> object:
         r = services.correct_result(db, actor=current_user(), result_id=result_id,
                                     value=data.get("value"), unit=data.get("unit"),
                                     reason=data.get("reason"),
-                                    instrument_id=data.get("instrument_id"))
+                                    instrument_id=data.get("instrument_id"), timezone=settings().timezone)
         body = serialize.result(r)
     return jsonify(body), 201
 

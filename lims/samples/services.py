@@ -33,6 +33,7 @@ from lims.errors import (
 from lims.instruments.capture import take_reading
 from lims.instruments.models import Instrument
 from lims.instruments.services import check_fit_for_use, get_instrument
+from lims.metrology.decision import verdict_of
 from lims.numbering import next_number
 from lims.samples.lifecycle import RESULTS_OPEN, SampleStatus, check_transition
 from lims.samples.models import (
@@ -200,23 +201,20 @@ def conformity(value: Decimal, unit: pint.Unit, expected: pint.Unit, ch: Charact
                ) -> str | None:
     """Judge a value against the characteristic's limits by simple acceptance (ILAC-G8 4.2.1).
 
-    A value exactly on a limit conforms. Uncertainty-aware rules come with the decision-rule
-    engine.
+    A value exactly on a limit conforms. The rule itself is :mod:`lims.metrology.decision`.
     """
     if ch.lower_limit is None and ch.upper_limit is None:
         return None
     in_spec = units.convert(value, unit, expected)
-    if ch.lower_limit is not None and in_spec < Decimal(ch.lower_limit):
-        return "fail"
-    if ch.upper_limit is not None and in_spec > Decimal(ch.upper_limit):
-        return "fail"
-    return "pass"
+    lower = None if ch.lower_limit is None else Decimal(ch.lower_limit)
+    upper = None if ch.upper_limit is None else Decimal(ch.upper_limit)
+    return verdict_of(in_spec, lower, upper, rule="simple")
 
 
 def record_result(session: Session, *, actor: User, number: str, characteristic_id: Any,
                   value: Any, unit: Any, instrument_id: Any = None,
                   measured_at: dt.datetime | None = None, raw: bytes | None = None,
-                  source: str = "manual") -> Result:
+                  source: str = "manual", timezone: str) -> Result:
     """Record a result exactly as entered or captured.
 
     :raises UnitMismatch: the unit's dimension differs from the characteristic's.
@@ -233,7 +231,7 @@ def record_result(session: Session, *, actor: User, number: str, characteristic_
                        field="characteristic_id")
     result = _build_result(session, actor=actor, test=test, ch=ch, value=value, unit=unit,
                            instrument_id=instrument_id, measured_at=measured_at, raw=raw,
-                           source=source)
+                           source=source, timezone=timezone)
     session.add(result)
     session.flush()
     record(session, actor=actor, action="result.record", entity_type="results",
@@ -244,7 +242,7 @@ def record_result(session: Session, *, actor: User, number: str, characteristic_
 
 
 def read_for_result(session: Session, *, actor: User, number: str, characteristic_id: Any,
-                    instrument_id: Any) -> tuple[Instrument, Reading]:
+                    instrument_id: Any, timezone: str) -> tuple[Instrument, Reading]:
     """Read an instrument for a result, writing nothing (run it outside a write transaction:
     a stable weight can take seconds and the database must not stay locked meanwhile).
 
@@ -254,21 +252,22 @@ def read_for_result(session: Session, *, actor: User, number: str, characteristi
     require(actor, "result.capture")
     _test, ch = find_characteristic(get_sample(session, number), characteristic_id)
     instrument = get_instrument(session, as_id(instrument_id, "instrument_id"))
-    return instrument, take_reading(instrument, ch.unit)
+    return instrument, take_reading(instrument, ch.unit, timezone=timezone)
 
 
 def record_reading(session: Session, *, actor: User, number: str, characteristic_id: Any,
-                   instrument: Instrument, reading: Reading) -> Result:
+                   instrument: Instrument, reading: Reading, timezone: str) -> Result:
     """Record a captured reading, with its raw bytes and time, as the result."""
     return record_result(session, actor=actor, number=number,
                          characteristic_id=characteristic_id, value=reading.value,
                          unit=reading.unit, instrument_id=instrument.id,
-                         measured_at=reading.at, raw=reading.raw, source="instrument")
+                         measured_at=reading.at, raw=reading.raw, source="instrument",
+                         timezone=timezone)
 
 
 def correct_result(session: Session, *, actor: User, result_id: Any, value: Any, unit: Any,
                    reason: Any, instrument_id: Any = None,
-                   measured_at: dt.datetime | None = None) -> Result:
+                   measured_at: dt.datetime | None = None, timezone: str) -> Result:
     """Correct a result: a new version with the reason; the original stays readable (7.5.2)."""
     require(actor, "result.correct")
     reason = text(reason, "reason", max_len=MAX_TEXT)
@@ -283,7 +282,7 @@ def correct_result(session: Session, *, actor: User, result_id: Any, value: Any,
     new = _build_result(session, actor=actor, test=old.test, ch=old.characteristic, value=value,
                         unit=unit, instrument_id=instrument_id if instrument_id not in (None, "")
                         else old.instrument_id, measured_at=measured_at, raw=None,
-                        source="manual")
+                        source="manual", timezone=timezone)
     new.version, new.replaces_id, new.reason = old.version + 1, old.id, reason
     old.is_current = False
     session.add(new)
@@ -295,7 +294,7 @@ def correct_result(session: Session, *, actor: User, result_id: Any, value: Any,
 
 def _build_result(session: Session, *, actor: User, test: SampleTest, ch: Characteristic,
                   value: Any, unit: Any, instrument_id: Any, measured_at: dt.datetime | None,
-                  raw: bytes | None, source: str) -> Result:
+                  raw: bytes | None, source: str, timezone: str) -> Result:
     number = units.parse_value(value)
     parsed, expected = units.parse_unit(unit), units.parse_unit(ch.unit)
     units.check_compatible(parsed, expected, given_text=str(unit).strip())
@@ -304,7 +303,7 @@ def _build_result(session: Session, *, actor: User, test: SampleTest, ch: Charac
     if instrument_id not in (None, ""):
         instrument = get_instrument(session, as_id(instrument_id, "instrument_id"))
         # ISO/IEC 17025 6.4.4 / EQ-04: an overdue instrument cannot produce a result.
-        check_fit_for_use(instrument, measured_at)
+        check_fit_for_use(instrument, measured_at, timezone=timezone)
     return Result(
         test=test, characteristic=ch, value=str(value).strip(),
         unit=units.canonical(parsed), unit_text=str(unit).strip(),

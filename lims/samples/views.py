@@ -11,8 +11,8 @@ from lims.instruments.models import Instrument
 from lims.reports.models import Report
 from lims.samples import services
 from lims.samples.models import Customer, Sample, TestMethod
-from lims.web import get_session, settings
 from lims.web.auth import current_user
+from lims.web.context import get_session, settings
 from lims.web.inputs import form
 
 bp = Blueprint("samples", __name__)
@@ -98,7 +98,8 @@ def record_result(number: str) -> object:
         services.record_result(db, actor=current_user(), number=number,
                                characteristic_id=data.get("characteristic_id"),
                                value=data.get("value"), unit=data.get("unit"),
-                               instrument_id=data.get("instrument_id") or None)
+                               instrument_id=data.get("instrument_id") or None,
+                               timezone=settings().timezone)
     flash("result recorded", "ok")
     return _back(number)
 
@@ -110,11 +111,12 @@ def capture(number: str) -> object:
     user = current_user()
     instrument, reading = services.read_for_result(
         db, actor=user, number=number, characteristic_id=data.get("characteristic_id"),
-        instrument_id=data.get("instrument_id"))
+        instrument_id=data.get("instrument_id"), timezone=settings().timezone)
     with unit_of_work(db):
         services.record_reading(db, actor=user, number=number,
                                 characteristic_id=data.get("characteristic_id"),
-                                instrument=instrument, reading=reading)
+                                instrument=instrument, reading=reading,
+                                    timezone=settings().timezone)
     flash(f"captured {reading.value} {reading.unit} from {instrument.asset_number}", "ok")
     return _back(number)
 
@@ -125,7 +127,7 @@ def correct(result_id: int) -> object:
     with unit_of_work(get_session()) as db:
         new = services.correct_result(db, actor=current_user(), result_id=result_id,
                                       value=data.get("value"), unit=data.get("unit"),
-                                      reason=data.get("reason"))
+                                      reason=data.get("reason"), timezone=settings().timezone)
         number = new.test.sample.number
     flash(f"result corrected (version {new.version}); version {new.version - 1} is kept", "ok")
     return _back(number)

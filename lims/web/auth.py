@@ -12,7 +12,7 @@ from flask_wtf.csrf import CSRFProtect
 from lims.auth.models import User
 from lims.auth.services import user_for_token
 from lims.errors import Unauthenticated
-from lims.web import get_session
+from lims.web.context import get_session
 
 PUBLIC_ENDPOINTS = {"auth.login", "health.health", "reports.verify", "static"}
 csrf = CSRFProtect()

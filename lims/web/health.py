@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from sqlalchemy import text
 
-from lims.web import get_session
+from lims.web.context import get_session
 
 bp = Blueprint("health", __name__)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from drivers import DRIVERS
 from lims.cli import main
 from lims.config import SETTING_NAMES
-from lims.scheduler import JOBS
+from lims.domains import jobs
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 
@@ -26,7 +26,7 @@ def test_every_setting_is_documented():
 def test_every_driver_job_and_command_is_documented():
     for name in DRIVERS:
         assert f"`{name}`" in README
-    for name in JOBS:
+    for name in jobs():
         assert f"`{name}`" in README
     for name, cmd in main.commands.items():
         assert f"lims {name}" in README, name

@@ -15,6 +15,7 @@ from lims.audit.services import verify_chain
 from lims.db import unit_of_work
 from lims.errors import UnitMismatch
 from lims.samples import services
+from tests.support.world import TZ
 
 
 def _lims(settings, *args):
@@ -37,7 +38,7 @@ def test_changes_write_events_in_the_same_transaction(session, world):
     assert receive.at.tzinfo is not None
     # A refused change leaves neither the change nor its event.
     with pytest.raises(UnitMismatch), unit_of_work(session):
-        services.record_result(session, actor=world.user(session, "tech"), number=number,
+        services.record_result(session, timezone=TZ, actor=world.user(session, "tech"), number=number,
                                characteristic_id=world.mass_id, value="1", unit="s")
     assert session.scalar(select(func.count(AuditEvent.id))) == count + 3
 
@@ -46,11 +47,11 @@ def test_correction_event_carries_before_after_and_reason(session, world):
     number = world.new_sample(session)
     tech = world.user(session, "tech")
     with unit_of_work(session):
-        r = services.record_result(session, actor=tech, number=number,
+        r = services.record_result(session, timezone=TZ, actor=tech, number=number,
                                    characteristic_id=world.mass_id, value="100.00", unit="g")
         rid = r.id
     with unit_of_work(session):
-        services.correct_result(session, actor=tech, result_id=rid, value="100.10", unit="g",
+        services.correct_result(session, timezone=TZ, actor=tech, result_id=rid, value="100.10", unit="g",
                                 reason="misread display")
     event = session.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc())).first()
     assert event.action == "result.correct" and event.reason == "misread display"

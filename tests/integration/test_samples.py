@@ -21,11 +21,12 @@ from lims.errors import (
 from lims.instruments.models import Instrument
 from lims.samples import services
 from lims.samples.models import Result, Sample
+from tests.support.world import TZ
 
 
 def _record(session, world, number, value, unit, who="tech", ch=None, **kw):
     with unit_of_work(session):
-        r = services.record_result(session, actor=world.user(session, who), number=number,
+        r = services.record_result(session, timezone=TZ, actor=world.user(session, who), number=number,
                                    characteristic_id=ch or world.mass_id, value=value, unit=unit,
                                    **kw)
         return r.id
@@ -78,11 +79,11 @@ def test_correction_creates_a_version_and_keeps_the_original(session, world):
     number = world.new_sample(session)
     rid = _record(session, world, number, "100.00", "g")
     with pytest.raises(InvalidInput) as exc, unit_of_work(session):
-        services.correct_result(session, actor=world.user(session, "tech"), result_id=rid,
+        services.correct_result(session, timezone=TZ, actor=world.user(session, "tech"), result_id=rid,
                                 value="100.20", unit="g", reason="  ")
     assert exc.value.field == "reason"
     with unit_of_work(session):
-        new = services.correct_result(session, actor=world.user(session, "tech2"), result_id=rid,
+        new = services.correct_result(session, timezone=TZ, actor=world.user(session, "tech2"), result_id=rid,
                                       value="100.70", unit="g", reason="transcription error")
         new_id = new.id
     old, new = session.get(Result, rid), session.get(Result, new_id)
@@ -91,7 +92,7 @@ def test_correction_creates_a_version_and_keeps_the_original(session, world):
         ("100.70", True, 2, rid, "transcription error")
     assert new.conformity == "fail"
     with pytest.raises(Conflict), unit_of_work(session):
-        services.correct_result(session, actor=world.user(session, "tech"), result_id=rid,
+        services.correct_result(session, timezone=TZ, actor=world.user(session, "tech"), result_id=rid,
                                 value="1", unit="g", reason="again")
 
 
@@ -195,7 +196,7 @@ def test_results_are_closed_after_review(session, world):
         services.review_sample(session, actor=world.user(session, "reviewer"), number=number)
     rid = session.scalars(select(Result.id)).first()
     with pytest.raises(SampleStateError), unit_of_work(session):
-        services.correct_result(session, actor=world.user(session, "tech"), result_id=rid,
+        services.correct_result(session, timezone=TZ, actor=world.user(session, "tech"), result_id=rid,
                                 value="1", unit="g", reason="late")
 
 

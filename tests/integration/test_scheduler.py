@@ -34,7 +34,7 @@ def test_verify_audit_chain_records_its_outcome(app, session, world):
 
 
 def test_scheduler_persists_its_jobs(app):
-    sched = build_scheduler(app)
+    sched = build_scheduler(app)  # an app or a Runtime
     assert {j.id for j in sched.get_jobs()} == {"flag-calibration-due", "verify-audit-chain"}
 
 

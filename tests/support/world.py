@@ -26,6 +26,7 @@ USERS = {
     "admin": ["admin"],
 }
 SCOPES = {"signatory": ["textiles"], "signatory2": ["electrical"]}
+TZ = "Asia/Shanghai"
 FMT = {"number_format": "YP{year}-{seq:06d}", "timezone": "Asia/Shanghai"}
 
 
@@ -68,7 +69,8 @@ class World:
         with unit_of_work(session):
             for ch, value, unit in ((self.mass_id, "100.00", "g"), (self.length_id, "12.0", "mm")):
                 samples.record_result(session, actor=self.user(session, "tech"), number=number,
-                                      characteristic_id=ch, value=value, unit=unit)
+                                      characteristic_id=ch, value=value, unit=unit,
+                                      timezone="Asia/Shanghai")
             samples.complete_testing(session, actor=self.user(session, "tech"), number=number)
             samples.review_sample(session, actor=self.user(session, "reviewer"), number=number)
             samples.approve_sample(session, actor=self.user(session, "signatory"), number=number)
@@ -81,11 +83,11 @@ def build_world(session: Session) -> World:
                     roles=roles, scopes=SCOPES.get(name, []))
     qm, tech = get_user(session, "qm"), get_user(session, "tech")
     today = utcnow().date()
-    balance = register_instrument(session, actor=qm, data={
+    balance = register_instrument(session, actor=qm, timezone="Asia/Shanghai", data={
         "asset_number": "EQ-1", "name": "Balance", "serial_number": "B021002593",
         "driver": "mt-sics", "port": "/nonexistent", "calibration_due_on":
             (today + dt.timedelta(days=100)).isoformat()})
-    overdue = register_instrument(session, actor=qm, data={
+    overdue = register_instrument(session, actor=qm, timezone="Asia/Shanghai", data={
         "asset_number": "EQ-2", "name": "Old balance",
         "calibration_due_on": (today - dt.timedelta(days=2)).isoformat()})
     customer = samples.create_customer(session, actor=tech, name="ACME Textiles")

@@ -2,7 +2,7 @@
 
 Pure: imports neither Flask nor a Session::
 
-    from lims.calibration.decision import decide
+    from lims.metrology.decision import decide
     d = decide(value="10.02", unit="mm", expanded_uncertainty="0.02", lower="9.95",
                upper="10.05", limit_unit="mm", rule="guarded", r="1", k="2")
     d.verdict          # "pass" | "conditional pass" | "conditional fail" | "fail"
@@ -152,19 +152,8 @@ def decide(*, value: Any, unit: Any, expanded_uncertainty: Any, lower: Any = Non
         raise InvalidInput(f"the guard band w = {w} leaves no acceptance zone between the "
                            "limits", field="r")
 
-    inside_acceptance = (a_lo is None or x >= a_lo) and (a_hi is None or x <= a_hi)
+    verdict = verdict_of(x, lo, hi, rule=rule, w=w)
     inside_tolerance = (lo is None or x >= lo) and (hi is None or x <= hi)
-    within_w_outside = (lo is None or x >= lo - w) and (hi is None or x <= hi + w)
-    if inside_acceptance:
-        verdict = "pass"
-    elif rule != "non-binary":
-        verdict = "fail"
-    elif inside_tolerance:
-        verdict = "conditional pass"
-    elif within_w_outside:
-        verdict = "conditional fail"
-    else:
-        verdict = "fail"
 
     u = float(U / kk)
     if u == 0:
@@ -175,6 +164,29 @@ def decide(*, value: Any, unit: Any, expanded_uncertainty: Any, lower: Any = Non
     zh, en = _statements(verdict, rule, ratio, w, x, U, kk, lo, hi, a_lo, a_hi, str(unit), pfa)
     return Decision(verdict, rule, ratio, w, x, str(unit).strip(), U, kk, lo, hi, a_lo, a_hi,
                     pfa, zh, en)
+
+
+def verdict_of(x: Decimal, lower: Decimal | None, upper: Decimal | None, *,
+               rule: str = "simple", w: Decimal = Decimal(0)) -> str:
+    """The verdict of a value against tolerance limits already in its unit.
+
+    The one conformity rule of the code base: results, reports and ``lims decide`` all come
+    here. ``w`` is the guard band (0 for simple acceptance, ILAC-G8 4.2.1).
+    """
+    if rule not in RULES:
+        raise InvalidInput(f"must be one of {', '.join(RULES)}", field="rule")
+    w = Decimal(0) if rule == "simple" else w
+    a_lo = None if lower is None else lower + w
+    a_hi = None if upper is None else upper - w
+    if (a_lo is None or x >= a_lo) and (a_hi is None or x <= a_hi):
+        return "pass"
+    if rule != "non-binary":
+        return "fail"
+    if (lower is None or x >= lower) and (upper is None or x <= upper):
+        return "conditional pass"
+    if (lower is None or x >= lower - w) and (upper is None or x <= upper + w):
+        return "conditional fail"
+    return "fail"
 
 
 def _in_unit(number: Decimal, text: Any, target: Any, target_text: Any, field: str, *,

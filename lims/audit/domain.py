@@ -1,0 +1,43 @@
+"""The audit domain: trail pages and API, `lims audit`, the nightly chain check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lims.domains import Domain, Job
+
+
+def _blueprints() -> tuple[Any, ...]:
+    from lims.audit import views
+
+    return (views.bp, views.api)
+
+
+def _api_paths() -> dict[str, Any]:
+    from lims.web.openapi import op
+
+    return {
+        "/api/v1/audit/events": {"get": op("Recent audit events (quality manager, auditor)",
+                                           query=["entity_type", "entity_id", "action",
+                                                  "actor"])},
+        "/api/v1/audit/verify": {"get": op("Verify the audit hash chain")},
+    }
+
+
+def _commands() -> list[Any]:
+    from lims.audit.cli import commands
+
+    return commands()
+
+
+def _verify(session: Any, settings: Any) -> dict[str, Any]:
+    from lims.audit.jobs import verify_audit_chain
+
+    return verify_audit_chain(session, settings)
+
+
+DOMAIN = Domain(
+    "audit", blueprints=_blueprints, api_paths=_api_paths, commands=_commands,
+    jobs=(Job("verify-audit-chain", _verify,
+              lambda s: {"hour": s.audit_verify_hour, "minute": 30},
+              doc="verify the audit hash chain and record the outcome (nightly)"),))

@@ -1,0 +1,26 @@
+"""The calibration domain: calibration records, traceability, impact; `lims uncertainty`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lims.domains import Domain, Job
+
+
+def _commands() -> list[Any]:
+    from lims.calibration.cli import commands
+
+    return commands()
+
+
+def _flag_due(session: Any, settings: Any) -> dict[str, Any]:
+    from lims.calibration.jobs import flag_calibration_due
+
+    return flag_calibration_due(session, settings)
+
+
+DOMAIN = Domain(
+    "calibration", commands=_commands,
+    jobs=(Job("flag-calibration-due", _flag_due, lambda s: {"hour": 6, "minute": 0},
+              run_at_start=True,
+              doc="flag equipment due for calibration within the warning period or overdue"),))

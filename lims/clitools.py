@@ -1,0 +1,41 @@
+"""Shared pieces of the ``lims`` command and the commands each domain contributes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, NoReturn
+
+import click
+
+from lims.runtime import Runtime, open_runtime
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def runtime() -> Runtime:
+    """The runtime from ``LIMS_*`` settings; no Flask app is built."""
+    return open_runtime()
+
+
+def load_json(path: str) -> Any:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc.strerror}", 2)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        fail(f"{path} is not valid JSON: {exc}", 2)
+
+
+def invalid(exc: Exception, code: int = 2) -> NoReturn:
+    """Exit naming the field of a :class:`lims.errors.LimsError`."""
+    field = getattr(exc, "field", None)
+    fail(f"{field}: {exc}" if field else str(exc), code)
+
+
+def echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))

@@ -1,0 +1,309 @@
+"""The JSON form of an uncertainty budget: units, inputs, correlations, CMC (``lims uncertainty``).
+
+Every error is :class:`lims.errors.InvalidInput` naming the field (``inputs[2].uncertainty.
+half_width``) and, for units, both units. Absolute temperatures (°C, °F) are tracked separately
+from temperature differences (K, delta_degC); ``°C`` inside a compound unit (``1/°C``,
+``µm/°C``) is an interval.
+
+Pure: imports neither Flask nor a Session.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import statistics
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import pint
+
+from lims.errors import InvalidInput
+from lims.metrology.coverage import coverage_factor
+from lims.metrology.model import Dim, Model
+from lims.units import normalise_unit_text, ureg
+
+DISTRIBUTIONS = ("normal", "rectangular", "triangular", "arcsine", "standard")
+# GUM 4.3.7-4.3.9: divisors from a half-width a to a standard uncertainty.
+DIVISORS = {"rectangular": math.sqrt(3), "triangular": math.sqrt(6), "arcsine": math.sqrt(2)}
+INF = math.inf
+
+
+# --- units -----------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class UnitInfo:
+    """A unit as written, with what it takes to go to SI base units and back."""
+
+    text: str
+    unit: pint.Unit
+    base: pint.Unit        # the SI base unit (kelvin for any temperature)
+    factor: float          # base per unit (for an absolute temperature: per degree)
+    zero: float            # base value of the unit's zero (273.15 for °C), 0 otherwise
+    absolute: bool         # an absolute temperature on an offset scale
+
+    def to_base(self, value: float) -> float:
+        return self.zero + value * self.factor
+
+    def from_base(self, value: Any) -> Any:
+        return (value - self.zero) / self.factor
+
+    @property
+    def dim(self) -> Dim:
+        return Dim(self.base, self.absolute, self.text)
+
+
+def parse_budget_unit(text: Any, field: str, *, interval: bool = False) -> UnitInfo:
+    """Parse a unit of a budget; ``interval`` reads °C as a temperature difference."""
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidInput("a unit is required", field=field)
+    norm = normalise_unit_text(text)
+    absolute = norm in ("degC", "degF") and not interval
+    if not absolute:
+        # °C in a compound (1/°C, µm/°C) or as an uncertainty is an interval.
+        norm = norm.replace("delta_degC", "degC").replace("degC", "delta_degC")
+        norm = norm.replace("delta_degF", "degF").replace("degF", "delta_degF")
+    try:
+        unit = ureg.parse_units(norm)
+        base_q = ureg.Quantity(Decimal(1), unit).to_base_units() if not absolute else None
+    except Exception as exc:  # noqa: BLE001 - pint raises many kinds
+        raise InvalidInput(f"unknown unit {text!r}", field=field) from exc
+    if absolute:
+        delta = ureg.parse_units("delta_" + norm)
+        factor = float(ureg.Quantity(Decimal(1), delta).to("kelvin").magnitude)
+        zero = float(ureg.Quantity(Decimal(0), unit).to("kelvin").magnitude)
+        return UnitInfo(text.strip(), unit, ureg.kelvin, factor, zero, True)
+    assert base_q is not None  # noqa: S101 - set above when not absolute
+    return UnitInfo(text.strip(), unit, base_q.units, float(base_q.magnitude), 0.0, False)
+
+
+def _same_dimension(a: UnitInfo, b: UnitInfo) -> bool:
+    return a.base.dimensionality == b.base.dimensionality
+
+
+# --- parsing ---------------------------------------------------------------------------------
+
+def _number(value: Any, field: str, *, positive: bool = False, allow_zero: bool = True) -> Decimal:
+    if value is None:
+        raise InvalidInput("is required", field=field)
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise InvalidInput("must be a number (or a number written as text)", field=field)
+    try:
+        number = Decimal(value.strip()) if isinstance(value, str) else Decimal(repr(value))
+    except InvalidOperation:
+        raise InvalidInput(f"{value!r} is not a number", field=field) from None
+    if not number.is_finite():
+        raise InvalidInput(f"{value!r} is not a finite number", field=field)
+    if positive and (number < 0 or (number == 0 and not allow_zero)):
+        raise InvalidInput(f"must be {'positive' if not allow_zero else 'zero or positive'}",
+                           field=field)
+    return number
+
+
+def _dof(value: Any, field: str) -> float:
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("inf", "infinity")):
+        return INF
+    dof = float(_number(value, field))
+    if dof <= 0:
+        raise InvalidInput("degrees of freedom must be positive", field=field)
+    return dof
+
+
+@dataclasses.dataclass(frozen=True)
+class InputQuantity:
+    symbol: str
+    value: Decimal            # in ``unit`` (for type A readings: their mean)
+    unit: UnitInfo
+    type: str                 # "A", "B" or "constant"
+    distribution: str         # normal, rectangular, triangular, arcsine, standard, readings
+    standard: float           # standard uncertainty in ``unit``
+    dof: float
+    half_width: float | None  # in ``unit``, for the Monte Carlo draws
+
+    @property
+    def constant(self) -> bool:
+        return self.type == "constant"
+
+
+@dataclasses.dataclass(frozen=True)
+class Budget:
+    symbol: str
+    unit: UnitInfo
+    description: str
+    model: Model
+    k: Decimal | None
+    probability: Decimal | None
+    inputs: tuple[InputQuantity, ...]
+    correlations: tuple[tuple[str, str, float], ...]
+    cmc: Decimal | None       # smallest U the lab may report, in the measurand's unit
+
+
+def _parse_input(i: int, raw: Any) -> InputQuantity:
+    f = f"inputs[{i}]"
+    if not isinstance(raw, Mapping):
+        raise InvalidInput("must be an object", field=f)
+    symbol = raw.get("symbol")
+    if not isinstance(symbol, str) or not symbol.isidentifier() or symbol in (
+            "sqrt", "exp", "log", "log10", "sin", "cos", "tan", "abs"):
+        raise InvalidInput("must be a name such as m_S (letters, digits, _)", field=f"{f}.symbol")
+    unit = parse_budget_unit(raw.get("unit"), f"{f}.unit")
+    unc = raw.get("uncertainty")
+    if unc is None:
+        value = _number(raw.get("value"), f"{f}.value")
+        return InputQuantity(symbol, value, unit, "constant", "constant", 0.0, INF, None)
+    if not isinstance(unc, Mapping):
+        raise InvalidInput("must be an object", field=f"{f}.uncertainty")
+    uf = f"{f}.uncertainty"
+    kind = unc.get("type")
+    u_unit = unit if unc.get("unit") is None else parse_budget_unit(
+        unc.get("unit"), f"{uf}.unit", interval=True)
+    if u_unit.absolute:  # the uncertainty of an absolute temperature is an interval
+        u_unit = parse_budget_unit(unit.text, f"{uf}.unit", interval=True)
+    if not _same_dimension(u_unit, unit):
+        raise InvalidInput(f"the uncertainty unit {u_unit.text!r} of {symbol} is not compatible "
+                           f"with its unit {unit.text!r}", field=f"{uf}.unit")
+    scale = u_unit.factor / unit.factor  # uncertainty unit -> input unit
+
+    if kind == "A":
+        if "readings" in unc:
+            readings = unc["readings"]
+            if not isinstance(readings, list) or len(readings) < 2:
+                raise InvalidInput("needs at least two readings", field=f"{uf}.readings")
+            values = [_number(r, f"{uf}.readings[{j}]") for j, r in enumerate(readings)]
+            mean = sum(values, Decimal(0)) / len(values)
+            s = statistics.stdev(float(v) for v in values)
+            # GUM 4.2.3: u = s/√n with ν = n − 1; readings are in the input's unit.
+            return InputQuantity(symbol, mean, unit, "A", "readings", s / math.sqrt(len(values)),
+                                 float(len(values) - 1), None)
+        if "standard" not in unc:
+            raise InvalidInput("type A needs readings, or standard and dof", field=uf)
+        value = _number(raw.get("value"), f"{f}.value")
+        u = float(_number(unc["standard"], f"{uf}.standard", positive=True)) * scale
+        return InputQuantity(symbol, value, unit, "A", "normal", u, _dof(unc.get("dof"),
+                                                                         f"{uf}.dof"), None)
+    if kind != "B":
+        raise InvalidInput("must be \"A\" or \"B\"", field=f"{uf}.type")
+    value = _number(raw.get("value"), f"{f}.value")
+    dist = unc.get("distribution")
+    if dist not in DISTRIBUTIONS:
+        raise InvalidInput(f"must be one of {', '.join(DISTRIBUTIONS)}", field=f"{uf}.distribution")
+    dof = _dof(unc.get("dof"), f"{uf}.dof")
+    if dist in DIVISORS:
+        a = float(_number(unc.get("half_width"), f"{uf}.half_width", positive=True)) * scale
+        return InputQuantity(symbol, value, unit, "B", dist, a / DIVISORS[dist], dof, a)
+    if dist == "standard":
+        u = float(_number(unc.get("standard"), f"{uf}.standard", positive=True)) * scale
+        return InputQuantity(symbol, value, unit, "B", dist, u, dof, None)
+    expanded = float(_number(unc.get("expanded"), f"{uf}.expanded", positive=True)) * scale
+    if unc.get("k") is not None:
+        k = float(_number(unc["k"], f"{uf}.k", positive=True, allow_zero=False))
+    elif unc.get("probability") is not None:
+        p = _probability(unc["probability"], f"{uf}.probability")
+        k = coverage_factor(dof, p)  # GUM G.3: t_p(ν) for the stated dof, normal if infinite
+    else:
+        raise InvalidInput("a normal uncertainty needs k or probability with expanded",
+                           field=uf)
+    return InputQuantity(symbol, value, unit, "B", "normal", expanded / k, dof, None)
+
+
+def _probability(value: Any, field: str) -> float:
+    p = float(_number(value, field))
+    if not 0 < p < 1:
+        raise InvalidInput("must be a probability between 0 and 1, e.g. 0.95", field=field)
+    return p
+
+
+def parse_budget(data: Any) -> Budget:
+    """Validate the JSON form of a budget (see ``lims uncertainty``) and return a Budget."""
+    if not isinstance(data, Mapping):
+        raise InvalidInput("the budget must be a JSON object", field="budget")
+    m = data.get("measurand")
+    if not isinstance(m, Mapping):
+        raise InvalidInput("must be an object with symbol and unit", field="measurand")
+    symbol = m.get("symbol")
+    if not isinstance(symbol, str) or not symbol.strip():
+        raise InvalidInput("is required", field="measurand.symbol")
+    unit = parse_budget_unit(m.get("unit"), "measurand.unit")
+    raw_inputs = data.get("inputs")
+    if not isinstance(raw_inputs, list) or not raw_inputs:
+        raise InvalidInput("at least one input is required", field="inputs")
+    inputs = tuple(_parse_input(i, raw) for i, raw in enumerate(raw_inputs))
+    symbols = [q.symbol for q in inputs]
+    dupes = sorted({s for s in symbols if symbols.count(s) > 1})
+    if dupes:
+        raise InvalidInput(f"input symbol(s) {', '.join(dupes)} given twice", field="inputs")
+    model = Model(data.get("model"), set(symbols))
+    unused = [s for s in symbols if s not in model.used]
+    if unused:
+        raise InvalidInput(f"input(s) {', '.join(unused)} are not used by the model "
+                           "(a typo?)", field="inputs")
+
+    coverage = data.get("coverage", {"k": 2})
+    k = p = None
+    if not isinstance(coverage, Mapping) or ("k" in coverage) == ("probability" in coverage):
+        raise InvalidInput('must be {"k": number} or {"probability": p}', field="coverage")
+    if "k" in coverage:
+        k = _number(coverage["k"], "coverage.k", positive=True, allow_zero=False)
+    else:
+        p = Decimal(str(_probability(coverage["probability"], "coverage.probability")))
+
+    by_symbol = {q.symbol: q for q in inputs}
+    correlations = []
+    for j, c in enumerate(data.get("correlations") or []):
+        cf = f"correlations[{j}]"
+        if not isinstance(c, Mapping):
+            raise InvalidInput("must be an object with a, b and r", field=cf)
+        a, b = c.get("a"), c.get("b")
+        for key, sym in (("a", a), ("b", b)):
+            if sym not in by_symbol:
+                raise InvalidInput(f"unknown input {sym!r}", field=f"{cf}.{key}")
+            if by_symbol[sym].constant:
+                raise InvalidInput(f"{sym} is a constant and cannot be correlated",
+                                   field=f"{cf}.{key}")
+        if a == b:
+            raise InvalidInput("an input cannot be correlated with itself", field=cf)
+        r = float(_number(c.get("r"), f"{cf}.r"))
+        if not -1 <= r <= 1:
+            raise InvalidInput("a correlation coefficient lies between -1 and 1", field=f"{cf}.r")
+        if by_symbol[a].dof != INF or by_symbol[b].dof != INF:
+            # Welch–Satterthwaite is not defined for correlated inputs with finite dof (GUM
+            # G.4.1 note); refuse rather than report a meaningless ν_eff.
+            raise InvalidInput(f"{a} and {b} are correlated, so both need infinite degrees of "
+                               "freedom", field=cf)
+        correlations.append((a, b, r))
+
+    cmc = None
+    if data.get("cmc") is not None:
+        raw = data["cmc"]
+        if not isinstance(raw, Mapping):
+            raise InvalidInput('must be {"expanded": number, "unit": text}', field="cmc")
+        cmc_unit = parse_budget_unit(raw.get("unit", unit.text), "cmc.unit", interval=True)
+        if not _same_dimension(cmc_unit, unit):
+            raise InvalidInput(f"the CMC unit {cmc_unit.text!r} is not compatible with the "
+                               f"measurand unit {unit.text!r}", field="cmc.unit")
+        value = _number(raw.get("expanded"), "cmc.expanded", positive=True)
+        cmc = value * Decimal(repr(cmc_unit.factor)) / Decimal(repr(unit.factor))
+
+    budget = Budget(symbol.strip(), unit, str(m.get("description") or ""), model, k, p, inputs,
+                    tuple(correlations), cmc)
+    _check_dimensions(budget)
+    return budget
+
+
+def _check_dimensions(budget: Budget) -> None:
+    result = budget.model.dimension({q.symbol: q.unit.dim for q in budget.inputs}, ureg)
+    want = budget.unit
+    if result.unit.dimensionality != want.base.dimensionality:
+        raise InvalidInput(
+            f"the model gives {format(result.unit, '~P') or 'a dimensionless number'} "
+            f"({result.unit.dimensionality}), not compatible with the measurand unit "
+            f"{want.text!r} ({want.base.dimensionality})", field="measurand.unit")
+    if want.absolute and not result.absolute:
+        raise InvalidInput(f"the model gives a temperature difference but the measurand unit "
+                           f"{want.text!r} is an absolute temperature; write K or delta_degC",
+                           field="measurand.unit")
+    if result.absolute and not want.absolute and want.base == ureg.kelvin and \
+            "delta" in str(want.unit):
+        raise InvalidInput(f"the model gives an absolute temperature but the measurand unit "
+                           f"{want.text!r} is a temperature difference", field="measurand.unit")

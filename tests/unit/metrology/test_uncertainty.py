@@ -1,0 +1,361 @@
+"""The GUM engine against published worked examples, and its refusals."""
+
+from __future__ import annotations
+
+import json
+import math
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from lims.errors import InvalidInput
+from lims.metrology.uncertainty import (
+    coverage_factor,
+    evaluate,
+    group_digits,
+    monte_carlo,
+    parse_budget,
+    round_to,
+    round_uncertainty,
+)
+
+DATA = Path(__file__).resolve().parents[2] / "data" / "budgets"
+
+
+def load(name: str) -> dict:
+    return json.loads((DATA / name).read_text())
+
+
+def one(uncertainty: dict, *, value="1", unit="nm", coverage=None) -> dict:
+    budget = {"measurand": {"symbol": "y", "unit": unit}, "model": "x",
+              "inputs": [{"symbol": "x", "value": value, "unit": unit,
+                          "uncertainty": uncertainty}]}
+    if coverage:
+        budget["coverage"] = coverage
+    return budget
+
+
+def test_ea_4_02_s2_mass_calibration():
+    """EA-4/02 M:2013 S2, the issue's example budget, exactly as written there."""
+    result = evaluate(parse_budget(load("ea-4-02-s2-mass.json")))
+    assert result.value == pytest.approx(10000.025, abs=1e-9)
+    assert result.standard_uncertainty == pytest.approx(0.029245, abs=1e-6)  # 29.2 mg
+    assert result.k == 2
+    rows = {r.symbol: r for r in result.rows}
+    assert rows["m_S"].contribution == pytest.approx(0.0225)       # g, in the measurand's unit
+    assert rows["dm_D"].standard_uncertainty == pytest.approx(15 / math.sqrt(3))  # mg
+    assert rows["dm_D"].sensitivity == pytest.approx(0.001)        # g per mg
+    assert rows["dm_D"].contribution == pytest.approx(0.00866, abs=1e-5)
+    assert sum(r.percent for r in result.rows) == pytest.approx(100)
+    # U = 58.49 mg: half-up to two digits gives 0.058 g (as GUM Workbench prints it);
+    # EA-4/02 prints 59 mg after rounding u to 29.3 mg first, which rounding up reproduces.
+    assert result.reported.text == "m_X = 10 000.025 g ± 0.058 g (k = 2, p ≈ 95 %)"
+    up = evaluate(parse_budget(load("ea-4-02-s2-mass.json")), rounding="up")
+    assert up.reported.text == "m_X = 10 000.025 g ± 0.059 g (k = 2, p ≈ 95 %)"
+
+
+def test_gum_h1_end_gauge():
+    """GUM (JCGM 100) H.1: u_c = 32 nm, ν_eff = 16.7 truncated to 16, t99(16) = 2.92."""
+    result = evaluate(parse_budget(load("gum-h1-end-gauge.json")))
+    assert result.reported.value == Decimal("50000838")
+    assert round(result.standard_uncertainty) == 32
+    assert result.dof_effective == pytest.approx(16.7, abs=0.1)
+    assert result.k == pytest.approx(2.92, abs=0.005)
+    assert 92 <= result.reported.expanded_uncertainty <= 94
+    rows = {r.symbol: r for r in result.rows}
+    assert rows["dtheta"].sensitivity == pytest.approx(-575.007, rel=1e-5)  # −l_s·α_s, nm/K
+    assert rows["dalpha"].sensitivity == pytest.approx(5000062.3, rel=1e-6)  # −l_s·θ, nm·K
+    assert rows["theta"].sensitivity == 0 and rows["alpha_s"].contribution == 0
+
+
+@pytest.mark.parametrize(("uncertainty", "expected"), [
+    ({"type": "B", "distribution": "rectangular", "half_width": "2e-6"}, 1.1547e-6),
+    ({"type": "B", "distribution": "arcsine", "half_width": "0.5"}, 0.35355),
+    ({"type": "B", "distribution": "triangular", "half_width": "6"}, 6 / math.sqrt(6)),
+    ({"type": "B", "distribution": "normal", "expanded": "10", "probability": 0.95, "dof": 5},
+     3.89),
+    ({"type": "B", "distribution": "normal", "expanded": "75", "k": 3}, 25),
+    ({"type": "B", "distribution": "standard", "standard": "4.2"}, 4.2),
+    ({"type": "A", "standard": "1.5", "dof": 9}, 1.5),
+])
+def test_type_b_divisors_mu_03(uncertainty, expected):
+    result = evaluate(parse_budget(one(uncertainty)))
+    assert result.standard_uncertainty == pytest.approx(expected, rel=1e-3)
+
+
+def test_type_a_readings():
+    budget = one({"type": "A", "readings": ["10.1", "10.3", "10.2"]}, value=None)
+    del budget["inputs"][0]["value"]
+    result = evaluate(parse_budget(budget))
+    assert result.value == pytest.approx(10.2)
+    assert result.standard_uncertainty == pytest.approx(0.1 / math.sqrt(3))
+    assert result.rows[0].dof == 2 and result.dof_effective == pytest.approx(2)
+
+
+@pytest.mark.parametrize(("dof", "p", "k"), [
+    (16, 0.95, 2.12), (16, 0.9545, 2.17), (16, 0.99, 2.92), (math.inf, 0.9545, 2.00),
+    (16.7, 0.95, 2.12), (2, 0.95, 4.30), (math.inf, 0.95, 1.96),
+])
+def test_coverage_factors_mu_04(dof, p, k):
+    assert coverage_factor(dof, p) == pytest.approx(k, abs=0.005)
+
+
+def test_probability_coverage_truncates_dof():
+    budget = load("gum-h1-end-gauge.json")
+    budget["coverage"] = {"probability": 0.95}
+    result = evaluate(parse_budget(budget))
+    assert result.k == pytest.approx(coverage_factor(16, 0.95))
+    assert "p ≈ 95 %" in result.reported.text and "k = 2.12" in result.reported.text
+
+
+@pytest.mark.parametrize(("u", "mode", "digits", "expected"), [
+    ("10.47", "up", 2, "11"), ("28.05", "half-up", 2, "28"), ("0.02849", "half-up", 2, "0.028"),
+    ("0.02850", "half-up", 2, "0.029"), ("9.96", "half-up", 2, "10"), ("0.0994", "half-up", 2,
+                                                                         "0.099"),
+    ("0.0996", "half-up", 2, "0.10"), ("123", "half-up", 2, "1.2E+2"), ("0.4", "up", 1, "0.4"),
+    ("0.41", "up", 1, "0.5"),
+])
+def test_rounding_mu_05(u, mode, digits, expected):
+    assert round_uncertainty(Decimal(u), mode=mode, digits=digits) == Decimal(expected)
+
+
+def test_estimate_rounded_to_the_place_of_u():
+    u = round_uncertainty(Decimal("0.027"))
+    assert round_to(Decimal("10.05762"), Decimal(1).scaleb(u.as_tuple().exponent)) == \
+        Decimal("10.058")
+
+
+@pytest.mark.parametrize(("number", "text"), [
+    ("10000.025", "10 000.025"), ("10.05762", "10.057 62"), ("1234.5", "1234.5"),
+    ("-50000838", "-50 000 838"), ("0.0000123", "0.000 012 3"),
+])
+def test_digit_grouping(number, text):
+    assert group_digits(Decimal(number)) == text
+
+
+@pytest.mark.parametrize(("r", "expected"), [(1, 3.0), (-1, 1.0), (0, math.sqrt(5)),
+                                             (0.5, math.sqrt(7))])
+def test_correlation_mu_02(r, expected):
+    budget = {"measurand": {"symbol": "y", "unit": "V"}, "model": "a + b",
+              "inputs": [{"symbol": "a", "value": "1", "unit": "V",
+                          "uncertainty": {"type": "B", "distribution": "standard", "standard": "1"}},
+                         {"symbol": "b", "value": "2", "unit": "V",
+                          "uncertainty": {"type": "B", "distribution": "standard", "standard": "2"}}],
+              "correlations": [{"a": "a", "b": "b", "r": r}]}
+    assert evaluate(parse_budget(budget)).standard_uncertainty == pytest.approx(expected)
+
+
+def test_correlated_inputs_with_finite_dof_are_refused():
+    budget = {"measurand": {"symbol": "y", "unit": "V"}, "model": "a + b",
+              "inputs": [{"symbol": "a", "value": "1", "unit": "V",
+                          "uncertainty": {"type": "A", "standard": "1", "dof": 4}},
+                         {"symbol": "b", "value": "2", "unit": "V",
+                          "uncertainty": {"type": "B", "distribution": "standard", "standard": "2"}}],
+              "correlations": [{"a": "a", "b": "b", "r": 0.3}]}
+    with pytest.raises(InvalidInput) as exc:
+        parse_budget(budget)
+    assert exc.value.field == "correlations[0]"
+
+
+def _temperature_budget(model: str, t2_unit: str, measurand: str = "°C") -> dict:
+    return {"measurand": {"symbol": "t", "unit": measurand}, "model": model,
+            "inputs": [{"symbol": "t1", "value": "20.0", "unit": "℃",
+                        "uncertainty": {"type": "B", "distribution": "standard",
+                                        "standard": "0.05"}},
+                       {"symbol": "t2", "value": "0.25", "unit": t2_unit,
+                        "uncertainty": {"type": "B", "distribution": "rectangular",
+                                        "half_width": "0.1", "unit": "mK" if t2_unit == "K"
+                                        else t2_unit}}]}
+
+
+def test_absolute_temperature_plus_correction():
+    result = evaluate(parse_budget(_temperature_budget("t1 + t2", "K")))
+    assert result.value == pytest.approx(20.25)
+    assert result.standard_uncertainty == pytest.approx(math.hypot(0.05, 0.0001 / math.sqrt(3)))
+    result = evaluate(parse_budget(_temperature_budget("t1 - t2", "delta_degC")))
+    assert result.value == pytest.approx(19.75)
+
+
+@pytest.mark.parametrize(("model", "t2_unit", "measurand", "message"), [
+    ("t1 + t2", "°C", "°C", "two absolute temperatures"),
+    ("t1 * 2 + t2", "K", "°C", "absolute temperature"),
+    ("t1 - t2", "°C", "°C", "temperature difference"),   # a difference is not a °C reading
+    ("t2 - t1", "K", "°C", "absolute temperature"),
+    ("t1 + t2", "K", "K", None),                          # 293.40 K: °C and K both absolute
+    ("t1 + t2", "g", "°C", "not compatible"),
+])
+def test_temperature_rules(model, t2_unit, measurand, message):
+    budget = _temperature_budget(model, t2_unit, measurand)
+    if message is None:
+        assert evaluate(parse_budget(budget)).value == pytest.approx(293.40)
+        return
+    with pytest.raises(InvalidInput) as exc:
+        parse_budget(budget)
+    assert message in exc.value.message
+
+
+def test_compound_celsius_is_an_interval():
+    budget = {"measurand": {"symbol": "dL", "unit": "µm"}, "model": "L * alpha * dt",
+              "inputs": [{"symbol": "L", "value": "100", "unit": "mm"},
+                         {"symbol": "alpha", "value": "11.5", "unit": "µm/(m·°C)",
+                          "uncertainty": {"type": "B", "distribution": "rectangular",
+                                          "half_width": "1"}},
+                         {"symbol": "dt", "value": "2", "unit": "K"}]}
+    result = evaluate(parse_budget(budget))
+    assert result.value == pytest.approx(2.3)
+    assert result.standard_uncertainty == pytest.approx(0.1 * 2 / math.sqrt(3))
+
+
+@pytest.mark.parametrize(("change", "field", "words"), [
+    (lambda b: b["inputs"].append({"symbol": "extra", "value": "1", "unit": "g"}), "inputs",
+     "not used"),
+    (lambda b: b.update(model="m_S + dm_D + dm + dm_C + dB + q"), "model", "unknown symbol 'q'"),
+    (lambda b: b["inputs"][1]["uncertainty"].update(distribution="cauchy"),
+     "inputs[1].uncertainty.distribution", "must be one of"),
+    (lambda b: b["inputs"][1]["uncertainty"].pop("half_width"),
+     "inputs[1].uncertainty.half_width", "required"),
+    (lambda b: b["inputs"][0]["uncertainty"].update(unit="mm"), "inputs[0].uncertainty.unit",
+     "'mm'"),
+    (lambda b: (b["inputs"][1].update(unit="s"), b["inputs"][1]["uncertainty"].update(unit="ms")),
+     "model", "'dm_D' in s"),
+    (lambda b: b["measurand"].update(unit="s"), "measurand.unit", "'s'"),
+    (lambda b: b.update(coverage={"k": 2, "probability": 0.95}), "coverage", "k"),
+    (lambda b: b.update(coverage={"probability": 95}), "coverage.probability", "between 0 and 1"),
+    (lambda b: b["inputs"][2].update(value="0,020"), "inputs[2].value", "not a number"),
+    (lambda b: b["inputs"][2]["uncertainty"].update(dof=0), "inputs[2].uncertainty.dof",
+     "positive"),
+    (lambda b: b["inputs"][3].update(unit="bogons"), "inputs[3].unit", "unknown unit"),
+    (lambda b: b["inputs"][3].update(symbol="1x"), "inputs[3].symbol", "name"),
+    (lambda b: b["inputs"][4].update(symbol="dm_C"), "inputs", "twice"),
+    (lambda b: b.update(inputs=[]), "inputs", "at least one"),
+    (lambda b: b.update(measurand=None), "measurand", "object"),
+    (lambda b: b["inputs"][1]["uncertainty"].update(half_width="-1"),
+     "inputs[1].uncertainty.half_width", "positive"),
+    (lambda b: b["inputs"][1]["uncertainty"].update(type="C"), "inputs[1].uncertainty.type",
+     "A"),
+])
+def test_malformed_budgets_name_the_field(change, field, words):
+    budget = load("ea-4-02-s2-mass.json")
+    change(budget)
+    with pytest.raises(InvalidInput) as exc:
+        parse_budget(budget)
+    assert exc.value.field == field, exc.value.message
+    assert words in exc.value.message
+
+
+@pytest.mark.parametrize(("model", "token"), [
+    ("__import__('os').system('touch /tmp/lims-pwned')", "__import__"),
+    ("m_S.__class__", "m_S.__class__"),
+    ("[x for x in (m_S,)][0]", "[x for x in (m_S,)]"),
+    ("(lambda: m_S)()", "lambda"),
+    ("m_S if dm else dB", "m_S if dm else dB"),
+    ("m_S < dm", "m_S < dm"),
+    ("m_S and dm", "m_S and dm"),
+    ("'m_S'", "'m_S'"),
+    ("sqrt(m_S, base=2)", "one argument"),
+    ("open('x')", "'open'"),
+    ("m_S[0]", "m_S[0]"),
+    ("(m_S := 1)", "m_S := 1"),
+    ("f'{m_S}'", "f'{m_S}'"),
+    ("m_S // 2", "FloorDiv"),
+    ("m_S +", "not a valid expression"),
+    ("~m_S", "Invert"),
+    ("m_S @ dm", "MatMult"),
+])
+def test_dangerous_or_foreign_models_are_refused_and_nothing_runs(model, token, tmp_path):
+    budget = load("ea-4-02-s2-mass.json")
+    budget["model"] = model
+    with pytest.raises(InvalidInput) as exc:
+        parse_budget(budget)
+    assert exc.value.field in ("model", "inputs")
+    if exc.value.field == "model":
+        assert token in exc.value.message
+    assert not Path("/tmp/lims-pwned").exists()  # noqa: S108 - the path the model names
+
+
+def test_exponents_functions_and_their_units():
+    budget = {"measurand": {"symbol": "A", "unit": "mm^2"}, "model": "d**2 * 3.14159 / 4",
+              "inputs": [{"symbol": "d", "value": "2.000", "unit": "mm",
+                          "uncertainty": {"type": "B", "distribution": "standard",
+                                          "standard": "0.001"}}]}
+    result = evaluate(parse_budget(budget))
+    assert result.value == pytest.approx(3.14159)
+    assert result.rows[0].sensitivity == pytest.approx(3.14159)  # dA/dd = π d / 2
+    budget["model"] = "d ** d"
+    with pytest.raises(InvalidInput, match="exponent"):
+        parse_budget(budget)
+    budget["model"] = "exp(d)"
+    with pytest.raises(InvalidInput, match="dimensionless"):
+        parse_budget(budget)
+    budget["measurand"]["unit"] = "mm"
+    budget["model"] = "sqrt(d * d)"
+    assert evaluate(parse_budget(budget)).value == pytest.approx(2.0)
+
+
+def test_model_undefined_at_the_inputs():
+    budget = {"measurand": {"symbol": "y", "unit": ""}, "model": "log(x)",
+              "inputs": [{"symbol": "x", "value": "-1", "unit": "1"}]}
+    budget["measurand"]["unit"] = "1"
+    with pytest.raises(InvalidInput) as exc:
+        evaluate(parse_budget(budget))
+    assert exc.value.field == "model"
+
+
+def test_cmc_floor():
+    budget = load("ea-4-02-s2-mass.json")
+    budget["cmc"] = {"expanded": "75", "unit": "mg"}
+    result = evaluate(parse_budget(budget))
+    assert result.reported.expanded_uncertainty == Decimal("0.075")
+    assert result.reported.cmc_applied and "± 0.075 g" in result.reported.text
+    assert result.reported.value == Decimal("10000.025")
+
+
+def test_json_document_shape():
+    data = evaluate(parse_budget(load("ea-4-02-s2-mass.json"))).to_json()
+    assert {"measurand", "value", "unit", "standard_uncertainty", "dof_effective", "k",
+            "coverage_probability", "expanded_uncertainty", "reported", "budget"} <= set(data)
+    assert set(data["reported"]) >= {"value", "expanded_uncertainty", "unit", "text"}
+    assert set(data["budget"][0]) >= {"symbol", "value", "unit", "standard_uncertainty",
+                                      "sensitivity", "contribution", "dof", "percent"}
+    json.dumps(data)  # no NaN/inf objects that JSON cannot carry
+
+
+def test_monte_carlo_jcgm_101_9_2_2_additive_gaussian():
+    """JCGM 101 9.2.2: Y = X1 + X2 + X3 + X4, Xi ~ N(0, 1): u = 2, 95 % interval ±3.92."""
+    budget = {"measurand": {"symbol": "Y", "unit": "1"}, "model": "X1 + X2 + X3 + X4",
+              "coverage": {"probability": 0.95},
+              "inputs": [{"symbol": f"X{i}", "value": "0", "unit": "1",
+                          "uncertainty": {"type": "B", "distribution": "standard",
+                                          "standard": "1"}} for i in range(1, 5)]}
+    b = parse_budget(budget)
+    gum = evaluate(b)
+    assert gum.expanded_uncertainty == pytest.approx(3.92, abs=0.005)
+    mc = monte_carlo(b, gum, trials=10**6, seed=1)
+    assert mc.standard_uncertainty == pytest.approx(2.0, abs=0.01)
+    assert mc.low == pytest.approx(-3.92, abs=0.02) and mc.high == pytest.approx(3.92, abs=0.02)
+    assert mc.validated and mc.tolerance == pytest.approx(0.05)
+
+
+def test_monte_carlo_is_reproducible_with_a_seed():
+    b = parse_budget(load("gum-h1-end-gauge.json"))
+    gum = evaluate(b)
+    first = monte_carlo(b, gum, trials=20000, seed=42)
+    assert first == monte_carlo(b, gum, trials=20000, seed=42)
+    assert first != monte_carlo(b, gum, trials=20000, seed=43)
+    with pytest.raises(InvalidInput):
+        monte_carlo(b, gum, trials=10, seed=1)
+
+
+def test_monte_carlo_with_correlated_inputs():
+    budget = {"measurand": {"symbol": "y", "unit": "V"}, "model": "a - b",
+              "inputs": [{"symbol": "a", "value": "1", "unit": "V",
+                          "uncertainty": {"type": "B", "distribution": "standard", "standard": "1"}},
+                         {"symbol": "b", "value": "2", "unit": "V",
+                          "uncertainty": {"type": "B", "distribution": "standard", "standard": "1"}}],
+              "correlations": [{"a": "a", "b": "b", "r": 0.9}]}
+    b = parse_budget(budget)
+    gum = evaluate(b)
+    assert gum.standard_uncertainty == pytest.approx(math.sqrt(0.2))
+    mc = monte_carlo(b, gum, trials=200000, seed=3)
+    assert mc.standard_uncertainty == pytest.approx(math.sqrt(0.2), rel=0.01)
