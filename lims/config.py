@@ -30,6 +30,7 @@ class Settings:
     sample_number_format: str = "YP{year}-{seq:06d}"
     report_number_format: str = "BG{year}-{seq:06d}"
     calibration_warning_days: int = 30
+    calibration_interval_days: int = 365  # validity of an imported certificate that states none
     max_content_length: int = 1_048_576
     audit_verify_hour: int = 2
     extra: Mapping[str, Any] = field(default_factory=dict)

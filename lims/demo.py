@@ -11,8 +11,11 @@ import json
 import os
 import secrets
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from lims.auth.services import create_user, get_user
+from lims.calibration.certificates import parse_json
+from lims.calibration.services import record_certificate, record_check
 from lims.db import unit_of_work, utcnow
 from lims.instruments.services import register_instrument
 from lims.reports.services import issue_report
@@ -62,37 +65,7 @@ def seed(rt: Runtime) -> list[tuple[str, str, str]]:
                          for name, full, roles, scopes in USERS}
                 qm, tech = users["qm"], users["tech"]
                 today = utcnow().date()
-                balance = register_instrument(session, actor=qm, timezone=tz, data={
-                    "asset_number": "EQ-BAL-001", "name": "电子天平 Analytical balance",
-                    "manufacturer": "Mettler Toledo", "model": "XS204",
-                    "serial_number": BALANCE_SERIAL, "location": "力学室 Mechanics lab, bench 2",
-                    "driver": "mt-sics", "port": balance_link(rt),
-                    "port_settings": {"baudrate": 9600},
-                    "calibrated_on": (today - dt.timedelta(days=160)).isoformat(),
-                    "calibration_due_on": (today + dt.timedelta(days=205)).isoformat(),
-                    "calibration_certificate": "JZ2026-01837"})
-                register_instrument(session, actor=qm, timezone=tz, data={
-                    "asset_number": "EQ-DMM-001", "name": "数字多用表 Digital multimeter",
-                    "manufacturer": "Keysight", "model": "34401A", "serial_number": "MY45012345",
-                    "location": "电学室 Electrical lab, bench 1", "driver": "scpi-dmm",
-                    "port": dev_link(rt, "dmm-1"), "port_settings": {"baudrate": 9600},
-                    "calibrated_on": (today - dt.timedelta(days=90)).isoformat(),
-                    "calibration_due_on": (today + dt.timedelta(days=275)).isoformat(),
-                    "calibration_certificate": "JZ2026-02210"})
-                register_instrument(session, actor=qm, timezone=tz, data={
-                    "asset_number": "EQ-HYG-001", "name": "温湿度变送器 Humidity/temperature "
-                    "transmitter", "manufacturer": "Vaisala", "model": "HMT330",
-                    "serial_number": "G1234567", "location": "恒温恒湿室 Climate room",
-                    "driver": "vaisala-hmt330", "port": dev_link(rt, "hygrometer-1"),
-                    "port_settings": {"baudrate": 4800},
-                    "calibrated_on": (today - dt.timedelta(days=340)).isoformat(),
-                    "calibration_due_on": (today + dt.timedelta(days=20)).isoformat(),
-                    "calibration_certificate": "JZ2025-09981"})
-                register_instrument(session, actor=qm, timezone=tz, data={
-                    "asset_number": "EQ-BAL-002", "name": "电子天平 Precision balance (overdue)",
-                    "manufacturer": "Sartorius", "model": "BSA224S", "serial_number": "31204567",
-                    "location": "力学室 Mechanics lab, bench 3",
-                    "calibration_due_on": (today - dt.timedelta(days=3)).isoformat()})
+                balance = _demo_equipment(session, rt, qm, today)
                 customer = samples.create_customer(
                     session, actor=tech, name="杭州示例纺织有限公司 Hangzhou Example Textiles Co.",
                     contact="刘经理 Mr Liu, 0571-8888 0000", address="杭州市西湖区文三路 100 号")
@@ -141,6 +114,113 @@ def seed(rt: Runtime) -> list[tuple[str, str, str]]:
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(logins, fh)
     return logins
+
+
+def _demo_equipment(session: Any, rt: Runtime, qm: Any, today: dt.date) -> Any:
+    """A real traceability chain a newcomer can click through (ISO/IEC 17025 6.5):
+
+    NMI (中国计量科学研究院) → E1 weight set → in-house calibration of the E2 set against it →
+    in-house calibration of the demo balance against the E2 set → the demo report's mass.
+    The multimeter and the hygrometer are traced through an accredited laboratory; one balance
+    is overdue, and the balance has a history of intermediate checks.
+    """
+    tz = rt.settings.timezone
+
+    def day(offset: int) -> str:
+        return (today + dt.timedelta(days=offset)).isoformat()
+
+    def register(**data: Any) -> Any:
+        return register_instrument(session, actor=qm, timezone=tz, data=data)
+
+    def calibrate(asset: Any, number: str, provider: dict[str, str], calibrated: int,
+                  valid: int, results: list[dict[str, str]], standards: list[str] = (),  # type: ignore[assignment]
+                  conditions: list[dict[str, str]] = ()) -> None:  # type: ignore[assignment]
+        cert = parse_json({"number": number, "provider": provider,
+                           "instrument": asset.asset_number, "calibrated_on": day(calibrated),
+                           "valid_until": day(valid), "standards_used": list(standards),
+                           "conditions": list(conditions), "results": results})
+        record_certificate(session, actor=qm, instrument=asset, cert=cert, source="typed",
+                           timezone=tz)
+
+    nim = {"name": "中国计量科学研究院 National Institute of Metrology, China", "kind": "nmi",
+           "accreditation": "", "country": "CN"}
+    prov = {"name": "浙江省计量科学研究院 Zhejiang Institute of Metrology", "kind": "accredited",
+            "accreditation": "CNAS L0236", "country": "CN"}
+    lab = {"name": f"{rt.settings.lab_name} (本实验室 in-house)", "kind": "in-house",
+           "accreditation": "", "country": "CN"}
+    room = [{"name": "温度 temperature", "value": "20.3", "unit": "℃"},
+            {"name": "相对湿度 relative humidity", "value": "45", "unit": "%RH"}]
+    mass = [{"quantity": "mass", "unit": "g", "range_min": "1", "range_max": "200"}]
+
+    e1 = register(asset_number="STD-E1-001", name="E1 等级砝码 E1 weight set 1 g–200 g",
+                  manufacturer="Häfner", model="E1-200", serial_number="E1-2019-0457",
+                  location="质量室 Mass lab, cabinet 1", role="reference standard",
+                  accuracy_class="OIML E1", quantities=mass)
+    calibrate(e1, "NIM-ZL2026-0311", nim, -300, 430, conditions=room, results=[
+        {"quantity": "conventional mass", "nominal": n, "nominal_unit": "g", "value": v,
+         "unit": "g", "expanded_uncertainty": u, "k": "2"}
+        for n, v, u in (("1", "1.000002", "0.000005"), ("10", "10.000008", "0.000007"),
+                        ("100", "100.000021", "0.000012"), ("200", "200.000035", "0.000020"))])
+    e2 = register(asset_number="STD-E2-001", name="E2 等级砝码 E2 weight set 1 g–200 g",
+                  manufacturer="Sartorius", model="YCW-E2", serial_number="E2-2021-1183",
+                  location="质量室 Mass lab, cabinet 2", role="working standard",
+                  accuracy_class="OIML E2", quantities=mass)
+    calibrate(e2, "JZ2026-E2-0042", lab, -200, 165, standards=["STD-E1-001"], conditions=room,
+              results=[{"quantity": "conventional mass", "nominal": n, "nominal_unit": "g",
+                        "value": v, "unit": "g", "expanded_uncertainty": u, "k": "2"}
+                       for n, v, u in (("1", "1.000012", "0.000020"),
+                                       ("10", "10.000031", "0.000030"),
+                                       ("100", "99.999950", "0.000050"),
+                                       ("200", "200.000120", "0.000080"))])
+    balance = register(asset_number="EQ-BAL-001", name="电子天平 Analytical balance",
+                       manufacturer="Mettler Toledo", model="XS204",
+                       serial_number=BALANCE_SERIAL, location="力学室 Mechanics lab, bench 2",
+                       driver="mt-sics", port=balance_link(rt), port_settings={"baudrate": 9600},
+                       quantities=[{"quantity": "mass", "unit": "g", "range_min": "0.01",
+                                    "range_max": "220", "resolution": "0.0001",
+                                    "mpe": "0.0005"}])
+    calibrate(balance, "JZ2026-01837", lab, -160, 205, standards=["STD-E2-001"],
+              conditions=room, results=[
+                  {"quantity": "indication", "nominal": n, "nominal_unit": "g", "value": v,
+                   "unit": "g", "expanded_uncertainty": u, "k": "2"}
+                  for n, v, u in (("10", "10.0001", "0.0002"), ("100", "100.0002", "0.0003"),
+                                  ("200", "200.0003", "0.0004"))])
+    dmm = register(asset_number="EQ-DMM-001", name="数字多用表 Digital multimeter",
+                   manufacturer="Keysight", model="34401A", serial_number="MY45012345",
+                   location="电学室 Electrical lab, bench 1", driver="scpi-dmm",
+                   port=dev_link(rt, "dmm-1"), port_settings={"baudrate": 9600},
+                   quantities=[{"quantity": "DC voltage", "unit": "V", "range_min": "0",
+                                "range_max": "1000", "resolution": "0.000001"}])
+    calibrate(dmm, "ZJ-DC2026-2210", prov, -90, 275, results=[
+        {"quantity": "DC voltage", "nominal": "10", "nominal_unit": "V", "value": "10.00003",
+         "unit": "V", "expanded_uncertainty": "0.00006", "k": "2"}])
+    hyg = register(asset_number="EQ-HYG-001", name="温湿度变送器 Humidity/temperature transmitter",
+                   manufacturer="Vaisala", model="HMT330", serial_number="G1234567",
+                   location="恒温恒湿室 Climate room", driver="vaisala-hmt330",
+                   port=dev_link(rt, "hygrometer-1"), port_settings={"baudrate": 4800},
+                   quantities=[{"quantity": "relative humidity", "unit": "%RH"},
+                               {"quantity": "temperature", "unit": "℃"}])
+    calibrate(hyg, "ZJ-RH2025-9981", prov, -340, 20, results=[
+        {"quantity": "relative humidity", "nominal": "50", "nominal_unit": "%RH",
+         "value": "50.8", "unit": "%RH", "expanded_uncertainty": "1.5", "k": "2"},
+        {"quantity": "temperature", "nominal": "20", "nominal_unit": "℃", "value": "20.1",
+         "unit": "℃", "expanded_uncertainty": "0.2", "k": "2"}])
+    register(asset_number="EQ-BAL-002", name="电子天平 Precision balance (overdue)",
+             manufacturer="Sartorius", model="BSA224S", serial_number="31204567",
+             location="力学室 Mechanics lab, bench 3", calibration_due_on=day(-3))
+    for weeks, readings in ((20, ["100.0002", "100.0003", "100.0002"]),
+                            (16, ["100.0001", "100.0002", "100.0002"]),
+                            (12, ["100.0003", "100.0004", "100.0003"]),
+                            (8, ["100.0002", "100.0002", "100.0001"]),
+                            (4, ["100.0004", "100.0003", "100.0004"]),
+                            (1, ["100.0002", "100.0003", "100.0003"])):
+        at = dt.datetime.combine(today - dt.timedelta(weeks=weeks), dt.time(9, 30),
+                                 ZoneInfo(tz))
+        record_check(session, actor=qm, instrument=balance, timezone=tz, data={
+            "check_standard": "STD-E2-001", "nominal": "100.0000", "unit": "g",
+            "readings": readings, "limit": "0.0005", "checked_at": at.isoformat(),
+            "notes": "100 g E2 砝码 weight"})
+    return balance
 
 
 def _logins(path: Any) -> list[tuple[str, str, str]]:

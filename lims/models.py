@@ -2,6 +2,7 @@
 
 from lims.audit import models as audit  # noqa: F401
 from lims.auth import models as auth  # noqa: F401
+from lims.calibration import models as calibration  # noqa: F401
 from lims.instruments import models as instruments  # noqa: F401
 from lims.numbering import NumberSeries  # noqa: F401
 from lims.reports import models as reports  # noqa: F401

@@ -26,6 +26,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "report.issue": frozenset({S}),
     "method.manage": frozenset({Q, ADM}),
     "instrument.manage": frozenset({Q, ADM}),
+    "calibration.record": frozenset({Q, ADM}),     # calibrations, imports, checks
+    "nonconformity.manage": frozenset({Q}),        # impact cases, evaluations, letters
     "audit.read": frozenset({Q, A, ADM}),
     "user.manage": frozenset({ADM}),
 }

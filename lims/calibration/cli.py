@@ -1,4 +1,5 @@
-"""Calibration and metrology commands: ``lims uncertainty``, ``lims decide``."""
+"""Calibration and metrology commands: ``lims calibration import``, ``lims trace``,
+``lims impact``, ``lims uncertainty``, ``lims decide``."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 import click
 
-from lims.clitools import fail, invalid, load_json
+from lims.clitools import echo_json, fail, invalid, load_json, runtime
 
 
 @click.command()
@@ -97,5 +98,148 @@ def decide(file: str | None, value: str | None, unit: str | None, expanded: str 
         click.echo(decision.statement_en)
 
 
+@click.group()
+def calibration() -> None:
+    """Calibration records and certificates."""
+
+
+@calibration.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--instrument", "asset", metavar="ASSET",
+              help="The instrument calibrated (default: the file's, or by serial number).")
+@click.option("--provider-kind", type=click.Choice(["nmi", "accredited", "in-house", "other"]),
+              help="Override the provider kind found in or derived from the file.")
+@click.option("--valid-until", metavar="DATE",
+              help="End of validity (a DCC has none; default: the lab's interval).")
+@click.option("--json", "as_json", is_flag=True)
+def calibration_import(file: str, asset: str | None, provider_kind: str | None,
+                       valid_until: str | None, as_json: bool) -> None:
+    """Record an incoming certificate (PTB DCC XML or LIMS JSON) as a calibration record.
+
+    Nothing is written when the file, a unit or a dimension does not fit.
+    """
+    from pathlib import Path
+
+    from lims.auth.services import get_user
+    from lims.calibration.services import import_certificate
+    from lims.calibration.views import import_json
+    from lims.errors import LimsError
+    from lims.instruments.models import Instrument
+    from lims.validate import date
+
+    try:
+        data = Path(file).read_bytes()
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc.strerror}", 2)
+    rt = runtime()
+    try:
+        with rt.transaction() as session:
+            actor = _cli_actor(session, get_user)
+            rec = import_certificate(session, actor=actor, data=data, filename=Path(file).name,
+                                     asset=asset, provider_kind=provider_kind,
+                                     valid_until=date(valid_until, "valid_until", required=False),
+                                     timezone=rt.settings.timezone,
+                                     interval_days=rt.settings.calibration_interval_days,
+                                     warning_days=rt.settings.calibration_warning_days)
+            instrument = session.get(Instrument, rec.instrument_id)
+            body = import_json(rec, instrument.asset_number if instrument else "")
+    except LimsError as exc:
+        invalid(exc, 1)
+    finally:
+        rt.dispose()
+    if as_json:
+        echo_json(body)
+        return
+    cert = body["certificate"]
+    click.echo(f"recorded certificate {cert['number']} of {cert['provider']} "
+               f"({cert['provider_kind']}) for {body['instrument']}: calibrated "
+               f"{cert['calibrated_on']}, valid until {cert['valid_until']}, "
+               f"{len(body['results'])} result(s)")
+
+
+def _cli_actor(session: Any, get_user: Any) -> Any:
+    """The user a CLI import acts as: ``LIMS_CLI_USER`` (default ``admin``)."""
+    import os
+
+    name = os.environ.get("LIMS_CLI_USER", "admin")
+    user = get_user(session, name)
+    if user is None:
+        fail(f"no user {name!r} to act as; set LIMS_CLI_USER to a quality manager or admin")
+    return user
+
+
+@click.command()
+@click.argument("report_number")
+@click.option("--json", "as_json", is_flag=True)
+def trace(report_number: str, as_json: bool) -> None:
+    """Show the traceability chain of every result of a report, up to a national standard."""
+    from lims.calibration.chains import trace_report
+    from lims.errors import LimsError
+
+    rt = runtime()
+    try:
+        with rt.session() as session:
+            data = trace_report(session, report_number, timezone=rt.settings.timezone)
+    except LimsError as exc:
+        invalid(exc, 1)
+    finally:
+        rt.dispose()
+    if as_json:
+        echo_json(data)
+        return
+    click.echo(f"report {data['report']} (sample {data['sample']})")
+    for r in data["results"]:
+        state = "complete" if r["complete"] else f"INCOMPLETE: {r['reason']}"
+        click.echo(f"\n{r['characteristic']} = {r['value']} {r['unit']} "
+                   f"({r['instrument'] or 'no instrument'}): {state}")
+        for depth, n in enumerate(r["chain"]):
+            u = f", U = {n['expanded_uncertainty']} {n['unit']} (k = {n['k']})" \
+                if n["expanded_uncertainty"] else ""
+            click.echo(f"{'  ' * depth}└─ {n['asset']} [{n['role']}] {n['certificate']} by "
+                       f"{n['provider']} ({n['provider_kind']}), {n['calibrated_on']} → "
+                       f"{n['valid_until']}, valid at use: {'yes' if n['valid_at_use'] else 'NO'}"
+                       + u)
+            for w in n["warnings"]:
+                click.echo(f"{'  ' * depth}   ⚠ {w}")
+
+
+@click.command()
+@click.argument("asset")
+@click.option("--from", "start", required=True, metavar="DATE", help="Start (YYYY-MM-DD).")
+@click.option("--to", "end", metavar="DATE", help="End (YYYY-MM-DD; default today).")
+@click.option("--json", "as_json", is_flag=True)
+def impact(asset: str, start: str, end: str | None, as_json: bool) -> None:
+    """List everything that relied on ASSET since DATE: calibrations, instruments, results,
+    reports and customers (ISO/IEC 17025 7.10)."""
+    from lims.calibration.chains import impact as analyse
+    from lims.calibration.services import lab_day
+    from lims.db import utcnow
+    from lims.errors import LimsError
+    from lims.validate import date
+
+    rt = runtime()
+    try:
+        lo = date(start, "from")
+        hi = date(end, "to", required=False) or lab_day(utcnow(), rt.settings.timezone)
+        with rt.session() as session:
+            data = analyse(session, asset, start=lo, end=hi,  # type: ignore[arg-type]
+                           timezone=rt.settings.timezone).to_json()
+    except LimsError as exc:
+        invalid(exc, 1)
+    finally:
+        rt.dispose()
+    if as_json:
+        echo_json(data)
+        return
+    click.echo(f"{asset} from {data['from']} to {data['to']}:")
+    for c in data["calibrations"]:
+        click.echo(f"  calibration {c['certificate']} of {c['instrument']} on "
+                   f"{c['calibrated_on']} used {c['standard']}")
+    click.echo(f"  instruments: {', '.join(data['instruments']) or '—'}")
+    click.echo(f"  results: {data['results']}")
+    click.echo(f"  reports: {', '.join(data['reports']) or '—'}")
+    click.echo(f"  customers: {', '.join(data['customers']) or '—'}")
+
+
 def commands() -> list[click.Command]:
-    return [uncertainty, decide]
+    return [calibration, trace, impact, uncertainty, decide]

@@ -13,7 +13,8 @@ from lims.db import utcnow
 
 def flag_calibration_due(session: Session, settings: Settings) -> dict[str, Any]:
     """Flag equipment whose calibration is due within the warning period or overdue."""
-    from lims.instruments.services import flag_calibration_due as flag
+    from lims.calibration.services import flag_calibration_due as flag
 
     today = utcnow().astimezone(ZoneInfo(settings.timezone)).date()
-    return {"changed": flag(session, today=today, warning_days=settings.calibration_warning_days)}
+    return {"changed": flag(session, today=today, warning_days=settings.calibration_warning_days,
+                            timezone=settings.timezone)}

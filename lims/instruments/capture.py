@@ -6,16 +6,20 @@ database must not stay locked meanwhile); the caller records it afterwards.
 
 from __future__ import annotations
 
+from sqlalchemy.orm import Session
+
 from drivers import DriverError, Reading, get_driver
 from drivers.reading import OK
+from lims.calibration.services import check_fit_for_use
 from lims.db import utcnow
 from lims.errors import InstrumentUnavailable, InvalidInput
 from lims.instruments.models import Instrument
-from lims.instruments.services import SERIAL_KEYS, check_fit_for_use
+from lims.instruments.services import SERIAL_KEYS
 from lims.units import parse_unit, symbol
 
 
-def take_reading(instrument: Instrument, unit: str | None = None, *, timezone: str) -> Reading:
+def take_reading(session: Session, instrument: Instrument, unit: str | None = None, *,
+                 timezone: str) -> Reading:
     """Open the instrument's port, check its identity and return one stable reading.
 
     :param unit: the unit the result needs; of an instrument that sends several quantities
@@ -25,7 +29,7 @@ def take_reading(instrument: Instrument, unit: str | None = None, *, timezone: s
     :raises InstrumentUnavailable: no driver or port, a different instrument on the port, the
         driver failed or the instrument reported an error, overload or underload.
     """
-    check_fit_for_use(instrument, utcnow(), timezone=timezone)
+    check_fit_for_use(session, instrument, utcnow(), timezone=timezone)
     if not instrument.driver or not instrument.port:
         raise InvalidInput(f"instrument {instrument.asset_number} has no driver and port "
                            "configured for capture", field="instrument_id")

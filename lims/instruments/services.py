@@ -1,8 +1,13 @@
-"""The instrument register and its fitness-for-use check (ISO/IEC 17025 6.4)."""
+"""The equipment register (ISO/IEC 17025 6.4): registration, edits, service status.
+
+Calibration records, the fitness-for-use interlock and due-date flags are in
+:mod:`lims.calibration.services`.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -13,8 +18,14 @@ from lims.audit.services import record, snapshot
 from lims.auth.models import User
 from lims.auth.services import require
 from lims.db import utcnow
-from lims.errors import CalibrationExpired, Conflict, InstrumentUnavailable, InvalidInput, NotFound
-from lims.instruments.models import CalibrationFlag, Instrument, InstrumentStatus
+from lims.errors import Conflict, InvalidInput, NotFound
+from lims.instruments.models import (
+    EquipmentRole,
+    Instrument,
+    InstrumentQuantity,
+    InstrumentStatus,
+)
+from lims.units import parse_value
 from lims.validate import as_id, date, text
 
 
@@ -32,33 +43,13 @@ def find_instrument(session: Session, asset_number: str) -> Instrument:
     return instrument
 
 
-def check_fit_for_use(instrument: Instrument, at: dt.datetime, *, timezone: str) -> None:
-    """Refuse an instrument out of service or whose calibration had expired at ``at``.
-
-    The due date itself is still valid; the day after it is not (EQ-04). The lab's calendar
-    (``timezone``) decides which day a measurement belongs to.
-
-    :raises CalibrationExpired:
-    :raises InstrumentUnavailable:
-    """
-    if instrument.status != InstrumentStatus.IN_SERVICE:
-        raise InstrumentUnavailable(f"instrument {instrument.asset_number} is {instrument.status}",
-                                    field="instrument_id", instrument=instrument.asset_number)
-    day = at.astimezone(ZoneInfo(timezone)).date()
-    if day > instrument.calibration_due_on:
-        raise CalibrationExpired(
-            f"instrument {instrument.asset_number} was overdue for calibration on {day} "
-            f"(due {instrument.calibration_due_on}); it cannot be used for results "
-            "(ISO/IEC 17025 6.4)",
-            field="instrument_id", instrument=instrument.asset_number,
-            due_on=instrument.calibration_due_on.isoformat(), measured_on=day.isoformat())
-
-
 def register_instrument(session: Session, *, actor: User, data: dict[str, Any], timezone: str,
                         warning_days: int = 30) -> Instrument:
-    """Add an instrument to the register.
+    """Add equipment to the register, with the quantities it measures and, when given, the
+    calibration it arrives with (which becomes its first calibration record).
 
-    :raises InvalidInput: a missing field, a bad date or an unknown driver.
+    :raises InvalidInput: a missing field, a bad date or unit, an unknown driver or role, a due
+        date before the calibration date.
     :raises Conflict: the asset number is taken.
     """
     require(actor, "instrument.manage")
@@ -74,21 +65,149 @@ def register_instrument(session: Session, *, actor: User, data: dict[str, Any], 
     if driver is not None and driver not in DRIVERS:
         raise InvalidInput(f"unknown driver {driver!r}; known: {', '.join(sorted(DRIVERS))}",
                            field="driver")
+    role = field("role", max_len=20) or EquipmentRole.TEST_EQUIPMENT
+    if role not in {r.value for r in EquipmentRole}:
+        raise InvalidInput(f"must be one of {', '.join(r.value for r in EquipmentRole)}",
+                           field="role")
     settings = port_settings(data.get("port_settings"), baudrate=data.get("baudrate"))
+    calibrated_on = date(data.get("calibrated_on"), "calibrated_on", required=False)
+    due_on = date(data.get("calibration_due_on"), "calibration_due_on", required=False)
+    if calibrated_on and due_on and due_on < calibrated_on:
+        raise InvalidInput(f"the due date {due_on} is before the calibration date "
+                           f"{calibrated_on}", field="calibration_due_on")
+    if calibrated_on and not due_on:
+        raise InvalidInput("give the date the calibration is due as well",
+                           field="calibration_due_on")
     instrument = Instrument(
         asset_number=asset, name=field("name", required=True), manufacturer=field("manufacturer"),
         model=field("model"), serial_number=field("serial_number", max_len=80),
-        location=field("location"), driver=driver, port=field("port", max_len=255) or None,
-        port_settings=settings, calibrated_on=date(data.get("calibrated_on"), "calibrated_on",
-                                                    required=False),
-        calibration_due_on=date(data.get("calibration_due_on"), "calibration_due_on"),
-        calibration_certificate=field("calibration_certificate", max_len=80))
-    instrument.calibration_flag = calibration_flag(instrument, utcnow().astimezone(ZoneInfo(timezone)).date(),
-                                                   warning_days=warning_days)
+        location=field("location"), role=role,
+        accuracy_class=field("accuracy_class", max_len=40), driver=driver,
+        port=field("port", max_len=255) or None, port_settings=settings)
+    instrument.quantities = parse_quantities(data.get("quantities"))
     session.add(instrument)
     session.flush()
     record(session, actor=actor, action="instrument.register", entity_type="instruments",
-           entity_id=instrument.asset_number, after=snapshot(instrument))
+           entity_id=instrument.asset_number,
+           after={**snapshot(instrument),
+                  "quantities": [snapshot(q) for q in instrument.quantities]})
+    if due_on is not None:
+        _initial_calibration(session, actor, instrument, data, calibrated_on, due_on, timezone)
+    from lims.calibration.services import refresh_flag
+
+    refresh_flag(session, instrument, today=utcnow().astimezone(ZoneInfo(timezone)).date(),
+                 warning_days=warning_days, timezone=timezone)
+    return instrument
+
+
+def _initial_calibration(session: Session, actor: User, instrument: Instrument,
+                         data: dict[str, Any], calibrated_on: dt.date | None, due_on: dt.date,
+                         timezone: str) -> None:
+    """The calibration the register form carries becomes the first calibration record."""
+    from lims.calibration.certificates import CertificateItem, ParsedCertificate
+    from lims.calibration.services import get_provider, record_certificate
+
+    provider = text(data.get("calibration_provider"), "calibration_provider", required=False)
+    kind = text(data.get("calibration_provider_kind"), "calibration_provider_kind",
+                required=False, max_len=20) or "other"
+    number = text(data.get("calibration_certificate"), "calibration_certificate",
+                  required=False, max_len=80) or f"{instrument.asset_number}-initial"
+    provider_name = provider or "未注明的校准机构 Calibration provider not recorded"
+    get_provider(session, name=provider_name, kind=kind, field="calibration_provider")
+    cert = ParsedCertificate(
+        format="typed", schema_version=None, number=number, provider_name=provider_name,
+        provider_kind=kind, provider_accreditation="", provider_country="",
+        # Only a due date given (as before calibration records existed): the record says the
+        # calibration date is not known rather than inventing one.
+        calibrated_on=calibrated_on, valid_until=due_on,  # type: ignore[arg-type]
+        item=CertificateItem(instrument.name, instrument.manufacturer, instrument.model,
+                             instrument.serial_number),
+        instrument=instrument.asset_number, standards_used=(), conditions=(), conformity="",
+        results=())
+    record_certificate(session, actor=None, instrument=instrument, cert=cert,
+                       source="register", timezone=timezone)
+
+
+def parse_quantities(value: Any) -> list[InstrumentQuantity]:
+    """Validate the quantities equipment measures: quantity, unit, range, resolution, MPE."""
+    from lims.calibration.services import dimension_of
+
+    if value in (None, ""):
+        return []
+    if not isinstance(value, list) or len(value) > 20:
+        raise InvalidInput("must be a list of up to 20 quantities", field="quantities")
+    out = []
+    for i, q in enumerate(value):
+        f = f"quantities[{i}]"
+        if not isinstance(q, dict):
+            raise InvalidInput("must be an object", field=f)
+        unit = text(q.get("unit"), f"{f}.unit", max_len=40)
+        dim = dimension_of(unit, field=f"{f}.unit")
+        numbers = {}
+        for key in ("range_min", "range_max", "resolution", "mpe"):
+            raw = q.get(key)
+            if raw in (None, ""):
+                numbers[key] = None
+            else:
+                parse_value(raw, field=f"{f}.{key}")  # a number, kept with its digits
+                numbers[key] = str(raw).strip()
+        if numbers["range_min"] and numbers["range_max"] and \
+                Decimal(numbers["range_min"]) > Decimal(numbers["range_max"]):
+            raise InvalidInput("the range's lower end is above its upper end",
+                               field=f"{f}.range_min")
+        out.append(InstrumentQuantity(quantity=text(q.get("quantity"), f"{f}.quantity",
+                                                    max_len=60),
+                                      unit=unit, dimension=dim, **numbers))
+    return out
+
+
+def duplicate_serials(session: Session, instrument: Instrument) -> list[str]:
+    """Other equipment with the same manufacturer's serial number (a warning, not an error)."""
+    if not instrument.serial_number:
+        return []
+    return list(session.scalars(select(Instrument.asset_number).where(
+        Instrument.serial_number == instrument.serial_number, Instrument.id != instrument.id)))
+
+
+def update_instrument(session: Session, *, actor: User, asset: str, data: dict[str, Any],
+                      reason: Any) -> Instrument:
+    """Edit the register entry (name, location, port, …) with an audited reason."""
+    require(actor, "instrument.manage")
+    reason = text(reason, "reason", max_len=2000)
+    instrument = find_instrument(session, asset)
+    before = snapshot(instrument)
+    for key, max_len in (("name", 120), ("manufacturer", 120), ("model", 120),
+                         ("serial_number", 80), ("location", 120), ("accuracy_class", 40)):
+        if key in data:
+            setattr(instrument, key, text(data[key], key, required=key == "name",
+                                          max_len=max_len))
+    if "port" in data:
+        instrument.port = text(data["port"], "port", required=False, max_len=255) or None
+    if "port_settings" in data or "baudrate" in data:
+        instrument.port_settings = port_settings(data.get("port_settings", instrument.port_settings),
+                                                 baudrate=data.get("baudrate"))
+    session.flush()
+    record(session, actor=actor, action="instrument.update", entity_type="instruments",
+           entity_id=instrument.asset_number, before=before, after=snapshot(instrument),
+           reason=reason)
+    return instrument
+
+
+def set_in_service(session: Session, *, actor: User, asset: str, in_service: bool,
+                   reason: Any) -> Instrument:
+    """Take equipment out of service, or back into it, with a reason (ISO/IEC 17025 6.4.9)."""
+    require(actor, "instrument.manage")
+    reason = text(reason, "reason", max_len=500)
+    instrument = find_instrument(session, asset)
+    target = InstrumentStatus.IN_SERVICE if in_service else InstrumentStatus.OUT_OF_SERVICE
+    if instrument.status == target:
+        raise Conflict(f"{asset} is already {target}")
+    before = {"status": instrument.status, "status_reason": instrument.status_reason}
+    instrument.status, instrument.status_reason = target, reason
+    session.flush()
+    record(session, actor=actor, action="instrument.status", entity_type="instruments",
+           entity_id=asset, before=before, after={"status": target, "status_reason": reason},
+           reason=reason)
     return instrument
 
 
@@ -123,31 +242,3 @@ def port_settings(value: Any, *, baudrate: Any = None) -> dict[str, Any]:
                                f"{', '.join(map(str, sorted(BAUDRATES)))}", field="baudrate")
         settings["baudrate"] = rate
     return settings
-
-
-def calibration_flag(instrument: Instrument, today: dt.date, *, warning_days: int) -> str:
-    if today > instrument.calibration_due_on:
-        return CalibrationFlag.OVERDUE
-    if (instrument.calibration_due_on - today).days <= warning_days:
-        return CalibrationFlag.DUE_SOON
-    return CalibrationFlag.OK
-
-
-def flag_calibration_due(session: Session, *, today: dt.date, warning_days: int) -> list[str]:
-    """Flag instruments due within the warning period or overdue; audit each change.
-
-    :returns: the asset numbers whose flag changed.
-    """
-    changed = []
-    for instrument in session.scalars(select(Instrument).order_by(Instrument.id)):
-        flag = calibration_flag(instrument, today, warning_days=warning_days)
-        if flag != instrument.calibration_flag:
-            before = {"calibration_flag": instrument.calibration_flag}
-            instrument.calibration_flag, instrument.flagged_at = flag, utcnow()
-            record(session, actor=None, action="instrument.calibration_flag",
-                   entity_type="instruments", entity_id=instrument.asset_number,
-                   before=before, after={"calibration_flag": flag,
-                                         "calibration_due_on": instrument.calibration_due_on})
-            changed.append(instrument.asset_number)
-    session.flush()
-    return changed

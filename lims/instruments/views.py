@@ -1,4 +1,4 @@
-"""Instrument register pages and API."""
+"""Equipment register pages and API."""
 
 from __future__ import annotations
 
@@ -6,12 +6,20 @@ from typing import Any
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from drivers import DRIVERS
 from lims.auth.permissions import allowed
+from lims.calibration.services import latest_record
 from lims.db import unit_of_work
-from lims.instruments.models import Instrument
-from lims.instruments.services import register_instrument
+from lims.instruments.models import EquipmentRole, Instrument
+from lims.instruments.services import (
+    duplicate_serials,
+    find_instrument,
+    register_instrument,
+    set_in_service,
+    update_instrument,
+)
 from lims.web.auth import current_user
 from lims.web.context import get_session, settings
 from lims.web.inputs import form, json_body
@@ -20,14 +28,21 @@ bp = Blueprint("instruments", __name__, url_prefix="/instruments")
 api = Blueprint("instruments_api", __name__, url_prefix="/api/v1/instruments")
 
 
-def to_json(i: Instrument) -> dict[str, Any]:
+def to_json(i: Instrument, db: Session) -> dict[str, Any]:
+    last = latest_record(db, i.id)
     return {"id": i.id, "asset_number": i.asset_number, "name": i.name,
             "manufacturer": i.manufacturer, "model": i.model, "serial_number": i.serial_number,
-            "location": i.location, "driver": i.driver, "port": i.port,
-            "port_settings": i.port_settings, "status": i.status,
-            "calibrated_on": i.calibrated_on.isoformat() if i.calibrated_on else None,
-            "calibration_due_on": i.calibration_due_on.isoformat(),
-            "calibration_certificate": i.calibration_certificate,
+            "location": i.location, "role": i.role, "accuracy_class": i.accuracy_class,
+            "driver": i.driver, "port": i.port, "port_settings": i.port_settings,
+            "status": i.status, "status_reason": i.status_reason,
+            "quantities": [{"quantity": q.quantity, "unit": q.unit, "dimension": q.dimension,
+                            "range_min": q.range_min, "range_max": q.range_max,
+                            "resolution": q.resolution, "mpe": q.mpe} for q in i.quantities],
+            # The latest calibration, as the register shows it (compatible with the old fields).
+            "calibrated_on": last.calibrated_on.isoformat() if last and last.calibrated_on
+            else None,
+            "calibration_due_on": last.valid_until.isoformat() if last else None,
+            "calibration_certificate": last.certificate_number if last else "",
             "calibration_flag": i.calibration_flag}
 
 
@@ -35,33 +50,111 @@ def _all() -> list[Instrument]:
     return list(get_session().scalars(select(Instrument).order_by(Instrument.asset_number)))
 
 
+def _data() -> dict[str, Any]:
+    """The register form: one quantity row (quantity, unit, range, resolution, MPE)."""
+    data = form()
+    quantity = {k: data.pop(f"q_{k}", "") for k in ("quantity", "unit", "range_min",
+                                                      "range_max", "resolution", "mpe")}
+    if quantity["quantity"] or quantity["unit"]:
+        data["quantities"] = [quantity]
+    return data
+
+
 @bp.get("/")
 def index() -> object:
-    return render_template("instruments/index.html", instruments=_all(), drivers=sorted(DRIVERS),
+    db = get_session()
+    instruments = _all()
+    due = {i.id: latest_record(db, i.id) for i in instruments}
+    return render_template("instruments/index.html", instruments=instruments, due=due,
+                           drivers=sorted(DRIVERS), roles=[r.value for r in EquipmentRole],
                            can_manage=allowed(current_user().roles, "instrument.manage"))
 
 
 @bp.post("/")
 def create() -> object:
-    data = form()
+    data = _data()
     with unit_of_work(get_session()) as db:
         instrument = register_instrument(db, actor=current_user(), data=data,
                                          timezone=settings().timezone,
                                          warning_days=settings().calibration_warning_days)
-        flash(f"instrument {instrument.asset_number} registered", "ok")
-    return redirect(url_for("instruments.index"), code=303)
+        asset, twins = instrument.asset_number, duplicate_serials(db, instrument)
+    flash(f"instrument {asset} registered", "ok")
+    if twins:
+        flash(f"serial number also used by {', '.join(twins)}: check it is not the same "
+              "item registered twice", "error")
+    return redirect(url_for("instruments.detail", asset=asset), code=303)
+
+
+@bp.post("/<asset>/edit")
+def edit(asset: str) -> object:
+    data = form()
+    with unit_of_work(get_session()) as db:
+        update_instrument(db, actor=current_user(), asset=asset, data=data,
+                          reason=data.get("reason"))
+    flash(f"{asset} updated", "ok")
+    return redirect(url_for("instruments.detail", asset=asset), code=303)
+
+
+@bp.post("/<asset>/status")
+def status(asset: str) -> object:
+    data = form()
+    with unit_of_work(get_session()) as db:
+        i = set_in_service(db, actor=current_user(), asset=asset,
+                           in_service=data.get("in_service") == "1", reason=data.get("reason"))
+        flash(f"{asset} is now {i.status}", "ok")
+    return redirect(url_for("instruments.detail", asset=asset), code=303)
+
+
+@bp.get("/<asset>")
+def detail(asset: str) -> object:
+    from lims.calibration.views import instrument_page
+
+    return instrument_page(asset)
 
 
 @api.get("")
 def list_json() -> object:
-    return jsonify(instruments=[to_json(i) for i in _all()])
+    db = get_session()
+    return jsonify(instruments=[to_json(i, db) for i in _all()])
 
 
 @api.post("")
 def create_json() -> object:
     data = json_body()
     with unit_of_work(get_session()) as db:
-        body = to_json(register_instrument(db, actor=current_user(), data=data,
+        instrument = register_instrument(db, actor=current_user(), data=data,
                                          timezone=settings().timezone,
-                                         warning_days=settings().calibration_warning_days))
+                                         warning_days=settings().calibration_warning_days)
+        body = to_json(instrument, db)
+        body["warnings"] = [f"serial number also used by {a}"
+                            for a in duplicate_serials(db, instrument)]
     return jsonify(body), 201
+
+
+@api.get("/<asset>")
+def show_json(asset: str) -> object:
+    db = get_session()
+    return jsonify(to_json(find_instrument(db, asset), db))
+
+
+@api.post("/<asset>")
+def update_json(asset: str) -> object:
+    data = json_body()
+    with unit_of_work(get_session()) as db:
+        body = to_json(update_instrument(db, actor=current_user(), asset=asset, data=data,
+                                         reason=data.get("reason")), db)
+    return jsonify(body)
+
+
+@api.post("/<asset>/status")
+def status_json(asset: str) -> object:
+    data = json_body()
+    if not isinstance(data.get("in_service"), bool):
+        from lims.errors import InvalidInput
+
+        raise InvalidInput("must be true or false", field="in_service")
+    with unit_of_work(get_session()) as db:
+        body = to_json(set_in_service(db, actor=current_user(), asset=asset,
+                                      in_service=data["in_service"],
+                                      reason=data.get("reason")), db)
+    return jsonify(body)

@@ -22,7 +22,7 @@ class Report(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(40), unique=True)
-    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id"))
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id"), index=True)
     status: Mapped[str] = mapped_column(String(20))
     issued_at: Mapped[dt.datetime]
     issued_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))

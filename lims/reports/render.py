@@ -51,7 +51,10 @@ def register_fonts(font_dir: Path) -> None:
         _registered.add(REGULAR)
 
 
-def _numbered_canvas(number: str, lab: str) -> type[canvas.Canvas]:
+def numbered_canvas(reference: str, lab: str) -> type[canvas.Canvas]:
+    """A canvas that heads every page with the lab and ``reference`` (the document's number,
+    as it should read) and foots it with "page n of N" (ISO/IEC 17025 7.8.2.1 e)."""
+
     class NumberedCanvas(canvas.Canvas):
         """Defers each page so that "page n of N" can be drawn once N is known."""
 
@@ -77,7 +80,7 @@ def _numbered_canvas(number: str, lab: str) -> type[canvas.Canvas]:
             self.setFont(REGULAR, 8)
             self.setFillColor(colors.black)
             self.drawString(20 * mm, height - 12 * mm, lab)
-            self.drawRightString(width - 20 * mm, height - 12 * mm, f"报告编号 Report No.: {number}")
+            self.drawRightString(width - 20 * mm, height - 12 * mm, reference)
             self.setStrokeColor(colors.grey)
             self.line(20 * mm, height - 14 * mm, width - 20 * mm, height - 14 * mm)
             self.drawCentredString(width / 2, 10 * mm,
@@ -226,5 +229,6 @@ def render_report(content: ReportContent, *, font_dir: Path) -> bytes:
                        style=TableStyle([("FONT", (0, 0), (-1, -1), REGULAR, 8),
                                          ("VALIGN", (0, 0), (-1, -1), "MIDDLE")])))
     story.append(P("（以下空白）　*** 报告结束 End of report ***", st["end"]))
-    doc.build(story, canvasmaker=_numbered_canvas(content.number, content.lab_name_en))
+    doc.build(story, canvasmaker=numbered_canvas(f"报告编号 Report No.: {content.number}",
+                                                  content.lab_name_en))
     return buf.getvalue()

@@ -78,8 +78,12 @@ def verify(number: str) -> object:
                      "这份文件与签发的报告完全一致 / The file is identical to the issued report."
                      if same else
                      "这份文件与签发的报告不一致 / The file differs from the issued report."}
+    # A recall in an open nonconforming-work case (ISO/IEC 17025 7.10): only the case number.
+    from lims.calibration.nonconforming import review_case
+
+    review = review_case(get_session(), report.id)
     return render_template("reports/verify.html", report=report, number=number, check=check,
-                           lab=settings().lab_name_en)
+                           lab=settings().lab_name_en, review=review)
 
 
 @api.get("/reports")

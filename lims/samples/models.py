@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lims.db import Model, utcnow
@@ -71,7 +71,7 @@ class TestRequest(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(40), unique=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
@@ -85,7 +85,7 @@ class Sample(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(40), unique=True)
-    request_id: Mapped[int] = mapped_column(ForeignKey("test_requests.id"))
+    request_id: Mapped[int] = mapped_column(ForeignKey("test_requests.id"), index=True)
     description: Mapped[str] = mapped_column(String(300))
     status: Mapped[str] = mapped_column(String(30))
     registered_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -131,7 +131,9 @@ class Result(Model):
     """
 
     __tablename__ = "results"
-    __table_args__ = (UniqueConstraint("test_id", "characteristic_id", "version"),)
+    __table_args__ = (UniqueConstraint("test_id", "characteristic_id", "version"),
+                      # impact analysis: everything measured with an instrument in a period
+                      Index("ix_results_instrument_measured", "instrument_id", "measured_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     test_id: Mapped[int] = mapped_column(ForeignKey("sample_tests.id"))
@@ -144,7 +146,10 @@ class Result(Model):
     conformity: Mapped[str | None] = mapped_column(String(10))  # "pass" / "fail" / None
     source: Mapped[str] = mapped_column(String(20))         # "manual" / "instrument"
     instrument_id: Mapped[int | None] = mapped_column(ForeignKey("instruments.id"))
-    # The instrument's calibration state at the instant of measurement (ISO/IEC 17025 7.5.1).
+    # The instrument's calibration state at the instant of measurement (ISO/IEC 17025 7.5.1):
+    # the record in force then, and its valid-until date as it was.
+    calibration_record_id: Mapped[int | None] = mapped_column(
+        ForeignKey("calibration_records.id"), index=True)
     instrument_due_on: Mapped[dt.date | None]
     raw: Mapped[bytes | None] = mapped_column(LargeBinary)  # bytes as received (TRC-03)
     measured_at: Mapped[dt.datetime]

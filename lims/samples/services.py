@@ -21,6 +21,7 @@ from lims import units
 from lims.audit.services import record, snapshot
 from lims.auth.models import User
 from lims.auth.services import require
+from lims.calibration.services import check_fit_for_use
 from lims.db import utcnow
 from lims.errors import (
     Conflict,
@@ -32,7 +33,7 @@ from lims.errors import (
 )
 from lims.instruments.capture import take_reading
 from lims.instruments.models import Instrument
-from lims.instruments.services import check_fit_for_use, get_instrument
+from lims.instruments.services import get_instrument
 from lims.metrology.decision import verdict_of
 from lims.numbering import next_number
 from lims.samples.lifecycle import RESULTS_OPEN, SampleStatus, check_transition
@@ -252,7 +253,7 @@ def read_for_result(session: Session, *, actor: User, number: str, characteristi
     require(actor, "result.capture")
     _test, ch = find_characteristic(get_sample(session, number), characteristic_id)
     instrument = get_instrument(session, as_id(instrument_id, "instrument_id"))
-    return instrument, take_reading(instrument, ch.unit, timezone=timezone)
+    return instrument, take_reading(session, instrument, ch.unit, timezone=timezone)
 
 
 def record_reading(session: Session, *, actor: User, number: str, characteristic_id: Any,
@@ -299,17 +300,19 @@ def _build_result(session: Session, *, actor: User, test: SampleTest, ch: Charac
     parsed, expected = units.parse_unit(unit), units.parse_unit(ch.unit)
     units.check_compatible(parsed, expected, given_text=str(unit).strip())
     measured_at = measured_at or utcnow()
-    instrument = None
+    instrument = calibration = None
     if instrument_id not in (None, ""):
         instrument = get_instrument(session, as_id(instrument_id, "instrument_id"))
-        # ISO/IEC 17025 6.4.4 / EQ-04: an overdue instrument cannot produce a result.
-        check_fit_for_use(instrument, measured_at, timezone=timezone)
+        # ISO/IEC 17025 6.4.4 / EQ-04: an overdue instrument cannot produce a result; the
+        # result keeps the calibration record in force when it was measured (7.5.1).
+        calibration = check_fit_for_use(session, instrument, measured_at, timezone=timezone)
     return Result(
         test=test, characteristic=ch, value=str(value).strip(),
         unit=units.canonical(parsed), unit_text=str(unit).strip(),
         conformity=conformity(number, parsed, expected, ch), source=source,
         instrument_id=instrument.id if instrument else None,
-        instrument_due_on=instrument.calibration_due_on if instrument else None,
+        calibration_record_id=calibration.id if calibration else None,
+        instrument_due_on=calibration.valid_until if calibration else None,
         raw=raw, measured_at=measured_at, recorded_by_id=actor.id)
 
 

@@ -2,70 +2,18 @@
 
 from __future__ import annotations
 
-import shutil
-import threading
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
-from werkzeug.serving import make_server
 
-from tests.conftest import CI
-from tests.support.world import PASSWORD
+from tests.e2e.conftest import login, logout
 
 pytestmark = pytest.mark.e2e
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-
-
-@pytest.fixture
-def server(app: Any) -> Iterator[str]:
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{srv.server_port}"
-    finally:
-        srv.shutdown()
-        thread.join(timeout=5)
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    if CHROMIUM is None:
-        if CI:
-            pytest.fail("chromium is not installed; browser tests are mandatory when CI=true")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-def _login(page: Any, base: str, name: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", name)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button:has-text('Log in')")
-    page.wait_for_url(f"{base}/")
-
-
-def _logout(page: Any) -> None:
-    page.click("button:has-text('Log out')")
-
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_technician_to_signed_report_in_the_browser(server, browser, session, world,
                                                     attached_balance, tmp_path):
     page = browser.new_page()
     page.set_default_timeout(15000)
-    _login(page, server, "tech")
+    login(page, server, "tech")
 
     # Register a sample under a new request.
     page.select_option("select[name=customer_id]", str(world.customer_id))
@@ -104,15 +52,15 @@ def test_technician_to_signed_report_in_the_browser(server, browser, session, wo
 
     page.click("button:has-text('Testing complete')")
     assert page.inner_text("#sample-status") == "results complete"
-    _logout(page)
+    logout(page)
 
-    _login(page, server, "reviewer")
+    login(page, server, "reviewer")
     page.goto(f"{server}/samples/{number}")
     page.click("button:has-text('Review')")
     assert page.inner_text("#sample-status") == "reviewed"
-    _logout(page)
+    logout(page)
 
-    _login(page, server, "signatory")
+    login(page, server, "signatory")
     page.goto(f"{server}/samples/{number}")
     page.click("button:has-text('Approve')")
     assert page.inner_text("#sample-status") == "approved"

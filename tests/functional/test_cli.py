@@ -44,6 +44,28 @@ def test_init_demo_report_and_pki(database_url, tmp_path, font_dir):
     missing = lims(env, "report", "export", "NOPE", str(tmp_path / "x.pdf"))
     assert missing.returncode == 1 and "no report" in missing.stderr
 
+    # The demo's chain: the report's mass traces to the NMI; the E2 set's impact reaches it.
+    traced = lims(env, "trace", number, "--json")
+    assert traced.returncode == 0, traced.stderr
+    mass = json.loads(traced.stdout)["results"][0]
+    assert mass["complete"] is True and mass["instrument"] == "EQ-BAL-001"
+    assert [n["asset"] for n in mass["chain"]] == ["EQ-BAL-001", "STD-E2-001", "STD-E1-001"]
+    assert mass["chain"][-1]["provider_kind"] == "nmi"
+    assert "中国计量科学研究院" in mass["chain"][-1]["provider"]
+    assert set(mass["chain"][0]) >= {"asset", "role", "certificate", "provider", "provider_kind",
+                                     "calibrated_on", "valid_until", "valid_at_use", "quantity",
+                                     "unit", "expanded_uncertainty", "k", "warnings"}
+    found = lims(env, "impact", "STD-E2-001", "--from", "2000-01-01", "--json")
+    assert found.returncode == 0, found.stderr
+    impact = json.loads(found.stdout)
+    assert impact["instruments"] == ["EQ-BAL-001"] and impact["reports"] == [number]
+    assert impact["results"] == 1 and impact["customers"][0].startswith("杭州示例纺织")
+    assert set(impact) == {"asset", "from", "to", "calibrations", "instruments", "results",
+                           "reports", "customers"}
+    assert "STD-E1-001" in lims(env, "trace", number).stdout
+    assert lims(env, "impact", "NOPE", "--from", "2026-01-01").returncode == 1
+    assert lims(env, "impact", "STD-E2-001", "--from", "26/01/2026").returncode == 1
+
     verified = lims(env, "audit", "verify")
     assert verified.returncode == 0 and "intact" in verified.stdout
 
@@ -53,6 +75,44 @@ def test_init_demo_report_and_pki(database_url, tmp_path, font_dir):
     assert bad.returncode == 1 and "roles" in bad.stderr
     token = lims(env, "user", "token", "newbie").stdout.strip()
     assert token.startswith("lims_")
+
+
+def test_calibration_import_json_keeps_digits_and_refuses_whole(database_url, tmp_path,
+                                                                font_dir):
+    data = Path(__file__).resolve().parents[1] / "data" / "certificates"
+    env = {**os.environ, "LIMS_INSTANCE_PATH": str(tmp_path / "inst"),
+           "LIMS_DATABASE_URL": database_url, "LIMS_FONT_DIR": str(font_dir)}
+    assert lims(env, "init").returncode == 0
+    made = lims(env, "user", "create", "admin", "--role", "admin",
+                input="pw-12345678\npw-12345678\n")
+    assert made.returncode == 0, made.stderr
+    out = lims(env, "calibration", "import", str(data / "dcc-nim-mass-e1.xml"), "--json")
+    assert out.returncode == 0, out.stderr
+    body = json.loads(out.stdout)
+    assert body["certificate"] == {"number": "ZLJL2024-00173",
+                                   "provider": "National Institute of Metrology, China",
+                                   "provider_kind": "nmi", "calibrated_on": "2024-03-06",
+                                   "valid_until": "2025-03-05"}
+    assert body["instrument"].startswith("STD-")
+    first = body["results"][0]
+    assert first == {"quantity": "Conventional mass", "nominal": "1", "value": "1.0000010",
+                     "unit": "gram", "expanded_uncertainty": "0.0000020", "k": "2",
+                     "coverage_probability": "0.95"}
+    assert [r["value"] for r in body["results"][1:4]] == ["0.0010", "-0.0040", "0.012"]
+    from lims.units import ureg
+
+    assert all(ureg.parse_units(r["unit"]) is not None for r in body["results"])
+    again = lims(env, "calibration", "import", str(data / "dcc-nim-mass-e1.xml"))
+    assert again.returncode == 1 and "already recorded" in again.stderr
+    bad = tmp_path / "bad.xml"
+    bad.write_bytes((data / "dcc-dakks-dmm.xml").read_bytes().replace(b"\\volt", b"\\furlong"))
+    refused = lims(env, "calibration", "import", str(bad), "--instrument", body["instrument"])
+    assert refused.returncode == 1 and "furlong" in refused.stderr
+    wrong = lims(env, "calibration", "import", str(data / "dcc-dakks-dmm.xml"), "--instrument",
+                 body["instrument"])
+    assert wrong.returncode == 1 and "none of its quantities" in wrong.stderr
+    listed = lims(env, "calibration", "import", str(tmp_path / "missing.xml"))
+    assert listed.returncode == 2
 
 
 def test_demo_logins_are_not_in_the_repository():

@@ -24,3 +24,63 @@ def test_check_then_round_trip_on_an_empty_database(database_url):
     assert _tables(database_url) == set()
     upgrade(database_url)
     check(database_url)
+
+
+def test_instrument_calibrations_become_records_and_results_point_to_them(database_url):
+    """Migration 0003 turns each instrument's calibration columns into its first record."""
+    from sqlalchemy import text
+
+    downgrade(database_url, "base")
+    upgrade(database_url, "0002")
+    engine = make_engine(database_url)
+    now = "2026-01-05 08:00:00"
+    rows = [
+        "INSERT INTO users (id, username, full_name, password_hash, active, created_at) "
+        f"VALUES (1, 'u', 'U', 'x', true, '{now}')",
+        "INSERT INTO customers (id, name, contact, address, created_at) "
+        f"VALUES (1, 'C', '', '', '{now}')",
+        "INSERT INTO test_methods (id, code, title, clause, field, created_at) "
+        f"VALUES (1, 'M', 'M', '', 'f', '{now}')",
+        "INSERT INTO characteristics (id, method_id, name, unit) VALUES (1, 1, 'm', 'gram')",
+        "INSERT INTO test_requests (id, number, customer_id, description, created_at, "
+        f"created_by_id) VALUES (1, 'WT1', 1, '', '{now}', 1)",
+        "INSERT INTO samples (id, number, request_id, description, status, registered_at, "
+        f"registered_by_id) VALUES (1, 'YP1', 1, 's', 'in testing', '{now}', 1)",
+        "INSERT INTO sample_tests (id, sample_id, method_id) VALUES (1, 1, 1)",
+        "INSERT INTO instruments (id, asset_number, name, manufacturer, model, serial_number, "
+        "location, port_settings, status, calibrated_on, calibration_due_on, "
+        "calibration_certificate, calibration_flag, created_at) VALUES (1, 'EQ-9', 'B', '', "
+        "'', '', '', '{}', 'in service', '2025-06-01', '2026-05-31', 'JZ-77', 'ok', "
+        f"'{now}')",
+        "INSERT INTO instruments (id, asset_number, name, manufacturer, model, serial_number, "
+        "location, port_settings, status, calibration_due_on, calibration_certificate, "
+        f"calibration_flag, created_at) VALUES (2, 'EQ-8', 'B', '', '', '', '', '{{}}', "
+        f"'in service', '2026-03-01', '', 'ok', '{now}')",
+        "INSERT INTO results (id, test_id, characteristic_id, version, is_current, value, unit, "
+        "unit_text, source, instrument_id, instrument_due_on, measured_at, recorded_at, "
+        f"recorded_by_id) VALUES (1, 1, 1, 1, true, '1.00', 'gram', 'g', 'manual', 1, "
+        f"'2026-05-31', '{now}', '{now}', 1)",
+    ]
+    try:
+        with engine.begin() as conn:
+            for sql in rows:
+                conn.execute(text(sql))
+        upgrade(database_url)
+        with engine.connect() as conn:
+            records = conn.execute(text(
+                "SELECT instrument_id, certificate_number, calibrated_on, valid_until, source, "
+                "k.kind FROM calibration_records r JOIN calibration_providers k "
+                "ON k.id = r.provider_id ORDER BY instrument_id")).all()
+            linked = conn.execute(text("SELECT calibration_record_id FROM results")).scalar()
+        assert [(r[0], r[1], str(r[2]), str(r[3]), r[4], r[5]) for r in records] == [
+            (1, "JZ-77", "2025-06-01", "2026-05-31", "migrated", "other"),
+            (2, "not recorded", "None", "2026-03-01", "migrated", "other")]
+        assert linked is not None
+        downgrade(database_url, "0002")
+        with engine.connect() as conn:
+            back = conn.execute(text("SELECT calibration_due_on, calibration_certificate FROM "
+                                     "instruments ORDER BY id")).all()
+        assert [(str(a), b) for a, b in back] == [("2026-05-31", "JZ-77"), ("2026-03-01",
+                                                                              "not recorded")]
+    finally:
+        engine.dispose()

@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
+from lims.calibration.services import latest_record
 from lims.db import unit_of_work, utcnow
 from lims.errors import (
     CalibrationExpired,
@@ -18,7 +19,6 @@ from lims.errors import (
     SeparationOfDuties,
     UnitMismatch,
 )
-from lims.instruments.models import Instrument
 from lims.samples import services
 from lims.samples.models import Result, Sample
 from tests.support.world import TZ
@@ -105,12 +105,14 @@ def test_second_result_for_same_characteristic_must_be_a_correction(session, wor
 
 def test_overdue_instrument_is_refused_at_the_time_of_measurement(session, world):
     number = world.new_sample(session)
-    due = session.get(Instrument, world.balance_id).calibration_due_on
+    due = latest_record(session, world.balance_id).valid_until
     # On the due date (lab time) the calibration is still valid.
     on_due = dt.datetime.combine(due, dt.time(12), tzinfo=dt.timezone(dt.timedelta(hours=8)))
     rid = _record(session, world, number, "100.00", "g", instrument_id=world.balance_id,
                   measured_at=on_due)
-    assert session.get(Result, rid).instrument_due_on == due
+    stored = session.get(Result, rid)
+    assert stored.instrument_due_on == due
+    assert stored.calibration_record_id == latest_record(session, world.balance_id).id
     with pytest.raises(CalibrationExpired) as exc:
         _record(session, world, number, "12.0", "mm", ch=world.length_id,
                 instrument_id=world.balance_id, measured_at=on_due + dt.timedelta(days=1))

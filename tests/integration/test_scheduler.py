@@ -14,9 +14,10 @@ from lims.scheduler import build_scheduler, run_job
 
 
 def test_flag_calibration_due(app, session, world):
-    with unit_of_work(session):
-        soon = session.get(Instrument, world.balance_id)
-        soon.calibration_due_on = utcnow().date() + dt.timedelta(days=10)
+    world.calibrate(session, world.balance_id, valid_until=utcnow().date() + dt.timedelta(days=10))
+    assert session.get(Instrument, world.balance_id).calibration_flag == "due soon"  # at once
+    with unit_of_work(session):  # a flag gone stale as the days pass, as the job finds it
+        session.get(Instrument, world.balance_id).calibration_flag = "ok"
     outcome = run_job("flag-calibration-due", app)
     assert sorted(outcome["changed"]) == ["EQ-1"]  # EQ-2 was flagged overdue when registered
     session.expire_all()
@@ -55,9 +56,9 @@ def test_scheduler_process_runs_the_due_job_and_persists_jobs(session, world, se
 
     from sqlalchemy import func, text
 
-    with unit_of_work(session):
-        session.get(Instrument, world.balance_id).calibration_due_on = \
-            utcnow().date() + dt.timedelta(days=5)
+    world.calibrate(session, world.balance_id, valid_until=utcnow().date() + dt.timedelta(days=5))
+    with unit_of_work(session):  # stale, so that only the job can set it
+        session.get(Instrument, world.balance_id).calibration_flag = "ok"
     env = {**os.environ, "LIMS_DATABASE_URL": settings.database_url, "LIMS_SECRET_KEY": "x",
            "LIMS_INSTANCE_PATH": str(settings.instance_path)}
     with subprocess.Popen([sys.executable, "-m", "lims.cli", "scheduler"], env=env,

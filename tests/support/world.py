@@ -49,10 +49,12 @@ class World:
         with unit_of_work(session):
             return create_token(session, user=self.user(session, name), name="test")
 
-    def new_sample(self, session: Session, *, receive: bool = True) -> str:
+    def new_sample(self, session: Session, *, receive: bool = True,
+                   customer_id: int | None = None) -> str:
         tech = self.user(session, "tech")
         with unit_of_work(session):
-            req = samples.create_request(session, actor=tech, customer_id=self.customer_id,
+            req = samples.create_request(session, actor=tech,
+                                         customer_id=customer_id or self.customer_id,
                                          number_format="WT{year}-{seq:06d}",
                                          timezone="Asia/Shanghai")
             s = samples.register_sample(session, actor=tech, request_id=req.id,
@@ -62,6 +64,50 @@ class World:
                 samples.receive_sample(session, actor=tech, number=s.number, condition="intact")
             return s.number
 
+
+    def calibrate(self, session: Session, instrument_id: int, *, valid_until: dt.date,
+                  calibrated_on: dt.date | None = None, number: str = "RECAL-1") -> None:
+        """Record a new calibration of an instrument (by the quality manager)."""
+        from lims.calibration.certificates import parse_json
+        from lims.calibration.services import record_certificate
+        from lims.instruments.models import Instrument
+
+        with unit_of_work(session):
+            instrument = session.get(Instrument, instrument_id)
+            cert = parse_json({
+                "number": number, "instrument": instrument.asset_number,
+                "provider": {"name": "Provincial Metrology Institute", "kind": "accredited",
+                             "accreditation": "CNAS L0001", "country": "CN"},
+                "calibrated_on": (calibrated_on or utcnow().date()).isoformat(),
+                "valid_until": valid_until.isoformat(), "standards_used": [],
+                "results": [{"quantity": "mass", "nominal": "100", "value": "100.0002",
+                             "unit": "g", "expanded_uncertainty": "0.0003", "k": "2"}]})
+            record_certificate(session, actor=self.user(session, "qm"), instrument=instrument,
+                               cert=cert, source="typed", timezone=TZ)
+
+    def reported_sample(self, session: Session, settings: object, *, value: str = "100.00",
+                        instrument: bool = True, customer_id: int | None = None
+                        ) -> tuple[str, str]:
+        """A sample whose mass was weighed on the balance EQ-1 (unless ``instrument`` is false;
+        the length is typed), reviewed, approved and reported: (sample, report number)."""
+        from lims.reports.services import issue_report
+
+        number = self.new_sample(session, customer_id=customer_id)
+        tech = self.user(session, "tech")
+        with unit_of_work(session):
+            samples.record_result(session, actor=tech, number=number,
+                                  characteristic_id=self.mass_id, value=value, unit="g",
+                                  instrument_id=self.balance_id if instrument else None,
+                                  timezone=TZ)
+            samples.record_result(session, actor=tech, number=number,
+                                  characteristic_id=self.length_id, value="12.0", unit="mm",
+                                  timezone=TZ)
+            samples.complete_testing(session, actor=tech, number=number)
+            samples.review_sample(session, actor=self.user(session, "reviewer"), number=number)
+            samples.approve_sample(session, actor=self.user(session, "signatory"), number=number)
+            report = issue_report(session, actor=self.user(session, "signatory"),
+                                  sample_number=number, settings=settings)  # type: ignore[arg-type]
+            return number, report.number
 
     def approved_sample(self, session: Session) -> str:
         """A sample with both results recorded, reviewed and approved, ready to report."""
@@ -85,8 +131,11 @@ def build_world(session: Session) -> World:
     today = utcnow().date()
     balance = register_instrument(session, actor=qm, timezone="Asia/Shanghai", data={
         "asset_number": "EQ-1", "name": "Balance", "serial_number": "B021002593",
-        "driver": "mt-sics", "port": "/nonexistent", "calibration_due_on":
-            (today + dt.timedelta(days=100)).isoformat()})
+        "driver": "mt-sics", "port": "/nonexistent",
+        "quantities": [{"quantity": "mass", "unit": "g", "range_min": "0", "range_max": "220",
+                        "resolution": "0.0001"}],
+        "calibrated_on": (today - dt.timedelta(days=265)).isoformat(),
+        "calibration_due_on": (today + dt.timedelta(days=100)).isoformat()})
     overdue = register_instrument(session, actor=qm, timezone="Asia/Shanghai", data={
         "asset_number": "EQ-2", "name": "Old balance",
         "calibration_due_on": (today - dt.timedelta(days=2)).isoformat()})

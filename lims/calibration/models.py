@@ -1,0 +1,199 @@
+"""Calibration records, their points and standards, providers, intermediate checks, and
+nonconforming-work cases (ISO/IEC 17025 6.4, 6.5, 7.10).
+
+A calibration record is never rewritten: a correction is a new version with a reason and the
+old version stays readable (``is_current`` false), as for results. Only ``status`` and
+``is_current`` change after insert; database triggers refuse anything else (migration 0003).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
+
+from lims.db import Model, utcnow
+
+
+class ProviderKind(enum.StrEnum):
+    NMI = "nmi"                 # a national metrology institute: the root of a chain
+    ACCREDITED = "accredited"   # accredited under the ILAC MRA (ILAC-P10): also a root
+    IN_HOUSE = "in-house"       # this lab: the chain continues through the standards it used
+    OTHER = "other"             # neither: a chain through it is not complete (ILAC-P10)
+
+
+ROOT_KINDS = frozenset({ProviderKind.NMI, ProviderKind.ACCREDITED})
+
+
+class RecordStatus(enum.StrEnum):
+    VALID = "valid"
+    SUPERSEDED = "superseded"               # a later calibration of the same item exists
+    REVOKED = "revoked"                     # withdrawn by its issuer: never in force
+    OUT_OF_TOLERANCE = "out of tolerance"   # the item was later found out of tolerance
+
+
+class PointState(enum.StrEnum):
+    AS_FOUND = "as found"
+    AS_LEFT = "as left"
+
+
+class CalibrationProvider(Model):
+    __tablename__ = "calibration_providers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    accreditation: Mapped[str] = mapped_column(String(80), default="")  # e.g. CNAS L0123
+    country: Mapped[str] = mapped_column(String(2), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class CalibrationRecord(Model):
+    __tablename__ = "calibration_records"
+    __table_args__ = (
+        UniqueConstraint("instrument_id", "certificate_number", "version"),
+        Index("ix_calibration_records_instrument_valid", "instrument_id", "valid_until"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instrument_id: Mapped[int] = mapped_column(ForeignKey("instruments.id"))
+    provider_id: Mapped[int] = mapped_column(ForeignKey("calibration_providers.id"), index=True)
+    certificate_number: Mapped[str] = mapped_column(String(80))
+    version: Mapped[int] = mapped_column(default=1)
+    is_current: Mapped[bool] = mapped_column(default=True)
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("calibration_records.id"),
+                                                    index=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    calibrated_on: Mapped[dt.date | None]  # None only for records migrated without a date
+    valid_until: Mapped[dt.date]           # lab calendar: this day is still valid
+    status: Mapped[str] = mapped_column(String(20), default=RecordStatus.VALID)
+    conditions: Mapped[list[dict[str, str | None]]] = mapped_column(JSON, default=list)
+    conformity: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(20))  # typed / json / dcc / migrated
+    file_name: Mapped[str | None] = mapped_column(String(200))
+    file_type: Mapped[str | None] = mapped_column(String(40))
+    file_sha256: Mapped[str | None] = mapped_column(String(64))
+    file: Mapped[bytes | None] = deferred(mapped_column(LargeBinary))
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+
+    provider: Mapped[CalibrationProvider] = relationship(lazy="joined")
+    points: Mapped[list[CalibrationPoint]] = relationship(
+        back_populates="record", order_by="CalibrationPoint.seq", lazy="selectin")
+    standards: Mapped[list[CalibrationStandard]] = relationship(
+        back_populates="record", order_by="CalibrationStandard.id", lazy="selectin")
+
+
+class CalibrationPoint(Model):
+    """One calibrated point: nominal, indicated or measured value, error, U with k or p.
+
+    Values keep their digits as written; ``unit`` is as written and ``unit_canonical`` is the
+    pint form the chain's checks convert with.
+    """
+
+    __tablename__ = "calibration_points"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("calibration_records.id"), index=True)
+    seq: Mapped[int]
+    state: Mapped[str] = mapped_column(String(10), default=PointState.AS_LEFT)
+    quantity: Mapped[str] = mapped_column(String(120))
+    nominal: Mapped[str | None] = mapped_column(String(40))
+    nominal_unit: Mapped[str | None] = mapped_column(String(60))  # as written
+    value: Mapped[str] = mapped_column(String(40))
+    unit: Mapped[str] = mapped_column(String(60))
+    unit_canonical: Mapped[str] = mapped_column(String(120))
+    dimension: Mapped[str] = mapped_column(String(120))
+    error: Mapped[str | None] = mapped_column(String(40))   # indicated − reference
+    expanded_uncertainty: Mapped[str | None] = mapped_column(String(40))  # in ``unit``
+    k: Mapped[str | None] = mapped_column(String(10))
+    coverage_probability: Mapped[str | None] = mapped_column(String(10))
+    conformity: Mapped[str | None] = mapped_column(String(20))
+
+    record: Mapped[CalibrationRecord] = relationship(back_populates="points")
+
+
+class CalibrationStandard(Model):
+    """A standard used in a calibration; ``point_id`` set when it supported only that point."""
+
+    __tablename__ = "calibration_standards"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("calibration_records.id"), index=True)
+    instrument_id: Mapped[int] = mapped_column(ForeignKey("instruments.id"), index=True)
+    point_id: Mapped[int | None] = mapped_column(ForeignKey("calibration_points.id"), index=True)
+
+    record: Mapped[CalibrationRecord] = relationship(back_populates="standards")
+
+
+class IntermediateCheck(Model):
+    """期间核查 (ISO/IEC 17025 6.4.10): readings of a check standard against an acceptance limit."""
+
+    __tablename__ = "intermediate_checks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instrument_id: Mapped[int] = mapped_column(ForeignKey("instruments.id"), index=True)
+    check_standard_id: Mapped[int | None] = mapped_column(ForeignKey("instruments.id"),
+                                                          index=True)
+    checked_at: Mapped[dt.datetime]
+    nominal: Mapped[str] = mapped_column(String(40))
+    unit: Mapped[str] = mapped_column(String(40))
+    readings: Mapped[list[str]] = mapped_column(JSON)
+    mean: Mapped[str] = mapped_column(String(40))
+    deviation: Mapped[str] = mapped_column(String(40))      # mean − nominal
+    limit: Mapped[str] = mapped_column(String(40))          # acceptance: |deviation| ≤ limit
+    result: Mapped[str] = mapped_column(String(10))         # pass / fail
+    notes: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(20), default="typed")  # typed / instrument
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary)
+    performed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class CaseStatus(enum.StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Evaluation(enum.StrEnum):
+    PENDING = "pending"
+    NO_IMPACT = "no impact"
+    RETEST = "re-test"
+    RECALL = "recall"
+
+
+class NonconformingCase(Model):
+    """Nonconforming work opened from an impact analysis (ISO/IEC 17025 7.10)."""
+
+    __tablename__ = "nonconforming_cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    instrument_id: Mapped[int] = mapped_column(ForeignKey("instruments.id"), index=True)
+    from_date: Mapped[dt.date]
+    to_date: Mapped[dt.date]
+    description: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default=CaseStatus.OPEN)
+    opened_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    opened_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[dt.datetime | None]
+
+    reports: Mapped[list[AffectedReport]] = relationship(
+        back_populates="case", order_by="AffectedReport.id", lazy="selectin")
+
+
+class AffectedReport(Model):
+    __tablename__ = "nonconforming_reports"
+    __table_args__ = (UniqueConstraint("case_id", "report_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("nonconforming_cases.id"))
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"), index=True)
+    evaluation: Mapped[str] = mapped_column(String(20), default=Evaluation.PENDING)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    evaluated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    evaluated_at: Mapped[dt.datetime | None]
+
+    case: Mapped[NonconformingCase] = relationship(back_populates="reports")

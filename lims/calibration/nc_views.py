@@ -1,0 +1,178 @@
+"""Nonconforming-work cases (ISO/IEC 17025 7.10): pages and API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, flash, jsonify, redirect, render_template, url_for
+from sqlalchemy import select
+
+from lims.auth.models import User
+from lims.auth.permissions import allowed
+from lims.auth.services import require
+from lims.calibration import nonconforming as nc
+from lims.calibration.letters import letter_pdf
+from lims.calibration.models import CaseStatus, Evaluation, NonconformingCase
+from lims.db import unit_of_work
+from lims.instruments.models import Instrument
+from lims.web.auth import current_user
+from lims.web.context import get_session, settings
+from lims.web.inputs import form, json_body
+
+bp = Blueprint("nonconforming", __name__)
+api = Blueprint("nonconforming_api", __name__, url_prefix="/api/v1")
+
+
+def case_json(case: NonconformingCase) -> dict[str, Any]:
+    db = get_session()
+    items = nc.affected(db, case)
+    instrument = db.get(Instrument, case.instrument_id)
+    names = _user_names({case.opened_by_id} | {a.row.evaluated_by_id for a in items})
+    return {
+        "number": case.number, "status": case.status,
+        "asset": instrument.asset_number if instrument else None,
+        "from": case.from_date.isoformat(), "to": case.to_date.isoformat(),
+        "description": case.description, "opened_by": names.get(case.opened_by_id),
+        "opened_at": case.opened_at.isoformat(),
+        "closed_at": case.closed_at.isoformat() if case.closed_at else None,
+        "reports": [{"report": a.report.number, "customer_id": a.customer_id,
+                     "customer": a.customer, "evaluation": a.row.evaluation,
+                     "reason": a.row.reason, "evaluated_by": names.get(a.row.evaluated_by_id),
+                     "evaluated_at": a.row.evaluated_at.isoformat()
+                     if a.row.evaluated_at else None} for a in items],
+        "customers": [{"id": cid, "name": name,
+                       "letter": url_for("nonconforming_api.letter_json", number=case.number,
+                                         customer_id=cid)}
+                      for cid, name in nc.customers(items)],
+    }
+
+
+def _user_names(ids: set[int | None]) -> dict[int, str]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return dict(get_session().execute(select(User.id, User.full_name)
+                                      .where(User.id.in_(wanted))).all())
+
+
+def _open(data: dict[str, Any]) -> str:
+    with unit_of_work(get_session()) as db:
+        case = nc.open_case(db, actor=current_user(), asset=data.get("asset"),
+                            start=data.get("from"), end=data.get("to"),
+                            description=data.get("description"), timezone=settings().timezone)
+        number = case.number
+    return number
+
+
+def _evaluate(number: str, data: dict[str, Any]) -> None:
+    with unit_of_work(get_session()) as db:
+        nc.evaluate(db, actor=current_user(), case_number=number,
+                    report_number=data.get("report"), evaluation=data.get("evaluation"),
+                    reason=data.get("reason"))
+
+
+def _close(number: str) -> None:
+    with unit_of_work(get_session()) as db:
+        nc.close_case(db, actor=current_user(), case_number=number)
+
+
+def _letter(number: str, customer_id: int) -> Response:
+    require(current_user(), "nonconformity.manage")
+    db = get_session()
+    case = nc.get_case(db, number)
+    pdf = letter_pdf(db, case, "", settings(), customer_id=customer_id)
+    return Response(pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{case.number}-{customer_id}.pdf"'})
+
+
+# --- API -------------------------------------------------------------------------------------
+
+@api.get("/nonconformities")
+def list_json() -> object:
+    return jsonify(cases=[case_json(c) for c in nc.list_cases(get_session())])
+
+
+@api.post("/nonconformities")
+def open_json() -> object:
+    """Open a case from the impact analysis: {asset, from, to?, description}."""
+    number = _open(json_body())
+    return jsonify(case_json(nc.get_case(get_session(), number))), 201
+
+
+@api.get("/nonconformities/<number>")
+def show_json(number: str) -> object:
+    return jsonify(case_json(nc.get_case(get_session(), number)))
+
+
+@api.post("/nonconformities/<number>/evaluations")
+def evaluate_json(number: str) -> object:
+    """Evaluate one affected report: {report, evaluation, reason}."""
+    _evaluate(number, json_body())
+    return jsonify(case_json(nc.get_case(get_session(), number)))
+
+
+@api.post("/nonconformities/<number>/close")
+def close_json(number: str) -> object:
+    _close(number)
+    return jsonify(case_json(nc.get_case(get_session(), number)))
+
+
+@api.get("/nonconformities/<number>/letters/<int:customer_id>.pdf")
+def letter_json(number: str, customer_id: int) -> object:
+    """The signed letter to one customer of the case (see the case's ``customers``)."""
+    return _letter(number, customer_id)
+
+
+# --- pages -----------------------------------------------------------------------------------
+
+@bp.get("/nonconformities")
+def index() -> object:
+    db = get_session()
+    cases = nc.list_cases(db)
+    assets = dict(db.execute(select(Instrument.id, Instrument.asset_number).where(
+        Instrument.id.in_({c.instrument_id for c in cases}))).all()) if cases else {}
+    return render_template("calibration/cases.html", cases=cases, assets=assets,
+                           can_manage=allowed(current_user().roles, "nonconformity.manage"))
+
+
+@bp.post("/nonconformities")
+def open_page() -> object:
+    """Open a case from form fields asset, from, to, description (the impact page's form)."""
+    number = _open(form())
+    flash(f"nonconforming-work case {number} opened", "ok")
+    return redirect(url_for("nonconforming.case_page", number=number), code=303)
+
+
+@bp.get("/nonconformities/<number>")
+def case_page(number: str) -> object:
+    db = get_session()
+    case = nc.get_case(db, number)
+    items = nc.affected(db, case)
+    instrument = db.get(Instrument, case.instrument_id)
+    return render_template(
+        "calibration/case.html", case=case, items=items, instrument=instrument,
+        customers=nc.customers(items),
+        names=_user_names({case.opened_by_id} | {a.row.evaluated_by_id for a in items}),
+        evaluations=nc.EVALUATIONS, is_open=case.status == CaseStatus.OPEN,
+        pending=sum(a.row.evaluation == Evaluation.PENDING for a in items),
+        can_manage=allowed(current_user().roles, "nonconformity.manage"))
+
+
+@bp.post("/nonconformities/<number>/evaluations")
+def evaluate_page(number: str) -> object:
+    data = form()
+    _evaluate(number, data)
+    flash(f"report {data.get('report')} evaluated: {data.get('evaluation')}", "ok")
+    return redirect(url_for("nonconforming.case_page", number=number), code=303)
+
+
+@bp.post("/nonconformities/<number>/close")
+def close_page(number: str) -> object:
+    _close(number)
+    flash(f"case {number} closed", "ok")
+    return redirect(url_for("nonconforming.case_page", number=number), code=303)
+
+
+@bp.get("/nonconformities/<number>/letters/<int:customer_id>.pdf")
+def letter_page(number: str, customer_id: int) -> object:
+    return _letter(number, customer_id)

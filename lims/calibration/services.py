@@ -1,0 +1,551 @@
+"""Calibration records: record, import, correct, revoke; the record in force at a moment; the
+fitness-for-use interlock; due-date flags; intermediate checks.
+
+Services take a session and keyword data, flush but never commit, and write an audit event for
+every change in the same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from lims import units
+from lims.audit.services import record, snapshot
+from lims.auth.models import User
+from lims.auth.services import require
+from lims.calibration.certificates import CertificateResult, ParsedCertificate, parse_certificate
+from lims.calibration.models import (
+    CalibrationPoint,
+    CalibrationProvider,
+    CalibrationRecord,
+    CalibrationStandard,
+    IntermediateCheck,
+    ProviderKind,
+    RecordStatus,
+)
+from lims.db import utcnow
+from lims.errors import CalibrationExpired, Conflict, InstrumentUnavailable, InvalidInput, NotFound
+from lims.instruments.models import (
+    CalibrationFlag,
+    EquipmentRole,
+    Instrument,
+    InstrumentQuantity,
+    InstrumentStatus,
+)
+from lims.numbering import next_number
+from lims.validate import text
+
+IN_FORCE = (RecordStatus.VALID, RecordStatus.SUPERSEDED, RecordStatus.OUT_OF_TOLERANCE)
+DIMENSIONLESS = "dimensionless"
+
+
+def lab_day(at: dt.datetime | dt.date, timezone: str) -> dt.date:
+    """The day of the lab's calendar a moment belongs to."""
+    if isinstance(at, dt.datetime):
+        return at.astimezone(ZoneInfo(timezone)).date()
+    return at
+
+
+def dimension_of(unit_text: str, *, field: str = "unit") -> str:
+    """pint's dimensionality of a unit in lab notation, as stored (``[mass]``)."""
+    unit = units.parse_unit(unit_text, field=field)
+    dim = str(unit.dimensionality)
+    return DIMENSIONLESS if dim in ("", "dimensionless") else dim
+
+
+# --- the record in force ---------------------------------------------------------------------
+
+def record_in_force(session: Session, instrument: Instrument | int, at: dt.datetime | dt.date, *,
+                    timezone: str) -> CalibrationRecord | None:
+    """The calibration record valid at ``at``: the latest current, non-revoked record whose
+    calibration date is on or before that day and whose valid-until day is on or after it (the
+    valid-until day itself is still valid, lab calendar)."""
+    iid = instrument if isinstance(instrument, int) else instrument.id
+    day = lab_day(at, timezone)
+    return session.scalar(
+        select(CalibrationRecord)
+        .where(CalibrationRecord.instrument_id == iid, CalibrationRecord.is_current,
+               CalibrationRecord.status.in_(IN_FORCE), CalibrationRecord.valid_until >= day,
+               or_(CalibrationRecord.calibrated_on.is_(None), CalibrationRecord.calibrated_on <= day))
+        .order_by(CalibrationRecord.calibrated_on.desc().nulls_last(), CalibrationRecord.id.desc())
+        .limit(1))
+
+
+def latest_record(session: Session, instrument_id: int) -> CalibrationRecord | None:
+    """The current, non-revoked record that reaches furthest: what the due date is read from."""
+    return session.scalar(
+        select(CalibrationRecord)
+        .where(CalibrationRecord.instrument_id == instrument_id, CalibrationRecord.is_current,
+               CalibrationRecord.status != RecordStatus.REVOKED)
+        .order_by(CalibrationRecord.valid_until.desc(), CalibrationRecord.id.desc()).limit(1))
+
+
+def history(session: Session, instrument_id: int) -> list[CalibrationRecord]:
+    """Every record of an instrument, corrected versions included, newest first."""
+    return list(session.scalars(
+        select(CalibrationRecord).where(CalibrationRecord.instrument_id == instrument_id)
+        .order_by(CalibrationRecord.calibrated_on.desc().nulls_last(),
+                  CalibrationRecord.id.desc())))
+
+
+def check_fit_for_use(session: Session, instrument: Instrument, at: dt.datetime, *,
+                      timezone: str) -> CalibrationRecord:
+    """Refuse equipment out of service, with a failed intermediate check, or with no calibration
+    record in force at ``at`` (ISO/IEC 17025 6.4.4, 6.4.10; EQ-04).
+
+    :returns: the record in force, which the result keeps.
+    :raises CalibrationExpired:
+    :raises InstrumentUnavailable:
+    """
+    if instrument.status != InstrumentStatus.IN_SERVICE:
+        raise InstrumentUnavailable(
+            f"instrument {instrument.asset_number} is {instrument.status}"
+            + (f": {instrument.status_reason}" if instrument.status_reason else ""),
+            field="instrument_id", instrument=instrument.asset_number)
+    if instrument.calibration_flag == CalibrationFlag.CHECK_FAILED:
+        raise InstrumentUnavailable(
+            f"instrument {instrument.asset_number} failed its last intermediate check; record "
+            "a passing check or a calibration before using it (ISO/IEC 17025 6.4.10)",
+            field="instrument_id", instrument=instrument.asset_number)
+    rec = record_in_force(session, instrument, at, timezone=timezone)
+    if rec is None:
+        day = lab_day(at, timezone)
+        last = latest_record(session, instrument.id)
+        due = last.valid_until.isoformat() if last else None
+        raise CalibrationExpired(
+            f"instrument {instrument.asset_number} had no calibration in force on {day}"
+            + (f" (due {due})" if due else " (no calibration recorded)")
+            + "; it cannot be used for results (ISO/IEC 17025 6.4)",
+            field="instrument_id", instrument=instrument.asset_number, due_on=due,
+            measured_on=day.isoformat())
+    return rec
+
+
+def calibration_flag(rec: CalibrationRecord | None, today: dt.date, *, warning_days: int) -> str:
+    if rec is None or today > rec.valid_until:
+        return CalibrationFlag.OVERDUE
+    if (rec.valid_until - today).days <= warning_days:
+        return CalibrationFlag.DUE_SOON
+    return CalibrationFlag.OK
+
+
+def refresh_flag(session: Session, instrument: Instrument, *, today: dt.date,
+                 warning_days: int, timezone: str) -> str | None:
+    """Recompute the instrument's due-date flag; audit and return it when it changed.
+
+    A failed intermediate check keeps its flag until a check passes or a calibration is recorded.
+    """
+    rec = record_in_force(session, instrument, today, timezone=timezone)
+    flag = calibration_flag(rec, today, warning_days=warning_days)
+    if instrument.calibration_flag == CalibrationFlag.CHECK_FAILED and flag != CalibrationFlag.OVERDUE:
+        return None
+    if flag == instrument.calibration_flag:
+        return None
+    before = {"calibration_flag": instrument.calibration_flag}
+    instrument.calibration_flag, instrument.flagged_at = flag, utcnow()
+    record(session, actor=None, action="instrument.calibration_flag", entity_type="instruments",
+           entity_id=instrument.asset_number, before=before,
+           after={"calibration_flag": flag, "valid_until": rec.valid_until if rec else None})
+    return flag
+
+
+def flag_calibration_due(session: Session, *, today: dt.date, warning_days: int,
+                         timezone: str = "Asia/Shanghai") -> list[str]:
+    """Flag equipment of every role due within the warning period or overdue; audit each change.
+
+    :returns: the asset numbers whose flag changed.
+    """
+    changed = []
+    for instrument in session.scalars(select(Instrument).order_by(Instrument.id)):
+        if refresh_flag(session, instrument, today=today, warning_days=warning_days,
+                        timezone=timezone):
+            changed.append(instrument.asset_number)
+    session.flush()
+    return changed
+
+
+# --- providers and records -------------------------------------------------------------------
+
+def get_provider(session: Session, *, name: Any, kind: Any, accreditation: Any = "",
+                 country: Any = "", field: str = "provider") -> CalibrationProvider:
+    """Find a provider by name or register it.
+
+    :raises InvalidInput: an unknown kind, or a known provider given with another kind.
+    """
+    name = text(name, f"{field}.name", max_len=200)
+    kinds = [k.value for k in ProviderKind]
+    if kind not in kinds:
+        raise InvalidInput(f"must be one of {', '.join(kinds)}", field=f"{field}.kind")
+    provider = session.scalar(select(CalibrationProvider).where(CalibrationProvider.name == name))
+    if provider is not None:
+        if provider.kind != kind:
+            raise InvalidInput(f"{name} is registered as a provider of kind {provider.kind}, "
+                               f"not {kind}", field=f"{field}.kind")
+        return provider
+    provider = CalibrationProvider(
+        name=name, kind=kind, accreditation=text(accreditation, f"{field}.accreditation",
+                                                 required=False, max_len=80),
+        country=text(country, f"{field}.country", required=False, max_len=2))
+    session.add(provider)
+    session.flush()
+    record(session, actor=None, action="provider.create", entity_type="calibration_providers",
+           entity_id=provider.id, after=snapshot(provider))
+    return provider
+
+
+def _find_asset(session: Session, asset: str, field: str) -> Instrument:
+    instrument = session.scalar(select(Instrument).where(Instrument.asset_number == asset))
+    if instrument is None:
+        raise InvalidInput(f"no instrument {asset!r} in the register", field=field)
+    return instrument
+
+
+def _points(cert: ParsedCertificate) -> list[tuple[CalibrationPoint, tuple[str, ...]]]:
+    out = []
+    for i, r in enumerate(cert.results):
+        f = f"results[{i}]"
+        unit = units.parse_unit(r.unit, field=f"{f}.unit")
+        if r.nominal is not None:
+            # A nominal of another dimension names the item (the density of the 1 g weight);
+            # it is kept, and the chain only compares nominals of the quantity's dimension.
+            units.parse_unit(r.nominal_unit or r.unit, field=f"{f}.nominal_unit")  # it parses
+        out.append((CalibrationPoint(
+            seq=i + 1, quantity=r.quantity[:120], nominal=r.nominal,
+            nominal_unit=(r.nominal_unit or r.unit) if r.nominal is not None else None,
+            value=r.value, unit=r.unit, unit_canonical=units.canonical(unit),
+            dimension=dimension_of(r.unit, field=f"{f}.unit"),
+            expanded_uncertainty=r.expanded_uncertainty, k=r.k,
+            coverage_probability=r.coverage_probability), r.standards_used))
+    return out
+
+
+def _declare_or_check(session: Session, instrument: Instrument,
+                      points: list[tuple[CalibrationPoint, tuple[str, ...]]],
+                      results: tuple[CertificateResult, ...]) -> None:
+    """The certificate must calibrate at least one quantity the instrument declares (ratios and
+    relative errors may stand beside it); an instrument that declares none takes the
+    certificate's quantities."""
+    declared = {q.dimension for q in instrument.quantities}
+    dims = [p.dimension for p, _ in points]
+    if not points:
+        return  # a record from the register form: dates and certificate number only
+    if not declared:
+        seen = set()
+        for (p, _), r in zip(points, results, strict=True):
+            if p.dimension != DIMENSIONLESS and p.dimension not in seen:
+                seen.add(p.dimension)
+                instrument.quantities.append(InstrumentQuantity(
+                    quantity=r.quantity[:60], unit=(r.nominal_unit or r.unit)[:40],
+                    dimension=p.dimension))
+        return
+    if not any(d in declared for d in dims):
+        shown = ", ".join(f"{q.quantity} ({q.unit})" for q in instrument.quantities)
+        given = ", ".join(sorted({r.unit for r in results}))
+        raise InvalidInput(f"the certificate calibrates {given}; {instrument.asset_number} "
+                           f"measures {shown}: none of its quantities is calibrated",
+                           field="results")
+
+
+def record_certificate(session: Session, *, actor: User | None, instrument: Instrument,
+                       cert: ParsedCertificate, source: str, timezone: str,
+                       interval_days: int = 365, warning_days: int = 30,
+                       file: bytes | None = None,
+                       file_name: str | None = None, file_type: str | None = None,
+                       reason: str | None = None, replaces: CalibrationRecord | None = None
+                       ) -> CalibrationRecord:
+    """Write a parsed certificate as the instrument's calibration record.
+
+    Without a valid-until date (a DCC carries none) the lab's interval applies (ISO/IEC 17025
+    6.4.7: the lab sets calibration intervals).
+
+    :raises InvalidInput: units, dimensions, standards or dates that do not fit.
+    :raises Conflict: the certificate is already recorded for this instrument.
+    """
+    if actor is not None:
+        require(actor, "calibration.record")
+    if replaces is None and session.scalar(select(CalibrationRecord.id).where(
+            CalibrationRecord.instrument_id == instrument.id,
+            CalibrationRecord.certificate_number == cert.number)):
+        raise Conflict(f"certificate {cert.number} is already recorded for "
+                       f"{instrument.asset_number}", field="number")
+    provider = get_provider(session, name=cert.provider_name, kind=cert.provider_kind,
+                            accreditation=cert.provider_accreditation,
+                            country=cert.provider_country)
+    if cert.valid_until is None and cert.calibrated_on is None:
+        raise InvalidInput("give the calibration date or the valid-until date",
+                           field="valid_until")
+    valid_until = cert.valid_until or (cert.calibrated_on + dt.timedelta(days=interval_days - 1))
+    if cert.calibrated_on is not None and valid_until < cert.calibrated_on:
+        raise InvalidInput("the valid-until date is before the calibration date",
+                           field="valid_until")
+    points = _points(cert)
+    _declare_or_check(session, instrument, points, cert.results)
+    rec = CalibrationRecord(
+        instrument_id=instrument.id, provider_id=provider.id, certificate_number=cert.number,
+        version=replaces.version + 1 if replaces else 1, replaces_id=replaces.id if replaces else None,
+        reason=reason, calibrated_on=cert.calibrated_on, valid_until=valid_until,
+        status=RecordStatus.VALID,
+        conditions=[{"name": c.name, "value": c.value, "unit": c.unit} for c in cert.conditions],
+        conformity=cert.conformity, source=source, file=file, file_name=file_name,
+        file_type=file_type, file_sha256=hashlib.sha256(file).hexdigest() if file else None,
+        recorded_by_id=actor.id if actor else None)
+    session.add(rec)
+    session.flush()
+    in_house = provider.kind == ProviderKind.IN_HOUSE
+    every = {*cert.standards_used, *(a for _p, assets in points for a in assets)}
+    if instrument.asset_number in every:
+        raise InvalidInput(f"{instrument.asset_number} cannot be a standard of its own "
+                           "calibration", field="standards_used")
+    used: list[str] = []
+    for asset in cert.standards_used:
+        std = _find_asset(session, asset, "standards_used")
+        _standard_in_force(session, std, cert.calibrated_on, in_house, timezone)
+        session.add(CalibrationStandard(record_id=rec.id, instrument_id=std.id))
+        used.append(asset)
+    for point, assets in points:
+        point.record_id = rec.id
+        session.add(point)
+        session.flush()
+        for j, asset in enumerate(assets):
+            std = _find_asset(session, asset, f"results[{point.seq - 1}].standards_used[{j}]")
+            _standard_in_force(session, std, cert.calibrated_on, in_house, timezone)
+            session.add(CalibrationStandard(record_id=rec.id, instrument_id=std.id,
+                                            point_id=point.id))
+            used.append(asset)
+    _supersede_older(session, rec)
+    session.flush()
+    session.refresh(rec)
+    record(session, actor=actor, action="calibration.record" if replaces is None else
+           "calibration.correct", entity_type="calibration_records", entity_id=rec.id,
+           before=snapshot(replaces) if replaces else None,
+           after={**snapshot(rec), "provider": provider.name, "provider_kind": provider.kind,
+                  "points": [snapshot(p) for p in rec.points], "standards_used": used},
+           reason=reason)
+    today = lab_day(utcnow(), timezone)
+    if instrument.calibration_flag == CalibrationFlag.CHECK_FAILED:
+        instrument.calibration_flag = CalibrationFlag.OK  # a new calibration clears it
+    refresh_flag(session, instrument, today=today, warning_days=warning_days, timezone=timezone)
+    return rec
+
+
+def _standard_in_force(session: Session, std: Instrument, day: dt.date, in_house: bool,
+                       timezone: str) -> None:
+    # A standard used by this lab must itself be calibrated on the day (ISO/IEC 17025 6.5.1);
+    # standards of an outside provider are the provider's business.
+    if in_house and record_in_force(session, std, day, timezone=timezone) is None:
+        raise Conflict(f"standard {std.asset_number} had no calibration in force on {day}; it "
+                       "cannot have been used for this calibration", field="standards_used")
+
+
+def _supersede_older(session: Session, rec: CalibrationRecord) -> None:
+    if rec.calibrated_on is None:
+        return  # a record without a date supersedes nothing
+    older = session.scalars(select(CalibrationRecord).where(
+        CalibrationRecord.instrument_id == rec.instrument_id, CalibrationRecord.id != rec.id,
+        CalibrationRecord.is_current, CalibrationRecord.status == RecordStatus.VALID,
+        or_(CalibrationRecord.calibrated_on.is_(None),
+            CalibrationRecord.calibrated_on < rec.calibrated_on)))
+    for old in older:
+        old.status = RecordStatus.SUPERSEDED
+        record(session, actor=None, action="calibration.supersede",
+               entity_type="calibration_records", entity_id=old.id,
+               before={"status": RecordStatus.VALID}, after={"status": RecordStatus.SUPERSEDED},
+               reason=f"superseded by certificate {rec.certificate_number}")
+
+
+def import_certificate(session: Session, *, actor: User, data: bytes, filename: str | None,
+                       asset: str | None = None, provider_kind: str | None = None,
+                       valid_until: dt.date | None = None, timezone: str,
+                       interval_days: int = 365, warning_days: int = 30) -> CalibrationRecord:
+    """Record an incoming certificate file (PTB DCC XML or the LIMS JSON form).
+
+    The instrument is the one named (``asset``, or the JSON's ``instrument``), else the one with
+    the item's serial number, else a new reference standard registered from the item data.
+
+    :raises InvalidInput: the file, a unit, a dimension or a name does not fit; nothing is written.
+    """
+    require(actor, "calibration.record")
+    cert = parse_certificate(data, filename=filename, provider_kind=provider_kind)
+    if valid_until is not None:
+        from dataclasses import replace
+
+        cert = replace(cert, valid_until=valid_until)
+    named = asset or cert.instrument
+    if asset and cert.instrument and asset != cert.instrument:
+        raise InvalidInput(f"the file is for {cert.instrument}, not {asset}", field="instrument")
+    if named:
+        instrument = _find_asset(session, named, "instrument")
+    else:
+        instrument = _by_serial(session, cert) or _register_standard(session, actor, cert,
+                                                                     timezone)
+    is_xml = cert.format == "dcc"
+    return record_certificate(session, actor=actor, instrument=instrument, cert=cert,
+                              source=cert.format, timezone=timezone, interval_days=interval_days,
+                              warning_days=warning_days,
+                              file=data, file_name=(filename or f"{cert.number}."
+                                                    + ("xml" if is_xml else "json"))[:200],
+                              file_type="application/xml" if is_xml else "application/json")
+
+
+def _by_serial(session: Session, cert: ParsedCertificate) -> Instrument | None:
+    serial = cert.item.serial_number.strip()
+    if not serial:
+        return None
+    found = list(session.scalars(select(Instrument).where(Instrument.serial_number == serial)))
+    if len(found) > 1:
+        raise InvalidInput(f"{len(found)} instruments have serial number {serial}; name the "
+                           "instrument (--instrument ASSET)", field="instrument")
+    return found[0] if found else None
+
+
+def _register_standard(session: Session, actor: User, cert: ParsedCertificate,
+                       timezone: str) -> Instrument:
+    asset = next_number(session, "standard", "STD-{seq:05d}", today=lab_day(utcnow(), timezone))
+    item = cert.item
+    instrument = Instrument(asset_number=asset, name=(item.name or "Reference standard")[:120],
+                            manufacturer=item.manufacturer[:120], model=item.model[:120],
+                            serial_number=item.serial_number[:80],
+                            role=EquipmentRole.REFERENCE_STANDARD, port_settings={})
+    session.add(instrument)
+    session.flush()
+    record(session, actor=actor, action="instrument.register", entity_type="instruments",
+           entity_id=asset, after={**snapshot(instrument),
+                                   "from_certificate": cert.number})
+    return instrument
+
+
+def certificate_from_json(data: Any) -> ParsedCertificate:
+    """Validate a typed calibration in the LIMS JSON certificate form."""
+    from lims.calibration.certificates import parse_json
+
+    return parse_json(data)
+
+
+def correct_record(session: Session, *, actor: User, record_id: int, data: Any, reason: Any,
+                   timezone: str, warning_days: int = 30) -> CalibrationRecord:
+    """Correct a calibration record: a new version with the reason; the old one stays readable."""
+    require(actor, "calibration.record")
+    reason = text(reason, "reason", max_len=2000)
+    old = session.get(CalibrationRecord, record_id)
+    if old is None:
+        raise NotFound(f"no calibration record {record_id}")
+    if not old.is_current:
+        raise Conflict(f"record {record_id} was already corrected; correct the current version")
+    cert = certificate_from_json(data)
+    if cert.number != old.certificate_number:
+        raise InvalidInput("a correction keeps the certificate number; record a new "
+                           "calibration instead", field="number")
+    instrument = session.get(Instrument, old.instrument_id)
+    assert instrument is not None  # noqa: S101 - a foreign key
+    old.is_current = False
+    session.flush()
+    return record_certificate(session, actor=actor, instrument=instrument, cert=cert,
+                              source="typed", timezone=timezone, reason=reason, replaces=old,
+                              warning_days=warning_days)
+
+
+def set_record_status(session: Session, *, actor: User, record_id: int, status: Any,
+                      reason: Any) -> CalibrationRecord:
+    """Revoke a record, or mark it found out of tolerance later (the impact analysis starts)."""
+    require(actor, "calibration.record")
+    reason = text(reason, "reason", max_len=2000)
+    allowed = (RecordStatus.REVOKED, RecordStatus.OUT_OF_TOLERANCE)
+    if status not in allowed:
+        raise InvalidInput(f"must be one of {', '.join(allowed)}", field="status")
+    rec = session.get(CalibrationRecord, record_id)
+    if rec is None:
+        raise NotFound(f"no calibration record {record_id}")
+    if rec.status == RecordStatus.REVOKED:
+        raise Conflict(f"record {record_id} is revoked")
+    before = {"status": rec.status}
+    rec.status = status
+    session.flush()
+    record(session, actor=actor, action="calibration.status", entity_type="calibration_records",
+           entity_id=rec.id, before=before, after={"status": status}, reason=reason)
+    return rec
+
+
+# --- intermediate checks ---------------------------------------------------------------------
+
+def record_check(session: Session, *, actor: User, instrument: Instrument, data: dict[str, Any],
+                 timezone: str, warning_days: int = 30) -> IntermediateCheck:
+    """Record an intermediate check (期间核查, ISO/IEC 17025 6.4.10): the mean of the readings of
+    a check standard against its nominal value; |mean − nominal| ≤ limit passes. A failed check
+    flags the instrument and stops its use until a check passes or it is recalibrated.
+    """
+    require(actor, "calibration.record")
+    unit_text = text(data.get("unit"), "unit", max_len=40)
+    unit = units.parse_unit(unit_text)
+    dim = dimension_of(unit_text)
+    declared = {q.dimension for q in instrument.quantities}
+    if declared and dim not in declared:
+        shown = ", ".join(f"{q.quantity} ({q.unit})" for q in instrument.quantities)
+        raise InvalidInput(f"{instrument.asset_number} measures {shown}, not {unit_text}",
+                           field="unit")
+    nominal = units.parse_value(data.get("nominal"), field="nominal")
+    limit = units.parse_value(data.get("limit"), field="limit")
+    if limit <= 0:
+        raise InvalidInput("the acceptance limit must be positive", field="limit")
+    raw = data.get("readings")
+    if not isinstance(raw, list) or not raw or len(raw) > 100:
+        raise InvalidInput("give 1 to 100 readings", field="readings")
+    readings = [units.parse_value(r, field=f"readings[{i}]") for i, r in enumerate(raw)]
+    mean = sum(readings, Decimal(0)) / len(readings)
+    places = min(r.as_tuple().exponent for r in readings)  # type: ignore[type-var]
+    mean = mean.quantize(Decimal(1).scaleb(places - 1))  # one digit more than the readings
+    deviation = mean - nominal
+    standard = None
+    if data.get("check_standard"):
+        standard = _find_asset(session, text(data["check_standard"], "check_standard",
+                                             max_len=40), "check_standard")
+    checked_at = data.get("checked_at") or utcnow()
+    if isinstance(checked_at, str):
+        try:
+            checked_at = dt.datetime.fromisoformat(checked_at)
+        except ValueError:
+            raise InvalidInput(f"{checked_at!r} is not a date and time", field="checked_at") from None
+        if checked_at.tzinfo is None:
+            checked_at = checked_at.replace(tzinfo=ZoneInfo(timezone))
+    if checked_at > utcnow() + dt.timedelta(minutes=5):
+        raise InvalidInput("a check cannot be in the future", field="checked_at")
+    check = IntermediateCheck(
+        instrument_id=instrument.id, check_standard_id=standard.id if standard else None,
+        checked_at=checked_at, nominal=str(data.get("nominal")).strip(), unit=unit_text,
+        readings=[str(r).strip() for r in raw], mean=format(mean, "f"),
+        deviation=format(deviation, "f"), limit=str(data.get("limit")).strip(),
+        result="pass" if abs(deviation) <= limit else "fail",
+        notes=text(data.get("notes"), "notes", required=False, max_len=2000),
+        source=data.get("source") if data.get("source") in ("typed", "instrument") else "typed",
+        raw=data.get("raw") if isinstance(data.get("raw"), bytes) else None,
+        performed_by_id=actor.id)
+    del unit
+    session.add(check)
+    session.flush()
+    record(session, actor=actor, action="instrument.check", entity_type="intermediate_checks",
+           entity_id=check.id, after={**snapshot(check), "instrument": instrument.asset_number})
+    if check.result == "fail":
+        before = {"calibration_flag": instrument.calibration_flag}
+        instrument.calibration_flag, instrument.flagged_at = CalibrationFlag.CHECK_FAILED, utcnow()
+        record(session, actor=actor, action="instrument.calibration_flag",
+               entity_type="instruments", entity_id=instrument.asset_number, before=before,
+               after={"calibration_flag": CalibrationFlag.CHECK_FAILED},
+               reason=f"intermediate check {check.id} failed")
+    elif instrument.calibration_flag == CalibrationFlag.CHECK_FAILED:
+        instrument.calibration_flag = CalibrationFlag.OK
+        refresh_flag(session, instrument, today=lab_day(utcnow(), timezone),
+                     warning_days=warning_days, timezone=timezone)
+    session.flush()
+    return check
+
+
+def checks(session: Session, instrument_id: int) -> list[IntermediateCheck]:
+    return list(session.scalars(select(IntermediateCheck)
+                                .where(IntermediateCheck.instrument_id == instrument_id)
+                                .order_by(IntermediateCheck.checked_at)))

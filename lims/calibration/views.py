@@ -1,0 +1,363 @@
+"""Calibration pages and API: records, imports, checks, traceability chains, impact analysis."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
+from markupsafe import Markup
+from sqlalchemy import select
+
+from lims.auth.permissions import allowed
+from lims.auth.services import require
+from lims.calibration import chains, services, svg
+from lims.calibration.models import CalibrationRecord
+from lims.db import unit_of_work
+from lims.errors import InvalidInput, NotFound
+from lims.instruments.services import find_instrument
+from lims.validate import as_id, date
+from lims.web.auth import current_user
+from lims.web.context import get_session, settings
+from lims.web.inputs import form, json_body
+
+bp = Blueprint("calibration", __name__)
+api = Blueprint("calibration_api", __name__, url_prefix="/api/v1")
+
+MAX_CERTIFICATE = 20 * 1024 * 1024
+
+
+def record_json(rec: CalibrationRecord) -> dict[str, Any]:
+    return {
+        "id": rec.id, "instrument_id": rec.instrument_id, "certificate": rec.certificate_number,
+        "version": rec.version, "is_current": rec.is_current, "replaces_id": rec.replaces_id,
+        "reason": rec.reason, "provider": rec.provider.name, "provider_kind": rec.provider.kind,
+        "accreditation": rec.provider.accreditation,
+        "calibrated_on": rec.calibrated_on.isoformat() if rec.calibrated_on else None,
+        "valid_until": rec.valid_until.isoformat(), "status": rec.status,
+        "conditions": rec.conditions, "conformity": rec.conformity, "source": rec.source,
+        "file": {"name": rec.file_name, "type": rec.file_type, "sha256": rec.file_sha256}
+        if rec.file_sha256 else None,
+        "points": [{"seq": p.seq, "state": p.state, "quantity": p.quantity,
+                    "nominal": p.nominal, "nominal_unit": p.nominal_unit, "value": p.value,
+                    "unit": p.unit, "expanded_uncertainty": p.expanded_uncertainty, "k": p.k,
+                    "coverage_probability": p.coverage_probability} for p in rec.points],
+        "standards": sorted({s.instrument_id for s in rec.standards}),
+    }
+
+
+def import_json(rec: CalibrationRecord, asset: str) -> dict[str, Any]:
+    """The ``lims calibration import --json`` document (an issue contract; keep the keys)."""
+    return {"certificate": {"number": rec.certificate_number, "provider": rec.provider.name,
+                            "provider_kind": rec.provider.kind,
+                            "calibrated_on": rec.calibrated_on.isoformat()
+                            if rec.calibrated_on else None,
+                            "valid_until": rec.valid_until.isoformat()},
+            "instrument": asset,
+            "results": [{"quantity": p.quantity, "nominal": p.nominal, "value": p.value,
+                         "unit": p.unit_canonical, "expanded_uncertainty": p.expanded_uncertainty,
+                         "k": p.k, "coverage_probability": p.coverage_probability}
+                        for p in rec.points]}
+
+
+def _record(record_id: int) -> CalibrationRecord:
+    rec = get_session().get(CalibrationRecord, as_id(record_id, "record_id"))
+    if rec is None:
+        raise NotFound(f"no calibration record {record_id}")
+    return rec
+
+
+def _upload() -> tuple[bytes, str | None]:
+    upload = request.files.get("file")
+    if upload is not None and upload.filename:
+        data = upload.read(MAX_CERTIFICATE + 1)
+        name = upload.filename
+    elif request.files:
+        raise InvalidInput("choose the certificate file", field="file")
+    else:
+        data, name = request.get_data(cache=False), None
+    if not data:
+        raise InvalidInput("the certificate file is empty", field="file")
+    if len(data) > MAX_CERTIFICATE:
+        raise InvalidInput("the certificate file is larger than 20 MB", field="file")
+    return data, name
+
+
+def _optional_date(value: Any, field: str) -> dt.date | None:
+    return date(value, field, required=False)
+
+
+# --- API -------------------------------------------------------------------------------------
+
+@api.get("/instruments/<asset>/calibrations")
+def calibrations_json(asset: str) -> object:
+    db = get_session()
+    instrument = find_instrument(db, asset)
+    return jsonify(calibrations=[record_json(r) for r in services.history(db, instrument.id)])
+
+
+@api.post("/instruments/<asset>/calibrations")
+def record_calibration_json(asset: str) -> object:
+    """Record a typed calibration in the LIMS JSON certificate form."""
+    data = json_body()
+    s = settings()
+    with unit_of_work(get_session()) as db:
+        require(current_user(), "calibration.record")
+        instrument = find_instrument(db, asset)
+        cert = services.certificate_from_json({**data, "instrument": data.get("instrument",
+                                                                                asset)})
+        if cert.instrument != asset:
+            raise InvalidInput(f"the certificate is for {cert.instrument}, not {asset}",
+                               field="instrument")
+        rec = services.record_certificate(db, actor=current_user(), instrument=instrument,
+                                          cert=cert, source="typed", timezone=s.timezone,
+                                          warning_days=s.calibration_warning_days)
+        body = record_json(rec)
+    return jsonify(body), 201
+
+
+@api.post("/calibrations/import")
+def import_json_api() -> object:
+    """Import a certificate file (PTB DCC XML or LIMS JSON): multipart ``file`` or the body."""
+    data, name = _upload()
+    s = settings()
+    with unit_of_work(get_session()) as db:
+        rec = services.import_certificate(
+            db, actor=current_user(), data=data, filename=name,
+            asset=request.args.get("instrument") or None,
+            provider_kind=request.args.get("provider_kind") or None,
+            valid_until=_optional_date(request.args.get("valid_until"), "valid_until"),
+            timezone=s.timezone, interval_days=s.calibration_interval_days,
+            warning_days=s.calibration_warning_days)
+        body = import_json(rec, find_asset_number(rec))
+    return jsonify(body), 201
+
+
+def find_asset_number(rec: CalibrationRecord) -> str:
+    from lims.instruments.models import Instrument
+
+    instrument = get_session().get(Instrument, rec.instrument_id)
+    return instrument.asset_number if instrument else ""
+
+
+@api.get("/calibrations/<int:record_id>")
+def show_record_json(record_id: int) -> object:
+    return jsonify(record_json(_record(record_id)))
+
+
+@api.post("/calibrations/<int:record_id>/corrections")
+def correct_record_json(record_id: int) -> object:
+    data = json_body()
+    reason = data.pop("reason", None)
+    with unit_of_work(get_session()) as db:
+        rec = services.correct_record(db, actor=current_user(), record_id=record_id, data=data,
+                                      reason=reason, timezone=settings().timezone,
+                                      warning_days=settings().calibration_warning_days)
+        body = record_json(rec)
+    return jsonify(body), 201
+
+
+@api.post("/calibrations/<int:record_id>/status")
+def record_status_json(record_id: int) -> object:
+    data = json_body()
+    with unit_of_work(get_session()) as db:
+        rec = services.set_record_status(db, actor=current_user(), record_id=record_id,
+                                         status=data.get("status"), reason=data.get("reason"))
+        body = record_json(rec)
+    return jsonify(body)
+
+
+@api.get("/calibrations/<int:record_id>/file")
+def record_file(record_id: int) -> object:
+    rec = _record(record_id)
+    if rec.file is None:
+        raise NotFound(f"calibration record {record_id} has no stored certificate file")
+    return Response(rec.file, mimetype=rec.file_type or "application/octet-stream", headers={
+        "Content-Disposition": f'attachment; filename="{rec.file_name or rec.id}"',
+        "X-Content-SHA256": rec.file_sha256 or ""})
+
+
+@api.get("/instruments/<asset>/checks")
+def checks_json(asset: str) -> object:
+    db = get_session()
+    instrument = find_instrument(db, asset)
+    return jsonify(checks=[check_json(c) for c in services.checks(db, instrument.id)])
+
+
+def check_json(c: Any) -> dict[str, Any]:
+    return {"id": c.id, "checked_at": c.checked_at.isoformat(), "nominal": c.nominal,
+            "unit": c.unit, "readings": c.readings, "mean": c.mean, "deviation": c.deviation,
+            "limit": c.limit, "result": c.result, "notes": c.notes, "source": c.source}
+
+
+@api.post("/instruments/<asset>/checks")
+def record_check_json(asset: str) -> object:
+    data = json_body()
+    with unit_of_work(get_session()) as db:
+        check = services.record_check(db, actor=current_user(),
+                                      instrument=find_instrument(db, asset), data=data,
+                                      timezone=settings().timezone,
+                                      warning_days=settings().calibration_warning_days)
+        body = check_json(check)
+    return jsonify(body), 201
+
+
+@api.get("/reports/<number>/traceability")
+def trace_json(number: str) -> object:
+    return jsonify(chains.trace_report(get_session(), number, timezone=settings().timezone))
+
+
+@api.get("/instruments/<asset>/impact")
+def impact_json(asset: str) -> object:
+    start = date(request.args.get("from"), "from")
+    end = date(request.args.get("to"), "to", required=False) or _today()
+    assert start is not None  # noqa: S101 - required above
+    return jsonify(chains.impact(get_session(), asset, start=start, end=end,
+                                 timezone=settings().timezone).to_json())
+
+
+def _today() -> dt.date:
+    from lims.db import utcnow
+
+    return services.lab_day(utcnow(), settings().timezone)
+
+
+# --- pages -----------------------------------------------------------------------------------
+
+def instrument_page(asset: str) -> object:
+    """The instrument's register entry, calibration history, checks and the forms to act."""
+    db = get_session()
+    instrument = find_instrument(db, asset)
+    records = services.history(db, instrument.id)
+    found = services.checks(db, instrument.id)
+    names = _asset_names({s.instrument_id for r in records for s in r.standards}
+                         | {c.check_standard_id for c in found if c.check_standard_id})
+    tz = settings().timezone
+    return render_template(
+        "calibration/instrument.html", instrument=instrument, records=records,
+        standard_names=names, checks=found, charts=_control_charts(found, tz),
+        in_force=services.record_in_force(db, instrument, _today(), timezone=tz),
+        others=[a for a in _all_assets() if a != instrument.asset_number],
+        can_manage=allowed(current_user().roles, "instrument.manage"),
+        can_calibrate=allowed(current_user().roles, "calibration.record"))
+
+
+def _control_charts(found: list[Any], timezone: str) -> list[tuple[str, Markup]]:
+    """One control chart per checked value (nominal and unit): a chart mixes no units."""
+    tz = ZoneInfo(timezone)
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for c in found:
+        groups.setdefault((c.nominal, c.unit), []).append({
+            "checked_at": c.checked_at.astimezone(tz), "deviation": c.deviation,
+            "limit": c.limit, "result": c.result, "mean": c.mean, "nominal": c.nominal})
+    return [(f"{nominal} {unit}", Markup(svg.control_chart_svg(  # noqa: S704 - escaped in svg
+        rows, unit=unit, ident=f"chart-{i}",
+        title=f"期间核查控制图 Intermediate checks at {nominal} {unit}")))
+        for i, ((nominal, unit), rows) in enumerate(groups.items())]
+
+
+def _asset_names(ids: set[int]) -> dict[int, str]:
+    from lims.instruments.models import Instrument
+
+    if not ids:
+        return {}
+    return dict(get_session().execute(select(Instrument.id, Instrument.asset_number)
+                                      .where(Instrument.id.in_(ids))).all())
+
+
+def _all_assets() -> list[str]:
+    from lims.instruments.models import Instrument
+
+    return list(get_session().scalars(select(Instrument.asset_number)
+                                      .order_by(Instrument.asset_number)))
+
+
+@bp.post("/instruments/<asset>/calibrations/import")
+def import_page(asset: str) -> object:
+    data, name = _upload()
+    with unit_of_work(get_session()) as db:
+        rec = services.import_certificate(db, actor=current_user(), data=data, filename=name,
+                                          asset=asset,
+                                          valid_until=_optional_date(form().get("valid_until"),
+                                                                     "valid_until"),
+                                          timezone=settings().timezone,
+                                          interval_days=settings().calibration_interval_days,
+                                          warning_days=settings().calibration_warning_days)
+        flash(f"certificate {rec.certificate_number} recorded", "ok")
+    return redirect(url_for("instruments.detail", asset=asset), code=303)
+
+
+@bp.post("/calibrations/import")
+def import_any_page() -> object:
+    data, name = _upload()
+    with unit_of_work(get_session()) as db:
+        rec = services.import_certificate(db, actor=current_user(), data=data, filename=name,
+                                          timezone=settings().timezone,
+                                          interval_days=settings().calibration_interval_days,
+                                          warning_days=settings().calibration_warning_days)
+        asset = find_asset_number(rec)
+        flash(f"certificate {rec.certificate_number} recorded for {asset}", "ok")
+    return redirect(url_for("instruments.detail", asset=asset), code=303)
+
+
+@bp.post("/instruments/<asset>/checks")
+def check_page(asset: str) -> object:
+    data = form()
+    data["readings"] = [r for r in data.get("readings", "").replace(",", " ").split() if r]
+    with unit_of_work(get_session()) as db:
+        check = services.record_check(db, actor=current_user(),
+                                      instrument=find_instrument(db, asset), data=data,
+                                      timezone=settings().timezone)
+        flash(f"intermediate check recorded: {check.result}", "ok" if check.result == "pass"
+              else "error")
+    return redirect(url_for("instruments.detail", asset=asset), code=303)
+
+
+@bp.get("/calibrations/<int:record_id>/file")
+def record_file_page(record_id: int) -> object:
+    return record_file(record_id)
+
+
+@bp.get("/reports/<number>/traceability")
+def trace_page(number: str) -> object:
+    """Every result of a report with its chain, drawn and tabulated (one click from a report)."""
+    db = get_session()
+    data = chains.trace_report(db, number, timezone=settings().timezone)
+    ids = {n["record_id"] for r in data["results"] for n in r["chain"] if n.get("record_id")}
+    with_file = set(db.scalars(select(CalibrationRecord.id).where(
+        CalibrationRecord.id.in_(ids), CalibrationRecord.file_sha256.is_not(None)))) if ids \
+        else set()
+    drawings = [Markup(svg.chain_svg(  # noqa: S704 - every text is escaped in svg
+        r["chain"], complete=r["complete"], reason=r["reason"], ident=f"chain-{r['result_id']}",
+        title=f"计量溯源链 Traceability of {r['characteristic']} = {r['value']} {r['unit']}"))
+        for r in data["results"]]
+    tz = ZoneInfo(settings().timezone)
+    measured = [_local(r["measured_at"], tz) for r in data["results"]]
+    return render_template("calibration/trace.html", trace=data, drawings=drawings,
+                           with_file=with_file, measured=measured)
+
+
+def _local(iso: str, tz: ZoneInfo) -> str:
+    """An ISO moment from a trace, shown in the lab's zone (a naive one is UTC)."""
+    moment = dt.datetime.fromisoformat(iso)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+@bp.get("/instruments/<asset>/impact")
+def impact_page(asset: str) -> object:
+    """What relied on an instrument between two days: the form, then the analysis."""
+    db = get_session()
+    instrument = find_instrument(db, asset)
+    start = date(request.args.get("from"), "from", required=False)
+    result, windows = None, []
+    if start is not None:
+        end = date(request.args.get("to"), "to", required=False) or _today()
+        result = chains.impact(db, asset, start=start, end=end, timezone=settings().timezone)
+        names = _asset_names({iid for iid, _lo, _hi in result.windows})
+        windows = [(names.get(iid, str(iid)), lo, hi) for iid, lo, hi in result.windows]
+    return render_template("calibration/impact.html", asset=asset, instrument=instrument,
+                           impact=result, windows=windows,
+                           can_open=allowed(current_user().roles, "nonconformity.manage"))

@@ -1,0 +1,126 @@
+"""The calibration API: register, record, import, checks, chains, impact; roles and refusals."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from pathlib import Path
+
+from lims.db import utcnow
+
+CERTS = Path(__file__).resolve().parents[1] / "data" / "certificates"
+TODAY = utcnow().date()
+
+
+def _api(client, token):
+    def call(method, path, json=None, status=None, **kw):
+        resp = client.open(path, method=method, json=json,
+                           headers={"Authorization": f"Bearer {token}"}, **kw)
+        if status is not None:
+            assert resp.status_code == status, resp.get_data(as_text=True)
+        return resp
+    return call
+
+
+def day(n: int) -> str:
+    return (TODAY + dt.timedelta(days=n)).isoformat()
+
+
+def test_register_refuses_a_due_date_before_the_calibration_and_warns_of_twins(client, session,
+                                                                               world):
+    qm = _api(client, world.token(session, "qm"))
+    bad = qm("POST", "/api/v1/instruments", {"asset_number": "A-1", "name": "n",
+                                             "calibrated_on": day(0), "calibration_due_on":
+                                             day(-1)}, 422).json
+    assert bad["error"]["field"] == "calibration_due_on"
+    assert qm("GET", "/api/v1/instruments/A-1", None, 404)
+    made = qm("POST", "/api/v1/instruments", {
+        "asset_number": "A-2", "name": "twin", "serial_number": "B021002593", "role":
+        "working standard", "quantities": [{"quantity": "mass", "unit": "g", "range_min": "0",
+                                            "range_max": "200.0"}],
+        "calibrated_on": day(-10), "calibration_due_on": day(300)}, 201).json
+    assert made["warnings"] == ["serial number also used by EQ-1"]
+    assert made["role"] == "working standard" and made["calibration_due_on"] == day(300)
+    assert made["quantities"][0]["range_max"] == "200.0"
+    wrong = qm("POST", "/api/v1/instruments", {"asset_number": "A-3", "name": "n", "quantities":
+                                               [{"quantity": "q", "unit": "furlongs/fortnite"}]},
+               422).json
+    assert wrong["error"]["field"] == "quantities[0].unit"
+
+
+def test_typed_calibration_import_and_history(client, session, world):
+    qm = _api(client, world.token(session, "qm"))
+    tech = _api(client, world.token(session, "tech"))
+    cert = {"number": "T-1", "provider": {"name": "Prov", "kind": "accredited",
+                                          "accreditation": "CNAS L1"},
+            "calibrated_on": day(-5), "valid_until": day(360),
+            "results": [{"quantity": "mass", "nominal": "100", "value": "100.00020",
+                         "unit": "g", "expanded_uncertainty": "0.00030", "k": "2"}]}
+    tech("POST", "/api/v1/instruments/EQ-1/calibrations", cert, 403)
+    rec = qm("POST", "/api/v1/instruments/EQ-1/calibrations", cert, 201).json
+    assert rec["points"][0]["value"] == "100.00020" and rec["provider_kind"] == "accredited"
+    bad = qm("POST", "/api/v1/instruments/EQ-1/calibrations",
+             {**cert, "number": "T-2", "results": [{**cert["results"][0], "unit": "V"}]},
+             422).json
+    assert "V" in bad["error"]["message"] and "mass (g)" in bad["error"]["message"]
+    history = qm("GET", "/api/v1/instruments/EQ-1/calibrations", None, 200).json
+    assert [c["certificate"] for c in history["calibrations"]][:1] == ["T-1"]
+
+    data = (CERTS / "dcc-nim-mass-e1.xml").read_bytes()
+    tech("POST", "/api/v1/calibrations/import", None, 403,
+         data={"file": (io.BytesIO(data), "nim.xml")})
+    imported = qm("POST", "/api/v1/calibrations/import", None, 201,
+                  data={"file": (io.BytesIO(data), "nim.xml")}).json
+    assert imported["certificate"]["provider_kind"] == "nmi"
+    stored = qm("GET", f"/api/v1/instruments/{imported['instrument']}/calibrations").json
+    rid = stored["calibrations"][0]["id"]
+    file = qm("GET", f"/api/v1/calibrations/{rid}/file", None, 200)
+    assert file.data == data
+    empty = qm("POST", "/api/v1/calibrations/import", None, 422,
+               data={"file": (io.BytesIO(b""), "x.xml")}).json
+    assert empty["error"]["field"] == "file"
+    raw = qm("POST", "/api/v1/calibrations/import?instrument=EQ-1", None, 422,
+             data=b"<x/>", content_type="application/xml").json
+    assert raw["error"]["code"] == "invalid"
+
+
+def test_checks_status_and_impact(client, session, world):
+    qm = _api(client, world.token(session, "qm"))
+    check = qm("POST", "/api/v1/instruments/EQ-1/checks",
+               {"nominal": "100.0000", "unit": "g", "readings": ["100.0009", "100.0011"],
+                "limit": "0.0005"}, 201).json
+    assert check["result"] == "fail"
+    assert qm("GET", "/api/v1/instruments/EQ-1").json["calibration_flag"] == "check failed"
+    refused = qm("POST", "/api/v1/instruments/EQ-1/checks",
+                 {"nominal": "1", "unit": "g", "readings": "1", "limit": "1"}, 422).json
+    assert refused["error"]["field"] == "readings"
+    out = qm("POST", "/api/v1/instruments/EQ-1/status", {"in_service": False,
+                                                         "reason": "dropped"}, 200).json
+    assert out["status"] == "out of service" and out["status_reason"] == "dropped"
+    qm("POST", "/api/v1/instruments/EQ-1/status", {"in_service": False, "reason": "x"}, 409)
+    qm("POST", "/api/v1/instruments/EQ-1/status", {"in_service": "no", "reason": "x"}, 422)
+    assert qm("GET", "/api/v1/instruments/EQ-1/impact", None, 422).json["error"]["field"] == \
+        "from"
+    found = qm("GET", f"/api/v1/instruments/EQ-1/impact?from={day(-30)}", None, 200).json
+    assert found["asset"] == "EQ-1" and found["results"] == 0
+    qm("GET", "/api/v1/instruments/NOPE/impact?from=2026-01-01", None, 404)
+    qm("GET", f"/api/v1/instruments/EQ-1/impact?from={day(0)}&to={day(-1)}", None, 422)
+
+
+def test_traceability_api_of_a_report(client, session, world, settings):
+    from lims.reports.services import issue_report
+
+    number = world.approved_sample(session)
+    from lims.db import unit_of_work
+
+    with unit_of_work(session):
+        report = issue_report(session, actor=world.user(session, "signatory"),
+                              sample_number=number, settings=settings).number
+    auditor = _api(client, world.token(session, "auditor"))
+    data = auditor("GET", f"/api/v1/reports/{report}/traceability", None, 200).json
+    assert data["report"] == report and len(data["results"]) == 2
+    assert all(r["instrument"] is None and r["complete"] is False for r in data["results"])
+    auditor("GET", "/api/v1/reports/NOPE/traceability", None, 404)
+    assert client.get(f"/api/v1/reports/{report}/traceability").status_code == 401
+    json.dumps(data)  # plain JSON
