@@ -37,6 +37,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/capture.py
+	$(BIN)/python bench/traceability.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pint
-from sqlalchemy import func, or_, select
+from sqlalchemy import Integer, column, func, select, values
 from sqlalchemy.orm import Session
 
 from lims import units
@@ -33,6 +33,8 @@ def _unit(text: str) -> pint.Unit:
 
 
 def convert(value: Decimal, unit: str, to: str) -> Decimal:
+    if unit == to:
+        return value
     return units.convert(value, _unit(unit), _unit(to))
 
 
@@ -43,14 +45,16 @@ class SessionLoader:
         self.session, self.timezone = session, timezone
         self._instruments: dict[int, traceability.InstrumentInfo] = {}
         self._records: dict[int, traceability.RecordInfo] = {}
+        self._in_force: dict[tuple[int, dt.date], int | None] = {}
 
     def instrument(self, instrument_id: int) -> traceability.InstrumentInfo:
         if instrument_id not in self._instruments:
-            i = self.session.get(Instrument, instrument_id)
-            if i is None:
+            row = self.session.execute(
+                select(Instrument.id, Instrument.asset_number, Instrument.name, Instrument.role)
+                .where(Instrument.id == instrument_id)).first()
+            if row is None:
                 raise NotFound(f"no instrument {instrument_id}")
-            self._instruments[instrument_id] = traceability.InstrumentInfo(
-                i.id, i.asset_number, i.name, i.role)
+            self._instruments[instrument_id] = traceability.InstrumentInfo(*row)
         return self._instruments[instrument_id]
 
     def record(self, record_id: int) -> traceability.RecordInfo:
@@ -63,8 +67,14 @@ class SessionLoader:
 
     def record_in_force(self, instrument_id: int, day: dt.date
                         ) -> traceability.RecordInfo | None:
-        rec = record_in_force(self.session, instrument_id, day, timezone=self.timezone)
-        return None if rec is None else self.record(rec.id)
+        key = (instrument_id, day)
+        if key not in self._in_force:  # the walk asks the same question when choosing a standard
+            rec = record_in_force(self.session, instrument_id, day, timezone=self.timezone)
+            self._in_force[key] = None if rec is None else rec.id
+            if rec is not None and rec.id not in self._records:
+                self._records[rec.id] = info(rec)
+        rid = self._in_force[key]
+        return None if rid is None else self.record(rid)
 
 
 def info(rec: CalibrationRecord) -> traceability.RecordInfo:
@@ -80,6 +90,7 @@ def info(rec: CalibrationRecord) -> traceability.RecordInfo:
         standards=tuple((s.instrument_id, s.point_id) for s in rec.standards))
 
 
+@lru_cache(maxsize=512)
 def _canonical(unit_text: str) -> str:
     return units.canonical(units.parse_unit(unit_text))
 
@@ -171,74 +182,99 @@ def impact(session: Session, asset: str, *, start: dt.date, end: dt.date,
     days included): the calibrations it took part in and, transitively, the instruments they
     calibrated while those calibrations were in force, the results measured with any of them in
     its window of reliance, the reports carrying those results and their customers.
+
+    The graph is walked a layer at a time (one query for the calibrations that used any
+    instrument of the layer, one for the calibrations that followed them), so the cost grows
+    with the depth of the chains, not with the number of calibrations found; the results are
+    then counted in one join against the windows.
     """
     if end < start:
         raise InvalidInput("the end date is before the start date", field="to")
-    root = session.scalar(select(Instrument).where(Instrument.asset_number == asset))
+    root = session.execute(select(Instrument.id, Instrument.asset_number)
+                           .where(Instrument.asset_number == asset)).first()
     if root is None:
         raise NotFound(f"no instrument {asset!r}")
-    windows = [(root.id, start, end)]
-    calibrations: list[dict[str, Any]] = []
-    seen_records: set[int] = set()
     names = {root.id: root.asset_number}
-    i = 0
-    while i < len(windows):  # breadth first over reliance windows; records visited once
-        iid, lo, hi = windows[i]
-        i += 1
-        recs = session.scalars(
-            select(CalibrationRecord)
-            .where(CalibrationRecord.id.in_(select(CalibrationStandard.record_id)
-                                            .where(CalibrationStandard.instrument_id == iid)),
-                   CalibrationRecord.is_current,
-                   CalibrationRecord.status != RecordStatus.REVOKED,
-                   CalibrationRecord.calibrated_on >= lo, CalibrationRecord.calibrated_on <= hi)
+    windows: list[tuple[int, dt.date, dt.date]] = [(root.id, start, end)]
+    calibrations: list[dict[str, Any]] = []
+    seen: set[int] = set()
+    layer = [(root.id, start, end)]
+    live = (CalibrationRecord.is_current, CalibrationRecord.status != RecordStatus.REVOKED)
+    while layer:
+        spans: dict[int, list[tuple[dt.date, dt.date]]] = {}
+        for iid, lo, hi in layer:
+            spans.setdefault(iid, []).append((lo, hi))
+        first, last = min(lo for _, lo, _ in layer), max(hi for _, _, hi in layer)
+        rows = session.execute(
+            select(CalibrationStandard.instrument_id.label("standard"), CalibrationRecord.id,
+                   CalibrationRecord.instrument_id, CalibrationRecord.certificate_number,
+                   CalibrationRecord.calibrated_on, CalibrationRecord.valid_until)
+            .join(CalibrationRecord, CalibrationRecord.id == CalibrationStandard.record_id)
+            .where(CalibrationStandard.instrument_id.in_(spans), *live,
+                   CalibrationRecord.calibrated_on >= first, CalibrationRecord.calibrated_on <= last)
             .order_by(CalibrationRecord.calibrated_on, CalibrationRecord.id)).all()
-        for rec in recs:
-            if rec.id in seen_records:
-                continue
-            seen_records.add(rec.id)
-            calibrated = session.get(Instrument, rec.instrument_id)
-            assert calibrated is not None  # noqa: S101 - a foreign key
-            names[calibrated.id] = calibrated.asset_number
-            calibrations.append({"certificate": rec.certificate_number,
-                                 "instrument": calibrated.asset_number,
-                                 "standard": names[iid],
-                                 "calibrated_on": rec.calibrated_on.isoformat()
-                                 if rec.calibrated_on else None,
-                                 "valid_until": rec.valid_until.isoformat()})
-            assert rec.calibrated_on is not None  # noqa: S101 - filtered by the query
-            windows.append((calibrated.id, rec.calibrated_on,
-                            _reliance_end(session, rec)))
-    tz = ZoneInfo(timezone)
-    conditions = [
-        (Result.instrument_id == iid)
-        & (Result.measured_at >= dt.datetime.combine(lo, dt.time(), tz))
-        & (Result.measured_at < dt.datetime.combine(hi + dt.timedelta(days=1), dt.time(), tz))
-        for iid, lo, hi in windows]
-    where = or_(*conditions)
-    count = session.scalar(select(func.count()).select_from(Result).where(where)) or 0
-    affected = (select(SampleTest.sample_id).join(Result, Result.test_id == SampleTest.id)
-                .where(where).distinct().subquery())
-    reports = list(session.scalars(
-        select(Report.number).where(Report.sample_id.in_(select(affected.c.sample_id)))
-        .order_by(Report.number)))
-    customers = list(session.scalars(
-        select(Customer.name).join(TestRequest, TestRequest.customer_id == Customer.id)
-        .join(Sample, Sample.request_id == TestRequest.id)
-        .join(Report, Report.sample_id == Sample.id)
-        .where(Report.number.in_(reports)).distinct().order_by(Customer.name))) if reports else []
+        found = [r for r in rows if r.id not in seen
+                 and any(lo <= r.calibrated_on <= hi for lo, hi in spans[r.standard])]
+        if not found:
+            break
+        following = _next_calibrations(session, {r.instrument_id for r in found})
+        names.update(session.execute(
+            select(Instrument.id, Instrument.asset_number)
+            .where(Instrument.id.in_({r.instrument_id for r in found}))).all())
+        layer = []
+        for r in found:
+            if r.id in seen:
+                continue  # two standards of one calibration: the calibration counts once
+            seen.add(r.id)
+            calibrations.append({"certificate": r.certificate_number,
+                                 "instrument": names[r.instrument_id],
+                                 "standard": names[r.standard],
+                                 "calibrated_on": r.calibrated_on.isoformat(),
+                                 "valid_until": r.valid_until.isoformat()})
+            # Relied on until it expires or the next calibration of the item replaces it.
+            later = [d for d in following.get(r.instrument_id, ()) if d > r.calibrated_on]
+            until = min([r.valid_until, *(d - dt.timedelta(days=1) for d in later[:1])])
+            layer.append((r.instrument_id, r.calibrated_on, until))
+        windows.extend(layer)
+    count, reports, customers = _affected(session, windows, timezone)
     instruments = sorted({names[iid] for iid, _lo, _hi in windows[1:]})
     return Impact(asset, start, end, calibrations, instruments, windows, count, reports, customers)
 
 
-def _reliance_end(session: Session, rec: CalibrationRecord) -> dt.date:
-    """A calibration is relied on until it expires or the next calibration replaces it."""
-    nxt = session.scalar(
-        select(func.min(CalibrationRecord.calibrated_on))
-        .where(CalibrationRecord.instrument_id == rec.instrument_id, CalibrationRecord.is_current,
+def _next_calibrations(session: Session, instrument_ids: set[int]) -> dict[int, list[dt.date]]:
+    rows = session.execute(
+        select(CalibrationRecord.instrument_id, CalibrationRecord.calibrated_on)
+        .where(CalibrationRecord.instrument_id.in_(instrument_ids), CalibrationRecord.is_current,
                CalibrationRecord.status != RecordStatus.REVOKED,
-               CalibrationRecord.calibrated_on > rec.calibrated_on))
-    end = rec.valid_until
-    if nxt is not None and nxt - dt.timedelta(days=1) < end:
-        end = nxt - dt.timedelta(days=1)
-    return end
+               CalibrationRecord.calibrated_on.is_not(None))
+        .order_by(CalibrationRecord.calibrated_on))
+    out: dict[int, list[dt.date]] = {}
+    for iid, day in rows:
+        out.setdefault(iid, []).append(day)
+    return out
+
+
+def _affected(session: Session, windows: list[tuple[int, dt.date, dt.date]], timezone: str
+              ) -> tuple[int, list[str], list[str]]:
+    """Results measured in the windows (lab calendar days), their reports and customers."""
+    from lims.db import UTCDateTime
+
+    tz = ZoneInfo(timezone)
+    span = values(column("iid", Integer), column("lo", UTCDateTime()),
+                  column("hi", UTCDateTime()), name="windows").data(
+        [(iid, dt.datetime.combine(lo, dt.time(), tz),
+          dt.datetime.combine(hi + dt.timedelta(days=1), dt.time(), tz))
+         for iid, lo, hi in windows]).cte("windows")  # WITH …: SQLite has no (VALUES) AS t(c…)
+    hit = (select(Result.id, Result.test_id)
+           .join(span, (Result.instrument_id == span.c.iid) & (Result.measured_at >= span.c.lo)
+                 & (Result.measured_at < span.c.hi)).distinct().subquery())
+    count = session.scalar(select(func.count()).select_from(hit)) or 0
+    samples = select(SampleTest.sample_id).join(hit, hit.c.test_id == SampleTest.id)
+    reports = list(session.scalars(select(Report.number).where(Report.sample_id.in_(samples))
+                                   .order_by(Report.number)))
+    customers = list(session.scalars(
+        select(Customer.name).join(TestRequest, TestRequest.customer_id == Customer.id)
+        .join(Sample, Sample.request_id == TestRequest.id)
+        .join(Report, Report.sample_id == Sample.id)
+        .where(Report.sample_id.in_(samples)).distinct().order_by(Customer.name)))
+    return count, reports, customers

@@ -188,7 +188,9 @@ def trace(loader: Loader, convert: Converter, *, instrument_id: int, day: dt.dat
         if rec.provider_kind != "in-house":
             return Chain(nodes, False, f"{rec.provider} is neither a national metrology "
                                        "institute nor accredited under the ILAC MRA (ILAC-P10)")
-        standards = _standards_for(rec, points)
+        # The standards behind the point the value was compared with; a standard linked only
+        # to other points of the record did not support this measurement.
+        standards = _standards_for(rec, [chosen] if chosen else points)
         if not standards:
             return Chain(nodes, False, f"the in-house calibration {rec.certificate} of "
                                        f"{inst.asset} names no standard")

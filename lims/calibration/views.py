@@ -288,6 +288,55 @@ def import_page(asset: str) -> object:
     return redirect(url_for("instruments.detail", asset=asset), code=303)
 
 
+def typed_certificate(data: dict[str, Any], asset: str) -> dict[str, Any]:
+    """The typed-calibration form as the LIMS JSON certificate form.
+
+    Points come one per line as ``quantity | nominal | value | unit | U | k`` (nominal, U and k
+    may be left empty); standards as asset numbers separated by spaces.
+    """
+    points = []
+    for n, line in enumerate((data.get("points") or "").splitlines(), start=1):
+        if not line.strip():
+            continue
+        cells = [c.strip() for c in line.split("|")]
+        if len(cells) != 6:
+            raise InvalidInput(f"line {n}: write quantity | nominal | value | unit | U | k "
+                               f"(6 cells, {len(cells)} given)", field="points")
+        quantity, nominal, value, unit, u, k = cells
+        point = {"quantity": quantity, "value": value, "unit": unit}
+        if nominal:
+            point.update(nominal=nominal, nominal_unit=unit)
+        if u:
+            point.update(expanded_uncertainty=u, k=k or "2")
+        points.append(point)
+    if not points:
+        raise InvalidInput("give at least one calibrated point", field="points")
+    return {"number": data.get("number"), "instrument": asset,
+            "provider": {"name": data.get("provider_name"), "kind": data.get("provider_kind"),
+                         "accreditation": data.get("accreditation", "")},
+            "calibrated_on": data.get("calibrated_on"),
+            "valid_until": data.get("valid_until") or None,
+            "standards_used": (data.get("standards_used") or "").split(),
+            "conformity": data.get("conformity", ""), "results": points}
+
+
+@bp.post("/instruments/<asset>/calibrations")
+def record_page(asset: str) -> object:
+    """Record a calibration typed from a paper certificate."""
+    data = form()
+    s = settings()
+    with unit_of_work(get_session()) as db:
+        require(current_user(), "calibration.record")
+        instrument = find_instrument(db, asset)
+        cert = services.certificate_from_json(typed_certificate(data, asset))
+        rec = services.record_certificate(db, actor=current_user(), instrument=instrument,
+                                          cert=cert, source="typed", timezone=s.timezone,
+                                          interval_days=s.calibration_interval_days,
+                                          warning_days=s.calibration_warning_days)
+        flash(f"calibration {rec.certificate_number} recorded", "ok")
+    return redirect(url_for("instruments.detail", asset=asset), code=303)
+
+
 @bp.post("/calibrations/import")
 def import_any_page() -> object:
     data, name = _upload()

@@ -124,3 +124,27 @@ def test_traceability_api_of_a_report(client, session, world, settings):
     auditor("GET", "/api/v1/reports/NOPE/traceability", None, 404)
     assert client.get(f"/api/v1/reports/{report}/traceability").status_code == 401
     json.dumps(data)  # plain JSON
+
+
+def test_a_calibration_typed_from_paper_on_the_page(client, session, world):
+    from tests.support.world import csrf, login
+
+    login(client, "qm")
+    token = csrf(client, "/instruments/EQ-1")
+    form = {"csrf_token": token, "number": "PAPER-1", "provider_name": "Prov",
+            "provider_kind": "accredited", "accreditation": "CNAS L1",
+            "calibrated_on": day(-3), "valid_until": day(300), "standards_used": "",
+            "points": "mass | 100 | 100.00020 | g | 0.00030 | 2\nmass | 200 | 200.0004 | g | |\n"}
+    resp = client.post("/instruments/EQ-1/calibrations", data=form)
+    assert resp.status_code == 303, resp.get_data(as_text=True)
+    page = client.get("/instruments/EQ-1").get_data(as_text=True)
+    assert "PAPER-1" in page and "100.00020" in page
+    bad = client.post("/instruments/EQ-1/calibrations",
+                      data={**form, "number": "PAPER-2", "points": "mass | 100 | 1 g"},
+                      headers={"Referer": "http://localhost/instruments/EQ-1"})
+    assert bad.status_code == 303
+    assert "6 cells" in client.get("/instruments/EQ-1").get_data(as_text=True)
+    qm = _api(client, world.token(session, "qm"))
+    certs = [c["certificate"] for c in qm("GET", "/api/v1/instruments/EQ-1/calibrations").json[
+        "calibrations"]]
+    assert "PAPER-1" in certs and "PAPER-2" not in certs

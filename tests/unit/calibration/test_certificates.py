@@ -13,15 +13,15 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from lims.calibration import certificates
+from lims.calibration import certificates, dcc
 from lims.calibration.certificates import (
     CertificateItem,
     CertificateResult,
     Condition,
     parse_certificate,
-    parse_dcc,
     parse_json,
 )
+from lims.calibration.dcc import parse_dcc
 from lims.errors import InvalidInput
 
 DATA = Path(__file__).parents[2] / "data" / "certificates"
@@ -68,7 +68,7 @@ def test_the_vendored_schema_imports_the_local_si_schema_and_keeps_its_licence()
 
 
 def test_the_schema_is_loaded_once():
-    assert certificates._schema() is certificates._schema()
+    assert dcc._schema() is dcc._schema()
 
 
 # --------------------------------------------------------------------------- DCC: NMI mass
@@ -190,12 +190,12 @@ def test_the_caller_may_override_the_provider_kind():
     (("Optiptb Services",), False),  # an abbreviation counts only as a whole word
 ])
 def test_nmi_table(names, expected):
-    assert certificates.is_nmi(*names) is expected
+    assert dcc.is_nmi(*names) is expected
 
 
 def test_a_nominal_alone_in_its_list_is_a_result():
     root = etree.fromstring(NIM.read_bytes())
-    ns = {"dcc": certificates.DCC}
+    ns = {"dcc": dcc.DCC}
     weight_100g = root.findall(".//dcc:results/dcc:result", ns)[2].find("dcc:data/dcc:list", ns)
     weight_100g.remove(weight_100g.findall("dcc:quantity", ns)[1])
     parsed = parse_dcc(etree.tostring(root))
@@ -256,11 +256,11 @@ def test_xml_list_lengths_must_agree():
 
 def test_a_dcc_without_numeric_results_is_refused():
     root = etree.fromstring(DMM.read_bytes())
-    ns = {"dcc": certificates.DCC, "si": certificates.SI}
+    ns = {"dcc": dcc.DCC, "si": dcc.SI}
     for quantity in root.iterfind(".//dcc:results//dcc:quantity", ns):
         for child in quantity.findall("si:*", ns):
             quantity.remove(child)
-        etree.SubElement(quantity, f"{{{certificates.DCC}}}noQuantity")
+        etree.SubElement(quantity, f"{{{dcc.DCC}}}noQuantity")
     error = refusal(etree.tostring(root))
     assert error.field == "measurementResults"
     assert "no numeric results" in error.message
@@ -372,7 +372,7 @@ def test_json_minimal_and_decoded_numbers(cert):
     (lambda c: c.pop("number"), "number", "is required"),
     (lambda c: c.update(number=173), "number", "must be text"),
     (lambda c: c["provider"].update(kind="friend"), "provider.kind",
-     "must be one of nmi, accredited, in-house, not 'friend'"),
+     "must be one of nmi, accredited, in-house, other, not 'friend'"),
     (lambda c: c["provider"].pop("accreditation"), "provider.accreditation", "is required"),
     (lambda c: c["provider"].update(country="China"), "provider.country", "two-letter"),
     (lambda c: c.update(calibrated_on="18.04.2024"), "calibrated_on", "is not a date (YYYY-MM-DD)"),
