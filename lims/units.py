@@ -89,9 +89,14 @@ def parse_value(text: object, *, field: str = "value") -> Decimal:
     if len(s) > 40 or not _NUMBER.match(s):
         raise InvalidInput(f"{text!r} is not a number", field=field)
     try:
-        return Decimal(s)
+        number = Decimal(s)
     except InvalidOperation as exc:  # pragma: no cover - the regex already guards this
         raise InvalidInput(f"{text!r} is not a number", field=field) from exc
+    # No lab value needs more than 10^±30 of its unit; beyond that, Decimal arithmetic
+    # (means, conversions) overflows or underflows its context.
+    if number and not -30 <= number.adjusted() <= 30:
+        raise InvalidInput(f"{s!r} is out of range (10^-30 … 10^30)", field=field)
+    return number
 
 
 def check_compatible(unit: pint.Unit, expected: pint.Unit, *, field: str = "unit",

@@ -24,13 +24,24 @@ def as_id(value: Any, field: str) -> int:
     return value
 
 
-def text(value: Any, field: str, *, required: bool = True, max_len: int = 200) -> str:
-    """Return stripped text, refusing non-text, missing required text and over-long text."""
+# Control characters (NUL above all: PostgreSQL text refuses it) have no place in a record;
+# a line break is allowed only where the caller says so.
+_CONTROL = {chr(c) for c in range(32)} | {"\x7f"}
+FIRST_YEAR, LAST_YEAR = 1900, 2199  # a date outside is a typing error, and overflows arithmetic
+
+
+def text(value: Any, field: str, *, required: bool = True, max_len: int = 200,
+         multiline: bool = False) -> str:
+    """Return stripped text, refusing non-text, missing required text, over-long text and
+    control characters."""
     if value is None:
         value = ""
     if not isinstance(value, str):
         raise InvalidInput("must be text", field=field)
     value = value.strip()
+    bad = _CONTROL - ({"\n", "\r", "\t"} if multiline else set())
+    if any(ch in bad for ch in value):
+        raise InvalidInput("contains a control character", field=field)
     if required and not value:
         raise InvalidInput("is required", field=field)
     if len(value) > max_len:
@@ -44,9 +55,36 @@ def date(value: Any, field: str, *, required: bool = True) -> dt.date | None:
         if required:
             raise InvalidInput("is required (YYYY-MM-DD)", field=field)
         return None
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError as exc:
-        raise InvalidInput(f"{value!r} is not a date (YYYY-MM-DD)", field=field) from exc
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if not isinstance(value, dt.date):
+        try:
+            value = dt.date.fromisoformat(str(value)[:40])
+        except ValueError as exc:
+            raise InvalidInput(f"{str(value)[:40]!r} is not a date (YYYY-MM-DD)",
+                               field=field) from exc
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise InvalidInput(f"{value} is outside {FIRST_YEAR}–{LAST_YEAR}", field=field)
+    return value
+
+
+def moment(value: Any, field: str, *, timezone: str) -> dt.datetime:
+    """Parse an ISO date and time; without a zone it is the lab's local time.
+
+    :raises InvalidInput: not text, not a date and time, or outside the years we accept.
+    """
+    from zoneinfo import ZoneInfo
+
+    if isinstance(value, dt.datetime):
+        at = value
+    elif isinstance(value, str):
+        try:
+            at = dt.datetime.fromisoformat(value.strip()[:40])
+        except ValueError:
+            raise InvalidInput(f"{value[:40]!r} is not a date and time (ISO 8601)",
+                               field=field) from None
+    else:
+        raise InvalidInput("must be a date and time written as text (ISO 8601)", field=field)
+    if not FIRST_YEAR <= at.year <= LAST_YEAR:
+        raise InvalidInput(f"{at.date()} is outside {FIRST_YEAR}–{LAST_YEAR}", field=field)
+    return at if at.tzinfo is not None else at.replace(tzinfo=ZoneInfo(timezone))

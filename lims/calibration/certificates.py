@@ -49,6 +49,7 @@ class CertificateResult:
     k: str | None = None
     coverage_probability: str | None = None
     standards_used: tuple[str, ...] = ()
+    state: str = "as left"
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +146,9 @@ _PROVIDER_KEYS = frozenset({"name", "kind", "accreditation", "country"})
 _ITEM_KEYS = frozenset({"name", "manufacturer", "model", "serial_number"})
 _CONDITION_KEYS = frozenset({"name", "value", "unit"})
 _RESULT_KEYS = frozenset({"quantity", "nominal", "nominal_unit", "value", "unit",
-                          "expanded_uncertainty", "k", "coverage_probability", "standards_used"})
+                          "expanded_uncertainty", "k", "coverage_probability", "standards_used",
+                          "state"})
+STATES = ("as found", "as left")  # before and after an adjustment; as left when not adjusted
 
 
 def parse_json(obj: object, *, provider_kind: str | None = None) -> ParsedCertificate:
@@ -198,7 +201,7 @@ def parse_json(obj: object, *, provider_kind: str | None = None) -> ParsedCertif
     if not results:
         raise InvalidInput("at least one result is required", field="results")
     instrument = top.get("instrument")
-    return ParsedCertificate(
+    return checked(ParsedCertificate(
         format="json",
         schema_version=None,
         number=_text_field(top.get("number"), "number", max_len=80),
@@ -221,7 +224,7 @@ def parse_json(obj: object, *, provider_kind: str | None = None) -> ParsedCertif
                          for i, c in enumerate(_list(top.get("conditions"), "conditions"))),
         conformity=_text_field(top.get("conformity"), "conformity", required=False, max_len=2000),
         results=tuple(_json_result(r, f"results[{i}]") for i, r in enumerate(results)),
-    )
+    ))
 
 
 def _json_result(obj: object, at: str) -> CertificateResult:
@@ -260,7 +263,16 @@ def _json_result(obj: object, at: str) -> CertificateResult:
         k=k,
         coverage_probability=p,
         standards_used=_assets(r.get("standards_used"), f"{at}.standards_used"),
+        state=_state(r.get("state"), f"{at}.state"),
     )
+
+
+def _state(value: object, at: str) -> str:
+    if value is None:
+        return "as left"
+    if value not in STATES:
+        raise InvalidInput(f"must be one of {', '.join(STATES)}", field=at)
+    return str(value)
 
 
 def _json_condition(obj: object, at: str) -> Condition:
@@ -345,6 +357,34 @@ def _assets(value: object, at: str) -> tuple[str, ...]:
 
 
 # --------------------------------------------------------------------------- shared
+
+
+def checked(cert: ParsedCertificate) -> ParsedCertificate:
+    """Refuse text that no record can hold: too long for its column, or with control
+    characters (PostgreSQL refuses NUL; SQLite would keep it silently)."""
+    def fit(value: str | None, field: str, max_len: int) -> None:
+        if value is not None:
+            validate.text(value, field, required=False, max_len=max_len)
+
+    fit(cert.number, "number", 80)
+    fit(cert.provider_name, "provider.name", 200)
+    fit(cert.provider_accreditation, "provider.accreditation", 80)
+    fit(cert.provider_country, "provider.country", 2)
+    for key, max_len in (("name", 120), ("manufacturer", 120), ("model", 120),
+                         ("serial_number", 80)):
+        fit(getattr(cert.item, key), f"item.{key}", max_len)
+    fit(cert.conformity, "conformity", 2000)
+    for i, c in enumerate(cert.conditions):
+        fit(c.name, f"conditions[{i}].name", 120)
+        fit(c.value, f"conditions[{i}].value", 200)
+        fit(c.unit, f"conditions[{i}].unit", 60)
+    for i, r in enumerate(cert.results):
+        fit(r.quantity, f"results[{i}].quantity", 120)
+        for key in ("value", "nominal", "expanded_uncertainty", "k", "coverage_probability"):
+            fit(getattr(r, key), f"results[{i}].{key}", 40)
+        fit(r.unit, f"results[{i}].unit", 60)
+        fit(r.nominal_unit, f"results[{i}].nominal_unit", 60)
+    return cert
 
 
 def kind_override(kind: str | None) -> str | None:

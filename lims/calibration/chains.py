@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pint
-from sqlalchemy import Integer, column, func, select, values
+from sqlalchemy import false, func, or_, select
 from sqlalchemy.orm import Session
 
 from lims import units
@@ -236,7 +236,7 @@ def impact(session: Session, asset: str, *, start: dt.date, end: dt.date,
             until = min([r.valid_until, *(d - dt.timedelta(days=1) for d in later[:1])])
             layer.append((r.instrument_id, r.calibrated_on, until))
         windows.extend(layer)
-    count, reports, customers = _affected(session, windows, timezone)
+    count, reports, customers = _affected(session, (root.id, start, end), seen, timezone)
     instruments = sorted({names[iid] for iid, _lo, _hi in windows[1:]})
     return Impact(asset, start, end, calibrations, instruments, windows, count, reports, customers)
 
@@ -254,22 +254,25 @@ def _next_calibrations(session: Session, instrument_ids: set[int]) -> dict[int, 
     return out
 
 
-def _affected(session: Session, windows: list[tuple[int, dt.date, dt.date]], timezone: str
-              ) -> tuple[int, list[str], list[str]]:
-    """Results measured in the windows (lab calendar days), their reports and customers."""
-    from lims.db import UTCDateTime
+def _affected(session: Session, root: tuple[int, dt.date, dt.date], records: set[int],
+              timezone: str) -> tuple[int, list[str], list[str]]:
+    """Results that relied on the root in its period, or on one of the calibrations found (a
+    result records the calibration in force when it was measured), their reports and customers.
 
+    The count is of current result versions; the reports are those of every version, since a
+    report issued before a correction still carries the older value.
+    """
     tz = ZoneInfo(timezone)
-    span = values(column("iid", Integer), column("lo", UTCDateTime()),
-                  column("hi", UTCDateTime()), name="windows").data(
-        [(iid, dt.datetime.combine(lo, dt.time(), tz),
-          dt.datetime.combine(hi + dt.timedelta(days=1), dt.time(), tz))
-         for iid, lo, hi in windows]).cte("windows")  # WITH …: SQLite has no (VALUES) AS t(c…)
-    hit = (select(Result.id, Result.test_id)
-           .join(span, (Result.instrument_id == span.c.iid) & (Result.measured_at >= span.c.lo)
-                 & (Result.measured_at < span.c.hi)).distinct().subquery())
-    count = session.scalar(select(func.count()).select_from(hit)) or 0
-    samples = select(SampleTest.sample_id).join(hit, hit.c.test_id == SampleTest.id)
+    iid, lo, hi = root
+    relied = or_(
+        (Result.instrument_id == iid)
+        & (Result.measured_at >= dt.datetime.combine(lo, dt.time(), tz))
+        & (Result.measured_at < dt.datetime.combine(hi + dt.timedelta(days=1), dt.time(), tz)),
+        Result.calibration_record_id.in_(records) if records else false())
+    count = session.scalar(select(func.count()).select_from(Result)
+                           .where(relied, Result.is_current)) or 0
+    samples = select(SampleTest.sample_id).join(Result, Result.test_id == SampleTest.id).where(
+        relied)
     reports = list(session.scalars(select(Report.number).where(Report.sample_id.in_(samples))
                                    .order_by(Report.number)))
     customers = list(session.scalars(

@@ -34,6 +34,7 @@ from lims.calibration.certificates import (
     CertificateResult,
     Condition,
     ParsedCertificate,
+    checked,
     kind_override,
 )
 from lims.calibration.dsi import dsi_to_unit
@@ -45,7 +46,7 @@ DCC = "https://ptb.de/dcc"
 SI = "https://ptb.de/si"
 _NS = {"dcc": DCC, "si": SI}
 _SCHEMA_DIR = Path(__file__).with_name("schemas")
-_VERSION = re.compile(r"3\.1\.\d+")
+_VERSION = re.compile(r"3\.1\.[0-2]")  # the versions that share 3.1.2's structure
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 # National metrology institutes (and the BIPM) by abbreviation and by name. Not exhaustive:
@@ -106,12 +107,16 @@ def parse_dcc(data: bytes, *, provider_kind: str | None = None) -> ParsedCertifi
     number = _clean(core.findtext("dcc:uniqueIdentifier", "", _NS))
     if not number:
         raise InvalidInput("the DCC has no certificate number", field="uniqueIdentifier")
-    return ParsedCertificate(
+    return checked(ParsedCertificate(
         format="dcc",
         schema_version=version,
         number=number,
         provider_name=_text(lab.find("dcc:contact/dcc:name", _NS)),
-        provider_kind=kind or ("nmi" if is_nmi(*names) else "accredited"),
+        # ILAC-P10: only an NMI, or a laboratory that states its accreditation, is a root of a
+        # chain; a laboratory that states neither is "other" unless the importer says more.
+        provider_kind=kind or ("nmi" if is_nmi(*names) else "accredited"
+                               if _clean(lab.findtext("dcc:calibrationLaboratoryCode", "", _NS))
+                               else "other"),
         provider_accreditation=_clean(lab.findtext("dcc:calibrationLaboratoryCode", "", _NS)),
         provider_country=_clean(lab.findtext("dcc:contact/dcc:location/dcc:countryCode", "", _NS)
                                 or core.findtext("dcc:countryCodeISO3166_1", "", _NS)),
@@ -124,17 +129,29 @@ def parse_dcc(data: bytes, *, provider_kind: str | None = None) -> ParsedCertifi
         conformity="; ".join(dict.fromkeys(
             _clean(el.text) for el in root.iter(f"{{{DCC}}}conformity") if _clean(el.text))),
         results=tuple(results),
-    )
+    ))
 
 
 def is_nmi(*names: str) -> bool:
-    """Tell whether any of the laboratory's names is a national metrology institute (NMIS)."""
+    """Tell whether any of the laboratory's names is a national metrology institute (NMIS).
+
+    The name must *be* an NMI's name or abbreviation (in any of its languages, one after the
+    other), optionally followed by a comma or a parenthesis: "NIST-traceable Cal Services"
+    is not NIST, and an NMI is a root of the chain (ILAC-P10), so a false match would
+    certify a chain that is not there.
+    """
     for name in names:
         folded = " ".join(name.split()).casefold()
         for abbreviation, full_names in NMIS.items():
-            if re.search(rf"(?<!\w){re.escape(abbreviation)}(?!\w)", name):
-                return True
-            if any(full.casefold() in folded for full in full_names):
+            candidates = sorted({abbreviation.casefold(), *(f.casefold() for f in full_names)},
+                                key=len, reverse=True)
+            rest, matched = folded, False
+            while True:
+                head = next((c for c in candidates if rest.startswith(c)), None)
+                if head is None:
+                    break
+                rest, matched = rest[len(head):].lstrip(" -–/"), True
+            if matched and (not rest or rest[0] in ",(（，"):
                 return True
     return False
 

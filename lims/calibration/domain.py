@@ -49,6 +49,11 @@ def _api_paths() -> dict[str, Any]:
             "post": op("Record an intermediate check", ok=201, params=["asset"],
                        body=props(nominal="string", unit="string", readings="array",
                                   limit="string", check_standard="string?"))},
+        "/api/v1/instruments/{asset}/checks/capture": {
+            "post": op("Record an intermediate check read through the instrument's driver",
+                       ok=201, params=["asset"],
+                       body=props(nominal="string", limit="string", count="integer?",
+                                  unit="string?", check_standard="string?"))},
         "/api/v1/reports/{number}/traceability": {
             "get": op("Traceability chain of every result of a report", params=["number"])},
         "/api/v1/instruments/{asset}/impact": {

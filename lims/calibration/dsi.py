@@ -189,10 +189,14 @@ def _exponent(arg: str | None, text: str, field: str) -> Decimal:
     if not _EXPONENT.match(raw):
         raise InvalidInput(f"D-SI unit {text!r}: exponent {{{raw}}} is not a number", field=field)
     try:
-        return Decimal(raw)
+        exponent = Decimal(raw)
     except InvalidOperation as exc:  # pragma: no cover - the regex already guards this
         raise InvalidInput(f"D-SI unit {text!r}: exponent {{{raw}}} is not a number",
                            field=field) from exc
+    if abs(exponent) > 10:  # no physical unit needs more; pint would build it regardless
+        raise InvalidInput(f"D-SI unit {text!r}: exponent {{{raw}}} is out of range",
+                           field=field)
+    return exponent
 
 
 def _compose(factors: list[tuple[str, str, Decimal]], *, symbol: bool, sep: str) -> str:

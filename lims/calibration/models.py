@@ -54,7 +54,7 @@ class CalibrationRecord(Model):
     __tablename__ = "calibration_records"
     __table_args__ = (
         UniqueConstraint("instrument_id", "certificate_number", "version"),
-        Index("ix_calibration_records_instrument_valid", "instrument_id", "valid_until"),
+        Index("ix_calibration_records_instrument_calibrated", "instrument_id", "calibrated_on"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -108,8 +108,8 @@ class CalibrationPoint(Model):
     dimension: Mapped[str] = mapped_column(String(120))
     error: Mapped[str | None] = mapped_column(String(40))   # indicated − reference
     expanded_uncertainty: Mapped[str | None] = mapped_column(String(40))  # in ``unit``
-    k: Mapped[str | None] = mapped_column(String(10))
-    coverage_probability: Mapped[str | None] = mapped_column(String(10))
+    k: Mapped[str | None] = mapped_column(String(40))
+    coverage_probability: Mapped[str | None] = mapped_column(String(40))
     conformity: Mapped[str | None] = mapped_column(String(20))
 
     record: Mapped[CalibrationRecord] = relationship(back_populates="points")

@@ -96,6 +96,8 @@ def open_case(session: Session, *, actor: User, asset: Any, start: Any, end: Any
     first = date(start, "from")
     today = lab_day(utcnow(), timezone)
     last = date(end, "to", required=False) or today
+    if last > today:
+        raise InvalidInput(f"the period cannot end after today ({today})", field="to")
     description = text(description, "description", max_len=MAX_TEXT)
     assert first is not None  # noqa: S101 - required above
     instrument = session.scalar(select(Instrument).where(Instrument.asset_number == asset))
@@ -177,16 +179,19 @@ def close_case(session: Session, *, actor: User, case_number: str) -> Nonconform
 
 
 def review_case(session: Session, report_id: int) -> str | None:
-    """The number of an open case that evaluated the report as ``recall``, if any."""
+    """The number of a case that evaluated the report as ``recall``, if any.
+
+    A recall outlives its case: closing the case ends the investigation, not the recall, so
+    the public verification page keeps saying so (until the report is withdrawn or replaced).
+    """
     return session.scalar(
         select(NonconformingCase.number)
         .join(AffectedReport, AffectedReport.case_id == NonconformingCase.id)
         .where(AffectedReport.report_id == report_id,
-               AffectedReport.evaluation == Evaluation.RECALL,
-               NonconformingCase.status == CaseStatus.OPEN)
+               AffectedReport.evaluation == Evaluation.RECALL)
         .order_by(NonconformingCase.id).limit(1))
 
 
 def under_review(session: Session, report_id: int) -> bool:
-    """Whether a report is recalled by an open nonconforming-work case."""
+    """Whether a report is recalled by a nonconforming-work case."""
     return review_case(session, report_id) is not None

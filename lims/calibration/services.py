@@ -40,9 +40,8 @@ from lims.instruments.models import (
     InstrumentStatus,
 )
 from lims.numbering import next_number
-from lims.validate import text
+from lims.validate import moment, text
 
-IN_FORCE = (RecordStatus.VALID, RecordStatus.SUPERSEDED, RecordStatus.OUT_OF_TOLERANCE)
 DIMENSIONLESS = "dimensionless"
 
 
@@ -64,27 +63,34 @@ def dimension_of(unit_text: str, *, field: str = "unit") -> str:
 
 def record_in_force(session: Session, instrument: Instrument | int, at: dt.datetime | dt.date, *,
                     timezone: str) -> CalibrationRecord | None:
-    """The calibration record valid at ``at``: the latest current, non-revoked record whose
-    calibration date is on or before that day and whose valid-until day is on or after it (the
-    valid-until day itself is still valid, lab calendar)."""
+    """The calibration record valid at ``at``, or None.
+
+    It is the instrument's latest calibration on or before that day (current version, not
+    revoked), provided the day is not after its valid-until day (lab calendar: the valid-until
+    day itself is still valid). A later calibration replaces an earlier one from its date on,
+    whatever the earlier one's validity said; one that has expired leaves the instrument with
+    no calibration, even if an older certificate would have run longer.
+    """
     iid = instrument if isinstance(instrument, int) else instrument.id
     day = lab_day(at, timezone)
-    return session.scalar(
+    rec = session.scalar(
         select(CalibrationRecord)
         .where(CalibrationRecord.instrument_id == iid, CalibrationRecord.is_current,
-               CalibrationRecord.status.in_(IN_FORCE), CalibrationRecord.valid_until >= day,
+               CalibrationRecord.status != RecordStatus.REVOKED,
                or_(CalibrationRecord.calibrated_on.is_(None), CalibrationRecord.calibrated_on <= day))
         .order_by(CalibrationRecord.calibrated_on.desc().nulls_last(), CalibrationRecord.id.desc())
         .limit(1))
+    return rec if rec is not None and day <= rec.valid_until else None
 
 
 def latest_record(session: Session, instrument_id: int) -> CalibrationRecord | None:
-    """The current, non-revoked record that reaches furthest: what the due date is read from."""
+    """The latest current, non-revoked calibration: what the due date is read from."""
     return session.scalar(
         select(CalibrationRecord)
         .where(CalibrationRecord.instrument_id == instrument_id, CalibrationRecord.is_current,
                CalibrationRecord.status != RecordStatus.REVOKED)
-        .order_by(CalibrationRecord.valid_until.desc(), CalibrationRecord.id.desc()).limit(1))
+        .order_by(CalibrationRecord.calibrated_on.desc().nulls_last(),
+                  CalibrationRecord.id.desc()).limit(1))
 
 
 def history(session: Session, instrument_id: int) -> list[CalibrationRecord]:
@@ -115,6 +121,11 @@ def check_fit_for_use(session: Session, instrument: Instrument, at: dt.datetime,
             "a passing check or a calibration before using it (ISO/IEC 17025 6.4.10)",
             field="instrument_id", instrument=instrument.asset_number)
     rec = record_in_force(session, instrument, at, timezone=timezone)
+    if rec is not None and rec.status == RecordStatus.OUT_OF_TOLERANCE:
+        raise InstrumentUnavailable(
+            f"instrument {instrument.asset_number} was found out of tolerance on its "
+            f"calibration {rec.certificate_number}; recalibrate it before use (ISO/IEC 17025 "
+            "6.4.9, 7.10)", field="instrument_id", instrument=instrument.asset_number)
     if rec is None:
         day = lab_day(at, timezone)
         last = latest_record(session, instrument.id)
@@ -217,7 +228,7 @@ def _points(cert: ParsedCertificate) -> list[tuple[CalibrationPoint, tuple[str, 
             # it is kept, and the chain only compares nominals of the quantity's dimension.
             units.parse_unit(r.nominal_unit or r.unit, field=f"{f}.nominal_unit")  # it parses
         out.append((CalibrationPoint(
-            seq=i + 1, quantity=r.quantity[:120], nominal=r.nominal,
+            seq=i + 1, state=r.state, quantity=r.quantity[:120], nominal=r.nominal,
             nominal_unit=(r.nominal_unit or r.unit) if r.nominal is not None else None,
             value=r.value, unit=r.unit, unit_canonical=units.canonical(unit),
             dimension=dimension_of(r.unit, field=f"{f}.unit"),
@@ -228,29 +239,31 @@ def _points(cert: ParsedCertificate) -> list[tuple[CalibrationPoint, tuple[str, 
 
 def _declare_or_check(session: Session, instrument: Instrument,
                       points: list[tuple[CalibrationPoint, tuple[str, ...]]],
-                      results: tuple[CertificateResult, ...]) -> None:
+                      results: tuple[CertificateResult, ...]) -> list[str]:
     """The certificate must calibrate at least one quantity the instrument declares (ratios and
     relative errors may stand beside it); an instrument that declares none takes the
     certificate's quantities."""
     declared = {q.dimension for q in instrument.quantities}
     dims = [p.dimension for p, _ in points]
     if not points:
-        return  # a record from the register form: dates and certificate number only
+        return []  # a record from the register form: dates and certificate number only
     if not declared:
-        seen = set()
+        added: list[str] = []
         for (p, _), r in zip(points, results, strict=True):
-            if p.dimension != DIMENSIONLESS and p.dimension not in seen:
-                seen.add(p.dimension)
+            if p.dimension != DIMENSIONLESS and p.dimension not in {
+                    q.dimension for q in instrument.quantities}:
                 instrument.quantities.append(InstrumentQuantity(
                     quantity=r.quantity[:60], unit=(r.nominal_unit or r.unit)[:40],
                     dimension=p.dimension))
-        return
+                added.append(f"{r.quantity} ({r.nominal_unit or r.unit})")
+        return added
     if not any(d in declared for d in dims):
         shown = ", ".join(f"{q.quantity} ({q.unit})" for q in instrument.quantities)
         given = ", ".join(sorted({r.unit for r in results}))
         raise InvalidInput(f"the certificate calibrates {given}; {instrument.asset_number} "
                            f"measures {shown}: none of its quantities is calibrated",
                            field="results")
+    return []
 
 
 def record_certificate(session: Session, *, actor: User | None, instrument: Instrument,
@@ -258,8 +271,8 @@ def record_certificate(session: Session, *, actor: User | None, instrument: Inst
                        interval_days: int = 365, warning_days: int = 30,
                        file: bytes | None = None,
                        file_name: str | None = None, file_type: str | None = None,
-                       reason: str | None = None, replaces: CalibrationRecord | None = None
-                       ) -> CalibrationRecord:
+                       reason: str | None = None, replaces: CalibrationRecord | None = None,
+                       status: str = RecordStatus.VALID) -> CalibrationRecord:
     """Write a parsed certificate as the instrument's calibration record.
 
     Without a valid-until date (a DCC carries none) the lab's interval applies (ISO/IEC 17025
@@ -286,12 +299,12 @@ def record_certificate(session: Session, *, actor: User | None, instrument: Inst
         raise InvalidInput("the valid-until date is before the calibration date",
                            field="valid_until")
     points = _points(cert)
-    _declare_or_check(session, instrument, points, cert.results)
+    declared = _declare_or_check(session, instrument, points, cert.results)
     rec = CalibrationRecord(
         instrument_id=instrument.id, provider_id=provider.id, certificate_number=cert.number,
         version=replaces.version + 1 if replaces else 1, replaces_id=replaces.id if replaces else None,
         reason=reason, calibrated_on=cert.calibrated_on, valid_until=valid_until,
-        status=RecordStatus.VALID,
+        status=status,
         conditions=[{"name": c.name, "value": c.value, "unit": c.unit} for c in cert.conditions],
         conformity=cert.conformity, source=source, file=file, file_name=file_name,
         file_type=file_type, file_sha256=hashlib.sha256(file).hexdigest() if file else None,
@@ -306,7 +319,8 @@ def record_certificate(session: Session, *, actor: User | None, instrument: Inst
     used: list[str] = []
     for asset in cert.standards_used:
         std = _find_asset(session, asset, "standards_used")
-        _standard_in_force(session, std, cert.calibrated_on, in_house, timezone)
+        _standard_in_force(session, std, cert.calibrated_on, in_house, timezone,
+                               of=instrument)
         session.add(CalibrationStandard(record_id=rec.id, instrument_id=std.id))
         used.append(asset)
     for point, assets in points:
@@ -314,8 +328,15 @@ def record_certificate(session: Session, *, actor: User | None, instrument: Inst
         session.add(point)
         session.flush()
         for j, asset in enumerate(assets):
-            std = _find_asset(session, asset, f"results[{point.seq - 1}].standards_used[{j}]")
-            _standard_in_force(session, std, cert.calibrated_on, in_house, timezone)
+            field = f"results[{point.seq - 1}].standards_used[{j}]"
+            std = _find_asset(session, asset, field)
+            std_dims = {q.dimension for q in std.quantities}
+            if std_dims and point.dimension != DIMENSIONLESS and point.dimension not in std_dims:
+                shown = ", ".join(f"{q.quantity} ({q.unit})" for q in std.quantities)
+                raise InvalidInput(f"{asset} measures {shown}; it cannot have supported a point "
+                                   f"in {point.unit}", field=field)
+            _standard_in_force(session, std, cert.calibrated_on, in_house, timezone,
+                               of=instrument)
             session.add(CalibrationStandard(record_id=rec.id, instrument_id=std.id,
                                             point_id=point.id))
             used.append(asset)
@@ -326,7 +347,8 @@ def record_certificate(session: Session, *, actor: User | None, instrument: Inst
            "calibration.correct", entity_type="calibration_records", entity_id=rec.id,
            before=snapshot(replaces) if replaces else None,
            after={**snapshot(rec), "provider": provider.name, "provider_kind": provider.kind,
-                  "points": [snapshot(p) for p in rec.points], "standards_used": used},
+                  "points": [snapshot(p) for p in rec.points], "standards_used": used,
+                  **({"declared_quantities": declared} if declared else {})},
            reason=reason)
     today = lab_day(utcnow(), timezone)
     if instrument.calibration_flag == CalibrationFlag.CHECK_FAILED:
@@ -335,13 +357,20 @@ def record_certificate(session: Session, *, actor: User | None, instrument: Inst
     return rec
 
 
-def _standard_in_force(session: Session, std: Instrument, day: dt.date, in_house: bool,
-                       timezone: str) -> None:
+def _standard_in_force(session: Session, std: Instrument, day: dt.date | None, in_house: bool,
+                       timezone: str, of: Instrument | None = None) -> None:
     # A standard used by this lab must itself be calibrated on the day (ISO/IEC 17025 6.5.1);
     # standards of an outside provider are the provider's business.
-    if in_house and record_in_force(session, std, day, timezone=timezone) is None:
+    if not in_house or day is None:
+        return
+    rec = record_in_force(session, std, day, timezone=timezone)
+    if rec is None:
         raise Conflict(f"standard {std.asset_number} had no calibration in force on {day}; it "
                        "cannot have been used for this calibration", field="standards_used")
+    if of is not None and any(s.instrument_id == of.id for s in rec.standards):
+        raise InvalidInput(f"{std.asset_number} was itself calibrated against {of.asset_number} "
+                           f"({rec.certificate_number}): the two cannot calibrate each other",
+                           field="standards_used")
 
 
 def _supersede_older(session: Session, rec: CalibrationRecord) -> None:
@@ -389,9 +418,16 @@ def import_certificate(session: Session, *, actor: User, data: bytes, filename: 
     return record_certificate(session, actor=actor, instrument=instrument, cert=cert,
                               source=cert.format, timezone=timezone, interval_days=interval_days,
                               warning_days=warning_days,
-                              file=data, file_name=(filename or f"{cert.number}."
-                                                    + ("xml" if is_xml else "json"))[:200],
+                              file=data, file_name=safe_file_name(
+                                  filename, f"{cert.number}." + ("xml" if is_xml else "json")),
                               file_type="application/xml" if is_xml else "application/json")
+
+
+def safe_file_name(name: str | None, default: str = "certificate") -> str:
+    """The last component of an uploaded file's name, without control characters."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(ch for ch in base if ch.isprintable()).strip()
+    return base[:200] or default
 
 
 def _by_serial(session: Session, cert: ParsedCertificate) -> Instrument | None:
@@ -438,6 +474,8 @@ def correct_record(session: Session, *, actor: User, record_id: int, data: Any, 
         raise NotFound(f"no calibration record {record_id}")
     if not old.is_current:
         raise Conflict(f"record {record_id} was already corrected; correct the current version")
+    if old.status == RecordStatus.REVOKED:
+        raise Conflict(f"record {record_id} is revoked; record a new calibration instead")
     cert = certificate_from_json(data)
     if cert.number != old.certificate_number:
         raise InvalidInput("a correction keeps the certificate number; record a new "
@@ -446,9 +484,12 @@ def correct_record(session: Session, *, actor: User, record_id: int, data: Any, 
     assert instrument is not None  # noqa: S101 - a foreign key
     old.is_current = False
     session.flush()
+    # The correction keeps what the correction does not touch: the certificate file received
+    # and a status found since (out of tolerance, superseded).
     return record_certificate(session, actor=actor, instrument=instrument, cert=cert,
                               source="typed", timezone=timezone, reason=reason, replaces=old,
-                              warning_days=warning_days)
+                              warning_days=warning_days, status=old.status, file=old.file,
+                              file_name=old.file_name, file_type=old.file_type)
 
 
 def set_record_status(session: Session, *, actor: User, record_id: int, status: Any,
@@ -475,10 +516,15 @@ def set_record_status(session: Session, *, actor: User, record_id: int, status: 
 # --- intermediate checks ---------------------------------------------------------------------
 
 def record_check(session: Session, *, actor: User, instrument: Instrument, data: dict[str, Any],
-                 timezone: str, warning_days: int = 30) -> IntermediateCheck:
+                 timezone: str, warning_days: int = 30, source: str = "typed",
+                 raw_bytes: bytes | None = None) -> IntermediateCheck:
     """Record an intermediate check (期间核查, ISO/IEC 17025 6.4.10): the mean of the readings of
     a check standard against its nominal value; |mean − nominal| ≤ limit passes. A failed check
-    flags the instrument and stops its use until a check passes or it is recalibrated.
+    flags the instrument and stops its use until a check passes or it is recalibrated. Only the
+    newest check decides the flag: a check entered late for an earlier day changes nothing.
+
+    :param source: ``instrument`` when the readings came through the driver (with
+        ``raw_bytes``); never taken from the client's data.
     """
     require(actor, "calibration.record")
     unit_text = text(data.get("unit"), "unit", max_len=40)
@@ -505,14 +551,11 @@ def record_check(session: Session, *, actor: User, instrument: Instrument, data:
     if data.get("check_standard"):
         standard = _find_asset(session, text(data["check_standard"], "check_standard",
                                              max_len=40), "check_standard")
-    checked_at = data.get("checked_at") or utcnow()
-    if isinstance(checked_at, str):
-        try:
-            checked_at = dt.datetime.fromisoformat(checked_at)
-        except ValueError:
-            raise InvalidInput(f"{checked_at!r} is not a date and time", field="checked_at") from None
-        if checked_at.tzinfo is None:
-            checked_at = checked_at.replace(tzinfo=ZoneInfo(timezone))
+        if standard.id == instrument.id:
+            raise InvalidInput("an instrument cannot be its own check standard",
+                               field="check_standard")
+    checked_at = utcnow() if data.get("checked_at") in (None, "") else \
+        moment(data["checked_at"], "checked_at", timezone=timezone)
     if checked_at > utcnow() + dt.timedelta(minutes=5):
         raise InvalidInput("a check cannot be in the future", field="checked_at")
     check = IntermediateCheck(
@@ -522,14 +565,18 @@ def record_check(session: Session, *, actor: User, instrument: Instrument, data:
         deviation=format(deviation, "f"), limit=str(data.get("limit")).strip(),
         result="pass" if abs(deviation) <= limit else "fail",
         notes=text(data.get("notes"), "notes", required=False, max_len=2000),
-        source=data.get("source") if data.get("source") in ("typed", "instrument") else "typed",
-        raw=data.get("raw") if isinstance(data.get("raw"), bytes) else None,
-        performed_by_id=actor.id)
+        source=source, raw=raw_bytes, performed_by_id=actor.id)
     del unit
     session.add(check)
     session.flush()
     record(session, actor=actor, action="instrument.check", entity_type="intermediate_checks",
            entity_id=check.id, after={**snapshot(check), "instrument": instrument.asset_number})
+    newest = session.scalar(select(IntermediateCheck.id)
+                            .where(IntermediateCheck.instrument_id == instrument.id)
+                            .order_by(IntermediateCheck.checked_at.desc(),
+                                      IntermediateCheck.id.desc()).limit(1))
+    if newest != check.id:
+        return check
     if check.result == "fail":
         before = {"calibration_flag": instrument.calibration_flag}
         instrument.calibration_flag, instrument.flagged_at = CalibrationFlag.CHECK_FAILED, utcnow()

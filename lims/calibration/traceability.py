@@ -9,8 +9,8 @@ accredited under the ILAC MRA (ILAC-P10 2.1 a, b). Each link is checked:
 - **dimension**: the calibrated quantity has the dimension the link below needs (a mass result
   cannot be traced through a voltage standard);
 - **range**: the value used lies inside the calibrated points' range, else "extrapolated";
-- **test uncertainty ratio**: the relative U of what was calibrated over the relative U of the
-  standard at the nearest point; below 4:1 is a warning;
+- **test uncertainty ratio**: the relative standard uncertainty (U/k) of what was calibrated
+  over that of the standard at the nearest point; below 4:1 is a warning;
 - **cycles** in the data are reported, never followed.
 
 Pure: the database is reached only through the :class:`Loader` the caller passes in.
@@ -99,6 +99,7 @@ class Node:
     k: str | None = None
     warnings: list[str] = dataclasses.field(default_factory=list)
     others: list[str] = dataclasses.field(default_factory=list)  # other standards used
+    branches: list[dict[str, object]] = dataclasses.field(default_factory=list)
 
     def to_json(self) -> dict[str, object]:
         return {"asset": self.asset, "role": self.role, "certificate": self.certificate,
@@ -108,7 +109,7 @@ class Node:
                 "expanded_uncertainty": self.expanded_uncertainty, "k": self.k,
                 "warnings": list(self.warnings), "record_id": self.record_id,
                 "status": self.status, "needed_on": self.needed_on.isoformat(),
-                "other_standards": list(self.others)}
+                "other_standards": list(self.others), "branches": list(self.branches)}
 
 
 @dataclasses.dataclass
@@ -133,16 +134,24 @@ def _dec(text: str | None) -> Decimal | None:
 
 
 def trace(loader: Loader, convert: Converter, *, instrument_id: int, day: dt.date,
-          dimension: str, value: Decimal | None, unit: str | None,
-          first_record: int | None = None) -> Chain:
+          dimension: str | None, value: Decimal | None, unit: str | None,
+          first_record: int | None = None, _path: frozenset[int] = frozenset()) -> Chain:
     """Walk the chain from a measurement made with ``instrument_id`` on ``day``.
 
-    :param dimension: pint's dimensionality of the measured quantity, e.g. ``[mass]``.
+    The chain returned follows, at each link, the standard calibrated for the quantity (the
+    primary path, ``chain[0]`` … root). Every other standard behind the same point (a
+    thermometer for the air-buoyancy correction, a second weight) is traced too, and the chain
+    is complete only if all of them reach a root: each is a link of the traceability of the
+    result (ILAC-P10 2.1). Their verdicts are on the node as ``branches``.
+
+    :param dimension: pint's dimensionality of the measured quantity, e.g. ``[mass]``; None
+        for an auxiliary standard, traced for whatever it was calibrated for.
     :param value: the measured value in ``unit`` (pint form), for the range check.
     :param first_record: the record the measurement recorded as in force, if it did.
     """
     nodes: list[Node] = []
-    seen: set[int] = set()
+    seen: set[int] = set(_path)
+    branch_failure: str | None = None
     below: tuple[PointInfo, ...] = ()   # the calibrated points of the link below, for the TUR
     current, needed_on = instrument_id, day
     for depth in range(MAX_DEPTH):
@@ -163,7 +172,8 @@ def trace(loader: Loader, convert: Converter, *, instrument_id: int, day: dt.dat
         if not node.valid_at_use:
             return Chain(nodes, False, f"{inst.asset}'s calibration {rec.certificate} was not "
                                        f"in force on {needed_on}")
-        points = _matching(rec.points, dimension)
+        points = _matching(rec.points, dimension) if dimension else _matching(
+            rec.points, rec.points[0].dimension) if rec.points else []
         if rec.points and not points:
             shown = ", ".join(sorted({p.quantity + " (" + p.dimension + ")" for p in rec.points}))
             node.warnings.append(f"dimension mismatch: calibrated for {shown}, "
@@ -184,7 +194,7 @@ def trace(loader: Loader, convert: Converter, *, instrument_id: int, day: dt.dat
         if rec.status == "out of tolerance":
             node.warnings.append("this calibration was later found out of tolerance")
         if rec.provider_kind in ROOT_KINDS:
-            return Chain(nodes, True, None)
+            return Chain(nodes, branch_failure is None, branch_failure)
         if rec.provider_kind != "in-house":
             return Chain(nodes, False, f"{rec.provider} is neither a national metrology "
                                        "institute nor accredited under the ILAC MRA (ILAC-P10)")
@@ -198,7 +208,19 @@ def trace(loader: Loader, convert: Converter, *, instrument_id: int, day: dt.dat
             return Chain(nodes, False, f"the calibration date of {rec.certificate} is not "
                                        "recorded, so its standards cannot be checked")
         nxt = _pick_standard(loader, standards, rec.calibrated_on, dimension)
-        node.others = [loader.instrument(s).asset for s in standards if s != nxt]
+        for other in standards:
+            if other == nxt:
+                continue
+            asset = loader.instrument(other).asset
+            branch = trace(loader, convert, instrument_id=other, day=rec.calibrated_on,
+                           dimension=None, value=None, unit=None, _path=frozenset(seen))
+            node.others.append(asset)
+            node.branches.append({"asset": asset, "complete": branch.complete,
+                                  "reason": branch.reason,
+                                  "root": branch.nodes[-1].asset if branch.complete else None})
+            if not branch.complete and branch_failure is None:
+                branch_failure = (f"{asset}, also used in {rec.certificate}, does not trace to a "
+                                  f"root: {branch.reason}")
         value, unit = _used_at(chosen)
         below = tuple(points)
         current, needed_on = nxt, rec.calibrated_on
@@ -284,9 +306,12 @@ def _check_range(node: Node, points: Sequence[PointInfo], value: Decimal, unit: 
 
 
 def _relative_u(p: PointInfo, convert: Converter) -> Decimal | None:
-    u, at = _dec(p.expanded_uncertainty), _at(p)
-    if u is None or at is None:
+    """The relative standard uncertainty u/|x| = (U/k)/|x| of a point: certificates state U
+    with different k, so U themselves are not comparable."""
+    expanded, at, k = _dec(p.expanded_uncertainty), _at(p), _dec(p.k)
+    if expanded is None or at is None:
         return None
+    u = expanded / k if k else expanded
     try:
         x = convert(at[0], at[1], p.unit_canonical)
     except Exception:  # noqa: BLE001 - no ratio for a point that cannot be compared
@@ -322,10 +347,11 @@ def _standards_for(rec: RecordInfo, points: Sequence[PointInfo]) -> list[int]:
 
 
 def _pick_standard(loader: Loader, standards: Sequence[int], day: dt.date,
-                   dimension: str) -> int:
+                   dimension: str | None) -> int:
     """Prefer a standard that was in force and calibrated for the dimension on that day."""
     for s in standards:
         rec = loader.record_in_force(s, day)
-        if rec is not None and (not rec.points or _matching(rec.points, dimension)):
+        if rec is not None and (not rec.points or dimension is None
+                                or _matching(rec.points, dimension)):
             return s
     return standards[0]

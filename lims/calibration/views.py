@@ -20,7 +20,7 @@ from lims.instruments.services import find_instrument
 from lims.validate import as_id, date
 from lims.web.auth import current_user
 from lims.web.context import get_session, settings
-from lims.web.inputs import form, json_body
+from lims.web.inputs import allow_upload, form, json_body
 
 bp = Blueprint("calibration", __name__)
 api = Blueprint("calibration_api", __name__, url_prefix="/api/v1")
@@ -61,6 +61,15 @@ def import_json(rec: CalibrationRecord, asset: str) -> dict[str, Any]:
                         for p in rec.points]}
 
 
+def attachment(name: str) -> str:
+    """A Content-Disposition for any file name: an ASCII fallback and the UTF-8 name (RFC 6266);
+    a raw non-ASCII name in a header breaks the WSGI server."""
+    from urllib.parse import quote
+
+    fallback = "".join(ch if 32 < ord(ch) < 127 and ch not in '"\\' else "_" for ch in name)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
 def _record(record_id: int) -> CalibrationRecord:
     rec = get_session().get(CalibrationRecord, as_id(record_id, "record_id"))
     if rec is None:
@@ -71,7 +80,10 @@ def _record(record_id: int) -> CalibrationRecord:
 def _upload() -> tuple[bytes, str | None]:
     upload = request.files.get("file")
     if upload is not None and upload.filename:
-        data = upload.read(MAX_CERTIFICATE + 1)
+        try:
+            data = upload.read(MAX_CERTIFICATE + 1)
+        finally:
+            upload.close()  # a large part is spooled to a temporary file: close it now
         name = upload.filename
     elif request.files:
         raise InvalidInput("choose the certificate file", field="file")
@@ -118,6 +130,7 @@ def record_calibration_json(asset: str) -> object:
 
 
 @api.post("/calibrations/import")
+@allow_upload(MAX_CERTIFICATE + 64 * 1024)
 def import_json_api() -> object:
     """Import a certificate file (PTB DCC XML or LIMS JSON): multipart ``file`` or the body."""
     data, name = _upload()
@@ -174,7 +187,7 @@ def record_file(record_id: int) -> object:
     if rec.file is None:
         raise NotFound(f"calibration record {record_id} has no stored certificate file")
     return Response(rec.file, mimetype=rec.file_type or "application/octet-stream", headers={
-        "Content-Disposition": f'attachment; filename="{rec.file_name or rec.id}"',
+        "Content-Disposition": attachment(rec.file_name or f"calibration-{rec.id}"),
         "X-Content-SHA256": rec.file_sha256 or ""})
 
 
@@ -201,6 +214,40 @@ def record_check_json(asset: str) -> object:
                                       warning_days=settings().calibration_warning_days)
         body = check_json(check)
     return jsonify(body), 201
+
+
+@api.post("/instruments/<asset>/checks/capture")
+def capture_check_json(asset: str) -> object:
+    """An intermediate check read through the instrument's driver: ``count`` readings of the
+    check standard, with their raw bytes, against ``nominal`` ± ``limit``."""
+    check = _capture_check(asset, json_body())
+    return jsonify(check_json(check)), 201
+
+
+def _capture_check(asset: str, data: dict[str, Any]) -> Any:
+    """Read ``count`` readings outside any transaction (it can take seconds), then record."""
+    from lims.instruments.capture import take_readings
+
+    db = get_session()
+    require(current_user(), "calibration.record")
+    instrument = find_instrument(db, asset)
+    count = data.get("count", 3)
+    if isinstance(count, str) and count.strip().isdigit():
+        count = int(count)
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 20:
+        raise InvalidInput("must be a whole number from 1 to 20", field="count")
+    unit = data.get("unit") or (instrument.quantities[0].unit if instrument.quantities else None)
+    if not unit:
+        raise InvalidInput("give the unit of the check", field="unit")
+    db.rollback()
+    readings = take_readings(instrument, unit, count)
+    with unit_of_work(db):
+        check = services.record_check(
+            db, actor=current_user(), instrument=find_instrument(db, asset),
+            data={**data, "unit": readings[0].unit, "readings": [r.value for r in readings]},
+            timezone=settings().timezone, warning_days=settings().calibration_warning_days,
+            source="instrument", raw_bytes=b"\n".join(r.raw for r in readings))
+    return check
 
 
 @api.get("/reports/<number>/traceability")
@@ -274,6 +321,7 @@ def _all_assets() -> list[str]:
 
 
 @bp.post("/instruments/<asset>/calibrations/import")
+@allow_upload(MAX_CERTIFICATE + 64 * 1024)
 def import_page(asset: str) -> object:
     data, name = _upload()
     with unit_of_work(get_session()) as db:
@@ -307,7 +355,9 @@ def typed_certificate(data: dict[str, Any], asset: str) -> dict[str, Any]:
         if nominal:
             point.update(nominal=nominal, nominal_unit=unit)
         if u:
-            point.update(expanded_uncertainty=u, k=k or "2")
+            point["expanded_uncertainty"] = u
+        if k:
+            point["k"] = k  # never assumed: a U without k is refused (JCGM 100 7.2.3)
         points.append(point)
     if not points:
         raise InvalidInput("give at least one calibrated point", field="points")
@@ -321,23 +371,36 @@ def typed_certificate(data: dict[str, Any], asset: str) -> dict[str, Any]:
 
 
 @bp.post("/instruments/<asset>/calibrations")
+@allow_upload(MAX_CERTIFICATE + 64 * 1024)
 def record_page(asset: str) -> object:
-    """Record a calibration typed from a paper certificate."""
+    """Record a calibration typed from a paper certificate, with a scan of it (PDF)."""
     data = form()
     s = settings()
+    scan = request.files.get("file")
+    pdf = None
+    if scan is not None and scan.filename:
+        try:
+            pdf = scan.read(MAX_CERTIFICATE + 1)
+        finally:
+            scan.close()
+    if pdf is not None and (not pdf.startswith(b"%PDF-") or len(pdf) > MAX_CERTIFICATE):
+        raise InvalidInput("the scan must be a PDF file of at most 20 MB", field="file")
     with unit_of_work(get_session()) as db:
         require(current_user(), "calibration.record")
         instrument = find_instrument(db, asset)
         cert = services.certificate_from_json(typed_certificate(data, asset))
-        rec = services.record_certificate(db, actor=current_user(), instrument=instrument,
-                                          cert=cert, source="typed", timezone=s.timezone,
-                                          interval_days=s.calibration_interval_days,
-                                          warning_days=s.calibration_warning_days)
+        rec = services.record_certificate(
+            db, actor=current_user(), instrument=instrument, cert=cert, source="typed",
+            timezone=s.timezone, interval_days=s.calibration_interval_days,
+            warning_days=s.calibration_warning_days, file=pdf,
+            file_name=services.safe_file_name(scan.filename) if pdf else None,
+            file_type="application/pdf" if pdf else None)
         flash(f"calibration {rec.certificate_number} recorded", "ok")
     return redirect(url_for("instruments.detail", asset=asset), code=303)
 
 
 @bp.post("/calibrations/import")
+@allow_upload(MAX_CERTIFICATE + 64 * 1024)
 def import_any_page() -> object:
     data, name = _upload()
     with unit_of_work(get_session()) as db:
@@ -357,9 +420,19 @@ def check_page(asset: str) -> object:
     with unit_of_work(get_session()) as db:
         check = services.record_check(db, actor=current_user(),
                                       instrument=find_instrument(db, asset), data=data,
-                                      timezone=settings().timezone)
+                                      timezone=settings().timezone,
+                                      warning_days=settings().calibration_warning_days)
         flash(f"intermediate check recorded: {check.result}", "ok" if check.result == "pass"
               else "error")
+    return redirect(url_for("instruments.detail", asset=asset), code=303)
+
+
+@bp.post("/instruments/<asset>/checks/capture")
+def capture_check_page(asset: str) -> object:
+    data = form()
+    check = _capture_check(asset, data)
+    flash(f"intermediate check read from {asset}: {', '.join(check.readings)} {check.unit}: "
+          f"{check.result}", "ok" if check.result == "pass" else "error")
     return redirect(url_for("instruments.detail", asset=asset), code=303)
 
 

@@ -18,6 +18,24 @@ from lims.instruments.services import SERIAL_KEYS
 from lims.units import parse_unit, symbol
 
 
+def take_readings(instrument: Instrument, unit: str, count: int) -> list[Reading]:
+    """Open the port once, check the identity and take ``count`` stable readings in ``unit``'s
+    dimension: an intermediate check through the driver (ISO/IEC 17025 6.4.10).
+
+    The instrument must be in service; its calibration flag is not checked, since a check is
+    what clears a failed one.
+
+    :raises InstrumentUnavailable: as :func:`take_reading`.
+    """
+    from lims.errors import InstrumentUnavailable as Unavailable
+    from lims.instruments.models import InstrumentStatus
+
+    if instrument.status != InstrumentStatus.IN_SERVICE:
+        raise Unavailable(f"instrument {instrument.asset_number} is {instrument.status}",
+                          field="instrument", instrument=instrument.asset_number)
+    return _read(instrument, unit, count)
+
+
 def take_reading(session: Session, instrument: Instrument, unit: str | None = None, *,
                  timezone: str) -> Reading:
     """Open the instrument's port, check its identity and return one stable reading.
@@ -30,11 +48,16 @@ def take_reading(session: Session, instrument: Instrument, unit: str | None = No
         driver failed or the instrument reported an error, overload or underload.
     """
     check_fit_for_use(session, instrument, utcnow(), timezone=timezone)
+    return _read(instrument, unit, 1)[0]
+
+
+def _read(instrument: Instrument, unit: str | None, count: int) -> list[Reading]:
     if not instrument.driver or not instrument.port:
         raise InvalidInput(f"instrument {instrument.asset_number} has no driver and port "
                            "configured for capture", field="instrument_id")
     settings = {k: v for k, v in (instrument.port_settings or {}).items() if k in SERIAL_KEYS}
     options = {k: str(v) for k, v in ((instrument.port_settings or {}).get("options") or {}).items()}
+    taken = []
     try:
         with get_driver(instrument.driver).open(instrument.port, options=options,
                                                 **settings) as device:
@@ -45,16 +68,17 @@ def take_reading(session: Session, instrument: Instrument, unit: str | None = No
                     f"the instrument on {instrument.port} reports serial number {seen!r}, "
                     f"not {instrument.serial_number!r} of {instrument.asset_number}; "
                     "reading refused", field="instrument_id")
-            readings = device.capture()
+            for _ in range(count):
+                taken.append(_pick(device.capture(), unit, instrument))
     except DriverError as exc:
         raise InstrumentUnavailable(f"{instrument.asset_number}: {exc}", field="instrument_id",
                                     instrument=instrument.asset_number) from exc
-    reading = _pick(readings, unit, instrument)
-    if reading.status != OK:
-        raise InstrumentUnavailable(
-            f"{instrument.asset_number} reported {reading.status}: {reading.message}",
-            field="instrument_id", instrument=instrument.asset_number)
-    return reading
+    for reading in taken:
+        if reading.status != OK:
+            raise InstrumentUnavailable(
+                f"{instrument.asset_number} reported {reading.status}: {reading.message}",
+                field="instrument_id", instrument=instrument.asset_number)
+    return taken
 
 
 def _pick(readings: list[Reading], unit: str | None, instrument: Instrument) -> Reading:

@@ -124,7 +124,7 @@ def _initial_calibration(session: Session, actor: User, instrument: Instrument,
                              instrument.serial_number),
         instrument=instrument.asset_number, standards_used=(), conditions=(), conformity="",
         results=())
-    record_certificate(session, actor=None, instrument=instrument, cert=cert,
+    record_certificate(session, actor=actor, instrument=instrument, cert=cert,
                        source="register", timezone=timezone)
 
 
@@ -161,6 +161,11 @@ def parse_quantities(value: Any) -> list[InstrumentQuantity]:
     return out
 
 
+def _quantities(instrument: Instrument) -> list[dict[str, object]]:
+    return [{k: v for k, v in snapshot(q).items() if k not in ("id", "instrument_id")}
+            for q in instrument.quantities]
+
+
 def duplicate_serials(session: Session, instrument: Instrument) -> list[str]:
     """Other equipment with the same manufacturer's serial number (a warning, not an error)."""
     if not instrument.serial_number:
@@ -175,7 +180,10 @@ def update_instrument(session: Session, *, actor: User, asset: str, data: dict[s
     require(actor, "instrument.manage")
     reason = text(reason, "reason", max_len=2000)
     instrument = find_instrument(session, asset)
-    before = snapshot(instrument)
+    before = {**snapshot(instrument), "quantities": _quantities(instrument)}
+    if "quantities" in data:
+        # What it measures, as declared; a correction of what the first certificate declared.
+        instrument.quantities = parse_quantities(data["quantities"])
     for key, max_len in (("name", 120), ("manufacturer", 120), ("model", 120),
                          ("serial_number", 80), ("location", 120), ("accuracy_class", 40)):
         if key in data:
@@ -188,8 +196,8 @@ def update_instrument(session: Session, *, actor: User, asset: str, data: dict[s
                                                  baudrate=data.get("baudrate"))
     session.flush()
     record(session, actor=actor, action="instrument.update", entity_type="instruments",
-           entity_id=instrument.asset_number, before=before, after=snapshot(instrument),
-           reason=reason)
+           entity_id=instrument.asset_number, before=before,
+           after={**snapshot(instrument), "quantities": _quantities(instrument)}, reason=reason)
     return instrument
 
 

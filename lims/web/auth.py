@@ -13,6 +13,7 @@ from lims.auth.models import User
 from lims.auth.services import user_for_token
 from lims.errors import Unauthenticated
 from lims.web.context import get_session
+from lims.web.inputs import apply_upload_limit
 
 PUBLIC_ENDPOINTS = {"auth.login", "health.health", "reports.verify", "static"}
 csrf = CSRFProtect()
@@ -26,6 +27,7 @@ def current_user() -> User:
 
 
 def _load_user() -> None:
+    apply_upload_limit()
     g.user = None
     header = request.headers.get("Authorization", "")
     db = get_session()

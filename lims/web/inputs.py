@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from flask import request
+from flask import current_app, request
 
 from lims.errors import BadRequest
 
@@ -26,3 +27,24 @@ def json_body() -> dict[str, Any]:
 
 def form() -> dict[str, Any]:
     return {k: v for k, v in request.form.items() if k != "csrf_token"}
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def allow_upload(max_bytes: int) -> Callable[[F], F]:
+    """Let one view take a body larger than the app's ``MAX_CONTENT_LENGTH`` (a certificate
+    file of several MB); every other request keeps the small limit."""
+    def mark(view: F) -> F:
+        view.max_upload = max_bytes  # type: ignore[attr-defined]
+        return view
+    return mark
+
+
+def apply_upload_limit() -> None:
+    """Raise this request's body limit to its view's ``allow_upload``, before anything (the
+    CSRF check included) reads the body."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    limit = getattr(view, "max_upload", None)
+    if limit:
+        request.max_content_length = limit

@@ -68,7 +68,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('instrument_id', 'certificate_number', 'version', name=op.f('uq_calibration_records_instrument_id'))
     )
     with op.batch_alter_table('calibration_records', schema=None) as batch_op:
-        batch_op.create_index('ix_calibration_records_instrument_valid', ['instrument_id', 'valid_until'], unique=False)
+        batch_op.create_index('ix_calibration_records_instrument_calibrated', ['instrument_id', 'calibrated_on'], unique=False)
         batch_op.create_index(batch_op.f('ix_calibration_records_provider_id'), ['provider_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_calibration_records_recorded_by_id'), ['recorded_by_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_calibration_records_replaces_id'), ['replaces_id'], unique=False)
@@ -150,8 +150,8 @@ def upgrade() -> None:
     sa.Column('dimension', sa.String(length=120), nullable=False),
     sa.Column('error', sa.String(length=40), nullable=True),
     sa.Column('expanded_uncertainty', sa.String(length=40), nullable=True),
-    sa.Column('k', sa.String(length=10), nullable=True),
-    sa.Column('coverage_probability', sa.String(length=10), nullable=True),
+    sa.Column('k', sa.String(length=40), nullable=True),
+    sa.Column('coverage_probability', sa.String(length=40), nullable=True),
     sa.Column('conformity', sa.String(length=20), nullable=True),
     sa.ForeignKeyConstraint(['record_id'], ['calibration_records.id'], name=op.f('fk_calibration_points_record_id_calibration_records')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_calibration_points'))
@@ -389,7 +389,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_calibration_records_replaces_id'))
         batch_op.drop_index(batch_op.f('ix_calibration_records_recorded_by_id'))
         batch_op.drop_index(batch_op.f('ix_calibration_records_provider_id'))
-        batch_op.drop_index('ix_calibration_records_instrument_valid')
+        batch_op.drop_index('ix_calibration_records_instrument_calibrated')
 
     op.drop_table('calibration_records')
     op.drop_table('calibration_providers')

@@ -148,3 +148,75 @@ def test_a_calibration_typed_from_paper_on_the_page(client, session, world):
     certs = [c["certificate"] for c in qm("GET", "/api/v1/instruments/EQ-1/calibrations").json[
         "calibrations"]]
     assert "PAPER-1" in certs and "PAPER-2" not in certs
+
+
+def test_hostile_inputs_get_422_or_a_clean_file(client, session, world):
+    qm = _api(client, world.token(session, "qm"))
+    cert = {"number": "H-1", "provider": {"name": "Prov", "kind": "accredited",
+                                          "accreditation": "CNAS L1"},
+            "calibrated_on": "9999-12-31",
+            "results": [{"quantity": "mass", "value": "1", "unit": "g"}]}
+    assert qm("POST", "/api/v1/instruments/EQ-1/calibrations", cert, 422).json["error"][
+        "field"] == "calibrated_on"
+    for query in ("from=0001-01-01", f"from={day(-1)}&to=9999-12-31"):
+        qm("GET", f"/api/v1/instruments/EQ-1/impact?{query}", None, 422)
+    nul = {**cert, "calibrated_on": day(-1), "number": "A\u0000B"}
+    assert qm("POST", "/api/v1/instruments/EQ-1/calibrations", nul, 422).json["error"][
+        "field"] == "number"
+    long_k = {**cert, "calibrated_on": day(-1), "results": [
+        {"quantity": "mass", "value": "1", "unit": "g", "expanded_uncertainty": "0.1",
+         "k": "2." + "0" * 40}]}
+    assert qm("POST", "/api/v1/instruments/EQ-1/calibrations", long_k, 422).json["error"][
+        "field"] == "results[0].k"
+    # A certificate file larger than the app's 1 MB body limit, with a non-ASCII name.
+    data = (CERTS / "json-thermometer.json").read_text()
+    padded = json.loads(data)
+    padded["conformity"] = "x" * 1500
+    body = json.dumps(padded, indent=2) + " " * 1_500_000
+    for asset in ("TH-0012", "SPRT-01", "BATH-03"):
+        qm("POST", "/api/v1/instruments", {"asset_number": asset, "name": asset, "quantities":
+                                           [{"quantity": "t", "unit": "K"}]}, 201)
+    # Encoded here in memory: the test client would spool a body this large to a temporary file.
+    from werkzeug.datastructures import FileStorage
+    from werkzeug.test import encode_multipart
+
+    boundary, payload = encode_multipart({"file": FileStorage(io.BytesIO(body.encode()),
+                                                              "温度计证书.json")})
+    imported = qm("POST", "/api/v1/calibrations/import?valid_until=2025-04-17", None, 201,
+                  data=payload,
+                  content_type=f"multipart/form-data; boundary={boundary}").json
+    records = qm("GET", f"/api/v1/instruments/{imported['instrument']}/calibrations").json
+    file = qm("GET", f"/api/v1/calibrations/{records['calibrations'][0]['id']}/file", None, 200)
+    assert "filename*=UTF-8''%E6%B8%A9" in file.headers["Content-Disposition"]
+    assert len(file.data) == len(body.encode())
+
+
+def test_quantities_can_be_corrected_with_a_reason(client, session, world):
+    qm = _api(client, world.token(session, "qm"))
+    out = qm("POST", "/api/v1/instruments/EQ-1", {
+        "reason": "add the density range", "quantities": [
+            {"quantity": "mass", "unit": "g"}, {"quantity": "density", "unit": "kg/m**3"}]},
+        200).json
+    assert [q["quantity"] for q in out["quantities"]] == ["mass", "density"]
+    qm("POST", "/api/v1/instruments/EQ-1", {"reason": "", "name": "x"}, 422)
+
+
+def test_an_intermediate_check_read_through_the_driver(client, session, world, attached_balance):
+    qm = _api(client, world.token(session, "qm"))
+    tech = _api(client, world.token(session, "tech"))
+    tech("POST", "/api/v1/instruments/EQ-1/checks/capture",
+         {"nominal": "100.00", "limit": "0.05", "count": 2}, 403)
+    qm("POST", "/api/v1/instruments/EQ-1/checks/capture",
+       {"nominal": "100.00", "limit": "0.05", "count": 0}, 422)
+    check = qm("POST", "/api/v1/instruments/EQ-1/checks/capture",
+               {"nominal": "100.00", "limit": "0.05", "count": 3}, 201).json
+    assert check["readings"] == ["100.02", "100.02", "100.02"] and check["unit"] == "g"
+    assert check["source"] == "instrument" and check["result"] == "pass"
+    from lims.calibration.models import IntermediateCheck
+
+    stored = session.get(IntermediateCheck, check["id"])
+    assert stored.raw.split(b"\n") == [b"S S     100.02 g"] * 3
+    fail = qm("POST", "/api/v1/instruments/EQ-1/checks/capture",
+              {"nominal": "100.00", "limit": "0.01", "count": 1}, 201).json
+    assert fail["result"] == "fail"
+    assert qm("GET", "/api/v1/instruments/EQ-1").json["calibration_flag"] == "check failed"

@@ -85,7 +85,7 @@ def test_case_through_the_api(app, client, session, world, chain, settings, tmp_
     assert (row["evaluation"], row["evaluated_by"]) == ("recall", "Qm Tester")
     public = app.test_client()
     html = public.get(f"/verify/{chain.acme}").get_data(as_text=True)
-    assert f"复核中 Under review (nonconforming work {number})" in html
+    assert f"Under review, recalled (nonconforming work {number})" in html
     assert "ACME" not in html and "MS-1 out of tolerance" not in html
     assert "Under review" not in public.get(f"/verify/{chain.beta}").get_data(as_text=True)
 
@@ -115,7 +115,7 @@ def test_case_through_the_api(app, client, session, world, chain, settings, tmp_
     qm("POST", f"/api/v1/nonconformities/{number}/close", None, 409)
     assert [e.action for e in events_after(session, seq)] == ["nonconformity.evaluate",
                                                               "nonconformity.close"]
-    assert "Under review" not in public.get(f"/verify/{chain.acme}").get_data(as_text=True)
+    assert "recalled" in public.get(f"/verify/{chain.acme}").get_data(as_text=True)
 
 
 def test_case_through_the_pages(client, session, world, chain):

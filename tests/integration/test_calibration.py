@@ -6,6 +6,7 @@ Every test runs on SQLite and on PostgreSQL.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
@@ -233,10 +234,16 @@ def test_chain_checks_dimension_range_ratio_and_cycles(session, world, settings)
     assert mass["complete"] is False and "dimension" in mass["reason"]
     assert any("extrapolated" in w for w in mass["chain"][0]["warnings"])  # 100 g vs 150 g only
 
-    # A cycle: on one day X is calibrated against EQ-1, then EQ-1 against X.
+    # Two instruments cannot calibrate each other: refused when recorded.
     calibrate(session, world, "STD-X", "X-1", LAB, -30, 300, standards=["EQ-1"],
               points=(("100", "100.001", "0.0001"),))
-    calibrate(session, world, "EQ-1", "CYC-1", LAB, -30, 300, standards=["STD-X"],
+    with pytest.raises(InvalidInput, match="cannot calibrate each other"):
+        calibrate(session, world, "EQ-1", "CYC-0", LAB, -30, 300, standards=["STD-X"])
+    # A longer cycle in the data (X against EQ-1, Y against X, EQ-1 against Y) is reported.
+    register(session, world, "STD-Y")
+    calibrate(session, world, "STD-Y", "Y-1", LAB, -30, 300, standards=["STD-X"],
+              points=(("100", "100.001", "0.0001"),))
+    calibrate(session, world, "EQ-1", "CYC-1", LAB, -30, 300, standards=["STD-Y"],
               points=(("100", "100.0001", "0.0002"),))
     loader = chains.SessionLoader(session, TZ)
     from lims.calibration.traceability import trace
@@ -244,6 +251,7 @@ def test_chain_checks_dimension_range_ratio_and_cycles(session, world, settings)
     chain = trace(loader, chains.convert, instrument_id=world.balance_id, day=TODAY,
                   dimension="[mass]", value=None, unit=None)
     assert chain.complete is False and "loops back" in chain.reason
+    assert [n.asset for n in chain.nodes] == ["EQ-1", "STD-Y", "STD-X", "EQ-1"]
     assert any("test uncertainty ratio" in w for n in chain.nodes for w in n.warnings)
 
 
@@ -282,3 +290,161 @@ def test_a_failed_check_stops_use_until_a_check_passes(session, world):
             "nominal": "100.0000", "unit": "g", "readings": ["100.0002"], "limit": "0.0005"})
     assert balance.calibration_flag != "check failed"
     services.check_fit_for_use(session, balance, utcnow(), timezone=TZ)
+
+
+def test_a_later_calibration_replaces_an_earlier_one_even_when_it_expires(session, world):
+    register(session, world, "T-2")
+    calibrate(session, world, "T-2", "LONG", NMI, -300, 700)
+    calibrate(session, world, "T-2", "SHORT", NMI, -100, -10)
+    inst = session.scalar(select(Instrument).where(Instrument.asset_number == "T-2"))
+    assert services.record_in_force(session, inst, TODAY + dt.timedelta(days=-50),
+                                    timezone=TZ).certificate_number == "SHORT"
+    assert services.record_in_force(session, inst, TODAY, timezone=TZ) is None
+    assert services.latest_record(session, inst.id).certificate_number == "SHORT"
+    with pytest.raises(CalibrationExpired):
+        services.check_fit_for_use(session, inst, utcnow(), timezone=TZ)
+
+
+def test_out_of_tolerance_stops_use_and_corrections_keep_status_and_file(session, world):
+    qm = world.user(session, "qm")
+    data = (CERTS / "json-thermometer.json").read_bytes()
+    register(session, world, "TH-0012", unit="K")
+    for asset in ("SPRT-01", "BATH-03"):
+        register(session, world, asset, unit="K")
+    with unit_of_work(session):
+        rec = services.import_certificate(session, actor=qm, data=data, filename="证书.json",
+                                          provider_kind="accredited", timezone=TZ,
+                                          valid_until=TODAY + dt.timedelta(days=100))
+        rec_id = rec.id
+    with unit_of_work(session):
+        services.set_record_status(session, actor=qm, record_id=rec_id,
+                                   status="out of tolerance", reason="as found: +0.2 K")
+    inst = session.scalar(select(Instrument).where(Instrument.asset_number == "TH-0012"))
+    # The certificate says 2024; measured under it then, the instrument is refused now.
+    at = dt.datetime.combine(dt.date(2024, 6, 1), dt.time(10), dt.UTC)
+    with pytest.raises(InstrumentUnavailable, match="out of tolerance"):
+        services.check_fit_for_use(session, inst, at, timezone=TZ)
+    cert = json.loads(data)
+    cert["results"][0]["expanded_uncertainty"] = "0.025"
+    with unit_of_work(session):
+        new = services.correct_record(session, actor=qm, record_id=rec_id, data=cert,
+                                      reason="U misread", timezone=TZ)
+        assert new.status == "out of tolerance" and new.file == data
+        assert new.file_name == "证书.json"
+        new_id = new.id
+    with unit_of_work(session):
+        services.set_record_status(session, actor=qm, record_id=new_id, status="revoked",
+                                   reason="issued for another item")
+    with pytest.raises(Conflict, match="revoked"), unit_of_work(session):
+        services.correct_record(session, actor=qm, record_id=new_id, data=cert, reason="x",
+                                timezone=TZ)
+
+
+def test_impact_follows_the_calibration_each_result_recorded(session, world, settings):
+    chain_world(session, world)
+    report = reported_sample(session, world, settings)
+    # A certificate for EQ-1 entered late, dated after the result: its standard did not carry
+    # the result, whatever the dates of the window say.
+    register(session, world, "STD-L")
+    calibrate(session, world, "STD-L", "L-1", NMI, -300, 400,
+              points=(("10", "10.000001", "0.000005"), ("200", "200.00001", "0.00002")))
+    calibrate(session, world, "EQ-1", "LATE-1", LAB, 1, 300, standards=["STD-L"],
+              points=(("10", "10.0001", "0.0002"), ("200", "200.0002", "0.0005")))
+    late = chains.impact(session, "STD-L", start=TODAY - dt.timedelta(days=10),
+                         end=TODAY + dt.timedelta(days=2), timezone=TZ)
+    assert late.instruments == ["EQ-1"] and late.results == 0 and late.reports == []
+    used = chains.impact(session, "STD-E2", start=TODAY - dt.timedelta(days=200), end=TODAY,
+                         timezone=TZ)
+    assert used.results == 1 and used.reports == [report]
+
+
+def test_every_standard_behind_a_point_must_reach_a_root(session, world, settings):
+    chain_world(session, world)
+    register(session, world, "TH-AIR", unit="℃")
+    calibrate(session, world, "TH-AIR", "TH-1", {"name": "Some shop", "kind": "other",
+                                                 "accreditation": "", "country": "CN"},
+              -300, 400, unit="℃", points=(("20", "20.1", "0.2"),))
+    cert = parse_json({"number": "BAL-2", "provider": LAB, "instrument": "EQ-1",
+                       "calibrated_on": day(-50), "valid_until": day(200),
+                       "standards_used": ["TH-AIR"],
+                       "results": [{"quantity": "mass", "nominal": "100", "nominal_unit": "g",
+                                    "value": "100.0001", "unit": "g",
+                                    "expanded_uncertainty": "0.0002", "k": "2",
+                                    "standards_used": ["STD-E2"]}]})
+    with unit_of_work(session):
+        services.record_certificate(session, actor=world.user(session, "qm"),
+                                    instrument=session.get(Instrument, world.balance_id),
+                                    cert=cert, source="typed", timezone=TZ)
+    report = reported_sample(session, world, settings)
+    mass = next(r for r in chains.trace_report(session, report, timezone=TZ)["results"]
+                if r["instrument"] == "EQ-1")
+    # Point-level links win: STD-E2 behind the 100 g point is the chain; the thermometer is
+    # not behind that point, so it is not part of this result's traceability.
+    assert [n["asset"] for n in mass["chain"]] == ["EQ-1", "STD-E2", "STD-E1"]
+    assert mass["complete"] is True
+
+    both = parse_json({"number": "BAL-3", "provider": LAB, "instrument": "EQ-1",
+                       "calibrated_on": day(-40), "valid_until": day(200),
+                       "standards_used": ["TH-AIR", "STD-E2"],
+                       "results": [{"quantity": "mass", "nominal": "100", "nominal_unit": "g",
+                                    "value": "100.0001", "unit": "g",
+                                    "expanded_uncertainty": "0.0002", "k": "2"}]})
+    with unit_of_work(session):
+        services.record_certificate(session, actor=world.user(session, "qm"),
+                                    instrument=session.get(Instrument, world.balance_id),
+                                    cert=both, source="typed", timezone=TZ)
+    report = reported_sample(session, world, settings)
+    mass = next(r for r in chains.trace_report(session, report, timezone=TZ)["results"]
+                if r["instrument"] == "EQ-1")
+    assert mass["complete"] is False and "TH-AIR" in mass["reason"]
+    assert mass["chain"][0]["branches"][0]["asset"] == "TH-AIR"
+    assert mass["chain"][0]["branches"][0]["complete"] is False
+
+
+def test_a_standard_of_another_quantity_cannot_support_a_point(session, world):
+    register(session, world, "DMM-9", unit="V")
+    calibrate(session, world, "DMM-9", "D-1", NMI, -100, 300, unit="V")
+    cert = parse_json({"number": "BAD-2", "provider": LAB, "instrument": "EQ-1",
+                       "calibrated_on": day(-5), "valid_until": day(200),
+                       "results": [{"quantity": "mass", "value": "100.0001", "unit": "g",
+                                    "standards_used": ["DMM-9"]}]})
+    before = counts(session)
+    with pytest.raises(InvalidInput, match="DMM-9 measures"), unit_of_work(session):
+        services.record_certificate(session, actor=world.user(session, "qm"),
+                                    instrument=session.get(Instrument, world.balance_id),
+                                    cert=cert, source="typed", timezone=TZ)
+    session.rollback()
+    assert counts(session) == before
+
+
+def test_only_the_newest_check_sets_the_flag(session, world):
+    qm = world.user(session, "qm")
+    balance = session.get(Instrument, world.balance_id)
+
+    def check(readings, when=None, **extra):
+        with unit_of_work(session):
+            return services.record_check(session, actor=qm, instrument=balance, timezone=TZ,
+                                         data={"nominal": "100.0000", "unit": "g",
+                                               "readings": readings, "limit": "0.0005",
+                                               **({"checked_at": when} if when else {}),
+                                               **extra})
+
+    check(["100.0012"])
+    assert balance.calibration_flag == "check failed"
+    old = check(["100.0001"], "2025-01-01T09:00:00", source="instrument")
+    assert old.source == "typed"  # never taken from the client
+    assert balance.calibration_flag == "check failed"  # an older pass changes nothing
+    with pytest.raises(InvalidInput) as exc, unit_of_work(session):
+        services.record_check(session, actor=qm, instrument=balance, timezone=TZ,
+                              data={"nominal": "100", "unit": "g", "readings": ["100"],
+                                    "limit": "1", "check_standard": "EQ-1"})
+    assert exc.value.field == "check_standard"
+    for bad, field in (({"checked_at": 5}, "checked_at"), ({"checked_at": "0001-01-01T00:00"},
+                                                           "checked_at"),
+                       ({"readings": ["1", "1e-99999"]}, "readings[1]"),
+                       ({"nominal": "1e999999999"}, "nominal")):
+        with pytest.raises(InvalidInput) as exc, unit_of_work(session):
+            services.record_check(session, actor=qm, instrument=balance, timezone=TZ,
+                                  data={"nominal": "100", "unit": "g", "readings": ["100"],
+                                        "limit": "1", **bad})
+        assert exc.value.field == field

@@ -188,6 +188,11 @@ def test_the_caller_may_override_the_provider_kind():
     (("Guangdong Institute of Metrology", "广东省计量科学研究院"), False),
     (("Kalibrierlabor Elektrik Nord GmbH",), False),
     (("Optiptb Services",), False),  # an abbreviation counts only as a whole word
+    # An NMI is a root of the chain (ILAC-P10): a name that merely mentions one is not one.
+    (("Acme NIST-traceable Cal Services",), False),
+    (("NIM Calibration Co., Ltd.",), False),
+    (("中国计量科学研究院 National Institute of Metrology, China",), True),
+    (("National Institute of Metrology, China",), True),
 ])
 def test_nmi_table(names, expected):
     assert dcc.is_nmi(*names) is expected
@@ -446,3 +451,17 @@ def test_the_module_is_pure():
             "print(sorted(m for m in ('flask', 'sqlalchemy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_dcc_lab_without_an_accreditation_code_is_not_a_root():
+    data = DMM.read_bytes()
+    root = etree.fromstring(data)
+    for code in root.iter(f"{{{dcc.DCC}}}calibrationLaboratoryCode"):
+        code.getparent().remove(code)
+    assert parse_dcc(etree.tostring(root)).provider_kind == "other"
+    assert parse_dcc(data).provider_kind == "accredited"
+
+
+def test_schema_versions_beyond_3_1_2_are_refused():
+    with pytest.raises(InvalidInput, match="3.1.9"):
+        parse_dcc(NIM.read_bytes().replace(b'schemaVersion="3.1.2"', b'schemaVersion="3.1.9"'))
