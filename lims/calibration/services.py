@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from lims import units
@@ -73,14 +73,19 @@ def record_in_force(session: Session, instrument: Instrument | int, at: dt.datet
     """
     iid = instrument if isinstance(instrument, int) else instrument.id
     day = lab_day(at, timezone)
-    rec = session.scalar(
-        select(CalibrationRecord)
-        .where(CalibrationRecord.instrument_id == iid, CalibrationRecord.is_current,
-               CalibrationRecord.status != RecordStatus.REVOKED,
-               or_(CalibrationRecord.calibrated_on.is_(None), CalibrationRecord.calibrated_on <= day))
-        .order_by(CalibrationRecord.calibrated_on.desc().nulls_last(), CalibrationRecord.id.desc())
-        .limit(1))
+    rec = session.scalar(latest_on(select(CalibrationRecord), iid, day))
     return rec if rec is not None and day <= rec.valid_until else None
+
+
+def latest_on(query: Select[Any], instrument_id: int, day: dt.date) -> Select[Any]:
+    """Restrict ``query`` to an instrument's latest calibration on or before ``day``."""
+    return (query.where(CalibrationRecord.instrument_id == instrument_id,
+                        CalibrationRecord.is_current,
+                        CalibrationRecord.status != RecordStatus.REVOKED,
+                        or_(CalibrationRecord.calibrated_on.is_(None),
+                            CalibrationRecord.calibrated_on <= day))
+            .order_by(CalibrationRecord.calibrated_on.desc().nulls_last(),
+                      CalibrationRecord.id.desc()).limit(1))
 
 
 def latest_record(session: Session, instrument_id: int) -> CalibrationRecord | None:
