@@ -31,6 +31,11 @@ class Settings:
     report_number_format: str = "BG{year}-{seq:06d}"
     calibration_warning_days: int = 30
     calibration_interval_days: int = 365  # validity of an imported certificate that states none
+    serial_hosts: str = ""  # comma list of host:port a port may reach by rfc2217:// or socket://
+
+    @property
+    def port_hosts(self) -> tuple[str, ...]:
+        return tuple(h.strip().lower() for h in self.serial_hosts.split(",") if h.strip())
     max_content_length: int = 1_048_576
     audit_verify_hour: int = 2
     extra: Mapping[str, Any] = field(default_factory=dict)

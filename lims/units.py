@@ -61,6 +61,8 @@ def parse_unit(text: object, *, field: str = "unit") -> pint.Unit:
         raise InvalidInput("a unit is required", field=field)
     if len(text) > 40:
         raise InvalidInput("unit is longer than 40 characters", field=field)
+    if not text.isprintable():
+        raise InvalidInput("unit contains a control character or invalid text", field=field)
     try:
         unit = ureg.parse_units(normalise_unit_text(text))
     except Exception as exc:  # noqa: BLE001 - pint raises AssertionError, ValueError, ...
@@ -115,6 +117,15 @@ def check_compatible(unit: pint.Unit, expected: pint.Unit, *, field: str = "unit
 
 
 def convert(value: Decimal, unit: pint.Unit, to: pint.Unit) -> Decimal:
-    """Convert an exact value between compatible units, keeping Decimal arithmetic."""
-    magnitude = Quantity(value, unit).to(to).magnitude
+    """Convert an exact value between compatible units, keeping Decimal arithmetic.
+
+    :raises UnitMismatch: a conversion pint refuses although the dimensions agree (a
+        temperature difference to an absolute temperature, ``delta_degC`` to ``degC``).
+    """
+    try:
+        magnitude = Quantity(value, unit).to(to).magnitude
+    except (pint.errors.PintError, ArithmeticError, ValueError) as exc:
+        given, expected = format(unit, "~P"), format(to, "~P")
+        raise UnitMismatch(f"a value in {given!r} cannot be converted to {expected!r}: {exc}",
+                           field="unit", given=given, expected=expected) from None
     return magnitude if isinstance(magnitude, Decimal) else Decimal(str(magnitude))

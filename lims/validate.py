@@ -15,7 +15,9 @@ def as_id(value: Any, field: str) -> int:
 
     :raises InvalidInput: not a whole number between 1 and 2**31 - 1.
     """
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 12:
+    # isdecimal() and isascii(): "²" and "①" are digits to str.isdigit(), not to int().
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdecimal() \
+            and len(value.strip()) < 12:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInput("must be a whole number (an id)", field=field)
@@ -30,6 +32,15 @@ _CONTROL = {chr(c) for c in range(32)} | {"\x7f"}
 FIRST_YEAR, LAST_YEAR = 1900, 2199  # a date outside is a typing error, and overflows arithmetic
 
 
+def is_utf8(value: str) -> bool:
+    """False for text with lone surrogates (from JSON "\\ud800"), which no database stores."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def text(value: Any, field: str, *, required: bool = True, max_len: int = 200,
          multiline: bool = False) -> str:
     """Return stripped text, refusing non-text, missing required text, over-long text and
@@ -42,6 +53,8 @@ def text(value: Any, field: str, *, required: bool = True, max_len: int = 200,
     bad = _CONTROL - ({"\n", "\r", "\t"} if multiline else set())
     if any(ch in bad for ch in value):
         raise InvalidInput("contains a control character", field=field)
+    if not is_utf8(value):
+        raise InvalidInput("contains a lone surrogate (not valid Unicode text)", field=field)
     if required and not value:
         raise InvalidInput("is required", field=field)
     if len(value) > max_len:

@@ -14,12 +14,32 @@ from lims.auth.models import ApiToken, Role, SignatoryScope, User, UserRole
 from lims.auth.permissions import allowed
 from lims.db import utcnow
 from lims.errors import Conflict, InvalidInput, PermissionDenied
-from lims.validate import as_id
+from lims.validate import as_id, is_utf8
 
-MIN_PASSWORD = 8
+MIN_PASSWORD = 10  # NIST SP 800-63B 5.1.1: length, and no password from a list of common ones
+# The most common passwords long enough to pass the length rule (from the published breach
+# frequency lists); compared case-insensitively.
+COMMON_PASSWORDS = frozenset("""
+1234567890 0123456789 0987654321 1111111111 1234512345 123456789a 1q2w3e4r5t 1qaz2wsx3edc
+qwertyuiop asdfghjkl; zaq12wsx!@ password12 password123 password1234 passw0rd12 p@ssw0rd12
+iloveyou12 abcdefghij abcd123456 a123456789 qwerty1234 qwerty12345 1234qwerty aa12345678
+letmein123 welcome123 admin12345 administrator changeme12 football12 baseball12 sunshine12
+princess12 dragon1234 monkey1234 superman12 trustno1234 michael123 shadow1234 master1234
+11111111111 12345678910 woaini1314 5201314520 1314520520 qq123456789 asd1234567 zxcvbnm123
+""".split())
 # A fixed hash to compare against when the user does not exist, so that a login attempt takes
 # the same time whether or not the name is known.
 _DUMMY_HASH = generate_password_hash("not-a-password")
+
+
+def check_password(password: str | None) -> None:
+    """:raises InvalidInput: shorter than :data:`MIN_PASSWORD` or a common password."""
+    if len(password or "") < MIN_PASSWORD:
+        raise InvalidInput(f"password must have at least {MIN_PASSWORD} characters",
+                           field="password")
+    if (password or "").lower() in COMMON_PASSWORDS:
+        raise InvalidInput("this password is among the most common ones; choose another",
+                           field="password")
 
 
 def get_user(session: Session, username: str) -> User | None:
@@ -37,9 +57,7 @@ def create_user(session: Session, *, username: str, full_name: str, password: st
     username = (username or "").strip()
     if not username or len(username) > 60 or not username.replace("_", "").replace(".", "").isalnum():
         raise InvalidInput("username must be 1-60 letters, digits, '.' or '_'", field="username")
-    if len(password or "") < MIN_PASSWORD:
-        raise InvalidInput(f"password must have at least {MIN_PASSWORD} characters",
-                           field="password")
+    check_password(password)
     try:
         role_set = sorted({Role(r) for r in roles})
     except ValueError as exc:
@@ -63,7 +81,14 @@ def create_user(session: Session, *, username: str, full_name: str, password: st
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
     """Return the active user with this password, or None; failures are audited."""
-    user = get_user(session, username)
+    # No stored name holds a control character or a lone surrogate (PostgreSQL would refuse
+    # the query); such a name is simply not a user.
+    if not username.isprintable() or not is_utf8(username):
+        username = username.encode("utf-8", "backslashreplace").decode("ascii", "replace")
+        username = "".join(ch if ch.isprintable() else "?" for ch in username)
+        user = None
+    else:
+        user = get_user(session, username)
     if user is None or not user.active:
         check_password_hash(_DUMMY_HASH, password or "")
         ok = False

@@ -240,7 +240,7 @@ def _capture_check(asset: str, data: dict[str, Any]) -> Any:
     if not unit:
         raise InvalidInput("give the unit of the check", field="unit")
     db.rollback()
-    readings = take_readings(instrument, unit, count)
+    readings = take_readings(instrument, unit, count, port_hosts=settings().port_hosts)
     with unit_of_work(db):
         check = services.record_check(
             db, actor=current_user(), instrument=find_instrument(db, asset),

@@ -14,11 +14,12 @@ from lims.calibration.services import check_fit_for_use
 from lims.db import utcnow
 from lims.errors import InstrumentUnavailable, InvalidInput
 from lims.instruments.models import Instrument
-from lims.instruments.services import SERIAL_KEYS
+from lims.instruments.services import SERIAL_KEYS, check_port
 from lims.units import parse_unit, symbol
 
 
-def take_readings(instrument: Instrument, unit: str, count: int) -> list[Reading]:
+def take_readings(instrument: Instrument, unit: str, count: int, *,
+                  port_hosts: tuple[str, ...] = ()) -> list[Reading]:
     """Open the port once, check the identity and take ``count`` stable readings in ``unit``'s
     dimension: an intermediate check through the driver (ISO/IEC 17025 6.4.10).
 
@@ -33,11 +34,11 @@ def take_readings(instrument: Instrument, unit: str, count: int) -> list[Reading
     if instrument.status != InstrumentStatus.IN_SERVICE:
         raise Unavailable(f"instrument {instrument.asset_number} is {instrument.status}",
                           field="instrument", instrument=instrument.asset_number)
-    return _read(instrument, unit, count)
+    return _read(instrument, unit, count, port_hosts)
 
 
 def take_reading(session: Session, instrument: Instrument, unit: str | None = None, *,
-                 timezone: str) -> Reading:
+                 timezone: str, port_hosts: tuple[str, ...] = ()) -> Reading:
     """Open the instrument's port, check its identity and return one stable reading.
 
     :param unit: the unit the result needs; of an instrument that sends several quantities
@@ -48,13 +49,16 @@ def take_reading(session: Session, instrument: Instrument, unit: str | None = No
         driver failed or the instrument reported an error, overload or underload.
     """
     check_fit_for_use(session, instrument, utcnow(), timezone=timezone)
-    return _read(instrument, unit, 1)[0]
+    return _read(instrument, unit, 1, port_hosts)[0]
 
 
-def _read(instrument: Instrument, unit: str | None, count: int) -> list[Reading]:
+def _read(instrument: Instrument, unit: str | None, count: int,
+          port_hosts: tuple[str, ...]) -> list[Reading]:
     if not instrument.driver or not instrument.port:
         raise InvalidInput(f"instrument {instrument.asset_number} has no driver and port "
                            "configured for capture", field="instrument_id")
+    # Checked again here: a port stored before the rule, or by hand, must not open either.
+    check_port(instrument.port, allowed_hosts=port_hosts, field="instrument_id")
     settings = {k: v for k, v in (instrument.port_settings or {}).items() if k in SERIAL_KEYS}
     options = {k: str(v) for k, v in ((instrument.port_settings or {}).get("options") or {}).items()}
     taken = []

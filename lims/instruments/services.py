@@ -7,6 +7,7 @@ Calibration records, the fitness-for-use interlock and due-date flags are in
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -44,7 +45,7 @@ def find_instrument(session: Session, asset_number: str) -> Instrument:
 
 
 def register_instrument(session: Session, *, actor: User, data: dict[str, Any], timezone: str,
-                        warning_days: int = 30) -> Instrument:
+                        warning_days: int = 30, port_hosts: tuple[str, ...] = ()) -> Instrument:
     """Add equipment to the register, with the quantities it measures and, when given, the
     calibration it arrives with (which becomes its first calibration record).
 
@@ -83,7 +84,8 @@ def register_instrument(session: Session, *, actor: User, data: dict[str, Any], 
         model=field("model"), serial_number=field("serial_number", max_len=80),
         location=field("location"), role=role,
         accuracy_class=field("accuracy_class", max_len=40), driver=driver,
-        port=field("port", max_len=255) or None, port_settings=settings)
+        port=check_port(field("port", max_len=255), allowed_hosts=port_hosts),
+        port_settings=settings)
     instrument.quantities = parse_quantities(data.get("quantities"))
     session.add(instrument)
     session.flush()
@@ -175,7 +177,7 @@ def duplicate_serials(session: Session, instrument: Instrument) -> list[str]:
 
 
 def update_instrument(session: Session, *, actor: User, asset: str, data: dict[str, Any],
-                      reason: Any) -> Instrument:
+                      reason: Any, port_hosts: tuple[str, ...] = ()) -> Instrument:
     """Edit the register entry (name, location, port, …) with an audited reason."""
     require(actor, "instrument.manage")
     reason = text(reason, "reason", max_len=2000)
@@ -190,7 +192,8 @@ def update_instrument(session: Session, *, actor: User, asset: str, data: dict[s
             setattr(instrument, key, text(data[key], key, required=key == "name",
                                           max_len=max_len))
     if "port" in data:
-        instrument.port = text(data["port"], "port", required=False, max_len=255) or None
+        instrument.port = check_port(text(data["port"], "port", required=False, max_len=255),
+                                     allowed_hosts=port_hosts)
     if "port_settings" in data or "baudrate" in data:
         instrument.port_settings = port_settings(data.get("port_settings", instrument.port_settings),
                                                  baudrate=data.get("baudrate"))
@@ -219,6 +222,35 @@ def set_in_service(session: Session, *, actor: User, asset: str, in_service: boo
     return instrument
 
 
+NETWORK_SCHEMES = ("rfc2217", "socket")  # pyserial's serial-over-network transports
+
+
+def check_port(value: str | None, *, allowed_hosts: tuple[str, ...] = (), field: str = "port"
+               ) -> str | None:
+    """A port is a serial device path (``/dev/ttyUSB0``, ``/dev/serial/by-id/…``, ``COM3``); a
+    network transport only to a host:port the administrator allowed (``LIMS_SERIAL_HOSTS``),
+    so that no one can point an instrument at an internal service (SSRF). The message never
+    says which hosts exist or are allowed.
+
+    :raises InvalidInput:
+    """
+    if not value:
+        return None
+    if "://" in value:
+        scheme, _, rest = value.partition("://")
+        hostport = rest.split("?", 1)[0].split("/", 1)[0].lower()
+        if scheme.lower() not in NETWORK_SCHEMES or hostport not in allowed_hosts:
+            raise InvalidInput("a network port must be one the administrator has allowed "
+                               "(LIMS_SERIAL_HOSTS); give a serial device path", field=field)
+        return value
+    if value.startswith("/") or re.fullmatch(r"COM\d{1,3}", value, re.IGNORECASE):
+        if ".." in value.split("/"):
+            raise InvalidInput("a device path cannot contain '..'", field=field)
+        return value
+    raise InvalidInput("give the serial device path, e.g. /dev/ttyUSB0 or "
+                       "/dev/serial/by-id/…", field=field)
+
+
 SERIAL_KEYS = {"baudrate", "bytesize", "parity", "stopbits", "xonxoff"}
 SETTING_KEYS = SERIAL_KEYS | {"options"}  # options: the driver's --set KEY=VALUE settings
 BAUDRATES = {300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200}
@@ -245,7 +277,7 @@ def port_settings(value: Any, *, baudrate: Any = None) -> dict[str, Any]:
         rate = settings["baudrate"]
         if isinstance(rate, str) and rate.strip().isdigit():
             rate = int(rate)
-        if isinstance(rate, bool) or rate not in BAUDRATES:
+        if isinstance(rate, bool) or not isinstance(rate, int) or rate not in BAUDRATES:
             raise InvalidInput(f"baud rate {settings['baudrate']!r} is not one of "
                                f"{', '.join(map(str, sorted(BAUDRATES)))}", field="baudrate")
         settings["baudrate"] = rate

@@ -76,7 +76,8 @@ def create() -> object:
     with unit_of_work(get_session()) as db:
         instrument = register_instrument(db, actor=current_user(), data=data,
                                          timezone=settings().timezone,
-                                         warning_days=settings().calibration_warning_days)
+                                         warning_days=settings().calibration_warning_days,
+                                         port_hosts=settings().port_hosts)
         asset, twins = instrument.asset_number, duplicate_serials(db, instrument)
     flash(f"instrument {asset} registered", "ok")
     if twins:
@@ -90,7 +91,7 @@ def edit(asset: str) -> object:
     data = form()
     with unit_of_work(get_session()) as db:
         update_instrument(db, actor=current_user(), asset=asset, data=data,
-                          reason=data.get("reason"))
+                          reason=data.get("reason"), port_hosts=settings().port_hosts)
     flash(f"{asset} updated", "ok")
     return redirect(url_for("instruments.detail", asset=asset), code=303)
 
@@ -124,7 +125,8 @@ def create_json() -> object:
     with unit_of_work(get_session()) as db:
         instrument = register_instrument(db, actor=current_user(), data=data,
                                          timezone=settings().timezone,
-                                         warning_days=settings().calibration_warning_days)
+                                         warning_days=settings().calibration_warning_days,
+                                         port_hosts=settings().port_hosts)
         body = to_json(instrument, db)
         body["warnings"] = [f"serial number also used by {a}"
                             for a in duplicate_serials(db, instrument)]
@@ -142,7 +144,8 @@ def update_json(asset: str) -> object:
     data = json_body()
     with unit_of_work(get_session()) as db:
         body = to_json(update_instrument(db, actor=current_user(), asset=asset, data=data,
-                                         reason=data.get("reason")), db)
+                                         reason=data.get("reason"),
+                                         port_hosts=settings().port_hosts), db)
     return jsonify(body)
 
 

@@ -15,7 +15,7 @@ from lims.auth.models import User
 from lims.auth.services import require
 from lims.config import Settings
 from lims.db import utcnow
-from lims.errors import NotFound, OutsideScope
+from lims.errors import NotFound, OutsideScope, SeparationOfDuties
 from lims.instruments.models import Instrument
 from lims.numbering import next_number
 from lims.reports.content import MethodLine, ReportContent, ResultLine, Signature
@@ -24,7 +24,7 @@ from lims.reports.render import render_report
 from lims.reports.sign import load_signer, sign_pdf
 from lims.samples.lifecycle import SampleStatus, check_transition
 from lims.samples.models import Sample
-from lims.samples.services import get_sample, mark_reported
+from lims.samples.services import get_sample, mark_reported, result_authors
 
 DECISION_RULE = ("简单接受，不考虑测量不确定度 / Simple acceptance, measurement uncertainty not "
                  "taken into account (ILAC-G8:09/2019 4.2.1, w = 0); a value on a limit conforms")
@@ -82,8 +82,13 @@ def issue_report(session: Session, *, actor: User, sample_number: str,
     :raises ReportError: the signing key cannot be loaded.
     """
     require(actor, "report.issue")
-    sample = get_sample(session, sample_number)
+    sample = get_sample(session, sample_number, lock=True)  # one of N concurrent issues wins
     check_transition(sample.status, SampleStatus.REPORTED, sample=sample.number)
+    if actor.id in result_authors(sample) or actor.id == sample.reviewed_by_id:
+        # ISO/IEC 17025 7.5.1 / RB/T 214 4.5.20: whoever measured or reviewed does not sign.
+        raise SeparationOfDuties(f"{actor.username} entered or reviewed results of "
+                                 f"{sample.number} and may not issue its report",
+                                 sample=sample.number)
     outside = sorted({t.method.field for t in sample.tests} - actor.scopes)
     if outside:
         raise OutsideScope(f"{actor.username} is not authorised to sign for {', '.join(outside)}",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
@@ -11,6 +13,7 @@ from sqlalchemy import select
 from lims.db import unit_of_work
 from lims.reports.models import Report
 from lims.reports.services import get_report, issue_report, list_reports, stored_pdf
+from lims.reports.sign import validate_pdf
 from lims.samples.models import Sample
 from lims.web.auth import current_user
 from lims.web.context import get_session, settings
@@ -57,6 +60,46 @@ def download(number: str) -> object:
     return _pdf_response(get_report(get_session(), number))
 
 
+def check_copy(data: bytes, report: Report) -> dict[str, Any]:
+    """Check an uploaded copy twice: its signature against the lab's trust anchor (what the
+    lab's key signed, whatever the database says), and its SHA-256 against the recorded one.
+
+    Only a copy that passes both is called genuine: a database owner who swaps a report's file
+    and hash still cannot sign with the lab's key, and a signed copy that differs from the
+    record is not the report issued under this number.
+    """
+    digest = hashlib.sha256(data).hexdigest()
+    same = digest == report.sha256
+    signature = validate_pdf(data, _trust_anchor())
+    signed = signature is not None and signature.ok
+    if signed and same:
+        message = ("这份文件经本实验室签名，且与签发的报告完全一致 / The file is signed by this "
+                   "laboratory and identical to the issued report.")
+    elif signed:
+        message = ("这份文件经本实验室签名，但不是以此编号签发的版本 / The file is signed by this "
+                   "laboratory but is not the version issued under this number.")
+    elif same:
+        message = ("这份文件的签名无效：不是本实验室签发的 / The file's signature is not valid: it "
+                   "was not issued by this laboratory, whatever our records say.")
+    else:
+        message = ("这份文件与签发的报告不一致，且没有本实验室的有效签名 / The file differs from "
+                   "the issued report and carries no valid signature of this laboratory.")
+    return {"ok": signed and same, "sha256": digest, "message": message,
+            "signed_by": signature.signer if signed and signature else None}
+
+
+def _trust_anchor() -> bytes:
+    s = settings()
+    return _ca_pem(s.signing_pkcs12, s.signing_passphrase, Path(s.signing_pkcs12).stat().st_mtime)
+
+
+@functools.lru_cache(maxsize=4)
+def _ca_pem(p12: str, passphrase: str, _mtime: float) -> bytes:
+    from lims.reports.pki import ca_certificate_pem
+
+    return ca_certificate_pem(Path(p12), passphrase)
+
+
 @bp.route("/verify/<number>", methods=["GET", "POST"])
 def verify(number: str) -> object:
     """Public: status, issue date and SHA-256 of a report, and a check of an uploaded copy.
@@ -72,12 +115,7 @@ def verify(number: str) -> object:
         if upload is None or not upload.filename:
             check = {"ok": False, "message": "choose the PDF file to check"}
         else:
-            digest = hashlib.sha256(upload.read()).hexdigest()
-            same = digest == report.sha256
-            check = {"ok": same, "sha256": digest, "message":
-                     "这份文件与签发的报告完全一致 / The file is identical to the issued report."
-                     if same else
-                     "这份文件与签发的报告不一致 / The file differs from the issued report."}
+            check = check_copy(upload.read(), report)
     # A recall in an open nonconforming-work case (ISO/IEC 17025 7.10): only the case number.
     from lims.calibration.nonconforming import review_case
 

@@ -103,7 +103,8 @@ def record_result(number: str) -> object:
         r = services.record_result(db, actor=current_user(), number=number,
                                    characteristic_id=data.get("characteristic_id"),
                                    value=data.get("value"), unit=data.get("unit"),
-                                   instrument_id=data.get("instrument_id"), timezone=settings().timezone)
+                                   instrument_id=data.get("instrument_id"),
+                                   timezone=settings().timezone)
         body = serialize.result(r)
     return jsonify(body), 201
 
@@ -116,7 +117,8 @@ def capture(number: str) -> object:
     db = get_session()
     instrument, reading = services.read_for_result(
         db, actor=user, number=number, characteristic_id=data.get("characteristic_id"),
-        instrument_id=data.get("instrument_id"), timezone=settings().timezone)
+        instrument_id=data.get("instrument_id"), timezone=settings().timezone,
+        port_hosts=settings().port_hosts)
     with unit_of_work(db):
         r = services.record_reading(db, actor=user, number=number,
                                     characteristic_id=data.get("characteristic_id"),
@@ -133,7 +135,8 @@ def correct(result_id: int) -> object:
         r = services.correct_result(db, actor=current_user(), result_id=result_id,
                                     value=data.get("value"), unit=data.get("unit"),
                                     reason=data.get("reason"),
-                                    instrument_id=data.get("instrument_id"), timezone=settings().timezone)
+                                    instrument_id=data.get("instrument_id"),
+                                   timezone=settings().timezone)
         body = serialize.result(r)
     return jsonify(body), 201
 

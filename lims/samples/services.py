@@ -141,6 +141,8 @@ def register_sample(session: Session, *, actor: User, request_id: Any, descripti
         raise InvalidInput("no such request", field="request_id")
     if not isinstance(method_ids, list | tuple) or not method_ids:
         raise InvalidInput("at least one method is required", field="method_ids")
+    if len(method_ids) > 200:  # PostgreSQL caps bind parameters; no sample has 200 methods
+        raise InvalidInput("at most 200 methods per sample", field="method_ids")
     ids = [as_id(m, "method_ids") for m in method_ids]
     methods = session.scalars(select(TestMethod).where(TestMethod.id.in_(ids))).all()
     if len({m.id for m in methods}) != len(set(ids)):
@@ -157,8 +159,18 @@ def register_sample(session: Session, *, actor: User, request_id: Any, descripti
     return sample
 
 
-def get_sample(session: Session, number: str) -> Sample:
-    sample = session.scalar(select(Sample).where(Sample.number == number))
+def get_sample(session: Session, number: str, *, lock: bool = False) -> Sample:
+    """Find a sample; with ``lock``, take its row lock for the rest of the transaction.
+
+    Every state change and every change to a sample's results locks the sample first and reads
+    it afresh, so that of concurrent attempts (two issues, a correction racing a review) one
+    wins and the others see the state it left (PostgreSQL: ``SELECT … FOR UPDATE``; SQLite
+    serialises writers already, :func:`lims.db.unit_of_work` takes its lock up front).
+    """
+    query = select(Sample).where(Sample.number == number)
+    if lock:
+        query = query.with_for_update(of=Sample).execution_options(populate_existing=True)
+    sample = session.scalar(query)
     if sample is None:
         raise NotFound(f"no sample {number!r}", sample=number)
     return sample
@@ -180,7 +192,7 @@ def receive_sample(session: Session, *, actor: User, number: str, condition: Any
                    received_at: dt.datetime | None = None) -> Sample:
     """Record receipt: when, by whom and the condition on receipt (ISO/IEC 17025 7.4.3)."""
     require(actor, "sample.receive")
-    sample = get_sample(session, number)
+    sample = get_sample(session, number, lock=True)
     _transition(session, sample, SampleStatus.RECEIVED, actor=actor, action="sample.receive",
                 received_at=received_at or utcnow(), received_by_id=actor.id,
                 condition_on_receipt=text(condition, "condition", max_len=MAX_TEXT))
@@ -224,7 +236,7 @@ def record_result(session: Session, *, actor: User, number: str, characteristic_
     :raises Conflict: the characteristic already has a result (correct it instead).
     """
     require(actor, "result.capture" if source == "instrument" else "result.record")
-    sample = get_sample(session, number)
+    sample = get_sample(session, number, lock=True)
     _check_results_open(sample)
     test, ch = find_characteristic(sample, characteristic_id)
     if ch.id in test.current_results():
@@ -243,7 +255,8 @@ def record_result(session: Session, *, actor: User, number: str, characteristic_
 
 
 def read_for_result(session: Session, *, actor: User, number: str, characteristic_id: Any,
-                    instrument_id: Any, timezone: str) -> tuple[Instrument, Reading]:
+                    instrument_id: Any, timezone: str, port_hosts: tuple[str, ...] = ()
+                    ) -> tuple[Instrument, Reading]:
     """Read an instrument for a result, writing nothing (run it outside a write transaction:
     a stable weight can take seconds and the database must not stay locked meanwhile).
 
@@ -253,7 +266,8 @@ def read_for_result(session: Session, *, actor: User, number: str, characteristi
     require(actor, "result.capture")
     _test, ch = find_characteristic(get_sample(session, number), characteristic_id)
     instrument = get_instrument(session, as_id(instrument_id, "instrument_id"))
-    return instrument, take_reading(session, instrument, ch.unit, timezone=timezone)
+    return instrument, take_reading(session, instrument, ch.unit, timezone=timezone,
+                                    port_hosts=port_hosts)
 
 
 def record_reading(session: Session, *, actor: User, number: str, characteristic_id: Any,
@@ -275,10 +289,13 @@ def correct_result(session: Session, *, actor: User, result_id: Any, value: Any,
     old = session.get(Result, as_id(result_id, "result_id"))
     if old is None:
         raise NotFound("no such result", result=result_id)
+    # Lock the sample, then read the result again: a concurrent correction or review may have
+    # changed both since the first read.
+    sample = get_sample(session, old.test.sample.number, lock=True)
+    session.refresh(old)
     if not old.is_current:
         raise Conflict(f"result {old.id} was already corrected; correct the current version",
                        field="result_id")
-    sample = old.test.sample
     _check_results_open(sample)
     new = _build_result(session, actor=actor, test=old.test, ch=old.characteristic, value=value,
                         unit=unit, instrument_id=instrument_id if instrument_id not in (None, "")
@@ -332,7 +349,7 @@ def result_authors(sample: Sample) -> set[int]:
 def complete_testing(session: Session, *, actor: User, number: str) -> Sample:
     """Declare testing complete; every characteristic must have a current result."""
     require(actor, "sample.complete")
-    sample = get_sample(session, number)
+    sample = get_sample(session, number, lock=True)
     missing = [f"{t.method.code} {ch.name}" for t in sample.tests
                for ch in t.method.characteristics if ch.id not in t.current_results()]
     if sample.status == SampleStatus.IN_TESTING and missing:
@@ -346,7 +363,7 @@ def complete_testing(session: Session, *, actor: User, number: str) -> Sample:
 def review_sample(session: Session, *, actor: User, number: str) -> Sample:
     """Record the technical review; the reviewer must not have entered any result (7.5.1)."""
     require(actor, "sample.review")
-    sample = get_sample(session, number)
+    sample = get_sample(session, number, lock=True)
     check_transition(sample.status, SampleStatus.REVIEWED, sample=number)
     if actor.id in result_authors(sample):
         raise SeparationOfDuties(f"{actor.username} entered results of {number} and may not "
@@ -363,7 +380,7 @@ def approve_sample(session: Session, *, actor: User, number: str) -> Sample:
     :raises SeparationOfDuties: the signatory entered or reviewed results of this sample.
     """
     require(actor, "sample.approve")
-    sample = get_sample(session, number)
+    sample = get_sample(session, number, lock=True)
     check_transition(sample.status, SampleStatus.APPROVED, sample=number)
     fields = {t.method.field for t in sample.tests}
     outside = sorted(fields - actor.scopes)

@@ -111,7 +111,8 @@ def capture(number: str) -> object:
     user = current_user()
     instrument, reading = services.read_for_result(
         db, actor=user, number=number, characteristic_id=data.get("characteristic_id"),
-        instrument_id=data.get("instrument_id"), timezone=settings().timezone)
+        instrument_id=data.get("instrument_id"), timezone=settings().timezone,
+        port_hosts=settings().port_hosts)
     with unit_of_work(db):
         services.record_reading(db, actor=user, number=number,
                                 characteristic_id=data.get("characteristic_id"),

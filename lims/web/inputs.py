@@ -17,7 +17,10 @@ def json_body() -> dict[str, Any]:
     """
     if not request.is_json:
         raise BadRequest("send a JSON object with Content-Type: application/json")
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # the parser gives up on JSON nested thousands deep
+        raise BadRequest("JSON nested too deeply") from None
     if data is None:
         raise BadRequest("malformed JSON")
     if not isinstance(data, dict):

@@ -115,3 +115,55 @@ def test_ids_beyond_the_integer_range_are_422_not_500(client, world, tech, path,
     resp = tech(path, body)
     assert resp.status_code == 422, resp.get_data(as_text=True)
     assert resp.json["error"]["field"] == field
+
+
+def test_inputs_that_used_to_answer_500(client, session, world, tech):
+    """Causes of HTTP 500 found by fuzzing (issue 8); each now answers 4xx and writes nothing."""
+    number = world.new_sample(session)
+    qm = {"Authorization": f"Bearer {world.token(session, 'qm')}"}
+    before = _counts(session)
+    for value in ("²", "①", "٣"):  # digits to str.isdigit(), not to int()
+        resp = tech(f"/api/v1/samples/{number}/results",
+                    {"characteristic_id": value, "value": "1", "unit": "g"})
+        assert resp.status_code == 422 and resp.json["error"]["field"] == "characteristic_id"
+    deep = "[" * 50_000 + "]" * 50_000
+    resp = client.post("/api/v1/customers", data=deep, content_type="application/json",
+                       headers=tech.headers)
+    assert resp.status_code in (400, 413)
+    resp = client.post("/api/v1/customers", data='{"name": "a\\ud800b"}',
+                       content_type="application/json", headers=tech.headers)
+    assert resp.status_code == 422 and resp.json["error"]["field"] == "name"
+    resp = tech("/api/v1/customers", {"name": "ACME\u0000 Ltd"})
+    assert resp.status_code == 422 and resp.json["error"]["field"] == "name"
+    resp = client.post("/api/v1/instruments", headers=qm, json={
+        "asset_number": "B-1", "name": "n", "baudrate": [9600]})
+    assert resp.status_code == 422 and resp.json["error"]["field"] == "baudrate"
+    resp = tech(f"/api/v1/samples/{number}/results",
+                {"characteristic_id": world.mass_id, "value": "1e99999999", "unit": "kg"})
+    assert resp.status_code == 422 and resp.json["error"]["field"] == "value"
+    resp = tech("/api/v1/samples", {"request_id": 1, "description": "d",
+                                    "method_ids": list(range(1, 70_000))})
+    assert resp.status_code == 422 and resp.json["error"]["field"] == "method_ids"
+    resp = client.post("/login", data={"username": "tech\u0000", "password": "x"})
+    assert resp.status_code in (400, 401)
+    assert _counts(session)[:2] == before[:2]
+
+
+def test_a_temperature_difference_on_an_absolute_characteristic(client, session, world):
+    qm = {"Authorization": f"Bearer {world.token(session, 'qm')}"}
+    method = client.post("/api/v1/methods", headers=qm, json={
+        "code": "T-1", "title": "t", "field": "textiles", "characteristics": [
+            {"name": "temperature", "unit": "℃", "upper_limit": "80"}]}).json
+    req = client.post("/api/v1/requests", headers={
+        "Authorization": f"Bearer {world.token(session, 'tech')}"},
+        json={"customer_id": world.customer_id}).json
+    tech = {"Authorization": f"Bearer {world.token(session, 'tech')}"}
+    sample = client.post("/api/v1/samples", headers=tech, json={
+        "request_id": req["id"], "description": "d", "method_ids": [method["id"]]}).json
+    client.post(f"/api/v1/samples/{sample['number']}/receive", headers=tech,
+                json={"condition": "ok"})
+    resp = client.post(f"/api/v1/samples/{sample['number']}/results", headers=tech, json={
+        "characteristic_id": method["characteristics"][0]["id"], "value": "5",
+        "unit": "delta_degC"})
+    assert resp.status_code == 422 and resp.json["error"]["code"] == "unit_mismatch"
+    assert "Δ°C" in resp.json["error"]["message"] or "delta" in resp.json["error"]["message"]

@@ -128,3 +128,24 @@ def test_failed_logins_are_audited(client, session, world):
                                 "csrf_token": csrf(client, "/login")})
     actions = session.scalars(select(AuditEvent.action).order_by(AuditEvent.seq.desc())).first()
     assert actions == "auth.login_failed"
+
+
+@pytest.mark.parametrize("password", ["short9chr", "1234567890", "Password123", "QWERTYUIOP"])
+def test_weak_passwords_are_refused(session, world, password):
+    from lims.auth.services import create_user
+    from lims.db import unit_of_work
+    from lims.errors import InvalidInput
+
+    with pytest.raises(InvalidInput) as exc, unit_of_work(session):
+        create_user(session, username="weak", full_name="W", password=password,
+                    roles=["technician"])
+    assert exc.value.field == "password"
+
+
+def test_pages_carry_security_headers(client):
+    resp = client.get("/login")
+    csp = resp.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert resp.headers["X-Frame-Options"] == "DENY"
+    assert client.get("/api/v1/samples").headers["X-Content-Type-Options"] == "nosniff"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.support.world import csrf, login
@@ -51,3 +53,49 @@ def test_register_from_the_page(client, session, world):
     assert resp.status_code == 303
     page = client.get("/instruments/").get_data(as_text=True)
     assert "EQ-9" in page and "/dev/serial/by-id/usb-balance" in page
+
+
+def test_ports_are_serial_paths_or_allowed_hosts(app, client, session, world):
+    """SSRF: a port cannot reach a network service the administrator did not allow."""
+    token = world.token(session, "qm")
+    auth = {"Authorization": f"Bearer {token}"}
+
+    def register(port: str) -> Any:
+        return client.post("/api/v1/instruments", headers=auth, json={
+            "asset_number": f"P-{abs(hash(port)) % 10**6}", "name": "n", "port": port})
+
+    for port in ("socket://127.0.0.1:5432", "rfc2217://10.0.0.5:4000", "loop://",
+                 "spy://127.0.0.1:22", "ttyUSB0", "/dev/../etc/passwd"):
+        resp = register(port)
+        assert resp.status_code == 422, (port, resp.json)
+        assert resp.json["error"]["field"] == "port"
+        assert "5432" not in resp.json["error"]["message"]
+    for port in ("/dev/ttyUSB0", "/dev/serial/by-id/usb-FTDI_FT232R-if00-port0", "COM3"):
+        assert register(port).status_code == 201, port
+    # A port stored by hand before the rule does not open either.
+    from lims.db import unit_of_work
+    from lims.instruments.models import Instrument
+
+    with unit_of_work(session):
+        session.get(Instrument, world.balance_id).port = "socket://127.0.0.1:5432"
+    number = world.new_sample(session)
+    tech = {"Authorization": f"Bearer {world.token(session, 'tech')}"}
+    resp = client.post(f"/api/v1/samples/{number}/capture", headers=tech,
+                       json={"characteristic_id": world.mass_id, "instrument_id": world.balance_id})
+    assert resp.status_code == 422 and "LIMS_SERIAL_HOSTS" in resp.json["error"]["message"]
+
+
+def test_an_allowed_device_server_is_accepted(client, session, world, settings):
+    import dataclasses
+
+    from lims import create_app
+
+    allowed = create_app(dataclasses.replace(settings, serial_hosts="10.0.0.5:4000"))
+    try:
+        other = allowed.test_client()
+        resp = other.post("/api/v1/instruments", headers={
+            "Authorization": f"Bearer {world.token(session, 'qm')}"}, json={
+            "asset_number": "NET-1", "name": "n", "port": "rfc2217://10.0.0.5:4000"})
+        assert resp.status_code == 201, resp.json
+    finally:
+        allowed.extensions["lims"].engine.dispose()

@@ -116,3 +116,46 @@ def test_deleting_the_newest_events_is_detected(session, world):
     _tamper(session, f"DELETE FROM audit_events WHERE seq = {total}")
     verdict = verify_chain(session)
     assert not verdict.ok and verdict.first_bad_seq == total
+
+
+def test_a_forged_pdf_never_verifies_as_genuine(app, client, session, world, settings):
+    """A database owner who drops the guard and swaps a report's PDF and hash gets the forgery
+    called "not issued by this laboratory" and the genuine copy "signed, but not this version"
+    (issue 8, finding 4): the public page trusts the lab's key, not the database."""
+    import hashlib
+    import io
+
+    from reportlab.pdfgen import canvas
+
+    from lims.reports.models import Report
+    from lims.reports.services import issue_report
+
+    number = world.approved_sample(session)
+    with unit_of_work(session):
+        report = issue_report(session, actor=world.user(session, "signatory"),
+                              sample_number=number, settings=settings)
+        genuine, report_number = report.pdf, report.number
+    buf = io.BytesIO()
+    forged_canvas = canvas.Canvas(buf)
+    forged_canvas.drawString(72, 720, f"Test report {report_number}: all results pass")
+    forged_canvas.save()
+    forged = buf.getvalue()
+
+    from tests.support.world import csrf
+
+    def check(data: bytes) -> str:
+        token = csrf(client, f"/verify/{report_number}")
+        page = client.post(f"/verify/{report_number}", data={
+            "csrf_token": token, "file": (io.BytesIO(data), "r.pdf")})
+        return page.get_data(as_text=True)
+
+    assert "signed by this laboratory and identical" in check(genuine)
+    with unit_of_work(session):
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text("DROP TRIGGER reports_frozen ON reports"))
+        else:
+            session.execute(text("DROP TRIGGER reports_frozen"))
+        stored = session.scalar(select(Report).where(Report.number == report_number))
+        stored.pdf, stored.sha256 = forged, hashlib.sha256(forged).hexdigest()
+    assert "was not issued by this laboratory" in check(forged)
+    assert "not the version issued under this number" in check(genuine)
