@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import click
@@ -31,16 +34,35 @@ def init() -> None:
 
     base = Settings.from_env()
     inst = base.instance_path.resolve()
-    inst.mkdir(parents=True, exist_ok=True)
-    if not base.secret_key:
-        ensure_secret(inst / "secret_key")
+    try:
+        inst.mkdir(parents=True, exist_ok=True)
+        inst.chmod(0o700)  # keys, secrets and the SQLite database live here
+        if not base.secret_key:
+            ensure_secret(inst / "secret_key")
+    except OSError as exc:
+        fail(f"cannot write the instance folder {inst}: {exc.strerror} (check the disk and "
+             "its permissions)")
     settings = base.resolved()
-    upgrade(settings.database_url)
+    try:
+        upgrade(settings.database_url)
+    except Exception as exc:  # noqa: BLE001 - one clear sentence, never a traceback
+        fail(f"cannot migrate the database {_redact(settings.database_url)}: "
+             f"{getattr(exc, 'orig', None) or exc}".splitlines()[0])
     click.echo(f"database migrated to head: {_redact(settings.database_url)}")
     if not os.environ.get("LIMS_SIGNING_PKCS12"):
-        made = create_dev_pki(inst / "pki", lab_name=settings.lab_name_en)
-        click.echo(("created" if made else "kept") + f" development signing PKI in {inst / 'pki'}")
-    ensure_fonts(settings.font_path)
+        pki_dir = inst / "pki"
+        existed = pki_dir.exists()
+        try:
+            made = create_dev_pki(pki_dir, lab_name=settings.lab_name_en)
+        except OSError as exc:
+            if not existed:  # no half-written PKI: it is made whole or not at all
+                shutil.rmtree(pki_dir, ignore_errors=True)
+            fail(f"cannot write the development PKI in {pki_dir}: {exc.strerror}")
+        click.echo(("created" if made else "kept") + f" development signing PKI in {pki_dir}")
+    try:
+        ensure_fonts(settings.font_path)
+    except OSError as exc:
+        fail(f"cannot write the report fonts to {settings.font_path}: {exc.strerror}")
     click.echo(f"report fonts ready in {settings.font_path}")
 
 
@@ -93,6 +115,55 @@ def serve(host: str, port: int, workers: int) -> None:
 
     click.echo(f"serving on http://{host}:{port}")
     Server().run()
+
+
+# --- backup ------------------------------------------------------------------------------
+
+@main.command("backup")
+@click.argument("dest", type=click.Path(file_okay=False))
+@click.option("--with-keys", is_flag=True,
+              help="Also copy the signing PKI and the secret key (keep such a backup safe).")
+def backup_command(dest: str, with_keys: bool) -> None:
+    """Back up the database (SQLite online backup API, or pg_dump) into a new folder DEST."""
+    from lims.backup import backup
+    from lims.errors import LimsError
+
+    rt = runtime()
+    try:
+        manifest = backup(rt, Path(dest), with_keys=with_keys)
+    except LimsError as exc:
+        fail(str(exc))
+    except (OSError, subprocess.CalledProcessError) as exc:
+        fail(f"backup failed: {getattr(exc, 'stderr', b'') or exc}")
+    finally:
+        rt.dispose()
+    counts = ", ".join(f"{n} {t}" for t, n in manifest["counts"].items())
+    click.echo(f"backed up to {dest}: revision {manifest['revision']}, {counts}")
+
+
+@main.command("restore")
+@click.argument("src", type=click.Path(file_okay=False, exists=True))
+def restore_command(src: str) -> None:
+    """Restore a backup into the configured (empty) database, then verify the audit chain and
+    every issued report's SHA-256 and signature; exit 1 if anything does not check out."""
+    from lims.backup import restore
+    from lims.errors import LimsError
+
+    rt = runtime()
+    try:
+        check = restore(rt, Path(src))
+    except LimsError as exc:
+        fail(str(exc))
+    except (OSError, subprocess.CalledProcessError) as exc:
+        fail(f"restore failed: {getattr(exc, 'stderr', b'') or exc}")
+    finally:
+        rt.dispose()
+    click.echo(f"audit chain: {'ok' if check.audit_ok else 'BROKEN'}: {check.audit_message}")
+    click.echo(f"reports: {check.reports} checked, {len(check.bad_reports)} bad")
+    for line in check.bad_reports:
+        click.echo(f"  {line}")
+    if not check.ok:
+        fail("the restored data does not check out")
 
 
 # --- scheduler ---------------------------------------------------------------------------
