@@ -43,12 +43,18 @@ def init() -> None:
         fail(f"cannot write the instance folder {inst}: {exc.strerror} (check the disk and "
              "its permissions)")
     settings = base.resolved()
+    owner_url = settings.migration_database_url or settings.database_url
     try:
-        upgrade(settings.database_url)
+        upgrade(owner_url)
+        if settings.migration_database_url and settings.database_url.startswith("postgresql"):
+            from lims.dbroles import grant_application_role
+
+            role = grant_application_role(owner_url, settings.database_url)
+            click.echo(f"granted row access to the application role {role!r}")
     except Exception as exc:  # noqa: BLE001 - one clear sentence, never a traceback
-        fail(f"cannot migrate the database {_redact(settings.database_url)}: "
+        fail(f"cannot migrate the database {_redact(owner_url)}: "
              f"{getattr(exc, 'orig', None) or exc}".splitlines()[0])
-    click.echo(f"database migrated to head: {_redact(settings.database_url)}")
+    click.echo(f"database migrated to head: {_redact(owner_url)}")
     if not os.environ.get("LIMS_SIGNING_PKCS12"):
         pki_dir = inst / "pki"
         existed = pki_dir.exists()

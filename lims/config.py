@@ -17,6 +17,9 @@ from typing import Any
 class Settings:
     instance_path: Path = Path("instance")
     database_url: str = ""  # default: SQLite in the instance folder
+    # PostgreSQL: the owner's URL, used by `lims init` only; the application then connects as
+    # a role that can read and write rows but cannot drop the guard triggers or alter tables.
+    migration_database_url: str = ""
     secret_key: str = ""    # default: generated once into <instance>/secret_key
     lab_name: str = "省质量技术监督检验研究院"
     lab_name_en: str = "Provincial Institute of Quality Inspection and Metrology"

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text
 
 from lims.db import unit_of_work
@@ -110,3 +111,38 @@ def test_init_on_a_read_only_folder_says_so_in_one_sentence(tmp_path):
         assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
     finally:
         ro.chmod(0o700)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_the_application_role_cannot_drop_the_guards(database_url, tmp_path, font_dir):
+    """Migrations run as the owner; the application's role reads and writes rows only."""
+    from sqlalchemy.exc import ProgrammingError
+
+    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("DROP ROLE IF EXISTS lims_app"))
+        conn.execute(text("CREATE ROLE lims_app LOGIN"))
+    admin.dispose()
+    app_url = database_url.replace("//lims@", "//lims_app@")
+    env = {**os.environ, "LIMS_DATABASE_URL": app_url, "LIMS_MIGRATION_DATABASE_URL":
+           database_url, "LIMS_INSTANCE_PATH": str(tmp_path / "inst"),
+           "LIMS_FONT_DIR": str(font_dir)}
+    out = lims(env, "init")
+    assert out.returncode == 0, out.stderr
+    assert "granted row access to the application role 'lims_app'" in out.stdout
+    made = subprocess.run([sys.executable, "-m", "lims.cli", "user", "create", "alice",
+                           "--role", "technician"], env=env, input="pw-1234567890\n" * 2,
+                          capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0, made.stderr  # the role writes rows (and audit events)
+    engine = create_engine(app_url)
+    try:
+        for sql in ("DROP TRIGGER audit_events_append_only ON audit_events",
+                    "ALTER TABLE audit_events DISABLE TRIGGER ALL",
+                    "DROP TABLE reports"):
+            with pytest.raises(ProgrammingError, match="must be owner"), engine.begin() as conn:
+                conn.execute(text(sql))
+        with pytest.raises(Exception, match="append-only"), engine.begin() as conn:
+            conn.execute(text("DELETE FROM audit_events"))
+    finally:
+        engine.dispose()
