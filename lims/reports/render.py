@@ -164,9 +164,13 @@ def render_report(content: ReportContent, *, font_dir: Path) -> bytes:
     tested = day(content.tested_from)
     if day(content.tested_to) != tested:
         tested += f" — {day(content.tested_to)}"
-    methods = "<br/>".join(
-        _esc(f"{m.code} {m.title}" + (f" ({m.clause})" if m.clause else ""))
-        for m in content.methods)
+    method_lines = [_esc(f"{m.code} {m.title}" + (f" ({m.clause})" if m.clause else ""))
+                    for m in content.methods]
+    # A cell cannot split across pages: many methods go to a table of their own, one row each,
+    # or a sample with many methods could never be issued (reportlab LayoutError).
+    listed = len(method_lines) > 3
+    methods = (f"见下表 See the list below ({len(method_lines)})" if listed
+               else "<br/>".join(method_lines))
     info = [
         ("报告编号 Report No.", _esc(content.number)),
         ("委托单位 Customer", _esc(content.customer_name)
@@ -192,6 +196,11 @@ def render_report(content: ReportContent, *, font_dir: Path) -> bytes:
     ])
     story.append(Table([[P(k, st["cell"]), P(v, st["cell"])] for k, v in info],
                        colWidths=[45 * mm, 125 * mm], style=grid))
+    if listed:
+        story.append(P("检验依据 Methods", st["head"]))
+        story.append(Table([[P(str(i), st["cell"]), P(line, st["cell"])]
+                            for i, line in enumerate(method_lines, start=1)],
+                           colWidths=[10 * mm, 160 * mm], style=grid, repeatRows=0))
     story.append(P("检验结果 Results", st["head"]))
     rows = [[P(h, st["cell"]) for h in (
         "检验项目<br/>Characteristic", "技术要求<br/>Requirement", "检验结果<br/>Result",

@@ -61,3 +61,17 @@ def test_long_report_numbers_every_page_and_ends_once(tmp_path, font_dir):
     assert "End of report" in pages[-1]
     assert all("End of report" not in p for p in pages[:-1])
     assert "不合格 Fail" in "".join(pages)
+
+
+def test_many_methods_with_long_titles_paginate(tmp_path, font_dir):
+    """A sample with many methods once raised reportlab's LayoutError and could never be issued."""
+    import dataclasses
+
+    many = tuple(MethodLine(f"GB/T {10000 + i}-2020", "纺织品 " + "很长的标题 long title " * 12,
+                            f"条款 {i}") for i in range(60))
+    pdf = render_report(dataclasses.replace(content(200), methods=many), font_dir=font_dir)
+    path = tmp_path / "long.pdf"
+    path.write_bytes(pdf)
+    text = pdftotext(path)
+    assert "GB/T 10059-2020" in text and "See the list below (60)" in text
+    assert "*** 报告结束 End of report ***" in text
