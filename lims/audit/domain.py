@@ -1,4 +1,4 @@
-"""The audit domain: trail pages and API, `lims audit`, the nightly chain check."""
+"""The audit domain: trail pages and API, `lims audit`, hourly checkpoints, the nightly check."""
 
 from __future__ import annotations
 
@@ -36,8 +36,17 @@ def _verify(session: Any, settings: Any) -> dict[str, Any]:
     return verify_audit_chain(session, settings)
 
 
+def _checkpoint(session: Any, settings: Any) -> dict[str, Any]:
+    from lims.audit.jobs import checkpoint_audit_head
+
+    return checkpoint_audit_head(session, settings)
+
+
 DOMAIN = Domain(
     "audit", blueprints=_blueprints, api_paths=_api_paths, commands=_commands,
     jobs=(Job("verify-audit-chain", _verify,
               lambda s: {"hour": s.audit_verify_hour, "minute": 30},
-              doc="verify the audit hash chain and record the outcome (nightly)"),))
+              doc="verify the audit hash chain since the last checkpoint and record the "
+                  "outcome (nightly)"),
+          Job("audit-checkpoint", _checkpoint, lambda s: {"minute": 0},
+              doc="sign the verified audit head into <instance>/audit-checkpoints (hourly)")))

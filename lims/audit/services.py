@@ -13,7 +13,7 @@ import decimal
 import enum
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import inspect, select
@@ -117,22 +117,69 @@ def record(
 
 
 @dataclasses.dataclass(frozen=True)
+class Anchor:
+    """A (seq, hash) pair the chain must still have, held outside the database.
+
+    :mod:`lims.audit.checkpoints` makes them from signed checkpoint files; ``name`` says which.
+    """
+
+    seq: int
+    hash: str
+    name: str
+
+
+@dataclasses.dataclass(frozen=True)
 class ChainVerdict:
     ok: bool
-    count: int
+    count: int  # events walked (from ``start`` when verifying incrementally)
     first_bad_seq: int | None = None
     message: str = "audit chain intact"
+    checkpoint: str | None = None  # the anchor a failure concerns
+    last_seq: int = 0              # the last event verified, and its hash
+    last_hash: str = GENESIS
 
 
-def verify_chain(session: Session, *, batch: int = 5000) -> ChainVerdict:
-    """Walk the chain in sequence order and report the first event that does not fit."""
-    prev_hash, expected_seq, count = GENESIS, 1, 0
-    last_id = 0
+def verify_chain(session: Session, *, batch: int = 5000, anchors: Sequence[Anchor] = (),
+                 start: Anchor | None = None) -> ChainVerdict:
+    """Walk the chain in sequence order and report the first event that does not fit.
+
+    :param anchors: (seq, hash) pairs from checkpoints: the event at each seq must still have
+        that hash, and the chain must reach it. A chain cut after an anchor, or re-hashed from
+        any event before it, fails there, whatever ``audit_head`` says.
+    :param start: walk from this anchor (its event must match it) instead of from the first
+        event, so that the cost is the events since; anchors before it are only looked up.
+
+    The head is read first and the walk stops there: events appended meanwhile by concurrent
+    writers (which commit the event and the head together) are left for the next run.
+    """
+    head = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).first()
+    by_seq = {a.seq: a for a in anchors}
+    prev_hash, expected_seq, last_id, count = GENESIS, 1, 0, 0
+    if start is not None:
+        first = session.scalar(select(AuditEvent).where(AuditEvent.seq == start.seq))
+        if first is None:
+            return ChainVerdict(False, 0, start.seq, f"event {start.seq} recorded by checkpoint "
+                                f"{start.name} is missing: the chain was cut", start.name)
+        if first.hash != start.hash:
+            return ChainVerdict(False, 0, start.seq, f"event {start.seq} does not match checkpoint "
+                                f"{start.name}: the chain was rewritten", start.name)
+        if event_hash(first) != first.hash:
+            return ChainVerdict(False, 0, start.seq,
+                                f"event {start.seq} was altered: its hash does not match")
+        prev_hash, expected_seq, last_id = first.hash, start.seq + 1, first.id
+        earlier = sorted(seq for seq in by_seq if seq < start.seq)
+        for i in range(0, len(earlier), 500):
+            found = dict(session.execute(select(AuditEvent.seq, AuditEvent.hash)
+                                         .where(AuditEvent.seq.in_(earlier[i:i + 500]))).all())
+            for seq in earlier[i:i + 500]:
+                if found.get(seq) != by_seq[seq].hash:
+                    return _anchor_broken(by_seq[seq], 0, found.get(seq) is None)
+    end = None if head is None else head.seq
     while True:
-        rows = session.execute(
-            select(AuditEvent).where(AuditEvent.seq >= expected_seq)
-            .order_by(AuditEvent.seq).limit(batch)
-        ).scalars().all()
+        query = select(AuditEvent).where(AuditEvent.seq >= expected_seq)
+        if end is not None:
+            query = query.where(AuditEvent.seq <= end)
+        rows = session.execute(query.order_by(AuditEvent.seq).limit(batch)).scalars().all()
         if not rows:
             break
         for event in rows:
@@ -148,11 +195,33 @@ def verify_chain(session: Session, *, batch: int = 5000) -> ChainVerdict:
             if event_hash(event) != event.hash:
                 return ChainVerdict(False, count, event.seq,
                                     f"event {event.seq} was altered: its hash does not match")
+            anchor = by_seq.get(event.seq)
+            if anchor is not None and anchor.hash != event.hash:
+                return _anchor_broken(anchor, count, False)
             prev_hash, last_id = event.hash, event.id
             expected_seq += 1
             count += 1
-    head = session.get(AuditHead, 1)
-    if head is not None and (head.seq != count or head.hash != prev_hash):
-        return ChainVerdict(False, count, count + 1,
-                            f"events after {count} are missing (head says {head.seq})")
-    return ChainVerdict(True, count)
+    last = expected_seq - 1
+    beyond = [a for a in anchors if a.seq > last]
+    if beyond:
+        anchor = min(beyond, key=lambda a: a.seq)
+        return ChainVerdict(False, count, last + 1,
+                            f"the chain ends at event {last} but checkpoint {anchor.name} records "
+                            f"event {anchor.seq}: events were cut", anchor.name, last, prev_hash)
+    if head is not None and (head.seq != last or head.hash != prev_hash):
+        return ChainVerdict(False, count, last + 1,
+                            f"events after {last} are missing (head says {head.seq})")
+    if head is not None and session.scalar(select(AuditEvent.seq).where(AuditEvent.seq > last)
+                                           .order_by(AuditEvent.seq).limit(1)) is not None:
+        now = session.execute(select(AuditHead.seq).where(AuditHead.id == 1)).scalar()
+        if now == head.seq:  # not a concurrent append: events beyond a head set back
+            return ChainVerdict(False, count, last + 1,
+                                f"events after {last} lie beyond the head (head says {head.seq})")
+    return ChainVerdict(True, count, last_seq=last, last_hash=prev_hash)
+
+
+def _anchor_broken(anchor: Anchor, count: int, missing: bool) -> ChainVerdict:
+    what = "is missing: the chain was cut" if missing else "does not match: the chain was rewritten"
+    return ChainVerdict(False, count, anchor.seq,
+                        f"event {anchor.seq} recorded by checkpoint {anchor.name} {what}",
+                        anchor.name)

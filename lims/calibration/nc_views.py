@@ -88,37 +88,37 @@ def _letter(number: str, customer_id: int) -> Response:
 # --- API -------------------------------------------------------------------------------------
 
 @api.get("/nonconformities")
-def list_json() -> object:
+def list_json() -> Any:
     return jsonify(cases=[case_json(c) for c in nc.list_cases(get_session())])
 
 
 @api.post("/nonconformities")
-def open_json() -> object:
+def open_json() -> Any:
     """Open a case from the impact analysis: {asset, from, to?, description}."""
     number = _open(json_body())
     return jsonify(case_json(nc.get_case(get_session(), number))), 201
 
 
 @api.get("/nonconformities/<number>")
-def show_json(number: str) -> object:
+def show_json(number: str) -> Any:
     return jsonify(case_json(nc.get_case(get_session(), number)))
 
 
 @api.post("/nonconformities/<number>/evaluations")
-def evaluate_json(number: str) -> object:
+def evaluate_json(number: str) -> Any:
     """Evaluate one affected report: {report, evaluation, reason}."""
     _evaluate(number, json_body())
     return jsonify(case_json(nc.get_case(get_session(), number)))
 
 
 @api.post("/nonconformities/<number>/close")
-def close_json(number: str) -> object:
+def close_json(number: str) -> Any:
     _close(number)
     return jsonify(case_json(nc.get_case(get_session(), number)))
 
 
 @api.get("/nonconformities/<number>/letters/<int:customer_id>.pdf")
-def letter_json(number: str, customer_id: int) -> object:
+def letter_json(number: str, customer_id: int) -> Any:
     """The signed letter to one customer of the case (see the case's ``customers``)."""
     return _letter(number, customer_id)
 
@@ -126,7 +126,7 @@ def letter_json(number: str, customer_id: int) -> object:
 # --- pages -----------------------------------------------------------------------------------
 
 @bp.get("/nonconformities")
-def index() -> object:
+def index() -> Any:
     db = get_session()
     cases = nc.list_cases(db)
     assets = dict(db.execute(select(Instrument.id, Instrument.asset_number).where(
@@ -136,7 +136,7 @@ def index() -> object:
 
 
 @bp.post("/nonconformities")
-def open_page() -> object:
+def open_page() -> Any:
     """Open a case from form fields asset, from, to, description (the impact page's form)."""
     number = _open(form())
     flash(f"nonconforming-work case {number} opened", "ok")
@@ -144,7 +144,7 @@ def open_page() -> object:
 
 
 @bp.get("/nonconformities/<number>")
-def case_page(number: str) -> object:
+def case_page(number: str) -> Any:
     db = get_session()
     case = nc.get_case(db, number)
     items = nc.affected(db, case)
@@ -159,7 +159,7 @@ def case_page(number: str) -> object:
 
 
 @bp.post("/nonconformities/<number>/evaluations")
-def evaluate_page(number: str) -> object:
+def evaluate_page(number: str) -> Any:
     data = form()
     _evaluate(number, data)
     flash(f"report {data.get('report')} evaluated: {data.get('evaluation')}", "ok")
@@ -167,12 +167,12 @@ def evaluate_page(number: str) -> object:
 
 
 @bp.post("/nonconformities/<number>/close")
-def close_page(number: str) -> object:
+def close_page(number: str) -> Any:
     _close(number)
     flash(f"case {number} closed", "ok")
     return redirect(url_for("nonconforming.case_page", number=number), code=303)
 
 
 @bp.get("/nonconformities/<number>/letters/<int:customer_id>.pdf")
-def letter_page(number: str, customer_id: int) -> object:
+def letter_page(number: str, customer_id: int) -> Any:
     return _letter(number, customer_id)

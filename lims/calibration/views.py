@@ -103,14 +103,14 @@ def _optional_date(value: Any, field: str) -> dt.date | None:
 # --- API -------------------------------------------------------------------------------------
 
 @api.get("/instruments/<asset>/calibrations")
-def calibrations_json(asset: str) -> object:
+def calibrations_json(asset: str) -> Any:
     db = get_session()
     instrument = find_instrument(db, asset)
     return jsonify(calibrations=[record_json(r) for r in services.history(db, instrument.id)])
 
 
 @api.post("/instruments/<asset>/calibrations")
-def record_calibration_json(asset: str) -> object:
+def record_calibration_json(asset: str) -> Any:
     """Record a typed calibration in the LIMS JSON certificate form."""
     data = json_body()
     s = settings()
@@ -131,7 +131,7 @@ def record_calibration_json(asset: str) -> object:
 
 @api.post("/calibrations/import")
 @allow_upload(MAX_CERTIFICATE + 64 * 1024)
-def import_json_api() -> object:
+def import_json_api() -> Any:
     """Import a certificate file (PTB DCC XML or LIMS JSON): multipart ``file`` or the body."""
     data, name = _upload()
     s = settings()
@@ -155,12 +155,12 @@ def find_asset_number(rec: CalibrationRecord) -> str:
 
 
 @api.get("/calibrations/<int:record_id>")
-def show_record_json(record_id: int) -> object:
+def show_record_json(record_id: int) -> Any:
     return jsonify(record_json(_record(record_id)))
 
 
 @api.post("/calibrations/<int:record_id>/corrections")
-def correct_record_json(record_id: int) -> object:
+def correct_record_json(record_id: int) -> Any:
     data = json_body()
     reason = data.pop("reason", None)
     with unit_of_work(get_session()) as db:
@@ -172,7 +172,7 @@ def correct_record_json(record_id: int) -> object:
 
 
 @api.post("/calibrations/<int:record_id>/status")
-def record_status_json(record_id: int) -> object:
+def record_status_json(record_id: int) -> Any:
     data = json_body()
     with unit_of_work(get_session()) as db:
         rec = services.set_record_status(db, actor=current_user(), record_id=record_id,
@@ -182,7 +182,7 @@ def record_status_json(record_id: int) -> object:
 
 
 @api.get("/calibrations/<int:record_id>/file")
-def record_file(record_id: int) -> object:
+def record_file(record_id: int) -> Any:
     rec = _record(record_id)
     if rec.file is None:
         raise NotFound(f"calibration record {record_id} has no stored certificate file")
@@ -192,7 +192,7 @@ def record_file(record_id: int) -> object:
 
 
 @api.get("/instruments/<asset>/checks")
-def checks_json(asset: str) -> object:
+def checks_json(asset: str) -> Any:
     db = get_session()
     instrument = find_instrument(db, asset)
     return jsonify(checks=[check_json(c) for c in services.checks(db, instrument.id)])
@@ -205,7 +205,7 @@ def check_json(c: Any) -> dict[str, Any]:
 
 
 @api.post("/instruments/<asset>/checks")
-def record_check_json(asset: str) -> object:
+def record_check_json(asset: str) -> Any:
     data = json_body()
     with unit_of_work(get_session()) as db:
         check = services.record_check(db, actor=current_user(),
@@ -217,7 +217,7 @@ def record_check_json(asset: str) -> object:
 
 
 @api.post("/instruments/<asset>/checks/capture")
-def capture_check_json(asset: str) -> object:
+def capture_check_json(asset: str) -> Any:
     """An intermediate check read through the instrument's driver: ``count`` readings of the
     check standard, with their raw bytes, against ``nominal`` ± ``limit``."""
     check = _capture_check(asset, json_body())
@@ -251,12 +251,12 @@ def _capture_check(asset: str, data: dict[str, Any]) -> Any:
 
 
 @api.get("/reports/<number>/traceability")
-def trace_json(number: str) -> object:
+def trace_json(number: str) -> Any:
     return jsonify(chains.trace_report(get_session(), number, timezone=settings().timezone))
 
 
 @api.get("/instruments/<asset>/impact")
-def impact_json(asset: str) -> object:
+def impact_json(asset: str) -> Any:
     start = date(request.args.get("from"), "from")
     end = date(request.args.get("to"), "to", required=False) or _today()
     assert start is not None  # noqa: S101 - required above
@@ -272,7 +272,7 @@ def _today() -> dt.date:
 
 # --- pages -----------------------------------------------------------------------------------
 
-def instrument_page(asset: str) -> object:
+def instrument_page(asset: str) -> Any:
     """The instrument's register entry, calibration history, checks and the forms to act."""
     db = get_session()
     instrument = find_instrument(db, asset)
@@ -322,7 +322,7 @@ def _all_assets() -> list[str]:
 
 @bp.post("/instruments/<asset>/calibrations/import")
 @allow_upload(MAX_CERTIFICATE + 64 * 1024)
-def import_page(asset: str) -> object:
+def import_page(asset: str) -> Any:
     data, name = _upload()
     with unit_of_work(get_session()) as db:
         rec = services.import_certificate(db, actor=current_user(), data=data, filename=name,
@@ -372,7 +372,7 @@ def typed_certificate(data: dict[str, Any], asset: str) -> dict[str, Any]:
 
 @bp.post("/instruments/<asset>/calibrations")
 @allow_upload(MAX_CERTIFICATE + 64 * 1024)
-def record_page(asset: str) -> object:
+def record_page(asset: str) -> Any:
     """Record a calibration typed from a paper certificate, with a scan of it (PDF)."""
     data = form()
     s = settings()
@@ -401,7 +401,7 @@ def record_page(asset: str) -> object:
 
 @bp.post("/calibrations/import")
 @allow_upload(MAX_CERTIFICATE + 64 * 1024)
-def import_any_page() -> object:
+def import_any_page() -> Any:
     data, name = _upload()
     with unit_of_work(get_session()) as db:
         rec = services.import_certificate(db, actor=current_user(), data=data, filename=name,
@@ -414,7 +414,7 @@ def import_any_page() -> object:
 
 
 @bp.post("/instruments/<asset>/checks")
-def check_page(asset: str) -> object:
+def check_page(asset: str) -> Any:
     data = form()
     data["readings"] = [r for r in data.get("readings", "").replace(",", " ").split() if r]
     with unit_of_work(get_session()) as db:
@@ -428,7 +428,7 @@ def check_page(asset: str) -> object:
 
 
 @bp.post("/instruments/<asset>/checks/capture")
-def capture_check_page(asset: str) -> object:
+def capture_check_page(asset: str) -> Any:
     data = form()
     check = _capture_check(asset, data)
     flash(f"intermediate check read from {asset}: {', '.join(check.readings)} {check.unit}: "
@@ -437,12 +437,12 @@ def capture_check_page(asset: str) -> object:
 
 
 @bp.get("/calibrations/<int:record_id>/file")
-def record_file_page(record_id: int) -> object:
+def record_file_page(record_id: int) -> Any:
     return record_file(record_id)
 
 
 @bp.get("/reports/<number>/traceability")
-def trace_page(number: str) -> object:
+def trace_page(number: str) -> Any:
     """Every result of a report with its chain, drawn and tabulated (one click from a report)."""
     db = get_session()
     data = chains.trace_report(db, number, timezone=settings().timezone)
@@ -469,7 +469,7 @@ def _local(iso: str, tz: ZoneInfo) -> str:
 
 
 @bp.get("/instruments/<asset>/impact")
-def impact_page(asset: str) -> object:
+def impact_page(asset: str) -> Any:
     """What relied on an instrument between two days: the form, then the analysis."""
     db = get_session()
     instrument = find_instrument(db, asset)

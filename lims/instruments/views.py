@@ -61,7 +61,7 @@ def _data() -> dict[str, Any]:
 
 
 @bp.get("/")
-def index() -> object:
+def index() -> Any:
     db = get_session()
     instruments = _all()
     due = {i.id: latest_record(db, i.id) for i in instruments}
@@ -71,7 +71,7 @@ def index() -> object:
 
 
 @bp.post("/")
-def create() -> object:
+def create() -> Any:
     data = _data()
     with unit_of_work(get_session()) as db:
         instrument = register_instrument(db, actor=current_user(), data=data,
@@ -87,7 +87,7 @@ def create() -> object:
 
 
 @bp.post("/<asset>/edit")
-def edit(asset: str) -> object:
+def edit(asset: str) -> Any:
     data = form()
     with unit_of_work(get_session()) as db:
         update_instrument(db, actor=current_user(), asset=asset, data=data,
@@ -97,7 +97,7 @@ def edit(asset: str) -> object:
 
 
 @bp.post("/<asset>/status")
-def status(asset: str) -> object:
+def status(asset: str) -> Any:
     data = form()
     with unit_of_work(get_session()) as db:
         i = set_in_service(db, actor=current_user(), asset=asset,
@@ -107,20 +107,20 @@ def status(asset: str) -> object:
 
 
 @bp.get("/<asset>")
-def detail(asset: str) -> object:
+def detail(asset: str) -> Any:
     from lims.calibration.views import instrument_page
 
     return instrument_page(asset)
 
 
 @api.get("")
-def list_json() -> object:
+def list_json() -> Any:
     db = get_session()
     return jsonify(instruments=[to_json(i, db) for i in _all()])
 
 
 @api.post("")
-def create_json() -> object:
+def create_json() -> Any:
     data = json_body()
     with unit_of_work(get_session()) as db:
         instrument = register_instrument(db, actor=current_user(), data=data,
@@ -134,13 +134,13 @@ def create_json() -> object:
 
 
 @api.get("/<asset>")
-def show_json(asset: str) -> object:
+def show_json(asset: str) -> Any:
     db = get_session()
     return jsonify(to_json(find_instrument(db, asset), db))
 
 
 @api.post("/<asset>")
-def update_json(asset: str) -> object:
+def update_json(asset: str) -> Any:
     data = json_body()
     with unit_of_work(get_session()) as db:
         body = to_json(update_instrument(db, actor=current_user(), asset=asset, data=data,
@@ -150,7 +150,7 @@ def update_json(asset: str) -> object:
 
 
 @api.post("/<asset>/status")
-def status_json(asset: str) -> object:
+def status_json(asset: str) -> Any:
     data = json_body()
     if not isinstance(data.get("in_service"), bool):
         from lims.errors import InvalidInput

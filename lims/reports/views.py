@@ -41,14 +41,14 @@ def _pdf_response(report: Report) -> Response:
 
 
 @bp.get("/reports")
-def index() -> object:
+def index() -> Any:
     reports = list_reports(get_session())
     return render_template("reports/index.html", reports=reports,
                            samples=_sample_numbers(reports))
 
 
 @bp.post("/samples/<number>/report")
-def issue(number: str) -> object:
+def issue(number: str) -> Any:
     with unit_of_work(get_session()) as db:
         report = issue_report(db, actor=current_user(), sample_number=number, settings=settings())
         flash(f"report {report.number} issued and signed", "ok")
@@ -56,7 +56,7 @@ def issue(number: str) -> object:
 
 
 @bp.get("/reports/<number>.pdf")
-def download(number: str) -> object:
+def download(number: str) -> Any:
     return _pdf_response(get_report(get_session(), number))
 
 
@@ -101,7 +101,7 @@ def _ca_pem(p12: str, passphrase: str, _mtime: float) -> bytes:
 
 
 @bp.route("/verify/<number>", methods=["GET", "POST"])
-def verify(number: str) -> object:
+def verify(number: str) -> Any:
     """Public: status, issue date and SHA-256 of a report, and a check of an uploaded copy.
 
     Shows nothing confidential: no customer, sample or result.
@@ -125,25 +125,25 @@ def verify(number: str) -> object:
 
 
 @api.get("/reports")
-def list_json() -> object:
+def list_json() -> Any:
     reports = list_reports(get_session())
     numbers = _sample_numbers(reports)
     return jsonify(reports=[to_json(r, numbers.get(r.sample_id)) for r in reports])
 
 
 @api.get("/reports/<number>")
-def show_json(number: str) -> object:
+def show_json(number: str) -> Any:
     report = get_report(get_session(), number)
     return jsonify(to_json(report, _sample_numbers([report]).get(report.sample_id)))
 
 
 @api.get("/reports/<number>/pdf")
-def pdf_json(number: str) -> object:
+def pdf_json(number: str) -> Any:
     return _pdf_response(get_report(get_session(), number))
 
 
 @api.post("/samples/<number>/report")
-def issue_json(number: str) -> object:
+def issue_json(number: str) -> Any:
     with unit_of_work(get_session()) as db:
         report = issue_report(db, actor=current_user(), sample_number=number, settings=settings())
         body = to_json(report, number)

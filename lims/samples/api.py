@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, jsonify
 from sqlalchemy import select
 
@@ -16,13 +18,13 @@ bp = Blueprint("samples_api", __name__, url_prefix="/api/v1")
 
 
 @bp.get("/customers")
-def customers() -> object:
+def customers() -> Any:
     rows = get_session().scalars(select(Customer).order_by(Customer.id)).all()
     return jsonify(customers=[serialize.customer(c) for c in rows])
 
 
 @bp.post("/customers")
-def create_customer() -> object:
+def create_customer() -> Any:
     data = json_body()
     with unit_of_work(get_session()) as db:
         c = services.create_customer(db, actor=current_user(), name=data.get("name"),
@@ -33,13 +35,13 @@ def create_customer() -> object:
 
 
 @bp.get("/methods")
-def methods() -> object:
+def methods() -> Any:
     rows = get_session().scalars(select(TestMethod).order_by(TestMethod.id)).all()
     return jsonify(methods=[serialize.method(m) for m in rows])
 
 
 @bp.post("/methods")
-def create_method() -> object:
+def create_method() -> Any:
     data = json_body()
     with unit_of_work(get_session()) as db:
         m = services.create_method(db, actor=current_user(), code=data.get("code"),
@@ -51,7 +53,7 @@ def create_method() -> object:
 
 
 @bp.post("/requests")
-def create_request() -> object:
+def create_request() -> Any:
     data = json_body()
     s = settings()
     with unit_of_work(get_session()) as db:
@@ -63,13 +65,13 @@ def create_request() -> object:
 
 
 @bp.get("/samples")
-def samples() -> object:
+def samples() -> Any:
     rows = get_session().scalars(select(Sample).order_by(Sample.id.desc()).limit(500)).all()
     return jsonify(samples=[serialize.sample(x, with_results=False) for x in rows])
 
 
 @bp.post("/samples")
-def register_sample() -> object:
+def register_sample() -> Any:
     data = json_body()
     s = settings()
     with unit_of_work(get_session()) as db:
@@ -82,12 +84,12 @@ def register_sample() -> object:
 
 
 @bp.get("/samples/<number>")
-def sample(number: str) -> object:
+def sample(number: str) -> Any:
     return jsonify(serialize.sample(services.get_sample(get_session(), number)))
 
 
 @bp.post("/samples/<number>/receive")
-def receive(number: str) -> object:
+def receive(number: str) -> Any:
     data = json_body()
     with unit_of_work(get_session()) as db:
         s = services.receive_sample(db, actor=current_user(), number=number,
@@ -97,7 +99,7 @@ def receive(number: str) -> object:
 
 
 @bp.post("/samples/<number>/results")
-def record_result(number: str) -> object:
+def record_result(number: str) -> Any:
     data = json_body()
     with unit_of_work(get_session()) as db:
         r = services.record_result(db, actor=current_user(), number=number,
@@ -110,7 +112,7 @@ def record_result(number: str) -> object:
 
 
 @bp.post("/samples/<number>/capture")
-def capture(number: str) -> object:
+def capture(number: str) -> Any:
     """Read the instrument now and record its reading, with the raw bytes, as the result."""
     data = json_body()
     user = current_user()
@@ -129,7 +131,7 @@ def capture(number: str) -> object:
 
 
 @bp.post("/results/<int:result_id>/corrections")
-def correct(result_id: int) -> object:
+def correct(result_id: int) -> Any:
     data = json_body()
     with unit_of_work(get_session()) as db:
         r = services.correct_result(db, actor=current_user(), result_id=result_id,
@@ -141,7 +143,7 @@ def correct(result_id: int) -> object:
     return jsonify(body), 201
 
 
-def _transition(number: str, service: object) -> object:
+def _transition(number: str, service: object) -> Any:
     with unit_of_work(get_session()) as db:
         s = service(db, actor=current_user(), number=number)  # type: ignore[operator]
         body = serialize.sample(s)
@@ -149,15 +151,15 @@ def _transition(number: str, service: object) -> object:
 
 
 @bp.post("/samples/<number>/complete")
-def complete(number: str) -> object:
+def complete(number: str) -> Any:
     return _transition(number, services.complete_testing)
 
 
 @bp.post("/samples/<number>/review")
-def review(number: str) -> object:
+def review(number: str) -> Any:
     return _transition(number, services.review_sample)
 
 
 @bp.post("/samples/<number>/approve")
-def approve(number: str) -> object:
+def approve(number: str) -> Any:
     return _transition(number, services.approve_sample)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
@@ -18,12 +20,12 @@ from lims.web.inputs import form
 bp = Blueprint("samples", __name__)
 
 
-def _back(number: str) -> object:
+def _back(number: str) -> Any:
     return redirect(url_for("samples.detail", number=number), code=303)
 
 
 @bp.get("/")
-def index() -> object:
+def index() -> Any:
     db = get_session()
     status = request.args.get("status") or None
     query = select(Sample).order_by(Sample.id.desc()).limit(200)
@@ -38,7 +40,7 @@ def index() -> object:
 
 
 @bp.post("/customers")
-def add_customer() -> object:
+def add_customer() -> Any:
     data = form()
     with unit_of_work(get_session()) as db:
         c = services.create_customer(db, actor=current_user(), name=data.get("name"),
@@ -49,7 +51,7 @@ def add_customer() -> object:
 
 
 @bp.post("/samples")
-def register() -> object:
+def register() -> Any:
     """Register a sample under a new request of the chosen customer."""
     data = form()
     s = settings()
@@ -68,7 +70,7 @@ def register() -> object:
 
 
 @bp.get("/samples/<number>")
-def detail(number: str) -> object:
+def detail(number: str) -> Any:
     db = get_session()
     sample = services.get_sample(db, number)
     instruments = db.scalars(select(Instrument).order_by(Instrument.asset_number)).all()
@@ -83,7 +85,7 @@ def detail(number: str) -> object:
 
 
 @bp.post("/samples/<number>/receive")
-def receive(number: str) -> object:
+def receive(number: str) -> Any:
     with unit_of_work(get_session()) as db:
         services.receive_sample(db, actor=current_user(), number=number,
                                 condition=form().get("condition"))
@@ -92,7 +94,7 @@ def receive(number: str) -> object:
 
 
 @bp.post("/samples/<number>/results")
-def record_result(number: str) -> object:
+def record_result(number: str) -> Any:
     data = form()
     with unit_of_work(get_session()) as db:
         services.record_result(db, actor=current_user(), number=number,
@@ -105,7 +107,7 @@ def record_result(number: str) -> object:
 
 
 @bp.post("/samples/<number>/capture")
-def capture(number: str) -> object:
+def capture(number: str) -> Any:
     data = form()
     db = get_session()
     user = current_user()
@@ -123,7 +125,7 @@ def capture(number: str) -> object:
 
 
 @bp.post("/results/<int:result_id>/correct")
-def correct(result_id: int) -> object:
+def correct(result_id: int) -> Any:
     data = form()
     with unit_of_work(get_session()) as db:
         new = services.correct_result(db, actor=current_user(), result_id=result_id,
@@ -135,7 +137,7 @@ def correct(result_id: int) -> object:
 
 
 @bp.post("/samples/<number>/<action>")
-def workflow(number: str, action: str) -> object:
+def workflow(number: str, action: str) -> Any:
     service = {"complete": services.complete_testing, "review": services.review_sample,
                "approve": services.approve_sample}.get(action)
     if service is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, jsonify
 from sqlalchemy import text
 
@@ -11,7 +13,7 @@ bp = Blueprint("health", __name__)
 
 
 @bp.get("/health")
-def health() -> object:
+def health() -> Any:
     try:
         get_session().execute(text("SELECT 1"))
     except Exception:  # noqa: BLE001 - report, never raise, from a health check

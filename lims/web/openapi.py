@@ -75,5 +75,5 @@ def spec() -> dict[str, Any]:
 
 
 @bp.get("/openapi.json")
-def openapi() -> object:
+def openapi() -> Any:
     return jsonify(spec())

@@ -36,7 +36,8 @@ def test_verify_audit_chain_records_its_outcome(app, session, world):
 
 def test_scheduler_persists_its_jobs(app):
     sched = build_scheduler(app)  # an app or a Runtime
-    assert {j.id for j in sched.get_jobs()} == {"flag-calibration-due", "verify-audit-chain"}
+    assert {j.id for j in sched.get_jobs()} == {"flag-calibration-due", "verify-audit-chain",
+                                                "audit-checkpoint"}
 
 
 def test_instrument_list_shows_flags(client, session, world):
@@ -75,7 +76,7 @@ def test_scheduler_process_runs_the_due_job_and_persists_jobs(session, world, se
                 time.sleep(0.2)
             assert flag == "due soon"
             jobs = session.scalar(select(func.count()).select_from(text("apscheduler_jobs")))
-            assert jobs == 2
+            assert jobs == 3
         finally:
             proc.send_signal(signal.SIGINT)
             proc.wait(timeout=20)
