@@ -28,6 +28,9 @@ class Settings:
     public_url: str = "http://127.0.0.1:5000"
     signing_pkcs12: str = ""      # default: <instance>/pki/signer.p12 (development PKI)
     signing_passphrase: str = ""  # default: read from <instance>/pki/signer.pass
+    tsa_url: str = ""        # RFC 3161 TSA; default: the development TSA beside the signing key
+    tsa_ca_file: str = ""    # PEM root of the LIMS_TSA_URL authority
+    pades_lta: bool = False  # add a document time-stamp (PAdES B-LTA)
     font_dir: str = ""            # default: $XDG_CACHE_HOME/lims/fonts
     request_number_format: str = "WT{year}-{seq:06d}"
     sample_number_format: str = "YP{year}-{seq:06d}"
@@ -60,6 +63,8 @@ class Settings:
                 except ValueError:
                     raise ValueError(f"LIMS_{f.name.upper()} must be a whole number, "
                                      f"not {raw!r}") from None
+            elif f.type in ("bool", bool):
+                values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
             elif f.name == "instance_path":
                 values[f.name] = Path(raw)
             else:

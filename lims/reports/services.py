@@ -21,7 +21,7 @@ from lims.numbering import next_number
 from lims.reports.content import MethodLine, ReportContent, ResultLine, Signature
 from lims.reports.models import Report, ReportStatus
 from lims.reports.render import render_report
-from lims.reports.sign import load_signer, sign_pdf
+from lims.reports.sign import check_signer, load_signer, load_stamping, sign_pdf
 from lims.samples.lifecycle import SampleStatus, check_transition
 from lims.samples.models import Sample
 from lims.samples.services import get_sample, mark_reported, result_authors
@@ -79,7 +79,8 @@ def issue_report(session: Session, *, actor: User, sample_number: str,
 
     :raises SampleStateError: the sample is not approved.
     :raises OutsideScope: the issuer is not authorised for the sample's fields.
-    :raises ReportError: the signing key cannot be loaded.
+    :raises ReportError: the signing key cannot be loaded, its certificate is expired, not yet
+        valid, revoked or not for document signing, or there is no time-stamping authority.
     """
     require(actor, "report.issue")
     sample = get_sample(session, sample_number, lock=True)  # one of N concurrent issues wins
@@ -94,6 +95,10 @@ def issue_report(session: Session, *, actor: User, sample_number: str,
         raise OutsideScope(f"{actor.username} is not authorised to sign for {', '.join(outside)}",
                            sample=sample.number, fields=outside)
     signer = load_signer(settings.signing_pkcs12, settings.signing_passphrase)
+    # PAdES B-LT (B-LTA with LIMS_PADES_LTA): a timestamp and the validation data embedded.
+    stamping = load_stamping(settings.signing_pkcs12, tsa_url=settings.tsa_url,
+                             tsa_ca_file=settings.tsa_ca_file)
+    check_signer(signer, crls=stamping.crls)  # an unfit certificate: refused before a number
     issued_at = utcnow()
     today = issued_at.astimezone(ZoneInfo(settings.timezone)).date()
     number = next_number(session, "report", settings.report_number_format, today=today)
@@ -101,7 +106,9 @@ def issue_report(session: Session, *, actor: User, sample_number: str,
                             settings=settings)
     pdf = render_report(content, font_dir=settings.font_path)
     signed = sign_pdf(pdf, signer, reason=f"批准 Approved: test report {number}",
-                      location=settings.lab_name_en)
+                      location=settings.lab_name_en, timestamper=stamping.timestamper,
+                      crls=stamping.crls, trust=stamping.trust, fetch=stamping.fetch,
+                      lta=settings.pades_lta)
     digest = hashlib.sha256(signed).hexdigest()
     report = Report(number=number, sample_id=sample.id, status=ReportStatus.ISSUED,
                     issued_at=issued_at, issued_by_id=actor.id, sha256=digest, size=len(signed),

@@ -3,32 +3,78 @@
 Knows nothing of samples or reports. The signature field is invisible: the human-readable
 signature block is drawn by :mod:`lims.reports.render` (a visible pyHanko stamp with Chinese
 text costs ~0.7 s per signature, toolchain notes).
+
+Given a time-stamping authority, a signature is PAdES **B-LT** (requirements PD-02, PD-03): an
+RFC 3161 signature time-stamp, then a DSS holding the certificates and CRLs of the signer's and
+the TSA's chains, so that the file still proves who signed it, and when, after the signer's
+certificate has expired and without asking any server. With ``lta`` a document time-stamp over
+the DSS follows (**B-LTA**, PD-04); renewing that chain before the TSA certificate expires is
+what keeps a file provable beyond it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import io
+import logging
 import os
+import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from asn1crypto import algos, cms, tsp
+from asn1crypto import crl as asn1_crl
 from asn1crypto import pem as asn1_pem
 from asn1crypto import x509 as asn1_x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
-from pyhanko.sign.general import get_pyca_cryptography_hash
-from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.diff_analysis import ModificationLevel
+from pyhanko.sign.general import (
+    NonexistentAttributeError,
+    SigningError,
+    as_signing_certificate_v2,
+    find_unique_cms_attribute,
+    get_pyca_cryptography_hash,
+    simple_cms_attribute,
+)
+from pyhanko.sign.signers.pdf_signer import DSSContentSettings, SigDSSPlacementPreference
+from pyhanko.sign.timestamps import HTTPTimeStamper, TimeStamper, TimestampRequestError
+from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
+from pyhanko.sign.validation.dss import DocumentSecurityStore
+from pyhanko.sign.validation.errors import NoDSSFoundError
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.policy_decl import (
+    CertRevTrustPolicy,
+    FreshnessReqType,
+    RevocationCheckingPolicy,
+)
 
 from lims.errors import ReportError
+from lims.reports import pki
 
 FIELD_NAME = "LabSignature"
+# The dev TSA issues tokens under no real policy: an OID in ITU-T X.660's example arc.
+DEV_TSA_POLICY = "2.999.3161.1"
+
+
+class _OfflineEmbeddingNotice(logging.Filter):
+    """Drop pyHanko's per-signature warning that revocation data are embedded without fetching:
+    with the dev PKI that is the design (the CRL comes from a file), not a problem."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "fetching is not allowed" not in record.getMessage()
+
+
+logging.getLogger("pyhanko.sign.signers.pdf_signer").addFilter(_OfflineEmbeddingNotice())
 
 
 def load_signer(p12_path: str, passphrase: str) -> signers.SimpleSigner:
@@ -81,41 +127,369 @@ def signer_subject(signer: signers.SimpleSigner) -> str:
     return signer.signing_cert.subject.human_friendly
 
 
-def sign_pdf(pdf: bytes, signer: signers.SimpleSigner, *, reason: str, location: str) -> bytes:
-    """Return ``pdf`` with a PAdES B-B signature covering the whole file."""
+# --- time-stamping ---------------------------------------------------------------------------
+
+class LabTimeStamper(TimeStamper):  # type: ignore[misc]
+    """An RFC 3161 time-stamping authority in process, signing with the dev PKI's TSA key.
+
+    Its tokens are real: a TSTInfo in CMS SignedData with the ESS signing-certificate-v2
+    attribute (RFC 5816), signed by a TSA certificate with the critical extended key usage
+    timeStamping and validated like any TSA's. Only the clock is this server's own, so it
+    proves nothing a third party would accept as legal time: production sets ``LIMS_TSA_URL``.
+    In the manner of pyHanko's ``DummyTimeStamper``, but the RSA key is parsed once, not per
+    token (~40 ms each).
+    """
+
+    def __init__(self, cert: asn1_x509.Certificate, key: rsa.RSAPrivateKey,
+                 chain: Sequence[asn1_x509.Certificate] = ()) -> None:
+        super().__init__()
+        self._cert, self._key = cert, key
+        # Encoded once: asn1crypto re-encodes a certificate put into a new structure (~20 ms).
+        self._cert_set = cms.CertificateSet([cert, *chain]).dump()
+        self._ess_cert_id = simple_cms_attribute(
+            "signing_certificate_v2", as_signing_certificate_v2(cert)).dump()
+
+    async def async_request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
+        imprint = req["message_imprint"]
+        md = imprint["hash_algorithm"]["algorithm"].native
+        info: dict[str, Any] = {
+            "version": "v1", "policy": DEV_TSA_POLICY, "message_imprint": imprint,
+            "serial_number": secrets.randbits(64) + 1,
+            "gen_time": dt.datetime.now(dt.UTC),
+            "tsa": asn1_x509.GeneralName(name="directory_name", value=self._cert.subject),
+        }
+        if req["nonce"].native is not None:
+            info["nonce"] = req["nonce"]
+        tst_info = tsp.TSTInfo(info).dump()
+        hash_algo = get_pyca_cryptography_hash(md)
+        digest = hashes.Hash(hash_algo)
+        digest.update(tst_info)
+        signed_attrs = cms.CMSAttributes([
+            simple_cms_attribute("content_type", "tst_info"),
+            simple_cms_attribute("message_digest", digest.finalize()),
+            cms.CMSAttribute.load(self._ess_cert_id),
+        ])
+        signer_info = cms.SignerInfo({
+            "version": "v1",
+            "sid": cms.SignerIdentifier({"issuer_and_serial_number": cms.IssuerAndSerialNumber(
+                {"issuer": self._cert.issuer, "serial_number": self._cert.serial_number})}),
+            "digest_algorithm": algos.DigestAlgorithm({"algorithm": md}),
+            "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": "rsassa_pkcs1v15"}),
+            "signed_attrs": signed_attrs,
+            "signature": self._key.sign(signed_attrs.dump(), PKCS1v15(), hash_algo),
+        })
+        token = cms.ContentInfo({"content_type": "signed_data", "content": cms.SignedData({
+            "version": "v3",
+            "digest_algorithms": [algos.DigestAlgorithm({"algorithm": md})],
+            "encap_content_info": {"content_type": "tst_info",
+                                   "content": cms.ParsableOctetString(tst_info)},
+            "certificates": cms.CertificateSet.load(self._cert_set),
+            "signer_infos": [signer_info],
+        })})
+        return tsp.TimeStampResp({"status": {"status": "granted"}, "time_stamp_token": token})
+
+
+@dataclass(frozen=True)
+class Stamping:
+    """What turns a PAdES B-B signature into B-LT: a timestamper and revocation data."""
+
+    timestamper: TimeStamper
+    crls: tuple[x509.CertificateRevocationList, ...] = ()
+    trust: tuple[asn1_x509.Certificate, ...] = ()  # roots besides the signer's (the TSA's)
+    fetch: bool = False  # fetch revocation data that are not given (an external TSA or CA)
+
+
+def load_stamping(p12_path: str, *, tsa_url: str = "", tsa_ca_file: str = "") -> Stamping:
+    """The timestamper and revocation data for the signing key at ``p12_path``.
+
+    The dev PKI beside the key supplies its CRL and, unless ``tsa_url`` names a real RFC 3161
+    service, its TSA. An external TSA's chain ends in the root in ``tsa_ca_file`` (PEM), and
+    its revocation data are fetched when signing.
+
+    :raises ReportError: there is no TSA (neither ``tsa_url`` nor a dev TSA beside the key).
+    """
+    pki_dir = Path(p12_path).parent
+    crls = _dev_crls(str(pki_dir))
+    if tsa_url:
+        trust = tuple(_pem_certificates(Path(tsa_ca_file).read_bytes())) if tsa_ca_file else ()
+        return Stamping(_http_timestamper(tsa_url), crls, trust, fetch=True)
+    try:
+        mtime = (pki_dir / "tsa.key").stat().st_mtime_ns
+    except FileNotFoundError:
+        raise ReportError(f"no time-stamping authority: set LIMS_TSA_URL (there is no development "
+                          f"TSA in {pki_dir}; `lims init` adds one)") from None
+    return Stamping(_dev_timestamper(str(pki_dir), mtime), crls, fetch=not crls)
+
+
+@functools.lru_cache(maxsize=4)
+def _http_timestamper(url: str) -> TimeStamper:
+    return HTTPTimeStamper(url, timeout=10)  # kept: it learns the TSA's certificates once
+
+
+@functools.lru_cache(maxsize=4)
+def _dev_timestamper(pki_dir: str, _mtime: int) -> TimeStamper:
+    cert, key = pki.load_tsa(Path(pki_dir))
+    ca = x509.load_pem_x509_certificate((Path(pki_dir) / "ca.pem").read_bytes())
+    return LabTimeStamper(_asn1_cert(cert), key, chain=[_asn1_cert(ca)])
+
+
+def _dev_crls(pki_dir: str) -> tuple[x509.CertificateRevocationList, ...]:
+    try:
+        return (pki.load_crl(Path(pki_dir)),)  # re-issued first when near its next update
+    except FileNotFoundError:
+        return ()
+
+
+# --- signing ---------------------------------------------------------------------------------
+
+def check_signer(signer: signers.SimpleSigner, *,
+                 crls: Sequence[x509.CertificateRevocationList] = (),
+                 at: dt.datetime | None = None) -> None:
+    """Refuse a signing certificate that cannot make a signature worth issuing.
+
+    It must be within its validity period, carry the key usage nonRepudiation (content
+    commitment: what pyHanko and other PAdES validators require of a document signature,
+    PD-07), and not be revoked by any of ``crls`` that its issuer signed.
+
+    :raises ReportError: with the reason; nothing has been signed.
+    """
+    if signer.signing_cert is None:
+        raise ReportError("the signing key comes without its certificate; nothing was signed")
+    cert = x509.load_der_x509_certificate(signer.signing_cert.dump())
+    now = at or dt.datetime.now(dt.UTC)
+    who = f"the signing certificate {cert.subject.rfc4514_string()} (serial {cert.serial_number:x})"
+    if now < cert.not_valid_before_utc:
+        raise ReportError(f"{who} is not valid before {cert.not_valid_before_utc:%Y-%m-%d %H:%M} "
+                          "UTC; nothing was signed")
+    if now > cert.not_valid_after_utc:
+        raise ReportError(f"{who} expired on {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC; "
+                          "install a renewed certificate (LIMS_SIGNING_PKCS12); nothing was signed")
+    try:
+        usage: x509.KeyUsage | None = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        usage = None
+    if usage is None or not usage.content_commitment:
+        raise ReportError(f"{who} lacks the key usage nonRepudiation (contentCommitment) that a "
+                          "document signature needs; nothing was signed")
+    issuer_key = _issuer_key(signer, cert)
+    for crl in crls:
+        if crl.issuer != cert.issuer or (issuer_key is not None
+                                         and not crl.is_signature_valid(issuer_key)):
+            continue
+        revoked = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
+        if revoked is not None:
+            raise ReportError(f"{who} was revoked on {revoked.revocation_date_utc:%Y-%m-%d %H:%M} "
+                              "UTC; nothing was signed")
+
+
+def _issuer_key(signer: signers.SimpleSigner, cert: x509.Certificate) -> Any:
+    for c in signer.cert_registry:
+        candidate = _pyca_cert(c)
+        if candidate.subject == cert.issuer:
+            return candidate.public_key()
+    return None
+
+
+# The DSS goes into the revision the signature covers (no VRI, which would need the signature
+# first): B-LT in one revision, "Total document signed" for pdfsig, no extra update to analyse.
+_DSS_IN_SIGNED_REVISION = DSSContentSettings(
+    placement=SigDSSPlacementPreference.TOGETHER_WITH_SIGNATURE, include_vri=False)
+
+
+def sign_pdf(pdf: bytes, signer: signers.SimpleSigner, *, reason: str, location: str,
+             timestamper: TimeStamper | None = None, lta: bool = False,
+             crls: Sequence[x509.CertificateRevocationList] = (),
+             trust: Sequence[asn1_x509.Certificate] = (), fetch: bool = False) -> bytes:
+    """Return ``pdf`` with a PAdES signature covering the whole file.
+
+    B-B without a ``timestamper``. With one, B-LT: a signature time-stamp, and a DSS (in the
+    signed revision) with the certificates and revocation data of the signer's and the TSA's
+    chains, from ``crls`` (and, with ``fetch``, from the network). With ``lta`` as well, B-LTA:
+    a document time-stamp after it.
+    Roots are the self-signed certificates of the signer's chain, plus ``trust``.
+
+    :raises ReportError: the certificate is unfit (:func:`check_signer`), its chain or the TSA's
+        cannot be validated, or the TSA does not answer. Nothing is signed.
+    """
+    check_signer(signer, crls=crls)
+    if lta and timestamper is None:
+        raise ValueError("a PAdES B-LTA signature needs a timestamper")
+    extra: dict[str, Any] = {}
+    if timestamper is not None:
+        chain = list(signer.cert_registry)
+        roots = [c for c in chain if c.subject == c.issuer] + list(trust)
+        context = ValidationContext(
+            trust_roots=roots, other_certs=chain, allow_fetching=fetch,
+            crls=[asn1_crl.CertificateList.load(c.public_bytes(serialization.Encoding.DER))
+                  for c in crls],
+            revocation_mode="hard-fail")  # a certificate naming a CRL must have a usable one
+        extra = {"embed_validation_info": True, "validation_context": context,
+                 "use_pades_lta": lta, "dss_settings": _DSS_IN_SIGNED_REVISION}
     meta = signers.PdfSignatureMetadata(
         field_name=FIELD_NAME, subfilter=fields.SigSeedSubFilter.PADES, md_algorithm="sha256",
-        reason=reason, location=location)
+        reason=reason, location=location, **extra)
+    assert signer.signing_cert is not None  # noqa: S101 - check_signer refused a signer without
+    key = (signer.signing_cert.sha256, id(timestamper))
+    reserved = _RESERVED.get(key)
+    try:
+        try:
+            signed = _sign(pdf, signer, meta, timestamper, reserved)
+        except SigningError:
+            if reserved is None:
+                raise
+            _RESERVED.pop(key, None)  # the signature outgrew the space kept for it: measure anew
+            reserved = None
+            signed = _sign(pdf, signer, meta, timestamper, None)
+    except SigningError as exc:
+        cause = f": {exc.__cause__}" if exc.__cause__ else ""
+        raise ReportError(f"cannot sign: {exc}{cause}; nothing was signed") from exc
+    except (TimestampRequestError, OSError) as exc:
+        raise ReportError(f"the time-stamping authority did not answer ({exc}); nothing was "
+                          "signed") from exc
+    if reserved is None:
+        size = len(PdfFileReader(io.BytesIO(signed)).embedded_regular_signatures[-1].pkcs7_content)
+        _RESERVED[key] = 2 * (size + 512)  # hex digits, with 512 bytes to spare
+    return signed
+
+
+# Space for the CMS signature in /Contents, per (certificate, timestamper): measured on the
+# first signature. pyHanko would build a throw-away signature first to estimate it, ~15 ms of a
+# 60 ms signing, though the size varies by a few bytes (a TSA's token); a signature that outgrows
+# it is signed again with pyHanko's estimate.
+_RESERVED: dict[tuple[bytes, int], int] = {}
+
+
+def _sign(pdf: bytes, signer: signers.SimpleSigner, meta: signers.PdfSignatureMetadata,
+          timestamper: TimeStamper | None, reserved: int | None) -> bytes:
     out = io.BytesIO()
-    signers.PdfSigner(meta, signer).sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)), output=out)
+    signers.PdfSigner(meta, signer, timestamper=timestamper).sign_pdf(
+        IncrementalPdfFileWriter(io.BytesIO(pdf)), output=out, bytes_reserved=reserved)
     return out.getvalue()
 
+
+# --- validation ------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class SignatureCheck:
     intact: bool
     valid: bool
     trusted: bool
-    covers_whole_file: bool
+    covers_whole_file: bool  # but for validation data and time-stamps appended after it (LT/LTA)
     signer: str
+    timestamped: bool = False  # a valid signature time-stamp from a trusted TSA
+    signed_at: dt.datetime | None = None  # its time, when timestamped
+    level: str = "B-B"  # the PAdES baseline level found: B-B, B-T, B-LT or B-LTA
 
     @property
     def ok(self) -> bool:
         return self.intact and self.valid and self.trusted and self.covers_whole_file
 
 
-def validate_pdf(pdf: bytes, ca_pem: bytes) -> SignatureCheck | None:
-    """Validate the signature of a signed PDF against the lab's CA; None if unsigned."""
-    roots = [asn1_x509.Certificate.load(der) for _type, _hdr, der in asn1_pem.unarmor(ca_pem, multiple=True)]
+# Revocation data for a TSA, judged at a moment when none can be fresh (years after signing):
+# any embedded CRL still counts, so a TSA revoked in it fails while a merely old one does not.
+_EMBEDDED_REVINFO_ANY_AGE = CertRevTrustPolicy(
+    RevocationCheckingPolicy.from_legacy("hard-fail"), freshness=dt.timedelta(days=365_000),
+    freshness_req_type=FreshnessReqType.MAX_DIFF_REVOCATION_VALIDATION)
+
+
+def validate_pdf(pdf: bytes, ca_pem: bytes, *, at: dt.datetime | None = None,
+                 tsa_ca_pem: bytes = b"") -> SignatureCheck | None:
+    """Validate the last signature of a signed PDF as of ``at`` (timezone-aware; default now);
+    None if the file is unsigned or unreadable.
+
+    Uses only the file and the trust anchors (the lab's CA, and ``tsa_ca_pem`` for an external
+    TSA's root), never the network. A time-stamped signature is judged the long-term way:
+
+    * the time-stamp as of ``at``: its TSA certificate must be within its validity then, and
+      not revoked per the revocation data in the file's DSS;
+    * the signer's certificate as of the time-stamp's time, with the CRLs in the DSS: so a
+      signature made while the certificate was valid stays valid after it expires.
+
+    Without a (trusted) time-stamp, the signer's certificate is judged as of ``at``.
+    """
+    roots = _pem_certificates(ca_pem)
+    ts_roots = roots + _pem_certificates(tsa_ca_pem)
+    moment = at or dt.datetime.now(dt.UTC)
     try:
         reader = PdfFileReader(io.BytesIO(pdf))
-        sigs = reader.embedded_signatures
+        sigs = reader.embedded_regular_signatures  # not the document time-stamps
     except Exception:  # noqa: BLE001 - any unreadable upload is simply "not a valid signed PDF"
         return None
     if not sigs:
         return None
-    status = validate_pdf_signature(sigs[-1], ValidationContext(trust_roots=roots,
-                                                                allow_fetching=False))
+    sig = sigs[-1]
+    try:
+        dss: DocumentSecurityStore | None = DocumentSecurityStore.read_dss(reader)
+    except NoDSSFoundError:
+        dss = None
+
+    def context(trust: list[asn1_x509.Certificate], when: dt.datetime,
+                **policy: Any) -> ValidationContext:
+        kwargs = {"trust_roots": trust, "allow_fetching": False, "moment": when, "crls": [],
+                  "ocsps": [], **policy}
+        return dss.as_validation_context(kwargs) if dss is not None else ValidationContext(**kwargs)
+
+    ts_context = context(ts_roots, moment, revinfo_policy=_EMBEDDED_REVINFO_ANY_AGE)
+    stamped_at = _signature_timestamp_time(sig)
+    status = None
+    if stamped_at is not None and stamped_at <= moment:  # not "as of" before it existed
+        status = validate_pdf_signature(
+            sig, context(roots, stamped_at, revocation_mode="hard-fail"), ts_context)
+        stamp = status.timestamp_validity
+        if not (stamp and stamp.intact and stamp.valid and stamp.trusted
+                and stamp.timestamp == stamped_at):
+            status = None
+    timestamped = status is not None
+    if status is None:
+        status = validate_pdf_signature(sig, context(roots, moment, revocation_mode="soft-fail"))
+    level = "B-B"
+    if stamped_at is not None:
+        level = "B-T"
+        if timestamped and dss is not None and (dss.crls or dss.ocsps):
+            level = "B-LT"
+            doc_stamps = reader.embedded_timestamp_signatures
+            if doc_stamps and all(_ok(validate_pdf_timestamp(d, ts_context)) for d in doc_stamps):
+                level = "B-LTA"
+    covered = status.coverage == SignatureCoverageLevel.ENTIRE_FILE or (
+        status.coverage == SignatureCoverageLevel.ENTIRE_REVISION
+        and status.modification_level is not None
+        and status.modification_level <= ModificationLevel.LTA_UPDATES)
     return SignatureCheck(intact=status.intact, valid=status.valid, trusted=status.trusted,
-                          covers_whole_file=status.coverage == SignatureCoverageLevel.ENTIRE_FILE,
-                          signer=status.signing_cert.subject.human_friendly)
+                          covers_whole_file=covered,
+                          signer=status.signing_cert.subject.human_friendly,
+                          timestamped=timestamped, signed_at=stamped_at if timestamped else None,
+                          level=level)
+
+
+def _ok(status: Any) -> bool:
+    return bool(status.intact and status.valid and status.trusted)
+
+
+def _signature_timestamp_time(sig: Any) -> dt.datetime | None:
+    """The genTime claimed by a signature's time-stamp token (unverified), or None."""
+    try:
+        token = find_unique_cms_attribute(sig.signer_info["unsigned_attrs"],
+                                          "signature_time_stamp_token")
+    except (NonexistentAttributeError, ValueError):
+        return None
+    try:
+        gen_time: dt.datetime = token["content"]["encap_content_info"]["content"].parsed[
+            "gen_time"].native
+    except (KeyError, TypeError, ValueError):  # not a time-stamp token: as if there were none
+        return None
+    return gen_time
+
+
+def _pem_certificates(data: bytes) -> list[asn1_x509.Certificate]:
+    if not data:
+        return []
+    return [asn1_x509.Certificate.load(der)
+            for _type, _hdr, der in asn1_pem.unarmor(data, multiple=True)]
+
+
+def _asn1_cert(cert: x509.Certificate) -> asn1_x509.Certificate:
+    return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+
+
+def _pyca_cert(cert: asn1_x509.Certificate) -> x509.Certificate:
+    return x509.load_der_x509_certificate(cert.dump())
