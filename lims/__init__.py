@@ -30,6 +30,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         MAX_CONTENT_LENGTH=settings.max_content_length,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        # Served over https (as the public URL says): the cookie never travels in clear.
+        SESSION_COOKIE_SECURE=settings.public_url.lower().startswith("https://"),
         WTF_CSRF_CHECK_DEFAULT=False,  # checked in lims.web.auth for cookie sessions only
         WTF_CSRF_TIME_LIMIT=None,
         JSON_SORT_KEYS=False,

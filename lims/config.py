@@ -37,6 +37,13 @@ class Settings:
     report_number_format: str = "BG{year}-{seq:06d}"
     calibration_warning_days: int = 30
     calibration_interval_days: int = 365  # validity of an imported certificate that states none
+    login_max_failures: int = 5               # failed logins per username within the window
+    login_max_failures_per_address: int = 20  # per client address within the window (0: off)
+    login_window_minutes: int = 15
+    login_lockout_failures: int = 10          # wrong passwords in a row that lock an account
+    session_idle_minutes: int = 30
+    session_lifetime_hours: int = 12
+    trusted_proxies: int = 0                  # proxies whose X-Forwarded-For is trusted
     serial_hosts: str = ""  # comma list of host:port a port may reach by rfc2217:// or socket://
 
     @property

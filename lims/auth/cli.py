@@ -1,10 +1,20 @@
-"""User commands: ``lims user create|token``."""
+"""User commands: ``lims user create|token|list|disable|enable|reset-password|roles|unlock|
+sign-out|tokens|revoke-token``.
+
+The administration commands act as ``LIMS_CLI_USER`` (default ``admin``), who must hold the
+``admin`` role; each change is audited with that user as actor. That user need not be able to
+log in (disabled, locked): whoever runs the CLI on the server can always restore access.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
 import click
 
-from lims.clitools import fail, runtime
+from lims.clitools import echo_json, fail, runtime
 
 
 @click.group()
@@ -20,6 +30,7 @@ def user() -> None:
 @click.password_option()
 def user_create(username: str, full_name: str, roles: tuple[str, ...], scopes: tuple[str, ...],
                 password: str) -> None:
+    """Create USERNAME with roles (and signatory scopes); prompts for the password."""
     from lims.auth.services import create_user
     from lims.db import unit_of_work
     from lims.errors import LimsError
@@ -56,6 +67,156 @@ def user_token(username: str, name: str) -> None:
         finally:
             session.close()
     click.echo(token)
+
+
+# --- administration ---------------------------------------------------------------------------
+
+@contextmanager
+def _as_admin() -> Iterator[tuple[Any, Any]]:
+    """One unit of work and the acting administrator (``LIMS_CLI_USER``, default ``admin``);
+    a :class:`lims.errors.LimsError` ends the command with its field named."""
+    import os
+
+    from lims.auth.services import get_user
+    from lims.db import unit_of_work
+    from lims.errors import LimsError
+
+    name = os.environ.get("LIMS_CLI_USER", "admin")
+    rt = runtime()
+    try:
+        with rt.session() as session:
+            try:
+                with unit_of_work(session):
+                    actor = get_user(session, name)
+                    if actor is None:
+                        fail(f"no user {name!r} to act as; set LIMS_CLI_USER to an administrator")
+                    yield session, actor
+            except LimsError as exc:
+                fail(f"{exc.field}: {exc}" if exc.field else str(exc))
+    finally:
+        rt.dispose()
+
+
+def _describe(u: Any) -> dict[str, Any]:
+    return {"username": u.username, "full_name": u.full_name,
+            "roles": sorted(r.value for r in u.roles), "scopes": sorted(u.scopes),
+            "active": u.active, "locked": u.locked, "failed_logins": u.failed_logins}
+
+
+@user.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def user_list(as_json: bool) -> None:
+    """List users: roles, scopes, disabled or locked."""
+    from lims.auth.services import list_users
+
+    with _as_admin() as (session, actor):
+        rows = [_describe(u) for u in list_users(session, actor=actor)]
+    if as_json:
+        echo_json(rows)
+        return
+    for r in rows:
+        state = ("" if r["active"] else " disabled") + (" locked" if r["locked"] else "")
+        click.echo(f"{r['username']:<20} {','.join(r['roles']):<30}{state}")
+
+
+def _change(message: str, change: Callable[[Any, Any], Any]) -> None:
+    with _as_admin() as (session, actor):
+        change(session, actor)
+    click.echo(message)
+
+
+@user.command("disable")
+@click.argument("username")
+@click.option("--reason", default=None, help="Why (kept in the audit trail).")
+def user_disable(username: str, reason: str | None) -> None:
+    """Disable USERNAME: their sessions end at once and their API tokens are refused."""
+    from lims.auth.services import set_active
+
+    _change(f"disabled {username}", lambda s, a: set_active(
+        s, actor=a, username=username, active=False, reason=reason))
+
+
+@user.command("enable")
+@click.argument("username")
+@click.option("--reason", default=None, help="Why (kept in the audit trail).")
+def user_enable(username: str, reason: str | None) -> None:
+    """Enable USERNAME again (their API tokens work again; old sessions stay ended)."""
+    from lims.auth.services import set_active
+
+    _change(f"enabled {username}", lambda s, a: set_active(
+        s, actor=a, username=username, active=True, reason=reason))
+
+
+@user.command("reset-password")
+@click.argument("username")
+@click.password_option(prompt="New password")
+def user_reset_password(username: str, password: str) -> None:
+    """Set a new password for USERNAME (prompted) and end their sessions."""
+    from lims.auth.services import reset_password
+
+    _change(f"password of {username} reset", lambda s, a: reset_password(
+        s, actor=a, username=username, password=password))
+
+
+@user.command("roles")
+@click.argument("username")
+@click.option("--role", "roles", multiple=True, required=True)
+@click.option("--scope", "scopes", multiple=True, help="Signatory scope (field).")
+def user_roles(username: str, roles: tuple[str, ...], scopes: tuple[str, ...]) -> None:
+    """Replace the roles (and signatory scopes) of USERNAME."""
+    from lims.auth.services import set_roles
+
+    _change(f"roles of {username}: {', '.join(sorted(roles))}", lambda s, a: set_roles(
+        s, actor=a, username=username, roles=list(roles), scopes=list(scopes)))
+
+
+@user.command("unlock")
+@click.argument("username")
+def user_unlock(username: str) -> None:
+    """Unlock USERNAME after a lockout by failed logins (and clear their throttling)."""
+    from lims.auth.services import unlock_user
+
+    _change(f"unlocked {username}", lambda s, a: unlock_user(s, actor=a, username=username))
+
+
+@user.command("sign-out")
+@click.argument("username")
+def user_sign_out(username: str) -> None:
+    """End every browser session of USERNAME (API tokens are untouched)."""
+    from lims.auth.services import sign_out
+
+    with _as_admin() as (session, actor):
+        n = sign_out(session, actor=actor, username=username)
+    click.echo(f"ended {n} session(s) of {username}")
+
+
+@user.command("tokens")
+@click.argument("username")
+@click.option("--json", "as_json", is_flag=True)
+def user_tokens_command(username: str, as_json: bool) -> None:
+    """List the API tokens of USERNAME: id, name, created, revoked."""
+    from lims.auth.services import user_tokens
+
+    with _as_admin() as (session, actor):
+        rows = [{"id": t.id, "name": t.name, "created_at": t.created_at.isoformat(),
+                 "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None}
+                for t in user_tokens(session, actor=actor, username=username)]
+    if as_json:
+        echo_json(rows)
+        return
+    for r in rows:
+        click.echo(f"{r['id']:>6}  {r['name']:<30} {r['created_at'][:16]}"
+                   + (f"  revoked {r['revoked_at'][:16]}" if r["revoked_at"] else ""))
+
+
+@user.command("revoke-token")
+@click.argument("token_id", type=int)
+def user_revoke_token(token_id: int) -> None:
+    """Revoke the API token TOKEN_ID (from ``lims user tokens``)."""
+    from lims.auth.services import revoke_token
+
+    _change(f"revoked token {token_id}", lambda s, a: revoke_token(
+        s, token_id=token_id, actor=a))
 
 
 def commands() -> list[click.Command]:

@@ -1,11 +1,11 @@
-"""Users, roles, signatory scopes and API tokens."""
+"""Users, roles, signatory scopes, API tokens, login sessions and failed logins."""
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lims.db import Model, utcnow
@@ -29,6 +29,10 @@ class User(Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Wrong passwords in a row since the last successful login or unlock; at the policy's
+    # limit the account is locked until an administrator unlocks it.
+    failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
+    locked_at: Mapped[dt.datetime | None]
 
     role_rows: Mapped[list[UserRole]] = relationship(
         cascade="all, delete-orphan", lazy="selectin")
@@ -42,6 +46,10 @@ class User(Model):
     @property
     def scopes(self) -> frozenset[str]:
         return frozenset(s.scope for s in self.scope_rows)
+
+    @property
+    def locked(self) -> bool:
+        return self.locked_at is not None
 
 
 class UserRole(Model):
@@ -73,3 +81,43 @@ class ApiToken(Model):
     revoked_at: Mapped[dt.datetime | None]
 
     user: Mapped[User] = relationship()
+
+
+class UserSession(Model):
+    """A browser login: the cookie holds a random id, the database its SHA-256.
+
+    Ended by logout (``revoked_at``), by an administrator (disable, password reset, sign-out),
+    after ``idle`` without a request and after an absolute lifetime from ``created_at``.
+    """
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    sid_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(index=True)
+    last_seen_at: Mapped[dt.datetime]
+    revoked_at: Mapped[dt.datetime | None]
+    address: Mapped[str] = mapped_column(String(64))
+
+    user: Mapped[User] = relationship()
+
+
+class LoginFailure(Model):
+    """One wrong password (or unknown name), kept for the throttling window.
+
+    Shared by every web worker because it is in the database; counted per typed username and
+    per client address, so that neither many guesses at one account nor one address guessing
+    at many accounts gets more than the policy allows.
+    """
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failures_username_at", "username", "at"),
+        Index("ix_login_failures_address_at", "address", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(index=True)
+    username: Mapped[str] = mapped_column(String(60))
+    address: Mapped[str] = mapped_column(String(64))

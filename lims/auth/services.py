@@ -1,20 +1,26 @@
-"""Users, passwords, API tokens and signatory scopes."""
+"""Users, passwords, API tokens and signatory scopes, and their administration.
+
+Logging in (throttling, lockout, sessions) is :mod:`lims.auth.sessions`. Every change an
+administrator makes here needs the ``user.manage`` permission and is audited with the
+administrator as actor.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import generate_password_hash
 
 from lims.audit.services import record
-from lims.auth.models import ApiToken, Role, SignatoryScope, User, UserRole
+from lims.auth.models import ApiToken, LoginFailure, Role, SignatoryScope, User, UserRole, UserSession
 from lims.auth.permissions import allowed
+from lims.auth.sessions import revoke_sessions
 from lims.db import utcnow
-from lims.errors import Conflict, InvalidInput, PermissionDenied
-from lims.validate import as_id, is_utf8
+from lims.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from lims.validate import as_id
 
 MIN_PASSWORD = 10  # NIST SP 800-63B 5.1.1: length, and no password from a list of common ones
 # The most common passwords long enough to pass the length rule (from the published breach
@@ -27,9 +33,6 @@ letmein123 welcome123 admin12345 administrator changeme12 football12 baseball12 
 princess12 dragon1234 monkey1234 superman12 trustno1234 michael123 shadow1234 master1234
 11111111111 12345678910 woaini1314 5201314520 1314520520 qq123456789 asd1234567 zxcvbnm123
 """.split())
-# A fixed hash to compare against when the user does not exist, so that a login attempt takes
-# the same time whether or not the name is known.
-_DUMMY_HASH = generate_password_hash("not-a-password")
 
 
 def check_password(password: str | None) -> None:
@@ -46,6 +49,27 @@ def get_user(session: Session, username: str) -> User | None:
     return session.scalar(select(User).where(User.username == username))
 
 
+def _roles(roles: list[str]) -> list[Role]:
+    """:raises InvalidInput: an unknown role, or none."""
+    try:
+        role_set = sorted({Role(r) for r in roles})
+    except ValueError as exc:
+        raise InvalidInput(f"unknown role in {roles!r}; roles are "
+                           f"{', '.join(r.value for r in Role)}", field="roles") from exc
+    if not role_set:
+        raise InvalidInput("at least one role is required", field="roles")
+    return role_set
+
+
+def _scopes(scopes: list[str] | None) -> list[str]:
+    """:raises InvalidInput: a scope that is not 1-80 printable characters."""
+    clean = sorted({(s or "").strip() for s in scopes or []} - {""})
+    for scope in clean:
+        if len(scope) > 80 or not scope.isprintable():
+            raise InvalidInput("a scope is 1-80 printable characters", field="scopes")
+    return clean
+
+
 def create_user(session: Session, *, username: str, full_name: str, password: str,
                 roles: list[str], scopes: list[str] | None = None,
                 actor: User | None = None) -> User:
@@ -58,45 +82,19 @@ def create_user(session: Session, *, username: str, full_name: str, password: st
     if not username or len(username) > 60 or not username.replace("_", "").replace(".", "").isalnum():
         raise InvalidInput("username must be 1-60 letters, digits, '.' or '_'", field="username")
     check_password(password)
-    try:
-        role_set = sorted({Role(r) for r in roles})
-    except ValueError as exc:
-        raise InvalidInput(f"unknown role in {roles!r}; roles are "
-                           f"{', '.join(r.value for r in Role)}", field="roles") from exc
-    if not role_set:
-        raise InvalidInput("at least one role is required", field="roles")
+    role_set = _roles(roles)
     if get_user(session, username) is not None:
         raise Conflict(f"user {username!r} exists", field="username")
     user = User(username=username, full_name=full_name or username,
                 password_hash=generate_password_hash(password))
     user.role_rows = [UserRole(role=r.value) for r in role_set]
-    user.scope_rows = [SignatoryScope(scope=s) for s in sorted(set(scopes or []))]
+    user.scope_rows = [SignatoryScope(scope=s) for s in _scopes(scopes)]
     session.add(user)
     session.flush()
     record(session, actor=actor, action="user.create", entity_type="users", entity_id=user.id,
            after={"username": username, "full_name": user.full_name,
                   "roles": [r.value for r in role_set], "scopes": sorted(user.scopes)})
     return user
-
-
-def authenticate(session: Session, username: str, password: str) -> User | None:
-    """Return the active user with this password, or None; failures are audited."""
-    # No stored name holds a control character or a lone surrogate (PostgreSQL would refuse
-    # the query); such a name is simply not a user.
-    if not username.isprintable() or not is_utf8(username):
-        username = username.encode("utf-8", "backslashreplace").decode("ascii", "replace")
-        username = "".join(ch if ch.isprintable() else "?" for ch in username)
-        user = None
-    else:
-        user = get_user(session, username)
-    if user is None or not user.active:
-        check_password_hash(_DUMMY_HASH, password or "")
-        ok = False
-    else:
-        ok = check_password_hash(user.password_hash, password or "")
-    record(session, actor=user if ok else None, action="auth.login" if ok else "auth.login_failed",
-           entity_type="users", entity_id=user.id if user else username[:60])
-    return user if ok else None
 
 
 def _token_hash(token: str) -> str:
@@ -125,9 +123,11 @@ def revoke_token(session: Session, *, token_id: int, actor: User) -> None:
     row = session.get(ApiToken, as_id(token_id, "token_id"))
     if row is None or (row.user_id != actor.id and Role.ADMIN not in actor.roles):
         raise InvalidInput("no such token", field="token_id")
+    if row.revoked_at is not None:
+        return
     row.revoked_at = utcnow()
     record(session, actor=actor, action="token.revoke", entity_type="api_tokens",
-           entity_id=row.id)
+           entity_id=row.id, after={"name": row.name, "user": row.user.username})
 
 
 def require(user: User | None, action: str) -> User:
@@ -138,3 +138,149 @@ def require(user: User | None, action: str) -> User:
     if user is None or not allowed(user.roles, action):
         raise PermissionDenied(f"your roles do not allow {action!r}", action=action)
     return user
+
+
+# --- administration (the ``admin`` role: permission ``user.manage``) -------------------------
+
+def managed_user(session: Session, *, actor: User | None, username: str) -> User:
+    """The user ``actor`` administers.
+
+    :raises PermissionDenied: the actor may not manage users. :raises NotFound:
+    """
+    require(actor, "user.manage")
+    user = get_user(session, username) if isinstance(username, str) else None
+    if user is None:
+        raise NotFound(f"no user {username!r}", field="username")
+    return user
+
+
+def _keep_an_admin(session: Session, user: User, *, active: bool, roles: list[Role]) -> None:
+    """Refuse a change to ``user`` that would leave no active administrator.
+
+    :raises Conflict:
+    """
+    if active and Role.ADMIN in roles:
+        return
+    others = session.scalar(select(func.count(User.id)).where(
+        User.id != user.id, User.active.is_(True),
+        exists().where(UserRole.user_id == User.id, UserRole.role == Role.ADMIN.value)))
+    if not others:
+        raise Conflict("this would leave no active administrator", field="username")
+
+
+def list_users(session: Session, *, actor: User | None) -> list[User]:
+    require(actor, "user.manage")
+    return list(session.scalars(select(User).order_by(User.username)))
+
+
+def user_tokens(session: Session, *, actor: User | None, username: str) -> list[ApiToken]:
+    user = managed_user(session, actor=actor, username=username)
+    return list(session.scalars(select(ApiToken).where(ApiToken.user_id == user.id)
+                                .order_by(ApiToken.id)))
+
+
+def live_sessions(session: Session, *, actor: User | None, username: str) -> list[UserSession]:
+    """The user's sessions not revoked (some may have expired by time)."""
+    user = managed_user(session, actor=actor, username=username)
+    return list(session.scalars(select(UserSession).where(
+        UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
+        .order_by(UserSession.id)))
+
+
+def set_active(session: Session, *, actor: User | None, username: str, active: bool,
+               reason: str | None = None) -> User:
+    """Disable or enable a user. Disabling ends their sessions at once; their API tokens are
+    refused while they are disabled and work again when they are enabled.
+
+    :raises Conflict: disabling the last active administrator.
+    """
+    user = managed_user(session, actor=actor, username=username)
+    if user.active == active:
+        return user
+    if not active:
+        _keep_an_admin(session, user, active=False, roles=sorted(user.roles))
+    before = {"active": user.active}
+    user.active = active
+    after: dict[str, object] = {"active": active}
+    if not active:
+        after["sessions_revoked"] = revoke_sessions(session, user)
+    session.flush()
+    record(session, actor=actor, action="user.enable" if active else "user.disable",
+           entity_type="users", entity_id=user.id, before=before, after=after,
+           reason=reason)
+    return user
+
+
+def reset_password(session: Session, *, actor: User | None, username: str,
+                   password: str) -> User:
+    """Give a user a new password (the policy of :func:`check_password`) and end their
+    sessions. A lock stays until :func:`unlock_user`.
+
+    :raises InvalidInput: the password is too short or too common.
+    """
+    user = managed_user(session, actor=actor, username=username)
+    check_password(password)
+    user.password_hash = generate_password_hash(password)
+    revoked = revoke_sessions(session, user)
+    session.flush()
+    record(session, actor=actor, action="user.password_reset", entity_type="users",
+           entity_id=user.id, after={"sessions_revoked": revoked})
+    return user
+
+
+def set_roles(session: Session, *, actor: User | None, username: str, roles: list[str],
+              scopes: list[str] | None = None) -> User:
+    """Replace a user's roles and signatory scopes.
+
+    :raises InvalidInput: an unknown role or none. :raises Conflict: the last active
+        administrator would lose the role.
+    """
+    user = managed_user(session, actor=actor, username=username)
+    role_set, scope_list = _roles(roles), _scopes(scopes)
+    _keep_an_admin(session, user, active=user.active, roles=role_set)
+    before = {"roles": sorted(r.value for r in user.roles), "scopes": sorted(user.scopes)}
+    after = {"roles": [r.value for r in role_set], "scopes": scope_list}
+    if before == after:
+        return user
+    user.role_rows = [UserRole(role=r.value) for r in role_set]
+    user.scope_rows = [SignatoryScope(scope=s) for s in scope_list]
+    session.flush()
+    record(session, actor=actor, action="user.roles", entity_type="users", entity_id=user.id,
+           before=before, after=after)
+    return user
+
+
+def unlock_user(session: Session, *, actor: User | None, username: str) -> User:
+    """Unlock an account locked by failed logins and forget its recent failures, so that its
+    user can log in at once."""
+    user = managed_user(session, actor=actor, username=username)
+    failures = session.execute(delete(LoginFailure).where(LoginFailure.username == user.username))
+    before = {"locked_at": user.locked_at, "failed_logins": user.failed_logins,
+              "recent_failures": failures.rowcount}  # type: ignore[attr-defined]
+    user.locked_at, user.failed_logins = None, 0
+    session.flush()
+    record(session, actor=actor, action="user.unlock", entity_type="users", entity_id=user.id,
+           before=before)
+    return user
+
+
+def sign_out(session: Session, *, actor: User | None, username: str) -> int:
+    """End every session of a user (their API tokens are untouched); return how many."""
+    user = managed_user(session, actor=actor, username=username)
+    revoked = revoke_sessions(session, user)
+    record(session, actor=actor, action="user.sign_out", entity_type="users",
+           entity_id=user.id, after={"sessions_revoked": revoked})
+    return revoked
+
+
+def revoke_user_token(session: Session, *, actor: User | None, username: str,
+                      token_id: int) -> None:
+    """Revoke one of ``username``'s API tokens (audited by :func:`revoke_token`).
+
+    :raises InvalidInput: no such token of that user.
+    """
+    user = managed_user(session, actor=actor, username=username)
+    row = session.get(ApiToken, as_id(token_id, "token_id"))
+    if row is None or row.user_id != user.id:
+        raise InvalidInput("no such token", field="token_id")
+    revoke_token(session, token_id=row.id, actor=actor)  # type: ignore[arg-type]

@@ -1,19 +1,25 @@
-"""Login, logout and API tokens."""
+"""Login, logout, API tokens, and user administration (``/users``, the ``admin`` role)."""
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 
-from lims.auth.models import ApiToken
-from lims.auth.services import authenticate, create_token, revoke_token
+from lims.auth import services
+from lims.auth.models import ApiToken, Role
+from lims.auth.sessions import check_login, end_session, finish_login
 from lims.db import unit_of_work
-from lims.web.auth import current_user
+from lims.errors import PermissionDenied, Unauthenticated
+from lims.web.auth import client_address, current_user, login_policy, refusals
 from lims.web.context import get_session
+from lims.web.errors import wants_json
 
 bp = Blueprint("auth", __name__)
+
+WRONG = "wrong username or password"
+LOCKED = "this account is locked after too many failed logins; ask an administrator to unlock it"
 
 
 def _safe_next(target: str | None) -> str:
@@ -28,21 +34,29 @@ def _safe_next(target: str | None) -> str:
 def login() -> object:
     if request.method == "GET":
         return render_template("auth/login.html", next=request.args.get("next", ""))
-    username = request.form.get("username", "")[:60]
-    password = request.form.get("password", "")[:200]
-    with unit_of_work(get_session()) as db:
-        user = authenticate(db, username, password)
-        user_id = user.id if user else None
-    if user_id is None:
-        return render_template("auth/login.html", message="wrong username or password",
-                               next=request.form.get("next", "")), 401
-    session.clear()
-    session["user_id"] = user_id
+    policy, db = login_policy(), get_session()
+    # Throttled attempts stop here with 429 (lims.web.auth), before any password hash.
+    attempt = check_login(db, username=request.form.get("username", "")[:60],
+                          password=request.form.get("password", "")[:200],
+                          address=client_address(), policy=policy, refusals=refusals())
+    with unit_of_work(db):
+        outcome = finish_login(db, attempt, policy=policy)
+    if outcome.sid is None:
+        if wants_json():
+            raise PermissionDenied(LOCKED) if outcome.locked else Unauthenticated(WRONG)
+        return render_template("auth/login.html", message=LOCKED if outcome.locked else WRONG,
+                               next=request.form.get("next", "")), 403 if outcome.locked else 401
+    session.clear()  # a new session id and CSRF secret: no session fixation
+    session["sid"] = outcome.sid
     return redirect(_safe_next(request.form.get("next")), code=303)
 
 
 @bp.post("/logout")
 def logout() -> object:
+    sid = session.get("sid")
+    if isinstance(sid, str):
+        with unit_of_work(get_session()) as db:
+            end_session(db, sid, actor=g.get("user"))
     session.clear()
     return redirect(url_for("auth.login"), code=303)
 
@@ -59,7 +73,7 @@ def tokens() -> object:
 def new_token() -> object:
     user = current_user()
     with unit_of_work(get_session()) as db:
-        token = create_token(db, user=user, name=request.form.get("name", "token"))
+        token = services.create_token(db, user=user, name=request.form.get("name", "token"))
     rows = get_session().scalars(select(ApiToken).where(ApiToken.user_id == user.id)
                                  .order_by(ApiToken.id)).all()
     return render_template("auth/tokens.html", tokens=rows, new_token=token)
@@ -68,6 +82,101 @@ def new_token() -> object:
 @bp.post("/tokens/<int:token_id>/revoke")
 def revoke(token_id: int) -> object:
     with unit_of_work(get_session()) as db:
-        revoke_token(db, token_id=token_id, actor=current_user())
+        services.revoke_token(db, token_id=token_id, actor=current_user())
     flash("token revoked", "ok")
     return redirect(url_for("auth.tokens"), code=303)
+
+
+# --- user administration ----------------------------------------------------------------------
+
+def _scopes() -> list[str]:
+    return [s.strip() for s in request.form.get("scopes", "").split(",") if s.strip()]
+
+
+def _done(username: str, message: str) -> object:
+    flash(message, "ok")
+    return redirect(url_for("auth.user_detail", username=username), code=303)
+
+
+@bp.get("/users")
+def users() -> object:
+    rows = services.list_users(get_session(), actor=current_user())
+    return render_template("auth/users.html", users=rows, roles=[r.value for r in Role])
+
+
+@bp.post("/users")
+def create_user() -> object:
+    with unit_of_work(get_session()) as db:
+        user = services.create_user(
+            db, actor=services.require(current_user(), "user.manage"),
+            username=request.form.get("username", ""),
+            full_name=request.form.get("full_name", ""),
+            password=request.form.get("password", ""),
+            roles=request.form.getlist("roles"), scopes=_scopes())
+        username = user.username
+    return _done(username, f"created user {username}")
+
+
+@bp.get("/users/<username>")
+def user_detail(username: str) -> object:
+    db, actor = get_session(), current_user()
+    user = services.managed_user(db, actor=actor, username=username)
+    return render_template(
+        "auth/user.html", managed=user, roles=[r.value for r in Role],
+        tokens=services.user_tokens(db, actor=actor, username=username),
+        sessions=services.live_sessions(db, actor=actor, username=username))
+
+
+@bp.post("/users/<username>/disable")
+def disable(username: str) -> object:
+    with unit_of_work(get_session()) as db:
+        services.set_active(db, actor=current_user(), username=username, active=False,
+                            reason=request.form.get("reason") or None)
+    return _done(username, f"{username} disabled; their sessions have ended")
+
+
+@bp.post("/users/<username>/enable")
+def enable(username: str) -> object:
+    with unit_of_work(get_session()) as db:
+        services.set_active(db, actor=current_user(), username=username, active=True,
+                            reason=request.form.get("reason") or None)
+    return _done(username, f"{username} enabled")
+
+
+@bp.post("/users/<username>/password")
+def reset_password(username: str) -> object:
+    with unit_of_work(get_session()) as db:
+        services.reset_password(db, actor=current_user(), username=username,
+                                password=request.form.get("password", ""))
+    return _done(username, f"password of {username} reset; their sessions have ended")
+
+
+@bp.post("/users/<username>/roles")
+def set_roles(username: str) -> object:
+    with unit_of_work(get_session()) as db:
+        services.set_roles(db, actor=current_user(), username=username,
+                           roles=request.form.getlist("roles"), scopes=_scopes())
+    return _done(username, f"roles of {username} saved")
+
+
+@bp.post("/users/<username>/unlock")
+def unlock(username: str) -> object:
+    with unit_of_work(get_session()) as db:
+        services.unlock_user(db, actor=current_user(), username=username)
+    refusals().forget(username)
+    return _done(username, f"{username} unlocked")
+
+
+@bp.post("/users/<username>/sign-out")
+def sign_out(username: str) -> object:
+    with unit_of_work(get_session()) as db:
+        n = services.sign_out(db, actor=current_user(), username=username)
+    return _done(username, f"ended {n} session(s) of {username}")
+
+
+@bp.post("/users/<username>/tokens/<int:token_id>/revoke")
+def revoke_user_token(username: str, token_id: int) -> object:
+    with unit_of_work(get_session()) as db:
+        services.revoke_user_token(db, actor=current_user(), username=username,
+                                   token_id=token_id)
+    return _done(username, "token revoked")

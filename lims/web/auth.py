@@ -2,17 +2,28 @@
 
 Every endpoint except login, health, the public verification page and static files answers
 401 without credentials (requirements DI-02); roles are enforced by the services.
+
+The cookie holds only a random session id (plus Flask-WTF's CSRF secret); the session itself
+is a database row (:mod:`lims.auth.sessions`), so that logout, an administrator's disable or
+password reset, the idle timeout and the absolute lifetime end it on every worker at once.
+Too many failed logins answer 429 with ``Retry-After``, as a page or as JSON.
 """
 
 from __future__ import annotations
 
-from flask import Flask, g, request, session
+from typing import Any
+
+from flask import Flask, current_app, g, jsonify, make_response, render_template, request, session
 from flask_wtf.csrf import CSRFProtect
 
+from lims.auth.errors import TooManyAttempts
 from lims.auth.models import User
 from lims.auth.services import user_for_token
+from lims.auth.sessions import LoginPolicy, Refusals, needs_touch, resume_session, touch_session
+from lims.db import unit_of_work, utcnow
 from lims.errors import Unauthenticated
-from lims.web.context import get_session
+from lims.web.context import get_session, settings
+from lims.web.errors import wants_json
 from lims.web.inputs import apply_upload_limit
 
 PUBLIC_ENDPOINTS = {"auth.login", "health.health", "reports.verify", "static"}
@@ -24,6 +35,31 @@ def current_user() -> User:
     if user is None:
         raise Unauthenticated("log in first")
     return user  # type: ignore[no-any-return]
+
+
+def login_policy() -> LoginPolicy:
+    return LoginPolicy.from_settings(settings())
+
+
+def refusals() -> Refusals:
+    """This worker's memo of recent login refusals (:class:`lims.auth.sessions.Refusals`)."""
+    return current_app.extensions["lims_login_refusals"]  # type: ignore[no-any-return]
+
+
+def client_address() -> str:
+    """The client's IP address, for throttling logins per address.
+
+    Behind ``trusted_proxies`` reverse proxies (setting, default 0) it is the address the
+    nearest of them saw, from ``X-Forwarded-For``; the header is not trusted otherwise, since
+    a client could send any address in it.
+    """
+    trusted = settings().trusted_proxies
+    if trusted > 0:
+        hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",")]
+        hops = [h for h in hops if h]
+        if len(hops) >= trusted:
+            return hops[-trusted][:64]
+    return (request.remote_addr or "unknown")[:64]
 
 
 def _load_user() -> None:
@@ -41,13 +77,22 @@ def _load_user() -> None:
         g.user, g.via_token = user, True
         return
     g.via_token = False
-    user_id = session.get("user_id")
-    if user_id is not None:
-        user = db.get(User, user_id)
-        if user is not None and user.active:
-            g.user = user
-        else:
+    sid = session.get("sid")
+    if isinstance(sid, str):
+        now = utcnow()
+        row = resume_session(db, sid, policy=login_policy(), now=now)
+        if row is None:
             session.clear()
+            if request.endpoint not in PUBLIC_ENDPOINTS:
+                raise Unauthenticated("your session has ended; log in again")
+        else:
+            if needs_touch(row, now):
+                row_id = row.id
+                with unit_of_work(db):
+                    touch_session(db, row_id, now)
+            g.user, g.session_id = row.user, row.id
+    elif "user_id" in session:  # a cookie from before server-side sessions
+        session.clear()
     if g.user is None and request.endpoint not in PUBLIC_ENDPOINTS:
         raise Unauthenticated("log in first")
     if request.method not in ("GET", "HEAD", "OPTIONS"):
@@ -56,9 +101,25 @@ def _load_user() -> None:
         csrf.protect()
 
 
+def _too_many_attempts(exc: TooManyAttempts) -> Any:
+    db = g.get("db_session")
+    if db is not None:
+        db.rollback()
+    if wants_json():
+        response = jsonify(error={"code": exc.code, "message": exc.message, "field": exc.field})
+    else:
+        response = make_response(render_template(
+            "auth/login.html", message=exc.message, next=request.form.get("next", "")))
+    response.status_code = 429
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
 def init_app(app: Flask) -> None:
     csrf.init_app(app)
+    app.extensions["lims_login_refusals"] = Refusals()
     app.before_request(_load_user)
+    app.register_error_handler(TooManyAttempts, _too_many_attempts)
 
     @app.context_processor
     def _inject() -> dict[str, object]:
