@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, NoReturn
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 from lims.runtime import Runtime, open_runtime
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from lims.config import Settings
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -19,6 +25,24 @@ def fail(message: str, code: int = 1) -> NoReturn:
 def runtime() -> Runtime:
     """The runtime from ``LIMS_*`` settings; no Flask app is built."""
     return open_runtime()
+
+
+T = TypeVar("T")
+
+
+def read(query: Callable[[Session, Settings], T]) -> T:
+    """Run a read-only query in a session of a fresh runtime; an error the application raises
+    on purpose exits 1 naming its field, never a traceback."""
+    from lims.errors import LimsError
+
+    rt = runtime()
+    try:
+        with rt.session() as session:
+            return query(session, rt.settings)
+    except LimsError as exc:
+        invalid(exc, 1)
+    finally:
+        rt.dispose()
 
 
 def load_json(path: str) -> Any:

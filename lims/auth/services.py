@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import Any
 
-from sqlalchemy import delete, exists, func, select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
@@ -148,10 +149,21 @@ def managed_user(session: Session, *, actor: User | None, username: str) -> User
     :raises PermissionDenied: the actor may not manage users. :raises NotFound:
     """
     require(actor, "user.manage")
-    user = get_user(session, username) if isinstance(username, str) else None
+    # One administrator's change at a time: lock the active administrators (in id order, so
+    # two changes cannot deadlock), then the user; :func:`_keep_an_admin` then counts rows no
+    # one else can change meanwhile (two admins disabling each other would leave none).
+    session.execute(_active_admins().with_for_update(of=User))
+    user = session.scalar(select(User).where(User.username == username).with_for_update(of=User)
+                          .execution_options(populate_existing=True)) \
+        if isinstance(username, str) else None
     if user is None:
         raise NotFound(f"no user {username!r}", field="username")
     return user
+
+
+def _active_admins() -> Any:
+    return (select(User.id).where(User.active.is_(True), exists().where(
+        UserRole.user_id == User.id, UserRole.role == Role.ADMIN.value)).order_by(User.id))
 
 
 def _keep_an_admin(session: Session, user: User, *, active: bool, roles: list[Role]) -> None:
@@ -161,9 +173,7 @@ def _keep_an_admin(session: Session, user: User, *, active: bool, roles: list[Ro
     """
     if active and Role.ADMIN in roles:
         return
-    others = session.scalar(select(func.count(User.id)).where(
-        User.id != user.id, User.active.is_(True),
-        exists().where(UserRole.user_id == User.id, UserRole.role == Role.ADMIN.value)))
+    others = [a for a in session.scalars(_active_admins()) if a != user.id]  # locked above
     if not others:
         raise Conflict("this would leave no active administrator", field="username")
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from lims.clitools import echo_json, fail, invalid, load_json, runtime
+from lims.clitools import echo_json, fail, invalid, load_json, read, runtime
 
 
 @click.command()
@@ -174,16 +174,9 @@ def _cli_actor(session: Any, get_user: Any) -> Any:
 def trace(report_number: str, as_json: bool) -> None:
     """Show the traceability chain of every result of a report, up to a national standard."""
     from lims.calibration.chains import trace_report
-    from lims.errors import LimsError
 
-    rt = runtime()
-    try:
-        with rt.session() as session:
-            data = trace_report(session, report_number, timezone=rt.settings.timezone)
-    except LimsError as exc:
-        invalid(exc, 1)
-    finally:
-        rt.dispose()
+    data = read(lambda session, settings: trace_report(session, report_number,
+                                                       timezone=settings.timezone))
     if as_json:
         echo_json(data)
         return
@@ -214,20 +207,15 @@ def impact(asset: str, start: str, end: str | None, as_json: bool) -> None:
     from lims.calibration.chains import impact as analyse
     from lims.calibration.services import lab_day
     from lims.db import utcnow
-    from lims.errors import LimsError
     from lims.validate import date
 
-    rt = runtime()
-    try:
+    def query(session: Any, settings: Any) -> dict[str, Any]:
         lo = date(start, "from")
-        hi = date(end, "to", required=False) or lab_day(utcnow(), rt.settings.timezone)
-        with rt.session() as session:
-            data = analyse(session, asset, start=lo, end=hi,  # type: ignore[arg-type]
-                           timezone=rt.settings.timezone).to_json()
-    except LimsError as exc:
-        invalid(exc, 1)
-    finally:
-        rt.dispose()
+        hi = date(end, "to", required=False) or lab_day(utcnow(), settings.timezone)
+        return analyse(session, asset, start=lo, end=hi,  # type: ignore[arg-type]
+                       timezone=settings.timezone).to_json()
+
+    data = read(query)
     if as_json:
         echo_json(data)
         return

@@ -11,9 +11,7 @@ import io
 from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
-from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from sqlalchemy.orm import Session
@@ -25,7 +23,7 @@ from lims.config import Settings
 from lims.db import utcnow
 from lims.errors import NotFound
 from lims.instruments.models import Instrument
-from lims.reports.render import BOLD, REGULAR, numbered_canvas, register_fonts
+from lims.reports.render import REGULAR, numbered_canvas, register_fonts, styles
 from lims.reports.sign import load_signer, sign_pdf
 from lims.samples.models import Customer
 
@@ -44,20 +42,6 @@ MEANING = (
     "Recall: please stop relying on the report until the laboratory, who will contact you, "
     "issues a replacement.",
 )
-
-
-def _styles() -> dict[str, ParagraphStyle]:
-    base = ParagraphStyle("base", fontName=REGULAR, fontSize=9.5, leading=14, wordWrap="CJK")
-    return {
-        "base": base,
-        "small": ParagraphStyle("small", parent=base, fontSize=8, leading=11),
-        "title": ParagraphStyle("title", parent=base, fontName=BOLD, fontSize=16, leading=22,
-                                alignment=TA_CENTER),
-        "subtitle": ParagraphStyle("subtitle", parent=base, fontSize=10, alignment=TA_CENTER),
-        "head": ParagraphStyle("head", parent=base, fontName=BOLD, fontSize=10, leading=14,
-                               spaceBefore=6, spaceAfter=3),
-        "cell": ParagraphStyle("cell", parent=base, fontSize=8.5, leading=11),
-    }
 
 
 def letter_pdf(session: Session, case: NonconformingCase, customer_name: str,
@@ -85,7 +69,7 @@ def letter_pdf(session: Session, case: NonconformingCase, customer_name: str,
     register_fonts(settings.font_path)
     today = lab_day(utcnow(), settings.timezone).isoformat()
     verify = settings.public_url.rstrip("/") + "/verify/"
-    st, e = _styles(), escape
+    st, e = styles(), escape
     P = Paragraph  # noqa: N806
     equipment = f"{instrument.asset_number} {instrument.name}"
     period = f"{case.from_date.isoformat()} — {case.to_date.isoformat()}"

@@ -45,6 +45,13 @@ from lims.validate import moment, text
 DIMENSIONLESS = "dimensionless"
 
 
+def lock_instrument(session: Session, instrument: Instrument) -> None:
+    """Take the instrument's row lock and refresh it (PostgreSQL ``FOR UPDATE``; SQLite's
+    writer lock is taken up front by :func:`lims.db.unit_of_work`)."""
+    session.execute(select(Instrument).where(Instrument.id == instrument.id)
+                    .with_for_update(of=Instrument).execution_options(populate_existing=True))
+
+
 def lab_day(at: dt.datetime | dt.date, timezone: str) -> dt.date:
     """The day of the lab's calendar a moment belongs to."""
     if isinstance(at, dt.datetime):
@@ -288,6 +295,9 @@ def record_certificate(session: Session, *, actor: User | None, instrument: Inst
     """
     if actor is not None:
         require(actor, "calibration.record")
+    # One calibration of an instrument at a time: superseding, flags and the duplicate check
+    # below read what a concurrent one would write.
+    lock_instrument(session, instrument)
     if replaces is None and session.scalar(select(CalibrationRecord.id).where(
             CalibrationRecord.instrument_id == instrument.id,
             CalibrationRecord.certificate_number == cert.number)):
@@ -469,14 +479,22 @@ def certificate_from_json(data: Any) -> ParsedCertificate:
     return parse_json(data)
 
 
+def _locked_record(session: Session, record_id: int) -> CalibrationRecord:
+    """A record read afresh under its row lock: of concurrent corrections or status changes
+    of one record, one waits for the other and sees what it did."""
+    rec = session.get(CalibrationRecord, record_id, with_for_update={"of": CalibrationRecord},
+                      populate_existing=True)
+    if rec is None:
+        raise NotFound(f"no calibration record {record_id}")
+    return rec
+
+
 def correct_record(session: Session, *, actor: User, record_id: int, data: Any, reason: Any,
                    timezone: str, warning_days: int = 30) -> CalibrationRecord:
     """Correct a calibration record: a new version with the reason; the old one stays readable."""
     require(actor, "calibration.record")
     reason = text(reason, "reason", max_len=2000)
-    old = session.get(CalibrationRecord, record_id)
-    if old is None:
-        raise NotFound(f"no calibration record {record_id}")
+    old = _locked_record(session, record_id)
     if not old.is_current:
         raise Conflict(f"record {record_id} was already corrected; correct the current version")
     if old.status == RecordStatus.REVOKED:
@@ -505,9 +523,7 @@ def set_record_status(session: Session, *, actor: User, record_id: int, status: 
     allowed = (RecordStatus.REVOKED, RecordStatus.OUT_OF_TOLERANCE)
     if status not in allowed:
         raise InvalidInput(f"must be one of {', '.join(allowed)}", field="status")
-    rec = session.get(CalibrationRecord, record_id)
-    if rec is None:
-        raise NotFound(f"no calibration record {record_id}")
+    rec = _locked_record(session, record_id)
     if rec.status == RecordStatus.REVOKED:
         raise Conflict(f"record {record_id} is revoked")
     before = {"status": rec.status}
@@ -532,6 +548,7 @@ def record_check(session: Session, *, actor: User, instrument: Instrument, data:
         ``raw_bytes``); never taken from the client's data.
     """
     require(actor, "calibration.record")
+    lock_instrument(session, instrument)  # the newest check decides the flag: one at a time
     unit_text = text(data.get("unit"), "unit", max_len=40)
     unit = units.parse_unit(unit_text)
     dim = dimension_of(unit_text)

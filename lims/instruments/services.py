@@ -37,8 +37,14 @@ def get_instrument(session: Session, instrument_id: int) -> Instrument:
     return instrument
 
 
-def find_instrument(session: Session, asset_number: str) -> Instrument:
-    instrument = session.scalar(select(Instrument).where(Instrument.asset_number == asset_number))
+def find_instrument(session: Session, asset_number: str, *, lock: bool = False) -> Instrument:
+    """Find equipment by asset number; with ``lock``, take its row lock and read it afresh,
+    so that of concurrent changes to one instrument (status, flag, calibrations) one waits
+    for the other."""
+    query = select(Instrument).where(Instrument.asset_number == asset_number)
+    if lock:
+        query = query.with_for_update(of=Instrument).execution_options(populate_existing=True)
+    instrument = session.scalar(query)
     if instrument is None:
         raise NotFound(f"no instrument {asset_number!r}")
     return instrument
@@ -181,7 +187,7 @@ def update_instrument(session: Session, *, actor: User, asset: str, data: dict[s
     """Edit the register entry (name, location, port, …) with an audited reason."""
     require(actor, "instrument.manage")
     reason = text(reason, "reason", max_len=2000)
-    instrument = find_instrument(session, asset)
+    instrument = find_instrument(session, asset, lock=True)
     before = {**snapshot(instrument), "quantities": _quantities(instrument)}
     if "quantities" in data:
         # What it measures, as declared; a correction of what the first certificate declared.
@@ -209,7 +215,7 @@ def set_in_service(session: Session, *, actor: User, asset: str, in_service: boo
     """Take equipment out of service, or back into it, with a reason (ISO/IEC 17025 6.4.9)."""
     require(actor, "instrument.manage")
     reason = text(reason, "reason", max_len=500)
-    instrument = find_instrument(session, asset)
+    instrument = find_instrument(session, asset, lock=True)
     target = InstrumentStatus.IN_SERVICE if in_service else InstrumentStatus.OUT_OF_SERVICE
     if instrument.status == target:
         raise Conflict(f"{asset} is already {target}")

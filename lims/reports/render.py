@@ -115,7 +115,7 @@ class QRCode(Flowable):
                                    stroke=0, fill=1)
 
 
-def _styles() -> dict[str, ParagraphStyle]:
+def styles() -> dict[str, ParagraphStyle]:
     base = ParagraphStyle("base", fontName=REGULAR, fontSize=9, leading=12, wordWrap="CJK")
     return {
         "base": base,
@@ -145,7 +145,7 @@ def render_report(content: ReportContent, *, font_dir: Path) -> bytes:
     def stamp(value: object) -> str:
         return value.astimezone(tz).isoformat(timespec="minutes")  # type: ignore[attr-defined]
 
-    st = _styles()
+    st = styles()
     buf = io.BytesIO()
     doc = SimpleDocTemplate(
         buf, pagesize=A4, leftMargin=20 * mm, rightMargin=20 * mm, topMargin=20 * mm,

@@ -6,13 +6,14 @@ writers and would hide a missing lock).
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, select
 
-from lims.db import unit_of_work
+from lims.db import unit_of_work, utcnow
 from lims.errors import Conflict, LimsError, SampleStateError
 from lims.reports.models import Report
 from lims.reports.services import issue_report
@@ -131,3 +132,58 @@ def test_the_result_author_or_reviewer_cannot_issue(session, world, settings):
         issue_report(session, actor=world.user(session, "signatory2"), sample_number=number,
                      settings=settings)
     assert session.scalar(select(func.count()).select_from(Report)) == 0
+
+
+def test_two_corrections_of_one_calibration_give_one_version(app, session, world):
+    from lims.calibration import services as calibration
+    from lims.calibration.models import CalibrationRecord
+
+    world.calibrate(session, world.balance_id, valid_until=utcnow().date() + dt.timedelta(days=90),
+                    number="RACE-1")
+    rid = session.scalar(select(CalibrationRecord.id)
+                         .where(CalibrationRecord.certificate_number == "RACE-1"))
+    cert = {"number": "RACE-1", "instrument": "EQ-1",
+            "provider": {"name": "Provincial Metrology Institute", "kind": "accredited",
+                         "accreditation": "CNAS L0001", "country": "CN"},
+            "calibrated_on": utcnow().date().isoformat(),
+            "valid_until": (utcnow().date() + dt.timedelta(days=90)).isoformat(),
+            "results": [{"quantity": "mass", "nominal": "100", "value": "100.0003", "unit": "g",
+                         "expanded_uncertainty": "0.0003", "k": "2"}]}
+
+    def correct(s: Any) -> int:
+        return calibration.correct_record(s, actor=world.user(s, "qm"), record_id=rid,
+                                          data=cert, reason="typo", timezone=TZ).version
+
+    outcomes = race(app, [correct] * 4)
+    assert outcomes.count(2) == 1
+    assert all(isinstance(o, Conflict) for o in outcomes if o != 2)
+
+
+def test_taking_an_instrument_out_of_service_twice_at_once(app, world):
+    from lims.instruments.services import set_in_service
+
+    def out(s: Any) -> str:
+        return set_in_service(s, actor=world.user(s, "qm"), asset="EQ-1", in_service=False,
+                              reason="dropped").status
+
+    outcomes = race(app, [out] * 4)
+    assert outcomes.count("out of service") == 1
+    assert all(isinstance(o, Conflict) for o in outcomes if o != "out of service")
+
+
+def test_two_admins_disabling_each_other_leave_one(app, session, world):
+    from lims.auth.services import create_user, set_active
+
+    with unit_of_work(session):
+        create_user(session, username="admin2", full_name="A2", password="correct horse battery",
+                    roles=["admin"])
+
+    def disable(actor: str, target: str) -> Callable[[Any], str]:
+        def run(s: Any) -> str:
+            set_active(s, actor=world.user(s, actor), username=target, active=False)
+            return target
+        return run
+
+    outcomes = race(app, [disable("admin", "admin2"), disable("admin2", "admin")])
+    assert sum(isinstance(o, str) for o in outcomes) == 1
+    assert sum(isinstance(o, Conflict) for o in outcomes) == 1
