@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/capture.py
 	$(BIN)/python bench/traceability.py
+	$(BIN)/python bench/issuing.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -71,3 +71,17 @@ class ReportContent:
 
         return json.dumps(dataclasses.asdict(self), default=default, ensure_ascii=False,
                           sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ReportContent:
+        """The snapshot back from :meth:`to_json` (a claimed report is rendered from it)."""
+        data = json.loads(text)
+        when = dt.datetime.fromisoformat
+        for key in ("received_at", "tested_from", "tested_to", "issued_at"):
+            data[key] = when(data[key])
+        data["methods"] = tuple(MethodLine(**m) for m in data["methods"])
+        data["results"] = tuple(ResultLine(**r) for r in data["results"])
+        data["signatures"] = tuple(
+            Signature(s["meaning"], s["name"], when(s["at"]) if s["at"] else None)
+            for s in data["signatures"])
+        return cls(**data)

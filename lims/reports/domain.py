@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lims.domains import Domain
+from lims.domains import Domain, Job
 
 
 def _blueprints() -> tuple[Any, ...]:
@@ -33,4 +33,14 @@ def _commands() -> list[Any]:
     return commands()
 
 
-DOMAIN = Domain("reports", blueprints=_blueprints, api_paths=_api_paths, commands=_commands)
+def _recover(session: Any, settings: Any) -> dict[str, Any]:
+    from lims.reports.issuing import finish_pending_reports
+
+    return finish_pending_reports(session, settings)
+
+
+DOMAIN = Domain(
+    "reports", blueprints=_blueprints, api_paths=_api_paths, commands=_commands,
+    jobs=(Job("report-recovery", _recover, lambda s: {"minute": "*"},
+              doc="sign and store reports whose issue was interrupted after the number was "
+                  "taken, under the same number (every minute)"),))

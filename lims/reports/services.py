@@ -1,12 +1,14 @@
-"""Issue test reports: gather → render → sign → store → record, in the caller's transaction."""
+"""Issue test reports: claim (number, frozen content) → render and sign → store and record."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from lims import units
@@ -15,13 +17,13 @@ from lims.auth.models import User
 from lims.auth.services import require
 from lims.config import Settings
 from lims.db import utcnow
-from lims.errors import NotFound, OutsideScope, SeparationOfDuties
+from lims.errors import NotFound, OutsideScope, ReportError, SeparationOfDuties
 from lims.instruments.models import Instrument
 from lims.numbering import next_number
 from lims.reports.content import MethodLine, ReportContent, ResultLine, Signature
-from lims.reports.models import Report, ReportStatus
+from lims.reports.models import Report, ReportClaim, ReportStatus
 from lims.reports.render import render_report
-from lims.reports.sign import check_signer, load_signer, load_stamping, sign_pdf
+from lims.reports.sign import Stamping, check_signer, load_signer, load_stamping, sign_pdf
 from lims.samples.lifecycle import SampleStatus, check_transition
 from lims.samples.models import Sample
 from lims.samples.services import get_sample, mark_reported, result_authors
@@ -73,11 +75,23 @@ def build_content(session: Session, sample: Sample, *, number: str, issued_at: d
         timezone=settings.timezone)
 
 
-def issue_report(session: Session, *, actor: User, sample_number: str,
-                 settings: Settings) -> Report:
-    """Issue the signed test report of an approved sample.
+@dataclasses.dataclass(frozen=True)
+class Claimed:
+    """What the signing step needs from a claim, detached from any session."""
 
-    :raises SampleStateError: the sample is not approved.
+    claim_id: int
+    number: str
+    content: ReportContent
+    issued_by_id: int
+
+
+def claim_report(session: Session, *, actor: User, sample_number: str,
+                 settings: Settings) -> Claimed:
+    """Step 1 of issuing: lock the sample, check who may issue, take the number, freeze the
+    content and mark the sample reported. Short: nothing is rendered or signed here.
+
+    :raises SampleStateError: the sample is not approved (or another issue claimed it first).
+    :raises SeparationOfDuties: the issuer entered or reviewed results of the sample.
     :raises OutsideScope: the issuer is not authorised for the sample's fields.
     :raises ReportError: the signing key cannot be loaded, its certificate is expired, not yet
         valid, revoked or not for document signing, or there is no time-stamping authority.
@@ -94,36 +108,100 @@ def issue_report(session: Session, *, actor: User, sample_number: str,
     if outside:
         raise OutsideScope(f"{actor.username} is not authorised to sign for {', '.join(outside)}",
                            sample=sample.number, fields=outside)
-    signer = load_signer(settings.signing_pkcs12, settings.signing_passphrase)
-    # PAdES B-LT (B-LTA with LIMS_PADES_LTA): a timestamp and the validation data embedded.
-    stamping = load_stamping(settings.signing_pkcs12, tsa_url=settings.tsa_url,
-                             tsa_ca_file=settings.tsa_ca_file)
-    check_signer(signer, crls=stamping.crls)  # an unfit certificate: refused before a number
+    signer, stamping = _signing(settings)  # an unfit certificate: refused before a number
+    check_signer(signer, crls=stamping.crls)
     issued_at = utcnow()
     today = issued_at.astimezone(ZoneInfo(settings.timezone)).date()
     number = next_number(session, "report", settings.report_number_format, today=today)
     content = build_content(session, sample, number=number, issued_at=issued_at,
                             settings=settings)
-    pdf = render_report(content, font_dir=settings.font_path)
-    signed = sign_pdf(pdf, signer, reason=f"批准 Approved: test report {number}",
-                      location=settings.lab_name_en, timestamper=stamping.timestamper,
-                      crls=stamping.crls, trust=stamping.trust, fetch=stamping.fetch,
-                      lta=settings.pades_lta)
+    claim = ReportClaim(number=number, sample_id=sample.id, issued_by_id=actor.id,
+                        issued_at=issued_at, content=content.to_json())
+    session.add(claim)
+    session.flush()
+    record(session, actor=actor, action="report.claim", entity_type="report_claims",
+           entity_id=number, after={"number": number, "sample": sample.number})
+    mark_reported(session, actor=actor, sample=sample, report_number=number)
+    return Claimed(claim.id, number, content, actor.id)
+
+
+def sign_claim(claimed: Claimed, settings: Settings) -> bytes:
+    """Step 2 of issuing: render and sign, outside any transaction (no session, no lock).
+
+    PAdES B-LT (B-LTA with ``LIMS_PADES_LTA``): a timestamp and the validation data embedded.
+
+    :raises ReportError: the key cannot be loaded or the time-stamping authority failed.
+    """
+    signer, stamping = _signing(settings)
+    pdf = render_report(claimed.content, font_dir=settings.font_path)
+    return sign_pdf(pdf, signer, reason=f"批准 Approved: test report {claimed.number}",
+                    location=settings.lab_name_en, timestamper=stamping.timestamper,
+                    crls=stamping.crls, trust=stamping.trust, fetch=stamping.fetch,
+                    lta=settings.pades_lta)
+
+
+def store_report(session: Session, claimed: Claimed, signed: bytes) -> Report:
+    """Step 3 of issuing: store the signed file under the claimed number, exactly once.
+
+    :raises ReportError: the claim was already finished (by the recovery job, say).
+    """
+    now = utcnow()
+    won = session.execute(
+        update(ReportClaim).where(ReportClaim.id == claimed.claim_id,
+                                  ReportClaim.finished_at.is_(None))
+        .values(finished_at=now)).rowcount
+    if won != 1:
+        raise ReportError(f"report {claimed.number} was already stored", report=claimed.number)
+    claim = session.execute(select(ReportClaim).where(ReportClaim.id == claimed.claim_id)
+                            ).scalar_one()
+    actor = session.execute(select(User).where(User.id == claim.issued_by_id)).scalar_one()
     digest = hashlib.sha256(signed).hexdigest()
-    report = Report(number=number, sample_id=sample.id, status=ReportStatus.ISSUED,
-                    issued_at=issued_at, issued_by_id=actor.id, sha256=digest, size=len(signed),
-                    content=content.to_json(), pdf=signed)
+    report = Report(number=claimed.number, sample_id=claim.sample_id, status=ReportStatus.ISSUED,
+                    issued_at=claim.issued_at, issued_by_id=actor.id, sha256=digest,
+                    size=len(signed), content=claim.content, pdf=signed)
     session.add(report)
     session.flush()
-    record(session, actor=actor, action="report.issue", entity_type="reports", entity_id=number,
-           after={"number": number, "sample": sample.number, "sha256": digest,
-                  "size": len(signed), "status": ReportStatus.ISSUED})
-    mark_reported(session, actor=actor, sample=sample, report_number=number)
+    record(session, actor=actor, action="report.issue", entity_type="reports",
+           entity_id=claimed.number,
+           after={"number": claimed.number, "sample": claimed.content.sample_number,
+                  "sha256": digest, "size": len(signed), "status": ReportStatus.ISSUED})
     return report
+
+
+def issue_report(session: Session, *, actor: User, sample_number: str,
+                 settings: Settings) -> Report:
+    """Issue the signed test report of an approved sample in the caller's transaction.
+
+    The web uses :func:`lims.reports.issuing.issue_in_steps`, which commits between the steps
+    so that rendering and signing hold no lock; this one-transaction form serves the demo,
+    the CLI and tests. Raises what :func:`claim_report` and :func:`sign_claim` raise.
+    """
+    claimed = claim_report(session, actor=actor, sample_number=sample_number, settings=settings)
+    return store_report(session, claimed, sign_claim(claimed, settings))
+
+
+def _signing(settings: Settings) -> tuple[Any, Stamping]:
+    signer = load_signer(settings.signing_pkcs12, settings.signing_passphrase)
+    stamping = load_stamping(settings.signing_pkcs12, tsa_url=settings.tsa_url,
+                             tsa_ca_file=settings.tsa_ca_file)
+    return signer, stamping
+
+
+def pending_claims(session: Session, *, before: dt.datetime) -> list[Claimed]:
+    """Claims not finished and taken before ``before``: what the recovery job finishes."""
+    claims = session.scalars(select(ReportClaim).where(
+        ReportClaim.finished_at.is_(None), ReportClaim.issued_at < before)
+        .order_by(ReportClaim.id))
+    return [Claimed(c.id, c.number, ReportContent.from_json(c.content), c.issued_by_id)
+            for c in claims]
 
 
 def get_report(session: Session, number: str) -> Report:
     report = session.scalar(select(Report).where(Report.number == number))
+    if report is None and session.scalar(select(ReportClaim.id).where(
+            ReportClaim.number == number, ReportClaim.finished_at.is_(None))):
+        raise ReportError(f"report {number} is being signed; try again in a moment",
+                          report=number)
     if report is None:
         raise NotFound(f"no report {number!r}", report=number)
     return report

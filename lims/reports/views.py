@@ -10,9 +10,9 @@ from typing import Any
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from lims.db import unit_of_work
+from lims.reports.issuing import issue_in_steps
 from lims.reports.models import Report
-from lims.reports.services import get_report, issue_report, list_reports, stored_pdf
+from lims.reports.services import get_report, list_reports, stored_pdf
 from lims.reports.sign import validate_pdf
 from lims.samples.models import Sample
 from lims.web.auth import current_user
@@ -49,9 +49,9 @@ def index() -> Any:
 
 @bp.post("/samples/<number>/report")
 def issue(number: str) -> Any:
-    with unit_of_work(get_session()) as db:
-        report = issue_report(db, actor=current_user(), sample_number=number, settings=settings())
-        flash(f"report {report.number} issued and signed", "ok")
+    report = issue_in_steps(get_session(), actor=current_user(), sample_number=number,
+                            settings=settings())
+    flash(f"report {report.number} issued and signed", "ok")
     return redirect(url_for("samples.detail", number=number), code=303)
 
 
@@ -144,9 +144,8 @@ def pdf_json(number: str) -> Any:
 
 @api.post("/samples/<number>/report")
 def issue_json(number: str) -> Any:
-    with unit_of_work(get_session()) as db:
-        report = issue_report(db, actor=current_user(), sample_number=number, settings=settings())
-        body = to_json(report, number)
-    return jsonify(body), 201
+    report = issue_in_steps(get_session(), actor=current_user(), sample_number=number,
+                            settings=settings())
+    return jsonify(to_json(report, number)), 201
 
 
