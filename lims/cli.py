@@ -109,7 +109,7 @@ def serve(host: str, port: int, workers: int) -> None:
         fail("no secret key: run `lims init` or set LIMS_SECRET_KEY")
     app = create_app(settings)
 
-    class Server(BaseApplication):  # type: ignore[misc]
+    class Server(BaseApplication):
         def load_config(self) -> None:
             for key, value in {"bind": f"{host}:{port}", "workers": workers,
                                "worker_class": "gthread", "threads": 4, "timeout": 60,
