@@ -163,6 +163,9 @@ class ModbusRTUSensor(Driver):
 
     def __init__(self, transport: Any, **options: str) -> None:
         super().__init__(transport, **options)
+        # The base class types its transport for the request/reply drivers (a SerialTransport);
+        # this one reads registers through pymodbus, so it keeps its own typed reference.
+        self.modbus: ModbusTransport = transport
         try:
             self.device = int(self.settings["address"])
         except ValueError:
@@ -199,7 +202,7 @@ class ModbusRTUSensor(Driver):
             count = sum(r.words for r in group)
             at = self.now()
             try:
-                regs, raw = self.transport.read(group[0].function, group[0].address, count,
+                regs, raw = self.modbus.read(group[0].function, group[0].address, count,
                                                 self.device)
             except DeviceError as exc:
                 readings.extend(Reading(NAME, None, None, None, ERROR, b"", at, str(exc))

@@ -14,11 +14,11 @@ from typing import Any
 
 import click
 
-from lims.clitools import fail, runtime
+from lims.clitools import LimsGroup, fail, runtime
 from lims.config import Settings, ensure_secret
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LimsGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """LIMS for metrology and inspection labs."""
 
@@ -52,8 +52,11 @@ def init() -> None:
             role = grant_application_role(owner_url, settings.database_url)
             click.echo(f"granted row access to the application role {role!r}")
     except Exception as exc:  # noqa: BLE001 - one clear sentence, never a traceback
-        fail(f"cannot migrate the database {_redact(owner_url)}: "
-             f"{getattr(exc, 'orig', None) or exc}".splitlines()[0])
+        from lims.db import storage_error
+
+        refused = storage_error(exc)
+        reason = refused.message if refused else getattr(exc, "orig", None) or exc
+        fail(f"cannot migrate the database {_redact(owner_url)}: {reason}".splitlines()[0])
     click.echo(f"database migrated to head: {_redact(owner_url)}")
     if not os.environ.get("LIMS_SIGNING_PKCS12"):
         pki_dir = inst / "pki"
@@ -109,7 +112,7 @@ def serve(host: str, port: int, workers: int) -> None:
         fail("no secret key: run `lims init` or set LIMS_SECRET_KEY")
     app = create_app(settings)
 
-    class Server(BaseApplication):  # type: ignore[misc]
+    class Server(BaseApplication):
         def load_config(self) -> None:
             for key, value in {"bind": f"{host}:{port}", "workers": workers,
                                "worker_class": "gthread", "threads": 4, "timeout": 60,

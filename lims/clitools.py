@@ -17,6 +17,22 @@ if TYPE_CHECKING:
     from lims.config import Settings
 
 
+class LimsGroup(click.Group):
+    """The ``lims`` command group: a database or disk that refuses writes (read-only, a hot
+    standby, full) ends any command with one sentence saying so, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            from lims.db import storage_error
+
+            refused = storage_error(exc)
+            if refused is None:
+                raise
+            fail(refused.message)
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)

@@ -7,6 +7,8 @@ The edge (a request, a job run, a CLI command) owns the transaction through
 from __future__ import annotations
 
 import datetime as dt
+import errno
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -14,6 +16,8 @@ from typing import Any
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from lims.errors import ReadOnly, StorageFull, Unavailable
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -111,3 +115,62 @@ def unit_of_work(session: Session) -> Iterator[Session]:
         session.rollback()
         raise
     session.commit()
+
+
+# --- a database or disk that refuses writes -------------------------------------------------
+
+# SQLite primary result codes (sqlite.org/rescode.html); an extended code keeps its primary
+# code in the low byte (SQLITE_READONLY_DBMOVED = 8 | 4 << 8).
+_SQLITE_READONLY, _SQLITE_FULL, _SQLITE_CANTOPEN = 8, 13, 14
+# PostgreSQL SQLSTATEs: read_only_sql_transaction (default_transaction_read_only, a hot
+# standby, SET TRANSACTION READ ONLY) and disk_full.
+_PG_READ_ONLY, _PG_DISK_FULL = "25006", "53100"
+
+READ_ONLY_MESSAGE = ("the database is read-only: nothing can be saved until an administrator "
+                     "makes it writable again (reading still works)")
+FULL_MESSAGE = ("the disk under the database is full: nothing can be saved until space is "
+                "freed (reading still works)")
+
+
+def storage_error(exc: BaseException) -> Unavailable | None:
+    """Say what is wrong when the database (or the instance folder) cannot take a write.
+
+    Returns a :class:`lims.errors.ReadOnly`, :class:`~lims.errors.StorageFull` or
+    :class:`~lims.errors.Unavailable` for the driver errors that mean so (SQLite's
+    SQLITE_READONLY, SQLITE_FULL and SQLITE_CANTOPEN; PostgreSQL's read-only transaction and
+    disk full; a read-only or full file system), looking through SQLAlchemy's wrapper and the
+    exception's causes, and None for anything else.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        found = _classify(current) or _classify(getattr(current, "orig", None))
+        if found is not None:
+            return found
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _classify(exc: object) -> Unavailable | None:
+    if isinstance(exc, sqlite3.Error):
+        code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+        if code == _SQLITE_READONLY:
+            return ReadOnly(READ_ONLY_MESSAGE)
+        if code == _SQLITE_FULL:
+            return StorageFull(FULL_MESSAGE)
+        if code == _SQLITE_CANTOPEN:
+            return Unavailable("the database file cannot be opened: its folder may be "
+                               "read-only, missing or full")
+        return None
+    sqlstate = getattr(exc, "sqlstate", None)  # psycopg's errors carry it
+    if sqlstate == _PG_READ_ONLY:
+        return ReadOnly(READ_ONLY_MESSAGE)
+    if sqlstate == _PG_DISK_FULL:
+        return StorageFull(FULL_MESSAGE)
+    if isinstance(exc, OSError):
+        if exc.errno == errno.EROFS:
+            return ReadOnly(f"the file system is read-only: cannot write {exc.filename or 'a file'}")
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return StorageFull(f"the disk is full: cannot write {exc.filename or 'a file'}")
+    return None

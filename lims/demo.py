@@ -224,4 +224,4 @@ def _demo_equipment(session: Any, rt: Runtime, qm: Any, today: dt.date) -> Any:
 
 
 def _logins(path: Any) -> list[tuple[str, str, str]]:
-    return [tuple(x) for x in json.loads(path.read_text(encoding="utf-8"))]  # type: ignore[misc]
+    return [tuple(x) for x in json.loads(path.read_text(encoding="utf-8"))]

@@ -14,11 +14,17 @@ maps them to HTTP is :mod:`lims.web.errors`; the CLI maps them to exit codes.
     │   └── OutsideScope            signatory not authorised for the field (RB/T 214 4.2.4)
     ├── InvalidInput                -> 422 (names the field)
     │   └── UnitMismatch            a unit not dimensionally compatible with the expected one
-    └── Conflict                    -> 409 (the state does not allow this)
-        ├── SampleStateError        illegal lifecycle transition
-        ├── CalibrationExpired      instrument overdue at the time of measurement (ISO/IEC 17025 6.4)
-        ├── InstrumentUnavailable   out of service, or the driver failed
-        └── ReportError             rendering, signing, storing an issued report
+    ├── Conflict                    -> 409 (the state does not allow this)
+    │   ├── SampleStateError        illegal lifecycle transition
+    │   ├── CalibrationExpired      instrument overdue at the time of measurement (ISO/IEC 17025 6.4)
+    │   ├── InstrumentUnavailable   out of service, or the driver failed
+    │   └── ReportError             rendering, signing, storing an issued report
+    └── Unavailable                 -> 503 (the database cannot be opened; reads may still work)
+        ├── ReadOnly                the database or the instance folder refuses writes
+        └── StorageFull             the disk under the database or the instance folder is full
+
+``Unavailable`` and its subclasses are not raised by services: the edges (web, CLI) translate
+the driver's error into them with :func:`lims.db.storage_error`.
 """
 
 from __future__ import annotations
@@ -93,3 +99,17 @@ class BadRequest(LimsError):
     """The request itself is malformed (not JSON, not an object)."""
 
     code = "bad_request"
+
+
+class Unavailable(LimsError):
+    """The database cannot be used now: nothing the user did is wrong, so try again later."""
+
+    code = "unavailable"
+
+
+class ReadOnly(Unavailable):
+    code = "read_only"
+
+
+class StorageFull(Unavailable):
+    code = "disk_full"

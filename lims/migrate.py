@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+def migrations_dir() -> Path:
+    """The Alembic folder, found through the ``lims.migrations`` package.
+
+    In a checkout (editable install) that is ``migrations/`` at the repository root; in an
+    installed wheel it is ``site-packages/lims/migrations``. Never a path relative to this file.
+    """
+    return Path(str(files("lims.migrations")))
 
 
 def alembic_config(url: str) -> Config:
     cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("script_location", str(migrations_dir()))
     cfg.set_main_option("file_template",
                         "%%(year)d%%(month).2d%%(day).2d_%%(rev)s_%%(slug)s")
     cfg.attributes["url"] = url

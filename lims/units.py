@@ -17,7 +17,7 @@ import pint
 
 from lims.errors import InvalidInput, UnitMismatch
 
-ureg = pint.UnitRegistry(non_int_type=Decimal, cache_folder=":auto:")
+ureg: pint.UnitRegistry[Decimal] = pint.UnitRegistry(non_int_type=Decimal, cache_folder=":auto:")
 ureg.define("percent_relative_humidity = percent = %RH")
 pint.set_application_registry(ureg)
 

@@ -49,17 +49,17 @@ def text(value: Any, field: str, *, required: bool = True, max_len: int = 200,
         value = ""
     if not isinstance(value, str):
         raise InvalidInput("must be text", field=field)
-    value = value.strip()
+    stripped = value.strip()
     bad = _CONTROL - ({"\n", "\r", "\t"} if multiline else set())
-    if any(ch in bad for ch in value):
+    if any(ch in bad for ch in stripped):
         raise InvalidInput("contains a control character", field=field)
-    if not is_utf8(value):
+    if not is_utf8(stripped):
         raise InvalidInput("contains a lone surrogate (not valid Unicode text)", field=field)
-    if required and not value:
+    if required and not stripped:
         raise InvalidInput("is required", field=field)
-    if len(value) > max_len:
+    if len(stripped) > max_len:
         raise InvalidInput(f"is longer than {max_len} characters", field=field)
-    return value
+    return stripped
 
 
 def date(value: Any, field: str, *, required: bool = True) -> dt.date | None:
@@ -68,17 +68,20 @@ def date(value: Any, field: str, *, required: bool = True) -> dt.date | None:
         if required:
             raise InvalidInput("is required (YYYY-MM-DD)", field=field)
         return None
+    day: dt.date
     if isinstance(value, dt.datetime):
-        value = value.date()
-    if not isinstance(value, dt.date):
+        day = value.date()
+    elif isinstance(value, dt.date):
+        day = value
+    else:
         try:
-            value = dt.date.fromisoformat(str(value)[:40])
+            day = dt.date.fromisoformat(str(value)[:40])
         except ValueError as exc:
             raise InvalidInput(f"{str(value)[:40]!r} is not a date (YYYY-MM-DD)",
                                field=field) from exc
-    if not FIRST_YEAR <= value.year <= LAST_YEAR:
-        raise InvalidInput(f"{value} is outside {FIRST_YEAR}–{LAST_YEAR}", field=field)
-    return value
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise InvalidInput(f"{day} is outside {FIRST_YEAR}–{LAST_YEAR}", field=field)
+    return day
 
 
 def moment(value: Any, field: str, *, timezone: str) -> dt.datetime:

@@ -43,7 +43,7 @@ class SimModel:
         return []
 
     def split_commands(self) -> list[bytes]:
-        out = []
+        out: list[bytes] = []
         while True:
             positions = [(self._inbuf.find(t), t) for t in self.command_terminators]
             positions = [(i, t) for i, t in positions if i >= 0]

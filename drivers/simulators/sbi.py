@@ -25,7 +25,7 @@ class SBIBalanceModel(SimModel):
         self.next_auto = 0.0
 
     def split_commands(self) -> list[bytes]:
-        out = []
+        out: list[bytes] = []
         while True:
             idx = self._inbuf.find(b"\x1b")
             if idx < 0:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from lims.audit.models import AuditEvent
@@ -33,7 +34,7 @@ def _events() -> list[AuditEvent]:
 
 
 @bp.get("/")
-def index() -> object:
+def index() -> ResponseReturnValue:
     require(current_user(), "audit.read")
     verdict = verify_chain(get_session()) if request.args.get("verify") else None
     return render_template("audit/index.html", events=_events(), verdict=verdict,
@@ -41,13 +42,13 @@ def index() -> object:
 
 
 @api.get("/events")
-def events() -> object:
+def events() -> ResponseReturnValue:
     require(current_user(), "audit.read")
     return jsonify(events=[to_json(e) for e in _events()])
 
 
 @api.get("/verify")
-def verify() -> object:
+def verify() -> ResponseReturnValue:
     require(current_user(), "audit.read")
     v = verify_chain(get_session())
     return jsonify(ok=v.ok, count=v.count, first_bad_seq=v.first_bad_seq, message=v.message)

@@ -198,9 +198,10 @@ def user_tokens_command(username: str, as_json: bool) -> None:
     from lims.auth.services import user_tokens
 
     with _as_admin() as (session, actor):
-        rows = [{"id": t.id, "name": t.name, "created_at": t.created_at.isoformat(),
-                 "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None}
-                for t in user_tokens(session, actor=actor, username=username)]
+        rows: list[dict[str, Any]] = [
+            {"id": t.id, "name": t.name, "created_at": t.created_at.isoformat(),
+             "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None}
+            for t in user_tokens(session, actor=actor, username=username)]
     if as_json:
         echo_json(rows)
         return

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from lims.auth import services
@@ -31,7 +32,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> object:
+def login() -> ResponseReturnValue:
     if request.method == "GET":
         return render_template("auth/login.html", next=request.args.get("next", ""))
     policy, db = login_policy(), get_session()
@@ -52,7 +53,7 @@ def login() -> object:
 
 
 @bp.post("/logout")
-def logout() -> object:
+def logout() -> ResponseReturnValue:
     sid = session.get("sid")
     if isinstance(sid, str):
         with unit_of_work(get_session()) as db:
@@ -62,7 +63,7 @@ def logout() -> object:
 
 
 @bp.get("/tokens")
-def tokens() -> object:
+def tokens() -> ResponseReturnValue:
     user = current_user()
     rows = get_session().scalars(select(ApiToken).where(ApiToken.user_id == user.id)
                                  .order_by(ApiToken.id)).all()
@@ -70,7 +71,7 @@ def tokens() -> object:
 
 
 @bp.post("/tokens")
-def new_token() -> object:
+def new_token() -> ResponseReturnValue:
     user = current_user()
     with unit_of_work(get_session()) as db:
         token = services.create_token(db, user=user, name=request.form.get("name", "token"))
@@ -80,7 +81,7 @@ def new_token() -> object:
 
 
 @bp.post("/tokens/<int:token_id>/revoke")
-def revoke(token_id: int) -> object:
+def revoke(token_id: int) -> ResponseReturnValue:
     with unit_of_work(get_session()) as db:
         services.revoke_token(db, token_id=token_id, actor=current_user())
     flash("token revoked", "ok")
@@ -93,19 +94,19 @@ def _scopes() -> list[str]:
     return [s.strip() for s in request.form.get("scopes", "").split(",") if s.strip()]
 
 
-def _done(username: str, message: str) -> object:
+def _done(username: str, message: str) -> ResponseReturnValue:
     flash(message, "ok")
     return redirect(url_for("auth.user_detail", username=username), code=303)
 
 
 @bp.get("/users")
-def users() -> object:
+def users() -> ResponseReturnValue:
     rows = services.list_users(get_session(), actor=current_user())
     return render_template("auth/users.html", users=rows, roles=[r.value for r in Role])
 
 
 @bp.post("/users")
-def create_user() -> object:
+def create_user() -> ResponseReturnValue:
     with unit_of_work(get_session()) as db:
         user = services.create_user(
             db, actor=services.require(current_user(), "user.manage"),
@@ -118,7 +119,7 @@ def create_user() -> object:
 
 
 @bp.get("/users/<username>")
-def user_detail(username: str) -> object:
+def user_detail(username: str) -> ResponseReturnValue:
     db, actor = get_session(), current_user()
     user = services.managed_user(db, actor=actor, username=username)
     return render_template(
@@ -128,7 +129,7 @@ def user_detail(username: str) -> object:
 
 
 @bp.post("/users/<username>/disable")
-def disable(username: str) -> object:
+def disable(username: str) -> ResponseReturnValue:
     with unit_of_work(get_session()) as db:
         services.set_active(db, actor=current_user(), username=username, active=False,
                             reason=request.form.get("reason") or None)
@@ -136,7 +137,7 @@ def disable(username: str) -> object:
 
 
 @bp.post("/users/<username>/enable")
-def enable(username: str) -> object:
+def enable(username: str) -> ResponseReturnValue:
     with unit_of_work(get_session()) as db:
         services.set_active(db, actor=current_user(), username=username, active=True,
                             reason=request.form.get("reason") or None)
@@ -144,7 +145,7 @@ def enable(username: str) -> object:
 
 
 @bp.post("/users/<username>/password")
-def reset_password(username: str) -> object:
+def reset_password(username: str) -> ResponseReturnValue:
     with unit_of_work(get_session()) as db:
         services.reset_password(db, actor=current_user(), username=username,
                                 password=request.form.get("password", ""))
@@ -152,7 +153,7 @@ def reset_password(username: str) -> object:
 
 
 @bp.post("/users/<username>/roles")
-def set_roles(username: str) -> object:
+def set_roles(username: str) -> ResponseReturnValue:
     with unit_of_work(get_session()) as db:
         services.set_roles(db, actor=current_user(), username=username,
                            roles=request.form.getlist("roles"), scopes=_scopes())
@@ -160,7 +161,7 @@ def set_roles(username: str) -> object:
 
 
 @bp.post("/users/<username>/unlock")
-def unlock(username: str) -> object:
+def unlock(username: str) -> ResponseReturnValue:
     with unit_of_work(get_session()) as db:
         services.unlock_user(db, actor=current_user(), username=username)
     refusals().forget(username)
@@ -168,14 +169,14 @@ def unlock(username: str) -> object:
 
 
 @bp.post("/users/<username>/sign-out")
-def sign_out(username: str) -> object:
+def sign_out(username: str) -> ResponseReturnValue:
     with unit_of_work(get_session()) as db:
         n = services.sign_out(db, actor=current_user(), username=username)
     return _done(username, f"ended {n} session(s) of {username}")
 
 
 @bp.post("/users/<username>/tokens/<int:token_id>/revoke")
-def revoke_user_token(username: str, token_id: int) -> object:
+def revoke_user_token(username: str, token_id: int) -> ResponseReturnValue:
     with unit_of_work(get_session()) as db:
         services.revoke_user_token(db, actor=current_user(), username=username,
                                    token_id=token_id)

@@ -266,7 +266,8 @@ def _next_calibrations(session: Session, instrument_ids: set[int]) -> dict[int, 
         .order_by(CalibrationRecord.calibrated_on))
     out: dict[int, list[dt.date]] = {}
     for iid, day in rows:
-        out.setdefault(iid, []).append(day)
+        if day is not None:  # the query excludes it; this tells the type checker
+            out.setdefault(iid, []).append(day)
     return out
 
 

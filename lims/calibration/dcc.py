@@ -99,7 +99,8 @@ def parse_dcc(data: bytes, *, provider_kind: str | None = None) -> ParsedCertifi
     results: list[CertificateResult] = []
     for data_el in root.iterfind("dcc:measurementResults/dcc:measurementResult/dcc:results/"
                                  "dcc:result/dcc:data", _NS):
-        result_name = _text(data_el.getparent().find("dcc:name", _NS))
+        parent = data_el.getparent()  # dcc:result, by the path above
+        result_name = _text(parent.find("dcc:name", _NS) if parent is not None else None)
         results.extend(_walk(data_el, result_name, units))
     if not results:
         raise InvalidInput("the DCC has no numeric results (si:real under dcc:results)",
@@ -292,8 +293,8 @@ def _si_values(el: etree._Element, units: dict[str, str]) -> list[_Value]:
     if tag == "list":
         values = []
         for real in el.iter(f"{{{SI}}}real"):
-            real_list = real.getparent()
-            is_in_list = etree.QName(real_list).localname == "realList"
+            real_list = real.getparent()  # never None: el.iter() stays below el
+            is_in_list = real_list is not None and etree.QName(real_list).localname == "realList"
             values.append(_real(real, units, real_list if is_in_list else None))
         return values
     return []  # si:complex, si:constant, si:complexList
@@ -324,7 +325,7 @@ def _xml_list(el: etree._Element, units: dict[str, str]) -> list[_Value]:
     values = el.findtext("si:valueXMLList", "", _NS).split()
 
     def spread(path: str) -> list[str | None]:
-        items = (el.findtext(path, "", _NS) or "").split()
+        items: list[str | None] = [*(el.findtext(path, "", _NS) or "").split()]
         if not items:
             return [None] * len(values)
         if len(items) == 1:

@@ -13,7 +13,7 @@ from xml.sax.saxutils import escape
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 from sqlalchemy.orm import Session
 
 from lims.calibration.models import NonconformingCase
@@ -74,7 +74,7 @@ def letter_pdf(session: Session, case: NonconformingCase, customer_name: str,
     equipment = f"{instrument.asset_number} {instrument.name}"
     period = f"{case.from_date.isoformat()} — {case.to_date.isoformat()}"
 
-    story: list[object] = [
+    story: list[Flowable] = [
         P(e(settings.lab_name), st["subtitle"]),
         P(e(settings.lab_name_en), st["subtitle"]),
         Spacer(1, 4 * mm),

@@ -27,7 +27,7 @@ def case_json(case: NonconformingCase) -> dict[str, Any]:
     db = get_session()
     items = nc.affected(db, case)
     instrument = db.get(Instrument, case.instrument_id)
-    names = _user_names({case.opened_by_id} | {a.row.evaluated_by_id for a in items})
+    names = _user_names({case.opened_by_id, *(a.row.evaluated_by_id for a in items)})
     return {
         "number": case.number, "status": case.status,
         "asset": instrument.asset_number if instrument else None,
@@ -47,7 +47,8 @@ def case_json(case: NonconformingCase) -> dict[str, Any]:
     }
 
 
-def _user_names(ids: set[int | None]) -> dict[int, str]:
+def _user_names(ids: set[int | None]) -> dict[int | None, str]:
+    """Full names by user id; keyed to take an unset id, which finds no name."""
     wanted = {i for i in ids if i is not None}
     if not wanted:
         return {}
@@ -152,7 +153,7 @@ def case_page(number: str) -> Any:
     return render_template(
         "calibration/case.html", case=case, items=items, instrument=instrument,
         customers=nc.customers(items),
-        names=_user_names({case.opened_by_id} | {a.row.evaluated_by_id for a in items}),
+        names=_user_names({case.opened_by_id, *(a.row.evaluated_by_id for a in items)}),
         evaluations=nc.EVALUATIONS, is_open=case.status == CaseStatus.OPEN,
         pending=sum(a.row.evaluation == Evaluation.PENDING for a in items),
         can_manage=allowed(current_user().roles, "nonconformity.manage"))

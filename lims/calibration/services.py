@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVarTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, or_, select
@@ -84,7 +84,10 @@ def record_in_force(session: Session, instrument: Instrument | int, at: dt.datet
     return rec if rec is not None and day <= rec.valid_until else None
 
 
-def latest_on(query: Select[Any], instrument_id: int, day: dt.date) -> Select[Any]:
+_Row = TypeVarTuple("_Row")
+
+
+def latest_on(query: Select[*_Row], instrument_id: int, day: dt.date) -> Select[*_Row]:
     """Restrict ``query`` to an instrument's latest calibration on or before ``day``."""
     return (query.where(CalibrationRecord.instrument_id == instrument_id,
                         CalibrationRecord.is_current,
@@ -566,7 +569,8 @@ def record_check(session: Session, *, actor: User, instrument: Instrument, data:
         raise InvalidInput("give 1 to 100 readings", field="readings")
     readings = [units.parse_value(r, field=f"readings[{i}]") for i, r in enumerate(raw)]
     mean = sum(readings, Decimal(0)) / len(readings)
-    places = min(r.as_tuple().exponent for r in readings)  # type: ignore[type-var]
+    # parse_value admits finite numbers only, so each exponent is an int (not 'n', 'N' or 'F').
+    places = min(int(r.as_tuple().exponent) for r in readings)
     mean = mean.quantize(Decimal(1).scaleb(places - 1))  # one digit more than the readings
     deviation = mean - nominal
     standard = None

@@ -15,7 +15,7 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 from xml.sax.saxutils import escape, quoteattr
 
 ROOT_KINDS = ("nmi", "accredited")
@@ -171,7 +171,7 @@ def chain_svg(chain: Sequence[Mapping[str, Any]], *, complete: bool | None = Non
     for i in reversed(range(n)):
         ys[i] = y
         y += heights[i] + _GAP
-    height = (y - _GAP + _PAD) if n else cap + 2 * _PAD
+    height: float = (y - _GAP + _PAD) if n else cap + 2 * _PAD
     legend_rows = 1 + max(row for _x, row, _s in _legend_items(width)) if n else 0
     height += legend_rows * _LEGEND_ROW + (8 if n else 0)
 
@@ -298,6 +298,17 @@ def _when(value: object) -> tuple[float | None, str]:
     return moment.timestamp(), text[:10]
 
 
+class _Point(NamedTuple):
+    """One plotted check: its deviation and limit as numbers, when, and the row it came from."""
+
+    dev: float
+    lim: float | None
+    when: float | None
+    label: str
+    out: bool
+    src: Mapping[str, Any]
+
+
 def control_chart_svg(checks: Sequence[Mapping[str, Any]], *, unit: str = "",
                       ident: str = "control-chart",
                       title: str = "期间核查控制图 Intermediate-check control chart",
@@ -309,7 +320,7 @@ def control_chart_svg(checks: Sequence[Mapping[str, Any]], *, unit: str = "",
         A point whose |deviation| exceeds its limit, or whose result is ``fail``, is red.
     """
     ident = _ident(ident)
-    rows = []
+    rows: list[_Point] = []
     for c in checks:
         dev, lim = _num(c.get("deviation")), _num(c.get("limit"))
         when, label = _when(c.get("checked_at"))
@@ -317,10 +328,9 @@ def control_chart_svg(checks: Sequence[Mapping[str, Any]], *, unit: str = "",
             continue
         lim = abs(lim) if lim is not None else None
         out_of = (lim is not None and abs(dev) > lim) or c.get("result") == "fail"
-        rows.append({"dev": dev, "lim": lim, "when": when, "label": label, "out": out_of,
-                     "src": c})
-    rows.sort(key=lambda r: (r["when"] is None, r["when"] or 0.0))
-    fails = sum(r["out"] for r in rows)
+        rows.append(_Point(dev=dev, lim=lim, when=when, label=label, out=out_of, src=c))
+    rows.sort(key=lambda r: (r.when is None, r.when or 0.0))
+    fails = sum(r.out for r in rows)
     desc = (f"{len(rows)} checks, {fails} outside the limit"
             + (f"; deviation in {unit}" if unit else "") if rows else "no intermediate checks")
     out = _svg_open(ident, width, height, title, desc, "control-chart")
@@ -335,19 +345,20 @@ def control_chart_svg(checks: Sequence[Mapping[str, Any]], *, unit: str = "",
                    'fill="#5b6b7c">无核查 no checks</text></svg>')
         return "\n".join(out)
 
-    span = max([abs(r["dev"]) for r in rows] + [r["lim"] or 0.0 for r in rows]) * 1.2 or 1.0
+    span = max([abs(r.dev) for r in rows] + [r.lim or 0.0 for r in rows]) * 1.2 or 1.0
 
     def py(v: float) -> float:
         return top + plot_h / 2 - v / span * (plot_h / 2)
 
-    times = [r["when"] for r in rows if r["when"] is not None]
+    times = [r.when for r in rows if r.when is not None]
     t0, t1 = (min(times), max(times)) if times else (0.0, 0.0)
     by_time = len(times) == len(rows) and t1 > t0
     pad_x = 14
 
     def px(i: int) -> float:
-        if by_time:
-            return left + pad_x + (rows[i]["when"] - t0) / (t1 - t0) * (plot_w - 2 * pad_x)
+        when = rows[i].when
+        if by_time and when is not None:
+            return left + pad_x + (when - t0) / (t1 - t0) * (plot_w - 2 * pad_x)
         if len(rows) == 1:
             return left + plot_w / 2
         return left + pad_x + i / (len(rows) - 1) * (plot_w - 2 * pad_x)
@@ -357,42 +368,43 @@ def control_chart_svg(checks: Sequence[Mapping[str, Any]], *, unit: str = "",
     out.append(f'<line x1="{left}" y1="{py(0):.1f}" x2="{left + plot_w}" y2="{py(0):.1f}" '
                'stroke="#8a99a8"/>')
     for sign in (1, -1):
-        pts, last = [], None
+        pts: list[str] = []
+        last: float | None = None
         for i, r in enumerate(rows):
-            if r["lim"] is None:
+            if r.lim is None:
                 continue
             x_start = left if not pts else (xs[i - 1] + xs[i]) / 2
-            if last is not None and last != r["lim"]:
+            if last is not None and last != r.lim:
                 pts.append(f"{x_start:.1f},{py(sign * last):.1f}")
-            pts.append(f"{x_start:.1f},{py(sign * r['lim']):.1f}")
-            last = r["lim"]
+            pts.append(f"{x_start:.1f},{py(sign * r.lim):.1f}")
+            last = r.lim
         if last is not None:
             pts.append(f"{left + plot_w:.1f},{py(sign * last):.1f}")
             out.append(f'<polyline class="limit" points="{" ".join(pts)}" fill="none" '
                        'stroke="#b3261e" stroke-dasharray="6 4"/>')
-    limits = sorted({r["lim"] for r in rows if r["lim"] is not None})
+    limits = sorted({r.lim for r in rows if r.lim is not None})
     ticks = [0.0] + [v for lim in limits[-1:] for v in (lim, -lim)]
     for v in ticks:
         label = "0" if v == 0 else f"{'+' if v > 0 else '−'}{_fmt(abs(v))}"
         out.append(f'<text x="{left - 6}" y="{py(v) + 4:.1f}" text-anchor="end" '
                    f'font-size="11" fill="#5b6b7c">{_t(label)}</text>')
-    line = " ".join(f"{x:.1f},{py(r['dev']):.1f}" for x, r in zip(xs, rows, strict=True))
+    line = " ".join(f"{x:.1f},{py(r.dev):.1f}" for x, r in zip(xs, rows, strict=True))
     out.append(f'<polyline class="trend" points="{line}" fill="none" stroke="#0b5cad"/>')
     for x, r in zip(xs, rows, strict=True):
-        c = r["src"]
-        colour = "#b3261e" if r["out"] else "#1d7a36"
-        tip = (f"{r['label']}: deviation {c.get('deviation')}"
+        c = r.src
+        colour = "#b3261e" if r.out else "#1d7a36"
+        tip = (f"{r.label}: deviation {c.get('deviation')}"
                + (f" {unit}" if unit else "")
                + (f", limit ±{c.get('limit')}" if c.get("limit") is not None else "")
                + (f", mean {c.get('mean')} of nominal {c.get('nominal')}"
                   if c.get("mean") is not None else "")
-               + (" — 超限 OUTSIDE" if r["out"] else " — 合格 within"))
-        out.append(f'<circle class="{"out" if r["out"] else "in"}" cx="{x:.1f}" '
-                   f'cy="{py(r["dev"]):.1f}" r="{5 if r["out"] else 4}" fill="{colour}" '
+               + (" — 超限 OUTSIDE" if r.out else " — 合格 within"))
+        out.append(f'<circle class="{"out" if r.out else "in"}" cx="{x:.1f}" '
+                   f'cy="{py(r.dev):.1f}" r="{5 if r.out else 4}" fill="{colour}" '
                    f'stroke="#fff"><title>{_t(tip)}</title></circle>')
-    labels = [(xs[0], rows[0]["label"], "start")]
-    if len(rows) > 1 and rows[-1]["label"] != rows[0]["label"]:
-        labels.append((xs[-1], rows[-1]["label"], "end"))
+    labels = [(xs[0], rows[0].label, "start")]
+    if len(rows) > 1 and rows[-1].label != rows[0].label:
+        labels.append((xs[-1], rows[-1].label, "end"))
     for x, label, anchor in labels:
         out.append(f'<text x="{x:.1f}" y="{top + plot_h + 16}" text-anchor="{anchor}" '
                    f'font-size="11" fill="#5b6b7c">{_t(label)}</text>')

@@ -377,8 +377,9 @@ def record_page(asset: str) -> Any:
     data = form()
     s = settings()
     scan = request.files.get("file")
-    pdf = None
+    pdf, scan_name = None, None
     if scan is not None and scan.filename:
+        scan_name = scan.filename
         try:
             pdf = scan.read(MAX_CERTIFICATE + 1)
         finally:
@@ -393,7 +394,7 @@ def record_page(asset: str) -> Any:
             db, actor=current_user(), instrument=instrument, cert=cert, source="typed",
             timezone=s.timezone, interval_days=s.calibration_interval_days,
             warning_days=s.calibration_warning_days, file=pdf,
-            file_name=services.safe_file_name(scan.filename) if pdf else None,
+            file_name=services.safe_file_name(scan_name) if pdf and scan_name else None,
             file_type="application/pdf" if pdf else None)
         flash(f"calibration {rec.certificate_number} recorded", "ok")
     return redirect(url_for("instruments.detail", asset=asset), code=303)

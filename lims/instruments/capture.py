@@ -60,7 +60,8 @@ def _read(instrument: Instrument, unit: str | None, count: int,
     # Checked again here: a port stored before the rule, or by hand, must not open either.
     check_port(instrument.port, allowed_hosts=port_hosts, field="instrument_id")
     settings = {k: v for k, v in (instrument.port_settings or {}).items() if k in SERIAL_KEYS}
-    options = {k: str(v) for k, v in ((instrument.port_settings or {}).get("options") or {}).items()}
+    stored = (instrument.port_settings or {}).get("options")
+    options = {k: str(v) for k, v in stored.items()} if isinstance(stored, dict) else {}
     taken = []
     try:
         with get_driver(instrument.driver).open(instrument.port, options=options,

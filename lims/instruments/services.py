@@ -151,7 +151,7 @@ def parse_quantities(value: Any) -> list[InstrumentQuantity]:
             raise InvalidInput("must be an object", field=f)
         unit = text(q.get("unit"), f"{f}.unit", max_len=40)
         dim = dimension_of(unit, field=f"{f}.unit")
-        numbers = {}
+        numbers: dict[str, str | None] = {}
         for key in ("range_min", "range_max", "resolution", "mpe"):
             raw = q.get(key)
             if raw in (None, ""):

@@ -24,7 +24,7 @@ from GTC import reporting as gtc_reporting
 from lims.errors import InvalidInput
 from lims.metrology.coverage import coverage_factor, coverage_probability
 from lims.metrology.rounding import group_digits, round_to, round_uncertainty
-from lims.metrology.schema import INF, Budget
+from lims.metrology.schema import INF, Budget, InputQuantity
 
 if TYPE_CHECKING:
     from lims.metrology.montecarlo import MonteCarlo
@@ -144,7 +144,7 @@ def evaluate(budget: Budget, *, rounding: str = "half-up", digits: int = 2) -> E
         k = coverage_factor(nu, p)
     expanded = k * u
 
-    rows = []
+    rows: list[tuple[InputQuantity, float | None, float]] = []
     squares = []
     for q in budget.inputs:
         if q.constant or isinstance(y, float | int):

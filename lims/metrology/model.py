@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 import pint
+from pint.facets.plain import PlainUnit
 
 from lims.errors import InvalidInput
 
@@ -39,7 +40,7 @@ class Dim:
     """The unit of a (sub)expression in SI base units; ``absolute`` marks a temperature on an
     offset scale (°C, °F), which may only be shifted by a difference or subtracted."""
 
-    unit: pint.Unit
+    unit: PlainUnit  # what pint's operators are typed to return
     absolute: bool = False
     text: str = ""
 
@@ -47,7 +48,7 @@ class Dim:
 class Model:
     """A parsed, whitelisted measurement model."""
 
-    def __init__(self, expression: str, symbols: set[str], *, field: str = "model") -> None:
+    def __init__(self, expression: object, symbols: set[str], *, field: str = "model") -> None:
         if not isinstance(expression, str) or not expression.strip():
             raise InvalidInput("the model expression is required", field=field)
         if len(expression) > MAX_LENGTH:
@@ -118,7 +119,7 @@ class Model:
             if isinstance(node, ast.UnaryOp):
                 value = walk(node.operand)
                 return -value if isinstance(node.op, ast.USub) else +value
-            if isinstance(node, ast.Constant):
+            if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
                 return float(node.value)
             if isinstance(node, ast.Name):
                 return env[node.id]
@@ -128,7 +129,7 @@ class Model:
 
         return walk(self.tree)
 
-    def dimension(self, dims: Mapping[str, Dim], ureg: pint.UnitRegistry) -> Dim:
+    def dimension(self, dims: Mapping[str, Dim], ureg: pint.UnitRegistry[Decimal]) -> Dim:
         """Work out the unit of the model's result, refusing dimension errors by name.
 
         :raises InvalidInput: adding incompatible units (naming both), adding two absolute

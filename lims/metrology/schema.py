@@ -18,6 +18,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import pint
+from pint.facets.plain import PlainUnit
 
 from lims.errors import InvalidInput
 from lims.metrology.coverage import coverage_factor
@@ -38,7 +39,7 @@ class UnitInfo:
 
     text: str
     unit: pint.Unit
-    base: pint.Unit        # the SI base unit (kelvin for any temperature)
+    base: PlainUnit        # the SI base unit (kelvin for any temperature)
     factor: float          # base per unit (for an absolute temperature: per degree)
     zero: float            # base value of the unit's zero (273.15 for °C), 0 otherwise
     absolute: bool         # an absolute temperature on an offset scale
@@ -249,18 +250,22 @@ def parse_budget(data: Any) -> Budget:
         p = Decimal(str(_probability(coverage["probability"], "coverage.probability")))
 
     by_symbol = {q.symbol: q for q in inputs}
-    correlations = []
+    correlations: list[tuple[str, str, float]] = []
     for j, c in enumerate(data.get("correlations") or []):
         cf = f"correlations[{j}]"
         if not isinstance(c, Mapping):
             raise InvalidInput("must be an object with a, b and r", field=cf)
-        a, b = c.get("a"), c.get("b")
-        for key, sym in (("a", a), ("b", b)):
-            if sym not in by_symbol:
+        pair: list[str] = []
+        for key in ("a", "b"):
+            sym = c.get(key)
+            # A list or object here is no symbol (and would not even hash for the lookup).
+            if not isinstance(sym, str) or sym not in by_symbol:
                 raise InvalidInput(f"unknown input {sym!r}", field=f"{cf}.{key}")
             if by_symbol[sym].constant:
                 raise InvalidInput(f"{sym} is a constant and cannot be correlated",
                                    field=f"{cf}.{key}")
+            pair.append(sym)
+        a, b = pair
         if a == b:
             raise InvalidInput("an input cannot be correlated with itself", field=cf)
         r = float(_number(c.get("r"), f"{cf}.r"))

@@ -8,6 +8,7 @@ report number and "第 n 页 共 N 页 / Page n of N"; the last page ends with a
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import threading
 from pathlib import Path
@@ -64,7 +65,7 @@ def numbered_canvas(reference: str, lab: str) -> type[canvas.Canvas]:
 
         def showPage(self) -> None:  # noqa: N802 - reportlab's name
             self._pages.append(dict(self.__dict__))
-            self._startPage()
+            self._startPage()  # type: ignore[attr-defined]  # reportlab's, not in its stubs
 
         def save(self) -> None:
             total = len(self._pages)
@@ -76,7 +77,7 @@ def numbered_canvas(reference: str, lab: str) -> type[canvas.Canvas]:
 
         def _decorate(self, total: int) -> None:
             width, height = A4
-            page = self._pageNumber
+            page = self.getPageNumber()
             self.setFont(REGULAR, 8)
             self.setFillColor(colors.black)
             self.drawString(20 * mm, height - 12 * mm, lab)
@@ -139,11 +140,11 @@ def render_report(content: ReportContent, *, font_dir: Path) -> bytes:
     register_fonts(font_dir)
     tz = ZoneInfo(content.timezone)
 
-    def day(value: object) -> str:
-        return value.astimezone(tz).strftime("%Y-%m-%d")  # type: ignore[attr-defined]
+    def day(value: dt.datetime) -> str:
+        return value.astimezone(tz).strftime("%Y-%m-%d")
 
-    def stamp(value: object) -> str:
-        return value.astimezone(tz).isoformat(timespec="minutes")  # type: ignore[attr-defined]
+    def stamp(value: dt.datetime) -> str:
+        return value.astimezone(tz).isoformat(timespec="minutes")
 
     st = styles()
     buf = io.BytesIO()
@@ -153,7 +154,7 @@ def render_report(content: ReportContent, *, font_dir: Path) -> bytes:
         author=content.lab_name_en, subject=f"Sample {content.sample_number}",
         creator="LIMS", initialFontName=REGULAR, initialFontSize=9)
     P = Paragraph  # noqa: N806
-    story: list[object] = [
+    story: list[Flowable] = [
         P(_esc(content.lab_name), st["subtitle"]),
         P(_esc(content.lab_name_en), st["subtitle"]),
         Spacer(1, 4 * mm),

@@ -17,7 +17,7 @@ from lims.auth.models import User
 from lims.auth.services import require
 from lims.config import Settings
 from lims.db import utcnow
-from lims.errors import NotFound, OutsideScope, ReportError, SeparationOfDuties
+from lims.errors import NotFound, OutsideScope, ReportError, SampleStateError, SeparationOfDuties
 from lims.instruments.models import Instrument
 from lims.numbering import next_number
 from lims.reports.content import MethodLine, ReportContent, ResultLine, Signature
@@ -36,7 +36,8 @@ def build_content(session: Session, sample: Sample, *, number: str, issued_at: d
                   settings: Settings) -> ReportContent:
     """Snapshot what the report says from the sample and its current results."""
     req = sample.request
-    results, authors, measured = [], set(), []
+    results, measured = [], []
+    authors: set[int] = set()
     for test in sample.tests:
         current = test.current_results()
         for ch in test.method.characteristics:
@@ -51,6 +52,11 @@ def build_content(session: Session, sample: Sample, *, number: str, issued_at: d
                 instrument=f"{inst.asset_number} {inst.name}" if inst else ""))
             authors.update(x.recorded_by_id for x in test.results if x.characteristic_id == ch.id)
             measured.append(r.measured_at)
+    if sample.reviewed_by_id is None or sample.approved_by_id is None:
+        # The lifecycle reports only reviewed and approved samples; a row edited behind its
+        # back must not become a report with a blank signature.
+        raise SampleStateError(f"{sample.number} has not been reviewed and approved",
+                               sample=sample.number)
     names = {u.id: u.full_name for u in session.scalars(
         select(User).where(User.id.in_(authors | {sample.reviewed_by_id, sample.approved_by_id})))}
     signatures = (
@@ -149,7 +155,7 @@ def store_report(session: Session, claimed: Claimed, signed: bytes) -> Report:
     won = session.execute(
         update(ReportClaim).where(ReportClaim.id == claimed.claim_id,
                                   ReportClaim.finished_at.is_(None))
-        .values(finished_at=now)).rowcount
+        .values(finished_at=now)).rowcount  # type: ignore[attr-defined]
     if won != 1:
         raise ReportError(f"report {claimed.number} was already stored", report=claimed.number)
     claim = session.execute(select(ReportClaim).where(ReportClaim.id == claimed.claim_id)

@@ -7,7 +7,6 @@ every change in the same transaction.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -70,7 +69,7 @@ def create_customer(session: Session, *, actor: User, name: Any, contact: Any = 
 
 
 def create_method(session: Session, *, actor: User, code: Any, title: Any, field: Any,
-                  clause: Any = "", characteristics: Sequence[dict[str, Any]]) -> TestMethod:
+                  clause: Any = "", characteristics: object) -> TestMethod:
     """Create a test method with its characteristics (name, unit, lower/upper limit).
 
     :raises InvalidInput: unknown unit, bad limit, lower limit above upper limit.
@@ -88,7 +87,7 @@ def create_method(session: Session, *, actor: User, code: Any, title: Any, field
         if not isinstance(spec, dict):
             raise InvalidInput("must be an object", field=prefix)
         unit = units.parse_unit(spec.get("unit"), field=f"{prefix}.unit")
-        limits = {}
+        limits: dict[str, str | None] = {}
         for key in ("lower_limit", "upper_limit"):
             raw = spec.get(key)
             if raw in (None, ""):

@@ -11,21 +11,26 @@ Too many failed logins answer 429 with ``Retry-After``, as a page or as JSON.
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 from typing import Any
 
 from flask import Flask, current_app, g, jsonify, make_response, render_template, request, session
 from flask_wtf.csrf import CSRFProtect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
 from lims.auth.errors import TooManyAttempts
 from lims.auth.models import User
 from lims.auth.services import user_for_token
 from lims.auth.sessions import LoginPolicy, Refusals, needs_touch, resume_session, touch_session
-from lims.db import unit_of_work, utcnow
+from lims.db import storage_error, unit_of_work, utcnow
 from lims.errors import Unauthenticated
 from lims.web.context import get_session, settings
 from lims.web.errors import wants_json
 from lims.web.inputs import apply_upload_limit
 
+log = logging.getLogger(__name__)
 PUBLIC_ENDPOINTS = {"auth.login", "health.health", "reports.verify", "static"}
 csrf = CSRFProtect()
 
@@ -87,9 +92,7 @@ def _load_user() -> None:
                 raise Unauthenticated("your session has ended; log in again")
         else:
             if needs_touch(row, now):
-                row_id = row.id
-                with unit_of_work(db):
-                    touch_session(db, row_id, now)
+                _touch(db, row.id, now)
             g.user, g.session_id = row.user, row.id
     elif "user_id" in session:  # a cookie from before server-side sessions
         session.clear()
@@ -99,6 +102,18 @@ def _load_user() -> None:
         # Bearer-token requests carry no ambient credentials, so only cookie sessions need
         # CSRF protection.
         csrf.protect()
+
+
+def _touch(db: Session, row_id: int, now: dt.datetime) -> None:
+    """Move the session's idle timer; on a database that refuses writes, let the user read on
+    (the timer then runs from the last touch that was saved)."""
+    try:
+        with unit_of_work(db):
+            touch_session(db, row_id, now)
+    except DBAPIError as exc:
+        if storage_error(exc) is None:
+            raise
+        log.warning("session %s not touched: %s", row_id, exc)
 
 
 def _too_many_attempts(exc: TooManyAttempts) -> Any:

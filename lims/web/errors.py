@@ -3,7 +3,9 @@
 API clients (``/api/…`` or ``Accept: application/json``) get ``{"error": {"code", "message",
 "field"?}}``; browsers get a page, or after a form post the page they came from with the
 message shown. Nothing, however malformed, produces a traceback; an unexpected error rolls the
-session back and answers 500 with no detail.
+session back and answers 500 with no detail. A database that refuses writes (read-only, a hot
+standby, a full disk) answers 503 with code ``read_only`` or ``disk_full`` and says so; reads
+go on working.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from lims import errors
+from lims.db import storage_error
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +30,7 @@ STATUS: dict[type[errors.LimsError], int] = {
     errors.NotFound: 404,
     errors.Conflict: 409,
     errors.InvalidInput: 422,
+    errors.Unavailable: 503,
 }
 
 
@@ -93,5 +97,10 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:
         _rollback()
+        refused = storage_error(exc)
+        if refused is not None:
+            log.warning("refused %s %s: %s (%s)", request.method, request.path, refused.message,
+                        exc)
+            return _respond(503, refused.code, refused.message)
         log.exception("unhandled error on %s %s", request.method, request.path)
         return _respond(500, "internal", "internal error; it has been logged")

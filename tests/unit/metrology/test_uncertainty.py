@@ -158,6 +158,19 @@ def test_correlated_inputs_with_finite_dof_are_refused():
     assert exc.value.field == "correlations[0]"
 
 
+@pytest.mark.parametrize("symbol", [["a"], {"a": 1}, 1, None])
+def test_a_correlation_naming_no_symbol_is_refused_by_field(symbol):
+    # A list or object would not even hash for the lookup of the symbol (once a TypeError).
+    budget = {"measurand": {"symbol": "y", "unit": "V"}, "model": "a + b",
+              "inputs": [{"symbol": s, "value": "1", "unit": "V", "uncertainty":
+                          {"type": "B", "distribution": "standard", "standard": "1"}}
+                         for s in ("a", "b")],
+              "correlations": [{"a": "a", "b": symbol, "r": 0.3}]}
+    with pytest.raises(InvalidInput) as exc:
+        parse_budget(budget)
+    assert exc.value.field == "correlations[0].b"
+
+
 def _temperature_budget(model: str, t2_unit: str, measurand: str = "°C") -> dict:
     return {"measurand": {"symbol": "t", "unit": measurand}, "model": model,
             "inputs": [{"symbol": "t1", "value": "20.0", "unit": "℃",
