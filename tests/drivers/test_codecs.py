@@ -190,7 +190,43 @@ def test_every_unit_a_driver_emits_is_accepted_by_the_lims():
     from lims.units import parse_unit
 
     units = {*sbi.UNITS.values(), *scpi.FUNCTIONS.values(), *vaisala.UNITS.values(),
-             *fluke.UNITS.values(), *mitutoyo.UNITS.values(),
-             *(r.unit for p in modbus.PROFILES.values() for r in p)}
+             *vaisala.DIFFERENCE_UNITS.values(), *fluke.UNITS.values(),
+             *mitutoyo.UNITS.values(), *(r.unit for p in modbus.PROFILES.values() for r in p)}
     for unit in units:
         parse_unit(unit)
+
+# --- Driver corrections (issue 9 §6): parsing rules -------------------------------------------
+
+def test_vaisala_dt_is_a_temperature_difference_not_a_temperature():
+    # FORM "T=" t U3 #t "Td=" td U3 #t "dT=" dt U3 #r #n, in the manual's FORM syntax (§4.1).
+    t, td, dt = vaisala.parse_line(b"T= 21.0'C\tTd= 8.0'C\tdT= 13.0'C")
+    assert (t.value, t.unit, t.quantity) == ("21.0", "degC", "temperature")
+    assert (td.value, td.unit, td.quantity) == ("8.0", "degC", "temperature")  # a dewpoint
+    assert (dt.value, dt.unit, dt.quantity) == ("13.0", "delta_degC", "temperature_difference")
+    (dt_f,) = vaisala.parse_line(b"dT= 23.4'F")
+    assert (dt_f.unit, dt_f.quantity) == ("delta_degF", "temperature_difference")
+    (bad,) = vaisala.parse_line(b"dT= 13.0 %RH")  # never passed off as another quantity
+    assert bad.status == "error" and bad.value is None
+
+
+def test_vaisala_default_line_and_custom_labels_carry_their_kind():
+    rh, t = vaisala.parse_line(b"RH= 98.4 %RH T= 31.1 'C")
+    assert (rh.quantity, t.quantity) == ("relative_humidity", "temperature")
+    # M210566EN FORM example with free-text labels: no kind is guessed, the unit stays degC.
+    tfrost, temp = vaisala.parse_line(b"Tfrost= 36.0'C Temp= 31.0'C")
+    assert (tfrost.unit, tfrost.quantity, temp.unit, temp.quantity) == \
+        ("degC", None, "degC", None)
+
+
+def test_a_dt_reading_converts_as_a_difference_in_the_lims():
+    from decimal import Decimal
+
+    from lims.errors import UnitMismatch
+    from lims.units import convert, parse_unit
+
+    (dt,) = vaisala.parse_line(b"dT= 13.0'C")
+    unit = parse_unit(dt.unit)
+    assert convert(Decimal(dt.value), unit, parse_unit("K")) == Decimal("13.0")  # not 286.15
+    with pytest.raises(UnitMismatch):
+        convert(Decimal(dt.value), unit, parse_unit("degC"))
+
