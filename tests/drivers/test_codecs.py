@@ -230,3 +230,18 @@ def test_a_dt_reading_converts_as_a_difference_in_the_lims():
     with pytest.raises(UnitMismatch):
         convert(Decimal(dt.value), unit, parse_unit("degC"))
 
+
+@pytest.mark.parametrize(("line", "channel", "value"), [
+    (b"01A+0000.123", "1", "0.123"), (b"02A-0012.345", "2", "-12.345"),
+    (b"02A-0012.345", None, "-12.345"),  # no channel configured: any
+])
+def test_mitutoyo_channel_digit_matches(line, channel, value):
+    r = mitutoyo.parse_line(line, "mm", channel=channel)
+    assert (r.status, r.value, r.quantity) == ("ok", value, "length")
+
+
+def test_mitutoyo_line_from_another_channel_is_refused():
+    r = mitutoyo.parse_line(b"02A+0000.123", "mm", channel="1")
+    assert r.status == "error" and r.value is None
+    assert "channel 2" in r.message and "configured channel 1" in r.message
+
