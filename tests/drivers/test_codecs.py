@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+
 import pytest
 
 from drivers import fluke, mitutoyo, modbus, sbi, scpi, vaisala
@@ -135,8 +137,9 @@ def test_modbus_responses():
     assert modbus.parse_response(H("01 03 04 00 64 00 C8 BA 7A"), device=1, function=3) == \
         [100, 200]
     regs = modbus.parse_response(H("01 04 04 41 BC 00 00 2E 5C"), device=1, function=4)
-    assert modbus.Register("T", 4, 0, "float32", "1", "degC").decode(regs) == "23.5"
-    assert modbus.Register("T", 4, 0, "float32", "1", "degC", "CDAB").decode(
+    assert modbus.Register("T", 4, 0, "float32", "1", "degC", resolution="0.1").decode(
+        regs) == "23.5"
+    assert modbus.Register("T", 4, 0, "float32", "1", "degC", "CDAB", "0.1").decode(
         [regs[1], regs[0]]) == "23.5"
 
 
@@ -244,4 +247,36 @@ def test_mitutoyo_line_from_another_channel_is_refused():
     r = mitutoyo.parse_line(b"02A+0000.123", "mm", channel="1")
     assert r.status == "error" and r.value is None
     assert "channel 2" in r.message and "configured channel 1" in r.message
+
+
+def _float_words(value: float) -> list[int]:
+    return list(struct.unpack(">HH", struct.pack(">f", value)))
+
+
+def test_modbus_float_is_stored_at_the_profile_resolution():
+    hi, lo = _float_words(43.2)
+    assert (hi, lo) == (0x422C, 0xCCCD)
+    # The trap: the float32 as Python prints it.
+    assert repr(struct.unpack(">f", struct.pack(">HH", hi, lo))[0]) == "43.20000076293945"
+    rh, t = modbus.PROFILES["hmt330"]
+    assert rh.decode([lo, hi]) == "43.20"        # CDAB, at the profile's 0.01
+    assert t.decode(list(reversed(_float_words(21.05)))) == "21.05"
+    coarse = modbus.Register("RH", 4, 0, "float32", "1", "%RH", resolution="0.1")
+    assert coarse.decode([hi, lo]) == "43.2"
+    assert coarse.decode(_float_words(-0.04)) == "0.0"
+
+
+def test_modbus_float_register_needs_a_power_of_ten_resolution():
+    with pytest.raises(ValueError, match="resolution"):
+        modbus.Register("T", 4, 0, "float32", "1", "degC")
+    with pytest.raises(ValueError, match="power of ten"):
+        modbus.Register("T", 4, 0, "float32", "1", "degC", resolution="0.5")
+
+
+def test_modbus_float_that_is_not_a_number_is_no_value():
+    from drivers.errors import ProtocolError
+
+    rh = modbus.PROFILES["hmt330"][0]
+    with pytest.raises(ProtocolError, match="not a number"):
+        rh.decode([0x0000, 0x7FC0])  # NaN, CDAB
 

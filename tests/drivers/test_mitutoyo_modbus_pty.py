@@ -1,4 +1,4 @@
-"""Mitutoyo channels, over real pyserial on pseudo-terminals."""
+"""Mitutoyo channels and Modbus float registers, over real pyserial on pseudo-terminals."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import pytest
 
 from drivers import DRIVERS
 from drivers.simulators.mitutoyo import MitutoyoModel
+from drivers.simulators.modbus import ModbusSensorModel
 from drivers.simulators.pty import PtySimulator
 
 
@@ -31,3 +32,14 @@ def test_mitutoyo_reads_its_configured_channel(tmp_path):
     assert (reading.status, reading.value, reading.unit, reading.quantity) == \
         ("ok", "-0.002", "mm", "length")
 
+
+def test_modbus_float_registers_are_stored_at_the_profile_resolution(tmp_path):
+    model = ModbusSensorModel(profile="hmt330", humidity=43.2, temperature=21.05)
+    with PtySimulator(model, tmp_path / "hmt") as sim, \
+            DRIVERS["modbus-rtu"].open(sim.port, options={"profile": "hmt330"}) as sensor:
+        sensor.resync()
+        rh, t = sensor.read()
+    assert (rh.value, rh.unit, rh.quantity, rh.message) == ("43.20", "%RH", "relative_humidity",
+                                                            "RH")
+    assert (t.value, t.unit, t.quantity) == ("21.05", "degC", "temperature")
+    assert rh.raw[:3] == bytes([1, 4, 8])  # one FC04 reply carrying all four registers
