@@ -11,7 +11,8 @@ import re
 import time
 
 from drivers.base import Driver, Option
-from drivers.errors import DriverError, DriverTimeout
+from drivers.errors import DriverError, DriverTimeout, ProtocolError
+from drivers.identity import Identity
 from drivers.reading import ERROR, OK, OVERLOAD, Reading
 
 NAME = "scpi-dmm"
@@ -33,6 +34,20 @@ def parse_reading(frame: bytes, unit: str | None, *, at: object = None) -> Readi
     if abs(float(text)) >= OVERLOAD_LIMIT:
         return Reading(NAME, None, None, None, OVERLOAD, frame, at, "overload")  # type: ignore[arg-type]
     return Reading(NAME, text, unit, None, OK, frame, at)  # type: ignore[arg-type]
+
+
+def parse_idn(frame: bytes) -> tuple[str, str, str, str]:
+    """Split an ``*IDN?`` reply into manufacturer, model, serial field and firmware.
+
+    ``HEWLETT-PACKARD,34401A,0,11-5-2`` -> ("HEWLETT-PACKARD", "34401A", "0", "11-5-2").
+
+    :raises ProtocolError: fewer than three fields.
+    """
+    fields = [f.strip() for f in frame.decode("latin-1").strip().split(",")]
+    if len(fields) < 3:
+        raise ProtocolError(f"unexpected *IDN? reply {','.join(fields)!r}")
+    manufacturer, model, serial = fields[:3]
+    return manufacturer, model, serial, ",".join(fields[3:])
 
 
 def parse_error(frame: bytes) -> tuple[int, str]:
@@ -66,6 +81,7 @@ class ScpiDmm(Driver):
         except ValueError:
             raise DriverError("--set timeout: seconds, e.g. 5") from None
         self.configured = False
+        self.model: str | None = None   # "HEWLETT-PACKARD 34401A", once *IDN? was asked
 
     def _send(self, command: str) -> None:
         self.transport.write(command.encode("ascii") + b"\n")
@@ -116,12 +132,16 @@ class ScpiDmm(Driver):
                             f"meter error {code},{text}")]
         return [parse_reading(frame, unit)]
 
-    def identify(self) -> str:
-        """Get the serial number: the third field of ``*IDN?`` (a 34401A reports 0 there)."""
-        fields = self.query("*IDN?").decode("latin-1").strip().split(",")
-        if len(fields) < 3:
-            raise DriverError(f"unexpected *IDN? reply {','.join(fields)!r}")
-        return fields[2].strip()
+    def identity(self) -> Identity:
+        """Ask ``*IDN?``; its serial field identifies the unit unless it is ``0`` (a 34401A)."""
+        manufacturer, model, serial, _firmware = parse_idn(self.query("*IDN?"))
+        self.model = " ".join(p for p in (manufacturer, model) if p) or None
+        return Identity.from_serial(serial, model=self.model,
+                                    source=f"the {self.model or 'meter'} (*IDN? serial field)")
+
+    def identify(self) -> str | None:
+        """Get the serial number from ``*IDN?``; None where the model reports none (34401A)."""
+        return self.identity().serial
 
     def close(self) -> None:
         try:

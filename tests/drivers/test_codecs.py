@@ -280,3 +280,15 @@ def test_modbus_float_that_is_not_a_number_is_no_value():
     with pytest.raises(ProtocolError, match="not a number"):
         rh.decode([0x0000, 0x7FC0])  # NaN, CDAB
 
+
+def test_scpi_idn_of_a_34401a_has_an_uninformative_serial_field():
+    from drivers.identity import Identity
+
+    assert scpi.parse_idn(b"HEWLETT-PACKARD,34401A,0,11-5-2\r") == \
+        ("HEWLETT-PACKARD", "34401A", "0", "11-5-2")
+    seen = Identity.from_serial("0", model="HEWLETT-PACKARD 34401A")
+    assert seen.serial is None and seen.reported == "0"
+    assert "not reported by this model" in seen.note
+    assert Identity.from_serial("MY54501234").serial == "MY54501234"
+    assert Identity.from_serial("0031801165").serial == "0031801165"  # leading zeros identify
+
