@@ -72,7 +72,9 @@ def test_scpi_error_queue(line, code, text):
 
 
 def test_scpi_units_follow_the_function():
-    assert scpi.FUNCTIONS["RES"] == "ohm" and scpi.FUNCTIONS["FREQ"] == "Hz"
+    assert scpi.FUNCTIONS["RES"] == ("resistance", "ohm")
+    assert scpi.FUNCTIONS["FREQ"] == ("frequency", "Hz")
+    assert scpi.FUNCTIONS["TEMP"] == ("temperature", None)  # from UNIT:TEMP?
     with pytest.raises(DriverError):
         scpi.parse_error(b"+1.00000000E+01")
 
@@ -192,7 +194,8 @@ def test_mitutoyo_garbled_lines_are_errors(line):
 def test_every_unit_a_driver_emits_is_accepted_by_the_lims():
     from lims.units import parse_unit
 
-    units = {*sbi.UNITS.values(), *scpi.FUNCTIONS.values(), *vaisala.UNITS.values(),
+    units = {*sbi.UNITS.values(), *(u for _, u in scpi.FUNCTIONS.values() if u),
+             *scpi.TEMP_UNITS.values(), *vaisala.UNITS.values(),
              *vaisala.DIFFERENCE_UNITS.values(), *fluke.UNITS.values(),
              *mitutoyo.UNITS.values(), *(r.unit for p in modbus.PROFILES.values() for r in p)}
     for unit in units:
@@ -291,4 +294,23 @@ def test_scpi_idn_of_a_34401a_has_an_uninformative_serial_field():
     assert "not reported by this model" in seen.note
     assert Identity.from_serial("MY54501234").serial == "MY54501234"
     assert Identity.from_serial("0031801165").serial == "0031801165"  # leading zeros identify
+
+
+@pytest.mark.parametrize(("reply", "unit"), [(b"C", "degC"), (b"F", "degF"), (b"K", "K"),
+                                             (b"C\r", "degC"), (b"k", "K")])
+def test_scpi_temperature_unit_reply(reply, unit):
+    assert scpi.parse_temperature_unit(reply) == unit
+
+
+@pytest.mark.parametrize("reply", [b"CEL", b"", b"+2.3E+01", b'-113,"Undefined header"'])
+def test_scpi_temperature_unit_reply_refuses_anything_else(reply):
+    from drivers.errors import ProtocolError
+
+    with pytest.raises(ProtocolError, match="UNIT:TEMP"):
+        scpi.parse_temperature_unit(reply)
+
+
+def test_scpi_temperature_reading_carries_the_reported_unit_and_kind():
+    r = scpi.parse_reading(b"+2.96600000E+02", "K", quantity="temperature")
+    assert (r.value, r.unit, r.quantity) == ("+2.96600000E+02", "K", "temperature")
 

@@ -53,7 +53,7 @@ def test_a_34401a_over_the_line_reports_no_serial_number(tmp_path):
         sim.stop()
     assert (seen.serial, seen.reported, seen.model) == (None, "0", "HEWLETT-PACKARD 34401A")
     assert checked.outcome == NOT_REPORTED and checked.identity == "MY45012345"
-    assert (reading.value, reading.unit) == ("+1.00000000E+01", "V")
+    assert (reading.value, reading.unit, reading.quantity) == ("+1.00000000E+01", "V", "voltage")
 
 
 def test_an_informative_serial_that_differs_still_refuses_over_the_line(tmp_path):
