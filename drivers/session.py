@@ -50,8 +50,9 @@ class Session:
                 if self.seen is None:
                     self.seen, self.identity = seen, seen.serial
                     if seen.serial is None:
-                        log.warning("%s: %s; after a reconnect only the model can be compared",
-                                    self.port, seen.note)
+                        log.warning("%s: %s; after a reconnect %s", self.port, seen.note,
+                                    "only the model can be compared" if seen.model else
+                                    "another instrument on this path cannot be told apart")
                 elif not _same_instrument(self.seen, seen):
                     raise IdentityMismatch(
                         f"the instrument on {self.port} identifies as {_describe(seen)}, not "
