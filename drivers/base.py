@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from drivers.errors import DriverError
+from drivers.identity import Identity
 from drivers.reading import Reading
 from drivers.transport import SerialTransport
 
@@ -90,8 +91,15 @@ class Driver:
         return self.read()
 
     def identify(self) -> str | None:
-        """Get the instrument's identity (serial number), or None when it cannot tell."""
+        """Get the instrument's serial number as reported, or None when it cannot tell."""
         return None
+
+    def identity(self) -> Identity:
+        """Get what the instrument says about itself, for :func:`drivers.identity.check_identity`.
+
+        A serial field that identifies no unit (empty, ``0``) is set aside with a note.
+        """
+        return Identity.from_serial(self.identify(), source=f"this {self.name} instrument")
 
     def resync(self) -> None:
         """Bring the line to a known state after (re)connecting: drop stale bytes."""

@@ -8,6 +8,7 @@
     │   └── DriverTimeout       no complete reply before the command's deadline
     ├── ProtocolError           a reply that does not fit the protocol's grammar
     ├── DeviceError             the instrument reported an error state
+    ├── Unsupported             the instrument cannot do what is configured (TEMP on a 34401A)
     └── IdentityMismatch        a different instrument answers on the configured path
 """
 
@@ -40,6 +41,10 @@ class ProtocolError(DriverError):
 
 class DeviceError(DriverError):
     """The instrument answered with an error."""
+
+
+class Unsupported(DriverError):
+    """The instrument has no such function: the configuration cannot work on this model."""
 
 
 class IdentityMismatch(DriverError):

@@ -6,12 +6,13 @@ import re
 import time
 
 from drivers.base import Driver, Option
-from drivers.reading import ERROR, OK, Reading
+from drivers.reading import ERROR, OK, TEMPERATURE, Reading
 
 NAME = "fluke-152x"
 # Unit letters of the readout -> LIMS units. "R" is left out on purpose: the manuals read here
 # do not settle whether it means a resistance ratio or Rankine, so it is refused, not guessed.
 UNITS = {"C": "degC", "F": "degF", "K": "K", "O": "ohm"}
+# The readout measures temperature, or the probe's resistance in ohms ("O").
 _READING = re.compile(r"^(?:(?P<label>[A-Za-z]+):)?\s*(?P<val>[-+]?(\d+(\.\d*)?|\.\d+))"
                       r"(?:\s+(?P<unit>[A-Za-z]))?$")
 _TIMESTAMP = re.compile(r"^\d{2}-\d{2}-\d{4}\s+\d{2}:\d{2}:\d{2}$")
@@ -30,7 +31,8 @@ def parse_reading(frame: bytes, *, default_unit: str | None = None, at: object =
     if unit is None:
         return Reading(NAME, None, None, None, ERROR, frame, at,  # type: ignore[arg-type]
                        f"unknown unit letter {letter!r}" if letter else "the reply has no unit")
-    return Reading(NAME, m["val"], unit, None, OK, frame, at)  # type: ignore[arg-type]
+    return Reading(NAME, m["val"], unit, None, OK, frame, at,  # type: ignore[arg-type]
+                   quantity="resistance" if unit == "ohm" else TEMPERATURE)
 
 
 def is_timestamp(frame: bytes) -> bool:

@@ -2,22 +2,37 @@
 
 pymodbus is not semver (3.10 renamed ``slave=`` to ``device_id=``), so it is pinned to a minor
 range and touched only here. Registers are read by a declarative map per model (address,
-function, type, scale, word order, unit); the XY-MD02 temperature/humidity sensor ships as a
-profile. The codec functions (CRC, request and response frames) are ours and pure, so the
-frames can be checked byte for byte against the specification's examples.
+function, type, scale, word order, unit, resolution); the XY-MD02 temperature/humidity sensor
+ships as a profile. The codec functions (CRC, request and response frames) are ours and pure, so
+the frames can be checked byte for byte against the specification's examples.
+
+An integer register times its scale is exact (235 × 0.1 = 23.5). An IEEE-754 float32 is not:
+43.2 arrives as 0x422CCCCD, which is 43.200000762939453125, and printing it gives
+"43.20000076293945", digits the sensor never measured. A float register therefore needs the
+profile's resolution, and its value is the received binary value rounded (half even, in
+:class:`~decimal.Decimal`) to that resolution: "43.20" at 0.01.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import decimal
+import math
 import struct
 import time
 from decimal import Decimal
 from typing import Any
 
 from drivers.base import Driver, Option
-from drivers.errors import DeviceError, DriverError, DriverTimeout, PortNotFound, TransportError
-from drivers.reading import ERROR, OK, Reading
+from drivers.errors import (
+    DeviceError,
+    DriverError,
+    DriverTimeout,
+    PortNotFound,
+    ProtocolError,
+    TransportError,
+)
+from drivers.reading import ERROR, OK, TEMPERATURE, Reading
 
 NAME = "modbus-rtu"
 EXCEPTIONS = {1: "illegal function", 2: "illegal data address", 3: "illegal data value",
@@ -62,38 +77,70 @@ def parse_response(frame: bytes, *, device: int, function: int) -> list[int]:
     return list(struct.unpack(f">{frame[2] // 2}H", frame[3:-2]))
 
 
+# Enough digits for any float32 (up to 3.4e38) at a fine resolution: quantize never overflows.
+_EXACT = decimal.Context(prec=80, rounding=decimal.ROUND_HALF_EVEN)
+
+
 @dataclasses.dataclass(frozen=True)
 class Register:
-    quantity: str
+    quantity: str          # the label, e.g. "T"
     function: int          # 3 holding, 4 input
     address: int
     type: str              # int16, uint16, float32
     scale: str             # the value is raw × scale; "1" for floats
     unit: str
     word_order: str = "ABCD"  # for 32-bit types: ABCD (big-endian words) or CDAB
+    resolution: str | None = None  # a power of ten; required for float32
+    kind: str | None = None        # the quantity kind of the readings (drivers.reading)
+
+    def __post_init__(self) -> None:
+        if self.type not in ("int16", "uint16", "float32"):
+            raise ValueError(f"register {self.quantity}: unknown type {self.type!r}")
+        if self.type == "float32" and self.resolution is None:
+            raise ValueError(f"register {self.quantity}: a float32 register needs the "
+                             "profile's resolution (e.g. \"0.01\")")
+        if self.resolution is not None:
+            step = Decimal(self.resolution)
+            if step <= 0 or step.normalize().as_tuple().digits != (1,):
+                raise ValueError(f"register {self.quantity}: resolution {self.resolution!r} "
+                                 "is not a power of ten (1, 0.1, 0.01, …)")
 
     @property
     def words(self) -> int:
         return 2 if self.type == "float32" else 1
 
     def decode(self, regs: list[int]) -> str:
+        """Decode the register words into the value as a decimal string at the resolution.
+
+        :raises ProtocolError: a float that is not a number (NaN, infinity): no value.
+        """
         if self.type == "uint16":
-            raw: Any = regs[0]
+            raw = Decimal(regs[0])
         elif self.type == "int16":
-            raw = regs[0] - 0x10000 if regs[0] & 0x8000 else regs[0]
+            raw = Decimal(regs[0] - 0x10000 if regs[0] & 0x8000 else regs[0])
         else:
             hi, lo = (regs[0], regs[1]) if self.word_order == "ABCD" else (regs[1], regs[0])
-            raw = Decimal(repr(struct.unpack(">f", struct.pack(">HH", hi, lo))[0]))
-        return str(Decimal(raw) * Decimal(self.scale))
+            number = struct.unpack(">f", struct.pack(">HH", hi, lo))[0]
+            if not math.isfinite(number):
+                raise ProtocolError(f"{self.quantity}: the sensor sent {number} "
+                                    f"({hi:04X} {lo:04X}), not a number")
+            raw = Decimal(number)  # exact: every float is a finite binary fraction
+        value = _EXACT.multiply(raw, Decimal(self.scale))
+        if self.resolution is not None:
+            value = value.quantize(Decimal(self.resolution), context=_EXACT)
+        if value.is_zero():
+            value = value.copy_abs()  # -0.0004 at 0.001 is "0.000", not "-0.000"
+        return format(value, "f")
 
 
 PROFILES: dict[str, tuple[Register, ...]] = {
     # XY-MD02 (SHT20) temperature and humidity sensor: input registers, int16 × 0.1, 9600 8N1.
-    "xy-md02": (Register("T", 4, 1, "int16", "0.1", "degC"),
-                Register("RH", 4, 2, "int16", "0.1", "%RH")),
-    # Vaisala HMT330 with the Modbus module: IEEE floats, RH then T (protocols.md §4.2).
-    "hmt330": (Register("RH", 4, 0, "float32", "1", "%RH", "CDAB"),
-               Register("T", 4, 2, "float32", "1", "degC", "CDAB")),
+    "xy-md02": (Register("T", 4, 1, "int16", "0.1", "degC", kind=TEMPERATURE),
+                Register("RH", 4, 2, "int16", "0.1", "%RH", kind="relative_humidity")),
+    # Vaisala HMT330 with the Modbus module: IEEE floats, RH then T (protocols.md §4.2). The
+    # resolution is that of the same values' integer registers (RH 0257, T 0258, × 100): 0.01.
+    "hmt330": (Register("RH", 4, 0, "float32", "1", "%RH", "CDAB", "0.01", "relative_humidity"),
+               Register("T", 4, 2, "float32", "1", "degC", "CDAB", "0.01", TEMPERATURE)),
 }
 
 
@@ -210,9 +257,15 @@ class ModbusRTUSensor(Driver):
                 continue
             offset = 0
             for reg in group:
-                value = reg.decode(regs[offset:offset + reg.words])
+                words = regs[offset:offset + reg.words]
                 offset += reg.words
-                readings.append(Reading(NAME, value, reg.unit, None, OK, raw, at, reg.quantity))
+                try:
+                    value = reg.decode(words)
+                except ProtocolError as exc:
+                    readings.append(Reading(NAME, None, None, None, ERROR, raw, at, str(exc)))
+                    continue
+                readings.append(Reading(NAME, value, reg.unit, None, OK, raw, at, reg.quantity,
+                                        reg.kind))
         return readings
 
     def resync(self) -> None:

@@ -63,7 +63,7 @@ def parse_weight(frame: bytes, *, at: dt.datetime | None = None) -> Reading:
         if unit is None:
             return Reading(NAME, None, None, None, ERROR, frame, at,
                            f"unknown weighing unit {m['unit']!r}")
-        return Reading(NAME, m["val"], unit, m["st"] != "D", OK, frame, at)
+        return Reading(NAME, m["val"], unit, m["st"] != "D", OK, frame, at, quantity="mass")
     parts = text.split()
     if len(parts) == 2 and parts[0] in ("S", "T"):
         status = parts[1]

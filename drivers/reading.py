@@ -8,6 +8,18 @@ from typing import Any
 
 OK, OVERLOAD, UNDERLOAD, ERROR = "ok", "overload", "underload", "error"
 
+# Quantity kinds a reading may carry. The unit alone cannot tell a temperature from a
+# temperature difference (pint gives degC and delta_degC, K and K, one dimension), so a
+# reading says which it is: a Vaisala ``dT`` (dewpoint depression, HMT330 User's Guide
+# quantity table) is a ``temperature_difference`` in ``delta_degC``; a ``T`` is a
+# ``temperature`` in ``degC``.
+TEMPERATURE, TEMPERATURE_DIFFERENCE = "temperature", "temperature_difference"
+QUANTITIES = frozenset({
+    "mass", "count", "mass_ratio", "length", "voltage", "current", "resistance", "frequency",
+    "time", TEMPERATURE, TEMPERATURE_DIFFERENCE, "relative_humidity", "absolute_humidity",
+    "mixing_ratio", "pressure", "enthalpy", "volume_fraction",
+})
+
 
 @dataclasses.dataclass(frozen=True)
 class Reading:
@@ -15,6 +27,8 @@ class Reading:
 
     ``value`` is None unless ``status`` is ``ok``; ``raw`` is the frame exactly as received
     (without the terminator), kept as the original observation (ISO/IEC 17025 7.5.1).
+    ``quantity`` is the kind of quantity (one of :data:`QUANTITIES`), set on every ``ok``
+    reading whose driver knows it; the unit says how it is expressed, the quantity what it is.
     """
 
     driver: str
@@ -25,12 +39,18 @@ class Reading:
     raw: bytes
     at: dt.datetime
     message: str | None = None
+    quantity: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.quantity is not None and self.quantity not in QUANTITIES:
+            raise ValueError(f"unknown quantity kind {self.quantity!r}")
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "driver": self.driver,
             "value": self.value,
             "unit": self.unit,
+            "quantity": self.quantity,
             "stable": self.stable,
             "status": self.status,
             "raw": self.raw.decode("latin-1"),

@@ -17,6 +17,8 @@ NAME = "sartorius-sbi"
 ESC = b"\x1b"
 UNITS = {"g": "g", "mg": "mg", "kg": "kg", "ct": "ct", "lb": "lb", "oz": "oz", "ozt": "ozt",
          "pcs": "count", "%": "percent"}
+# Counting gives pieces and percent weighing a ratio to a reference weight; the rest is mass.
+QUANTITIES = {"count": "count", "percent": "mass_ratio"}
 _WEIGHT = re.compile(r"^(?P<sign>[+-]?)\s*(?P<q>\?)?\s*(?P<val>\d+(?:\.\d*)?|\.\d+)"
                      r"(?:\s+(?P<unit>\S{1,3}))?$")
 # Records that are states, not weights: 16-character forms and the 22-character "Stat" words.
@@ -63,7 +65,8 @@ def parse_record(frame: bytes, *, at: object = None) -> Reading:
     unit = UNITS.get(m["unit"])
     if unit is None:
         return state(ERROR, f"unknown weighing unit {m['unit']!r}")
-    return Reading(NAME, value, unit, m["q"] is None, OK, frame, at)  # type: ignore[arg-type]
+    return Reading(NAME, value, unit, m["q"] is None, OK, frame, at,  # type: ignore[arg-type]
+                   quantity=QUANTITIES.get(unit, "mass"))
 
 
 def parse_serial_number(frame: bytes) -> str | None:

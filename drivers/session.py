@@ -5,6 +5,10 @@ exponential backoff, reopens the same configured path (a ``/dev/serial/by-id/…
 resynchronises, and asks the instrument who it is: a different instrument on the same path is
 refused (protocols.md §7.6 rules 2 and 4). One-shot callers use the driver directly and get the
 "connection lost" error instead.
+
+An instrument that reports no identifying serial number (a 34401A answers ``0``) is said so
+once, in a warning: after a reconnect only its model can be compared, so another unit of the
+same model on the same path cannot be told apart.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 
 from drivers.base import Driver
 from drivers.errors import DriverTimeout, IdentityMismatch, PortNotFound, TransportError
+from drivers.identity import Identity
 from drivers.reading import Reading
 
 log = logging.getLogger(__name__)
@@ -28,7 +33,8 @@ class Session:
         self.driver_cls, self.port = driver_cls, port
         self.options, self.line = dict(options or {}), dict(line or {})
         self.backoff, self.backoff_max = backoff, backoff_max
-        self.identity: str | None = None
+        self.identity: str | None = None      # the serial number seen first, if it identifies
+        self.seen: Identity | None = None     # everything the instrument said at first connect
         self.device: Driver | None = None
         self.reconnects = 0
         self.connected_once = False
@@ -40,13 +46,17 @@ class Session:
             try:
                 device = self.driver_cls.open(self.port, options=self.options, **self.line)
                 device.resync()
-                seen = device.identify()
-                if self.identity is None:
-                    self.identity = seen
-                elif seen != self.identity:
+                seen = device.identity()
+                if self.seen is None:
+                    self.seen, self.identity = seen, seen.serial
+                    if seen.serial is None:
+                        log.warning("%s: %s; after a reconnect %s", self.port, seen.note,
+                                    "only the model can be compared" if seen.model else
+                                    "another instrument on this path cannot be told apart")
+                elif not _same_instrument(self.seen, seen):
                     raise IdentityMismatch(
-                        f"the instrument on {self.port} identifies as {seen!r}, not "
-                        f"{self.identity!r} as before; its readings are refused")
+                        f"the instrument on {self.port} identifies as {_describe(seen)}, not "
+                        f"{_describe(self.seen)} as before; its readings are refused")
                 self.connected_once = True
                 return device
             except IdentityMismatch:
@@ -94,3 +104,14 @@ class Session:
         if self.device is not None:
             self.device.close()
             self.device = None
+
+
+def _same_instrument(before: Identity, now: Identity) -> bool:
+    if before.model and now.model and before.model != now.model:
+        return False
+    return before.serial == now.serial
+
+
+def _describe(identity: Identity) -> str:
+    parts = [p for p in (identity.model, repr(identity.serial) if identity.serial else None) if p]
+    return " ".join(parts) or "no identity"

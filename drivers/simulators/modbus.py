@@ -8,20 +8,31 @@ from drivers.modbus import with_crc
 from drivers.simulators.base import SimModel
 
 
+def _float_cdab(value: float) -> tuple[int, int]:
+    hi, lo = struct.unpack(">HH", struct.pack(">f", value))
+    return lo, hi
+
+
 class ModbusSensorModel(SimModel):
     """Answers FC03/FC04 reads of its register map; a bad CRC or another address gets silence.
 
+    ``profile`` is the register map served: ``xy-md02`` (int16 × 0.1, T at 1, RH at 2) or
+    ``hmt330`` (float32, CDAB word order, RH at 0-1, T at 2-3; protocols.md §4.2).
     The ``error`` fault answers the next request with exception 04 (slave device failure).
     """
 
-    def __init__(self, *, serial_number: str = "", address: int = 1,
+    def __init__(self, *, serial_number: str = "", address: int = 1, profile: str = "xy-md02",
                  temperature: float = 23.5, humidity: float = 45.6) -> None:
         super().__init__(serial_number=serial_number)
-        self.address = address
-        self.temperature, self.humidity = temperature, humidity
-        self.holding = {0x0101: address, 0x0102: 1}  # address, baud code (9600)
+        if profile not in ("xy-md02", "hmt330"):
+            raise ValueError("profile: xy-md02 or hmt330")
+        self.address, self.profile = int(address), profile
+        self.temperature, self.humidity = float(temperature), float(humidity)
+        self.holding = {0x0101: self.address, 0x0102: 1}  # address, baud code (9600)
 
     def input_registers(self) -> dict[int, int]:
+        if self.profile == "hmt330":
+            return dict(enumerate((*_float_cdab(self.humidity), *_float_cdab(self.temperature))))
         return {1: round(self.temperature * 10) & 0xFFFF, 2: round(self.humidity * 10) & 0xFFFF}
 
     def split_commands(self) -> list[bytes]:

@@ -1,4 +1,13 @@
-"""A 34401A-style SCPI multimeter: functions, ranges, remote mode and an error queue."""
+"""SCPI multimeters: functions, ranges, remote mode and an error queue.
+
+Two kinds, as on the bench (``--set model=…``):
+
+- ``34401A`` (the default): ``*IDN?`` answers ``HEWLETT-PACKARD,34401A,0,11-5-2`` with a serial
+  field of ``0`` whatever the unit's serial number (protocols.md §3.2), and there is no
+  temperature function: ``CONF:TEMP`` and ``UNIT:TEMP`` are undefined headers (-113).
+- ``34465A`` / ``34470A``: ``*IDN?`` reports the serial number, and ``TEMP`` reads in the unit
+  set with ``UNIT:TEMP {C|F|K}`` (``UNIT:TEMP?`` answers ``C``, ``F`` or ``K``).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +18,12 @@ LONG = {"VOLTAGE": "VOLT", "CURRENT": "CURR", "FRESISTANCE": "FRES", "RESISTANCE
         "FREQUENCY": "FREQ", "PERIOD": "PER", "CONFIGURE": "CONF", "MEASURE": "MEAS",
         "SYSTEM": "SYST", "ERROR": "ERR", "REMOTE": "REM", "LOCAL": "LOC", "FETCH": "FETC",
         "TRIGGER": "TRIG", "TEMPERATURE": "TEMP"}
+# model -> (*IDN? manufacturer, firmware, reports its serial number, has TEMP)
+MODELS = {
+    "34401A": ("HEWLETT-PACKARD", "11-5-2", False, False),
+    "34465A": ("Keysight Technologies", "A.02.17-02.40-02.17-00.52-04-01", True, True),
+    "34470A": ("Keysight Technologies", "A.02.17-02.40-02.17-00.52-04-01", True, True),
+}
 MAX_RANGE = {"VOLT:DC": 1000, "VOLT:AC": 750, "CURR:DC": 3, "CURR:AC": 3, "RES": 100e6,
              "FRES": 100e6, "FREQ": 300e3, "PER": 1, "TEMP": 1000}
 
@@ -25,13 +40,19 @@ def _normal(header: str) -> str:
 class ScpiDmmModel(SimModel):
     command_terminators = (b"\n",)
 
-    def __init__(self, *, serial_number: str = "MY45012345", idn: str = "HEWLETT-PACKARD,34401A",
-                 values: dict[str, float] | None = None) -> None:
+    def __init__(self, *, serial_number: str = "MY45012345", model: str = "34401A",
+                 values: dict[str, float] | None = None, temperature_unit: str = "C") -> None:
         super().__init__(serial_number=serial_number)
-        self.idn = idn
+        if model not in MODELS:
+            raise ValueError(f"model {model!r}: one of {', '.join(MODELS)}")
+        if temperature_unit not in ("C", "F", "K"):
+            raise ValueError("temperature_unit: C, F or K")
+        self.model = model
+        self.manufacturer, self.firmware, self.reports_serial, self.has_temperature = MODELS[model]
+        self.temperature_unit = temperature_unit
         self.values = {"VOLT:DC": 10.0, "VOLT:AC": 0.2301, "CURR:DC": 0.012, "CURR:AC": 0.001,
                        "RES": 999.873, "FRES": 100.0021, "FREQ": 1000.012, "PER": 0.001,
-                       "TEMP": 23.45, **(values or {})}
+                       "TEMP": 23.45, **(values or {})}  # TEMP in degC, sent in UNIT:TEMP
         self.function = "VOLT:DC"
         self.remote = False
         self.overload = False
@@ -46,7 +67,15 @@ class ScpiDmmModel(SimModel):
     def _value(self) -> bytes:
         if self.overload:
             return b"+9.90000000E+37" + CRLF
-        return f"{self.values[self.function]:+.8E}".encode() + CRLF
+        value = self.values[self.function]
+        if self.function == "TEMP":
+            value = {"C": value, "F": value * 9 / 5 + 32, "K": value + 273.15}[self.temperature_unit]
+        return f"{value:+.8E}".encode() + CRLF
+
+    @property
+    def idn(self) -> str:
+        serial = self.serial_number if self.reports_serial else "0"
+        return f"{self.manufacturer},{self.model},{serial},{self.firmware}"
 
     def handle(self, command: bytes, now: float) -> list[tuple[float, bytes]]:
         out: list[tuple[float, bytes]] = []
@@ -60,8 +89,18 @@ class ScpiDmmModel(SimModel):
                 self.error = False
                 self._push(-113, "Undefined header")
                 continue
-            if h == "*IDN?":
-                out.append((now, f"{self.idn},{self.serial_number},11-5-2".encode() + CRLF))
+            if h.startswith("UNIT:TEMP") and not self.has_temperature:
+                self._push(-113, "Undefined header")
+            elif h == "*IDN?":
+                out.append((now, self.idn.encode() + CRLF))
+            elif h == "UNIT:TEMP?":
+                out.append((now, self.temperature_unit.encode() + CRLF))
+            elif h == "UNIT:TEMP":
+                unit = arg.strip().upper()
+                if unit in ("C", "F", "K"):
+                    self.temperature_unit = unit
+                else:
+                    self._push(-224, "Illegal parameter value")
             elif h in ("*RST", "*CLS"):
                 if h == "*CLS":
                     self.queue.clear()
@@ -77,11 +116,15 @@ class ScpiDmmModel(SimModel):
             elif h.startswith("CONF:") or (h.startswith("MEAS:") and h.endswith("?")):
                 function = h.split(":", 1)[1].rstrip("?")
                 function = _normal(function)
-                if function not in MAX_RANGE:
+                if function not in MAX_RANGE or (function == "TEMP" and not self.has_temperature):
                     self._push(-113, "Undefined header")
                     continue
                 rng = arg.split(",")[0].strip().upper()
-                if rng and rng not in ("AUTO", "DEF", "MIN", "MAX"):
+                if function == "TEMP":  # the first argument is the probe type, not a range
+                    if rng not in ("", "DEF", "RTD", "FRTD", "THER", "FTH", "TC"):
+                        self._push(-224, "Illegal parameter value")
+                        continue
+                elif rng and rng not in ("AUTO", "DEF", "MIN", "MAX"):
                     try:
                         bad = float(rng) > MAX_RANGE[function] * 1.2
                     except ValueError:

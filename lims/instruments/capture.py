@@ -6,9 +6,12 @@ database must not stay locked meanwhile); the caller records it afterwards.
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy.orm import Session
 
 from drivers import DriverError, Reading, get_driver
+from drivers.identity import check_identity
 from drivers.reading import OK
 from lims.calibration.services import check_fit_for_use
 from lims.db import utcnow
@@ -16,6 +19,8 @@ from lims.errors import InstrumentUnavailable, InvalidInput
 from lims.instruments.models import Instrument
 from lims.instruments.services import SERIAL_KEYS, check_port
 from lims.units import parse_unit, symbol
+
+log = logging.getLogger(__name__)
 
 
 def take_readings(instrument: Instrument, unit: str, count: int, *,
@@ -67,12 +72,13 @@ def _read(instrument: Instrument, unit: str | None, count: int,
         with get_driver(instrument.driver).open(instrument.port, options=options,
                                                 **settings) as device:
             device.resync()
-            seen = device.identify() if instrument.serial_number else None
-            if seen is not None and seen != instrument.serial_number:
-                raise InstrumentUnavailable(
-                    f"the instrument on {instrument.port} reports serial number {seen!r}, "
-                    f"not {instrument.serial_number!r} of {instrument.asset_number}; "
-                    "reading refused", field="instrument_id")
+            if instrument.serial_number:
+                # A different serial number raises IdentityMismatch (refused below); a model
+                # that reports none (a 34401A answers 0) is checked against nothing: say so.
+                checked = check_identity(device.identity(), instrument.serial_number,
+                                         port=instrument.port)
+                if checked.warning:
+                    log.warning("%s: %s", instrument.asset_number, checked.warning)
             for _ in range(count):
                 taken.append(_pick(device.capture(), unit, instrument))
     except DriverError as exc:

@@ -27,6 +27,9 @@ CASES = {
     "mitutoyo-digimatic": (("12.345", "mm"), 1, False),
 }
 NAMES = sorted(CASES)
+# Simulator settings for an instrument whose serial number identifies it: a 34401A reports 0
+# (tests/drivers/test_identity.py covers that case).
+IDENTIFIED = {"scpi-dmm": {"model": "34465A"}}
 LIMS = [sys.executable, "-m", "lims.cli"]
 
 
@@ -131,14 +134,16 @@ def test_session_reads_across_unplug_and_replug(name, tmp_path):
 @pytest.mark.parametrize("name", [n for n in NAMES if CASES[n][2]])
 def test_a_different_instrument_on_the_same_path_is_refused(name, tmp_path):
     link = tmp_path / name
-    sim = PtySimulator(SIMULATORS[name](), link).start()
+    kwargs = IDENTIFIED.get(name, {})
+    sim = PtySimulator(SIMULATORS[name](**kwargs), link).start()
     session = Session(DRIVERS[name], sim.port, backoff=0.05, backoff_max=0.2)
     def read_until_swapped() -> None:
         nonlocal sim
         for n, _reading in enumerate(session.readings(count=100, timeout=20)):
             if n == 0:  # another instrument of the same kind is plugged into the same path
                 sim.unplug()
-                sim = PtySimulator(SIMULATORS[name](serial_number="OTHER-123"), link).start()
+                sim = PtySimulator(SIMULATORS[name](serial_number="OTHER-123", **kwargs),
+                                   link).start()
 
     try:
         with pytest.raises(IdentityMismatch, match="refused"):

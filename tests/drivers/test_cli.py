@@ -26,9 +26,9 @@ def test_read_json_lines(tmp_path):
     lines = [json.loads(x) for x in out.stdout.splitlines()]
     assert len(lines) == 3
     first = lines[0]
-    assert set(first) == {"driver", "value", "unit", "stable", "status", "raw", "at"}
-    assert (first["driver"], first["value"], first["unit"], first["stable"], first["status"]) == \
-        ("mt-sics", "12.34", "g", True, "ok")
+    assert set(first) == {"driver", "value", "unit", "quantity", "stable", "status", "raw", "at"}
+    assert (first["driver"], first["value"], first["unit"], first["quantity"], first["stable"],
+            first["status"]) == ("mt-sics", "12.34", "g", "mass", True, "ok")
     assert first["raw"] == "S S      12.34 g" and first["at"].endswith("Z")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+
 import pytest
 
 from drivers import fluke, mitutoyo, modbus, sbi, scpi, vaisala
@@ -70,7 +72,9 @@ def test_scpi_error_queue(line, code, text):
 
 
 def test_scpi_units_follow_the_function():
-    assert scpi.FUNCTIONS["RES"] == "ohm" and scpi.FUNCTIONS["FREQ"] == "Hz"
+    assert scpi.FUNCTIONS["RES"] == ("resistance", "ohm")
+    assert scpi.FUNCTIONS["FREQ"] == ("frequency", "Hz")
+    assert scpi.FUNCTIONS["TEMP"] == ("temperature", None)  # from UNIT:TEMP?
     with pytest.raises(DriverError):
         scpi.parse_error(b"+1.00000000E+01")
 
@@ -135,8 +139,9 @@ def test_modbus_responses():
     assert modbus.parse_response(H("01 03 04 00 64 00 C8 BA 7A"), device=1, function=3) == \
         [100, 200]
     regs = modbus.parse_response(H("01 04 04 41 BC 00 00 2E 5C"), device=1, function=4)
-    assert modbus.Register("T", 4, 0, "float32", "1", "degC").decode(regs) == "23.5"
-    assert modbus.Register("T", 4, 0, "float32", "1", "degC", "CDAB").decode(
+    assert modbus.Register("T", 4, 0, "float32", "1", "degC", resolution="0.1").decode(
+        regs) == "23.5"
+    assert modbus.Register("T", 4, 0, "float32", "1", "degC", "CDAB", "0.1").decode(
         [regs[1], regs[0]]) == "23.5"
 
 
@@ -189,8 +194,123 @@ def test_mitutoyo_garbled_lines_are_errors(line):
 def test_every_unit_a_driver_emits_is_accepted_by_the_lims():
     from lims.units import parse_unit
 
-    units = {*sbi.UNITS.values(), *scpi.FUNCTIONS.values(), *vaisala.UNITS.values(),
-             *fluke.UNITS.values(), *mitutoyo.UNITS.values(),
-             *(r.unit for p in modbus.PROFILES.values() for r in p)}
+    units = {*sbi.UNITS.values(), *(u for _, u in scpi.FUNCTIONS.values() if u),
+             *scpi.TEMP_UNITS.values(), *vaisala.UNITS.values(),
+             *vaisala.DIFFERENCE_UNITS.values(), *fluke.UNITS.values(),
+             *mitutoyo.UNITS.values(), *(r.unit for p in modbus.PROFILES.values() for r in p)}
     for unit in units:
         parse_unit(unit)
+
+# --- Driver corrections (issue 9 §6): parsing rules -------------------------------------------
+
+def test_vaisala_dt_is_a_temperature_difference_not_a_temperature():
+    # FORM "T=" t U3 #t "Td=" td U3 #t "dT=" dt U3 #r #n, in the manual's FORM syntax (§4.1).
+    t, td, dt = vaisala.parse_line(b"T= 21.0'C\tTd= 8.0'C\tdT= 13.0'C")
+    assert (t.value, t.unit, t.quantity) == ("21.0", "degC", "temperature")
+    assert (td.value, td.unit, td.quantity) == ("8.0", "degC", "temperature")  # a dewpoint
+    assert (dt.value, dt.unit, dt.quantity) == ("13.0", "delta_degC", "temperature_difference")
+    (dt_f,) = vaisala.parse_line(b"dT= 23.4'F")
+    assert (dt_f.unit, dt_f.quantity) == ("delta_degF", "temperature_difference")
+    (bad,) = vaisala.parse_line(b"dT= 13.0 %RH")  # never passed off as another quantity
+    assert bad.status == "error" and bad.value is None
+
+
+def test_vaisala_default_line_and_custom_labels_carry_their_kind():
+    rh, t = vaisala.parse_line(b"RH= 98.4 %RH T= 31.1 'C")
+    assert (rh.quantity, t.quantity) == ("relative_humidity", "temperature")
+    # M210566EN FORM example with free-text labels: no kind is guessed, the unit stays degC.
+    tfrost, temp = vaisala.parse_line(b"Tfrost= 36.0'C Temp= 31.0'C")
+    assert (tfrost.unit, tfrost.quantity, temp.unit, temp.quantity) == \
+        ("degC", None, "degC", None)
+
+
+def test_a_dt_reading_converts_as_a_difference_in_the_lims():
+    from decimal import Decimal
+
+    from lims.errors import UnitMismatch
+    from lims.units import convert, parse_unit
+
+    (dt,) = vaisala.parse_line(b"dT= 13.0'C")
+    unit = parse_unit(dt.unit)
+    assert convert(Decimal(dt.value), unit, parse_unit("K")) == Decimal("13.0")  # not 286.15
+    with pytest.raises(UnitMismatch):
+        convert(Decimal(dt.value), unit, parse_unit("degC"))
+
+
+@pytest.mark.parametrize(("line", "channel", "value"), [
+    (b"01A+0000.123", "1", "0.123"), (b"02A-0012.345", "2", "-12.345"),
+    (b"02A-0012.345", None, "-12.345"),  # no channel configured: any
+])
+def test_mitutoyo_channel_digit_matches(line, channel, value):
+    r = mitutoyo.parse_line(line, "mm", channel=channel)
+    assert (r.status, r.value, r.quantity) == ("ok", value, "length")
+
+
+def test_mitutoyo_line_from_another_channel_is_refused():
+    r = mitutoyo.parse_line(b"02A+0000.123", "mm", channel="1")
+    assert r.status == "error" and r.value is None
+    assert "channel 2" in r.message and "configured channel 1" in r.message
+
+
+def _float_words(value: float) -> list[int]:
+    return list(struct.unpack(">HH", struct.pack(">f", value)))
+
+
+def test_modbus_float_is_stored_at_the_profile_resolution():
+    hi, lo = _float_words(43.2)
+    assert (hi, lo) == (0x422C, 0xCCCD)
+    # The trap: the float32 as Python prints it.
+    assert repr(struct.unpack(">f", struct.pack(">HH", hi, lo))[0]) == "43.20000076293945"
+    rh, t = modbus.PROFILES["hmt330"]
+    assert rh.decode([lo, hi]) == "43.20"        # CDAB, at the profile's 0.01
+    assert t.decode(list(reversed(_float_words(21.05)))) == "21.05"
+    coarse = modbus.Register("RH", 4, 0, "float32", "1", "%RH", resolution="0.1")
+    assert coarse.decode([hi, lo]) == "43.2"
+    assert coarse.decode(_float_words(-0.04)) == "0.0"
+
+
+def test_modbus_float_register_needs_a_power_of_ten_resolution():
+    with pytest.raises(ValueError, match="resolution"):
+        modbus.Register("T", 4, 0, "float32", "1", "degC")
+    with pytest.raises(ValueError, match="power of ten"):
+        modbus.Register("T", 4, 0, "float32", "1", "degC", resolution="0.5")
+
+
+def test_modbus_float_that_is_not_a_number_is_no_value():
+    from drivers.errors import ProtocolError
+
+    rh = modbus.PROFILES["hmt330"][0]
+    with pytest.raises(ProtocolError, match="not a number"):
+        rh.decode([0x0000, 0x7FC0])  # NaN, CDAB
+
+
+def test_scpi_idn_of_a_34401a_has_an_uninformative_serial_field():
+    from drivers.identity import Identity
+
+    assert scpi.parse_idn(b"HEWLETT-PACKARD,34401A,0,11-5-2\r") == \
+        ("HEWLETT-PACKARD", "34401A", "0", "11-5-2")
+    seen = Identity.from_serial("0", model="HEWLETT-PACKARD 34401A")
+    assert seen.serial is None and seen.reported == "0"
+    assert "not reported by this model" in seen.note
+    assert Identity.from_serial("MY54501234").serial == "MY54501234"
+    assert Identity.from_serial("0031801165").serial == "0031801165"  # leading zeros identify
+
+
+@pytest.mark.parametrize(("reply", "unit"), [(b"C", "degC"), (b"F", "degF"), (b"K", "K"),
+                                             (b"C\r", "degC"), (b"k", "K")])
+def test_scpi_temperature_unit_reply(reply, unit):
+    assert scpi.parse_temperature_unit(reply) == unit
+
+
+@pytest.mark.parametrize("reply", [b"CEL", b"", b"+2.3E+01", b'-113,"Undefined header"'])
+def test_scpi_temperature_unit_reply_refuses_anything_else(reply):
+    from drivers.errors import ProtocolError
+
+    with pytest.raises(ProtocolError, match="UNIT:TEMP"):
+        scpi.parse_temperature_unit(reply)
+
+
+def test_scpi_temperature_reading_carries_the_reported_unit_and_kind():
+    r = scpi.parse_reading(b"+2.96600000E+02", "K", quantity="temperature")
+    assert (r.value, r.unit, r.quantity) == ("+2.96600000E+02", "K", "temperature")
+

@@ -99,3 +99,38 @@ def test_an_allowed_device_server_is_accepted(client, session, world, settings):
         assert resp.status_code == 201, resp.json
     finally:
         allowed.extensions["lims"].engine.dispose()
+
+
+def test_capture_from_a_model_that_reports_no_serial_says_so(client, session, world, tmp_path,
+                                                             caplog):
+    """A 34401A answers *IDN? with serial 0: the configured identity stands, with a warning;
+    a meter reporting another serial number is still refused."""
+    import logging
+
+    from sqlalchemy import select
+
+    from drivers.simulators.pty import PtySimulator
+    from drivers.simulators.scpi import ScpiDmmModel
+    from lims.errors import InstrumentUnavailable
+    from lims.instruments.capture import take_readings
+    from lims.instruments.models import Instrument
+
+    link = tmp_path / "dev" / "dmm"
+    headers = {"Authorization": f"Bearer {world.token(session, 'qm')}"}
+    made = client.post("/api/v1/instruments", headers=headers, json={
+        "asset_number": "EQ-DMM-9", "name": "Multimeter", "manufacturer": "Keysight",
+        "model": "34401A", "serial_number": "MY45012345", "driver": "scpi-dmm",
+        "port": str(link)})
+    assert made.status_code == 201, made.json
+    instrument = session.scalar(select(Instrument).where(Instrument.asset_number == "EQ-DMM-9"))
+
+    with PtySimulator(ScpiDmmModel(model="34401A", serial_number="MY45012345"), link), \
+            caplog.at_level(logging.WARNING, logger="lims.instruments.capture"):
+        (reading,) = take_readings(instrument, "V", 1)
+    assert (reading.value, reading.unit) == ("+1.00000000E+01", "V")
+    (warning,) = [r.getMessage() for r in caplog.records if "not reported" in r.getMessage()]
+    assert "EQ-DMM-9" in warning and "'0'" in warning and "'MY45012345' is assumed" in warning
+
+    with PtySimulator(ScpiDmmModel(model="34465A", serial_number="MY54509999"), link), \
+            pytest.raises(InstrumentUnavailable, match="'MY54509999', not 'MY45012345'"):
+        take_readings(instrument, "V", 1)
