@@ -52,4 +52,5 @@ def test_every_domain_contributes_through_the_registry():
 
     names = [d.name for d in domains()]
     assert names == ["web", "auth", "samples", "instruments", "calibration", "reports", "audit"]
-    assert set(jobs()) == {"flag-calibration-due", "verify-audit-chain", "audit-checkpoint"}
+    assert set(jobs()) == {"flag-calibration-due", "verify-audit-chain", "audit-checkpoint",
+                           "report-recovery"}
