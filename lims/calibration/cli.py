@@ -16,8 +16,10 @@ from lims.clitools import echo_json, fail, invalid, load_json, read, runtime
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--mc", "trials", type=int, help="Also propagate by Monte Carlo with N trials.")
 @click.option("--seed", type=int, help="Seed of the Monte Carlo draws (reproducible output).")
-@click.option("--rounding", type=click.Choice(["half-up", "up"]), default="half-up",
-              show_default=True, help="How U is rounded to its significant digits.")
+@click.option("--rounding", type=click.Choice(["half-up", "half-even", "up"]),
+              default="half-up", show_default=True,
+              help="How U is rounded to its significant digits (half-even: GB/T 8170); "
+                   "rounding never lowers U by more than 5 % (EA-4/02).")
 @click.option("--digits", type=click.IntRange(1, 2), default=2, show_default=True,
               help="Significant digits of the reported U.")
 def uncertainty(file: str, as_json: bool, trials: int | None, seed: int | None, rounding: str,

@@ -174,7 +174,7 @@ def _report(budget: Budget, value: float, expanded: float, k: float, p: float, *
         U, cmc_applied = round_uncertainty(budget.cmc, digits=digits, mode="up"), True
     if U > 0:
         quantum = Decimal(1).scaleb(U.as_tuple().exponent)  # type: ignore[arg-type]
-        y = round_to(Decimal(repr(value)), quantum)
+        y = round_to(Decimal(repr(value)), quantum, mode=rounding)
     else:
         y = Decimal(repr(value))
     k_text = (format(budget.k.normalize(), "f") if budget.k is not None else f"{k:.2f}")

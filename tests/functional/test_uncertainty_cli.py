@@ -64,3 +64,21 @@ def test_decide_with_options_and_file(tmp_path):
     assert out.returncode == 0 and "不合格" in out.stdout and "Verdict: fail" in out.stdout
     bad = lims("decide", "--value", "x", "--unit", "mm", "--U", "1", "--upper", "2")
     assert bad.returncode == 2 and "value" in bad.stderr
+
+
+def test_rounding_half_even_and_the_5_percent_guard(tmp_path):
+    budget = {"measurand": {"symbol": "y", "unit": "mm"}, "model": "x",
+              "coverage": {"k": 2},
+              "inputs": [{"symbol": "x", "value": "10.0565", "unit": "mm",
+                          "uncertainty": {"type": "B", "distribution": "standard",
+                                          "standard": "0.07"}}]}
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(budget))
+    # U = 0.14 mm: one digit to the nearest would be 0.1 mm, 29 % lower; EA-4/02 rounds up.
+    out = lims("uncertainty", str(path), "--digits", "1", "--rounding", "half-even")
+    assert out.returncode == 0, out.stderr
+    assert "y = 10.1 mm ± 0.2 mm (k = 2, p ≈ 95 %)" in out.stdout
+    budget["inputs"][0]["uncertainty"]["standard"] = "0.01425"  # U = 0.0285 mm
+    path.write_text(json.dumps(budget))
+    out = lims("uncertainty", str(path), "--rounding", "half-even", "--json")
+    assert json.loads(out.stdout)["reported"]["text"] == "y = 10.056 mm ± 0.028 mm (k = 2, p ≈ 95 %)"

@@ -8,6 +8,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lims.errors import InvalidInput
 from lims.metrology.uncertainty import (
@@ -120,10 +122,56 @@ def test_rounding_mu_05(u, mode, digits, expected):
     assert round_uncertainty(Decimal(u), mode=mode, digits=digits) == Decimal(expected)
 
 
+@pytest.mark.parametrize(("u", "digits", "expected"), [
+    # GB/T 8170-2008 3.3 (四舍六入五成双): a dropped 5 followed only by zeros keeps the last
+    # digit even; anything after the 5 rounds up; 4 drops and 6 carries as usual.
+    ("0.0285", 2, "0.028"), ("0.0275", 2, "0.028"), ("0.02850001", 2, "0.029"),
+    ("10.45", 2, "10"), ("10.5", 2, "10"), ("11.5", 2, "12"), ("0.1264", 2, "0.13"),
+    ("0.1234", 2, "0.12"), ("1.05", 1, "1"), ("3.5", 1, "4"),
+    ("2.5", 1, "3"),  # 2 would be 20 % lower: the EA-4/02 guard below rounds up
+])
+def test_rounding_half_even_gb_t_8170(u, digits, expected):
+    assert round_uncertainty(Decimal(u), mode="half-even", digits=digits) == Decimal(expected)
+
+
+@pytest.mark.parametrize(("u", "mode", "expected"), [
+    # EA-4/02: rounding must not lower U by more than 5 %, so one significant digit rounds up
+    # whenever the nearest value would be more than 5 % lower.
+    ("0.14", "half-up", "0.2"), ("0.14", "half-even", "0.2"), ("1.049", "half-up", "1"),
+    ("1.06", "half-up", "2"), ("0.25", "half-even", "0.3"), ("9.4", "half-up", "9"),
+    ("9.6", "half-up", "1E+1"), ("0.105", "half-up", "0.1"), ("0.1", "half-up", "0.1"),
+])
+def test_one_digit_never_lowers_u_by_more_than_5_percent(u, mode, expected):
+    assert round_uncertainty(Decimal(u), mode=mode, digits=1) == Decimal(expected)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.decimals(min_value=Decimal("1e-9"), max_value=Decimal("1e9"), allow_nan=False,
+                   allow_infinity=False, places=None),
+       st.sampled_from(["half-up", "half-even", "up"]), st.sampled_from([1, 2]))
+def test_rounded_u_has_its_digits_and_loses_at_most_5_percent(u, mode, digits):
+    rounded = round_uncertainty(u, mode=mode, digits=digits)
+    assert len(rounded.normalize().as_tuple().digits) <= digits  # IL-02: at most 2 digits
+    assert rounded >= u * Decimal("0.95")
+    if mode == "up":
+        assert rounded >= u
+
+
 def test_estimate_rounded_to_the_place_of_u():
     u = round_uncertainty(Decimal("0.027"))
     assert round_to(Decimal("10.05762"), Decimal(1).scaleb(u.as_tuple().exponent)) == \
         Decimal("10.058")
+    assert round_to(Decimal("10.0565"), Decimal("0.001"), mode="half-even") == Decimal("10.056")
+    assert round_to(Decimal("10.0565"), Decimal("0.001")) == Decimal("10.057")
+
+
+def test_half_even_rounding_of_a_budget():
+    budget = one({"type": "B", "distribution": "standard", "standard": "0.01425"},
+                 value="10.0565", coverage={"k": 2})
+    assert evaluate(parse_budget(budget)).reported.text == "y = 10.057 nm ± 0.029 nm " \
+        "(k = 2, p ≈ 95 %)"
+    half_even = evaluate(parse_budget(budget), rounding="half-even")
+    assert half_even.reported.text == "y = 10.056 nm ± 0.028 nm (k = 2, p ≈ 95 %)"
 
 
 @pytest.mark.parametrize(("number", "text"), [
