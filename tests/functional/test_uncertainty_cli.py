@@ -82,3 +82,11 @@ def test_rounding_half_even_and_the_5_percent_guard(tmp_path):
     path.write_text(json.dumps(budget))
     out = lims("uncertainty", str(path), "--rounding", "half-even", "--json")
     assert json.loads(out.stdout)["reported"]["text"] == "y = 10.056 mm ± 0.028 mm (k = 2, p ≈ 95 %)"
+
+
+def test_decide_prints_converted_numbers_without_decimal_noise():
+    out = lims("decide", "--value", "25.5", "--unit", "℃", "--U", "0.2", "--upper", "298.65",
+               "--limit-unit", "K", "--rule", "guarded")
+    assert out.returncode == 0, out.stderr
+    assert "tolerance [−∞, 25.5] ℃, acceptance [−∞, 25.3] ℃" in out.stdout
+    assert "技术要求 [−∞, 25.5] ℃" in out.stdout and "00000" not in out.stdout
