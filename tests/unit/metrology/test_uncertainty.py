@@ -55,6 +55,9 @@ def test_ea_4_02_s2_mass_calibration():
     assert result.reported.text == "m_X = 10 000.025 g ± 0.058 g (k = 2, p ≈ 95 %)"
     up = evaluate(parse_budget(load("ea-4-02-s2-mass.json")), rounding="up")
     assert up.reported.text == "m_X = 10 000.025 g ± 0.059 g (k = 2, p ≈ 95 %)"
+    # S2.4: u(δm) = 25 mg/√3 from a standard deviation pooled over earlier comparisons of the
+    # same weights; its degrees of freedom are those of the pooled estimate, not 3 − 1 = 2.
+    assert rows["dm"].dof == math.inf and result.dof_effective == math.inf
 
 
 def test_gum_h1_end_gauge():
