@@ -169,9 +169,10 @@ def _report(budget: Budget, value: float, expanded: float, k: float, p: float, *
             digits: int) -> Reported:
     U = round_uncertainty(Decimal(repr(expanded)), digits=digits, mode=rounding)
     cmc_applied = False
-    if budget.cmc is not None and U < budget.cmc:
+    cmc = None if budget.cmc is None else budget.cmc.at(Decimal(repr(value)))
+    if cmc is not None and U < cmc:
         # ILAC-P14 5.4: a reported U is never smaller than the CMC for the quantity and range.
-        U, cmc_applied = round_uncertainty(budget.cmc, digits=digits, mode="up"), True
+        U, cmc_applied = round_uncertainty(cmc, digits=digits, mode="up"), True
     if U > 0:
         quantum = Decimal(1).scaleb(U.as_tuple().exponent)  # type: ignore[arg-type]
         y = round_to(Decimal(repr(value)), quantum, mode=rounding)

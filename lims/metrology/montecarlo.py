@@ -59,6 +59,12 @@ def _draw(q: InputQuantity, rng: np.random.Generator, trials: int) -> Any:
     u = q.standard * q.unit.factor
     if q.constant:
         return x
+    if q.distribution == "trapezoidal":
+        # JCGM 101 6.4.4.4: the sum of two rectangular draws of half-widths a(1 + β)/2 and
+        # a(1 − β)/2 is trapezoidal with base half-width a and top half-width β·a.
+        a, beta = (q.half_width or 0.0) * q.unit.factor, q.beta or 0.0
+        r1, r2 = rng.random(trials), rng.random(trials)
+        return x - a + a * ((1 + beta) * r1 + (1 - beta) * r2)
     if q.distribution in DIVISORS:
         a = (q.half_width or 0.0) * q.unit.factor
         if q.distribution == "rectangular":

@@ -24,9 +24,10 @@ from lims.metrology.coverage import coverage_factor
 from lims.metrology.model import Dim, Model
 from lims.units import normalise_unit_text, ureg
 
-DISTRIBUTIONS = ("normal", "rectangular", "triangular", "arcsine", "standard")
+DISTRIBUTIONS = ("normal", "rectangular", "triangular", "trapezoidal", "arcsine", "standard")
 # GUM 4.3.7-4.3.9: divisors from a half-width a to a standard uncertainty.
 DIVISORS = {"rectangular": math.sqrt(3), "triangular": math.sqrt(6), "arcsine": math.sqrt(2)}
+HALF_WIDTH = (*DIVISORS, "trapezoidal")
 INF = math.inf
 
 
@@ -82,6 +83,10 @@ def _same_dimension(a: UnitInfo, b: UnitInfo) -> bool:
     return a.base.dimensionality == b.base.dimensionality
 
 
+def _dimensionless(u: UnitInfo) -> bool:
+    return u.base.dimensionality == ureg.dimensionless.dimensionality
+
+
 # --- parsing ---------------------------------------------------------------------------------
 
 def _number(value: Any, field: str, *, positive: bool = False, allow_zero: bool = True) -> Decimal:
@@ -120,6 +125,8 @@ class InputQuantity:
     standard: float           # standard uncertainty in ``unit``
     dof: float
     half_width: float | None  # in ``unit``, for the Monte Carlo draws
+    beta: float | None = None  # trapezoidal: top half-width over base half-width
+    relative: bool = False     # the uncertainty was stated relative to the value (ppm, %)
 
     @property
     def constant(self) -> bool:
@@ -136,7 +143,20 @@ class Budget:
     probability: Decimal | None
     inputs: tuple[InputQuantity, ...]
     correlations: tuple[tuple[str, str, float], ...]
-    cmc: Decimal | None       # smallest U the lab may report, in the measurand's unit
+    cmc: CMC | None           # smallest U the lab may report
+
+
+@dataclasses.dataclass(frozen=True)
+class CMC:
+    """A calibration and measurement capability U = a + b·|y| (ILAC-P14 5.4), with ``a`` in the
+    measurand's unit and ``b`` a plain number (ppm, % and µV/V already applied)."""
+
+    a: Decimal
+    b: Decimal = Decimal(0)
+
+    def at(self, value: Decimal) -> Decimal:
+        """The CMC for a result ``value`` in the measurand's unit."""
+        return self.a + self.b * abs(value)
 
 
 def _parse_input(i: int, raw: Any) -> InputQuantity:
@@ -160,10 +180,27 @@ def _parse_input(i: int, raw: Any) -> InputQuantity:
         unc.get("unit"), f"{uf}.unit", interval=True)
     if u_unit.absolute:  # the uncertainty of an absolute temperature is an interval
         u_unit = parse_budget_unit(unit.text, f"{uf}.unit", interval=True)
-    if not _same_dimension(u_unit, unit):
+    relative = _dimensionless(u_unit) and not _dimensionless(unit)
+    if relative:
+        # ppm, %, µV/V on a quantity with a unit: relative to the input's value, as calibrator
+        # and DMM certificates state them (u = 5 ppm of 10 V is 50 µV).
+        if kind == "A" and "readings" in unc:
+            raise InvalidInput("readings are in the input's unit; a relative unit applies to "
+                               "standard, expanded or half_width", field=f"{uf}.unit")
+        if unit.absolute:
+            raise InvalidInput(f"an uncertainty relative to an absolute temperature "
+                               f"({u_unit.text!r} of {unit.text!r}) has no meaning; give it in "
+                               "K or mK", field=f"{uf}.unit")
+        value = _number(raw.get("value"), f"{f}.value")
+        if value == 0:
+            raise InvalidInput(f"a relative uncertainty ({u_unit.text!r}) needs a value other "
+                               "than zero", field=f"{uf}.unit")
+        scale = u_unit.factor * abs(float(value))  # relative unit -> input unit
+    elif not _same_dimension(u_unit, unit):
         raise InvalidInput(f"the uncertainty unit {u_unit.text!r} of {symbol} is not compatible "
                            f"with its unit {unit.text!r}", field=f"{uf}.unit")
-    scale = u_unit.factor / unit.factor  # uncertainty unit -> input unit
+    else:
+        scale = u_unit.factor / unit.factor  # uncertainty unit -> input unit
 
     if kind == "A":
         if "readings" in unc:
@@ -180,8 +217,8 @@ def _parse_input(i: int, raw: Any) -> InputQuantity:
             raise InvalidInput("type A needs readings, or standard and dof", field=uf)
         value = _number(raw.get("value"), f"{f}.value")
         u = float(_number(unc["standard"], f"{uf}.standard", positive=True)) * scale
-        return InputQuantity(symbol, value, unit, "A", "normal", u, _dof(unc.get("dof"),
-                                                                         f"{uf}.dof"), None)
+        return InputQuantity(symbol, value, unit, "A", "normal", u,
+                             _dof(unc.get("dof"), f"{uf}.dof"), None, relative=relative)
     if kind != "B":
         raise InvalidInput("must be \"A\" or \"B\"", field=f"{uf}.type")
     value = _number(raw.get("value"), f"{f}.value")
@@ -191,10 +228,21 @@ def _parse_input(i: int, raw: Any) -> InputQuantity:
     dof = _dof(unc.get("dof"), f"{uf}.dof")
     if dist in DIVISORS:
         a = float(_number(unc.get("half_width"), f"{uf}.half_width", positive=True)) * scale
-        return InputQuantity(symbol, value, unit, "B", dist, a / DIVISORS[dist], dof, a)
+        return InputQuantity(symbol, value, unit, "B", dist, a / DIVISORS[dist], dof, a,
+                             relative=relative)
+    if dist == "trapezoidal":
+        # GUM 4.3.9: a symmetric trapezoid of half-width a whose top has half-width β·a has
+        # u² = a²(1 + β²)/6; β = 0 is triangular, β = 1 rectangular.
+        a = float(_number(unc.get("half_width"), f"{uf}.half_width", positive=True)) * scale
+        beta = float(_number(unc.get("beta"), f"{uf}.beta", positive=True))
+        if beta > 1:
+            raise InvalidInput("β, the top's half-width over the base's, lies between 0 and 1",
+                               field=f"{uf}.beta")
+        return InputQuantity(symbol, value, unit, "B", dist, a * math.sqrt((1 + beta ** 2) / 6),
+                             dof, a, beta=beta, relative=relative)
     if dist == "standard":
         u = float(_number(unc.get("standard"), f"{uf}.standard", positive=True)) * scale
-        return InputQuantity(symbol, value, unit, "B", dist, u, dof, None)
+        return InputQuantity(symbol, value, unit, "B", dist, u, dof, None, relative=relative)
     expanded = float(_number(unc.get("expanded"), f"{uf}.expanded", positive=True)) * scale
     if unc.get("k") is not None:
         k = float(_number(unc["k"], f"{uf}.k", positive=True, allow_zero=False))
@@ -204,7 +252,8 @@ def _parse_input(i: int, raw: Any) -> InputQuantity:
     else:
         raise InvalidInput("a normal uncertainty needs k or probability with expanded",
                            field=uf)
-    return InputQuantity(symbol, value, unit, "B", "normal", expanded / k, dof, None)
+    return InputQuantity(symbol, value, unit, "B", "normal", expanded / k, dof, None,
+                         relative=relative)
 
 
 def _probability(value: Any, field: str) -> float:
@@ -273,22 +322,40 @@ def parse_budget(data: Any) -> Budget:
                                "freedom", field=cf)
         correlations.append((a, b, r))
 
-    cmc = None
-    if data.get("cmc") is not None:
-        raw = data["cmc"]
-        if not isinstance(raw, Mapping):
-            raise InvalidInput('must be {"expanded": number, "unit": text}', field="cmc")
-        cmc_unit = parse_budget_unit(raw.get("unit", unit.text), "cmc.unit", interval=True)
-        if not _same_dimension(cmc_unit, unit):
-            raise InvalidInput(f"the CMC unit {cmc_unit.text!r} is not compatible with the "
-                               f"measurand unit {unit.text!r}", field="cmc.unit")
-        value = _number(raw.get("expanded"), "cmc.expanded", positive=True)
-        cmc = value * Decimal(repr(cmc_unit.factor)) / Decimal(repr(unit.factor))
-
+    cmc = _parse_cmc(data.get("cmc"), unit)
     budget = Budget(symbol.strip(), unit, str(m.get("description") or ""), model, k, p, inputs,
                     tuple(correlations), cmc)
     _check_dimensions(budget)
     return budget
+
+
+def _parse_cmc(raw: Any, unit: UnitInfo) -> CMC | None:
+    """``{"expanded", "unit"}`` (a constant U), or ``{"a", "unit", "b", "b_unit"}`` for
+    U = a + b·|y| as CMC tables state it (ILAC-P14 5.4), b in ppm, %, µV/V or a plain number."""
+    if raw is None:
+        return None
+    form = 'must be {"expanded": number, "unit": text} or {"a", "b", "unit", "b_unit"}'
+    if not isinstance(raw, Mapping) or ("expanded" in raw) == ("a" in raw):
+        raise InvalidInput(form, field="cmc")
+    cmc_unit = parse_budget_unit(raw.get("unit", unit.text), "cmc.unit", interval=True)
+    if not _same_dimension(cmc_unit, unit):
+        raise InvalidInput(f"the CMC unit {cmc_unit.text!r} is not compatible with the "
+                           f"measurand unit {unit.text!r}", field="cmc.unit")
+    key = "expanded" if "expanded" in raw else "a"
+    a = _number(raw.get(key), f"cmc.{key}", positive=True)
+    a = a * Decimal(repr(cmc_unit.factor)) / Decimal(repr(unit.factor))
+    if raw.get("b") is None:
+        if "b_unit" in raw:
+            raise InvalidInput("b_unit without b", field="cmc.b")
+        return CMC(a)
+    if key == "expanded":
+        raise InvalidInput(form, field="cmc")
+    b_unit = parse_budget_unit(raw.get("b_unit", "1"), "cmc.b_unit", interval=True)
+    if not _dimensionless(b_unit):
+        raise InvalidInput(f"b multiplies |y| and is relative: ppm, %, µV/V or 1, not "
+                           f"{b_unit.text!r}", field="cmc.b_unit")
+    b = _number(raw.get("b"), "cmc.b", positive=True) * Decimal(repr(b_unit.factor))
+    return CMC(a, b)
 
 
 def _check_dimensions(budget: Budget) -> None:

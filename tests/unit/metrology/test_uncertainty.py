@@ -89,6 +89,76 @@ def test_type_b_divisors_mu_03(uncertainty, expected):
     assert result.standard_uncertainty == pytest.approx(expected, rel=1e-3)
 
 
+@pytest.mark.parametrize(("value", "unit", "uncertainty", "expected"), [
+    # A calibrator's 10 V output, U = 5 ppm (k = 2): u = 25 µV.
+    ("10", "V", {"type": "B", "distribution": "normal", "expanded": "5", "k": 2, "unit": "ppm"},
+     25e-6),
+    # A DMM reading of 1.5 V with a ±0.01 % of reading specification: u = 150 µV/√3.
+    ("1.5", "V", {"type": "B", "distribution": "rectangular", "half_width": "0.01", "unit": "%"},
+     150e-6 / math.sqrt(3)),
+    # µV/V is the same kind of number as ppm; the sign of the value does not matter.
+    ("-10", "V", {"type": "B", "distribution": "standard", "standard": "2", "unit": "µV/V"},
+     20e-6),
+    ("100", "mΩ", {"type": "A", "standard": "3", "dof": 9, "unit": "µΩ/Ω"}, 300e-6),
+    # A dimensionless input keeps its uncertainty absolute: 0.5 % of 1 is 0.005.
+    ("0.98", "1", {"type": "B", "distribution": "standard", "standard": "0.5", "unit": "%"},
+     0.005),
+])
+def test_relative_uncertainties_of_inputs(value, unit, uncertainty, expected):
+    result = evaluate(parse_budget(one(uncertainty, value=value, unit=unit)))
+    assert result.rows[0].standard_uncertainty == pytest.approx(expected, rel=1e-9)
+    assert result.standard_uncertainty == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize(("value", "unit", "uncertainty", "field", "words"), [
+    ("20", "°C", {"type": "B", "distribution": "standard", "standard": "1", "unit": "%"},
+     "inputs[0].uncertainty.unit", "absolute temperature"),
+    ("0", "V", {"type": "B", "distribution": "standard", "standard": "1", "unit": "ppm"},
+     "inputs[0].uncertainty.unit", "other than zero"),
+    (None, "V", {"type": "A", "readings": ["1", "2"], "unit": "ppm"},
+     "inputs[0].uncertainty.unit", "readings"),
+])
+def test_relative_uncertainties_refused_where_meaningless(value, unit, uncertainty, field, words):
+    budget = one(uncertainty, value=value, unit=unit)
+    with pytest.raises(InvalidInput) as exc:
+        parse_budget(budget)
+    assert exc.value.field == field and words in exc.value.message
+
+
+@pytest.mark.parametrize(("beta", "same_as"), [(0, "triangular"), (1, "rectangular")])
+def test_trapezoidal_ends_are_triangular_and_rectangular(beta, same_as):
+    trapezoid = one({"type": "B", "distribution": "trapezoidal", "half_width": "3",
+                     "beta": beta})
+    other = one({"type": "B", "distribution": same_as, "half_width": "3"})
+    assert evaluate(parse_budget(trapezoid)).standard_uncertainty == pytest.approx(
+        evaluate(parse_budget(other)).standard_uncertainty, rel=1e-12)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.decimals(min_value=0, max_value=1, places=3), st.decimals(
+    min_value=Decimal("0.001"), max_value=1000, places=3))
+def test_trapezoidal_standard_uncertainty_gum_4_3_9(beta, a):
+    """GUM 4.3.9: u² = a²(1 + β²)/6, between the triangular and the rectangular values."""
+    u = evaluate(parse_budget(one({"type": "B", "distribution": "trapezoidal",
+                                   "half_width": str(a), "beta": str(beta)}))
+                 ).standard_uncertainty
+    assert u == pytest.approx(float(a) * math.sqrt((1 + float(beta) ** 2) / 6), rel=1e-12)
+    assert float(a) / math.sqrt(6) * (1 - 1e-12) <= u <= float(a) / math.sqrt(3) * (1 + 1e-12)
+
+
+def test_trapezoidal_monte_carlo_draws_jcgm_101_6_4_4():
+    b = parse_budget(one({"type": "B", "distribution": "trapezoidal", "half_width": "2",
+                          "beta": "0.5"}, value="0"))
+    gum = evaluate(b)
+    mc = monte_carlo(b, gum, trials=400_000, seed=11)
+    assert mc.standard_uncertainty == pytest.approx(2 * math.sqrt(1.25 / 6), rel=0.01)
+    assert -2 <= mc.low and mc.high <= 2
+    with pytest.raises(InvalidInput) as exc:
+        parse_budget(one({"type": "B", "distribution": "trapezoidal", "half_width": "2",
+                          "beta": "1.5"}))
+    assert exc.value.field == "inputs[0].uncertainty.beta"
+
+
 def test_type_a_readings():
     budget = one({"type": "A", "readings": ["10.1", "10.3", "10.2"]}, value=None)
     del budget["inputs"][0]["value"]
@@ -360,6 +430,38 @@ def test_cmc_floor():
     assert result.reported.expanded_uncertainty == Decimal("0.075")
     assert result.reported.cmc_applied and "± 0.075 g" in result.reported.text
     assert result.reported.value == Decimal("10000.025")
+
+
+@pytest.mark.parametrize(("cmc", "reported", "applied"), [
+    # U = a + b·|y|: 10 mg + 5 ppm of 10 000.025 g = 60.000 125 mg > U = 58.5 mg, and the CMC
+    # is rounded up so that the reported U is never below it.
+    ({"a": "10", "unit": "mg", "b": "5", "b_unit": "ppm"}, "0.061", True),
+    ({"a": "10", "unit": "mg", "b": "4", "b_unit": "ppm"}, "0.058", False),
+    ({"a": "0.01", "b": "0.0005", "b_unit": "%"}, "0.061", True),   # a in the measurand's g
+    ({"a": "0.05", "b": "1e-6"}, "0.061", True),                     # b as a plain number
+    ({"expanded": "75", "unit": "mg"}, "0.075", True),
+])
+def test_cmc_as_a_plus_b_times_the_value(cmc, reported, applied):
+    budget = load("ea-4-02-s2-mass.json")
+    budget["cmc"] = cmc
+    result = evaluate(parse_budget(budget))
+    assert result.reported.expanded_uncertainty == Decimal(reported)
+    assert result.reported.cmc_applied is applied
+
+
+@pytest.mark.parametrize(("cmc", "field"), [
+    ({"a": "10", "unit": "mg", "b": "5", "b_unit": "mg"}, "cmc.b_unit"),
+    ({"a": "10", "expanded": "10", "unit": "mg"}, "cmc"),
+    ({"expanded": "10", "unit": "mg", "b": "5"}, "cmc"),
+    ({"a": "10", "unit": "mL"}, "cmc.unit"),
+    ({"a": "-1"}, "cmc.a"),
+])
+def test_malformed_cmc_names_the_field(cmc, field):
+    budget = load("ea-4-02-s2-mass.json")
+    budget["cmc"] = cmc
+    with pytest.raises(InvalidInput) as exc:
+        parse_budget(budget)
+    assert exc.value.field == field
 
 
 def test_json_document_shape():
