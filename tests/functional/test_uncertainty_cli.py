@@ -90,3 +90,35 @@ def test_decide_prints_converted_numbers_without_decimal_noise():
     assert out.returncode == 0, out.stderr
     assert "tolerance [−∞, 25.5] ℃, acceptance [−∞, 25.3] ℃" in out.stdout
     assert "技术要求 [−∞, 25.5] ℃" in out.stdout and "00000" not in out.stdout
+
+
+def test_degenerate_gum_result_reports_the_monte_carlo_one():
+    """JCGM 101 9.4 at x1 = x2 = 0: u = 0 by the GUF; the CLI runs Monte Carlo by itself."""
+    path = str(DATA / "jcgm-101-9-4-comparison-loss.json")
+    out = lims("uncertainty", path, "--json", "--seed", "1")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["method"] == "MCM" and data["gum"]["expanded_uncertainty"] == 0
+    low, high = data["coverage_interval"]
+    assert 0 <= low < 1e-7 and abs(high - 1.498e-4) < 3e-6
+    assert data["expanded_uncertainty"] > 0 and data["reported"]["expanded_uncertainty"] == "0.00010"
+    assert data["reported"]["coverage_interval"] == ["0.00000", "0.00015"]
+    assert data["monte_carlo"]["adaptive"] and data["monte_carlo"]["seed"] == 1
+    text = lims("uncertainty", path, "--seed", "1")
+    assert "method: Monte Carlo (JCGM 101), because" in text.stdout
+    assert "reported: dY = 0.000 05 ± 0.000 10 (p ≈ 95 %, Monte Carlo, JCGM 101; shortest " \
+        "coverage interval [0.000 00, 0.000 15])" in text.stdout
+
+
+def test_gum_result_json_gains_method_and_coverage_interval():
+    out = lims("uncertainty", str(DATA / "ea-4-02-s2-mass.json"), "--json", "--mc", "adaptive",
+               "--seed", "3")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["method"] == "GUF" and data["monte_carlo"]["validation"]["gum_validated"]
+    low, high = data["coverage_interval"]
+    assert abs(low - (data["value"] - data["expanded_uncertainty"])) < 1e-9
+    assert abs(high - (data["value"] + data["expanded_uncertainty"])) < 1e-9
+    assert data["reported"]["coverage_interval"] == ["9999.967", "10000.083"]
+    bad = lims("uncertainty", str(DATA / "ea-4-02-s2-mass.json"), "--mc", "lots")
+    assert bad.returncode == 2 and "adaptive" in bad.stderr

@@ -7,6 +7,7 @@ import math
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -20,6 +21,8 @@ from lims.metrology.uncertainty import (
     parse_budget,
     round_to,
     round_uncertainty,
+    shortest_interval,
+    symmetric_interval,
 )
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "budgets"
@@ -512,3 +515,147 @@ def test_monte_carlo_with_correlated_inputs():
     assert gum.standard_uncertainty == pytest.approx(math.sqrt(0.2))
     mc = monte_carlo(b, gum, trials=200000, seed=3)
     assert mc.standard_uncertainty == pytest.approx(math.sqrt(0.2), rel=0.01)
+
+
+# --- when the GUM framework fails: JCGM 101 9.4 ----------------------------------------------
+#
+# JCGM 101:2008 9.4, comparison loss in microwave power meter calibration: δY = X1² + X2² with
+# X1 ~ N(x1, u²), X2 ~ N(0, u²), u = 0.005. The published results are checked here against
+# the exact distribution: δY/u² is non-central chi-squared with 2 degrees of freedom and
+# non-centrality (x1/u)², an exponential distribution of mean 2u² when x1 = 0.
+
+U_X = 0.005
+
+
+def comparison_loss(x1: str = "0") -> dict:
+    budget = load("jcgm-101-9-4-comparison-loss.json")
+    budget["inputs"][0]["value"] = x1
+    return budget
+
+
+def shortest_exact(dist, p=0.95) -> tuple[float, float]:
+    from scipy.optimize import minimize_scalar
+
+    best = minimize_scalar(lambda a: dist.ppf(a + p) - dist.ppf(a), bounds=(0, 1 - p),
+                           method="bounded", options={"xatol": 1e-10})
+    return float(dist.ppf(best.x)), float(dist.ppf(best.x + p))
+
+
+def test_jcgm_101_9_4_sensitivities_vanish_so_monte_carlo_is_reported():
+    """x1 = x2 = 0: every sensitivity coefficient is 0 and the GUF gives u(δy) = 0. The engine
+    runs the adaptive Monte Carlo method by itself and reports its result: δy = 2u² = 5.0·10⁻⁵,
+    u(δy) = 2u² and the shortest 95 % interval [0, 2u²·ln 20] = [0, 1.50·10⁻⁴]."""
+    result = evaluate(parse_budget(comparison_loss()), seed=1)
+    assert result.gum is not None and result.gum.standard_uncertainty == 0
+    assert result.gum.degenerate and "vanish" in result.why_monte_carlo
+    assert result.method == "MCM"
+    mc = result.monte_carlo
+    assert mc.adaptive and mc.converged and mc.trials % 10**4 == 0 and not mc.validated
+    mean = 2 * U_X ** 2
+    assert result.value == pytest.approx(mean, rel=0.02)
+    assert result.standard_uncertainty == pytest.approx(mean, rel=0.02)
+    low, high = result.coverage_interval
+    assert 0 <= low < 1e-3 * mean
+    assert high == pytest.approx(mean * math.log(20), rel=0.02)
+    assert result.expanded_uncertainty == pytest.approx(high - result.value)
+    assert result.reported.expanded_uncertainty == Decimal("0.00010")
+    assert result.reported.coverage_interval == (Decimal("0.00000"), Decimal("0.00015"))
+    assert result.reported.text == ("dY = 0.000 05 ± 0.000 10 (p ≈ 95 %, Monte Carlo, JCGM 101; "
+                                    "shortest coverage interval [0.000 00, 0.000 15])")
+    data = result.to_json()
+    assert data["method"] == "MCM" and data["coverage_interval"] == [low, high]
+    assert data["gum"]["standard_uncertainty"] == 0 and data["monte_carlo"]["adaptive"]
+    json.dumps(data, allow_nan=False)
+
+
+def test_jcgm_101_9_4_x1_0_010_fails_the_section_8_comparison():
+    """x1 = 0.010: the GUF gives δy = 1.0·10⁻⁴, u = 1.0·10⁻⁴ and the interval
+    [−0.96, 2.96]·10⁻⁴, below zero for a sum of squares; MCM gives δy = 1.5·10⁻⁴,
+    u = 1.12·10⁻⁴ and [0.00, 3.66]·10⁻⁴, so the GUF is not validated (δ = 5·10⁻⁶) and the
+    Monte Carlo result is reported."""
+    from scipy import stats
+
+    budget = parse_budget(comparison_loss("0.010"))
+    guf = evaluate(budget)
+    assert guf.method == "GUF" and guf.monte_carlo is None
+    assert guf.value == pytest.approx(1e-4) and guf.standard_uncertainty == pytest.approx(1e-4)
+    assert guf.coverage_interval[0] == pytest.approx(-0.96e-4, abs=1e-6)
+    exact = stats.ncx2(2, (0.010 / U_X) ** 2, scale=U_X ** 2)
+    result = evaluate(budget, mc=400_000, seed=2)
+    assert result.method == "MCM" and not result.monte_carlo.validated
+    assert result.monte_carlo.tolerance == pytest.approx(5e-6)
+    assert "§8" in result.why_monte_carlo
+    assert result.value == pytest.approx(exact.mean(), rel=0.01)
+    assert result.standard_uncertainty == pytest.approx(exact.std(), rel=0.01)
+    low, high = shortest_exact(exact)
+    assert result.coverage_interval[0] == pytest.approx(low, abs=2e-6)
+    assert result.coverage_interval[1] == pytest.approx(high, rel=0.01)
+    assert result.reported.coverage_interval == (Decimal("0.00000"), Decimal("0.00037"))
+
+
+def test_a_validated_gum_result_stays_reported():
+    result = evaluate(parse_budget(load("ea-4-02-s2-mass.json")), mc=100_000, seed=4)
+    assert result.method == "GUF" and result.monte_carlo.validated
+    assert result.reported.text == "m_X = 10 000.025 g ± 0.058 g (k = 2, p ≈ 95 %)"
+    assert result.coverage_interval == pytest.approx((10000.025 - result.expanded_uncertainty,
+                                                      10000.025 + result.expanded_uncertainty))
+    data = result.to_json()
+    assert data["method"] == "GUF" and "gum" not in data and "monte_carlo" in data
+    with pytest.raises(InvalidInput) as exc:
+        evaluate(parse_budget(load("ea-4-02-s2-mass.json")), mc="lots")
+    assert exc.value.field == "trials"
+
+
+def test_adaptive_monte_carlo_jcgm_101_7_9():
+    """JCGM 101 7.9.4: batches of 10⁴ until twice the standard deviation of each result's
+    average over the batches is within the numerical tolerance; to validate a GUF result, its
+    own δ/5 (JCGM 101 8.2). Reproducible with a seed. On EA-4/02 S2 the GUF interval
+    10 000.025 g ± 0.058 g is validated with δ = 0.5 mg."""
+    b = parse_budget(load("ea-4-02-s2-mass.json"))
+    gum = evaluate(b)
+    first = monte_carlo(b, gum, trials=None, seed=7)
+    assert first.adaptive and first.converged and first.trials % 10**4 == 0
+    assert first.trials >= 2 * 10**4
+    assert first == monte_carlo(b, gum, trials=None, seed=7)
+    assert first.tolerance == pytest.approx(0.0005) and first.validated
+    assert max(first.d_low, first.d_high) < first.tolerance / 2
+    assert first.standard_uncertainty == pytest.approx(gum.standard_uncertainty, rel=0.005)
+
+
+def test_coverage_intervals_of_a_sorted_sample_jcgm_101_7_7():
+    ordered = np.sort(np.random.default_rng(3).exponential(1.0, 200_000))
+    low, high = shortest_interval(ordered, 0.95)
+    assert low == pytest.approx(0, abs=1e-3) and high == pytest.approx(math.log(20), rel=0.01)
+    s_low, s_high = symmetric_interval(ordered, 0.95)
+    assert s_low == pytest.approx(-math.log(0.975), rel=0.02)
+    assert s_high == pytest.approx(-math.log(0.025), rel=0.01)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.floats(min_value=-1e6, max_value=1e6), min_size=20, max_size=300),
+       st.floats(min_value=0.5, max_value=0.99))
+def test_shortest_interval_is_never_wider_and_holds_its_share(values, p):
+    ordered = np.sort(np.array(values))
+    low, high = shortest_interval(ordered, p)
+    s_low, s_high = symmetric_interval(ordered, p)
+    assert high - low <= s_high - s_low
+    assert np.count_nonzero((ordered >= low) & (ordered <= high)) >= int(p * len(values) + 0.5)
+
+
+@settings(max_examples=4, deadline=None)
+@given(st.decimals(min_value=Decimal("0.001"), max_value=Decimal("100"), places=3),
+       st.decimals(min_value=Decimal("0.1"), max_value=Decimal("10"), places=2),
+       st.integers(min_value=0, max_value=2**31))
+def test_uncertain_inputs_never_give_a_zero_expanded_uncertainty(u, c, seed):
+    """Y = c·X² at x = 0 (the GUF gives U = 0): the reported U is the Monte Carlo one, for which
+    c·X²/(c·u²) is chi-squared with one degree of freedom."""
+    budget = {"measurand": {"symbol": "Y", "unit": "mm^2"}, "model": "c * X**2",
+              "inputs": [{"symbol": "X", "value": "0", "unit": "mm",
+                          "uncertainty": {"type": "B", "distribution": "standard",
+                                          "standard": str(u)}},
+                         {"symbol": "c", "value": str(c), "unit": "1"}]}
+    result = evaluate(parse_budget(budget), seed=seed)
+    assert result.method == "MCM" and result.reported.expanded_uncertainty > 0
+    scale = float(c) * float(u) ** 2
+    assert result.value == pytest.approx(scale, rel=0.05)
+    assert result.coverage_interval[1] == pytest.approx(3.8415 * scale, rel=0.05)
