@@ -2,8 +2,11 @@
 
 Why GTC: the GUM Tree Calculator (MSL New Zealand) propagates uncertainty with automatic
 differentiation, so sensitivity coefficients are analytic rather than numerical; it carries
-degrees of freedom and computes ν_eff by Welch–Satterthwaite (with Willink's extension for
-correlated inputs), and gives per-input components and Student-t coverage factors.
+degrees of freedom and computes ν_eff by Welch–Satterthwaite, and gives per-input components
+and Student-t coverage factors. Welch–Satterthwaite needs independent inputs (GUM G.4.1 note);
+correlated inputs with finite degrees of freedom are only accepted as an ensemble (Willink,
+Metrologia 44 (2007) 340, 4.1): simultaneous type A readings (GUM H.2), whose correlations are
+estimated from the readings, or inputs the budget declares an ensemble.
 
 All arithmetic runs in SI base units (floats, after exact Decimal parsing of the inputs), then
 converts back to the measurand's unit; so writing an input in mm instead of m changes nothing.
@@ -124,6 +127,11 @@ class Evaluation:
                         "contribution": r.contribution, "dof": dof(r.dof),
                         "percent": r.percent} for r in self.rows],
         }
+        data["correlations"] = [
+            {"a": a, "b": b, "r": r, "estimated": estimated}
+            for estimated, pairs in ((False, self.budget.correlations),
+                                     (True, self.budget.estimated_correlations))
+            for a, b, r in pairs]
         if self.gum is not None:
             data["gum"] = {"value": self.gum.value,
                            "standard_uncertainty": self.gum.standard_uncertainty,
@@ -137,8 +145,24 @@ class Evaluation:
 
 def _env(budget: Budget) -> dict[str, Any]:
     correlated = {s for a, b, _r in budget.correlations for s in (a, b)}
+    by_symbol = {q.symbol: q for q in budget.inputs}
     env: dict[str, Any] = {}
+    # GUM H.2.3: simultaneous readings give means, standard uncertainties s/√n and the
+    # correlations of the schema, and form an ensemble of ν = n − 1 (Willink 2007), so that
+    # ν_eff stays meaningful; declared ensembles share their ν. This is what GTC's
+    # type_a.multi_estimate_real does, with the correlations clipped to [−1, 1] first: for
+    # readings that move exactly together the sample correlation can come out as
+    # 1.000 000 000 000 000 2, which GTC refuses.
+    for group in (*budget.simultaneous, *budget.ensembles):
+        qs = [by_symbol[s] for s in group]
+        env.update(zip(group, GTC.multiple_ureal(
+            [q.unit.to_base(float(q.value)) for q in qs],
+            [q.standard * q.unit.factor for q in qs], qs[0].dof, list(group)), strict=True))
+    for a, b, r in budget.estimated_correlations:
+        GTC.set_correlation(r, env[a], env[b])
     for q in budget.inputs:
+        if q.symbol in env:
+            continue
         x = q.unit.to_base(float(q.value))
         if q.constant:
             env[q.symbol] = x

@@ -102,31 +102,87 @@ def _draw(q: InputQuantity, rng: np.random.Generator, trials: int) -> Any:
     return rng.normal(x, u, trials)
 
 
-def _check_joint(budget: Budget) -> None:
+@dataclasses.dataclass(frozen=True)
+class _Joint:
+    """Inputs drawn together: mean and covariance in SI base units, and degrees of freedom."""
+
+    symbols: tuple[str, ...]
+    mean: np.ndarray
+    covariance: np.ndarray
+    dof: float
+
+
+def _joint_blocks(budget: Budget) -> list[_Joint]:
+    """The inputs that must be drawn jointly: each group of simultaneous readings, and each set
+    of inputs linked by stated correlations.
+
+    :raises InvalidInput: a correlated input is neither Gaussian nor type A.
+    """
     by_symbol = {q.symbol: q for q in budget.inputs}
-    for s in sorted({s for a, b, _r in budget.correlations for s in (a, b)}):
-        if by_symbol[s].distribution not in ("normal", "standard"):
-            raise InvalidInput(f"Monte Carlo draws correlated inputs from a joint normal "
-                               f"distribution; {s} is {by_symbol[s].distribution}",
-                               field="correlations")
+    blocks = []
+    for group in budget.simultaneous:
+        qs = [by_symbol[s] for s in group]
+        data = np.array([[q.unit.to_base(float(v)) for v in q.readings] for q in qs])
+        n = data.shape[1]
+        # The covariance of the means, S/n, from the simultaneous readings (GUM H.2.3).
+        blocks.append(_Joint(group, data.mean(axis=1), np.atleast_2d(np.cov(data)) / n, n - 1.0))
+    # Stated correlations link inputs into connected sets (union-find over the pairs).
+    parent: dict[str, str] = {}
+
+    def root(s: str) -> str:
+        while parent.setdefault(s, s) != s:
+            s = parent[s]
+        return s
+
+    for a, b, _r in budget.correlations:
+        parent[root(a)] = root(b)
+    sets: dict[str, list[str]] = {}
+    for s in sorted(parent):
+        sets.setdefault(root(s), []).append(s)
+    for members in sets.values():
+        for s in members:
+            if by_symbol[s].distribution not in ("normal", "standard", "readings"):
+                raise InvalidInput(f"Monte Carlo draws correlated inputs from a joint normal or "
+                                   f"t distribution; {s} is {by_symbol[s].distribution}",
+                                   field="correlations")
+        index = {s: i for i, s in enumerate(members)}
+        sd = np.array([by_symbol[s].standard * by_symbol[s].unit.factor for s in members])
+        corr = np.eye(len(members))
+        for a, b, r in budget.correlations:
+            if a in index:
+                corr[index[a], index[b]] = corr[index[b], index[a]] = r
+        mean = np.array([by_symbol[s].unit.to_base(float(by_symbol[s].value)) for s in members])
+        # The schema lets finite-dof inputs be correlated only within an ensemble, whose
+        # members share their degrees of freedom.
+        blocks.append(_Joint(tuple(members), mean, corr * np.outer(sd, sd),
+                             by_symbol[members[0]].dof))
+    return blocks
+
+
+def _draw_joint(block: _Joint, rng: np.random.Generator, trials: int) -> np.ndarray:
+    """A multivariate normal draw (JCGM 101 6.4.8), or for finite ν the multivariate t with the
+    same scale matrix: the normal draw divided by one √(χ²_ν/ν) per trial, the multivariate form
+    of JCGM 101 6.4.9. For simultaneous readings ν = n − 1, the degrees of freedom the GUF gives
+    the ensemble (JCGM 102 6.5.3 takes ν = n − N, which for GUM H.2, n = 5 and N = 3, leaves a
+    distribution without a variance)."""
+    z = rng.multivariate_normal(np.zeros(len(block.symbols)), block.covariance, trials,
+                                method="eigh")
+    if block.dof != INF:
+        z = z / np.sqrt(rng.chisquare(block.dof, trials) / block.dof)[:, None]
+    return block.mean + z
+
+
+def _check_joint(budget: Budget) -> None:
+    _joint_blocks(budget)
 
 
 def _sample(budget: Budget, rng: np.random.Generator, trials: int) -> np.ndarray:
     """Draw ``trials`` values of every input and return the model's values in the measurand's
     unit (JCGM 101 7.3, 7.4)."""
     draws: dict[str, Any] = {}
-    correlated = sorted({s for a, b, _r in budget.correlations for s in (a, b)})
-    by_symbol = {q.symbol: q for q in budget.inputs}
-    if correlated:
-        index = {s: i for i, s in enumerate(correlated)}
-        sd = np.array([by_symbol[s].standard * by_symbol[s].unit.factor for s in correlated])
-        corr = np.eye(len(correlated))
-        for a, b, r in budget.correlations:
-            corr[index[a], index[b]] = corr[index[b], index[a]] = r
-        mean = np.array([by_symbol[s].unit.to_base(float(by_symbol[s].value))
-                         for s in correlated])
-        joint = rng.multivariate_normal(mean, corr * np.outer(sd, sd), trials, method="eigh")
-        for s, i in index.items():
+    for block in _joint_blocks(budget):
+        joint = _draw_joint(block, rng, trials)
+        for i, s in enumerate(block.symbols):
             draws[s] = joint[:, i]
     for q in budget.inputs:
         if q.symbol not in draws:

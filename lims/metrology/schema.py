@@ -127,6 +127,7 @@ class InputQuantity:
     half_width: float | None  # in ``unit``, for the Monte Carlo draws
     beta: float | None = None  # trapezoidal: top half-width over base half-width
     relative: bool = False     # the uncertainty was stated relative to the value (ppm, %)
+    readings: tuple[Decimal, ...] = ()  # type A: the indications, in ``unit``
 
     @property
     def constant(self) -> bool:
@@ -142,8 +143,14 @@ class Budget:
     k: Decimal | None
     probability: Decimal | None
     inputs: tuple[InputQuantity, ...]
-    correlations: tuple[tuple[str, str, float], ...]
+    correlations: tuple[tuple[str, str, float], ...]   # stated
     cmc: CMC | None           # smallest U the lab may report
+    # Type A inputs observed together (GUM H.2): their correlations come from the readings.
+    simultaneous: tuple[tuple[str, ...], ...] = ()
+    # Inputs declared an ensemble (Willink 2007), so finite-dof inputs may be correlated.
+    ensembles: tuple[tuple[str, ...], ...] = ()
+    # The correlations of simultaneous inputs, estimated from their readings (GUM 5.2.3, C.3.6).
+    estimated_correlations: tuple[tuple[str, str, float], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -212,7 +219,7 @@ def _parse_input(i: int, raw: Any) -> InputQuantity:
             s = statistics.stdev(float(v) for v in values)
             # GUM 4.2.3: u = s/√n with ν = n − 1; readings are in the input's unit.
             return InputQuantity(symbol, mean, unit, "A", "readings", s / math.sqrt(len(values)),
-                                 float(len(values) - 1), None)
+                                 float(len(values) - 1), None, readings=tuple(values))
         if "standard" not in unc:
             raise InvalidInput("type A needs readings, or standard and dof", field=uf)
         value = _number(raw.get("value"), f"{f}.value")
@@ -298,6 +305,11 @@ def parse_budget(data: Any) -> Budget:
         p = Decimal(str(_probability(coverage["probability"], "coverage.probability")))
 
     by_symbol = {q.symbol: q for q in inputs}
+    taken: dict[str, str] = {}
+    simultaneous = _parse_groups(data, "simultaneous", by_symbol, taken)
+    ensembles = _parse_groups(data, "ensembles", by_symbol, taken)
+    in_group = {s: group for group in simultaneous for s in group}
+    in_ensemble = {s: group for group in (*simultaneous, *ensembles) for s in group}
     correlations = []
     for j, c in enumerate(data.get("correlations") or []):
         cf = f"correlations[{j}]"
@@ -315,18 +327,87 @@ def parse_budget(data: Any) -> Budget:
         r = float(_number(c.get("r"), f"{cf}.r"))
         if not -1 <= r <= 1:
             raise InvalidInput("a correlation coefficient lies between -1 and 1", field=f"{cf}.r")
-        if by_symbol[a].dof != INF or by_symbol[b].dof != INF:
+        if a in in_group and in_group.get(b) is in_group[a]:
+            raise InvalidInput(f"{a} and {b} are simultaneous: their correlation is estimated "
+                               "from their readings", field=cf)
+        if (by_symbol[a].dof != INF or by_symbol[b].dof != INF) and (
+                a not in in_ensemble or in_ensemble.get(b) is not in_ensemble[a]):
             # Welch–Satterthwaite is not defined for correlated inputs with finite dof (GUM
-            # G.4.1 note); refuse rather than report a meaningless ν_eff.
-            raise InvalidInput(f"{a} and {b} are correlated, so both need infinite degrees of "
-                               "freedom", field=cf)
+            # G.4.1 note) unless they form an ensemble, i.e. come from the same simultaneous
+            # observations (Willink 2007, 4.1); refuse rather than report a meaningless ν_eff.
+            raise InvalidInput(f"{a} and {b} are correlated and have finite degrees of freedom: "
+                               'declare them an ensemble ("ensembles": [["{a}", "{b}", …]]) '
+                               "or give both infinite degrees of freedom", field=cf)
         correlations.append((a, b, r))
+
+    estimated = []
+    for group in simultaneous:
+        for i, a in enumerate(group):
+            for b in group[i + 1:]:
+                # GUM 5.2.3 with C.3.6 (H.2.3): r = s(q̄, r̄)/(s(q̄)·s(r̄)), the sample
+                # correlation of the simultaneous readings.
+                x = [float(v) for v in by_symbol[a].readings]
+                y = [float(v) for v in by_symbol[b].readings]
+                r = statistics.correlation(x, y)
+                estimated.append((a, b, max(-1.0, min(1.0, r))))  # rounding: |r| ≤ 1
 
     cmc = _parse_cmc(data.get("cmc"), unit)
     budget = Budget(symbol.strip(), unit, str(m.get("description") or ""), model, k, p, inputs,
-                    tuple(correlations), cmc)
+                    tuple(correlations), cmc, simultaneous, ensembles, tuple(estimated))
     _check_dimensions(budget)
     return budget
+
+
+def _parse_groups(data: Mapping[str, Any], key: str, by_symbol: Mapping[str, InputQuantity],
+                  taken: dict[str, str]) -> tuple[tuple[str, ...], ...]:
+    """``"simultaneous"`` or ``"ensembles"``: lists of two or more input symbols, each input in
+    one group at most.
+
+    Simultaneous inputs are type A with the same number of ``readings``, taken together (GUM
+    H.2: five sets of V, I, φ). An ensemble's inputs share their degrees of freedom, as
+    estimates from the same observations do (Willink, Metrologia 44 (2007) 340, 4.1).
+    """
+    raw = data.get(key)
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise InvalidInput('must be a list of lists of input symbols, e.g. [["V", "I"]]',
+                           field=key)
+    groups = []
+    for g, group in enumerate(raw):
+        gf = f"{key}[{g}]"
+        if not isinstance(group, list) or len(group) < 2:
+            raise InvalidInput("must list at least two input symbols", field=gf)
+        for j, sym in enumerate(group):
+            if not isinstance(sym, str) or sym not in by_symbol:
+                raise InvalidInput(f"unknown input {sym!r}", field=f"{gf}[{j}]")
+            if by_symbol[sym].constant:
+                raise InvalidInput(f"{sym} is a constant", field=f"{gf}[{j}]")
+            if sym in taken:
+                raise InvalidInput(f"{sym} is already in {taken[sym]}", field=f"{gf}[{j}]")
+            taken[sym] = gf
+        members = [by_symbol[sym] for sym in group]
+        if key == "simultaneous":
+            for j, q in enumerate(members):
+                if q.distribution != "readings":
+                    raise InvalidInput(f"{q.symbol} must be type A with its readings, taken "
+                                       "together with the others'", field=f"{gf}[{j}]")
+            for j, q in enumerate(members):
+                if q.standard == 0:
+                    raise InvalidInput(f"the readings of {q.symbol} do not vary, so its "
+                                       "correlations cannot be estimated", field=f"{gf}[{j}]")
+            counts = sorted({len(q.readings) for q in members})
+            if len(counts) > 1:
+                raise InvalidInput("simultaneous inputs need the same number of readings, not "
+                                   f"{' and '.join(map(str, counts))}", field=gf)
+        else:
+            dofs = sorted({q.dof for q in members})
+            if len(dofs) > 1:
+                raise InvalidInput("the inputs of an ensemble come from the same observations "
+                                   "and share their degrees of freedom, not "
+                                   f"{' and '.join(f'{d:g}' for d in dofs)}", field=gf)
+        groups.append(tuple(group))
+    return tuple(groups)
 
 
 def _parse_cmc(raw: Any, unit: UnitInfo) -> CMC | None:

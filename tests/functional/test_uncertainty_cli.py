@@ -122,3 +122,15 @@ def test_gum_result_json_gains_method_and_coverage_interval():
     assert data["reported"]["coverage_interval"] == ["9999.967", "10000.083"]
     bad = lims("uncertainty", str(DATA / "ea-4-02-s2-mass.json"), "--mc", "lots")
     assert bad.returncode == 2 and "adaptive" in bad.stderr
+
+
+def test_gum_h2_simultaneous_readings_from_the_command_line():
+    out = lims("uncertainty", str(DATA / "gum-h2-resistance.json"), "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["method"] == "GUF" and data["dof_effective"] == 4
+    assert abs(data["value"] - 127.732) < 0.0005 and abs(data["standard_uncertainty"] - 0.071) < 0.0005
+    assert abs(data["expanded_uncertainty"] - 0.197) < 0.0005
+    assert data["reported"]["text"] == "R = 127.73 Ω ± 0.20 Ω (k = 2.78, p ≈ 95 %)"
+    assert sorted((c["a"], c["b"]) for c in data["correlations"] if c["estimated"]) == \
+        [("I", "phi"), ("V", "I"), ("V", "phi")]

@@ -270,7 +270,7 @@ def test_correlation_mu_02(r, expected):
     assert evaluate(parse_budget(budget)).standard_uncertainty == pytest.approx(expected)
 
 
-def test_correlated_inputs_with_finite_dof_are_refused():
+def test_correlated_inputs_with_finite_dof_outside_an_ensemble_are_refused():
     budget = {"measurand": {"symbol": "y", "unit": "V"}, "model": "a + b",
               "inputs": [{"symbol": "a", "value": "1", "unit": "V",
                           "uncertainty": {"type": "A", "standard": "1", "dof": 4}},
@@ -279,7 +279,117 @@ def test_correlated_inputs_with_finite_dof_are_refused():
               "correlations": [{"a": "a", "b": "b", "r": 0.3}]}
     with pytest.raises(InvalidInput) as exc:
         parse_budget(budget)
-    assert exc.value.field == "correlations[0]"
+    assert exc.value.field == "correlations[0]" and "ensemble" in exc.value.message
+    budget["ensembles"] = [["a", "b"]]   # an ensemble shares its degrees of freedom
+    with pytest.raises(InvalidInput) as exc:
+        parse_budget(budget)
+    assert exc.value.field == "ensembles[0]" and "4 and inf" in exc.value.message
+
+
+# --- GUM H.2: simultaneous measurements of V, I and φ ----------------------------------------
+
+def h2(model: str = "V / I * cos(phi)", symbol: str = "R") -> dict:
+    budget = load("gum-h2-resistance.json")
+    budget["model"], budget["measurand"]["symbol"] = model, symbol
+    if "phi" not in model:
+        budget["inputs"].pop()
+        budget["simultaneous"] = [["V", "I"]]
+    return budget
+
+
+@pytest.mark.parametrize(("model", "symbol", "value", "u", "digits"), [
+    ("V / I * cos(phi)", "R", 127.732, 0.071, 0.0005),   # GUM Table H.4, approach 1
+    # GUM prints u(X) = 0.295 Ω; the readings of Table H.2 give 0.2956 Ω.
+    ("V / I * sin(phi)", "X", 219.847, 0.295, 0.001),
+    ("V / I", "Z", 254.260, 0.236, 0.0005),
+])
+def test_gum_h2_simultaneous_readings(model, symbol, value, u, digits):
+    """GUM H.2: five simultaneous sets of V, I, φ. Their correlations are estimated from the
+    readings and, as an ensemble of ν = 4 (Willink 2007), the result keeps ν_eff = 4."""
+    result = evaluate(parse_budget(h2(model, symbol)))
+    assert result.value == pytest.approx(value, abs=0.0005)
+    assert result.standard_uncertainty == pytest.approx(u, abs=digits)
+    assert result.dof_effective == pytest.approx(4)
+    assert result.k == pytest.approx(2.776, abs=0.0005)           # t95(4)
+    assert result.coverage_probability == 0.95
+
+
+def test_gum_h2_resistance_and_its_correlations():
+    """R = 127.732 Ω, u = 0.071 Ω, ν = 4, U95 = t95(4)·u = 0.197 Ω; GUM H.2.3 gives
+    r(V, I) = −0.36, r(V, φ) = 0.86, r(I, φ) = −0.65."""
+    budget = parse_budget(h2())
+    result = evaluate(budget)
+    assert result.expanded_uncertainty == pytest.approx(0.197, abs=0.0005)
+    assert result.reported.text == "R = 127.73 Ω ± 0.20 Ω (k = 2.78, p ≈ 95 %)"
+    r = {(a, b): value for a, b, value in budget.estimated_correlations}
+    assert r[("V", "I")] == pytest.approx(-0.36, abs=0.005)
+    assert r[("V", "phi")] == pytest.approx(0.86, abs=0.005)
+    assert r[("I", "phi")] == pytest.approx(-0.65, abs=0.005)
+    rows = {row.symbol: row for row in result.rows}
+    assert rows["V"].value == pytest.approx(4.9990) and rows["I"].unit == "mA"
+    assert rows["I"].standard_uncertainty == pytest.approx(0.009471, abs=5e-7)  # mA
+    assert rows["phi"].dof == 4
+    data = result.to_json()
+    assert {"a": "V", "b": "I", "r": r[("V", "I")], "estimated": True} in data["correlations"]
+
+
+def test_gum_h2_by_the_ensemble_of_table_h3():
+    """The same result from the means, standard uncertainties and correlations of GUM H.2.3
+    (Table H.3), declared an ensemble: u(R) = 0.0700 Ω with ν = 4 (GTC gives 0.069 979)."""
+    budget = {"measurand": {"symbol": "R", "unit": "Ω"}, "model": "V / I * cos(phi)",
+              "coverage": {"probability": 0.95}, "ensembles": [["V", "I", "phi"]],
+              "inputs": [{"symbol": s, "value": x, "unit": unit,
+                          "uncertainty": {"type": "A", "standard": u, "dof": 4}}
+                         for s, x, u, unit in (("V", "4.999", "3.2e-3", "V"),
+                                               ("I", "19.661", "9.5e-3", "mA"),
+                                               ("phi", "1.04446", "7.5e-4", "rad"))],
+              "correlations": [{"a": "V", "b": "I", "r": -0.36},
+                               {"a": "V", "b": "phi", "r": 0.86},
+                               {"a": "I", "b": "phi", "r": -0.65}]}
+    result = evaluate(parse_budget(budget))
+    assert result.value == pytest.approx(127.732, abs=0.0005)
+    assert result.standard_uncertainty == pytest.approx(0.069979, abs=5e-6)
+    assert result.dof_effective == pytest.approx(4)
+    mc = monte_carlo(parse_budget(budget), result, trials=200_000, seed=8)
+    # A multivariate t with ν = 4: variance ν/(ν − 2) times the GUF's.
+    assert mc.standard_uncertainty == pytest.approx(0.069979 * math.sqrt(2), rel=0.03)
+
+
+def test_gum_h2_monte_carlo_draws_the_readings_jointly():
+    budget = parse_budget(h2())
+    gum = evaluate(budget)
+    mc = monte_carlo(budget, gum, trials=400_000, seed=5)
+    assert mc.value == pytest.approx(127.732, abs=0.002)
+    # The 95 % interval of a t with ν = 4 is the GUF's y ± t95(4)·u.
+    assert mc.symmetric_low == pytest.approx(127.732 - 0.197, abs=0.004)
+    assert mc.symmetric_high == pytest.approx(127.732 + 0.197, abs=0.004)
+    assert mc.standard_uncertainty == pytest.approx(0.071 * math.sqrt(2), rel=0.03)
+
+
+@pytest.mark.parametrize(("change", "field", "words"), [
+    (lambda b: b["inputs"][1]["uncertainty"]["readings"].pop(), "simultaneous[0]",
+     "same number of readings"),
+    (lambda b: b["inputs"][2].update(value="1.04", uncertainty={"type": "A", "standard": "7.5e-4",
+                                                               "dof": 4}),
+     "simultaneous[0][2]", "readings"),
+    (lambda b: b.update(correlations=[{"a": "V", "b": "I", "r": -0.3}]), "correlations[0]",
+     "estimated from their readings"),
+    (lambda b: b.update(simultaneous=[["V", "I"], ["I", "phi"]]), "simultaneous[1][0]",
+     "already in simultaneous[0]"),
+    (lambda b: b.update(simultaneous=[["V"]]), "simultaneous[0]", "at least two"),
+    (lambda b: b.update(simultaneous=[["V", "Q"]]), "simultaneous[0][1]", "unknown input"),
+    (lambda b: b.update(ensembles=[["V", "I"]]), "ensembles[0][0]", "already in"),
+    (lambda b: b.update(simultaneous="V I phi"), "simultaneous", "list of lists"),
+    (lambda b: b["inputs"][0]["uncertainty"].update(readings=["5"] * 5), "simultaneous[0][0]",
+     "do not vary"),
+])
+def test_malformed_simultaneous_inputs_name_the_field(change, field, words):
+    budget = h2()
+    change(budget)
+    with pytest.raises(InvalidInput) as exc:
+        parse_budget(budget)
+    assert exc.value.field == field, exc.value.message
+    assert words in exc.value.message
 
 
 def _temperature_budget(model: str, t2_unit: str, measurand: str = "°C") -> dict:
