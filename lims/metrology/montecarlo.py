@@ -224,8 +224,8 @@ def monte_carlo(budget: Budget, gum: Evaluation, *, trials: int | None = 10**6,
     intervals over the batches is within the numerical tolerance of u(y) at ``digits``
     significant digits, and within a fifth of the GUF's for the results compared with it (at
     most 10⁷ trials). The coverage probability is the GUM result's. Correlated inputs must be
-    Gaussian with infinite degrees of freedom (they are drawn jointly from a multivariate
-    normal).
+    Gaussian or type A: they are drawn jointly, from a multivariate normal, or a multivariate t
+    for an ensemble with finite degrees of freedom (simultaneous readings included).
     """
     if trials is not None and not 1000 <= trials <= MAX_TRIALS:
         raise InvalidInput("Monte Carlo needs between 1 000 and 10 000 000 trials",

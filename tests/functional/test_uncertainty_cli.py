@@ -134,3 +134,44 @@ def test_gum_h2_simultaneous_readings_from_the_command_line():
     assert data["reported"]["text"] == "R = 127.73 Ω ± 0.20 Ω (k = 2.78, p ≈ 95 %)"
     assert sorted((c["a"], c["b"]) for c in data["correlations"] if c["estimated"]) == \
         [("I", "phi"), ("V", "I"), ("V", "phi")]
+
+
+def test_relative_units_trapezoid_and_cmc_from_the_command_line(tmp_path):
+    """A 10 V DMM calibration against a calibrator: the calibrator's U = 5 ppm (k = 2) is
+    relative to its value, the DMM's resolution a trapezoid; the CMC is 20 µV + 2 ppm·|y|."""
+    budget = {"measurand": {"symbol": "E", "unit": "µV", "description": "DMM error at 10 V"},
+              "model": "V_X - V_S + dV",
+              "coverage": {"k": 2},
+              "cmc": {"a": "20", "unit": "µV", "b": "2", "b_unit": "ppm"},
+              "inputs": [
+                  {"symbol": "V_X", "value": "10.00003", "unit": "V",
+                   "uncertainty": {"type": "B", "distribution": "trapezoidal",
+                                   "half_width": "5", "beta": "0.5", "unit": "µV"}},
+                  {"symbol": "V_S", "value": "10", "unit": "V",
+                   "uncertainty": {"type": "B", "distribution": "normal", "expanded": "5",
+                                   "k": 2, "unit": "ppm"}},
+                  {"symbol": "dV", "value": "0", "unit": "µV",
+                   "uncertainty": {"type": "B", "distribution": "rectangular",
+                                   "half_width": "0.001", "unit": "%"}}]}
+    path = tmp_path / "dmm.json"
+    path.write_text(json.dumps(budget, ensure_ascii=False))
+    out = lims("uncertainty", str(path), "--json")
+    assert out.returncode == 2 and "inputs[2].uncertainty.unit" in out.stderr  # 0.001 % of 0
+    budget["inputs"][2]["uncertainty"] = {"type": "B", "distribution": "rectangular",
+                                          "half_width": "1", "unit": "µV"}
+    path.write_text(json.dumps(budget, ensure_ascii=False))
+    out = lims("uncertainty", str(path), "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    rows = {r["symbol"]: r for r in data["budget"]}  # u(x_i) in the input's unit, V
+    assert abs(rows["V_S"]["standard_uncertainty"] - 25e-6) < 1e-12
+    assert abs(rows["V_X"]["standard_uncertainty"] - 5e-6 * (1.25 / 6) ** 0.5) < 1e-12
+    assert rows["V_X"]["distribution"] == "trapezoidal"
+    # E = 30 µV, U = 2·√(25² + 2.28² + 0.58²) µV = 50.2 µV; the CMC, 20 µV + 2 ppm of 30 µV,
+    # is below it.
+    assert abs(data["value"] - 30) < 1e-6
+    assert data["reported"]["expanded_uncertainty"] == "50" and not data["reported"]["cmc_applied"]
+    budget["cmc"] = {"a": "50", "unit": "µV", "b": "2", "b_unit": "%"}   # 50 µV + 0.6 µV
+    path.write_text(json.dumps(budget, ensure_ascii=False))
+    data = json.loads(lims("uncertainty", str(path), "--json").stdout)
+    assert data["reported"]["expanded_uncertainty"] == "51" and data["reported"]["cmc_applied"]
