@@ -27,7 +27,6 @@ from lims.units import normalise_unit_text, ureg
 DISTRIBUTIONS = ("normal", "rectangular", "triangular", "trapezoidal", "arcsine", "standard")
 # GUM 4.3.7-4.3.9: divisors from a half-width a to a standard uncertainty.
 DIVISORS = {"rectangular": math.sqrt(3), "triangular": math.sqrt(6), "arcsine": math.sqrt(2)}
-HALF_WIDTH = (*DIVISORS, "trapezoidal")
 INF = math.inf
 
 
@@ -126,7 +125,6 @@ class InputQuantity:
     dof: float
     half_width: float | None  # in ``unit``, for the Monte Carlo draws
     beta: float | None = None  # trapezoidal: top half-width over base half-width
-    relative: bool = False     # the uncertainty was stated relative to the value (ppm, %)
     readings: tuple[Decimal, ...] = ()  # type A: the indications, in ``unit``
 
     @property
@@ -225,7 +223,7 @@ def _parse_input(i: int, raw: Any) -> InputQuantity:
         value = _number(raw.get("value"), f"{f}.value")
         u = float(_number(unc["standard"], f"{uf}.standard", positive=True)) * scale
         return InputQuantity(symbol, value, unit, "A", "normal", u,
-                             _dof(unc.get("dof"), f"{uf}.dof"), None, relative=relative)
+                             _dof(unc.get("dof"), f"{uf}.dof"), None)
     if kind != "B":
         raise InvalidInput("must be \"A\" or \"B\"", field=f"{uf}.type")
     value = _number(raw.get("value"), f"{f}.value")
@@ -235,8 +233,7 @@ def _parse_input(i: int, raw: Any) -> InputQuantity:
     dof = _dof(unc.get("dof"), f"{uf}.dof")
     if dist in DIVISORS:
         a = float(_number(unc.get("half_width"), f"{uf}.half_width", positive=True)) * scale
-        return InputQuantity(symbol, value, unit, "B", dist, a / DIVISORS[dist], dof, a,
-                             relative=relative)
+        return InputQuantity(symbol, value, unit, "B", dist, a / DIVISORS[dist], dof, a)
     if dist == "trapezoidal":
         # GUM 4.3.9: a symmetric trapezoid of half-width a whose top has half-width β·a has
         # u² = a²(1 + β²)/6; β = 0 is triangular, β = 1 rectangular.
@@ -246,10 +243,10 @@ def _parse_input(i: int, raw: Any) -> InputQuantity:
             raise InvalidInput("β, the top's half-width over the base's, lies between 0 and 1",
                                field=f"{uf}.beta")
         return InputQuantity(symbol, value, unit, "B", dist, a * math.sqrt((1 + beta ** 2) / 6),
-                             dof, a, beta=beta, relative=relative)
+                             dof, a, beta=beta)
     if dist == "standard":
         u = float(_number(unc.get("standard"), f"{uf}.standard", positive=True)) * scale
-        return InputQuantity(symbol, value, unit, "B", dist, u, dof, None, relative=relative)
+        return InputQuantity(symbol, value, unit, "B", dist, u, dof, None)
     expanded = float(_number(unc.get("expanded"), f"{uf}.expanded", positive=True)) * scale
     if unc.get("k") is not None:
         k = float(_number(unc["k"], f"{uf}.k", positive=True, allow_zero=False))
@@ -259,8 +256,7 @@ def _parse_input(i: int, raw: Any) -> InputQuantity:
     else:
         raise InvalidInput("a normal uncertainty needs k or probability with expanded",
                            field=uf)
-    return InputQuantity(symbol, value, unit, "B", "normal", expanded / k, dof, None,
-                         relative=relative)
+    return InputQuantity(symbol, value, unit, "B", "normal", expanded / k, dof, None)
 
 
 def _probability(value: Any, field: str) -> float:
@@ -327,16 +323,16 @@ def parse_budget(data: Any) -> Budget:
         r = float(_number(c.get("r"), f"{cf}.r"))
         if not -1 <= r <= 1:
             raise InvalidInput("a correlation coefficient lies between -1 and 1", field=f"{cf}.r")
-        if a in in_group and in_group.get(b) is in_group[a]:
+        if a in in_group and in_group.get(b) == in_group[a]:
             raise InvalidInput(f"{a} and {b} are simultaneous: their correlation is estimated "
                                "from their readings", field=cf)
         if (by_symbol[a].dof != INF or by_symbol[b].dof != INF) and (
-                a not in in_ensemble or in_ensemble.get(b) is not in_ensemble[a]):
+                a not in in_ensemble or in_ensemble.get(b) != in_ensemble[a]):
             # Welch–Satterthwaite is not defined for correlated inputs with finite dof (GUM
             # G.4.1 note) unless they form an ensemble, i.e. come from the same simultaneous
             # observations (Willink 2007, 4.1); refuse rather than report a meaningless ν_eff.
             raise InvalidInput(f"{a} and {b} are correlated and have finite degrees of freedom: "
-                               'declare them an ensemble ("ensembles": [["{a}", "{b}", …]]) '
+                               f'declare them an ensemble ("ensembles": [["{a}", "{b}", …]]) '
                                "or give both infinite degrees of freedom", field=cf)
         correlations.append((a, b, r))
 
