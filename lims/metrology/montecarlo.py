@@ -163,7 +163,7 @@ def _draw_joint(block: _Joint, rng: np.random.Generator, trials: int) -> np.ndar
     """A multivariate normal draw (JCGM 101 6.4.8), or for finite ν the multivariate t with the
     same scale matrix: the normal draw divided by one √(χ²_ν/ν) per trial, the multivariate form
     of JCGM 101 6.4.9. For simultaneous readings ν = n − 1, the degrees of freedom the GUF gives
-    the ensemble (JCGM 102 6.5.3 takes ν = n − N, which for GUM H.2, n = 5 and N = 3, leaves a
+    the ensemble (JCGM 102 6.5 takes ν = n − N, which for GUM H.2, n = 5 and N = 3, leaves a
     distribution without a variance)."""
     z = rng.multivariate_normal(np.zeros(len(block.symbols)), block.covariance, trials,
                                 method="eigh")
