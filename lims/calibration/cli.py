@@ -11,48 +11,67 @@ import click
 from lims.clitools import echo_json, fail, invalid, load_json, read, runtime
 
 
+def _trials(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | str | None:
+    if value is None or value == "adaptive":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise click.BadParameter('a number of trials or "adaptive"') from None
+
+
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option("--mc", "trials", type=int, help="Also propagate by Monte Carlo with N trials.")
+@click.option("--mc", "trials", metavar="N|adaptive", callback=_trials,
+              help="Also propagate by Monte Carlo (JCGM 101) with N trials, or adaptively "
+                   "(JCGM 101 7.9); run anyway when the GUM result is degenerate.")
 @click.option("--seed", type=int, help="Seed of the Monte Carlo draws (reproducible output).")
-@click.option("--rounding", type=click.Choice(["half-up", "up"]), default="half-up",
-              show_default=True, help="How U is rounded to its significant digits.")
+@click.option("--rounding", type=click.Choice(["half-up", "half-even", "up"]),
+              default="half-up", show_default=True,
+              help="How U is rounded to its significant digits (half-even: GB/T 8170); "
+                   "rounding never lowers U by more than 5 % (EA-4/02).")
 @click.option("--digits", type=click.IntRange(1, 2), default=2, show_default=True,
               help="Significant digits of the reported U.")
-def uncertainty(file: str, as_json: bool, trials: int | None, seed: int | None, rounding: str,
-                digits: int) -> None:
-    """Evaluate the uncertainty budget in FILE (GUM; optionally Monte Carlo, JCGM 101)."""
+def uncertainty(file: str, as_json: bool, trials: int | str | None, seed: int | None,
+                rounding: str, digits: int) -> None:
+    """Evaluate the uncertainty budget in FILE (GUM; Monte Carlo, JCGM 101, when asked or when
+    the GUM framework does not hold)."""
     from lims.errors import InvalidInput
-    from lims.metrology.uncertainty import budget_table, evaluate, monte_carlo, parse_budget
+    from lims.metrology.uncertainty import budget_table, evaluate, parse_budget
 
     data = load_json(file)
     try:
         budget = parse_budget(data)
-        result = evaluate(budget, rounding=rounding, digits=digits)
-        mc = None if trials is None else monte_carlo(budget, result, trials=trials, seed=seed,
-                                                     digits=digits)
+        result = evaluate(budget, rounding=rounding, digits=digits, mc=trials, seed=seed)
     except InvalidInput as exc:
         invalid(exc)
     if as_json:
-        click.echo(json.dumps(result.to_json(mc), ensure_ascii=False, indent=2))
+        click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
         return
     if budget.description:
         click.echo(budget.description)
     click.echo(f"model: {budget.symbol} = {budget.model.expression}\n")
     click.echo(budget_table(result))
-    nu = "∞" if result.dof_effective == float("inf") else f"{result.dof_effective:.1f}"
-    click.echo(f"\n{budget.symbol} = {result.value:.10g} {budget.unit.text}, "
-               f"u = {result.standard_uncertainty:.4g} {budget.unit.text}, ν_eff = {nu}, "
-               f"k = {result.k:.3f}, U = {result.expanded_uncertainty:.4g} {budget.unit.text}")
-    click.echo(f"reported: {result.reported.text}"
-               + (" (U raised to the CMC)" if result.reported.cmc_applied else ""))
+    guf = result.gum or result
+    nu = "∞" if guf.dof_effective == float("inf") else f"{guf.dof_effective:.1f}"
+    click.echo(f"\n{budget.symbol} = {guf.value:.10g} {budget.unit.text}, "
+               f"u = {guf.standard_uncertainty:.4g} {budget.unit.text}, ν_eff = {nu}, "
+               f"k = {guf.k:.3f}, U = {guf.expanded_uncertainty:.4g} {budget.unit.text}")
+    mc = result.monte_carlo
     if mc is not None:
         verdict = "validated" if mc.validated else "NOT validated"
-        click.echo(f"Monte Carlo ({mc.trials} trials, seed {mc.seed}): y = {mc.value:.10g}, "
-                   f"u = {mc.standard_uncertainty:.4g}, {mc.coverage_probability:.2%} interval "
-                   f"[{mc.low:.10g}, {mc.high:.10g}]; GUM framework {verdict} "
-                   f"(δ = {mc.tolerance:.2g}, d_low = {mc.d_low:.2g}, d_high = {mc.d_high:.2g})")
+        trials_text = f"{mc.trials} trials" + (", adaptive" if mc.adaptive else "") + \
+            ("" if mc.converged else ", tolerance NOT reached")
+        click.echo(f"Monte Carlo ({trials_text}, seed {mc.seed}): y = {mc.value:.10g}, "
+                   f"u = {mc.standard_uncertainty:.4g}, shortest {mc.coverage_probability:.2%} "
+                   f"coverage interval [{mc.low:.10g}, {mc.high:.10g}]; GUM framework "
+                   f"{verdict} (δ = {mc.tolerance:.2g}, d_low = {mc.d_low:.2g}, "
+                   f"d_high = {mc.d_high:.2g})")
+    if result.method == "MCM":
+        click.echo(f"method: Monte Carlo (JCGM 101), because {result.why_monte_carlo}")
+    click.echo(f"reported: {result.reported.text}"
+               + (" (U raised to the CMC)" if result.reported.cmc_applied else ""))
 
 
 @click.command()

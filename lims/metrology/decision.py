@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from typing import Any
 
 from lims.errors import InvalidInput
@@ -124,17 +124,19 @@ def decide(*, value: Any, unit: Any, expanded_uncertainty: Any, lower: Any = Non
     x = _required(value, "value")
     u_unit_text = unit if uncertainty_unit in (None, "") else uncertainty_unit
     value_unit = parse_unit(unit, field="unit")
-    U = _required(expanded_uncertainty, "expanded_uncertainty")
-    if U < 0:
+    U_given = _required(expanded_uncertainty, "expanded_uncertainty")
+    if U_given < 0:
         raise InvalidInput("must not be negative", field="expanded_uncertainty")
-    U = _in_unit(U, u_unit_text, value_unit, unit, "uncertainty_unit", interval=True)
-    lo = _decimal(lower, "lower", required=False)
-    hi = _decimal(upper, "upper", required=False)
-    if lo is None and hi is None:
+    U = _in_unit(U_given, u_unit_text, value_unit, unit, "uncertainty_unit", interval=True)
+    lo_given = _decimal(lower, "lower", required=False)
+    hi_given = _decimal(upper, "upper", required=False)
+    if lo_given is None and hi_given is None:
         raise InvalidInput("give a lower or an upper tolerance limit (or both)", field="lower")
     limits_text = unit if limit_unit in (None, "") else limit_unit
-    lo = None if lo is None else _in_unit(lo, limits_text, value_unit, unit, "limit_unit")
-    hi = None if hi is None else _in_unit(hi, limits_text, value_unit, unit, "limit_unit")
+    lo = None if lo_given is None else _in_unit(lo_given, limits_text, value_unit, unit,
+                                                "limit_unit")
+    hi = None if hi_given is None else _in_unit(hi_given, limits_text, value_unit, unit,
+                                                "limit_unit")
     if lo is not None and hi is not None and lo > hi:
         raise InvalidInput("the lower limit is above the upper limit", field="lower")
     if rule not in RULES:
@@ -149,8 +151,8 @@ def decide(*, value: Any, unit: Any, expanded_uncertainty: Any, lower: Any = Non
     a_lo = None if lo is None else lo + w
     a_hi = None if hi is None else hi - w
     if a_lo is not None and a_hi is not None and a_lo > a_hi:
-        raise InvalidInput(f"the guard band w = {w} leaves no acceptance zone between the "
-                           "limits", field="r")
+        raise InvalidInput(f"the guard band w = {shown(w, given=False, places=_places(x))} "
+                           f"{unit} leaves no acceptance zone between the limits", field="r")
 
     verdict = verdict_of(x, lo, hi, rule=rule, w=w)
     inside_tolerance = (lo is None or x >= lo) and (hi is None or x <= hi)
@@ -161,7 +163,22 @@ def decide(*, value: Any, unit: Any, expanded_uncertainty: Any, lower: Any = Non
     else:
         pfa = (_phi((float(lo) - float(x)) / u) if lo is not None else 0.0) + \
               (1 - _phi((float(hi) - float(x)) / u) if hi is not None else 0.0)
-    zh, en = _statements(verdict, rule, ratio, w, x, U, kk, lo, hi, a_lo, a_hi, str(unit), pfa)
+    # Which numbers are printed as the user wrote them (see ``shown``).
+    given = {"U": U is U_given, "lo": lo is lo_given, "hi": hi is hi_given}
+    places = max([_places(x)] + [_places(n) for n, key in ((U, "U"), (lo, "lo"), (hi, "hi"))
+                                 if n is not None and given[key]])
+
+    def show(number: Decimal, key: str = "") -> str:
+        return shown(number, given=given.get(key, False), places=places)
+
+    texts = {"x": format(x, "f"), "U": show(U, "U"), "k": format(kk, "f"),
+             "r": format(ratio, "f"), "w": show(w),
+             "lo": None if lo is None else show(lo, "lo"),
+             "hi": None if hi is None else show(hi, "hi"),
+             # With w = 0 the acceptance limits are the tolerance limits, written alike.
+             "a_lo": None if a_lo is None else show(a_lo, "lo" if w == 0 else ""),
+             "a_hi": None if a_hi is None else show(a_hi, "hi" if w == 0 else "")}
+    zh, en = _statements(verdict, rule, texts, str(unit), pfa)
     return Decision(verdict, rule, ratio, w, x, str(unit).strip(), U, kk, lo, hi, a_lo, a_hi,
                     pfa, zh, en)
 
@@ -195,27 +212,60 @@ def _in_unit(number: Decimal, text: Any, target: Any, target_text: Any, field: s
 
     src = parse_unit(text, field=field)
     check_compatible(src, target, field=field, given_text=str(text))
-    if interval and str(src) != str(target):
+    if str(src) == str(target):
+        return number  # as written: its digits are the ones the statement prints
+    if interval:
         # An uncertainty is an interval: convert with the scale only, never an offset.
         zero = convert(Decimal(0), src, target)
         return convert(number, src, target) - zero
     return convert(number, src, target)
 
 
-def _statements(verdict: str, rule: str, ratio: Decimal, w: Decimal, x: Decimal, U: Decimal,
-                k: Decimal, lo: Decimal | None, hi: Decimal | None, a_lo: Decimal | None,
-                a_hi: Decimal | None, unit: str, pfa: float) -> tuple[str, str]:
-    def interval(a: Decimal | None, b: Decimal | None) -> str:
-        return f"[{'−∞' if a is None else format(a, 'f')}, {'+∞' if b is None else format(b, 'f')}]"
+# Decimal arithmetic carries 28 significant digits: a conversion leaves 25.5000000000000000000000000
+# (298.65 K in ℃) or 26.6666666666666666666666666 (80 °F in ℃), and sums of such numbers leave
+# noise in the last places (29.94449999999999999999999999). Statements print what matters.
+_NOISE = Context(prec=24, rounding=ROUND_HALF_EVEN)
+_EXACT_DIGITS = 15
+
+
+def _places(number: Decimal) -> int:
+    exponent = number.as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def shown(number: Decimal, *, given: bool, places: int) -> str:
+    """Write a number of a conformity statement with the digits that matter.
+
+    A number the user gave in the value's unit is written as given ("0.020" keeps its zeros).
+    A converted or derived number (guard band, acceptance limit, a limit in another unit) loses
+    the noise of Decimal arithmetic and its trailing zeros when it is a short exact decimal
+    (298.65 K is 25.5 ℃); one that does not end (80 °F is 26.666… ℃) is rounded to two decimal
+    places more than the finest number given (``places``), so it is not mistaken for a
+    limit stated at the value's resolution. The verdict is always taken on the exact numbers.
+    """
+    if given:
+        return format(number, "f")
+    clean = _NOISE.plus(number)
+    if len(clean.normalize().as_tuple().digits) <= _EXACT_DIGITS:
+        return format(clean.normalize(), "f")
+    return format(number.quantize(Decimal(1).scaleb(-(places + 2)),
+                                  rounding=ROUND_HALF_EVEN).normalize(), "f")
+
+
+def _statements(verdict: str, rule: str, t: dict[str, str | None], unit: str,
+                pfa: float) -> tuple[str, str]:
+    def interval(a: str | None, b: str | None) -> str:
+        return f"[{'−∞' if a is None else a}, {'+∞' if b is None else b}]"
 
     zh_v, en_v = VERDICTS[verdict]
     zh_rule, en_rule = RULE_NAMES[rule]
-    band = "" if rule == "simple" else f"w = {format(ratio, 'f')}·U = {format(w, 'f')} {unit}"
-    zh = (f"测量结果 {format(x, 'f')} {unit}（U = {format(U, 'f')} {unit}，k = {format(k, 'f')}），"
-          f"技术要求 {interval(lo, hi)} {unit}，验收区间 {interval(a_lo, a_hi)} {unit}。"
+    band = "" if rule == "simple" else f"w = {t['r']}·U = {t['w']} {unit}"
+    tolerance, acceptance = interval(t["lo"], t["hi"]), interval(t["a_lo"], t["a_hi"])
+    zh = (f"测量结果 {t['x']} {unit}（U = {t['U']} {unit}，k = {t['k']}），"
+          f"技术要求 {tolerance} {unit}，验收区间 {acceptance} {unit}。"
           f"判定规则：{zh_rule}{'，' + band if band else ''}。结论：{zh_v}。")
-    en = (f"Measured {format(x, 'f')} {unit} (U = {format(U, 'f')} {unit}, k = {format(k, 'f')}); "
-          f"tolerance {interval(lo, hi)} {unit}, acceptance {interval(a_lo, a_hi)} {unit}. "
+    en = (f"Measured {t['x']} {unit} (U = {t['U']} {unit}, k = {t['k']}); "
+          f"tolerance {tolerance} {unit}, acceptance {acceptance} {unit}. "
           f"Decision rule: {en_rule}{', ' + band if band else ''}. Verdict: {en_v}"
           + (f" (probability of false accept {pfa:.2%})." if verdict == "pass" else "."))
     return zh, en

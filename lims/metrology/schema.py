@@ -25,7 +25,7 @@ from lims.metrology.coverage import coverage_factor
 from lims.metrology.model import Dim, Model
 from lims.units import normalise_unit_text, ureg
 
-DISTRIBUTIONS = ("normal", "rectangular", "triangular", "arcsine", "standard")
+DISTRIBUTIONS = ("normal", "rectangular", "triangular", "trapezoidal", "arcsine", "standard")
 # GUM 4.3.7-4.3.9: divisors from a half-width a to a standard uncertainty.
 DIVISORS = {"rectangular": math.sqrt(3), "triangular": math.sqrt(6), "arcsine": math.sqrt(2)}
 INF = math.inf
@@ -83,6 +83,10 @@ def _same_dimension(a: UnitInfo, b: UnitInfo) -> bool:
     return a.base.dimensionality == b.base.dimensionality
 
 
+def _dimensionless(u: UnitInfo) -> bool:
+    return u.base.dimensionality == ureg.dimensionless.dimensionality
+
+
 # --- parsing ---------------------------------------------------------------------------------
 
 def _number(value: Any, field: str, *, positive: bool = False, allow_zero: bool = True) -> Decimal:
@@ -121,6 +125,8 @@ class InputQuantity:
     standard: float           # standard uncertainty in ``unit``
     dof: float
     half_width: float | None  # in ``unit``, for the Monte Carlo draws
+    beta: float | None = None  # trapezoidal: top half-width over base half-width
+    readings: tuple[Decimal, ...] = ()  # type A: the indications, in ``unit``
 
     @property
     def constant(self) -> bool:
@@ -136,8 +142,27 @@ class Budget:
     k: Decimal | None
     probability: Decimal | None
     inputs: tuple[InputQuantity, ...]
-    correlations: tuple[tuple[str, str, float], ...]
-    cmc: Decimal | None       # smallest U the lab may report, in the measurand's unit
+    correlations: tuple[tuple[str, str, float], ...]   # stated
+    cmc: CMC | None           # smallest U the lab may report
+    # Type A inputs observed together (GUM H.2): their correlations come from the readings.
+    simultaneous: tuple[tuple[str, ...], ...] = ()
+    # Inputs declared an ensemble (Willink 2007), so finite-dof inputs may be correlated.
+    ensembles: tuple[tuple[str, ...], ...] = ()
+    # The correlations of simultaneous inputs, estimated from their readings (GUM 5.2.3, C.3.6).
+    estimated_correlations: tuple[tuple[str, str, float], ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class CMC:
+    """A calibration and measurement capability U = a + b·|y| (ILAC-P14 5.4), with ``a`` in the
+    measurand's unit and ``b`` a plain number (ppm, % and µV/V already applied)."""
+
+    a: Decimal
+    b: Decimal = Decimal(0)
+
+    def at(self, value: Decimal) -> Decimal:
+        """The CMC for a result ``value`` in the measurand's unit."""
+        return self.a + self.b * abs(value)
 
 
 def _parse_input(i: int, raw: Any) -> InputQuantity:
@@ -161,10 +186,27 @@ def _parse_input(i: int, raw: Any) -> InputQuantity:
         unc.get("unit"), f"{uf}.unit", interval=True)
     if u_unit.absolute:  # the uncertainty of an absolute temperature is an interval
         u_unit = parse_budget_unit(unit.text, f"{uf}.unit", interval=True)
-    if not _same_dimension(u_unit, unit):
+    relative = _dimensionless(u_unit) and not _dimensionless(unit)
+    if relative:
+        # ppm, %, µV/V on a quantity with a unit: relative to the input's value, as calibrator
+        # and DMM certificates state them (u = 5 ppm of 10 V is 50 µV).
+        if kind == "A" and "readings" in unc:
+            raise InvalidInput("readings are in the input's unit; a relative unit applies to "
+                               "standard, expanded or half_width", field=f"{uf}.unit")
+        if unit.absolute:
+            raise InvalidInput(f"an uncertainty relative to an absolute temperature "
+                               f"({u_unit.text!r} of {unit.text!r}) has no meaning; give it in "
+                               "K or mK", field=f"{uf}.unit")
+        value = _number(raw.get("value"), f"{f}.value")
+        if value == 0:
+            raise InvalidInput(f"a relative uncertainty ({u_unit.text!r}) needs a value other "
+                               "than zero", field=f"{uf}.unit")
+        scale = u_unit.factor * abs(float(value))  # relative unit -> input unit
+    elif not _same_dimension(u_unit, unit):
         raise InvalidInput(f"the uncertainty unit {u_unit.text!r} of {symbol} is not compatible "
                            f"with its unit {unit.text!r}", field=f"{uf}.unit")
-    scale = u_unit.factor / unit.factor  # uncertainty unit -> input unit
+    else:
+        scale = u_unit.factor / unit.factor  # uncertainty unit -> input unit
 
     if kind == "A":
         if "readings" in unc:
@@ -176,13 +218,13 @@ def _parse_input(i: int, raw: Any) -> InputQuantity:
             s = statistics.stdev(float(v) for v in values)
             # GUM 4.2.3: u = s/√n with ν = n − 1; readings are in the input's unit.
             return InputQuantity(symbol, mean, unit, "A", "readings", s / math.sqrt(len(values)),
-                                 float(len(values) - 1), None)
+                                 float(len(values) - 1), None, readings=tuple(values))
         if "standard" not in unc:
             raise InvalidInput("type A needs readings, or standard and dof", field=uf)
         value = _number(raw.get("value"), f"{f}.value")
         u = float(_number(unc["standard"], f"{uf}.standard", positive=True)) * scale
-        return InputQuantity(symbol, value, unit, "A", "normal", u, _dof(unc.get("dof"),
-                                                                         f"{uf}.dof"), None)
+        return InputQuantity(symbol, value, unit, "A", "normal", u,
+                             _dof(unc.get("dof"), f"{uf}.dof"), None)
     if kind != "B":
         raise InvalidInput("must be \"A\" or \"B\"", field=f"{uf}.type")
     value = _number(raw.get("value"), f"{f}.value")
@@ -193,6 +235,16 @@ def _parse_input(i: int, raw: Any) -> InputQuantity:
     if dist in DIVISORS:
         a = float(_number(unc.get("half_width"), f"{uf}.half_width", positive=True)) * scale
         return InputQuantity(symbol, value, unit, "B", dist, a / DIVISORS[dist], dof, a)
+    if dist == "trapezoidal":
+        # GUM 4.3.9: a symmetric trapezoid of half-width a whose top has half-width β·a has
+        # u² = a²(1 + β²)/6; β = 0 is triangular, β = 1 rectangular.
+        a = float(_number(unc.get("half_width"), f"{uf}.half_width", positive=True)) * scale
+        beta = float(_number(unc.get("beta"), f"{uf}.beta", positive=True))
+        if beta > 1:
+            raise InvalidInput("β, the top's half-width over the base's, lies between 0 and 1",
+                               field=f"{uf}.beta")
+        return InputQuantity(symbol, value, unit, "B", dist, a * math.sqrt((1 + beta ** 2) / 6),
+                             dof, a, beta=beta)
     if dist == "standard":
         u = float(_number(unc.get("standard"), f"{uf}.standard", positive=True)) * scale
         return InputQuantity(symbol, value, unit, "B", dist, u, dof, None)
@@ -250,6 +302,11 @@ def parse_budget(data: Any) -> Budget:
         p = Decimal(str(_probability(coverage["probability"], "coverage.probability")))
 
     by_symbol = {q.symbol: q for q in inputs}
+    taken: dict[str, str] = {}
+    simultaneous = _parse_groups(data, "simultaneous", by_symbol, taken)
+    ensembles = _parse_groups(data, "ensembles", by_symbol, taken)
+    in_group = {s: group for group in simultaneous for s in group}
+    in_ensemble = {s: group for group in (*simultaneous, *ensembles) for s in group}
     correlations: list[tuple[str, str, float]] = []
     for j, c in enumerate(data.get("correlations") or []):
         cf = f"correlations[{j}]"
@@ -271,29 +328,116 @@ def parse_budget(data: Any) -> Budget:
         r = float(_number(c.get("r"), f"{cf}.r"))
         if not -1 <= r <= 1:
             raise InvalidInput("a correlation coefficient lies between -1 and 1", field=f"{cf}.r")
-        if by_symbol[a].dof != INF or by_symbol[b].dof != INF:
+        if a in in_group and in_group.get(b) == in_group[a]:
+            raise InvalidInput(f"{a} and {b} are simultaneous: their correlation is estimated "
+                               "from their readings", field=cf)
+        if (by_symbol[a].dof != INF or by_symbol[b].dof != INF) and (
+                a not in in_ensemble or in_ensemble.get(b) != in_ensemble[a]):
             # Welch–Satterthwaite is not defined for correlated inputs with finite dof (GUM
-            # G.4.1 note); refuse rather than report a meaningless ν_eff.
-            raise InvalidInput(f"{a} and {b} are correlated, so both need infinite degrees of "
-                               "freedom", field=cf)
+            # G.4.1 note) unless they form an ensemble, i.e. come from the same simultaneous
+            # observations (Willink 2007, 4.1); refuse rather than report a meaningless ν_eff.
+            raise InvalidInput(f"{a} and {b} are correlated and have finite degrees of freedom: "
+                               f'declare them an ensemble ("ensembles": [["{a}", "{b}", …]]) '
+                               "or give both infinite degrees of freedom", field=cf)
         correlations.append((a, b, r))
 
-    cmc = None
-    if data.get("cmc") is not None:
-        raw = data["cmc"]
-        if not isinstance(raw, Mapping):
-            raise InvalidInput('must be {"expanded": number, "unit": text}', field="cmc")
-        cmc_unit = parse_budget_unit(raw.get("unit", unit.text), "cmc.unit", interval=True)
-        if not _same_dimension(cmc_unit, unit):
-            raise InvalidInput(f"the CMC unit {cmc_unit.text!r} is not compatible with the "
-                               f"measurand unit {unit.text!r}", field="cmc.unit")
-        value = _number(raw.get("expanded"), "cmc.expanded", positive=True)
-        cmc = value * Decimal(repr(cmc_unit.factor)) / Decimal(repr(unit.factor))
+    estimated = []
+    for group in simultaneous:
+        for i, a in enumerate(group):
+            for b in group[i + 1:]:
+                # GUM 5.2.3 with C.3.6 (H.2.3): r = s(q̄, r̄)/(s(q̄)·s(r̄)), the sample
+                # correlation of the simultaneous readings.
+                x = [float(v) for v in by_symbol[a].readings]
+                y = [float(v) for v in by_symbol[b].readings]
+                r = statistics.correlation(x, y)
+                estimated.append((a, b, max(-1.0, min(1.0, r))))  # rounding: |r| ≤ 1
 
+    cmc = _parse_cmc(data.get("cmc"), unit)
     budget = Budget(symbol.strip(), unit, str(m.get("description") or ""), model, k, p, inputs,
-                    tuple(correlations), cmc)
+                    tuple(correlations), cmc, simultaneous, ensembles, tuple(estimated))
     _check_dimensions(budget)
     return budget
+
+
+def _parse_groups(data: Mapping[str, Any], key: str, by_symbol: Mapping[str, InputQuantity],
+                  taken: dict[str, str]) -> tuple[tuple[str, ...], ...]:
+    """``"simultaneous"`` or ``"ensembles"``: lists of two or more input symbols, each input in
+    one group at most.
+
+    Simultaneous inputs are type A with the same number of ``readings``, taken together (GUM
+    H.2: five sets of V, I, φ). An ensemble's inputs share their degrees of freedom, as
+    estimates from the same observations do (Willink, Metrologia 44 (2007) 340, 4.1).
+    """
+    raw = data.get(key)
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise InvalidInput('must be a list of lists of input symbols, e.g. [["V", "I"]]',
+                           field=key)
+    groups = []
+    for g, group in enumerate(raw):
+        gf = f"{key}[{g}]"
+        if not isinstance(group, list) or len(group) < 2:
+            raise InvalidInput("must list at least two input symbols", field=gf)
+        for j, sym in enumerate(group):
+            if not isinstance(sym, str) or sym not in by_symbol:
+                raise InvalidInput(f"unknown input {sym!r}", field=f"{gf}[{j}]")
+            if by_symbol[sym].constant:
+                raise InvalidInput(f"{sym} is a constant", field=f"{gf}[{j}]")
+            if sym in taken:
+                raise InvalidInput(f"{sym} is already in {taken[sym]}", field=f"{gf}[{j}]")
+            taken[sym] = gf
+        members = [by_symbol[sym] for sym in group]
+        if key == "simultaneous":
+            for j, q in enumerate(members):
+                if q.distribution != "readings":
+                    raise InvalidInput(f"{q.symbol} must be type A with its readings, taken "
+                                       "together with the others'", field=f"{gf}[{j}]")
+            for j, q in enumerate(members):
+                if q.standard == 0:
+                    raise InvalidInput(f"the readings of {q.symbol} do not vary, so its "
+                                       "correlations cannot be estimated", field=f"{gf}[{j}]")
+            counts = sorted({len(q.readings) for q in members})
+            if len(counts) > 1:
+                raise InvalidInput("simultaneous inputs need the same number of readings, not "
+                                   f"{' and '.join(map(str, counts))}", field=gf)
+        else:
+            dofs = sorted({q.dof for q in members})
+            if len(dofs) > 1:
+                raise InvalidInput("the inputs of an ensemble come from the same observations "
+                                   "and share their degrees of freedom, not "
+                                   f"{' and '.join(f'{d:g}' for d in dofs)}", field=gf)
+        groups.append(tuple(group))
+    return tuple(groups)
+
+
+def _parse_cmc(raw: Any, unit: UnitInfo) -> CMC | None:
+    """``{"expanded", "unit"}`` (a constant U), or ``{"a", "unit", "b", "b_unit"}`` for
+    U = a + b·|y| as CMC tables state it (ILAC-P14 5.4), b in ppm, %, µV/V or a plain number."""
+    if raw is None:
+        return None
+    form = 'must be {"expanded": number, "unit": text} or {"a", "b", "unit", "b_unit"}'
+    if not isinstance(raw, Mapping) or ("expanded" in raw) == ("a" in raw):
+        raise InvalidInput(form, field="cmc")
+    cmc_unit = parse_budget_unit(raw.get("unit", unit.text), "cmc.unit", interval=True)
+    if not _same_dimension(cmc_unit, unit):
+        raise InvalidInput(f"the CMC unit {cmc_unit.text!r} is not compatible with the "
+                           f"measurand unit {unit.text!r}", field="cmc.unit")
+    key = "expanded" if "expanded" in raw else "a"
+    a = _number(raw.get(key), f"cmc.{key}", positive=True)
+    a = a * Decimal(repr(cmc_unit.factor)) / Decimal(repr(unit.factor))
+    if raw.get("b") is None:
+        if "b_unit" in raw:
+            raise InvalidInput("b_unit without b", field="cmc.b")
+        return CMC(a)
+    if key == "expanded":
+        raise InvalidInput(form, field="cmc")
+    b_unit = parse_budget_unit(raw.get("b_unit", "1"), "cmc.b_unit", interval=True)
+    if not _dimensionless(b_unit):
+        raise InvalidInput(f"b multiplies |y| and is relative: ppm, %, µV/V or 1, not "
+                           f"{b_unit.text!r}", field="cmc.b_unit")
+    b = _number(raw.get("b"), "cmc.b", positive=True) * Decimal(repr(b_unit.factor))
+    return CMC(a, b)
 
 
 def _check_dimensions(budget: Budget) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -81,6 +82,36 @@ def test_units_of_limits_and_uncertainty_are_converted():
     with pytest.raises(UnitMismatch) as exc:
         decide(value="1", unit="mm", expanded_uncertainty="1", upper="2", limit_unit="g")
     assert "'g'" in exc.value.message and "'mm'" in exc.value.message
+
+
+@pytest.mark.parametrize(("args", "fragments"), [
+    # 298.65 K is exactly 25.5 ℃: no "25.5000000000000000000000000 ℃".
+    ({"value": "25.5", "unit": "℃", "expanded_uncertainty": "200", "uncertainty_unit": "mK",
+      "upper": "298.65", "limit_unit": "K", "rule": "non-binary"},
+     ["Measured 25.5 ℃ (U = 0.2 ℃, k = 2)", "tolerance [−∞, 25.5] ℃",
+      "acceptance [−∞, 25.3] ℃", "w = 1·U = 0.2 ℃"]),
+    # 80 °F is 26.666… ℃: two places more than the value's, never 28 digits.
+    ({"value": "25.5", "unit": "℃", "expanded_uncertainty": "0.2", "upper": "80",
+      "limit_unit": "°F", "rule": "guarded"},
+     ["tolerance [−∞, 26.667] ℃", "acceptance [−∞, 26.467] ℃"]),
+    # A U of 0.3 °F (0.1666… ℃) times r = 0.333 leaves 0.0555000000000000000000000111.
+    ({"value": "25.5", "unit": "℃", "expanded_uncertainty": "0.3", "uncertainty_unit": "°F",
+      "upper": "30", "rule": "guarded", "r": "0.333"},
+     ["U = 0.167 ℃", "w = 0.333·U = 0.0555 ℃", "acceptance [−∞, 29.9445] ℃",
+      "tolerance [−∞, 30] ℃"]),
+    # Numbers given in the value's unit keep their digits; derived ones drop trailing zeros.
+    ({"value": "10.04", "unit": "mm", "expanded_uncertainty": "0.020", "lower": "0.9950",
+      "upper": "1.005", "limit_unit": "cm", "rule": "guarded", "r": "0.5"},
+     ["U = 0.020 mm", "w = 0.5·U = 0.01 mm", "tolerance [9.95, 10.05] mm",
+      "acceptance [9.96, 10.04] mm"]),
+])
+def test_statements_print_the_digits_that_matter(args, fragments):
+    d = decide(**args)
+    for fragment in fragments:
+        assert fragment in d.statement_en
+        for number in re.findall(r"\d[\d.]*", fragment):
+            assert number in d.statement_zh
+    assert "0000000" not in d.statement_en and "9999999" not in d.statement_en
 
 
 @pytest.mark.parametrize(("args", "field"), [

@@ -65,3 +65,35 @@ def test_monte_carlo_agrees_with_first_order_on_linear_models(items, seed):
     mc = monte_carlo(budget, gum, trials=200_000, seed=seed)
     assert mc.standard_uncertainty == pytest.approx(gum.standard_uncertainty, rel=0.01)
     assert mc.value == pytest.approx(gum.value, abs=5 * gum.standard_uncertainty / 400)
+
+
+readings = st.integers(min_value=2, max_value=12).flatmap(lambda n: st.tuples(
+    st.lists(st.integers(min_value=-10**6, max_value=10**6), min_size=n, max_size=n),
+    st.lists(st.integers(min_value=-10**6, max_value=10**6), min_size=n, max_size=n)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(readings, st.sampled_from([1, -1]))
+def test_simultaneous_readings_equal_the_readings_of_their_sum(pairs, sign):
+    """GUM 5.2.3 with C.3.6: for y = a ± b from simultaneous readings, u²(y) = u²(a) + u²(b)
+    ± 2·r·u(a)·u(b) with the sample correlation r, which is exactly the type A uncertainty of
+    the readings a_i ± b_i, with ν = n − 1 (the ensemble keeps it, Willink 2007)."""
+    a, b = ([f"{v / 1000:.3f}" for v in seq] for seq in pairs)
+    if len(set(a)) == 1 or len(set(b)) == 1:
+        return  # a correlation needs readings that vary
+    op = "+" if sign == 1 else "-"
+    budget = {"measurand": {"symbol": "y", "unit": "mV"}, "model": f"a {op} b",
+              "simultaneous": [["a", "b"]],
+              "inputs": [{"symbol": "a", "unit": "mV",
+                          "uncertainty": {"type": "A", "readings": a}},
+                         {"symbol": "b", "unit": "mV",
+                          "uncertainty": {"type": "A", "readings": b}}]}
+    together = evaluate(parse_budget(budget))
+    combined = [float(x) + sign * float(y) for x, y in zip(a, b, strict=True)]
+    n = len(combined)
+    mean = sum(combined) / n
+    s = math.sqrt(sum((c - mean) ** 2 for c in combined) / (n - 1))
+    assert together.value == pytest.approx(mean, abs=1e-9)
+    assert together.standard_uncertainty == pytest.approx(s / math.sqrt(n), rel=1e-6, abs=1e-9)
+    if together.standard_uncertainty > 1e-9:
+        assert together.dof_effective == pytest.approx(n - 1)
