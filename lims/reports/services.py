@@ -13,18 +13,31 @@ from lims import units
 from lims.audit.services import record
 from lims.auth.models import User
 from lims.auth.services import require
+from lims.auth.sessions import LoginPolicy, reauthenticate
 from lims.config import Settings
 from lims.db import utcnow
-from lims.errors import NotFound, OutsideScope, SeparationOfDuties
+from lims.errors import NotFound, NotTheApprover, OutsideScope, SeparationOfDuties
 from lims.instruments.models import Instrument
 from lims.numbering import next_number
 from lims.reports.content import MethodLine, ReportContent, ResultLine, Signature
 from lims.reports.models import Report, ReportStatus
 from lims.reports.render import render_report
-from lims.reports.sign import check_signer, load_signer, load_stamping, sign_pdf
+from lims.reports.sign import (
+    check_signer,
+    load_stamping,
+    seal_signer,
+    sign_report,
+    signatory_signer,
+)
 from lims.samples.lifecycle import SampleStatus, check_transition
 from lims.samples.models import Sample
-from lims.samples.services import get_sample, mark_reported, result_authors
+from lims.samples.services import (
+    APPROVAL_MEANING,
+    get_sample,
+    mark_reported,
+    result_authors,
+    signature_record,
+)
 
 DECISION_RULE = ("简单接受，不考虑测量不确定度 / Simple acceptance, measurement uncertainty not "
                  "taken into account (ILAC-G8:09/2019 4.2.1, w = 0); a value on a limit conforms")
@@ -54,9 +67,14 @@ def build_content(session: Session, sample: Sample, *, number: str, issued_at: d
     signatures = (
         Signature("编制 Prepared by", "、".join(sorted(names[a] for a in authors)), max(measured)),
         Signature("审核 Reviewed by", names[sample.reviewed_by_id], sample.reviewed_at),
-        Signature("批准 Approved by (授权签字人 authorised signatory)",
-                  names[sample.approved_by_id], sample.approved_at),
+        # The approver signs this file with their own key at issue: the line shows that
+        # signature's name, meaning and time, as the PDF signature does (21 CFR 11.50).
+        Signature(f"{APPROVAL_MEANING} by (授权签字人 authorised signatory, 电子签名 "
+                  "electronic signature)", names[sample.approved_by_id], issued_at),
     )
+    if settings.lab_seal:
+        signatures += (Signature("检验检测专用章 Seal of the laboratory (电子签章 electronic seal)",
+                                 settings.lab_name, issued_at),)
     return ReportContent(
         number=number, lab_name=settings.lab_name, lab_name_en=settings.lab_name_en,
         lab_address=settings.lab_address, customer_name=req.customer.name,
@@ -74,15 +92,22 @@ def build_content(session: Session, sample: Sample, *, number: str, issued_at: d
 
 
 def issue_report(session: Session, *, actor: User, sample_number: str,
-                 settings: Settings) -> Report:
-    """Issue the signed test report of an approved sample.
+                 settings: Settings, password: object) -> Report:
+    """Issue the test report of an approved sample, sealed by the lab and signed by the
+    approving signatory with their own key, after they re-entered their password (21 CFR
+    11.200(a)(1); the PDF signature shows their name, the meaning and the time, 11.50).
 
+    :raises InvalidInput: no password. :raises ReauthenticationFailed: a wrong one (the web
+        edge records it as a failed login) or a locked account. :raises TooManyAttempts:
     :raises SampleStateError: the sample is not approved.
+    :raises NotTheApprover: the issuer is not the signatory who approved the sample.
     :raises OutsideScope: the issuer is not authorised for the sample's fields.
-    :raises ReportError: the signing key cannot be loaded, its certificate is expired, not yet
+    :raises ReportError: a signing key cannot be loaded, a certificate is expired, not yet
         valid, revoked or not for document signing, or there is no time-stamping authority.
     """
     require(actor, "report.issue")
+    reauthenticate(session, user=actor, password=password, meaning=APPROVAL_MEANING,
+                   policy=LoginPolicy.from_settings(settings))
     sample = get_sample(session, sample_number, lock=True)  # one of N concurrent issues wins
     check_transition(sample.status, SampleStatus.REPORTED, sample=sample.number)
     if actor.id in result_authors(sample) or actor.id == sample.reviewed_by_id:
@@ -94,22 +119,34 @@ def issue_report(session: Session, *, actor: User, sample_number: str,
     if outside:
         raise OutsideScope(f"{actor.username} is not authorised to sign for {', '.join(outside)}",
                            sample=sample.number, fields=outside)
-    signer = load_signer(settings.signing_pkcs12, settings.signing_passphrase)
+    if sample.approved_by_id != actor.id:
+        # The report names its approver, and its approval signature must be theirs (RP-07).
+        raise NotTheApprover(f"{sample.number} was approved by another signatory; only they "
+                             "can sign its report", sample=sample.number)
+    signatory = signatory_signer(settings, actor)
+    seal = seal_signer(settings)
     # PAdES B-LT (B-LTA with LIMS_PADES_LTA): a timestamp and the validation data embedded.
     stamping = load_stamping(settings.signing_pkcs12, tsa_url=settings.tsa_url,
                              tsa_ca_file=settings.tsa_ca_file)
-    check_signer(signer, crls=stamping.crls)  # an unfit certificate: refused before a number
+    for signer in (signatory, seal):  # an unfit certificate: refused before a number
+        if signer is not None:
+            check_signer(signer, crls=stamping.crls)
     issued_at = utcnow()
     today = issued_at.astimezone(ZoneInfo(settings.timezone)).date()
     number = next_number(session, "report", settings.report_number_format, today=today)
     content = build_content(session, sample, number=number, issued_at=issued_at,
                             settings=settings)
     pdf = render_report(content, font_dir=settings.font_path)
-    signed = sign_pdf(pdf, signer, reason=f"批准 Approved: test report {number}",
-                      location=settings.lab_name_en, timestamper=stamping.timestamper,
-                      crls=stamping.crls, trust=stamping.trust, fetch=stamping.fetch,
-                      lta=settings.pades_lta)
+    signed = sign_report(pdf, signatory=signatory, seal=seal,
+                         reason=f"{APPROVAL_MEANING}: test report {number}",
+                         location=settings.lab_name_en, name=actor.full_name,
+                         stamping=stamping, lta=settings.pades_lta)
     digest = hashlib.sha256(signed).hexdigest()
+    signature = signature_record(actor, issued_at, APPROVAL_MEANING)
+    # Which certificate made it: the link between the account and the key (21 CFR 11.70).
+    signature["signature"]["certificate"] = {
+        "serial": f"{signatory.signing_cert.serial_number:x}",
+        "subject": signatory.signing_cert.subject.human_friendly}
     report = Report(number=number, sample_id=sample.id, status=ReportStatus.ISSUED,
                     issued_at=issued_at, issued_by_id=actor.id, sha256=digest, size=len(signed),
                     content=content.to_json(), pdf=signed)
@@ -117,7 +154,8 @@ def issue_report(session: Session, *, actor: User, sample_number: str,
     session.flush()
     record(session, actor=actor, action="report.issue", entity_type="reports", entity_id=number,
            after={"number": number, "sample": sample.number, "sha256": digest,
-                  "size": len(signed), "status": ReportStatus.ISSUED})
+                  "size": len(signed), "status": ReportStatus.ISSUED,
+                  **signature, "sealed": seal is not None})
     mark_reported(session, actor=actor, sample=sample, report_number=number)
     return report
 
