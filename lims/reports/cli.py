@@ -63,6 +63,7 @@ def report_verify(file: str, as_json: bool) -> None:
     report; print each signature (name, meaning, time, PAdES level). Exit 1 unless every
     signature is valid and trusted and the file is identical to an issued report."""
     import hashlib
+    from zoneinfo import ZoneInfo
 
     from sqlalchemy import select
 
@@ -82,8 +83,10 @@ def report_verify(file: str, as_json: bool) -> None:
         fail(str(exc))
     finally:
         rt.dispose()
+    zone = ZoneInfo(rt.settings.timezone)
     signatures = [{"name": s.name, "meaning": s.reason, "seal": s.certifying,
-                   "signed_at": s.signed_at.isoformat() if s.signed_at else None,
+                   "signed_at": (s.signed_at.astimezone(zone).isoformat(timespec="seconds")
+                                 if s.signed_at else None),
                    "level": s.level, "ok": s.ok, "signer": s.signer}
                   for s in (check.signatures if check else ())]
     genuine = check is not None and check.ok and issued is not None

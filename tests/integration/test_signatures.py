@@ -239,6 +239,22 @@ def test_b_lta_adds_a_document_timestamp_and_stays_valid(pki_dir, font_dir):
     assert check is not None and check.ok and check.timestamped and check.level == "B-LTA", check
 
 
+def test_a_sealed_report_is_b_lta_with_lims_pades_lta(session, world, settings, pki_dir,
+                                                     tmp_path):
+    pdf = _issue(session, world, dataclasses.replace(settings, pades_lta=True)).pdf
+    reader = PdfFileReader(io.BytesIO(pdf))
+    assert [s.field_name for s in reader.embedded_regular_signatures] == ["LabSeal", "Approval"]
+    (doc_ts,) = reader.embedded_timestamp_signatures  # after the approval, over both
+    assert doc_ts.sig_object["/SubFilter"] == "/ETSI.RFC3161"
+    check = validate_pdf(pdf, _ca_pem(pki_dir), at=LONG_AFTER)
+    assert check is not None and check.ok and check.level == "B-LTA", check
+    assert [s.level for s in check.signatures] == ["B-LTA", "B-LTA"]
+    path = tmp_path / "lta.pdf"
+    path.write_bytes(pdf)
+    out = pdfsig(path, nss_db(tmp_path, _ca_pem(pki_dir)))
+    assert out.count("Signature is Valid.") == 2 and out.count("Certificate is Trusted.") == 2, out
+
+
 def _signing_settings(settings, pki_dir: Path, tmp_path: Path, *, kind: str):
     """Settings whose signing key is a certificate of the dev CA made unfit in one way."""
     d = tmp_path / "pki"
