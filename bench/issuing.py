@@ -32,7 +32,7 @@ from lims.reports.fonts import default_font_dir, ensure_fonts  # noqa: E402
 from lims.reports.pki import create_dev_pki  # noqa: E402
 from lims.runtime import open_runtime  # noqa: E402
 from tests.support.postgres import Cluster, find_bindir  # noqa: E402
-from tests.support.world import build_world  # noqa: E402
+from tests.support.world import PASSWORD, build_world  # noqa: E402
 
 CLIENTS = 8
 PER_CLIENT = 6  # reports each client issues in a timed round
@@ -49,10 +49,12 @@ def _client(settings: Settings, numbers: list[str], stepwise: bool, start: Any) 
     start.wait()
     for number in numbers:
         if stepwise:
-            issue_in_steps(session, actor=actor, sample_number=number, settings=settings)
+            issue_in_steps(session, actor=actor, sample_number=number, settings=settings,
+                           password=PASSWORD)
         else:
             with unit_of_work(session):
-                issue_report(session, actor=actor, sample_number=number, settings=settings)
+                issue_report(session, actor=actor, sample_number=number, settings=settings,
+                             password=PASSWORD)
     session.close()
     rt.dispose()
 
@@ -63,7 +65,8 @@ def _client_warm(session: Any, settings: Settings, numbers: list[str]) -> None:
 
     actor = session.query(User).filter_by(username="signatory").one()
     for number in numbers:
-        issue_in_steps(session, actor=actor, sample_number=number, settings=settings)
+        issue_in_steps(session, actor=actor, sample_number=number, settings=settings,
+                           password=PASSWORD)
 
 
 def _round(settings: Settings, batches: list[list[str]], *, stepwise: bool) -> float:

@@ -29,7 +29,7 @@ from lims.reports.render import render_report  # noqa: E402
 from lims.reports.services import build_content, issue_report  # noqa: E402
 from lims.reports.sign import load_signer, sign_pdf  # noqa: E402
 from lims.samples.services import get_sample  # noqa: E402
-from tests.support.world import build_world  # noqa: E402
+from tests.support.world import PASSWORD, build_world  # noqa: E402
 
 RUNS = 25
 
@@ -80,7 +80,7 @@ def main() -> None:
         t0 = time.perf_counter()
         with unit_of_work(session):
             issue_report(session, actor=u(session, "signatory"), sample_number=number,
-                         settings=settings)
+                         settings=settings, password=PASSWORD)
         issue.append(time.perf_counter() - t0)
     floor, floor_cached, issue = floor[1:], floor_cached[1:], issue[1:]
 

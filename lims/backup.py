@@ -206,8 +206,10 @@ def check_instance(rt: Runtime, ca_pem: bytes | None) -> RestoreCheck:
                 bad.append(f"{report.number}: the stored file does not match its SHA-256")
                 continue
             if ca_pem is not None:
-                signature = validate_pdf(pdf, ca_pem)
-                if signature is None or not signature.ok:
+                check = validate_pdf(pdf, ca_pem)  # the seal and the signatory's, if both
+                if check is None or not check.ok:
+                    failed = ", ".join(f"{s.name} ({s.reason})" for s in check.signatures
+                                       if not s.ok) if check is not None else "unsigned"
                     bad.append(f"{report.number}: the signature does not validate against "
-                               "the lab's CA")
+                               f"the lab's CA: {failed}")
     return RestoreCheck(verdict.ok, verdict.message, len(reports), bad)

@@ -31,6 +31,10 @@ class Settings:
     tsa_url: str = ""        # RFC 3161 TSA; default: the development TSA beside the signing key
     tsa_ca_file: str = ""    # PEM root of the LIMS_TSA_URL authority
     pades_lta: bool = False  # add a document time-stamp (PAdES B-LTA)
+    # Each signatory's own key: a folder of <username>.p12 (passphrase: signing_passphrase);
+    # default: the development CA issues them into <instance>/pki/signatories.
+    signatory_keys: str = ""
+    lab_seal: bool = True    # the lab key certifies each report before the signatory signs
     font_dir: str = ""            # default: $XDG_CACHE_HOME/lims/fonts
     request_number_format: str = "WT{year}-{seq:06d}"
     sample_number_format: str = "YP{year}-{seq:06d}"

@@ -104,9 +104,11 @@ def seed(rt: Runtime) -> list[tuple[str, str, str]]:
                                        reading=reading, timezone=tz)
                 samples.complete_testing(session, actor=users["tech"], number=first_number)
                 samples.review_sample(session, actor=users["reviewer"], number=first_number)
-                samples.approve_sample(session, actor=users["signatory"], number=first_number)
+                # Electronic signatures: the signatory's password, as on the forms.
+                samples.approve_sample(session, actor=users["signatory"], number=first_number,
+                                       password=passwords["signatory"])
                 issue_report(session, actor=users["signatory"], sample_number=first_number,
-                             settings=settings)
+                             settings=settings, password=passwords["signatory"])
         finally:
             session.close()
     logins = [(name, passwords[name], ", ".join(roles)) for name, _f, roles, _s in USERS]

@@ -11,7 +11,8 @@ maps them to HTTP is :mod:`lims.web.errors`; the CLI maps them to exit codes.
     ├── Unauthenticated             -> 401
     ├── PermissionDenied            -> 403
     │   ├── SeparationOfDuties      approver entered results, reviewer measured (ISO/IEC 17025 7.5.1)
-    │   └── OutsideScope            signatory not authorised for the field (RB/T 214 4.2.4)
+    │   ├── OutsideScope            signatory not authorised for the field (RB/T 214 4.2.4)
+    │   └── NotTheApprover          only the approving signatory signs the report (21 CFR 11.50)
     ├── InvalidInput                -> 422 (names the field)
     │   └── UnitMismatch            a unit not dimensionally compatible with the expected one
     ├── Conflict                    -> 409 (the state does not allow this)
@@ -65,6 +66,10 @@ class SeparationOfDuties(PermissionDenied):
 
 class OutsideScope(PermissionDenied):
     code = "outside_scope"
+
+
+class NotTheApprover(PermissionDenied):
+    code = "not_the_approver"
 
 
 class InvalidInput(LimsError):

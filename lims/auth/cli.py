@@ -125,6 +125,27 @@ def _change(message: str, change: Callable[[Any, Any], Any]) -> None:
     click.echo(message)
 
 
+def _change_signatory(message: str, username: str, change: Callable[[Any, Any], Any]) -> None:
+    """A change that may end a user's authority to sign: once committed, their signing
+    certificate is revoked (:func:`lims.reports.sign.withdraw_signatory`)."""
+    from lims.auth.services import get_user
+    from lims.errors import LimsError
+    from lims.reports.sign import withdraw_signatory
+
+    _change(message, change)
+    rt = runtime()
+    try:
+        with rt.session() as session:
+            user = get_user(session, username)
+            serial = withdraw_signatory(rt.settings, user) if user is not None else None
+    except LimsError as exc:
+        fail(str(exc))
+    finally:
+        rt.dispose()
+    if serial is not None:
+        click.echo(f"signing certificate {serial:x} of {username} revoked")
+
+
 @user.command("disable")
 @click.argument("username")
 @click.option("--reason", default=None, help="Why (kept in the audit trail).")
@@ -132,7 +153,7 @@ def user_disable(username: str, reason: str | None) -> None:
     """Disable USERNAME: their sessions end at once and their API tokens are refused."""
     from lims.auth.services import set_active
 
-    _change(f"disabled {username}", lambda s, a: set_active(
+    _change_signatory(f"disabled {username}", username, lambda s, a: set_active(
         s, actor=a, username=username, active=False, reason=reason))
 
 
@@ -166,8 +187,9 @@ def user_roles(username: str, roles: tuple[str, ...], scopes: tuple[str, ...]) -
     """Replace the roles (and signatory scopes) of USERNAME."""
     from lims.auth.services import set_roles
 
-    _change(f"roles of {username}: {', '.join(sorted(roles))}", lambda s, a: set_roles(
-        s, actor=a, username=username, roles=list(roles), scopes=list(scopes)))
+    _change_signatory(f"roles of {username}: {', '.join(sorted(roles))}", username,
+                      lambda s, a: set_roles(s, actor=a, username=username, roles=list(roles),
+                                             scopes=list(scopes)))
 
 
 @user.command("unlock")

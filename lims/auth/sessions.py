@@ -23,6 +23,12 @@ A session is a ``user_sessions`` row. The (signed) cookie carries a random id; t
 only its SHA-256. :func:`resume_session` refuses a session that was revoked (logout, or an
 administrator's disable, password reset or sign-out), one idle for longer than ``idle``, one
 older than ``lifetime``, and any session of a disabled user.
+
+Applying an electronic signature (approving, issuing a report) asks a logged-in user for their
+password again (21 CFR 11.200(a)(1)): :func:`reauthenticate`. It shares the login's memory of
+failures: a wrong signing password is a failed login for throttling and lockout
+(:func:`record_reauthentication_failure`), so the signing form is no way around the login's
+limits (21 CFR 11.300(d): attempts at unauthorised use are detected and stopped).
 """
 
 from __future__ import annotations
@@ -40,9 +46,10 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from lims.audit.services import record
-from lims.auth.errors import TooManyAttempts
+from lims.auth.errors import ReauthenticationFailed, TooManyAttempts
 from lims.auth.models import LoginFailure, User, UserSession
 from lims.db import utcnow
+from lims.errors import InvalidInput
 from lims.validate import is_utf8
 
 # A fixed hash to compare against when the user does not exist, so that a login attempt takes
@@ -179,23 +186,25 @@ def _refused(field: str, lifted_at: dt.datetime, now: dt.datetime) -> TooManyAtt
         field=field, retry_after=wait)
 
 
-def throttle(session: Session, *, username: str, address: str, policy: LoginPolicy,
+def throttle(session: Session, *, username: str, address: str | None, policy: LoginPolicy,
              now: dt.datetime | None = None, refusals: Refusals | None = None) -> None:
     """Refuse a login attempt for an account or from an address that failed too often.
 
+    :param address: None to count the account's failures only (a re-authentication).
     :param refusals: this worker's memo of recent refusals, if any (:class:`Refusals`).
     :raises TooManyAttempts: with the seconds until the oldest counted failure leaves the
         window (``retry_after``) and ``field`` ``username`` or ``address``.
     """
     now = now or utcnow()
-    keys = (("username", username), ("address", address))
+    keys = (("username", username), ("address", address or ""))
     if refusals is not None:
         refusals.check(keys, now)
     by_name, by_address = session.execute(_THROTTLE, {
-        "since": now - policy.window, "username": username, "address": address,
+        "since": now - policy.window, "username": username, "address": address or "",
         "username_skip": policy.max_failures - 1 if policy.max_failures else _NEVER,
         "address_skip": (policy.max_failures_per_address - 1
-                         if policy.max_failures_per_address else _NEVER)}).one()
+                         if policy.max_failures_per_address and address is not None
+                         else _NEVER)}).one()
     for (field, key), nth in zip(keys, (by_name, by_address), strict=True):
         if nth is not None:
             if refusals is not None:
@@ -246,10 +255,20 @@ def finish_login(session: Session, attempt: LoginAttempt, *, policy: LoginPolicy
                entity_id=user.id)
         return LoginOutcome(user_id=user.id, sid=start_session(
             session, user=user, address=attempt.address, policy=policy, now=now))
+    _record_failure(session, username=attempt.username, address=attempt.address, user=user,
+                    policy=policy, now=now, action="auth.login_failed", actor=None)
+    return LoginOutcome()
+
+
+def _record_failure(session: Session, *, username: str, address: str, user: User | None,
+                    policy: LoginPolicy, now: dt.datetime, action: str,
+                    actor: User | None, reason: str | None = None) -> None:
+    """Remember a wrong password: the throttle's row, the account's count in a row, and the
+    lock at ``policy.lockout_failures``; audited."""
     session.execute(delete(LoginFailure).where(LoginFailure.at <= now - policy.window))
-    session.add(LoginFailure(at=now, username=attempt.username, address=attempt.address))
-    record(session, actor=None, action="auth.login_failed", entity_type="users",
-           entity_id=user.id if user else attempt.username)
+    session.add(LoginFailure(at=now, username=username, address=address))
+    record(session, actor=actor, action=action, entity_type="users",
+           entity_id=user.id if user else username, reason=reason)
     if user is not None:
         # Incremented in SQL: concurrent failures must not lose a count.
         count = session.execute(
@@ -266,7 +285,56 @@ def finish_login(session: Session, attempt: LoginAttempt, *, policy: LoginPolicy
                        reason=f"{count} wrong passwords in a row")
         session.expire(user)
     session.flush()
-    return LoginOutcome()
+
+
+def reauthenticate(session: Session, *, user: User, password: Any, meaning: str,
+                   policy: LoginPolicy | None = None, now: dt.datetime | None = None) -> None:
+    """Check the password a logged-in signer re-entered to apply an electronic signature
+    (21 CFR 11.200(a)(1): the secret component again at each signing). Run it inside the
+    signing transaction, before the record is changed.
+
+    A right password clears the account's failures, as a login does (they roll back with the
+    signing if it fails).
+
+    :param meaning: what the signature means ("批准 Approved"), for the messages.
+    :raises InvalidInput: no password was sent (``field`` ``password``).
+    :raises TooManyAttempts: the account had ``policy.max_failures`` failures (logins or
+        signings) within the window; the password is not checked.
+    :raises ReauthenticationFailed: a wrong password (``data["record"]``: the edge records
+        it), or a right one for a locked account.
+    """
+    policy = policy or LoginPolicy()
+    if not isinstance(password, str) or not password:
+        raise InvalidInput(f"enter your password to apply your electronic signature "
+                           f"({meaning})", field="password")
+    now = now or utcnow()
+    throttle(session, username=user.username, address=None, policy=policy, now=now)
+    if not check_password_hash(user.password_hash, password[:200]):
+        raise ReauthenticationFailed(
+            f"wrong password: your electronic signature ({meaning}) was not applied",
+            field="password", record=True, user_id=user.id, username=user.username)
+    if user.locked_at is not None:
+        raise ReauthenticationFailed(
+            "this account is locked after too many wrong passwords; ask an administrator to "
+            "unlock it", field="password", record=False, user_id=user.id,
+            username=user.username)
+    if user.failed_logins:
+        user.failed_logins = 0
+    session.execute(delete(LoginFailure).where(LoginFailure.username == user.username))
+
+
+def record_reauthentication_failure(session: Session, exc: ReauthenticationFailed, *,
+                                    address: str, policy: LoginPolicy | None = None,
+                                    now: dt.datetime | None = None) -> None:
+    """Record a wrong signing password (in its own unit of work, after the signing one rolled
+    back): a failed login for throttling and lockout, audited as ``auth.reauth_failed``."""
+    if not exc.data.get("record"):
+        return
+    user = session.get(User, exc.data["user_id"])
+    _record_failure(session, username=exc.data["username"], address=(address or "unknown")[:64],
+                    user=user, policy=policy or LoginPolicy(), now=now or utcnow(),
+                    action="auth.reauth_failed", actor=user,
+                    reason="wrong password to apply an electronic signature")
 
 
 def start_session(session: Session, *, user: User, address: str, policy: LoginPolicy,

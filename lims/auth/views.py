@@ -14,7 +14,7 @@ from lims.auth.sessions import check_login, end_session, finish_login
 from lims.db import unit_of_work
 from lims.errors import PermissionDenied, Unauthenticated
 from lims.web.auth import client_address, current_user, login_policy, refusals
-from lims.web.context import get_session
+from lims.web.context import get_session, settings
 from lims.web.errors import wants_json
 
 bp = Blueprint("auth", __name__)
@@ -128,12 +128,21 @@ def user_detail(username: str) -> ResponseReturnValue:
         sessions=services.live_sessions(db, actor=actor, username=username))
 
 
+def _withdraw(user: object) -> str:
+    """After a committed change: revoke the signing certificate of a user who may no longer
+    sign (:func:`lims.reports.sign.withdraw_signatory`); a note for the message."""
+    from lims.reports.sign import withdraw_signatory
+
+    serial = withdraw_signatory(settings(), user)
+    return f"; signing certificate {serial:x} revoked" if serial is not None else ""
+
+
 @bp.post("/users/<username>/disable")
 def disable(username: str) -> ResponseReturnValue:
     with unit_of_work(get_session()) as db:
-        services.set_active(db, actor=current_user(), username=username, active=False,
-                            reason=request.form.get("reason") or None)
-    return _done(username, f"{username} disabled; their sessions have ended")
+        user = services.set_active(db, actor=current_user(), username=username, active=False,
+                                   reason=request.form.get("reason") or None)
+    return _done(username, f"{username} disabled; their sessions have ended" + _withdraw(user))
 
 
 @bp.post("/users/<username>/enable")
@@ -155,9 +164,9 @@ def reset_password(username: str) -> ResponseReturnValue:
 @bp.post("/users/<username>/roles")
 def set_roles(username: str) -> ResponseReturnValue:
     with unit_of_work(get_session()) as db:
-        services.set_roles(db, actor=current_user(), username=username,
-                           roles=request.form.getlist("roles"), scopes=_scopes())
-    return _done(username, f"roles of {username} saved")
+        user = services.set_roles(db, actor=current_user(), username=username,
+                                  roles=request.form.getlist("roles"), scopes=_scopes())
+    return _done(username, f"roles of {username} saved" + _withdraw(user))
 
 
 @bp.post("/users/<username>/unlock")

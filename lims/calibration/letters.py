@@ -1,6 +1,8 @@
 """The bilingual letter informing a customer of nonconforming work (ISO/IEC 17025 7.10.1 e),
 drawn with reportlab in the embedded Noto Sans SC fonts as reports are, and signed with the lab
-key so the customer can check who sent it and that it is unaltered.
+key so the customer can check who sent it and that it is unaltered: PAdES B-LT like reports
+(B-LTA with LIMS_PADES_LTA), so the signature stays provable after the lab's certificate
+expires (requirements PD-03, PD-05).
 
 A letter lists only its customer's reports: nothing of another customer is on it.
 """
@@ -24,7 +26,7 @@ from lims.db import utcnow
 from lims.errors import NotFound
 from lims.instruments.models import Instrument
 from lims.reports.render import REGULAR, numbered_canvas, register_fonts, styles
-from lims.reports.sign import load_signer, sign_pdf
+from lims.reports.sign import load_signer, load_stamping, sign_pdf
 from lims.samples.models import Customer
 
 EVALUATION_TEXT = {
@@ -52,7 +54,8 @@ def letter_pdf(session: Session, case: NonconformingCase, customer_name: str,
     else by name.
 
     :raises NotFound: the customer has no report in the case.
-    :raises ReportError: the signing key cannot be loaded.
+    :raises ReportError: the signing key cannot be loaded or is unfit, or there is no
+        time-stamping authority.
     """
     mine = [a for a in affected(session, case)
             if (a.customer_id == customer_id if customer_id is not None
@@ -66,6 +69,8 @@ def letter_pdf(session: Session, case: NonconformingCase, customer_name: str,
     instrument = session.get(Instrument, case.instrument_id)
     assert instrument is not None  # noqa: S101 - a foreign key
     signer = load_signer(settings.signing_pkcs12, settings.signing_passphrase)
+    stamping = load_stamping(settings.signing_pkcs12, tsa_url=settings.tsa_url,
+                             tsa_ca_file=settings.tsa_ca_file)
     register_fonts(settings.font_path)
     today = lab_day(utcnow(), settings.timezone).isoformat()
     verify = settings.public_url.rstrip("/") + "/verify/"
@@ -141,4 +146,6 @@ def letter_pdf(session: Session, case: NonconformingCase, customer_name: str,
                                                   settings.lab_name_en))
     return sign_pdf(buf.getvalue(), signer,
                     reason=f"不符合工作通知 Nonconforming work notification {case.number}",
-                    location=settings.lab_name_en)
+                    location=settings.lab_name_en, timestamper=stamping.timestamper,
+                    crls=stamping.crls, trust=stamping.trust, fetch=stamping.fetch,
+                    lta=settings.pades_lta)

@@ -1,4 +1,5 @@
-"""Report and PKI commands: ``lims report list|export``, ``lims pki export-ca``."""
+"""Report and PKI commands: ``lims report list|export|verify``, ``lims pki export-ca|
+issue-signatory``."""
 
 from __future__ import annotations
 
@@ -54,6 +55,60 @@ def report_export(number: str, file: str) -> None:
     click.echo(f"wrote {file} ({len(pdf)} bytes)")
 
 
+@report.command("verify")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True)
+def report_verify(file: str, as_json: bool) -> None:
+    """Check FILE's signatures against the lab's CA, offline, and whether it is an issued
+    report; print each signature (name, meaning, time, PAdES level). Exit 1 unless every
+    signature is valid and trusted and the file is identical to an issued report."""
+    import hashlib
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import select
+
+    from lims.errors import LimsError
+    from lims.reports.models import Report
+    from lims.reports.sign import lab_trust_anchor, validate_pdf
+
+    data = Path(file).read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    rt = runtime()
+    try:
+        check = validate_pdf(data, lab_trust_anchor(rt.settings))
+        with rt.session() as session:
+            issued = session.execute(select(Report.number, Report.status)
+                                     .where(Report.sha256 == digest)).first()
+    except LimsError as exc:
+        fail(str(exc))
+    finally:
+        rt.dispose()
+    zone = ZoneInfo(rt.settings.timezone)
+    signatures = [{"name": s.name, "meaning": s.reason, "seal": s.certifying,
+                   "signed_at": (s.signed_at.astimezone(zone).isoformat(timespec="seconds")
+                                 if s.signed_at else None),
+                   "level": s.level, "ok": s.ok, "signer": s.signer}
+                  for s in (check.signatures if check else ())]
+    genuine = check is not None and check.ok and issued is not None
+    if as_json:
+        click.echo(json.dumps({"file": file, "sha256": digest, "genuine": genuine,
+                               "signatures_ok": bool(check and check.ok),
+                               "report": issued[0] if issued else None,
+                               "status": issued[1] if issued else None,
+                               "signatures": signatures}, ensure_ascii=False))
+    else:
+        if not signatures:
+            click.echo(f"{file}: not signed (or not a readable PDF)")
+        for s in signatures:
+            click.echo(f"{'valid  ' if s['ok'] else 'INVALID'} {s['name']} — {s['meaning']} — "
+                       f"{s['signed_at'] or 'no trusted time-stamp'} ({s['level']})")
+        click.echo(f"SHA-256 {digest}: " + (f"issued report {issued[0]} ({issued[1]})"
+                                            if issued else "not an issued report"))
+        click.echo("genuine" if genuine else "NOT genuine")
+    if not genuine:
+        raise SystemExit(1)
+
+
 @click.group()
 def pki() -> None:
     """The signing PKI."""
@@ -72,6 +127,51 @@ def pki_export_ca(file: str) -> None:
         fail(f"cannot read {settings.signing_pkcs12}: {exc}")
     Path(file).write_bytes(pem)
     click.echo(f"wrote {file}")
+
+
+@pki.command("issue-signatory")
+@click.argument("username")
+@click.option("--renew", is_flag=True, help="Issue a new certificate even if the current one "
+              "is fit; the old one is revoked.")
+def pki_issue_signatory(username: str, renew: bool) -> None:
+    """Issue USERNAME's own signing certificate from the development CA (otherwise issued at
+    their first signature). USERNAME must be an active user who may approve or issue."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    from lims.auth.permissions import allowed
+    from lims.auth.services import get_user
+    from lims.reports.pki import ensure_signatory
+
+    rt = runtime()
+    settings = rt.settings
+    try:
+        with rt.session() as session:
+            user = get_user(session, username)
+            if user is None:
+                fail(f"username: no user {username!r}")
+            if not user.active or not (allowed(user.roles, "sample.approve")
+                                       or allowed(user.roles, "report.issue")):
+                fail(f"username: {username} is not an active signatory (role signatory)")
+            full_name, user_id = user.full_name, user.id
+    finally:
+        rt.dispose()
+    pki_dir = Path(settings.signing_pkcs12).parent
+    if settings.signatory_keys:
+        fail(f"LIMS_SIGNATORY_KEYS is set: the lab's CA issues signatories' certificates; put "
+             f"{username}.p12 in {settings.signatory_keys}")
+    if not (pki_dir / "ca.key").exists():
+        fail(f"there is no development CA in {pki_dir}; set LIMS_SIGNATORY_KEYS")
+    try:
+        path = ensure_signatory(pki_dir, username=username, full_name=full_name,
+                                user_id=user_id, renew=renew)
+        _key, cert, _extra = pkcs12.load_key_and_certificates(
+            path.read_bytes(), settings.signing_passphrase.encode())
+    except (OSError, ValueError) as exc:
+        fail(f"cannot issue the certificate of {username}: {exc}")
+    assert isinstance(cert, x509.Certificate)  # noqa: S101 - ensure_signatory wrote one
+    click.echo(f"{path}: {cert.subject.rfc4514_string()}, serial {cert.serial_number:x}, valid "
+               f"{cert.not_valid_before_utc:%Y-%m-%d} to {cert.not_valid_after_utc:%Y-%m-%d}")
 
 
 def commands() -> list[click.Command]:

@@ -36,15 +36,16 @@ log = logging.getLogger(__name__)
 RECOVER_AFTER = dt.timedelta(minutes=2)
 
 
-def issue_in_steps(session: Session, *, actor: User, sample_number: str,
-                   settings: Settings) -> Report:
+def issue_in_steps(session: Session, *, actor: User, sample_number: str, settings: Settings,
+                   password: object) -> Report:
     """Claim, sign and store a report, committing the claim and the store separately.
 
     :raises ReportError: the claim was taken but signing failed (the recovery job retries it
         under the same number), besides what :func:`claim_report` raises.
     """
     with unit_of_work(session) as db:
-        claimed = claim_report(db, actor=actor, sample_number=sample_number, settings=settings)
+        claimed = claim_report(db, actor=actor, sample_number=sample_number, settings=settings,
+                               password=password)
     try:
         signed = sign_claim(claimed, settings)
     except LimsError as exc:

@@ -15,18 +15,39 @@ from lims import units
 from lims.audit.services import record
 from lims.auth.models import User
 from lims.auth.services import require
+from lims.auth.sessions import LoginPolicy, reauthenticate
 from lims.config import Settings
 from lims.db import utcnow
-from lims.errors import NotFound, OutsideScope, ReportError, SampleStateError, SeparationOfDuties
+from lims.errors import (
+    NotFound,
+    NotTheApprover,
+    OutsideScope,
+    ReportError,
+    SampleStateError,
+    SeparationOfDuties,
+)
 from lims.instruments.models import Instrument
 from lims.numbering import next_number
 from lims.reports.content import MethodLine, ReportContent, ResultLine, Signature
 from lims.reports.models import Report, ReportClaim, ReportStatus
 from lims.reports.render import render_report
-from lims.reports.sign import Stamping, check_signer, load_signer, load_stamping, sign_pdf
+from lims.reports.sign import (
+    Stamping,
+    check_signer,
+    load_stamping,
+    seal_signer,
+    sign_report,
+    signatory_signer,
+)
 from lims.samples.lifecycle import SampleStatus, check_transition
 from lims.samples.models import Sample
-from lims.samples.services import get_sample, mark_reported, result_authors
+from lims.samples.services import (
+    APPROVAL_MEANING,
+    get_sample,
+    mark_reported,
+    result_authors,
+    signature_record,
+)
 
 DECISION_RULE = ("简单接受，不考虑测量不确定度 / Simple acceptance, measurement uncertainty not "
                  "taken into account (ILAC-G8:09/2019 4.2.1, w = 0); a value on a limit conforms")
@@ -59,12 +80,17 @@ def build_content(session: Session, sample: Sample, *, number: str, issued_at: d
                                sample=sample.number)
     names = {u.id: u.full_name for u in session.scalars(
         select(User).where(User.id.in_(authors | {sample.reviewed_by_id, sample.approved_by_id})))}
-    signatures = (
+    signatures: tuple[Signature, ...] = (
         Signature("编制 Prepared by", "、".join(sorted(names[a] for a in authors)), max(measured)),
         Signature("审核 Reviewed by", names[sample.reviewed_by_id], sample.reviewed_at),
-        Signature("批准 Approved by (授权签字人 authorised signatory)",
-                  names[sample.approved_by_id], sample.approved_at),
+        # The approver signs this file with their own key at issue: the line shows that
+        # signature's name, meaning and time, as the PDF signature does (21 CFR 11.50).
+        Signature(f"{APPROVAL_MEANING} by (授权签字人 authorised signatory, 电子签名 "
+                  "electronic signature)", names[sample.approved_by_id], issued_at),
     )
+    if settings.lab_seal:
+        signatures += (Signature("检验检测专用章 Seal of the laboratory (电子签章 electronic seal)",
+                                 settings.lab_name, issued_at),)
     return ReportContent(
         number=number, lab_name=settings.lab_name, lab_name_en=settings.lab_name_en,
         lab_address=settings.lab_address, customer_name=req.customer.name,
@@ -82,27 +108,52 @@ def build_content(session: Session, sample: Sample, *, number: str, issued_at: d
 
 
 @dataclasses.dataclass(frozen=True)
+class Signatory:
+    """Who signs a claimed report, detached from any session (what the key lookup needs)."""
+
+    id: int
+    username: str
+    full_name: str
+
+
+@dataclasses.dataclass(frozen=True)
 class Claimed:
     """What the signing step needs from a claim, detached from any session."""
 
     claim_id: int
     number: str
     content: ReportContent
-    issued_by_id: int
+    signatory: Signatory
 
 
-def claim_report(session: Session, *, actor: User, sample_number: str,
-                 settings: Settings) -> Claimed:
-    """Step 1 of issuing: lock the sample, check who may issue, take the number, freeze the
-    content and mark the sample reported. Short: nothing is rendered or signed here.
+@dataclasses.dataclass(frozen=True)
+class Signed:
+    pdf: bytes
+    certificate: dict[str, str]  # serial and subject of the signatory's certificate
+    sealed: bool
 
+
+def claim_report(session: Session, *, actor: User, sample_number: str, settings: Settings,
+                 password: object) -> Claimed:
+    """Step 1 of issuing: re-authenticate the signatory, lock the sample, check who may sign,
+    take the number, freeze the content and mark the sample reported. Short: nothing is
+    rendered or signed here.
+
+    The signatory re-enters their password (21 CFR 11.200(a)(1)); the PDF signature will show
+    their name, the meaning and the time (11.50).
+
+    :raises InvalidInput: no password. :raises ReauthenticationFailed: a wrong one (the web
+        edge records it as a failed login) or a locked account. :raises TooManyAttempts:
     :raises SampleStateError: the sample is not approved (or another issue claimed it first).
     :raises SeparationOfDuties: the issuer entered or reviewed results of the sample.
+    :raises NotTheApprover: the issuer is not the signatory who approved the sample.
     :raises OutsideScope: the issuer is not authorised for the sample's fields.
-    :raises ReportError: the signing key cannot be loaded, its certificate is expired, not yet
+    :raises ReportError: a signing key cannot be loaded, a certificate is expired, not yet
         valid, revoked or not for document signing, or there is no time-stamping authority.
     """
     require(actor, "report.issue")
+    reauthenticate(session, user=actor, password=password, meaning=APPROVAL_MEANING,
+                   policy=LoginPolicy.from_settings(settings))
     sample = get_sample(session, sample_number, lock=True)  # one of N concurrent issues wins
     check_transition(sample.status, SampleStatus.REPORTED, sample=sample.number)
     if actor.id in result_authors(sample) or actor.id == sample.reviewed_by_id:
@@ -114,8 +165,12 @@ def claim_report(session: Session, *, actor: User, sample_number: str,
     if outside:
         raise OutsideScope(f"{actor.username} is not authorised to sign for {', '.join(outside)}",
                            sample=sample.number, fields=outside)
-    signer, stamping = _signing(settings)  # an unfit certificate: refused before a number
-    check_signer(signer, crls=stamping.crls)
+    if sample.approved_by_id != actor.id:
+        # The report names its approver, and its approval signature must be theirs (RP-07).
+        raise NotTheApprover(f"{sample.number} was approved by another signatory; only they "
+                             "can sign its report", sample=sample.number)
+    signatory = Signatory(actor.id, actor.username, actor.full_name)
+    _signers(settings, signatory)  # an unfit certificate: refused before a number is taken
     issued_at = utcnow()
     today = issued_at.astimezone(ZoneInfo(settings.timezone)).date()
     number = next_number(session, "report", settings.report_number_format, today=today)
@@ -128,25 +183,29 @@ def claim_report(session: Session, *, actor: User, sample_number: str,
     record(session, actor=actor, action="report.claim", entity_type="report_claims",
            entity_id=number, after={"number": number, "sample": sample.number})
     mark_reported(session, actor=actor, sample=sample, report_number=number)
-    return Claimed(claim.id, number, content, actor.id)
+    return Claimed(claim.id, number, content, signatory)
 
 
-def sign_claim(claimed: Claimed, settings: Settings) -> bytes:
-    """Step 2 of issuing: render and sign, outside any transaction (no session, no lock).
+def sign_claim(claimed: Claimed, settings: Settings) -> Signed:
+    """Step 2 of issuing: render, seal and sign, outside any transaction (no session, no lock).
 
     PAdES B-LT (B-LTA with ``LIMS_PADES_LTA``): a timestamp and the validation data embedded.
 
-    :raises ReportError: the key cannot be loaded or the time-stamping authority failed.
+    :raises ReportError: a key cannot be loaded or the time-stamping authority failed.
     """
-    signer, stamping = _signing(settings)
+    signatory, seal, stamping = _signers(settings, claimed.signatory)
     pdf = render_report(claimed.content, font_dir=settings.font_path)
-    return sign_pdf(pdf, signer, reason=f"批准 Approved: test report {claimed.number}",
-                    location=settings.lab_name_en, timestamper=stamping.timestamper,
-                    crls=stamping.crls, trust=stamping.trust, fetch=stamping.fetch,
-                    lta=settings.pades_lta)
+    signed = sign_report(pdf, signatory=signatory, seal=seal,
+                         reason=f"{APPROVAL_MEANING}: test report {claimed.number}",
+                         location=settings.lab_name_en, name=claimed.signatory.full_name,
+                         stamping=stamping, lta=settings.pades_lta)
+    # Which certificate made it: the link between the account and the key (21 CFR 11.70).
+    return Signed(signed, {"serial": f"{signatory.signing_cert.serial_number:x}",
+                           "subject": signatory.signing_cert.subject.human_friendly},
+                  sealed=seal is not None)
 
 
-def store_report(session: Session, claimed: Claimed, signed: bytes) -> Report:
+def store_report(session: Session, claimed: Claimed, signed: Signed) -> Report:
     """Step 3 of issuing: store the signed file under the claimed number, exactly once.
 
     :raises ReportError: the claim was already finished (by the recovery job, say).
@@ -161,45 +220,55 @@ def store_report(session: Session, claimed: Claimed, signed: bytes) -> Report:
     claim = session.execute(select(ReportClaim).where(ReportClaim.id == claimed.claim_id)
                             ).scalar_one()
     actor = session.execute(select(User).where(User.id == claim.issued_by_id)).scalar_one()
-    digest = hashlib.sha256(signed).hexdigest()
+    digest = hashlib.sha256(signed.pdf).hexdigest()
+    signature = signature_record(actor, claim.issued_at, APPROVAL_MEANING)
+    signature["signature"]["certificate"] = signed.certificate
     report = Report(number=claimed.number, sample_id=claim.sample_id, status=ReportStatus.ISSUED,
                     issued_at=claim.issued_at, issued_by_id=actor.id, sha256=digest,
-                    size=len(signed), content=claim.content, pdf=signed)
+                    size=len(signed.pdf), content=claim.content, pdf=signed.pdf)
     session.add(report)
     session.flush()
     record(session, actor=actor, action="report.issue", entity_type="reports",
            entity_id=claimed.number,
            after={"number": claimed.number, "sample": claimed.content.sample_number,
-                  "sha256": digest, "size": len(signed), "status": ReportStatus.ISSUED})
+                  "sha256": digest, "size": len(signed.pdf), "status": ReportStatus.ISSUED,
+                  **signature, "sealed": signed.sealed})
     return report
 
 
 def issue_report(session: Session, *, actor: User, sample_number: str,
-                 settings: Settings) -> Report:
+                 settings: Settings, password: object) -> Report:
     """Issue the signed test report of an approved sample in the caller's transaction.
 
     The web uses :func:`lims.reports.issuing.issue_in_steps`, which commits between the steps
     so that rendering and signing hold no lock; this one-transaction form serves the demo,
     the CLI and tests. Raises what :func:`claim_report` and :func:`sign_claim` raise.
     """
-    claimed = claim_report(session, actor=actor, sample_number=sample_number, settings=settings)
+    claimed = claim_report(session, actor=actor, sample_number=sample_number, settings=settings,
+                           password=password)
     return store_report(session, claimed, sign_claim(claimed, settings))
 
 
-def _signing(settings: Settings) -> tuple[Any, Stamping]:
-    signer = load_signer(settings.signing_pkcs12, settings.signing_passphrase)
+def _signers(settings: Settings, signatory: Signatory) -> tuple[Any, Any, Stamping]:
+    """The signatory's signer, the lab seal's (None when off) and the time-stamping set-up,
+    each certificate checked fit to sign (valid now, not revoked, for signing)."""
+    signer = signatory_signer(settings, signatory)
+    seal = seal_signer(settings)
     stamping = load_stamping(settings.signing_pkcs12, tsa_url=settings.tsa_url,
                              tsa_ca_file=settings.tsa_ca_file)
-    return signer, stamping
+    for each in (signer, seal):
+        if each is not None:
+            check_signer(each, crls=stamping.crls)
+    return signer, seal, stamping
 
 
 def pending_claims(session: Session, *, before: dt.datetime) -> list[Claimed]:
     """Claims not finished and taken before ``before``: what the recovery job finishes."""
-    claims = session.scalars(select(ReportClaim).where(
-        ReportClaim.finished_at.is_(None), ReportClaim.issued_at < before)
-        .order_by(ReportClaim.id))
-    return [Claimed(c.id, c.number, ReportContent.from_json(c.content), c.issued_by_id)
-            for c in claims]
+    rows = session.execute(select(ReportClaim, User).join(User, User.id == ReportClaim.issued_by_id)
+                           .where(ReportClaim.finished_at.is_(None), ReportClaim.issued_at < before)
+                           .order_by(ReportClaim.id))
+    return [Claimed(c.id, c.number, ReportContent.from_json(c.content),
+                    Signatory(u.id, u.username, u.full_name)) for c, u in rows]
 
 
 def get_report(session: Session, number: str) -> Report:

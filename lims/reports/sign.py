@@ -1,6 +1,21 @@
-"""Sign PDF bytes with a PAdES signature (pyHanko) and validate signed PDFs.
+"""Sign PDF bytes with PAdES signatures (pyHanko) and validate signed PDFs.
 
-Knows nothing of samples or reports. The signature field is invisible: the human-readable
+Knows nothing of samples or reports (a signatory is anything with a ``username``,
+``full_name`` and ``id``).
+
+A test report carries two signatures (:func:`sign_report`), in this order:
+
+1. the lab's seal (检验检测专用章), made with the lab key, a *certification* signature whose
+   DocMDP permissions allow only form filling and signing (and validation data), so that any
+   other change made after it shows (ISO 32000-1 12.8.2.2); it also creates the empty field
+   the signatory then signs;
+2. the approval, made with the signatory's own key (21 CFR 11.100, 电子签名法 第十三条),
+   naming the signer (/Name), the meaning (/Reason "批准 Approved: …") and the time (/M, and
+   the RFC 3161 time-stamp) (21 CFR 11.50).
+
+Each gets its own signature time-stamp and validation data; the document time-stamp of B-LTA
+follows the last. Reports issued before signatories had keys of their own carry one lab
+signature and keep verifying. The signature field is invisible: the human-readable
 signature block is drawn by :mod:`lims.reports.render` (a visible pyHanko stamp with Chinese
 text costs ~0.7 s per signature, toolchain notes).
 
@@ -30,6 +45,7 @@ from asn1crypto import crl as asn1_crl
 from asn1crypto import pem as asn1_pem
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
@@ -37,6 +53,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
 from pyhanko.sign.diff_analysis import ModificationLevel
+from pyhanko.sign.fields import MDPPerm, SigFieldSpec
 from pyhanko.sign.general import (
     NonexistentAttributeError,
     SigningError,
@@ -61,7 +78,10 @@ from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 from lims.errors import ReportError
 from lims.reports import pki
 
-FIELD_NAME = "LabSignature"
+FIELD_NAME = "LabSignature"  # the one signature of letters and of reports issued before seals
+SEAL_FIELD = "LabSeal"
+APPROVAL_FIELD = "Approval"
+SEAL_REASON = "检验检测专用章 Seal of the laboratory: certifies the document"
 # The dev TSA issues tokens under no real policy: an OID in ITU-T X.660's example arc.
 DEV_TSA_POLICY = "2.999.3161.1"
 
@@ -128,6 +148,134 @@ def signer_subject(signer: signers.SimpleSigner) -> str:
     if cert is None:
         raise ReportError("the signing key file holds no certificate")
     return str(cert.subject.human_friendly)
+
+
+# --- whose keys sign a report ----------------------------------------------------------------
+
+def lab_trust_anchor(settings: Any) -> bytes:
+    """The CA certificate(s) shipped in the lab's PKCS#12, as PEM: what every signature of the
+    lab (seal, signatories, letters) must chain to, and what verification trusts.
+
+    :raises ReportError: the lab's key file is missing or carries no CA certificate.
+    """
+    try:
+        mtime = os.stat(settings.signing_pkcs12).st_mtime_ns
+    except FileNotFoundError:
+        raise ReportError(f"signing key file {settings.signing_pkcs12} does not exist; run "
+                          "`lims init` or set LIMS_SIGNING_PKCS12") from None
+    try:
+        return _trust_anchor(settings.signing_pkcs12, settings.signing_passphrase, mtime)
+    except ValueError as exc:
+        raise ReportError(f"cannot read the CA certificate from {settings.signing_pkcs12}: "
+                          f"{exc}") from exc
+
+
+@functools.lru_cache(maxsize=4)
+def _trust_anchor(p12_path: str, passphrase: str, _mtime: int) -> bytes:
+    return pki.ca_certificate_pem(Path(p12_path), passphrase)
+
+
+def seal_signer(settings: Any) -> signers.SimpleSigner | None:
+    """The lab key that seals (certifies) reports, or None with ``LIMS_LAB_SEAL=false``."""
+    if not settings.lab_seal:
+        return None
+    return load_signer(settings.signing_pkcs12, settings.signing_passphrase)
+
+
+def signatory_signer(settings: Any, user: Any) -> signers.SimpleSigner:
+    """The signing key and certificate of ``user`` themself (an authorised signatory).
+
+    With ``LIMS_SIGNATORY_KEYS``, ``<that folder>/<username>.p12`` (encrypted with
+    ``LIMS_SIGNING_PASSPHRASE``), issued by the lab's CA. Otherwise the development CA beside
+    the lab key issues one on first use (:func:`lims.reports.pki.ensure_signatory`), and
+    again when the account's name changed or the certificate was revoked or nears its end.
+
+    The caller authorises the use: the signatory has re-entered their password.
+
+    :raises ReportError: there is no key for the user, it cannot be opened, or its
+        certificate is not issued by the lab's CA (a signature verification would not trust).
+    """
+    if settings.signatory_keys:
+        path = pki.signatory_path(Path(settings.signatory_keys), user.username)
+        if not path.exists():
+            raise ReportError(f"there is no signing key for signatory {user.username}: put "
+                              f"{path.name} in LIMS_SIGNATORY_KEYS ({settings.signatory_keys}); "
+                              "nothing was signed", field="signatory")
+    else:
+        pki_dir = Path(settings.signing_pkcs12).parent
+        if not (pki_dir / "ca.key").exists():
+            raise ReportError("signatories have no keys: set LIMS_SIGNATORY_KEYS to the folder "
+                              "of their PKCS#12 files (there is no development CA beside "
+                              f"{settings.signing_pkcs12}); nothing was signed",
+                              field="signatory")
+        try:
+            path = pki.ensure_signatory(pki_dir, username=user.username,
+                                        full_name=user.full_name, user_id=user.id)
+        except (OSError, ValueError) as exc:
+            raise ReportError(f"cannot issue the signing certificate of {user.username}: "
+                              f"{exc}; nothing was signed") from exc
+    signer = load_signer(str(path), settings.signing_passphrase)
+    roots = [_pyca_cert(c) for c in _pem_certificates(lab_trust_anchor(settings))]
+    assert signer.signing_cert is not None  # noqa: S101 - load_signer reads a certificate
+    cert = _pyca_cert(signer.signing_cert)
+    if not _chains_to(cert, [_pyca_cert(c) for c in signer.cert_registry], roots):
+        raise ReportError(f"the signing certificate of {user.username} "
+                          f"({cert.subject.rfc4514_string()}) is not issued by the lab's CA, so "
+                          "no one verifying the report could trust it; nothing was signed",
+                          field="signatory")
+    return signer
+
+
+def withdraw_signatory(settings: Any, user: Any) -> int | None:
+    """Revoke the development certificate of ``user`` if they may no longer sign: disabled,
+    or holding neither ``sample.approve`` nor ``report.issue`` (21 CFR 11.300(b): a
+    signature's means are withdrawn with the authority). Run it after the change committed.
+
+    :return: the serial number revoked, or None: they may still sign, had no certificate, or
+        their keys come from ``LIMS_SIGNATORY_KEYS``, whose CA must revoke them.
+    :raises ReportError: the CRL or key file could not be written (the change stands).
+    """
+    from lims.auth.permissions import allowed
+
+    if user.active and (allowed(user.roles, "sample.approve")
+                        or allowed(user.roles, "report.issue")):
+        return None
+    pki_dir = Path(settings.signing_pkcs12).parent
+    if settings.signatory_keys or not (pki_dir / "ca.key").exists():
+        return None
+    try:
+        return pki.revoke_signatory(pki_dir, user.username)
+    except (OSError, ValueError) as exc:
+        raise ReportError(f"{user.username} may no longer sign, but their signing certificate "
+                          f"could not be revoked in {pki_dir} ({exc}); revoke it there "
+                          "by hand",
+                          field="username") from exc
+
+
+def _chains_to(cert: x509.Certificate, pool: Sequence[x509.Certificate],
+               roots: Sequence[x509.Certificate], depth: int = 6) -> bool:
+    """Whether ``cert`` is, or is issued (through ``pool``) by, one of ``roots``; signatures
+    checked, names alone prove nothing."""
+    anchors = {r.public_bytes(serialization.Encoding.DER) for r in roots}
+    current = cert
+    for _ in range(depth):
+        if current.public_bytes(serialization.Encoding.DER) in anchors:
+            return True
+        issuer = next((c for c in [*roots, *pool]
+                       if c.subject == current.issuer and c != current and _issued(current, c)),
+                      None)
+        if issuer is None:
+            return False
+        current = issuer
+    return False
+
+
+def _issued(child: x509.Certificate, parent: x509.Certificate) -> bool:
+    try:
+        child.verify_directly_issued_by(parent)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
 
 
 # --- time-stamping ---------------------------------------------------------------------------
@@ -319,6 +467,48 @@ def sign_pdf(pdf: bytes, signer: signers.SimpleSigner, *, reason: str, location:
     check_signer(signer, crls=crls)
     if lta and timestamper is None:
         raise ValueError("a PAdES B-LTA signature needs a timestamper")
+    return _apply(pdf, signer, field=FIELD_NAME, reason=reason, location=location,
+                  timestamper=timestamper, lta=lta, crls=crls, trust=trust, fetch=fetch)
+
+
+def sign_report(pdf: bytes, *, signatory: signers.SimpleSigner,
+                seal: signers.SimpleSigner | None, reason: str, location: str, name: str,
+                stamping: Stamping | None, lta: bool = False) -> bytes:
+    """Return ``pdf`` sealed by the lab (if ``seal``) and then signed by ``signatory``.
+
+    The seal is a certification signature (DocMDP: form filling and signing allowed) over the
+    rendered report, in the same revision as the empty field the signatory signs. The
+    signatory's approval signature carries ``name`` (/Name, the printed name), ``reason`` (the
+    meaning, e.g. "批准 Approved: test report …") and ``location``, and pyHanko sets /M (21 CFR
+    11.50(a)). Both are B-LT with ``stamping`` (B-B without); with ``lta`` a document
+    time-stamp follows the approval (B-LTA).
+
+    :raises ReportError: either certificate is unfit (:func:`check_signer`, both checked
+        before anything is signed), a chain cannot be validated, or the TSA does not answer.
+    """
+    crls = stamping.crls if stamping is not None else ()
+    check_signer(signatory, crls=crls)
+    if seal is not None:
+        check_signer(seal, crls=crls)
+    if lta and stamping is None:
+        raise ValueError("a PAdES B-LTA signature needs a timestamper")
+    kwargs: dict[str, Any] = {"location": location}
+    if stamping is not None:
+        kwargs.update(timestamper=stamping.timestamper, crls=stamping.crls,
+                      trust=stamping.trust, fetch=stamping.fetch)
+    if seal is not None:
+        pdf = _apply(pdf, seal, field=SEAL_FIELD, reason=SEAL_REASON, certify=True,
+                     add_field=APPROVAL_FIELD, **kwargs)
+    return _apply(pdf, signatory, field=APPROVAL_FIELD, reason=reason, name=name, lta=lta,
+                  **kwargs)
+
+
+def _apply(pdf: bytes, signer: signers.SimpleSigner, *, field: str, reason: str,
+           location: str, name: str | None = None, certify: bool = False,
+           add_field: str | None = None, timestamper: TimeStamper | None = None,
+           lta: bool = False, crls: Sequence[x509.CertificateRevocationList] = (),
+           trust: Sequence[asn1_x509.Certificate] = (), fetch: bool = False) -> bytes:
+    """One signature into ``field`` (an empty field of that name, or a new one)."""
     extra: dict[str, Any] = {}
     if timestamper is not None:
         chain = list(signer.cert_registry)
@@ -330,21 +520,25 @@ def sign_pdf(pdf: bytes, signer: signers.SimpleSigner, *, reason: str, location:
             revocation_mode="hard-fail")  # a certificate naming a CRL must have a usable one
         extra = {"embed_validation_info": True, "validation_context": context,
                  "use_pades_lta": lta, "dss_settings": _DSS_IN_SIGNED_REVISION}
+    if certify:
+        # ISO 32000-1 12.8.2.2, P=2: later revisions may only fill in forms and sign (and add
+        # validation data): any other change after the seal invalidates it.
+        extra.update(certify=True, docmdp_permissions=MDPPerm.FILL_FORMS)
     meta = signers.PdfSignatureMetadata(
-        field_name=FIELD_NAME, subfilter=fields.SigSeedSubFilter.PADES, md_algorithm="sha256",
-        reason=reason, location=location, **extra)
+        field_name=field, subfilter=fields.SigSeedSubFilter.PADES, md_algorithm="sha256",
+        reason=reason, location=location, name=name, **extra)
     assert signer.signing_cert is not None  # noqa: S101 - check_signer refused a signer without
     key = (signer.signing_cert.sha256, id(timestamper))
     reserved = _RESERVED.get(key)
     try:
         try:
-            signed = _sign(pdf, signer, meta, timestamper, reserved)
+            signed = _sign(pdf, signer, meta, timestamper, reserved, add_field)
         except SigningError:
             if reserved is None:
                 raise
             _RESERVED.pop(key, None)  # the signature outgrew the space kept for it: measure anew
             reserved = None
-            signed = _sign(pdf, signer, meta, timestamper, None)
+            signed = _sign(pdf, signer, meta, timestamper, None, add_field)
     except SigningError as exc:
         cause = f": {exc.__cause__}" if exc.__cause__ else ""
         raise ReportError(f"cannot sign: {exc}{cause}; nothing was signed") from exc
@@ -365,10 +559,14 @@ _RESERVED: dict[tuple[bytes, int], int] = {}
 
 
 def _sign(pdf: bytes, signer: signers.SimpleSigner, meta: signers.PdfSignatureMetadata,
-          timestamper: TimeStamper | None, reserved: int | None) -> bytes:
+          timestamper: TimeStamper | None, reserved: int | None,
+          add_field: str | None = None) -> bytes:
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    if add_field is not None:  # created in the revision the seal covers, signed later
+        fields.append_signature_field(writer, SigFieldSpec(add_field))
     out = io.BytesIO()
     signers.PdfSigner(meta, signer, timestamper=timestamper).sign_pdf(
-        IncrementalPdfFileWriter(io.BytesIO(pdf)), output=out, bytes_reserved=reserved)
+        writer, output=out, bytes_reserved=reserved)
     return out.getvalue()
 
 
@@ -376,18 +574,92 @@ def _sign(pdf: bytes, signer: signers.SimpleSigner, meta: signers.PdfSignatureMe
 
 @dataclass(frozen=True)
 class SignatureCheck:
+    """One signature of a PDF, as validated."""
+
     intact: bool
     valid: bool
     trusted: bool
-    covers_whole_file: bool  # but for validation data and time-stamps appended after it (LT/LTA)
-    signer: str
+    covers_whole_file: bool  # but for later signatures, validation data and time-stamps
+    signer: str              # the certificate's subject
     timestamped: bool = False  # a valid signature time-stamp from a trusted TSA
     signed_at: dt.datetime | None = None  # its time, when timestamped
     level: str = "B-B"  # the PAdES baseline level found: B-B, B-T, B-LT or B-LTA
+    name: str = ""      # the printed name: /Name, else the certificate's common name
+    reason: str = ""    # /Reason: the meaning of the signature
+    certifying: bool = False  # a certification signature (the lab's seal)
+    field: str = ""
 
     @property
     def ok(self) -> bool:
         return self.intact and self.valid and self.trusted and self.covers_whole_file
+
+
+_LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
+
+
+@dataclass(frozen=True)
+class DocumentCheck:
+    """Every signature of a PDF, in signing order. Genuine (``ok``) only if each one is valid,
+    intact and trusted, the last covers the whole file (but for time-stamps and validation
+    data), and each earlier one allows what came after it.
+
+    The attributes of a single signature (``signer``, ``level`` …) describe the approval
+    (the last signature), except ``ok`` and ``level``, which hold for the whole file.
+    """
+
+    signatures: tuple[SignatureCheck, ...]
+
+    @property
+    def approval(self) -> SignatureCheck:
+        return self.signatures[-1]
+
+    @property
+    def seal(self) -> SignatureCheck | None:
+        return next((s for s in self.signatures if s.certifying), None)
+
+    @property
+    def ok(self) -> bool:
+        return all(s.ok for s in self.signatures)
+
+    @property
+    def intact(self) -> bool:
+        return all(s.intact for s in self.signatures)
+
+    @property
+    def valid(self) -> bool:
+        return all(s.valid for s in self.signatures)
+
+    @property
+    def trusted(self) -> bool:
+        return all(s.trusted for s in self.signatures)
+
+    @property
+    def timestamped(self) -> bool:
+        return all(s.timestamped for s in self.signatures)
+
+    @property
+    def covers_whole_file(self) -> bool:
+        return all(s.covers_whole_file for s in self.signatures)
+
+    @property
+    def level(self) -> str:
+        return min((s.level for s in self.signatures), key=_LEVELS.index)
+
+    @property
+    def signer(self) -> str:
+        return self.approval.signer
+
+    @property
+    def name(self) -> str:
+        return self.approval.name
+
+    @property
+    def reason(self) -> str:
+        return self.approval.reason
+
+    @property
+    def signed_at(self) -> dt.datetime | None:
+        return self.approval.signed_at
 
 
 # Revocation data for a TSA, judged at a moment when none can be fresh (years after signing):
@@ -398,12 +670,14 @@ _EMBEDDED_REVINFO_ANY_AGE = CertRevTrustPolicy(
 
 
 def validate_pdf(pdf: bytes, ca_pem: bytes, *, at: dt.datetime | None = None,
-                 tsa_ca_pem: bytes = b"") -> SignatureCheck | None:
-    """Validate the last signature of a signed PDF as of ``at`` (timezone-aware; default now);
+                 tsa_ca_pem: bytes = b"") -> DocumentCheck | None:
+    """Validate every signature of a signed PDF as of ``at`` (timezone-aware; default now);
     None if the file is unsigned or unreadable.
 
     Uses only the file and the trust anchors (the lab's CA, and ``tsa_ca_pem`` for an external
-    TSA's root), never the network. A time-stamped signature is judged the long-term way:
+    TSA's root), never the network: a signature by a certificate that does not chain to the
+    lab's CA is not trusted, whoever made it. A time-stamped signature is judged the long-term
+    way:
 
     * the time-stamp as of ``at``: its TSA certificate must be within its validity then, and
       not revoked per the revocation data in the file's DSS;
@@ -422,7 +696,6 @@ def validate_pdf(pdf: bytes, ca_pem: bytes, *, at: dt.datetime | None = None,
         return None
     if not sigs:
         return None
-    sig = sigs[-1]
     try:
         dss: DocumentSecurityStore | None = DocumentSecurityStore.read_dss(reader)
     except NoDSSFoundError:
@@ -435,6 +708,32 @@ def validate_pdf(pdf: bytes, ca_pem: bytes, *, at: dt.datetime | None = None,
         return dss.as_validation_context(kwargs) if dss is not None else ValidationContext(**kwargs)
 
     ts_context = context(ts_roots, moment, revinfo_policy=_EMBEDDED_REVINFO_ANY_AGE)
+    doc_stamps_ok: bool | None = None
+
+    def lta() -> bool:  # validated once, and only if some signature is B-LT
+        nonlocal doc_stamps_ok
+        if doc_stamps_ok is None:
+            stamps = reader.embedded_timestamp_signatures
+            doc_stamps_ok = bool(stamps) and all(
+                _ok(validate_pdf_timestamp(d, ts_context)) for d in stamps)
+        return doc_stamps_ok
+
+    checks = []
+    for i, sig in enumerate(sigs):
+        last = i == len(sigs) - 1
+        try:
+            checks.append(_check_signature(sig, roots, moment, context, ts_context, dss, lta,
+                                           last=last))
+        except Exception:  # noqa: BLE001 - a malformed signature is an invalid one, never a 500
+            checks.append(SignatureCheck(intact=False, valid=False, trusted=False,
+                                         covers_whole_file=False, signer="",
+                                         field=str(sig.field_name)))
+    return DocumentCheck(tuple(checks))
+
+
+def _check_signature(sig: Any, roots: list[asn1_x509.Certificate], moment: dt.datetime,
+                     context: Any, ts_context: Any, dss: DocumentSecurityStore | None,
+                     lta: Any, *, last: bool) -> SignatureCheck:
     stamped_at = _signature_timestamp_time(sig)
     status = None
     if stamped_at is not None and stamped_at <= moment:  # not "as of" before it existed
@@ -452,18 +751,42 @@ def validate_pdf(pdf: bytes, ca_pem: bytes, *, at: dt.datetime | None = None,
         level = "B-T"
         if timestamped and dss is not None and (dss.crls or dss.ocsps):
             level = "B-LT"
-            doc_stamps = reader.embedded_timestamp_signatures
-            if doc_stamps and all(_ok(validate_pdf_timestamp(d, ts_context)) for d in doc_stamps):
+            if lta():
                 level = "B-LTA"
-    covered = status.coverage == SignatureCoverageLevel.ENTIRE_FILE or (
-        status.coverage == SignatureCoverageLevel.ENTIRE_REVISION
-        and status.modification_level is not None
-        and status.modification_level <= ModificationLevel.LTA_UPDATES)
+    entire = status.coverage == SignatureCoverageLevel.ENTIRE_FILE
+    after = status.modification_level
+    if last:
+        # After the last signature only validation data and document time-stamps (LT/LTA).
+        allowed = ModificationLevel.LTA_UPDATES
+    else:
+        # After an earlier one (the seal), also the signatures that fill in the form fields,
+        # as far as its DocMDP permissions allow (pyHanko's docmdp_ok).
+        allowed = ModificationLevel.FORM_FILLING
+    covered = entire or (
+        status.coverage == SignatureCoverageLevel.ENTIRE_REVISION and after is not None
+        and after <= allowed and status.docmdp_ok is not False)
+    cert = status.signing_cert
+    name = sig.sig_object.get("/Name")
+    try:
+        common_name = cert.subject.native.get("common_name", "")
+    except (AttributeError, ValueError):
+        common_name = ""
+    reason = sig.sig_object.get("/Reason")
     return SignatureCheck(intact=status.intact, valid=status.valid, trusted=status.trusted,
-                          covers_whole_file=covered,
-                          signer=status.signing_cert.subject.human_friendly,
+                          covers_whole_file=covered, signer=cert.subject.human_friendly,
                           timestamped=timestamped, signed_at=stamped_at if timestamped else None,
-                          level=level)
+                          level=level, name=str(name) if name else str(common_name),
+                          reason=str(reason) if reason else "",
+                          certifying=_certifies(sig),
+                          field=str(sig.field_name))
+
+
+def _certifies(sig: Any) -> bool:
+    """Whether the signature is a certification signature (a DocMDP transform in /Reference)."""
+    for ref in sig.sig_object.get("/Reference", ()):
+        if ref.get_object().get("/TransformMethod") == "/DocMDP":
+            return True
+    return False
 
 
 def _ok(status: Any) -> bool:

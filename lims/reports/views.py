@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
@@ -13,10 +11,11 @@ from sqlalchemy import select
 from lims.reports.issuing import issue_in_steps
 from lims.reports.models import Report
 from lims.reports.services import get_report, list_reports, stored_pdf
-from lims.reports.sign import validate_pdf
+from lims.reports.sign import DocumentCheck, lab_trust_anchor, validate_pdf
 from lims.samples.models import Sample
 from lims.web.auth import current_user
 from lims.web.context import get_session, settings
+from lims.web.inputs import json_body_or_empty
 
 bp = Blueprint("reports", __name__)
 api = Blueprint("reports_api", __name__, url_prefix="/api/v1")
@@ -50,7 +49,7 @@ def index() -> Any:
 @bp.post("/samples/<number>/report")
 def issue(number: str) -> Any:
     report = issue_in_steps(get_session(), actor=current_user(), sample_number=number,
-                            settings=settings())
+                            settings=settings(), password=request.form.get("password"))
     flash(f"report {report.number} issued and signed", "ok")
     return redirect(url_for("samples.detail", number=number), code=303)
 
@@ -85,19 +84,18 @@ def check_copy(data: bytes, report: Report) -> dict[str, Any]:
         message = ("这份文件与签发的报告不一致，且没有本实验室的有效签名 / The file differs from "
                    "the issued report and carries no valid signature of this laboratory.")
     return {"ok": signed and same, "sha256": digest, "message": message,
-            "signed_by": signature.signer if signed and signature else None}
+            "signed_by": signature.name if signed and signature else None,
+            "signatures": signatures(signature) if signed and signature else []}
+
+
+def signatures(check: DocumentCheck) -> list[dict[str, Any]]:
+    """Who signed a genuine file, what it means and when (21 CFR 11.50), seal first."""
+    return [{"name": s.name, "meaning": s.reason, "signed_at": s.signed_at,
+             "seal": s.certifying, "level": s.level} for s in check.signatures]
 
 
 def _trust_anchor() -> bytes:
-    s = settings()
-    return _ca_pem(s.signing_pkcs12, s.signing_passphrase, Path(s.signing_pkcs12).stat().st_mtime)
-
-
-@functools.lru_cache(maxsize=4)
-def _ca_pem(p12: str, passphrase: str, _mtime: float) -> bytes:
-    from lims.reports.pki import ca_certificate_pem
-
-    return ca_certificate_pem(Path(p12), passphrase)
+    return lab_trust_anchor(settings())
 
 
 @bp.route("/verify/<number>", methods=["GET", "POST"])
@@ -144,8 +142,11 @@ def pdf_json(number: str) -> Any:
 
 @api.post("/samples/<number>/report")
 def issue_json(number: str) -> Any:
+    """Issue and sign: ``{"password": …}`` is required (422 without it, 403
+    ``reauthentication_failed`` when wrong)."""
+    data = json_body_or_empty()
     report = issue_in_steps(get_session(), actor=current_user(), sample_number=number,
-                            settings=settings())
+                            settings=settings(), password=data.get("password"))
     return jsonify(to_json(report, number)), 201
 
 

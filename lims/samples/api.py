@@ -10,9 +10,9 @@ from sqlalchemy import select
 from lims.db import unit_of_work
 from lims.samples import serialize, services
 from lims.samples.models import Customer, Sample, TestMethod
-from lims.web.auth import current_user
+from lims.web.auth import current_user, login_policy
 from lims.web.context import get_session, settings
-from lims.web.inputs import json_body
+from lims.web.inputs import json_body, json_body_or_empty
 
 bp = Blueprint("samples_api", __name__, url_prefix="/api/v1")
 
@@ -162,4 +162,11 @@ def review(number: str) -> Any:
 
 @bp.post("/samples/<number>/approve")
 def approve(number: str) -> Any:
-    return _transition(number, services.approve_sample)
+    """Approve: an electronic signature, so ``{"password": …}`` is required (422 without it,
+    403 ``reauthentication_failed`` when wrong)."""
+    data = json_body_or_empty()
+    with unit_of_work(get_session()) as db:
+        s = services.approve_sample(db, actor=current_user(), number=number,
+                                    password=data.get("password"), policy=login_policy())
+        body = serialize.sample(s)
+    return jsonify(body)

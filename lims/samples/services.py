@@ -20,6 +20,7 @@ from lims import units
 from lims.audit.services import record, snapshot
 from lims.auth.models import User
 from lims.auth.services import require
+from lims.auth.sessions import LoginPolicy, reauthenticate
 from lims.calibration.services import check_fit_for_use
 from lims.db import utcnow
 from lims.errors import (
@@ -48,6 +49,9 @@ from lims.samples.models import (
 from lims.validate import as_id, text
 
 MAX_TEXT = 2000
+# The meaning of the authorised signatory's electronic signature (21 CFR 11.50(a)(3)), on the
+# approval and on the report it signs.
+APPROVAL_MEANING = "批准 Approved"
 
 
 def _local_today(tz: str) -> dt.date:
@@ -176,7 +180,8 @@ def get_sample(session: Session, number: str, *, lock: bool = False) -> Sample:
 
 
 def _transition(session: Session, sample: Sample, target: SampleStatus, *, actor: User,
-                action: str, reason: str | None = None, **changes: Any) -> None:
+                action: str, reason: str | None = None, audit: dict[str, Any] | None = None,
+                **changes: Any) -> None:
     check_transition(sample.status, target, sample=sample.number)
     before = snapshot(sample)
     sample.status = target
@@ -184,7 +189,16 @@ def _transition(session: Session, sample: Sample, target: SampleStatus, *, actor
         setattr(sample, key, value)
     session.flush()
     record(session, actor=actor, action=action, entity_type="samples", entity_id=sample.number,
-           before=before, after=snapshot(sample), reason=reason)
+           before=before, after={**snapshot(sample), **(audit or {})}, reason=reason)
+
+
+def signature_record(user: User, at: dt.datetime, meaning: str) -> dict[str, Any]:
+    """What the audit trail keeps of an electronic signature: the printed name, the date and
+    time, the meaning (21 CFR 11.50(a)), and that the signer re-entered their password
+    (11.200(a)(1))."""
+    return {"signature": {"name": user.full_name, "username": user.username,
+                          "at": at.isoformat(), "meaning": meaning,
+                          "reauthenticated": True}}
 
 
 def receive_sample(session: Session, *, actor: User, number: str, condition: Any,
@@ -372,13 +386,23 @@ def review_sample(session: Session, *, actor: User, number: str) -> Sample:
     return sample
 
 
-def approve_sample(session: Session, *, actor: User, number: str) -> Sample:
-    """Approve the results for reporting by an authorised signatory.
+def approve_sample(session: Session, *, actor: User, number: str, password: Any,
+                   policy: LoginPolicy | None = None) -> Sample:
+    """Approve the results for reporting by an authorised signatory: an electronic signature,
+    so the signatory re-enters their password (21 CFR 11.200(a)(1)), and the audit event
+    keeps their name, the time and the meaning (11.50).
 
+    :param policy: the login policy whose throttling and lockout a wrong password counts
+        towards (default: :class:`LoginPolicy`'s defaults).
+    :raises InvalidInput: no password (``field`` ``password``).
+    :raises ReauthenticationFailed: a wrong password (the web edge records it as a failed
+        login) or a locked account. :raises TooManyAttempts:
     :raises OutsideScope: a method's field is outside the signatory's authorised scope.
     :raises SeparationOfDuties: the signatory entered or reviewed results of this sample.
     """
     require(actor, "sample.approve")
+    reauthenticate(session, user=actor, password=password, meaning=APPROVAL_MEANING,
+                   policy=policy)
     sample = get_sample(session, number, lock=True)
     check_transition(sample.status, SampleStatus.APPROVED, sample=number)
     fields = {t.method.field for t in sample.tests}
@@ -389,8 +413,10 @@ def approve_sample(session: Session, *, actor: User, number: str) -> Sample:
     if actor.id in result_authors(sample) or actor.id == sample.reviewed_by_id:
         raise SeparationOfDuties(f"{actor.username} entered or reviewed results of {number} "
                                  "and may not approve them", sample=number)
+    now = utcnow()
     _transition(session, sample, SampleStatus.APPROVED, actor=actor, action="sample.approve",
-                approved_at=utcnow(), approved_by_id=actor.id)
+                approved_at=now, approved_by_id=actor.id,
+                audit=signature_record(actor, now, APPROVAL_MEANING))
     return sample
 
 

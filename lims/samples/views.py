@@ -13,7 +13,7 @@ from lims.instruments.models import Instrument
 from lims.reports.models import Report
 from lims.samples import services
 from lims.samples.models import Customer, Sample, TestMethod
-from lims.web.auth import current_user
+from lims.web.auth import current_user, login_policy
 from lims.web.context import get_session, settings
 from lims.web.inputs import form
 
@@ -136,10 +136,22 @@ def correct(result_id: int) -> Any:
     return _back(number)
 
 
+@bp.post("/samples/<number>/approve")
+def approve(number: str) -> Any:
+    """Approve with the signatory's password re-entered (an electronic signature)."""
+    with unit_of_work(get_session()) as db:
+        sample = services.approve_sample(db, actor=current_user(), number=number,
+                                         password=request.form.get("password"),
+                                         policy=login_policy())
+        flash(f"sample {number} is now {sample.status}: approved and signed by "
+              f"{current_user().full_name}", "ok")
+    return _back(number)
+
+
 @bp.post("/samples/<number>/<action>")
 def workflow(number: str, action: str) -> Any:
-    service = {"complete": services.complete_testing, "review": services.review_sample,
-               "approve": services.approve_sample}.get(action)
+    service = {"complete": services.complete_testing,
+               "review": services.review_sample}.get(action)
     if service is None:
         from lims.errors import NotFound
 

@@ -6,7 +6,9 @@ Every endpoint except login, health, the public verification page and static fil
 The cookie holds only a random session id (plus Flask-WTF's CSRF secret); the session itself
 is a database row (:mod:`lims.auth.sessions`), so that logout, an administrator's disable or
 password reset, the idle timeout and the absolute lifetime end it on every worker at once.
-Too many failed logins answer 429 with ``Retry-After``, as a page or as JSON.
+Too many failed logins answer 429 with ``Retry-After``, as a page or as JSON. A wrong password
+re-entered to sign answers 403 ``reauthentication_failed`` and is recorded as a failed login,
+after the signing's own transaction rolled back.
 """
 
 from __future__ import annotations
@@ -20,14 +22,21 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from lims.auth.errors import TooManyAttempts
+from lims.auth.errors import ReauthenticationFailed, TooManyAttempts
 from lims.auth.models import User
 from lims.auth.services import user_for_token
-from lims.auth.sessions import LoginPolicy, Refusals, needs_touch, resume_session, touch_session
+from lims.auth.sessions import (
+    LoginPolicy,
+    Refusals,
+    needs_touch,
+    record_reauthentication_failure,
+    resume_session,
+    touch_session,
+)
 from lims.db import storage_error, unit_of_work, utcnow
 from lims.errors import Unauthenticated
 from lims.web.context import get_session, settings
-from lims.web.errors import wants_json
+from lims.web.errors import respond, wants_json
 from lims.web.inputs import apply_upload_limit
 
 log = logging.getLogger(__name__)
@@ -130,11 +139,23 @@ def _too_many_attempts(exc: TooManyAttempts) -> Any:
     return response
 
 
+def _reauthentication_failed(exc: ReauthenticationFailed) -> Any:
+    # The signing wrote nothing (rolled back); the failure itself is then recorded in a unit
+    # of work of its own, as a failed login is (21 CFR 11.300(d)).
+    db = get_session()
+    db.rollback()
+    with unit_of_work(db):
+        record_reauthentication_failure(db, exc, address=client_address(),
+                                        policy=login_policy())
+    return respond(exc)
+
+
 def init_app(app: Flask) -> None:
     csrf.init_app(app)
     app.extensions["lims_login_refusals"] = Refusals()
     app.before_request(_load_user)
     app.register_error_handler(TooManyAttempts, _too_many_attempts)
+    app.register_error_handler(ReauthenticationFailed, _reauthentication_failed)
 
     @app.context_processor
     def _inject() -> dict[str, object]:

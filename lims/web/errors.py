@@ -69,6 +69,12 @@ def _respond(status: int, code: str, message: str, field: str | None = None) -> 
     return render_template("error.html", status=status, message=message, field=field), status
 
 
+def respond(exc: errors.LimsError) -> Any:
+    """The response to an error the application raised on purpose (for handlers elsewhere
+    that must do something first, e.g. record a failed signing password)."""
+    return _respond(status_of(exc), exc.code, exc.message, exc.field)
+
+
 def _rollback() -> None:
     session = g.get("db_session")
     if session is not None:
@@ -79,7 +85,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(errors.LimsError)
     def _lims_error(exc: errors.LimsError) -> Any:
         _rollback()
-        return _respond(status_of(exc), exc.code, exc.message, exc.field)
+        return respond(exc)
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError) -> Any:

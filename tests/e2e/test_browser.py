@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e.conftest import login, logout
+from tests.support.world import PASSWORD
 
 pytestmark = pytest.mark.e2e
 
@@ -62,8 +63,17 @@ def test_technician_to_signed_report_in_the_browser(server, browser, session, wo
 
     login(page, server, "signatory")
     page.goto(f"{server}/samples/{number}")
+    # Approving and issuing are electronic signatures: the form says what the signature
+    # means, and a wrong password applies nothing.
+    assert "批准 Approved" in page.inner_text("#approve-form")
+    page.fill("#approve-form input[name=password]", "not my password")
+    page.click("button:has-text('Approve')")
+    assert "wrong password" in page.inner_text(".flash.error")
+    assert page.inner_text("#sample-status") == "reviewed"
+    page.fill("#approve-form input[name=password]", PASSWORD)
     page.click("button:has-text('Approve')")
     assert page.inner_text("#sample-status") == "approved"
+    page.fill("#issue-form input[name=password]", PASSWORD)
     page.click("button:has-text('Issue signed report')")
     assert page.inner_text("#sample-status") == "reported"
     with page.expect_download() as download:
@@ -83,3 +93,5 @@ def test_technician_to_signed_report_in_the_browser(server, browser, session, wo
     public.set_input_files("input[type=file]", str(pdf_path))
     public.click("button:has-text('Check')")
     assert "identical" in public.inner_text(".flash.ok")
+    signers = public.inner_text("#signatures")
+    assert "Signatory Tester" in signers and "批准 Approved: test report" in signers

@@ -7,6 +7,7 @@ from pathlib import Path
 from lims.reports.pki import ca_certificate_pem
 from lims.reports.sign import validate_pdf
 from tests.support.pdf import nss_db, pdffonts, pdfsig, pdftotext
+from tests.support.world import PASSWORD
 
 
 def _api(client, token):
@@ -47,9 +48,11 @@ def test_bench_to_signed_report(client, session, world, attached_balance, settin
          {"characteristic_id": world.length_id, "value": "12.5", "unit": "mm"}, 201)
     tech("POST", f"/api/v1/samples/{number}/complete", None, 200)
     reviewer("POST", f"/api/v1/samples/{number}/review", None, 200)
-    approved = signatory("POST", f"/api/v1/samples/{number}/approve", None, 200).json
+    approved = signatory("POST", f"/api/v1/samples/{number}/approve",
+                         {"password": PASSWORD}, 200).json
     assert approved["status"] == "approved"
-    report = signatory("POST", f"/api/v1/samples/{number}/report", None, 201).json
+    report = signatory("POST", f"/api/v1/samples/{number}/report",
+                       {"password": PASSWORD}, 201).json
     assert tech("GET", f"/api/v1/samples/{number}").json["status"] == "reported"
 
     pdf = tech("GET", f"/api/v1/reports/{report['number']}/pdf", None, 200).data
@@ -146,7 +149,8 @@ def test_issued_report_cannot_be_rewritten_or_deleted(client, session, world, se
     u = world.user
     with unit_of_work(session):
         report_number = issue_report(session, actor=u(session, "signatory"),
-                                     sample_number=number, settings=settings).number
+                                     sample_number=number, settings=settings,
+                                     password=PASSWORD).number
     for sql in ("UPDATE reports SET sha256 = 'x'", "UPDATE reports SET pdf = NULL",
                 "DELETE FROM reports"):
         with pytest.raises(DatabaseError, match="append-only"):

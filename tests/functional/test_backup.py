@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, text
 
 from lims.db import unit_of_work
 from lims.reports.services import issue_report
+from tests.support.world import PASSWORD
 
 
 def lims(env, *args):
@@ -37,7 +38,8 @@ def test_backup_then_restore_verifies_chain_hashes_and_signatures(database_url, 
     number = world.approved_sample(session)
     with unit_of_work(session):
         report = issue_report(session, actor=world.user(session, "signatory"),
-                              sample_number=number, settings=settings).number
+                              sample_number=number, settings=settings,
+                              password=PASSWORD).number
     env = {**os.environ, "LIMS_DATABASE_URL": database_url, "LIMS_SECRET_KEY": "x",
            "LIMS_INSTANCE_PATH": str(tmp_path / "inst"),
            "LIMS_SIGNING_PKCS12": settings.signing_pkcs12,

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from lims.db import utcnow
+from tests.support.world import PASSWORD
 
 CERTS = Path(__file__).resolve().parents[1] / "data" / "certificates"
 TODAY = utcnow().date()
@@ -116,7 +117,8 @@ def test_traceability_api_of_a_report(client, session, world, settings):
 
     with unit_of_work(session):
         report = issue_report(session, actor=world.user(session, "signatory"),
-                              sample_number=number, settings=settings).number
+                              sample_number=number, settings=settings,
+                              password=PASSWORD).number
     auditor = _api(client, world.token(session, "auditor"))
     data = auditor("GET", f"/api/v1/reports/{report}/traceability", None, 200).json
     assert data["report"] == report and len(data["results"]) == 2

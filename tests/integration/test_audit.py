@@ -15,7 +15,7 @@ from lims.audit.services import verify_chain
 from lims.db import unit_of_work
 from lims.errors import UnitMismatch
 from lims.samples import services
-from tests.support.world import TZ
+from tests.support.world import PASSWORD, TZ
 
 
 def _lims(settings, *args):
@@ -133,7 +133,8 @@ def test_a_forged_pdf_never_verifies_as_genuine(app, client, session, world, set
     number = world.approved_sample(session)
     with unit_of_work(session):
         report = issue_report(session, actor=world.user(session, "signatory"),
-                              sample_number=number, settings=settings)
+                              sample_number=number, settings=settings,
+                              password=PASSWORD)
         genuine, report_number = report.pdf, report.number
     buf = io.BytesIO()
     forged_canvas = canvas.Canvas(buf)

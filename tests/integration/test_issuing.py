@@ -18,13 +18,15 @@ from lims.reports.models import Report, ReportClaim
 from lims.reports.sign import validate_pdf
 from lims.samples.models import Sample
 from lims.scheduler import run_job
+from tests.support.world import PASSWORD
 
 
 def _issue(app: Any, world: Any, settings: Any, number: str) -> Any:
     session = app.extensions["lims"].sessionmaker()
     try:
         return issuing.issue_in_steps(session, actor=world.user(session, "signatory"),
-                                      sample_number=number, settings=settings).number
+                                      sample_number=number, settings=settings,
+                                      password=PASSWORD).number
     except LimsError as exc:
         return exc
     finally:
@@ -60,7 +62,7 @@ def test_no_lock_is_held_while_a_report_is_signed(app, session, world, settings,
     signing, release, signed = threading.Event(), threading.Event(), threading.Event()
     real_sign = issuing.sign_claim
 
-    def slow_sign(claimed: Any, s: Any) -> bytes:
+    def slow_sign(claimed: Any, s: Any) -> Any:
         if claimed.content.sample_number != first:
             return real_sign(claimed, s)
         signing.set()
@@ -98,7 +100,8 @@ def _claim_and_crash(session: Any, world: Any, settings: Any) -> services.Claime
     number = world.approved_sample(session)
     with unit_of_work(session):
         return services.claim_report(session, actor=world.user(session, "signatory"),
-                                     sample_number=number, settings=settings)
+                                     sample_number=number, settings=settings,
+                                     password=PASSWORD)
 
 
 def test_the_recovery_job_finishes_an_abandoned_claim_under_its_number(
@@ -110,10 +113,14 @@ def test_the_recovery_job_finishes_an_abandoned_claim_under_its_number(
     assert run_job("report-recovery", app) == {"finished": [claimed.number], "failed": []}
     session.rollback()  # end the read snapshot: see what the other sessions committed
     report = services.get_report(session, claimed.number)
-    assert report.issued_by_id == claimed.issued_by_id
+    assert report.issued_by_id == claimed.signatory.id
     assert report.issued_at == claimed.content.issued_at
     verdict = validate_pdf(services.stored_pdf(report), (pki_dir / "ca.pem").read_bytes())
     assert verdict.ok, verdict
+    # Sealed by the lab, then signed by the approver who claimed it, with the meaning.
+    assert verdict.seal is not None
+    assert verdict.approval.name == claimed.signatory.full_name
+    assert verdict.approval.reason.startswith("批准 Approved")
     assert verify_chain(session).ok
     # Nothing left to do, and the next issue takes the next number: no gap, no reuse.
     assert run_job("report-recovery", app) == {"finished": [], "failed": []}
@@ -138,7 +145,7 @@ def test_a_claim_that_cannot_be_signed_stays_for_the_job(app, session, world, se
     be finished; the job retries once the authority answers again."""
     number = world.approved_sample(session)
 
-    def tsa_down(claimed: Any, s: Any) -> bytes:
+    def tsa_down(claimed: Any, s: Any) -> Any:
         raise ReportError("time-stamping authority unreachable")
 
     monkeypatch.setattr(issuing, "sign_claim", tsa_down)

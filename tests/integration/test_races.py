@@ -19,7 +19,7 @@ from lims.reports.models import Report
 from lims.reports.services import issue_report
 from lims.samples import services as samples
 from lims.samples.models import Result, Sample
-from tests.support.world import TZ
+from tests.support.world import PASSWORD, TZ
 
 
 def race(app: Any, attempts: list[Callable[[Any], Any]]) -> list[Any]:
@@ -57,7 +57,7 @@ def test_eight_concurrent_issues_give_one_report(app, session, world, settings):
 
     def issue(s: Any) -> str:
         return issue_report(s, actor=world.user(s, "signatory"), sample_number=number,
-                            settings=settings).number
+                            settings=settings, password=PASSWORD).number
 
     outcomes = race(app, [issue] * 8)
     issued = [o for o in outcomes if isinstance(o, str)]
@@ -130,7 +130,7 @@ def test_the_result_author_or_reviewer_cannot_issue(session, world, settings):
         sample.reviewed_by_id = world.user(session, "signatory2").id  # as if 2 reviewed it
     with pytest.raises(SeparationOfDuties), unit_of_work(session):
         issue_report(session, actor=world.user(session, "signatory2"), sample_number=number,
-                     settings=settings)
+                     settings=settings, password=PASSWORD)
     assert session.scalar(select(func.count()).select_from(Report)) == 0
 
 

@@ -21,7 +21,7 @@ from lims.errors import (
 )
 from lims.samples import services
 from lims.samples.models import Result, Sample
-from tests.support.world import TZ
+from tests.support.world import PASSWORD, TZ
 
 
 def _record(session, world, number, value, unit, who="tech", ch=None, **kw):
@@ -160,9 +160,11 @@ def test_separation_of_duties_and_signatory_scope(session, world):
     with unit_of_work(session):
         services.review_sample(session, actor=world.user(session, "reviewer"), number=number)
     with pytest.raises(OutsideScope), unit_of_work(session):
-        services.approve_sample(session, actor=world.user(session, "signatory2"), number=number)
+        services.approve_sample(session, actor=world.user(session, "signatory2"), number=number,
+                                password=PASSWORD)
     with unit_of_work(session):
-        services.approve_sample(session, actor=world.user(session, "signatory"), number=number)
+        services.approve_sample(session, actor=world.user(session, "signatory"), number=number,
+                                password=PASSWORD)
     assert session.scalar(select(Sample.status).where(Sample.number == number)) == "approved"
 
 
@@ -188,7 +190,8 @@ def test_signatory_who_entered_results_may_not_approve(session, world):
     with unit_of_work(session):
         services.review_sample(session, actor=world.user(session, "reviewer"), number=number)
     with pytest.raises(SeparationOfDuties), unit_of_work(session):
-        services.approve_sample(session, actor=world.user(session, "signatory"), number=number)
+        services.approve_sample(session, actor=world.user(session, "signatory"), number=number,
+                                password=PASSWORD)
 
 
 def test_results_are_closed_after_review(session, world):

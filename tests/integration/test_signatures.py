@@ -10,9 +10,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import io
+import json
 import shutil
 import stat
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from asn1crypto import crl as asn1_crl
@@ -24,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.fields import MDPPerm
 from pyhanko.sign.general import find_unique_cms_attribute
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko.sign.validation.dss import DocumentSecurityStore
@@ -40,7 +43,8 @@ from lims.reports.services import issue_report
 from lims.reports.sign import load_signer, load_stamping, sign_pdf, validate_pdf
 from lims.samples.lifecycle import SampleStatus
 from lims.samples.models import Sample
-from tests.support.pdf import nss_db, pdfsig
+from tests.support.pdf import nss_db, pdfsig, pdftotext
+from tests.support.world import PASSWORD
 from tests.unit.test_render import content
 
 LONG_AFTER = dt.datetime(2040, 6, 1, tzinfo=dt.UTC)  # past the signer's 3-year certificate
@@ -58,19 +62,12 @@ def _issue(session, world, settings) -> Report:
     number = world.approved_sample(session)
     with unit_of_work(session):
         return issue_report(session, actor=world.user(session, "signatory"), sample_number=number,
-                            settings=settings)
+                            settings=settings, password=PASSWORD)
 
 
-def test_an_issued_report_is_b_lt_and_valid_after_its_certificate_expires(session, world,
-                                                                           settings, pki_dir,
-                                                                           tmp_path):
-    pdf = _issue(session, world, settings).pdf
-    reader = PdfFileReader(io.BytesIO(pdf))
-    (sig,) = reader.embedded_regular_signatures
-    signer_cert = x509.load_der_x509_certificate(sig.signer_cert.dump())
-    assert signer_cert.not_valid_after_utc < LONG_AFTER  # the premise
-
-    # B-T: an RFC 3161 signature time-stamp, from a TSA whose certificate is for time-stamping.
+def _token_time(sig) -> dt.datetime:
+    """The signature time-stamp's genTime, after checking it comes from a TSA certificate
+    that is for time-stamping (critical EKU, RFC 3161)."""
     token = find_unique_cms_attribute(sig.signer_info["unsigned_attrs"],
                                       "signature_time_stamp_token")
     tst_info = token["content"]["encap_content_info"]["content"].parsed
@@ -79,36 +76,153 @@ def test_an_issued_report_is_b_lt_and_valid_after_its_certificate_expires(sessio
     eku = x509.load_der_x509_certificate(tsa_der).extensions.get_extension_for_class(
         x509.ExtendedKeyUsage)
     assert eku.critical and list(eku.value) == [ExtendedKeyUsageOID.TIME_STAMPING]
-    assert abs(tst_info["gen_time"].native - sig.self_reported_timestamp) < dt.timedelta(minutes=5)
+    return tst_info["gen_time"].native
 
-    # B-LT: the DSS holds the chains of signer and TSA, and the CA's CRL.
+
+def test_a_report_is_sealed_by_the_lab_and_signed_by_its_approver_b_lt_for_years(
+        session, world, settings, pki_dir, tmp_path):
+    report = _issue(session, world, settings)
+    pdf = report.pdf
+    reader = PdfFileReader(io.BytesIO(pdf))
+    seal, approval = reader.embedded_regular_signatures  # in signing order
+
+    # The seal: a certification signature by the lab key, allowing only form filling and
+    # signing after it (DocMDP P=2).
+    assert seal.field_name == "LabSeal" and seal.docmdp_level == MDPPerm.FILL_FORMS
+    assert seal.signer_cert.subject.native["common_name"] == "Report Signing (development)"
+    # The approval: the signatory's own certificate, naming the person and the account.
+    assert approval.field_name == "Approval" and approval.docmdp_level is None
+    cert = x509.load_der_x509_certificate(approval.signer_cert.dump())
+    user = world.user(session, "signatory")
+    attrs = {a.oid: a.value for a in cert.subject}
+    assert attrs[NameOID.COMMON_NAME] == "Signatory Tester" == user.full_name
+    assert attrs[NameOID.USER_ID] == "signatory"
+    assert attrs[NameOID.SERIAL_NUMBER] == f"LIMS-USER-{user.id}"
+    usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    assert usage.digital_signature and usage.content_commitment and not usage.key_cert_sign
+    assert ExtendedKeyUsageOID.EMAIL_PROTECTION in cert.extensions.get_extension_for_class(
+        x509.ExtendedKeyUsage).value
+    assert cert.extensions.get_extension_for_class(x509.CRLDistributionPoints)
+    assert cert.not_valid_after_utc < LONG_AFTER  # the premise of judging it in 2040
+    # 21 CFR 11.50: the printed name, the meaning and the time in the signature itself.
+    assert approval.sig_object["/Name"] == "Signatory Tester"
+    assert approval.sig_object["/Reason"] == f"批准 Approved: test report {report.number}"
+    signed_at = _token_time(approval)  # B-T: each signature has its own time-stamp
+    assert abs(signed_at - approval.self_reported_timestamp) < dt.timedelta(minutes=5)
+    assert abs(_token_time(seal) - seal.self_reported_timestamp) < dt.timedelta(minutes=5)
+    assert _token_time(seal) <= signed_at
+
+    # B-LT: the DSS holds the chains of the lab key, the signatory and the TSA, and the CRL.
     dss = DocumentSecurityStore.read_dss(reader)
     names = {c.subject.native["common_name"] for c in dss.load_certs()}
-    assert {"Report Signing (development)", "Time Stamping Authority (development)",
-            "LIMS Development Root CA"} <= names
+    assert {"Report Signing (development)", "Signatory Tester",
+            "Time Stamping Authority (development)", "LIMS Development Root CA"} <= names
     crls = [asn1_crl.CertificateList.load(ref.get_object().data) for ref in dss.crls]
-    assert [c.issuer.native["common_name"] for c in crls] == ["LIMS Development Root CA"]
+    assert {c.issuer.native["common_name"] for c in crls} == {"LIMS Development Root CA"}
 
-    # pyHanko, offline, as of 2040: the certificate has expired, the signature has not.
+    # pyHanko, offline, as of 2040: both certificates have expired, neither signature has.
     ca = _ca_pem(pki_dir)
     check = validate_pdf(pdf, ca, at=LONG_AFTER)
-    assert check is not None
-    assert (check.intact, check.valid, check.trusted, check.timestamped) == (True,) * 4, check
-    assert check.ok and check.level == "B-LT"
-    assert check.signed_at == tst_info["gen_time"].native
+    assert check is not None and check.ok and check.level == "B-LT", check
+    assert [(s.field, s.certifying, s.intact, s.valid, s.trusted, s.timestamped)
+            for s in check.signatures] == [("LabSeal", True) + (True,) * 4,
+                                           ("Approval", False) + (True,) * 4]
+    assert (check.name, check.reason) == ("Signatory Tester",
+                                          f"批准 Approved: test report {report.number}")
+    assert check.signed_at == signed_at and check.seal.name == "Report Signing (development)"
     now = validate_pdf(pdf, ca)
     assert now is not None and now.ok and now.timestamped and now.level == "B-LT"
-    # Without the long-term data, the same signature judged in 2040 is not trusted.
-    plain = validate_pdf_signature(sig, ValidationContext(trust_roots=_asn1_certs(ca),
-                                                          moment=LONG_AFTER))
-    assert plain.intact and plain.valid and not plain.trusted
+    # Without the long-term data, the same signatures judged in 2040 are not trusted.
+    for sig in (seal, approval):
+        plain = validate_pdf_signature(sig, ValidationContext(trust_roots=_asn1_certs(ca),
+                                                              moment=LONG_AFTER))
+        assert plain.intact and plain.valid and not plain.trusted
 
-    # poppler's pdfsig, independently: valid, trusted, and the DSS is inside the signed bytes.
+    # poppler's pdfsig, independently: both valid and trusted, the last covers the file.
     path = tmp_path / "report.pdf"
     path.write_bytes(pdf)
     out = pdfsig(path, nss_db(tmp_path, ca))
-    assert "Signature is Valid" in out and "Certificate is Trusted" in out, out
-    assert "Total document signed" in out and "ETSI.CAdES.detached" in out, out
+    assert out.count("Signature is Valid.") == 2 and out.count("Certificate is Trusted.") == 2, out
+    assert "Signer Certificate Common Name: Signatory Tester" in out, out
+    assert "Signer Certificate Common Name: Report Signing (development)" in out, out
+    assert out.count("ETSI.CAdES.detached") == 2 and "Total document signed" in out, out
+
+    # The visible signature block shows the approver, the meaning and the signing time.
+    text = pdftotext(path)
+    local = report.issued_at.astimezone(ZoneInfo(settings.timezone)).isoformat(timespec="minutes")
+    block = text.split("签名 Signatures", 1)[1]
+    assert "批准 Approved by" in block and "Signatory Tester" in block and local in block, block
+    assert "检验检测专用章" in block and settings.lab_name in block
+
+
+def test_the_approval_and_issue_audit_events_keep_the_signatures(session, world, settings):
+    from lims.audit.models import AuditEvent
+
+    report = _issue(session, world, settings)
+    events = {e.action: json.loads(e.after) for e in session.scalars(
+        select(AuditEvent).where(AuditEvent.action.in_(["sample.approve", "report.issue"])))}
+    for action in ("sample.approve", "report.issue"):
+        signature = events[action]["signature"]
+        assert signature["name"] == "Signatory Tester" and signature["username"] == "signatory"
+        assert signature["meaning"] == "批准 Approved" and signature["reauthenticated"] is True
+        assert dt.datetime.fromisoformat(signature["at"])
+    reader = PdfFileReader(io.BytesIO(report.pdf))
+    serial = reader.embedded_regular_signatures[-1].signer_cert.serial_number
+    assert events["report.issue"]["signature"]["certificate"]["serial"] == f"{serial:x}"
+    assert events["report.issue"]["sealed"] is True
+
+
+def test_without_the_seal_the_signatory_alone_signs(session, world, settings, pki_dir):
+    report = _issue(session, world, dataclasses.replace(settings, lab_seal=False))
+    (only,) = PdfFileReader(io.BytesIO(report.pdf)).embedded_regular_signatures
+    assert only.field_name == "Approval"
+    assert only.signer_cert.subject.native["common_name"] == "Signatory Tester"
+    check = validate_pdf(report.pdf, _ca_pem(pki_dir), at=LONG_AFTER)
+    assert check is not None and check.ok and check.seal is None
+
+
+def test_a_report_signed_before_signatories_had_keys_still_verifies(pki_dir, font_dir):
+    # What issue_report made before: one lab signature in the field LabSignature, B-LT.
+    p12 = str(pki_dir / "signer.p12")
+    stamping = load_stamping(p12)
+    pdf = sign_pdf(render_report(content(), font_dir=font_dir),
+                   load_signer(p12, (pki_dir / "signer.pass").read_text()),
+                   reason="批准 Approved: test report BG2026-000001", location="lab",
+                   timestamper=stamping.timestamper, crls=stamping.crls)
+    check = validate_pdf(pdf, _ca_pem(pki_dir), at=LONG_AFTER)
+    assert check is not None and check.ok and check.level == "B-LT", check
+    assert [s.field for s in check.signatures] == ["LabSignature"] and check.seal is None
+
+
+def test_a_change_after_the_approval_breaks_the_file(session, world, settings, pki_dir,
+                                                     tmp_path):
+    """Content added in a later revision (here: text drawn on the page) is not covered by
+    any signature: pyHanko calls the file not genuine, pdfsig no longer "Total document"."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    pdf = _issue(session, world, settings).pdf
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    forged = writer.add_object(generic.StreamObject(stream_data=b"BT ET"))
+    writer.add_stream_to_page(0, forged)
+    out = io.BytesIO()
+    writer.write(out)
+    check = validate_pdf(out.getvalue(), _ca_pem(pki_dir))
+    assert check is not None and not check.ok
+    assert check.intact and check.trusted and not check.approval.covers_whole_file
+    path = tmp_path / "forged.pdf"
+    path.write_bytes(out.getvalue())
+    nss = nss_db(tmp_path, _ca_pem(pki_dir))
+    assert "Total document signed" not in pdfsig(path, nss)
+
+    # One byte changed inside the approval's signed bytes (its /Name): digest mismatch.
+    flipped = bytearray(pdf)
+    flipped[pdf.rindex(b"(Signatory Tester)") + 1] ^= 0x01
+    check = validate_pdf(bytes(flipped), _ca_pem(pki_dir))
+    assert check is not None and not check.ok and not check.approval.intact
+    path.write_bytes(bytes(flipped))
+    out = pdfsig(path, nss)
+    assert out.count("Signature is Valid.") == 1 and "Digest Mismatch" in out, out
 
 
 def test_b_lta_adds_a_document_timestamp_and_stays_valid(pki_dir, font_dir):
@@ -123,6 +237,22 @@ def test_b_lta_adds_a_document_timestamp_and_stays_valid(pki_dir, font_dir):
     assert doc_ts.sig_object["/SubFilter"] == "/ETSI.RFC3161"
     check = validate_pdf(pdf, _ca_pem(pki_dir), at=LONG_AFTER)
     assert check is not None and check.ok and check.timestamped and check.level == "B-LTA", check
+
+
+def test_a_sealed_report_is_b_lta_with_lims_pades_lta(session, world, settings, pki_dir,
+                                                     tmp_path):
+    pdf = _issue(session, world, dataclasses.replace(settings, pades_lta=True)).pdf
+    reader = PdfFileReader(io.BytesIO(pdf))
+    assert [s.field_name for s in reader.embedded_regular_signatures] == ["LabSeal", "Approval"]
+    (doc_ts,) = reader.embedded_timestamp_signatures  # after the approval, over both
+    assert doc_ts.sig_object["/SubFilter"] == "/ETSI.RFC3161"
+    check = validate_pdf(pdf, _ca_pem(pki_dir), at=LONG_AFTER)
+    assert check is not None and check.ok and check.level == "B-LTA", check
+    assert [s.level for s in check.signatures] == ["B-LTA", "B-LTA"]
+    path = tmp_path / "lta.pdf"
+    path.write_bytes(pdf)
+    out = pdfsig(path, nss_db(tmp_path, _ca_pem(pki_dir)))
+    assert out.count("Signature is Valid.") == 2 and out.count("Certificate is Trusted.") == 2, out
 
 
 def _signing_settings(settings, pki_dir: Path, tmp_path: Path, *, kind: str):
@@ -176,7 +306,7 @@ def test_an_unfit_certificate_is_refused_and_nothing_is_issued(session, world, s
     series = {s.series: s.last for s in session.scalars(select(NumberSeries))}
     with pytest.raises(ReportError, match=reason), unit_of_work(session):
         issue_report(session, actor=world.user(session, "signatory"), sample_number=number,
-                     settings=unfit)
+                     settings=unfit, password=PASSWORD)
     sample = session.scalar(select(Sample).where(Sample.number == number))
     assert sample.status == SampleStatus.APPROVED
     assert session.scalar(select(Report).where(Report.sample_id == sample.id)) is None
@@ -192,8 +322,8 @@ def test_dev_pki_gains_a_tsa_and_crl_and_stays_idempotent(pki_dir, tmp_path):
     assert pki.create_dev_pki(old, lab_name="Test Lab") is True
     assert pki.create_dev_pki(old, lab_name="Test Lab") is False
     assert (old / "signer.p12").read_bytes() == signer_p12  # the signer is kept
-    for f in old.iterdir():
-        assert stat.S_IMODE(f.stat().st_mode) == 0o600, f
+    for f in old.rglob("*"):  # keys, CRL, lock file; the signatories' folder owner-only too
+        assert stat.S_IMODE(f.stat().st_mode) == (0o700 if f.is_dir() else 0o600), f
     ca_cert, _ = pki.load_ca(old)
     tsa_cert, tsa_key = pki.load_tsa(old)
     assert isinstance(tsa_key, rsa.RSAPrivateKey) and tsa_cert.issuer == ca_cert.subject

@@ -104,9 +104,11 @@ class World:
                                   timezone=TZ)
             samples.complete_testing(session, actor=tech, number=number)
             samples.review_sample(session, actor=self.user(session, "reviewer"), number=number)
-            samples.approve_sample(session, actor=self.user(session, "signatory"), number=number)
+            samples.approve_sample(session, actor=self.user(session, "signatory"), number=number,
+                                   password=PASSWORD)
             report = issue_report(session, actor=self.user(session, "signatory"),
-                                  sample_number=number, settings=settings)  # type: ignore[arg-type]
+                                  sample_number=number, settings=settings,  # type: ignore[arg-type]
+                                  password=PASSWORD)
             return number, report.number
 
     def approved_sample(self, session: Session) -> str:
@@ -119,7 +121,8 @@ class World:
                                       timezone="Asia/Shanghai")
             samples.complete_testing(session, actor=self.user(session, "tech"), number=number)
             samples.review_sample(session, actor=self.user(session, "reviewer"), number=number)
-            samples.approve_sample(session, actor=self.user(session, "signatory"), number=number)
+            samples.approve_sample(session, actor=self.user(session, "signatory"), number=number,
+                                   password=PASSWORD)
         return number
 
 
