@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from lims import units
 from lims.audit.services import record
 from lims.auth.models import User
 from lims.auth.services import require
@@ -30,6 +29,12 @@ from lims.samples.services import get_sample, mark_reported, result_authors
 
 DECISION_RULE = ("简单接受，不考虑测量不确定度 / Simple acceptance, measurement uncertainty not "
                  "taken into account (ILAC-G8:09/2019 4.2.1, w = 0); a value on a limit conforms")
+# Added when a result is a bound ("<0.01", 未检出 below the LOD): how such a value is judged.
+CENSORED_RULE = ("以界限值报告的结果（<、≤、>、≥、未检出），仅当其可能取值全部符合要求时判为合格，"
+                 "全部不符合时判为不合格，否则由审核人判定并注明理由 / "
+                 "A result given as a bound conforms only if every value it allows conforms "
+                 "and fails only if none does; otherwise the reviewer decides, with the reason "
+                 "shown")
 
 
 def build_content(session: Session, sample: Sample, *, number: str, issued_at: dt.datetime,
@@ -37,6 +42,7 @@ def build_content(session: Session, sample: Sample, *, number: str, issued_at: d
     """Snapshot what the report says from the sample and its current results."""
     req = sample.request
     results, authors, measured = [], set(), []
+    censored = False
     for test in sample.tests:
         current = test.current_results()
         for ch in test.method.characteristics:
@@ -44,11 +50,18 @@ def build_content(session: Session, sample: Sample, *, number: str, issued_at: d
             if r is None:
                 continue
             inst = session.get(Instrument, r.instrument_id) if r.instrument_id else None
+            value, unit = r.shown()  # as the technician wrote it; 未检出 with its LOD
+            censored = censored or r.is_bound()
+            note = ""
+            if r.decision is not None:
+                decider = session.get(User, r.decision.decided_by_id)
+                note = (f"人工判定 decided by {decider.full_name if decider else '?'}: "
+                        f"{r.decision.reason}")
             results.append(ResultLine(
                 method=test.method.code, characteristic=ch.name,
-                requirement=ch.requirement(), value=r.value, unit=units.symbol(r.unit),
-                conformity=r.conformity, version=r.version,
-                instrument=f"{inst.asset_number} {inst.name}" if inst else ""))
+                requirement=ch.requirement(), value=value, unit=unit,
+                conformity=r.verdict, version=r.version,
+                instrument=f"{inst.asset_number} {inst.name}" if inst else "", note=note))
             authors.update(x.recorded_by_id for x in test.results if x.characteristic_id == ch.id)
             measured.append(r.measured_at)
     names = {u.id: u.full_name for u in session.scalars(
@@ -70,7 +83,8 @@ def build_content(session: Session, sample: Sample, *, number: str, issued_at: d
         tested_from=min(measured), tested_to=max(measured), issued_at=issued_at,
         methods=tuple(MethodLine(t.method.code, t.method.title, t.method.clause)
                       for t in sample.tests),
-        results=tuple(results), signatures=signatures, decision_rule=DECISION_RULE,
+        results=tuple(results), signatures=signatures,
+        decision_rule=DECISION_RULE + ("; " + CENSORED_RULE if censored else ""),
         verify_url=f"{settings.public_url.rstrip('/')}/verify/{number}",
         timezone=settings.timezone)
 
