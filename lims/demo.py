@@ -82,7 +82,8 @@ def seed(rt: Runtime) -> list[tuple[str, str, str]]:
                     session, actor=qm, code="GB 18401-2010", title="国家纺织产品基本安全技术规范",
                     field="textiles", characteristics=[
                         {"name": "甲醛含量 Formaldehyde", "kind": "mass_fraction",
-                         "unit": "mg/kg", "upper_limit": "75", "lod": "5", "loq": "20"},
+                         "unit": "mg/kg", "upper_limit": "75", "lod": "5", "loq": "20",
+                         "uncertainty": {"relative": "10", "k": "2"}},
                         {"name": "pH 值", "kind": "ph", "unit": "pH", "lower_limit": "4.0",
                          "upper_limit": "8.5"},
                         {"name": "耐水色牢度 Colour fastness to water", "kind": "grade",

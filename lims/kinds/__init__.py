@@ -7,6 +7,7 @@ against it. Pure: imports neither Flask nor a Session; pint stays the one regist
 conversion (:mod:`lims.units`).
 """
 
+from lims.kinds import values
 from lims.kinds.registry import KINDS, Kind, KindUnit, get, infer, resolve
 
-__all__ = ["KINDS", "Kind", "KindUnit", "get", "infer", "resolve"]
+__all__ = ["KINDS", "Kind", "KindUnit", "get", "infer", "resolve", "values"]

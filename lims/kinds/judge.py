@@ -28,6 +28,7 @@ from lims.kinds.registry import (
     resolve,
 )
 from lims.metrology.decision import verdict_of, verdict_of_label, verdict_of_range
+from lims.metrology.rounding import round_uncertainty
 
 
 class CharacteristicLike(Protocol):
@@ -39,6 +40,9 @@ class CharacteristicLike(Protocol):
     lod: str | None
     loq: str | None
     expected: str | None
+    uncertainty_kind: str | None
+    uncertainty: str | None
+    coverage_factor: str | None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +57,9 @@ class Declared:
     lod: str | None
     loq: str | None
     expected: str | None
+    uncertainty_kind: str | None = None
+    uncertainty: str | None = None
+    coverage_factor: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,6 +67,8 @@ class Evaluated:
     value: values.Value
     unit: KindUnit
     conformity: str | None
+    expanded_uncertainty: Decimal | None = None   # in the characteristic's unit
+    coverage_factor: Decimal | None = None
 
 
 def _given(raw: Any) -> bool:
@@ -67,7 +76,7 @@ def _given(raw: Any) -> bool:
 
 
 def declare(*, unit: Any, kind: Any = None, lower_limit: Any = None, upper_limit: Any = None,
-            lod: Any = None, loq: Any = None, expected: Any = None,
+            lod: Any = None, loq: Any = None, expected: Any = None, uncertainty: Any = None,
             prefix: str = "") -> Declared:
     """Validate a characteristic; every error names its field (``prefix.unit`` …).
 
@@ -88,6 +97,9 @@ def declare(*, unit: Any, kind: Any = None, lower_limit: Any = None, upper_limit
                 raise InvalidInput("a qualitative characteristic has no limits; give the value "
                                    "it requires as 'expected'", field=f(name))
         label = values.qualitative(expected, field=f("expected")) if _given(expected) else None
+        if _given(uncertainty):
+            raise InvalidInput("a qualitative result has no measurement uncertainty",
+                               field=f("uncertainty"))
         return Declared(k.id, ku.canonical, ku.written, None, None, None, None, label)
     if _given(expected):
         raise InvalidInput(f"only a qualitative characteristic requires a value; a {k.id} has "
@@ -116,8 +128,53 @@ def declare(*, unit: Any, kind: Any = None, lower_limit: Any = None, upper_limit
     if d and q and d[1] > q[1]:
         raise InvalidInput("the limit of detection is above the limit of quantification",
                            field=f("lod"))
+    source: tuple[str | None, str | None, str | None] = (None, None, None)
+    if _given(uncertainty):
+        if k.values != NUMBER:
+            raise InvalidInput(f"a {k.id} has no measurement uncertainty",
+                               field=f("uncertainty"))
+        source = _uncertainty(uncertainty, f("uncertainty"))
     return Declared(k.id, ku.canonical, ku.written, *(x[0] if x else None for x in (lo, hi, d, q)),
-                    None)
+                    None, *source)
+
+
+def _uncertainty(raw: Any, field: str) -> tuple[str, str, str]:
+    """``{"expanded": "0.02", "k": "2"}`` (U in the characteristic's unit) or ``{"relative":
+    "1.5", "k": "2"}`` (U in % of the value), from method validation (ISO/IEC 17025 7.6)."""
+    given = [x for x in ("expanded", "relative") if isinstance(raw, dict) and _given(raw.get(x))]
+    if not isinstance(raw, dict) or len(given) != 1 or set(raw) - {"expanded", "relative", "k"}:
+        raise InvalidInput('give {"expanded": U} or {"relative": U in %}, and optionally "k" '
+                           "(an uncertainty budget is not taken here)", field=field)
+    mode = "expanded" if _given(raw.get("expanded")) else "relative"
+    text = values.written(raw[mode], f"{field}.{mode}")
+    amount = values.number(text, field=f"{field}.{mode}")
+    if amount <= 0:
+        raise InvalidInput("must be above zero", field=f"{field}.{mode}")
+    k_text = values.written(raw["k"], f"{field}.k") if _given(raw.get("k")) else "2"
+    k = values.number(k_text, field=f"{field}.k")
+    if not Decimal(1) <= k <= Decimal(10):
+        raise InvalidInput("a coverage factor lies between 1 and 10", field=f"{field}.k")
+    return mode, text, k_text
+
+
+def uncertainty_source(ch: CharacteristicLike) -> str:
+    """How the characteristic's uncertainty is obtained, as text ("" when it is not)."""
+    if ch.uncertainty_kind is None or ch.uncertainty is None:
+        return ""
+    unit = "%" if ch.uncertainty_kind == "relative" else ch.unit_text
+    return f"U = {ch.uncertainty} {unit}".rstrip() + f" (k = {ch.coverage_factor or '2'})"
+
+
+def expanded_uncertainty(ch: CharacteristicLike, at: Decimal) -> tuple[Decimal, Decimal] | None:
+    """(U, k) of a result at ``at`` (in the characteristic's unit): the fixed U, or the relative
+    one of the value rounded to two significant digits (GUM 7.2.6)."""
+    if ch.uncertainty_kind is None or ch.uncertainty is None:
+        return None
+    k = values.number(ch.coverage_factor or "2", field="coverage_factor")
+    amount = values.number(ch.uncertainty, field="uncertainty")
+    if ch.uncertainty_kind == "expanded":
+        return amount, k
+    return round_uncertainty(abs(at) * amount / 100), k
 
 
 def check_domain(number: Decimal, unit: KindUnit, *, field: str, relation: str | None = None,
@@ -150,14 +207,17 @@ def characteristic_unit(ch: CharacteristicLike) -> KindUnit:
 
 
 def evaluate(ch: CharacteristicLike, value: Any, unit: Any, *, value_field: str = "value",
-             unit_field: str = "unit") -> Evaluated:
-    """Read a result for a characteristic, check it, and judge it by simple acceptance.
+             unit_field: str = "unit", rule: str = "simple",
+             r: Decimal = Decimal(1)) -> Evaluated:
+    """Read a result for a characteristic, check it, and judge it by the decision rule agreed
+    (``simple``, or ``guarded``/``non-binary`` with w = r·U, ILAC-G8 4.2).
 
     :raises UnitMismatch: the unit is not of the characteristic's kind (the message names the
         unit and the kind), or a unit of a kind that is never converted other than the
         characteristic's (HV vs HV10).
     :raises InvalidInput: a value not written as the kind's values are, outside the kind's
-        domain, or "未检出" for a characteristic without a limit of detection.
+        domain, "未检出" for a characteristic without a limit of detection, or a rule with a
+        guard band for a characteristic whose uncertainty is not known.
     """
     kind = get(ch.kind)
     own = characteristic_unit(ch)
@@ -175,11 +235,27 @@ def evaluate(ch: CharacteristicLike, value: Any, unit: Any, *, value_field: str 
             field=unit_field, given=ku.written, kind=kind.id, expected=own.written)
     lower, upper = limit_number(ch.lower_limit, kind), limit_number(ch.upper_limit, kind)
     judged = lower is not None or upper is not None
-    if v.type in (NUMBER, GRADE):
-        assert v.number is not None  # noqa: S101 - set for numbers and grades
+    if v.type == GRADE:  # an ordinal grade has no uncertainty: its order decides
+        assert v.number is not None  # noqa: S101 - set for grades
+        check_domain(v.number, ku, field=value_field, shown=v.text)
+        return Evaluated(v, ku, verdict_of(v.number, lower, upper) if judged else None)
+
+    def rated(at: Decimal) -> tuple[Decimal | None, Decimal | None, Decimal]:
+        known = expanded_uncertainty(ch, at)
+        if known is None and rule != "simple" and judged:
+            raise InvalidInput(f"the decision rule agreed for this request ({rule}) needs the "
+                               "measurement uncertainty, and the characteristic declares none",
+                               field=value_field)
+        u, k = known if known is not None else (None, None)
+        return u, k, (r * u if u is not None and rule != "simple" else Decimal(0))
+
+    if v.type == NUMBER:
+        assert v.number is not None  # noqa: S101 - set for numbers
         check_domain(v.number, ku, field=value_field, shown=v.text)
         x = convert(v.number, ku, own)
-        return Evaluated(v, ku, verdict_of(x, lower, upper, rule="simple") if judged else None)
+        u, k, w = rated(x)
+        return Evaluated(v, ku, verdict_of(x, lower, upper, rule=rule, w=w) if judged else None,
+                         u, k)
     lo_dom, hi_dom = domain_bounds(own)
     if v.type == values.NOT_DETECTED:
         if ch.lod is None:
@@ -198,10 +274,16 @@ def evaluate(ch: CharacteristicLike, value: Any, unit: Any, *, value_field: str 
             low, high, low_in, high_in = lo_dom, bound, True, v.relation == "≤"
         else:
             low, high, low_in, high_in = bound, hi_dom, v.relation == "≥", True
+    u, k, w = rated(high if rel_bound_is_high(v) else low)  # U at the bound
     if not judged:
-        return Evaluated(v, ku, None)
+        return Evaluated(v, ku, None, u, k)
     return Evaluated(v, ku, verdict_of_range(low, high, lower, upper, low_inclusive=low_in,
-                                             high_inclusive=high_in))
+                                             high_inclusive=high_in, rule=rule, w=w), u, k)
+
+
+def rel_bound_is_high(v: values.Value) -> bool:
+    """Whether a censored value's bound is its upper end (<, ≤, not detected)."""
+    return v.type == values.NOT_DETECTED or v.relation in ("<", "≤")
 
 
 def is_bound(value_text: str, ch: CharacteristicLike) -> bool:

@@ -30,6 +30,7 @@ class ResultLine:
     instrument: str        # asset number and name, or ""
     version: int
     note: str = ""         # e.g. who decided an undecided conformity and why
+    uncertainty: str = ""  # e.g. "U = 0.03 g (k = 2)"
 
 
 @dataclasses.dataclass(frozen=True)

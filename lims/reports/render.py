@@ -208,8 +208,9 @@ def render_report(content: ReportContent, *, font_dir: Path) -> bytes:
         "检验项目<br/>Characteristic", "技术要求<br/>Requirement", "检验结果<br/>Result",
         "单项判定<br/>Conformity", "测量仪器<br/>Instrument")]]
     for r in content.results:
-        value = _esc(f"{r.value} {r.unit}".strip()) + (f"<br/>(v{r.version})" if r.version > 1
-                                                       else "")
+        value = _esc(f"{r.value} {r.unit}".strip()) + (
+            f"<br/>{_esc(r.uncertainty)}" if r.uncertainty else "") + (
+            f"<br/>(v{r.version})" if r.version > 1 else "")
         verdict = CONFORMITY.get(r.conformity, _esc(str(r.conformity))) + (
             f"<br/>{_esc(r.note)}" if r.note else "")
         rows.append([P(_esc(f"{r.characteristic}"), st["cell"]), P(_esc(r.requirement), st["cell"]),

@@ -18,6 +18,7 @@ from lims.config import Settings
 from lims.db import utcnow
 from lims.errors import NotFound, OutsideScope, ReportError, SeparationOfDuties
 from lims.instruments.models import Instrument
+from lims.metrology.decision import RULE_NAMES
 from lims.numbering import next_number
 from lims.reports.content import MethodLine, ReportContent, ResultLine, Signature
 from lims.reports.models import Report, ReportClaim, ReportStatus
@@ -29,6 +30,20 @@ from lims.samples.services import get_sample, mark_reported, result_authors
 
 DECISION_RULE = ("简单接受，不考虑测量不确定度 / Simple acceptance, measurement uncertainty not "
                  "taken into account (ILAC-G8:09/2019 4.2.1, w = 0); a value on a limit conforms")
+
+
+def decision_rule_text(rule: str, r: str | None) -> str:
+    """The decision rule agreed for the request, as the report states it (ISO/IEC 17025
+    7.8.6.2: the rule applied is reported)."""
+    if rule == "simple":
+        return DECISION_RULE
+    zh, en = RULE_NAMES[rule]
+    band = f"w = {r or '1'}·U"
+    tail = ("; 结论为合格、有条件合格、有条件不合格或不合格 / verdicts pass, conditional pass, "
+            "conditional fail or fail" if rule == "non-binary" else "")
+    return f"{zh}，{band} / {en}, {band}; U 为扩展不确定度 / U is the expanded uncertainty{tail}"
+
+
 # Added when a result is a bound ("<0.01", 未检出 below the LOD): how such a value is judged.
 CENSORED_RULE = ("以界限值报告的结果（<、≤、>、≥、未检出），仅当其可能取值全部符合要求时判为合格，"
                  "全部不符合时判为不合格，否则由审核人判定并注明理由 / "
@@ -61,7 +76,8 @@ def build_content(session: Session, sample: Sample, *, number: str, issued_at: d
                 method=test.method.code, characteristic=ch.name,
                 requirement=ch.requirement(), value=value, unit=unit,
                 conformity=r.verdict, version=r.version,
-                instrument=f"{inst.asset_number} {inst.name}" if inst else "", note=note))
+                instrument=f"{inst.asset_number} {inst.name}" if inst else "", note=note,
+                uncertainty=r.uncertainty_text()))
             authors.update(x.recorded_by_id for x in test.results if x.characteristic_id == ch.id)
             measured.append(r.measured_at)
     names = {u.id: u.full_name for u in session.scalars(
@@ -84,7 +100,8 @@ def build_content(session: Session, sample: Sample, *, number: str, issued_at: d
         methods=tuple(MethodLine(t.method.code, t.method.title, t.method.clause)
                       for t in sample.tests),
         results=tuple(results), signatures=signatures,
-        decision_rule=DECISION_RULE + ("; " + CENSORED_RULE if censored else ""),
+        decision_rule=decision_rule_text(req.decision_rule, req.guard_factor)
+        + ("; " + CENSORED_RULE if censored else ""),
         verify_url=f"{settings.public_url.rstrip('/')}/verify/{number}",
         timezone=settings.timezone)
 

@@ -59,8 +59,10 @@ def create_request() -> Any:
     with unit_of_work(get_session()) as db:
         req = services.create_request(db, actor=current_user(), customer_id=data.get("customer_id"),
                                       description=data.get("description", ""),
+                                      decision_rule=data.get("decision_rule"), r=data.get("r"),
                                       number_format=s.request_number_format, timezone=s.timezone)
-        body = {"id": req.id, "number": req.number, "customer_id": req.customer_id}
+        body = {"id": req.id, "number": req.number, "customer_id": req.customer_id,
+                "decision_rule": serialize.decision_rule(req)}
     return jsonify(body), 201
 
 

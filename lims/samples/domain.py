@@ -28,7 +28,8 @@ def _api_paths() -> dict[str, Any]:
                                   clause="string?", characteristics="array"))},
         "/api/v1/requests": {
             "post": op("Create a test request", ok=201,
-                       body=props(customer_id="integer", description="string?"))},
+                       body=props(customer_id="integer", description="string?",
+                                  decision_rule="string?", r="string?"))},
         "/api/v1/samples": {
             "get": op("List samples"),
             "post": op("Register a sample", ok=201,

@@ -61,12 +61,21 @@ class Characteristic(Model):
     lod: Mapped[str | None] = mapped_column(String(40))  # limit of detection, in unit_text
     loq: Mapped[str | None] = mapped_column(String(40))  # limit of quantification
     expected: Mapped[str | None] = mapped_column(String(40))  # qualitative: the value required
+    # How a result's uncertainty is obtained (from method validation): "expanded" (U in
+    # unit_text) or "relative" (U in % of the value), with its coverage factor k.
+    uncertainty_kind: Mapped[str | None] = mapped_column(String(20))
+    uncertainty: Mapped[str | None] = mapped_column(String(40))
+    coverage_factor: Mapped[str | None] = mapped_column(String(10))
 
     method: Mapped[TestMethod] = relationship(back_populates="characteristics")
 
     def requirement(self) -> str:
         """The specification as text, e.g. ``99.95 … 100.05 g``, ``≤ 0.5 %(m/m)``, ``阴性``."""
         return judge.requirement(self)
+
+    def uncertainty_text(self) -> str:
+        """How the uncertainty is obtained, e.g. ``U = 0.02 mg/kg (k = 2)``, ``U = 1.5 % (k = 2)``."""
+        return judge.uncertainty_source(self)
 
 
 class TestRequest(Model):
@@ -79,6 +88,10 @@ class TestRequest(Model):
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # The decision rule agreed with the customer (ISO/IEC 17025 7.1.3, ILAC-G8): "simple",
+    # "guarded" (w = r·U) or "non-binary"; r is the guard band factor.
+    decision_rule: Mapped[str] = mapped_column(String(20), default="simple")
+    guard_factor: Mapped[str | None] = mapped_column(String(10))
 
     customer: Mapped[Customer] = relationship(lazy="joined")
     samples: Mapped[list[Sample]] = relationship(back_populates="request", order_by="Sample.id")
@@ -147,8 +160,13 @@ class Result(Model):
     value: Mapped[str] = mapped_column(String(40))          # the digits as recorded
     unit: Mapped[str] = mapped_column(String(60))           # canonical pint unit
     unit_text: Mapped[str] = mapped_column(String(40))      # the unit as recorded
-    # "pass" / "fail" / "undecided" (a censored value straddling a limit) / None
+    # "pass" / "fail" / "undecided" (a censored value straddling a limit) / None, and under a
+    # non-binary rule "conditional pass" / "conditional fail"
     conformity: Mapped[str | None] = mapped_column(String(20))
+    # Expanded uncertainty (in the characteristic's unit) and its coverage factor, from the
+    # characteristic's source at the time of recording.
+    expanded_uncertainty: Mapped[str | None] = mapped_column(String(40))
+    coverage_factor: Mapped[str | None] = mapped_column(String(10))
     source: Mapped[str] = mapped_column(String(20))         # "manual" / "instrument"
     instrument_id: Mapped[int | None] = mapped_column(ForeignKey("instruments.id"))
     # The instrument's calibration state at the instant of measurement (ISO/IEC 17025 7.5.1):
@@ -172,6 +190,13 @@ class Result(Model):
     def verdict(self) -> str | None:
         """The conformity that stands: a person's decision on an undecided result, or the rule's."""
         return self.decision.conformity if self.decision is not None else self.conformity
+
+    def uncertainty_text(self) -> str:
+        """``U = 0.03 g (k = 2)``, or "" without an uncertainty."""
+        if self.expanded_uncertainty is None:
+            return ""
+        return (f"U = {self.expanded_uncertainty} {self.characteristic.unit_text}".rstrip()
+                + f" (k = {self.coverage_factor})")
 
     def is_bound(self) -> bool:
         """Whether the value is a bound ("<0.01", "≥ 5", 未检出) rather than a number."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -37,7 +38,7 @@ from lims.instruments.capture import take_reading
 from lims.instruments.models import Instrument
 from lims.instruments.services import get_instrument
 from lims.kinds import judge
-from lims.metrology.decision import UNDECIDED
+from lims.metrology.decision import RULES, UNDECIDED
 from lims.numbering import next_number
 from lims.samples.lifecycle import RESULTS_OPEN, SampleStatus, check_transition
 from lims.samples.models import (
@@ -100,7 +101,7 @@ def create_method(session: Session, *, actor: User, code: Any, title: Any, field
         declared = judge.declare(
             unit=spec.get("unit"), kind=spec.get("kind"), lower_limit=spec.get("lower_limit"),
             upper_limit=spec.get("upper_limit"), lod=spec.get("lod"), loq=spec.get("loq"),
-            expected=spec.get("expected"), prefix=prefix)
+            expected=spec.get("expected"), uncertainty=spec.get("uncertainty"), prefix=prefix)
         method.characteristics.append(Characteristic(name=name, **dataclasses.asdict(declared)))
     session.add(method)
     session.flush()
@@ -113,14 +114,32 @@ def create_method(session: Session, *, actor: User, code: Any, title: Any, field
 # --- requests and samples ------------------------------------------------------------------
 
 def create_request(session: Session, *, actor: User, customer_id: Any, description: Any = "",
-                   number_format: str, timezone: str) -> TestRequest:
+                   decision_rule: Any = None, r: Any = None, number_format: str,
+                   timezone: str) -> TestRequest:
+    """Open a test request with the decision rule agreed with the customer (ISO/IEC 17025
+    7.1.3): ``simple`` (the default), ``guarded`` or ``non-binary`` with guard band w = r·U
+    (``r`` default 1).
+
+    :raises InvalidInput: no such customer, an unknown rule, r not a number from 0 to 10.
+    """
     require(actor, "sample.register")
     customer = session.get(Customer, as_id(customer_id, "customer_id"))
     if customer is None:
         raise InvalidInput("no such customer", field="customer_id")
+    rule = "simple" if decision_rule in (None, "") else decision_rule
+    if rule not in RULES:
+        raise InvalidInput(f"must be one of {', '.join(RULES)}", field="decision_rule")
+    factor = None
+    if rule != "simple":
+        factor = "1" if r in (None, "") else kinds.values.written(r, "r")
+        if not Decimal(0) <= kinds.values.number(factor, field="r") <= Decimal(10):
+            raise InvalidInput("a guard band factor lies between 0 and 10", field="r")
+    elif r not in (None, ""):
+        raise InvalidInput("simple acceptance has no guard band", field="r")
     req = TestRequest(
         number=next_number(session, "request", number_format, today=_local_today(timezone)),
-        customer_id=customer.id, created_by_id=actor.id,
+        customer_id=customer.id, created_by_id=actor.id, decision_rule=rule,
+        guard_factor=factor,
         description=text(description, "description", required=False, max_len=MAX_TEXT))
     session.add(req)
     session.flush()
@@ -147,6 +166,15 @@ def register_sample(session: Session, *, actor: User, request_id: Any, descripti
     methods = session.scalars(select(TestMethod).where(TestMethod.id.in_(ids))).all()
     if len({m.id for m in methods}) != len(set(ids)):
         raise InvalidInput("unknown method id", field="method_ids")
+    if req.decision_rule != "simple":
+        # A guard band is r·U: every judged measured value needs its uncertainty (ILAC-G8 4.2).
+        unknown = [f"{m.code} {ch.name}" for m in methods for ch in m.characteristics
+                   if kinds.get(ch.kind).values == "number" and ch.uncertainty is None
+                   and (ch.lower_limit is not None or ch.upper_limit is not None)]
+        if unknown:
+            raise InvalidInput(f"request {req.number} agreed the {req.decision_rule} decision "
+                               "rule, which needs the measurement uncertainty; none is declared "
+                               f"for {', '.join(unknown)}", field="method_ids")
     sample = Sample(
         number=next_number(session, "sample", number_format, today=_local_today(timezone)),
         request_id=req.id, description=text(description, "description", max_len=300),
@@ -346,7 +374,9 @@ def measurement_time(sample: Sample, measured_at: Any, *, timezone: str,
 def _build_result(session: Session, *, actor: User, sample: Sample, test: SampleTest,
                   ch: Characteristic, value: Any, unit: Any, instrument_id: Any,
                   measured_at: Any, raw: bytes | None, source: str, timezone: str) -> Result:
-    evaluated = judge.evaluate(ch, value, unit)
+    req = sample.request
+    evaluated = judge.evaluate(ch, value, unit, rule=req.decision_rule,
+                               r=kinds.values.number(req.guard_factor or "1", field="r"))
     at = measurement_time(sample, measured_at, timezone=timezone)
     instrument = calibration = None
     if instrument_id not in (None, ""):
@@ -362,6 +392,10 @@ def _build_result(session: Session, *, actor: User, sample: Sample, test: Sample
         test=test, characteristic=ch, value=evaluated.value.text,
         unit=evaluated.unit.canonical, unit_text=evaluated.unit.written,
         conformity=evaluated.conformity, source=source,
+        expanded_uncertainty=None if evaluated.expanded_uncertainty is None
+        else format(evaluated.expanded_uncertainty, "f"),
+        coverage_factor=None if evaluated.coverage_factor is None
+        else format(evaluated.coverage_factor, "f"),
         instrument_id=instrument.id if instrument else None,
         calibration_record_id=calibration.id if calibration else None,
         instrument_due_on=calibration.valid_until if calibration else None,

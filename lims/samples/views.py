@@ -60,6 +60,8 @@ def register() -> Any:
         user = current_user()
         req = services.create_request(db, actor=user, customer_id=data.get("customer_id"),
                                       description=data.get("request_description", ""),
+                                      decision_rule=data.get("decision_rule") or None,
+                                      r=data.get("r") or None,
                                       number_format=s.request_number_format, timezone=s.timezone)
         sample = services.register_sample(
             db, actor=user, request_id=req.id, description=data.get("description"),
@@ -159,6 +161,16 @@ def decide(result_id: int) -> Any:
 CHARACTERISTIC_ROWS = 6  # rows of the method form; empty ones are ignored
 
 
+def _characteristic(row: dict[str, Any]) -> dict[str, Any]:
+    """A form row as the API's characteristic: an uncertainty written "1.5 %" is relative."""
+    u, k = row.pop("uncertainty"), row.pop("k")
+    if u is not None:
+        relative = u.endswith("%")
+        row["uncertainty"] = {"relative" if relative else "expanded": u.rstrip("%").strip(),
+                              "k": k}
+    return row
+
+
 @bp.get("/methods")
 def methods() -> Any:
     db = get_session()
@@ -172,9 +184,13 @@ def methods() -> Any:
 def create_method() -> Any:
     """Create a method from the form: one row per characteristic (empty rows skipped)."""
     data = form()
-    columns = ("name", "kind", "unit", "lower_limit", "upper_limit", "lod", "loq", "expected")
-    rows = zip(*(request.form.getlist(c) for c in columns), strict=False)
-    characteristics = [{c: v.strip() or None for c, v in zip(columns, row, strict=True)}
+    columns = ("name", "kind", "unit", "lower_limit", "upper_limit", "lod", "loq", "expected",
+               "uncertainty", "k")
+    cells = [request.form.getlist(c) for c in columns]
+    count = max(len(c) for c in cells)
+    rows = zip(*(c + [""] * (count - len(c)) for c in cells), strict=True)
+    characteristics = [_characteristic({c: v.strip() or None for c, v in
+                                        zip(columns, row, strict=True)})
                        for row in rows if any(v.strip() for v in row)]
     with unit_of_work(get_session()) as db:
         m = services.create_method(db, actor=current_user(), code=data.get("code"),

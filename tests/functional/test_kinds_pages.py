@@ -22,17 +22,20 @@ def test_the_method_form_declares_kinds_lod_and_loq(client, session, world):
     rows = {"name": ["转速 Speed", "甲醛 Formaldehyde", ""], "kind": ["rotational_frequency", "", ""],
             "unit": ["Hz", "mg/kg", ""], "lower_limit": ["24", "", ""],
             "upper_limit": ["26", "75", ""], "lod": ["", "5", ""], "loq": ["", "20", ""],
-            "expected": ["", "", ""]}
+            "expected": ["", "", ""], "uncertainty": ["", "1.5 %", ""], "k": ["", "2", ""]}
     resp = client.post("/methods", data={"csrf_token": token, "code": "GB 1-2026",
                                          "title": "Motors", "field": "textiles", **rows})
     assert resp.status_code == 303
     method = session.scalar(select(TestMethod).where(TestMethod.code == "GB 1-2026"))
-    got = [(c.name, c.kind, c.unit_text, c.lower_limit, c.upper_limit, c.lod, c.loq)
-           for c in method.characteristics]
-    assert got == [("转速 Speed", "rotational_frequency", "Hz", "24", "26", None, None),
-                   ("甲醛 Formaldehyde", "mass_fraction", "mg/kg", None, "75", "5", "20")]
+    got = [(c.name, c.kind, c.unit_text, c.lower_limit, c.upper_limit, c.lod, c.loq,
+            c.uncertainty_kind, c.uncertainty) for c in method.characteristics]
+    assert got == [("转速 Speed", "rotational_frequency", "Hz", "24", "26", None, None, None,
+                    None),
+                   ("甲醛 Formaldehyde", "mass_fraction", "mg/kg", None, "75", "5", "20",
+                    "relative", "1.5")]
     page = client.get("/methods").get_data(as_text=True)
     assert "24 … 26 Hz" in page and "≤ 75 mg/kg" in page and "5 mg/kg" in page
+    assert "U = 1.5 % (k = 2)" in page
     # A bare K is refused, with the field named, and nothing is written.
     resp = client.post("/methods", headers={"Referer": "http://localhost/methods"}, data={
         "csrf_token": token, "code": "GB 2-2026", "title": "t", "field": "textiles",
@@ -51,7 +54,8 @@ def test_results_take_a_measurement_time_and_undecided_ones_a_decision(client, s
         method = services.create_method(
             session, actor=world.user(session, "qm"), code="GB 3-2026", title="HCHO",
             field="textiles", characteristics=[{"name": "甲醛", "unit": "mg/kg",
-                                                "upper_limit": "0.05", "lod": "0.01"},
+                                                "upper_limit": "0.05", "lod": "0.01",
+                                                "uncertainty": {"expanded": "0.005"}},
                                                {"name": "铅", "unit": "mg/kg", "lod": "0.5"}])
         hcho, lead = (c.id for c in method.characteristics)
         req = services.create_request(session, actor=world.user(session, "tech"),
@@ -73,6 +77,7 @@ def test_results_take_a_measurement_time_and_undecided_ones_a_decision(client, s
     assert resp.status_code == 303
     page = client.get(f"/samples/{number}").get_data(as_text=True)
     assert f"measured at {at:%Y-%m-%d %H:%M}" in page and "待定 undecided" in page
+    assert "U = 0.005 mg/kg (k = 2)" in page and ">simple<" in page
     client.post(f"/samples/{number}/results", data={
         "csrf_token": token, "characteristic_id": lead, "value": "未检出", "unit": "mg/kg"})
     page = client.get(f"/samples/{number}").get_data(as_text=True)

@@ -126,6 +126,8 @@ def test_existing_characteristics_get_a_kind_from_their_unit(database_url):
             got = conn.execute(text("SELECT kind, unit_text, unit FROM characteristics "
                                     "ORDER BY id")).all()
             result = conn.execute(text("SELECT value, unit, unit_text FROM results")).one()
+            rule = conn.execute(text("SELECT decision_rule, guard_factor FROM test_requests")
+                                ).one()
         assert [tuple(r) for r in got] == [
             ("mass", "g", "gram"), ("rotational_frequency", "r/min", "1 / minute"),
             ("relative_humidity", "%RH", "percent"), ("temperature", "℃", "degree_Celsius"),
@@ -133,6 +135,7 @@ def test_existing_characteristics_get_a_kind_from_their_unit(database_url):
             ("length", "mm", "millimeter"), ("other", "W/m²", "watt / meter ** 2")]
         # Results are records: not rewritten by the migration.
         assert tuple(result) == ("1500", "revolutions_per_minute", "r/min")
+        assert tuple(rule) == ("simple", None)  # what every report so far stated
         with engine.begin() as conn:
             conn.execute(text("INSERT INTO results (id, test_id, characteristic_id, version, "
                               "is_current, value, unit, unit_text, conformity, source, "

@@ -295,3 +295,51 @@ def test_every_kind_is_documented_in_the_readme():
     table = readme.split("## Quantity kinds and result values", 1)[1].split("\n## ", 1)[0]
     for kind in KINDS:
         assert f"| `{kind}` |" in table, kind
+
+
+# --- uncertainty and decision rules (issue 9 §4) --------------------------------------------
+
+def test_a_characteristic_says_how_its_uncertainty_is_obtained():
+    fixed = characteristic("mg/kg", None, None, "0.05", uncertainty={"expanded": "0.01"})
+    assert (fixed.uncertainty_kind, fixed.uncertainty, fixed.coverage_factor) == (
+        "expanded", "0.01", "2")
+    assert judge.uncertainty_source(fixed) == "U = 0.01 mg/kg (k = 2)"
+    relative = characteristic("g", None, "99", "101", uncertainty={"relative": "1.5", "k": "2"})
+    judged = judge.evaluate(relative, "100.0", "g")
+    assert (judged.expanded_uncertainty, judged.coverage_factor) == (Decimal("1.5"), 2)
+    assert judge.evaluate(relative, "0.0333", "kg").expanded_uncertainty == Decimal("0.50")
+    for bad, field in (({"expanded": "0"}, "uncertainty.expanded"),
+                       ({"expanded": "1", "relative": "1"}, "uncertainty"),
+                       ({"relative": "x"}, "uncertainty.relative"),
+                       ({"expanded": "1", "k": "0.5"}, "uncertainty.k"), ("1", "uncertainty")):
+        with pytest.raises(InvalidInput) as exc:
+            characteristic("g", uncertainty=bad)
+        assert exc.value.field == field
+    with pytest.raises(InvalidInput) as exc:
+        characteristic("级", "grade", uncertainty={"expanded": "1"})
+    assert exc.value.field == "uncertainty"
+
+
+@pytest.mark.parametrize(("value", "simple", "guarded", "non_binary"), [
+    ("0.035", "pass", "pass", "pass"),
+    ("0.045", "pass", "fail", "conditional pass"),
+    ("0.05", "pass", "fail", "conditional pass"),
+    ("0.055", "fail", "fail", "conditional fail"),
+    ("0.07", "fail", "fail", "fail"),
+    ("<0.03", "pass", "pass", "pass"),
+    ("<0.045", "pass", "undecided", "undecided"),
+])
+def test_the_agreed_rule_and_its_guard_band_decide(value, simple, guarded, non_binary):
+    ch = characteristic("mg/kg", None, None, "0.05", uncertainty={"expanded": "0.01"})
+    got = [judge.evaluate(ch, value, "mg/kg", rule=rule, r=Decimal(1)).conformity
+           for rule in ("simple", "guarded", "non-binary")]
+    assert got == [simple, guarded, non_binary]
+
+
+def test_a_guard_band_without_an_uncertainty_is_refused():
+    ch = characteristic("mg/kg", None, None, "0.05")
+    assert judge.evaluate(ch, "0.04", "mg/kg").conformity == "pass"
+    with pytest.raises(InvalidInput, match="uncertainty"):
+        judge.evaluate(ch, "0.04", "mg/kg", rule="guarded")
+    grade = characteristic("级", "grade", "4")
+    assert judge.evaluate(grade, "4", "级", rule="guarded").conformity == "pass"
