@@ -44,6 +44,7 @@ from lims import units  # noqa: E402
 from lims.calibration import chains  # noqa: E402
 from lims.calibration.services import dimension_of  # noqa: E402
 from lims.db import Model, make_engine  # noqa: E402
+from lims.kinds import infer  # noqa: E402
 from lims.migrate import alembic_config, upgrade  # noqa: E402
 from lims.samples.models import Result  # noqa: E402
 from tests.support.postgres import Cluster, find_bindir  # noqa: E402
@@ -149,10 +150,13 @@ def generate() -> Iterator[tuple[str, list[dict[str, Any]]]]:
                             "clause": "", "field": fam[0], "created_at": t0}
                            for f, fam in enumerate(FAMILIES)]
     canon = [units.canonical(units.parse_unit(fam[1])) for fam in FAMILIES]
+    kinds = [infer(fam[1]).id for fam in FAMILIES]
     dims = [dimension_of(fam[1]) for fam in FAMILIES]
     yield "characteristics", [
         {"id": f * RESULTS_PER_SAMPLE + c + 1, "method_id": f + 1,
-         "name": f"{fam[0]} #{c + 1}", "unit": canon[f], "lower_limit": None, "upper_limit": None}
+         "name": f"{fam[0]} #{c + 1}", "kind": kinds[f], "unit": canon[f],
+         "unit_text": fam[1], "lower_limit": None, "upper_limit": None, "lod": None,
+         "loq": None, "expected": None}
         for f, fam in enumerate(FAMILIES) for c in range(RESULTS_PER_SAMPLE)]
     yield "calibration_providers", [
         {"id": pid, "name": name, "kind": kind, "accreditation": acc, "country": "CN",

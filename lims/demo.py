@@ -73,8 +73,22 @@ def seed(rt: Runtime) -> list[tuple[str, str, str]]:
                     session, actor=qm, code="GB/T 4669-2008",
                     title="纺织品 机织物 单位长度质量和单位面积质量的测定", clause="方法 5",
                     field="textiles", characteristics=[
-                        {"name": "试样质量 Specimen mass", "unit": "g",
+                        {"name": "试样质量 Specimen mass", "kind": "mass", "unit": "g",
                          "lower_limit": "99.50", "upper_limit": "100.50"}])
+                # A method whose characteristics show kinds the lab needs beyond a plain
+                # dimension (issue 9): a mass fraction with LOD/LOQ, a grade, a qualitative
+                # result and a temperature rise.
+                samples.create_method(
+                    session, actor=qm, code="GB 18401-2010", title="国家纺织产品基本安全技术规范",
+                    field="textiles", characteristics=[
+                        {"name": "甲醛含量 Formaldehyde", "kind": "mass_fraction",
+                         "unit": "mg/kg", "upper_limit": "75", "lod": "5", "loq": "20",
+                         "uncertainty": {"relative": "10", "k": "2"}},
+                        {"name": "pH 值", "kind": "ph", "unit": "pH", "lower_limit": "4.0",
+                         "upper_limit": "8.5"},
+                        {"name": "耐水色牢度 Colour fastness to water", "kind": "grade",
+                         "unit": "级", "lower_limit": "3"},
+                        {"name": "异味 Odour", "kind": "qualitative", "expected": "未检出"}])
                 ch = method.characteristics[0]
                 req = samples.create_request(
                     session, actor=tech, customer_id=customer.id, description="委托检验",

@@ -14,7 +14,8 @@ maps them to HTTP is :mod:`lims.web.errors`; the CLI maps them to exit codes.
     │   ├── OutsideScope            signatory not authorised for the field (RB/T 214 4.2.4)
     │   └── NotTheApprover          only the approving signatory signs the report (21 CFR 11.50)
     ├── InvalidInput                -> 422 (names the field)
-    │   └── UnitMismatch            a unit not dimensionally compatible with the expected one
+    │   ├── UnitMismatch            a unit not of the expected kind (or dimension); names both
+    │   └── InstrumentNotFit        a result measured with an instrument not fit for use then
     ├── Conflict                    -> 409 (the state does not allow this)
     │   ├── SampleStateError        illegal lifecycle transition
     │   ├── CalibrationExpired      instrument overdue at the time of measurement (ISO/IEC 17025 6.4)
@@ -78,6 +79,14 @@ class InvalidInput(LimsError):
 
 class UnitMismatch(InvalidInput):
     code = "unit_mismatch"
+
+
+class InstrumentNotFit(InvalidInput):
+    """A result's instrument was not fit for use at its measurement time (ISO/IEC 17025 6.4):
+    overdue, out of service, failed check. ``data["reason"]`` is the code of the underlying
+    :class:`CalibrationExpired` or :class:`InstrumentUnavailable`."""
+
+    code = "instrument_not_fit"
 
 
 class Conflict(LimsError):

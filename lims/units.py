@@ -5,6 +5,10 @@ sees it, because pint fails on common lab notation in unhelpful ways: ``℃`` ra
 AssertionError, OHM SIGN (U+2126) and full-width ``％`` are unknown, and ``%RH`` parses as
 percent × ronnahenry. Values stay :class:`decimal.Decimal` so that "100.00" keeps its digits
 and conversions carry no float noise.
+
+A dimension is not a kind of quantity: %RH, mg/kg and % share pint's, and pint misreads some
+lab notation outright (``pH`` is picohenry to it). What a value measures, and which units it
+may be written and converted in, is :mod:`lims.kinds`; this module is the pint side of it.
 """
 
 from __future__ import annotations
@@ -18,7 +22,10 @@ import pint
 from lims.errors import InvalidInput, UnitMismatch
 
 ureg: pint.UnitRegistry[Decimal] = pint.UnitRegistry(non_int_type=Decimal, cache_folder=":auto:")
+# Kept so that units stored as "percent_relative_humidity" before quantity kinds still parse.
+# It is a percent to pint; that %RH is not a mass fraction is for lims.kinds to say.
 ureg.define("percent_relative_humidity = percent = %RH")
+ureg.define("ppb = 1e-9")  # pint has ppm but not ppb (GB/T 5009 mass fractions use both)
 pint.set_application_registry(ureg)
 
 Quantity = ureg.Quantity
@@ -32,21 +39,35 @@ _REPLACEMENTS: tuple[tuple[str, str], ...] = (
     ("℉", "degF"),
     ("°F", "degF"),
     ("％", "%"),
-    ("r/min", "rpm"),
     ("″", "arcsecond"),
     ("′", "arcminute"),
 )
+# r/min and r/s are counts per time for a lab (GB 3102.3 3-7: 1 r/min = 1/60 s⁻¹), not pint's
+# revolution = 2π rad; only as a whole unit, not inside another one ("mr/min").
+_PER_REVOLUTION = re.compile(r"(?<![\w/])(r/min|rpm|r/s|rps)(?![\w])")
+_REVOLUTIONS = {"r/min": "(1/minute)", "rpm": "(1/minute)", "r/s": "(1/second)",
+                "rps": "(1/second)"}
+# Glyphs that are the same character for a reader (GB 3100 writes the micro sign as Greek μ).
+_GLYPHS = str.maketrans({"\u00b5": "\u03bc", "％": "%", "（": "(", "）": ")", "／": "/",
+                         "⋅": "·", "・": "·", "\u3000": " "})
 
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 
+def normalise_glyphs(text: str) -> str:
+    """Normalise only glyphs that are the same unit to a reader: NFC (OHM SIGN → Ω), micro
+    sign → μ, full-width ％（）／, dot operators → ·. Nothing else: a unit is kept as written."""
+    return unicodedata.normalize("NFC", text).translate(_GLYPHS)
+
+
 def normalise_unit_text(text: str) -> str:
     """Map lab notation to a string pint parses; the result is not yet validated."""
-    text = unicodedata.normalize("NFC", text).strip()
+    text = normalise_glyphs(text).strip()
     if text in ("%RH", "％RH", "%rh"):
         return "percent_relative_humidity"
     for old, new in _REPLACEMENTS:
         text = text.replace(old, new)
+    text = _PER_REVOLUTION.sub(lambda m: _REVOLUTIONS[m[1]], text).replace("·", "*")
     if text == "%":
         return "percent"
     return text
@@ -63,11 +84,33 @@ def parse_unit(text: object, *, field: str = "unit") -> pint.Unit:
         raise InvalidInput("unit is longer than 40 characters", field=field)
     if not text.isprintable():
         raise InvalidInput("unit contains a control character or invalid text", field=field)
+    from lims.kinds.registry import lab_pint_unit  # the kinds registry builds on this module
+
+    lab = lab_pint_unit(text)
+    if lab is not None:  # r/min, %(m/m), pH, dB(A), HV10 … as the kinds registry reads them
+        return lab
     try:
         unit = ureg.parse_units(normalise_unit_text(text))
     except Exception as exc:  # noqa: BLE001 - pint raises AssertionError, ValueError, ...
         raise InvalidInput(f"unknown unit {text!r}", field=field) from exc
     return unit
+
+
+def parse_stored(text: str) -> pint.Unit:
+    """Parse a stored canonical unit: pint's long form, or a notation unit pint does not know
+    (``HV10``, ``pH``, ``""`` of a qualitative result), which is dimensionless to pint.
+
+    Never raises: a string nothing reads is taken as dimensionless.
+    """
+    if not text:
+        return ureg.dimensionless
+    try:
+        return ureg.parse_units(text)
+    except Exception:  # noqa: BLE001 - pint raises many kinds
+        try:
+            return parse_unit(text)
+        except InvalidInput:
+            return ureg.dimensionless
 
 
 def canonical(unit: pint.Unit) -> str:

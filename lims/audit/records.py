@@ -38,7 +38,7 @@ from lims.samples.models import Result, Sample, SampleTest
 RESULT_FIELDS = ("value", "unit", "unit_text", "conformity", "is_current", "version", "source",
                  "instrument_id", "calibration_record_id", "instrument_due_on", "measured_at",
                  "recorded_by_id", "replaces_id", "reason", "raw", "test_id",
-                 "characteristic_id")
+                 "characteristic_id", "expanded_uncertainty", "coverage_factor")
 SAMPLE_FIELDS = ("status", "description", "request_id", "registered_by_id", "received_at",
                  "received_by_id", "condition_on_receipt", "reviewed_at", "reviewed_by_id",
                  "approved_at", "approved_by_id")

@@ -29,7 +29,7 @@ from lims.samples.models import Customer, Result, Sample, SampleTest, TestReques
 
 @lru_cache(maxsize=512)
 def _unit(text: str) -> pint.Unit:
-    return units.ureg.parse_units(text)
+    return units.parse_stored(text)  # a result's notation unit (HV10, pH) is dimensionless
 
 
 def convert(value: Decimal, unit: str, to: str) -> Decimal:

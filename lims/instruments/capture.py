@@ -7,6 +7,7 @@ database must not stay locked meanwhile); the caller records it afterwards.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
@@ -18,7 +19,7 @@ from lims.db import utcnow
 from lims.errors import InstrumentUnavailable, InvalidInput
 from lims.instruments.models import Instrument
 from lims.instruments.services import SERIAL_KEYS, check_port
-from lims.units import parse_unit, symbol
+from lims.units import parse_unit
 
 log = logging.getLogger(__name__)
 
@@ -43,22 +44,26 @@ def take_readings(instrument: Instrument, unit: str, count: int, *,
 
 
 def take_reading(session: Session, instrument: Instrument, unit: str | None = None, *,
-                 timezone: str, port_hosts: tuple[str, ...] = ()) -> Reading:
+                 timezone: str, port_hosts: tuple[str, ...] = (),
+                 accepts: Callable[[Reading], bool] | None = None) -> Reading:
     """Open the instrument's port, check its identity and return one stable reading.
 
     :param unit: the unit the result needs; of an instrument that sends several quantities
         (RH and T) the first reading in a compatible unit is taken.
+    :param accepts: which readings' units qualify (a characteristic's kind: %RH and ℃ are
+        told apart by kind, not by pint's dimension); default: the dimension of ``unit``.
 
     :raises CalibrationExpired: the instrument is overdue now (nothing is read).
     :raises InstrumentUnavailable: no driver or port, a different instrument on the port, the
         driver failed or the instrument reported an error, overload or underload.
     """
     check_fit_for_use(session, instrument, utcnow(), timezone=timezone)
-    return _read(instrument, unit, 1, port_hosts)[0]
+    return _read(instrument, unit, 1, port_hosts, accepts)[0]
 
 
 def _read(instrument: Instrument, unit: str | None, count: int,
-          port_hosts: tuple[str, ...]) -> list[Reading]:
+          port_hosts: tuple[str, ...],
+          accepts: Callable[[Reading], bool] | None = None) -> list[Reading]:
     if not instrument.driver or not instrument.port:
         raise InvalidInput(f"instrument {instrument.asset_number} has no driver and port "
                            "configured for capture", field="instrument_id")
@@ -80,7 +85,7 @@ def _read(instrument: Instrument, unit: str | None, count: int,
                 if checked.warning:
                     log.warning("%s: %s", instrument.asset_number, checked.warning)
             for _ in range(count):
-                taken.append(_pick(device.capture(), unit, instrument))
+                taken.append(_pick(device.capture(), unit, instrument, accepts))
     except DriverError as exc:
         raise InstrumentUnavailable(f"{instrument.asset_number}: {exc}", field="instrument_id",
                                     instrument=instrument.asset_number) from exc
@@ -92,13 +97,19 @@ def _read(instrument: Instrument, unit: str | None, count: int,
     return taken
 
 
-def _pick(readings: list[Reading], unit: str | None, instrument: Instrument) -> Reading:
+def _pick(readings: list[Reading], unit: str | None, instrument: Instrument,
+          accepts: Callable[[Reading], bool] | None = None) -> Reading:
     if unit is None or len(readings) == 1:
         return readings[0]
-    want = parse_unit(unit).dimensionality
+    if accepts is None:
+        want = parse_unit(unit).dimensionality
+
+        def accepts(reading: Reading) -> bool:
+            return reading.unit is not None and parse_unit(reading.unit).dimensionality == want
+
     for reading in readings:
-        if reading.unit is not None and parse_unit(reading.unit).dimensionality == want:
+        if reading.unit is not None and accepts(reading):
             return reading
     sent = ", ".join(r.unit or r.status for r in readings)
-    raise InvalidInput(f"{instrument.asset_number} sends {sent}; none is compatible with "
-                       f"{symbol(unit)!r}", field="instrument_id")
+    raise InvalidInput(f"{instrument.asset_number} sends {sent}; none is a unit of what "
+                       f"{unit!r} measures", field="instrument_id")

@@ -206,6 +206,50 @@ def verdict_of(x: Decimal, lower: Decimal | None, upper: Decimal | None, *,
     return "fail"
 
 
+UNDECIDED = "undecided"
+
+
+def verdict_of_range(low: Decimal | None, high: Decimal | None, lower: Decimal | None,
+                     upper: Decimal | None, *, low_inclusive: bool = True,
+                     high_inclusive: bool = True, rule: str = "simple",
+                     w: Decimal = Decimal(0)) -> str:
+    """The verdict of a value known only to lie between ``low`` and ``high`` (None: unbounded):
+    a censored result ("<0.01", "未检出" below the LOD), limits already in its unit.
+
+    It is :func:`verdict_of`'s verdict when every value of the interval gets the same one, and
+    ``undecided`` when they differ (the interval straddles a limit): a person must decide
+    (ISO/IEC 17025 7.8.6.1: the statement must be unambiguous). ``verdict_of`` stays the one
+    rule: it is piecewise constant between the limits (± w), so evaluating it at each limit
+    inside the interval and at one point of every stretch between them finds every verdict.
+    """
+    if rule not in RULES:
+        raise InvalidInput(f"must be one of {', '.join(RULES)}", field="rule")
+    w = Decimal(0) if rule == "simple" else w
+
+    def inside(x: Decimal) -> bool:
+        return ((low is None or x > low or (x == low and low_inclusive))
+                and (high is None or x < high or (x == high and high_inclusive)))
+
+    marks = {m for m in (lower, upper) if m is not None}
+    marks |= {m + d for m in marks for d in (w, -w)}
+    edges = sorted(marks | {b for b in (low, high) if b is not None})
+    if not edges:
+        return verdict_of(Decimal(0), lower, upper, rule=rule, w=w)
+    candidates = [*edges, edges[0] - 1, edges[-1] + 1]
+    candidates += [(a + b) / 2 for a, b in zip(edges, edges[1:], strict=False)]
+    verdicts = {verdict_of(x, lower, upper, rule=rule, w=w) for x in candidates if inside(x)}
+    if not verdicts:
+        raise InvalidInput("the interval holds no value", field="value")
+    return verdicts.pop() if len(verdicts) == 1 else UNDECIDED
+
+
+def verdict_of_label(label: str, expected: str | None) -> str | None:
+    """The verdict of a qualitative value: it conforms when it is the value required."""
+    if expected is None:
+        return None
+    return "pass" if label == expected else "fail"
+
+
 def _in_unit(number: Decimal, text: Any, target: Any, target_text: Any, field: str, *,
              interval: bool = False) -> Decimal:
     from lims.units import check_compatible

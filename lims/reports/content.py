@@ -25,10 +25,12 @@ class ResultLine:
     characteristic: str
     requirement: str       # e.g. "99.95 … 100.05 g", or "—"
     value: str             # the digits as recorded
-    unit: str              # display symbol
-    conformity: str | None  # "pass" / "fail" / None
+    unit: str              # as written (r/min, N·m, %(m/m)); "" when the value carries it
+    conformity: str | None  # "pass" / "fail" / None (a person's decision when there is one)
     instrument: str        # asset number and name, or ""
     version: int
+    note: str = ""         # e.g. who decided an undecided conformity and why
+    uncertainty: str = ""  # e.g. "U = 0.03 g (k = 2)"
 
 
 @dataclasses.dataclass(frozen=True)

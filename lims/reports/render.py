@@ -32,7 +32,9 @@ REGULAR, BOLD = "NotoSansSC-Regular", "NotoSansSC-Bold"
 _registered: set[str] = set()
 _lock = threading.Lock()
 
-CONFORMITY = {"pass": "合格 Pass", "fail": "不合格 Fail", None: "—"}
+CONFORMITY = {"pass": "合格 Pass", "fail": "不合格 Fail", "undecided": "待定 Undecided",
+              "conditional pass": "有条件合格 Conditional pass",
+              "conditional fail": "有条件不合格 Conditional fail", None: "—"}
 
 
 def register_fonts(font_dir: Path) -> None:
@@ -207,9 +209,13 @@ def render_report(content: ReportContent, *, font_dir: Path) -> bytes:
         "检验项目<br/>Characteristic", "技术要求<br/>Requirement", "检验结果<br/>Result",
         "单项判定<br/>Conformity", "测量仪器<br/>Instrument")]]
     for r in content.results:
-        value = _esc(f"{r.value} {r.unit}") + (f"<br/>(v{r.version})" if r.version > 1 else "")
+        value = _esc(f"{r.value} {r.unit}".strip()) + (
+            f"<br/>{_esc(r.uncertainty)}" if r.uncertainty else "") + (
+            f"<br/>(v{r.version})" if r.version > 1 else "")
+        verdict = CONFORMITY.get(r.conformity, _esc(str(r.conformity))) + (
+            f"<br/>{_esc(r.note)}" if r.note else "")
         rows.append([P(_esc(f"{r.characteristic}"), st["cell"]), P(_esc(r.requirement), st["cell"]),
-                     P(value, st["cell"]), P(CONFORMITY[r.conformity], st["cell"]),
+                     P(value, st["cell"]), P(verdict, st["cell"]),
                      P(_esc(r.instrument) or "—", st["cell"])])
     results_style = TableStyle([
         ("FONT", (0, 0), (-1, -1), REGULAR, 8.5),

@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from lims import units
 from lims.audit.services import record
 from lims.auth.models import User
 from lims.auth.services import require
@@ -27,6 +26,7 @@ from lims.errors import (
     SeparationOfDuties,
 )
 from lims.instruments.models import Instrument
+from lims.metrology.decision import RULE_NAMES
 from lims.numbering import next_number
 from lims.reports.content import MethodLine, ReportContent, ResultLine, Signature
 from lims.reports.models import Report, ReportClaim, ReportStatus
@@ -53,12 +53,33 @@ DECISION_RULE = ("简单接受，不考虑测量不确定度 / Simple acceptance
                  "taken into account (ILAC-G8:09/2019 4.2.1, w = 0); a value on a limit conforms")
 
 
+def decision_rule_text(rule: str, r: str | None) -> str:
+    """The decision rule agreed for the request, as the report states it (ISO/IEC 17025
+    7.8.6.2: the rule applied is reported)."""
+    if rule == "simple":
+        return DECISION_RULE
+    zh, en = RULE_NAMES[rule]
+    band = f"w = {r or '1'}·U"
+    tail = ("; 结论为合格、有条件合格、有条件不合格或不合格 / verdicts pass, conditional pass, "
+            "conditional fail or fail" if rule == "non-binary" else "")
+    return f"{zh}，{band} / {en}, {band}; U 为扩展不确定度 / U is the expanded uncertainty{tail}"
+
+
+# Added when a result is a bound ("<0.01", 未检出 below the LOD): how such a value is judged.
+CENSORED_RULE = ("以界限值报告的结果（<、≤、>、≥、未检出），仅当其可能取值全部符合要求时判为合格，"
+                 "全部不符合时判为不合格，否则由审核人判定并注明理由 / "
+                 "A result given as a bound conforms only if every value it allows conforms "
+                 "and fails only if none does; otherwise the reviewer decides, with the reason "
+                 "shown")
+
+
 def build_content(session: Session, sample: Sample, *, number: str, issued_at: dt.datetime,
                   settings: Settings) -> ReportContent:
     """Snapshot what the report says from the sample and its current results."""
     req = sample.request
     results, measured = [], []
     authors: set[int] = set()
+    censored = False
     for test in sample.tests:
         current = test.current_results()
         for ch in test.method.characteristics:
@@ -66,11 +87,19 @@ def build_content(session: Session, sample: Sample, *, number: str, issued_at: d
             if r is None:
                 continue
             inst = session.get(Instrument, r.instrument_id) if r.instrument_id else None
+            value, unit = r.shown()  # as the technician wrote it; 未检出 with its LOD
+            censored = censored or r.is_bound()
+            note = ""
+            if r.decision is not None:
+                decider = session.get(User, r.decision.decided_by_id)
+                note = (f"人工判定 decided by {decider.full_name if decider else '?'}: "
+                        f"{r.decision.reason}")
             results.append(ResultLine(
                 method=test.method.code, characteristic=ch.name,
-                requirement=ch.requirement(), value=r.value, unit=units.symbol(r.unit),
-                conformity=r.conformity, version=r.version,
-                instrument=f"{inst.asset_number} {inst.name}" if inst else ""))
+                requirement=ch.requirement(), value=value, unit=unit,
+                conformity=r.verdict, version=r.version,
+                instrument=f"{inst.asset_number} {inst.name}" if inst else "", note=note,
+                uncertainty=r.uncertainty_text()))
             authors.update(x.recorded_by_id for x in test.results if x.characteristic_id == ch.id)
             measured.append(r.measured_at)
     if sample.reviewed_by_id is None or sample.approved_by_id is None:
@@ -102,7 +131,9 @@ def build_content(session: Session, sample: Sample, *, number: str, issued_at: d
         tested_from=min(measured), tested_to=max(measured), issued_at=issued_at,
         methods=tuple(MethodLine(t.method.code, t.method.title, t.method.clause)
                       for t in sample.tests),
-        results=tuple(results), signatures=signatures, decision_rule=DECISION_RULE,
+        results=tuple(results), signatures=signatures,
+        decision_rule=decision_rule_text(req.decision_rule, req.guard_factor)
+        + ("; " + CENSORED_RULE if censored else ""),
         verify_url=f"{settings.public_url.rstrip('/')}/verify/{number}",
         timezone=settings.timezone)
 

@@ -59,8 +59,10 @@ def create_request() -> Any:
     with unit_of_work(get_session()) as db:
         req = services.create_request(db, actor=current_user(), customer_id=data.get("customer_id"),
                                       description=data.get("description", ""),
+                                      decision_rule=data.get("decision_rule"), r=data.get("r"),
                                       number_format=s.request_number_format, timezone=s.timezone)
-        body = {"id": req.id, "number": req.number, "customer_id": req.customer_id}
+        body = {"id": req.id, "number": req.number, "customer_id": req.customer_id,
+                "decision_rule": serialize.decision_rule(req)}
     return jsonify(body), 201
 
 
@@ -106,6 +108,7 @@ def record_result(number: str) -> Any:
                                    characteristic_id=data.get("characteristic_id"),
                                    value=data.get("value"), unit=data.get("unit"),
                                    instrument_id=data.get("instrument_id"),
+                                   measured_at=data.get("measured_at"),
                                    timezone=settings().timezone)
         body = serialize.result(r)
     return jsonify(body), 201
@@ -138,8 +141,21 @@ def correct(result_id: int) -> Any:
                                     value=data.get("value"), unit=data.get("unit"),
                                     reason=data.get("reason"),
                                     instrument_id=data.get("instrument_id"),
-                                   timezone=settings().timezone)
+                                    measured_at=data.get("measured_at"),
+                                    timezone=settings().timezone)
         body = serialize.result(r)
+    return jsonify(body), 201
+
+
+@bp.post("/results/<int:result_id>/decision")
+def decide(result_id: int) -> Any:
+    """A reviewer's conformity decision for an undecided result, with the reason."""
+    data = json_body()
+    with unit_of_work(get_session()) as db:
+        d = services.decide_conformity(db, actor=current_user(), result_id=result_id,
+                                       conformity=data.get("conformity"),
+                                       reason=data.get("reason"))
+        body = serialize.decision(d)
     return jsonify(body), 201
 
 

@@ -28,7 +28,8 @@ def _api_paths() -> dict[str, Any]:
                                   clause="string?", characteristics="array"))},
         "/api/v1/requests": {
             "post": op("Create a test request", ok=201,
-                       body=props(customer_id="integer", description="string?"))},
+                       body=props(customer_id="integer", description="string?",
+                                  decision_rule="string?", r="string?"))},
         "/api/v1/samples": {
             "get": op("List samples"),
             "post": op("Register a sample", ok=201,
@@ -40,8 +41,8 @@ def _api_paths() -> dict[str, Any]:
             "post": op("Record receipt", params=["number"], body=props(condition="string"))},
         "/api/v1/samples/{number}/results": {
             "post": op("Record a result", ok=201, params=["number"],
-                       body=props(characteristic_id="integer", value="string", unit="string",
-                                  instrument_id="integer?"))},
+                       body=props(characteristic_id="integer", value="string", unit="string?",
+                                  instrument_id="integer?", measured_at="string?"))},
         "/api/v1/samples/{number}/capture": {
             "post": op("Read an instrument now and record the reading with its raw bytes",
                        ok=201, params=["number"],
@@ -49,7 +50,12 @@ def _api_paths() -> dict[str, Any]:
         "/api/v1/results/{result_id}/corrections": {
             "post": op("Correct a result: a new version with a reason", ok=201,
                        params=["result_id"],
-                       body=props(value="string", unit="string", reason="string"))},
+                       body=props(value="string", unit="string?", reason="string",
+                                  measured_at="string?"))},
+        "/api/v1/results/{result_id}/decision": {
+            "post": op("Decide the conformity of an undecided result, with a reason (reviewer)",
+                       ok=201, params=["result_id"],
+                       body=props(conformity="string", reason="string"))},
         "/api/v1/samples/{number}/complete": {"post": op("Declare testing complete",
                                                          params=["number"])},
         "/api/v1/samples/{number}/review": {"post": op("Record the technical review",

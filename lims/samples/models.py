@@ -8,7 +8,7 @@ from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConst
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lims.db import Model, utcnow
-from lims.units import symbol
+from lims.kinds import judge
 
 
 class Customer(Model):
@@ -39,30 +39,43 @@ class TestMethod(Model):
 
 
 class Characteristic(Model):
-    """A measured property of a method with its unit and specification limits."""
+    """A measured property of a method: its kind of quantity, unit and specification.
+
+    ``kind`` is one of :data:`lims.kinds.KINDS`; a result is accepted only in a unit of it.
+    ``unit_text`` is the unit as the method writes it (``r/min``, ``N·m``, ``%(m/m)``), shown on
+    pages and reports; ``unit`` the canonical form stored beside it. Limits, LOD and LOQ keep
+    their digits as specified, in ``unit_text``; ``expected`` is the value a qualitative
+    characteristic requires (阴性).
+    """
 
     __tablename__ = "characteristics"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     method_id: Mapped[int] = mapped_column(ForeignKey("test_methods.id"))
     name: Mapped[str] = mapped_column(String(120))
-    unit: Mapped[str] = mapped_column(String(60))       # canonical pint unit
+    kind: Mapped[str] = mapped_column(String(40))
+    unit: Mapped[str] = mapped_column(String(60))       # canonical (pint's form, or the notation)
+    unit_text: Mapped[str] = mapped_column(String(40))  # as written
     lower_limit: Mapped[str | None] = mapped_column(String(40))  # digits as specified
     upper_limit: Mapped[str | None] = mapped_column(String(40))
+    lod: Mapped[str | None] = mapped_column(String(40))  # limit of detection, in unit_text
+    loq: Mapped[str | None] = mapped_column(String(40))  # limit of quantification
+    expected: Mapped[str | None] = mapped_column(String(40))  # qualitative: the value required
+    # How a result's uncertainty is obtained (from method validation): "expanded" (U in
+    # unit_text) or "relative" (U in % of the value), with its coverage factor k.
+    uncertainty_kind: Mapped[str | None] = mapped_column(String(20))
+    uncertainty: Mapped[str | None] = mapped_column(String(40))
+    coverage_factor: Mapped[str | None] = mapped_column(String(10))
 
     method: Mapped[TestMethod] = relationship(back_populates="characteristics")
 
     def requirement(self) -> str:
-        """The specification as text, e.g. ``99.95 … 100.05 g`` or ``≤ 0.5 %``."""
-        sym = symbol(self.unit)
-        lo, hi = self.lower_limit, self.upper_limit
-        if lo is not None and hi is not None:
-            return f"{lo} … {hi} {sym}"
-        if lo is not None:
-            return f"≥ {lo} {sym}"
-        if hi is not None:
-            return f"≤ {hi} {sym}"
-        return "—"
+        """The specification as text, e.g. ``99.95 … 100.05 g``, ``≤ 0.5 %(m/m)``, ``阴性``."""
+        return judge.requirement(self)
+
+    def uncertainty_text(self) -> str:
+        """How the uncertainty is obtained, e.g. ``U = 0.02 mg/kg (k = 2)``, ``U = 1.5 % (k = 2)``."""
+        return judge.uncertainty_source(self)
 
 
 class TestRequest(Model):
@@ -75,6 +88,10 @@ class TestRequest(Model):
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # The decision rule agreed with the customer (ISO/IEC 17025 7.1.3, ILAC-G8): "simple",
+    # "guarded" (w = r·U) or "non-binary"; r is the guard band factor.
+    decision_rule: Mapped[str] = mapped_column(String(20), default="simple")
+    guard_factor: Mapped[str | None] = mapped_column(String(10))
 
     customer: Mapped[Customer] = relationship(lazy="joined")
     samples: Mapped[list[Sample]] = relationship(back_populates="request", order_by="Sample.id")
@@ -143,7 +160,13 @@ class Result(Model):
     value: Mapped[str] = mapped_column(String(40))          # the digits as recorded
     unit: Mapped[str] = mapped_column(String(60))           # canonical pint unit
     unit_text: Mapped[str] = mapped_column(String(40))      # the unit as recorded
-    conformity: Mapped[str | None] = mapped_column(String(10))  # "pass" / "fail" / None
+    # "pass" / "fail" / "undecided" (a censored value straddling a limit) / None, and under a
+    # non-binary rule "conditional pass" / "conditional fail"
+    conformity: Mapped[str | None] = mapped_column(String(20))
+    # Expanded uncertainty (in the characteristic's unit) and its coverage factor, from the
+    # characteristic's source at the time of recording.
+    expanded_uncertainty: Mapped[str | None] = mapped_column(String(40))
+    coverage_factor: Mapped[str | None] = mapped_column(String(10))
     source: Mapped[str] = mapped_column(String(20))         # "manual" / "instrument"
     instrument_id: Mapped[int | None] = mapped_column(ForeignKey("instruments.id"))
     # The instrument's calibration state at the instant of measurement (ISO/IEC 17025 7.5.1):
@@ -160,3 +183,43 @@ class Result(Model):
 
     test: Mapped[SampleTest] = relationship(back_populates="results")
     characteristic: Mapped[Characteristic] = relationship(lazy="joined")
+    decision: Mapped[ConformityDecision | None] = relationship(
+        lazy="selectin", back_populates="result")
+
+    @property
+    def verdict(self) -> str | None:
+        """The conformity that stands: a person's decision on an undecided result, or the rule's."""
+        return self.decision.conformity if self.decision is not None else self.conformity
+
+    def uncertainty_text(self) -> str:
+        """``U = 0.03 g (k = 2)``, or "" without an uncertainty."""
+        if self.expanded_uncertainty is None:
+            return ""
+        return (f"U = {self.expanded_uncertainty} {self.characteristic.unit_text}".rstrip()
+                + f" (k = {self.coverage_factor})")
+
+    def is_bound(self) -> bool:
+        """Whether the value is a bound ("<0.01", "≥ 5", 未检出) rather than a number."""
+        return judge.is_bound(self.value, self.characteristic)
+
+    def shown(self) -> tuple[str, str]:
+        """(value, unit) as pages and reports print them: as entered; "未检出" with its LOD."""
+        return judge.display(self.value, self.unit_text, self.characteristic)
+
+
+class ConformityDecision(Model):
+    """A person's statement of conformity for a result the rule left undecided (a censored
+    value whose bound straddles a limit), with the reason; never rewritten (ISO/IEC 17025
+    7.8.6.1: the statement is unambiguous; 7.5.1: who decided and why is on record).
+    """
+
+    __tablename__ = "conformity_decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    result_id: Mapped[int] = mapped_column(ForeignKey("results.id"), unique=True)
+    conformity: Mapped[str] = mapped_column(String(20))   # "pass" / "fail"
+    reason: Mapped[str] = mapped_column(Text)
+    decided_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    result: Mapped[Result] = relationship(back_populates="decision")

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from lims.samples.models import Customer, Result, Sample, TestMethod
-from lims.units import symbol
+from lims.samples.models import (
+    Characteristic,
+    ConformityDecision,
+    Customer,
+    Result,
+    Sample,
+    TestMethod,
+    TestRequest,
+)
 
 
 def iso(value: Any) -> str | None:
@@ -16,18 +23,42 @@ def customer(c: Customer) -> dict[str, Any]:
     return {"id": c.id, "name": c.name, "contact": c.contact, "address": c.address}
 
 
+def characteristic(ch: Characteristic) -> dict[str, Any]:
+    return {"id": ch.id, "name": ch.name, "kind": ch.kind, "unit": ch.unit_text,
+            "unit_canonical": ch.unit, "lower_limit": ch.lower_limit,
+            "upper_limit": ch.upper_limit, "lod": ch.lod, "loq": ch.loq,
+            "expected": ch.expected, "requirement": ch.requirement(),
+            "uncertainty": None if ch.uncertainty_kind is None else {
+                ch.uncertainty_kind: ch.uncertainty, "k": ch.coverage_factor}}
+
+
+def decision_rule(req: TestRequest) -> dict[str, Any]:
+    return {"rule": req.decision_rule, "r": req.guard_factor}
+
+
 def method(m: TestMethod) -> dict[str, Any]:
     return {"id": m.id, "code": m.code, "title": m.title, "clause": m.clause, "field": m.field,
-            "characteristics": [
-                {"id": ch.id, "name": ch.name, "unit": symbol(ch.unit),
-                 "lower_limit": ch.lower_limit, "upper_limit": ch.upper_limit}
-                for ch in m.characteristics]}
+            "characteristics": [characteristic(ch) for ch in m.characteristics]}
+
+
+def decision(d: ConformityDecision | None) -> dict[str, Any] | None:
+    if d is None:
+        return None
+    return {"id": d.id, "conformity": d.conformity, "reason": d.reason,
+            "decided_by_id": d.decided_by_id, "decided_at": iso(d.decided_at)}
 
 
 def result(r: Result) -> dict[str, Any]:
+    shown_value, shown_unit = r.shown()
     return {"id": r.id, "characteristic_id": r.characteristic_id, "version": r.version,
             "is_current": r.is_current, "value": r.value, "unit": r.unit_text,
-            "unit_canonical": r.unit, "conformity": r.conformity, "source": r.source,
+            "unit_canonical": r.unit, "kind": r.characteristic.kind,
+            "shown": f"{shown_value} {shown_unit}".strip(),
+            "conformity": r.conformity, "decision": decision(r.decision),
+            "verdict": r.verdict, "expanded_uncertainty": r.expanded_uncertainty,
+            "k": r.coverage_factor,
+            "uncertainty_unit": r.characteristic.unit_text if r.expanded_uncertainty else None,
+            "source": r.source,
             "instrument_id": r.instrument_id, "instrument_due_on": iso(r.instrument_due_on),
             "calibration_record_id": r.calibration_record_id,
             "raw": r.raw.decode("latin-1") if r.raw is not None else None,
@@ -38,6 +69,7 @@ def result(r: Result) -> dict[str, Any]:
 def sample(s: Sample, *, with_results: bool = True) -> dict[str, Any]:
     data: dict[str, Any] = {
         "number": s.number, "request": s.request.number, "customer": customer(s.request.customer),
+        "decision_rule": decision_rule(s.request),
         "description": s.description, "status": s.status,
         "registered_at": iso(s.registered_at), "received_at": iso(s.received_at),
         "received_by_id": s.received_by_id, "condition_on_receipt": s.condition_on_receipt,

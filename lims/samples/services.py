@@ -6,17 +6,17 @@ every change in the same transaction.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pint
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from drivers import Reading
-from lims import units
+from lims import kinds
 from lims.audit.services import record, snapshot
 from lims.auth.models import User
 from lims.auth.services import require
@@ -24,21 +24,27 @@ from lims.auth.sessions import LoginPolicy, reauthenticate
 from lims.calibration.services import check_fit_for_use
 from lims.db import utcnow
 from lims.errors import (
+    CalibrationExpired,
     Conflict,
+    InstrumentNotFit,
+    InstrumentUnavailable,
     InvalidInput,
     NotFound,
     OutsideScope,
     SampleStateError,
     SeparationOfDuties,
+    UnitMismatch,
 )
 from lims.instruments.capture import take_reading
 from lims.instruments.models import Instrument
 from lims.instruments.services import get_instrument
-from lims.metrology.decision import verdict_of
+from lims.kinds import judge
+from lims.metrology.decision import RULES, UNDECIDED
 from lims.numbering import next_number
 from lims.samples.lifecycle import RESULTS_OPEN, SampleStatus, check_transition
 from lims.samples.models import (
     Characteristic,
+    ConformityDecision,
     Customer,
     Result,
     Sample,
@@ -46,7 +52,7 @@ from lims.samples.models import (
     TestMethod,
     TestRequest,
 )
-from lims.validate import as_id, text
+from lims.validate import as_id, moment, text
 
 MAX_TEXT = 2000
 # The meaning of the authorised signatory's electronic signature (21 CFR 11.50(a)(3)), on the
@@ -74,9 +80,12 @@ def create_customer(session: Session, *, actor: User, name: Any, contact: Any = 
 
 def create_method(session: Session, *, actor: User, code: Any, title: Any, field: Any,
                   clause: Any = "", characteristics: object) -> TestMethod:
-    """Create a test method with its characteristics (name, unit, lower/upper limit).
+    """Create a test method with its characteristics: ``name``, ``unit``, ``kind`` (inferred
+    from the unit when it names one kind), ``lower_limit``, ``upper_limit``, ``lod``, ``loq``
+    and, for a qualitative characteristic, ``expected`` (see :func:`lims.kinds.judge.declare`).
 
-    :raises InvalidInput: unknown unit, bad limit, lower limit above upper limit.
+    :raises InvalidInput: unknown unit or kind, a unit of several kinds without ``kind``, bad
+        limit, lower limit above upper limit, LOD above LOQ (each names its field).
     """
     require(actor, "method.manage")
     code = text(code, "code", max_len=80)
@@ -84,27 +93,20 @@ def create_method(session: Session, *, actor: User, code: Any, title: Any, field
         raise Conflict(f"method {code!r} exists", field="code")
     if not isinstance(characteristics, list | tuple) or not characteristics:
         raise InvalidInput("at least one characteristic is required", field="characteristics")
+    if len(characteristics) > 200:
+        raise InvalidInput("at most 200 characteristics per method", field="characteristics")
     method = TestMethod(code=code, title=text(title, "title"), field=text(field, "field", max_len=80),
                         clause=text(clause, "clause", required=False, max_len=80))
     for i, spec in enumerate(characteristics):
         prefix = f"characteristics[{i}]"
         if not isinstance(spec, dict):
             raise InvalidInput("must be an object", field=prefix)
-        unit = units.parse_unit(spec.get("unit"), field=f"{prefix}.unit")
-        limits: dict[str, str | None] = {}
-        for key in ("lower_limit", "upper_limit"):
-            raw = spec.get(key)
-            if raw in (None, ""):
-                limits[key] = None
-            else:
-                units.parse_value(raw, field=f"{prefix}.{key}")
-                limits[key] = str(raw).strip()
-        if limits["lower_limit"] and limits["upper_limit"] and \
-                Decimal(limits["lower_limit"]) > Decimal(limits["upper_limit"]):
-            raise InvalidInput("lower limit is above the upper limit", field=f"{prefix}.lower_limit")
-        method.characteristics.append(Characteristic(
-            name=text(spec.get("name"), f"{prefix}.name", max_len=120),
-            unit=units.canonical(unit), **limits))
+        name = text(spec.get("name"), f"{prefix}.name", max_len=120)
+        declared = judge.declare(
+            unit=spec.get("unit"), kind=spec.get("kind"), lower_limit=spec.get("lower_limit"),
+            upper_limit=spec.get("upper_limit"), lod=spec.get("lod"), loq=spec.get("loq"),
+            expected=spec.get("expected"), uncertainty=spec.get("uncertainty"), prefix=prefix)
+        method.characteristics.append(Characteristic(name=name, **dataclasses.asdict(declared)))
     session.add(method)
     session.flush()
     record(session, actor=actor, action="method.create", entity_type="test_methods",
@@ -116,14 +118,32 @@ def create_method(session: Session, *, actor: User, code: Any, title: Any, field
 # --- requests and samples ------------------------------------------------------------------
 
 def create_request(session: Session, *, actor: User, customer_id: Any, description: Any = "",
-                   number_format: str, timezone: str) -> TestRequest:
+                   decision_rule: Any = None, r: Any = None, number_format: str,
+                   timezone: str) -> TestRequest:
+    """Open a test request with the decision rule agreed with the customer (ISO/IEC 17025
+    7.1.3): ``simple`` (the default), ``guarded`` or ``non-binary`` with guard band w = r·U
+    (``r`` default 1).
+
+    :raises InvalidInput: no such customer, an unknown rule, r not a number from 0 to 10.
+    """
     require(actor, "sample.register")
     customer = session.get(Customer, as_id(customer_id, "customer_id"))
     if customer is None:
         raise InvalidInput("no such customer", field="customer_id")
+    rule = "simple" if decision_rule in (None, "") else decision_rule
+    if rule not in RULES:
+        raise InvalidInput(f"must be one of {', '.join(RULES)}", field="decision_rule")
+    factor = None
+    if rule != "simple":
+        factor = "1" if r in (None, "") else kinds.values.written(r, "r")
+        if not Decimal(0) <= kinds.values.number(factor, field="r") <= Decimal(10):
+            raise InvalidInput("a guard band factor lies between 0 and 10", field="r")
+    elif r not in (None, ""):
+        raise InvalidInput("simple acceptance has no guard band", field="r")
     req = TestRequest(
         number=next_number(session, "request", number_format, today=_local_today(timezone)),
-        customer_id=customer.id, created_by_id=actor.id,
+        customer_id=customer.id, created_by_id=actor.id, decision_rule=rule,
+        guard_factor=factor,
         description=text(description, "description", required=False, max_len=MAX_TEXT))
     session.add(req)
     session.flush()
@@ -150,6 +170,15 @@ def register_sample(session: Session, *, actor: User, request_id: Any, descripti
     methods = session.scalars(select(TestMethod).where(TestMethod.id.in_(ids))).all()
     if len({m.id for m in methods}) != len(set(ids)):
         raise InvalidInput("unknown method id", field="method_ids")
+    if req.decision_rule != "simple":
+        # A guard band is r·U: every judged measured value needs its uncertainty (ILAC-G8 4.2).
+        unknown = [f"{m.code} {ch.name}" for m in methods for ch in m.characteristics
+                   if kinds.get(ch.kind).values == "number" and ch.uncertainty is None
+                   and (ch.lower_limit is not None or ch.upper_limit is not None)]
+        if unknown:
+            raise InvalidInput(f"request {req.number} agreed the {req.decision_rule} decision "
+                               "rule, which needs the measurement uncertainty; none is declared "
+                               f"for {', '.join(unknown)}", field="method_ids")
     sample = Sample(
         number=next_number(session, "sample", number_format, today=_local_today(timezone)),
         request_id=req.id, description=text(description, "description", max_len=300),
@@ -223,28 +252,19 @@ def find_characteristic(sample: Sample, characteristic_id: Any
                        field="characteristic_id")
 
 
-def conformity(value: Decimal, unit: pint.Unit, expected: pint.Unit, ch: Characteristic
-               ) -> str | None:
-    """Judge a value against the characteristic's limits by simple acceptance (ILAC-G8 4.2.1).
-
-    A value exactly on a limit conforms. The rule itself is :mod:`lims.metrology.decision`.
-    """
-    if ch.lower_limit is None and ch.upper_limit is None:
-        return None
-    in_spec = units.convert(value, unit, expected)
-    lower = None if ch.lower_limit is None else Decimal(ch.lower_limit)
-    upper = None if ch.upper_limit is None else Decimal(ch.upper_limit)
-    return verdict_of(in_spec, lower, upper, rule="simple")
-
-
 def record_result(session: Session, *, actor: User, number: str, characteristic_id: Any,
-                  value: Any, unit: Any, instrument_id: Any = None,
-                  measured_at: dt.datetime | None = None, raw: bytes | None = None,
-                  source: str = "manual", timezone: str) -> Result:
+                  value: Any, unit: Any, instrument_id: Any = None, measured_at: Any = None,
+                  raw: bytes | None = None, source: str = "manual", timezone: str) -> Result:
     """Record a result exactly as entered or captured.
 
-    :raises UnitMismatch: the unit's dimension differs from the characteristic's.
-    :raises CalibrationExpired: the instrument was overdue at the time of measurement.
+    ``value`` is written as labs write it (:mod:`lims.kinds.values`: "100.00", "<0.01",
+    "未检出", "1.5×10³", a grade, a qualitative value); ``measured_at`` is when it was measured
+    (ISO 8601 text or an aware datetime; default now).
+
+    :raises UnitMismatch: the unit is not of the characteristic's kind (naming both).
+    :raises InvalidInput: a value not of the kind or outside its domain; measured before the
+        sample's receipt or in the future; an instrument not fit for use then
+        (:class:`InstrumentNotFit`).
     :raises SampleStateError: the sample does not accept results now.
     :raises Conflict: the characteristic already has a result (correct it instead).
     """
@@ -255,9 +275,9 @@ def record_result(session: Session, *, actor: User, number: str, characteristic_
     if ch.id in test.current_results():
         raise Conflict(f"{ch.name} already has a result on {sample.number}; correct it instead",
                        field="characteristic_id")
-    result = _build_result(session, actor=actor, test=test, ch=ch, value=value, unit=unit,
-                           instrument_id=instrument_id, measured_at=measured_at, raw=raw,
-                           source=source, timezone=timezone)
+    result = _build_result(session, actor=actor, sample=sample, test=test, ch=ch, value=value,
+                           unit=unit, instrument_id=instrument_id, measured_at=measured_at,
+                           raw=raw, source=source, timezone=timezone)
     session.add(result)
     session.flush()
     record(session, actor=actor, action="result.record", entity_type="results",
@@ -279,13 +299,39 @@ def read_for_result(session: Session, *, actor: User, number: str, characteristi
     require(actor, "result.capture")
     _test, ch = find_characteristic(get_sample(session, number), characteristic_id)
     instrument = get_instrument(session, as_id(instrument_id, "instrument_id"))
-    return instrument, take_reading(session, instrument, ch.unit, timezone=timezone,
-                                    port_hosts=port_hosts)
+    return instrument, take_reading(session, instrument, ch.unit_text, timezone=timezone,
+                                    port_hosts=port_hosts,
+                                    accepts=lambda reading: _of_kind(ch, reading.unit, reading.quantity))
+
+
+def _of_kind(ch: Characteristic, unit: str | None, quantity: str | None = None) -> bool:
+    """Whether a reading is of the characteristic's kind (capture picks it): its unit, and the
+    quantity the driver says it measured (℃ is a temperature or a temperature difference, and
+    only the instrument knows which: a Vaisala HMT330 ``dT`` against its ``T``)."""
+    if quantity in _TEMPERATURES and ch.kind in _TEMPERATURES and quantity != ch.kind:
+        return False
+    try:
+        kinds.resolve(kinds.get(ch.kind), unit, like=ch.unit)
+    except InvalidInput:
+        return False
+    return True
+
+
+_TEMPERATURES = ("temperature", "temperature_difference")
 
 
 def record_reading(session: Session, *, actor: User, number: str, characteristic_id: Any,
                    instrument: Instrument, reading: Reading, timezone: str) -> Result:
-    """Record a captured reading, with its raw bytes and time, as the result."""
+    """Record a captured reading, with its raw bytes and time, as the result.
+
+    :raises UnitMismatch: the driver says the reading is a temperature and the characteristic
+        a temperature difference, or the other way round (both read in ℃).
+    """
+    _test, ch = find_characteristic(get_sample(session, number), characteristic_id)
+    if not _of_kind(ch, reading.unit, reading.quantity) and reading.quantity in _TEMPERATURES:
+        raise UnitMismatch(f"{instrument.asset_number} read a {reading.quantity} in "
+                           f"{reading.unit!r}; {ch.name} is a {ch.kind}", field="unit",
+                           given=reading.unit, kind=ch.kind)
     return record_result(session, actor=actor, number=number,
                          characteristic_id=characteristic_id, value=reading.value,
                          unit=reading.unit, instrument_id=instrument.id,
@@ -294,9 +340,13 @@ def record_reading(session: Session, *, actor: User, number: str, characteristic
 
 
 def correct_result(session: Session, *, actor: User, result_id: Any, value: Any, unit: Any,
-                   reason: Any, instrument_id: Any = None,
-                   measured_at: dt.datetime | None = None, timezone: str) -> Result:
-    """Correct a result: a new version with the reason; the original stays readable (7.5.2)."""
+                   reason: Any, instrument_id: Any = None, measured_at: Any = None,
+                   timezone: str) -> Result:
+    """Correct a result: a new version with the reason; the original stays readable (7.5.2).
+
+    The measurement time is the corrected version's unless ``measured_at`` is given: a
+    correction of a typing error does not move when the item was measured.
+    """
     require(actor, "result.correct")
     reason = text(reason, "reason", max_len=MAX_TEXT)
     old = session.get(Result, as_id(result_id, "result_id"))
@@ -310,10 +360,12 @@ def correct_result(session: Session, *, actor: User, result_id: Any, value: Any,
         raise Conflict(f"result {old.id} was already corrected; correct the current version",
                        field="result_id")
     _check_results_open(sample)
-    new = _build_result(session, actor=actor, test=old.test, ch=old.characteristic, value=value,
-                        unit=unit, instrument_id=instrument_id if instrument_id not in (None, "")
-                        else old.instrument_id, measured_at=measured_at, raw=None,
-                        source="manual", timezone=timezone)
+    new = _build_result(session, actor=actor, sample=sample, test=old.test,
+                        ch=old.characteristic, value=value, unit=unit,
+                        instrument_id=instrument_id if instrument_id not in (None, "")
+                        else old.instrument_id,
+                        measured_at=old.measured_at if measured_at in (None, "") else measured_at,
+                        raw=None, source="manual", timezone=timezone)
     new.version, new.replaces_id, new.reason = old.version + 1, old.id, reason
     old.is_current = False
     session.add(new)
@@ -323,27 +375,61 @@ def correct_result(session: Session, *, actor: User, result_id: Any, value: Any,
     return new
 
 
-def _build_result(session: Session, *, actor: User, test: SampleTest, ch: Characteristic,
-                  value: Any, unit: Any, instrument_id: Any, measured_at: dt.datetime | None,
-                  raw: bytes | None, source: str, timezone: str) -> Result:
-    number = units.parse_value(value)
-    parsed, expected = units.parse_unit(unit), units.parse_unit(ch.unit)
-    units.check_compatible(parsed, expected, given_text=str(unit).strip())
-    measured_at = measured_at or utcnow()
+# A bench PC's clock may run a little ahead of the server's; beyond this a time is refused.
+CLOCK_TOLERANCE = dt.timedelta(minutes=5)
+
+
+def measurement_time(sample: Sample, measured_at: Any, *, timezone: str,
+                     now: dt.datetime | None = None) -> dt.datetime:
+    """When a result was measured: given, or now. ISO/IEC 17025 7.5.1 / 7.8.2.1 h: the dates
+    of testing are the measurements'; none precedes the sample's receipt (7.4.1) and none is in
+    the future.
+
+    :raises InvalidInput: (field ``measured_at``) not a date and time, before receipt, or in
+        the future.
+    """
+    now = now or utcnow()
+    at = now if measured_at in (None, "") else moment(measured_at, "measured_at",
+                                                      timezone=timezone)
+    shown = at.astimezone(ZoneInfo(timezone)).isoformat(timespec="seconds")
+    if sample.received_at is not None and at < sample.received_at:
+        received = sample.received_at.astimezone(ZoneInfo(timezone)).isoformat(timespec="seconds")
+        raise InvalidInput(f"measured at {shown}, before sample {sample.number} was received "
+                           f"({received})", field="measured_at", received_at=received)
+    if at > now + CLOCK_TOLERANCE:
+        raise InvalidInput(f"measured at {shown}, which is in the future", field="measured_at")
+    return at
+
+
+def _build_result(session: Session, *, actor: User, sample: Sample, test: SampleTest,
+                  ch: Characteristic, value: Any, unit: Any, instrument_id: Any,
+                  measured_at: Any, raw: bytes | None, source: str, timezone: str) -> Result:
+    req = sample.request
+    evaluated = judge.evaluate(ch, value, unit, rule=req.decision_rule,
+                               r=kinds.values.number(req.guard_factor or "1", field="r"))
+    at = measurement_time(sample, measured_at, timezone=timezone)
     instrument = calibration = None
     if instrument_id not in (None, ""):
         instrument = get_instrument(session, as_id(instrument_id, "instrument_id"))
-        # ISO/IEC 17025 6.4.4 / EQ-04: an overdue instrument cannot produce a result; the
-        # result keeps the calibration record in force when it was measured (7.5.1).
-        calibration = check_fit_for_use(session, instrument, measured_at, timezone=timezone)
+        # ISO/IEC 17025 6.4.4 / EQ-04: an instrument not fit for use at the time of measurement
+        # cannot produce a result; the result keeps the record in force then (7.5.1).
+        try:
+            calibration = check_fit_for_use(session, instrument, at, timezone=timezone)
+        except (CalibrationExpired, InstrumentUnavailable) as exc:
+            raise InstrumentNotFit(exc.message, field="instrument_id", reason=exc.code,
+                                   **exc.data) from None
     return Result(
-        test=test, characteristic=ch, value=str(value).strip(),
-        unit=units.canonical(parsed), unit_text=str(unit).strip(),
-        conformity=conformity(number, parsed, expected, ch), source=source,
+        test=test, characteristic=ch, value=evaluated.value.text,
+        unit=evaluated.unit.canonical, unit_text=evaluated.unit.written,
+        conformity=evaluated.conformity, source=source,
+        expanded_uncertainty=None if evaluated.expanded_uncertainty is None
+        else format(evaluated.expanded_uncertainty, "f"),
+        coverage_factor=None if evaluated.coverage_factor is None
+        else format(evaluated.coverage_factor, "f"),
         instrument_id=instrument.id if instrument else None,
         calibration_record_id=calibration.id if calibration else None,
         instrument_due_on=calibration.valid_until if calibration else None,
-        raw=raw, measured_at=measured_at, recorded_by_id=actor.id)
+        raw=raw, measured_at=at, recorded_by_id=actor.id)
 
 
 def _check_results_open(sample: Sample) -> None:
@@ -381,9 +467,55 @@ def review_sample(session: Session, *, actor: User, number: str) -> Sample:
     if actor.id in result_authors(sample):
         raise SeparationOfDuties(f"{actor.username} entered results of {number} and may not "
                                  "review them", sample=number)
+    undecided = [f"{t.method.code} {r.characteristic.name} (result {r.id})" for t in sample.tests
+                 for r in t.current_results().values() if r.verdict == UNDECIDED]
+    if undecided:
+        # ISO/IEC 17025 7.8.6.1: no report states an undecided conformity; a person resolves
+        # it (a corrected result, or a decision with its reason) before the review.
+        raise Conflict(f"conformity is undecided for {', '.join(undecided)}: correct the "
+                       "result or record a decision with a reason before the review",
+                       sample=number, undecided=undecided)
     _transition(session, sample, SampleStatus.REVIEWED, actor=actor, action="sample.review",
                 reviewed_at=utcnow(), reviewed_by_id=actor.id)
     return sample
+
+
+def decide_conformity(session: Session, *, actor: User, result_id: Any, conformity: Any,
+                      reason: Any) -> ConformityDecision:
+    """Record a reviewer's statement of conformity for a result the rule left undecided (a
+    censored value whose bound straddles a limit), with the reason. Audited; never rewritten.
+
+    :raises InvalidInput: conformity not "pass" or "fail"; no reason.
+    :raises Conflict: the result is not current, not undecided, or already decided; the sample
+        no longer takes results.
+    :raises SeparationOfDuties: the reviewer entered results of the sample.
+    """
+    require(actor, "sample.review")
+    if conformity not in ("pass", "fail"):
+        raise InvalidInput("must be pass or fail", field="conformity")
+    reason = text(reason, "reason", max_len=MAX_TEXT)
+    result = session.get(Result, as_id(result_id, "result_id"))
+    if result is None:
+        raise NotFound("no such result", result=result_id)
+    sample = get_sample(session, result.test.sample.number, lock=True)
+    session.refresh(result)
+    _check_results_open(sample)
+    if not result.is_current or result.conformity != UNDECIDED:
+        raise Conflict(f"result {result.id} is not a current undecided result",
+                       field="result_id")
+    if result.decision is not None:
+        raise Conflict(f"result {result.id} was decided already", field="result_id")
+    if actor.id in result_authors(sample):
+        raise SeparationOfDuties(f"{actor.username} entered results of {sample.number} and may "
+                                 "not decide their conformity", sample=sample.number)
+    decision = ConformityDecision(result_id=result.id, conformity=conformity, reason=reason,
+                                  decided_by_id=actor.id)
+    session.add(decision)
+    session.flush()
+    session.refresh(result)
+    record(session, actor=actor, action="result.decide", entity_type="conformity_decisions",
+           entity_id=decision.id, after=snapshot(decision), reason=reason)
+    return decision
 
 
 def approve_sample(session: Session, *, actor: User, number: str, password: Any,

@@ -10,11 +10,12 @@ from sqlalchemy import select
 from lims.auth.permissions import allowed
 from lims.db import unit_of_work
 from lims.instruments.models import Instrument
+from lims.kinds import KINDS
 from lims.reports.models import Report
 from lims.samples import services
 from lims.samples.models import Customer, Sample, TestMethod
 from lims.web.auth import current_user, login_policy
-from lims.web.context import get_session, settings
+from lims.web.context import get_session, local_time, settings
 from lims.web.inputs import form
 
 bp = Blueprint("samples", __name__)
@@ -59,6 +60,8 @@ def register() -> Any:
         user = current_user()
         req = services.create_request(db, actor=user, customer_id=data.get("customer_id"),
                                       description=data.get("request_description", ""),
+                                      decision_rule=data.get("decision_rule") or None,
+                                      r=data.get("r") or None,
                                       number_format=s.request_number_format, timezone=s.timezone)
         sample = services.register_sample(
             db, actor=user, request_id=req.id, description=data.get("description"),
@@ -97,12 +100,16 @@ def receive(number: str) -> Any:
 def record_result(number: str) -> Any:
     data = form()
     with unit_of_work(get_session()) as db:
-        services.record_result(db, actor=current_user(), number=number,
-                               characteristic_id=data.get("characteristic_id"),
-                               value=data.get("value"), unit=data.get("unit"),
-                               instrument_id=data.get("instrument_id") or None,
-                               timezone=settings().timezone)
-    flash("result recorded", "ok")
+        r = services.record_result(db, actor=current_user(), number=number,
+                                   characteristic_id=data.get("characteristic_id"),
+                                   value=data.get("value"), unit=data.get("unit"),
+                                   instrument_id=data.get("instrument_id") or None,
+                                   measured_at=data.get("measured_at") or None,
+                                   timezone=settings().timezone)
+        at = local_time(r.measured_at)
+        given = bool(data.get("measured_at"))
+    flash(f"result recorded, measured at {at}" + ("" if given else " (now: no time was given)"),
+          "ok")
     return _back(number)
 
 
@@ -130,7 +137,9 @@ def correct(result_id: int) -> Any:
     with unit_of_work(get_session()) as db:
         new = services.correct_result(db, actor=current_user(), result_id=result_id,
                                       value=data.get("value"), unit=data.get("unit"),
-                                      reason=data.get("reason"), timezone=settings().timezone)
+                                      reason=data.get("reason"),
+                                      measured_at=data.get("measured_at") or None,
+                                      timezone=settings().timezone)
         number = new.test.sample.number
     flash(f"result corrected (version {new.version}); version {new.version - 1} is kept", "ok")
     return _back(number)
@@ -146,6 +155,61 @@ def approve(number: str) -> Any:
         flash(f"sample {number} is now {sample.status}: approved and signed by "
               f"{current_user().full_name}", "ok")
     return _back(number)
+
+
+@bp.post("/results/<int:result_id>/decision")
+def decide(result_id: int) -> Any:
+    """A reviewer decides the conformity of an undecided result, with the reason."""
+    data = form()
+    with unit_of_work(get_session()) as db:
+        d = services.decide_conformity(db, actor=current_user(), result_id=result_id,
+                                       conformity=data.get("conformity"),
+                                       reason=data.get("reason"))
+        number = d.result.test.sample.number
+    flash(f"conformity decided: {d.conformity}", "ok")
+    return _back(number)
+
+
+CHARACTERISTIC_ROWS = 6  # rows of the method form; empty ones are ignored
+
+
+def _characteristic(row: dict[str, Any]) -> dict[str, Any]:
+    """A form row as the API's characteristic: an uncertainty written "1.5 %" is relative."""
+    u, k = row.pop("uncertainty"), row.pop("k")
+    if u is not None:
+        relative = u.endswith("%")
+        row["uncertainty"] = {"relative" if relative else "expanded": u.rstrip("%").strip(),
+                              "k": k}
+    return row
+
+
+@bp.get("/methods")
+def methods() -> Any:
+    db = get_session()
+    return render_template(
+        "samples/methods.html", kinds=KINDS.values(), rows=CHARACTERISTIC_ROWS,
+        methods=db.scalars(select(TestMethod).order_by(TestMethod.code)).all(),
+        can_manage=allowed(current_user().roles, "method.manage"))
+
+
+@bp.post("/methods")
+def create_method() -> Any:
+    """Create a method from the form: one row per characteristic (empty rows skipped)."""
+    data = form()
+    columns = ("name", "kind", "unit", "lower_limit", "upper_limit", "lod", "loq", "expected",
+               "uncertainty", "k")
+    cells = [request.form.getlist(c) for c in columns]
+    count = max(len(c) for c in cells)
+    rows = zip(*(c + [""] * (count - len(c)) for c in cells), strict=True)
+    characteristics = [_characteristic({c: v.strip() or None for c, v in
+                                        zip(columns, row, strict=True)})
+                       for row in rows if any(v.strip() for v in row)]
+    with unit_of_work(get_session()) as db:
+        m = services.create_method(db, actor=current_user(), code=data.get("code"),
+                                   title=data.get("title"), field=data.get("field"),
+                                   clause=data.get("clause", ""), characteristics=characteristics)
+        flash(f"method {m.code} created with {len(m.characteristics)} characteristics", "ok")
+    return redirect(url_for("samples.methods"), code=303)
 
 
 @bp.post("/samples/<number>/<action>")

@@ -153,7 +153,8 @@ def test_a_temperature_difference_on_an_absolute_characteristic(client, session,
     qm = {"Authorization": f"Bearer {world.token(session, 'qm')}"}
     method = client.post("/api/v1/methods", headers=qm, json={
         "code": "T-1", "title": "t", "field": "textiles", "characteristics": [
-            {"name": "temperature", "unit": "℃", "upper_limit": "80"}]}).json
+            {"name": "temperature", "kind": "temperature", "unit": "℃",
+             "upper_limit": "80"}]}).json
     req = client.post("/api/v1/requests", headers={
         "Authorization": f"Bearer {world.token(session, 'tech')}"},
         json={"customer_id": world.customer_id}).json

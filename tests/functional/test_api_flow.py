@@ -190,8 +190,8 @@ def test_capture_picks_the_quantity_the_characteristic_needs(client, session, wo
     tech = _api(client, world.token(session, "tech"))
     method = qm("POST", "/api/v1/methods", {
         "code": "GB/T 6529-2008", "title": "Conditioning atmosphere", "field": "textiles",
-        "characteristics": [{"name": "Temperature", "unit": "℃", "lower_limit": "18",
-                             "upper_limit": "22"},
+        "characteristics": [{"name": "Temperature", "kind": "temperature", "unit": "℃",
+                             "lower_limit": "18", "upper_limit": "22"},
                             {"name": "Humidity", "unit": "%RH", "lower_limit": "61",
                              "upper_limit": "69"}]}, 201).json
     req = tech("POST", "/api/v1/requests", {"customer_id": world.customer_id}, 201).json

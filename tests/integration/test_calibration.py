@@ -17,7 +17,13 @@ from lims.calibration import chains, services
 from lims.calibration.certificates import parse_json
 from lims.calibration.models import CalibrationPoint, CalibrationRecord
 from lims.db import unit_of_work, utcnow
-from lims.errors import CalibrationExpired, Conflict, InstrumentUnavailable, InvalidInput
+from lims.errors import (
+    CalibrationExpired,
+    Conflict,
+    InstrumentNotFit,
+    InstrumentUnavailable,
+    InvalidInput,
+)
 from lims.instruments.models import Instrument
 from lims.instruments.services import register_instrument
 from lims.samples import services as samples
@@ -178,11 +184,16 @@ def test_a_result_keeps_the_record_in_force_and_is_refused_without_one(session, 
                                   characteristic_id=world.mass_id, value="100.00", unit="g",
                                   instrument_id=world.balance_id, timezone=TZ)
         assert r.calibration_record_id == services.latest_record(session, world.balance_id).id
-    with pytest.raises(CalibrationExpired), unit_of_work(session):
-        samples.record_result(session, actor=tech, number=number,
+    with unit_of_work(session):  # a sample received long ago, measured before the record
+        old = world.new_sample(session, receive=False)
+        samples.receive_sample(session, actor=tech, number=old, condition="intact",
+                               received_at=utcnow() - dt.timedelta(days=500))
+    with pytest.raises(InstrumentNotFit) as exc, unit_of_work(session):
+        samples.record_result(session, actor=tech, number=old,
                               characteristic_id=world.length_id, value="12.0", unit="mm",
                               instrument_id=world.balance_id, timezone=TZ,
                               measured_at=utcnow() - dt.timedelta(days=400))
+    assert exc.value.data["reason"] == "calibration_expired"
 
 
 def test_corrections_keep_the_original(session, world):

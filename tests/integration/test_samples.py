@@ -10,8 +10,8 @@ from sqlalchemy import select
 from lims.calibration.services import latest_record
 from lims.db import unit_of_work, utcnow
 from lims.errors import (
-    CalibrationExpired,
     Conflict,
+    InstrumentNotFit,
     InvalidInput,
     OutsideScope,
     PermissionDenied,
@@ -104,20 +104,31 @@ def test_second_result_for_same_characteristic_must_be_a_correction(session, wor
 
 
 def test_overdue_instrument_is_refused_at_the_time_of_measurement(session, world):
-    number = world.new_sample(session)
+    """An instrument not fit for use when the result was measured refuses it with a 422
+    (issue 9: the input, the measurement time with that instrument, is what is wrong)."""
+    today = utcnow().date()
+    # The balance's latest calibration ran out two days ago; the sample came in before that.
+    world.calibrate(session, world.balance_id, calibrated_on=today - dt.timedelta(days=30),
+                    valid_until=today - dt.timedelta(days=2))
+    number = world.new_sample(session, receive=False)
+    with unit_of_work(session):
+        services.receive_sample(session, actor=world.user(session, "tech"), number=number,
+                                condition="intact", received_at=utcnow() - dt.timedelta(days=20))
     due = latest_record(session, world.balance_id).valid_until
     # On the due date (lab time) the calibration is still valid.
     on_due = dt.datetime.combine(due, dt.time(12), tzinfo=dt.timezone(dt.timedelta(hours=8)))
     rid = _record(session, world, number, "100.00", "g", instrument_id=world.balance_id,
                   measured_at=on_due)
     stored = session.get(Result, rid)
-    assert stored.instrument_due_on == due
+    assert stored.instrument_due_on == due and stored.measured_at == on_due
     assert stored.calibration_record_id == latest_record(session, world.balance_id).id
-    with pytest.raises(CalibrationExpired) as exc:
+    with pytest.raises(InstrumentNotFit) as exc:
         _record(session, world, number, "12.0", "mm", ch=world.length_id,
                 instrument_id=world.balance_id, measured_at=on_due + dt.timedelta(days=1))
     assert exc.value.data["due_on"] == due.isoformat()
-    with pytest.raises(CalibrationExpired):
+    assert exc.value.data["reason"] == "calibration_expired"
+    assert exc.value.field == "instrument_id"
+    with pytest.raises(InstrumentNotFit):
         _record(session, world, number, "12.0", "mm", ch=world.length_id,
                 instrument_id=world.overdue_id)
 

@@ -145,7 +145,7 @@ def build_world(session: Session) -> World:
     customer = samples.create_customer(session, actor=tech, name="ACME Textiles")
     method = samples.create_method(session, actor=qm, code="GB/T 4669-2008", title="Fabric mass",
                                    field="textiles", characteristics=[
-                                       {"name": "Specimen mass", "unit": "g",
+                                       {"name": "Specimen mass", "kind": "mass", "unit": "g",
                                         "lower_limit": "99.50", "upper_limit": "100.50"},
                                        {"name": "Length", "unit": "mm", "lower_limit": "10.0"}])
     return World(customer_id=customer.id, method_id=method.id,

@@ -13,7 +13,7 @@ from lims.errors import InvalidInput, UnitMismatch
 @pytest.mark.parametrize(("text", "same_as"), [
     ("℃", "degC"), ("°C", "degC"), ("µm", "micrometer"), ("μm", "micrometer"),
     ("\u2126", "ohm"), ("\u03a9", "ohm"), ("kΩ", "kiloohm"), ("％", "percent"), ("%", "percent"),
-    ("r/min", "revolutions_per_minute"), ("m²", "meter**2"), ("N·m", "newton*meter"),
+    ("r/min", "1/minute"), ("m²", "meter**2"), ("N·m", "newton*meter"),
     (" g ", "gram"), ("%RH", "percent"), ("℃⁻¹", "1/delta_degC"),
 ])
 def test_lab_notation(text, same_as):
@@ -22,7 +22,7 @@ def test_lab_notation(text, same_as):
     assert units.ureg.Quantity(Decimal(1), unit).to(same_as).magnitude == 1
 
 
-@pytest.mark.parametrize("text", ["", "   ", "bogons", "毫米", "HV", "g)", "1/0", 5, None,
+@pytest.mark.parametrize("text", ["", "   ", "bogons", "毫米", "HVX", "g)", "1/0", 5, None,
                                   "x" * 41, "__import__('os')"])
 def test_unknown_units_are_refused_with_the_field(text):
     with pytest.raises(InvalidInput) as exc:
