@@ -13,24 +13,10 @@ def _blueprints() -> tuple[Any, ...]:
     return (views.bp, views.api)
 
 
-def _api_paths() -> dict[str, Any]:
-    from lims.web.openapi import op
-
-    return {
-        "/api/v1/samples/{number}/report": {"post": op("Issue the signed test report", ok=201,
-                                                       params=["number"])},
-        "/api/v1/reports": {"get": op("List issued reports")},
-        "/api/v1/reports/{number}": {"get": op("Show a report's status and SHA-256",
-                                               params=["number"])},
-        "/api/v1/reports/{number}/pdf": {"get": op("Download the signed PDF", params=["number"],
-                                                   binary=True)},
-    }
-
-
 def _commands() -> list[Any]:
     from lims.reports.cli import commands
 
     return commands()
 
 
-DOMAIN = Domain("reports", blueprints=_blueprints, api_paths=_api_paths, commands=_commands)
+DOMAIN = Domain("reports", blueprints=_blueprints, commands=_commands)

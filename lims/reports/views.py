@@ -11,12 +11,16 @@ from flask import Blueprint, Response, flash, jsonify, redirect, render_template
 from sqlalchemy import select
 
 from lims.db import unit_of_work
+from lims.reports import api_models as m
 from lims.reports.models import Report
 from lims.reports.services import get_report, issue_report, list_reports, stored_pdf
 from lims.reports.sign import validate_pdf
+from lims.samples.api_models import Signature
 from lims.samples.models import Sample
 from lims.web.auth import current_user
 from lims.web.context import get_session, settings
+from lims.web.inputs import json_model
+from lims.web.openapi import operation
 
 bp = Blueprint("reports", __name__)
 api = Blueprint("reports_api", __name__, url_prefix="/api/v1")
@@ -125,6 +129,7 @@ def verify(number: str) -> Any:
 
 
 @api.get("/reports")
+@operation("List issued reports", response=m.Reports)
 def list_json() -> Any:
     reports = list_reports(get_session())
     numbers = _sample_numbers(reports)
@@ -132,18 +137,24 @@ def list_json() -> Any:
 
 
 @api.get("/reports/<number>")
+@operation("Show a report's status and SHA-256", response=m.Report)
 def show_json(number: str) -> Any:
     report = get_report(get_session(), number)
     return jsonify(to_json(report, _sample_numbers([report]).get(report.sample_id)))
 
 
 @api.get("/reports/<number>/pdf")
+@operation("Download the signed PDF", files=("application/pdf",), errors=[409])
 def pdf_json(number: str) -> Any:
     return _pdf_response(get_report(get_session(), number))
 
 
 @api.post("/samples/<number>/report")
+@operation("Issue the signed test report", body=Signature, body_required=False,
+           response=m.Report, status=201, errors=[403, 409],
+           links=("/api/v1/reports/{number}", {"number": "number"}))
 def issue_json(number: str) -> Any:
+    json_model(Signature)  # the password is checked once re-authentication lands
     with unit_of_work(get_session()) as db:
         report = issue_report(db, actor=current_user(), sample_number=number, settings=settings())
         body = to_json(report, number)
