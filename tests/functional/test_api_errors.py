@@ -167,3 +167,21 @@ def test_a_temperature_difference_on_an_absolute_characteristic(client, session,
         "unit": "delta_degC"})
     assert resp.status_code == 422 and resp.json["error"]["code"] == "unit_mismatch"
     assert "Δ°C" in resp.json["error"]["message"] or "delta" in resp.json["error"]["message"]
+
+
+def test_control_characters_in_a_path_match_no_route(client, session, world, tech):
+    """A NUL in a sample number reached the query, which PostgreSQL refuses (500); no number
+    holds a control character, so such a URL is simply not found."""
+    for path in ("/api/v1/samples/YP%00X", "/api/v1/instruments/EQ-1%0A/checks",
+                 "/api/v1/reports/BG%1F1/traceability", "/audit/?actor=a%00b"):
+        resp = client.get(path, headers=tech.headers)
+        assert resp.status_code in (403, 404, 422), (path, resp.get_data(as_text=True))
+    resp = client.get("/api/v1/audit/events?actor=a%00b",
+                      headers={"Authorization": f"Bearer {world.token(session, 'qm')}"})
+    assert resp.status_code == 422 and resp.json["error"]["field"] == "actor"
+
+
+def test_a_method_the_url_does_not_take_is_405_with_allow(client, tech):
+    resp = client.put("/api/v1/samples", headers=tech.headers)
+    assert resp.status_code == 405
+    assert set(resp.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "POST"}
