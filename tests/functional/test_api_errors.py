@@ -117,6 +117,20 @@ def test_ids_beyond_the_integer_range_are_422_not_500(client, world, tech, path,
     assert resp.json["error"]["field"] == field
 
 
+@pytest.mark.parametrize(("path", "body"), [
+    ("/api/v1/calibrations/42629918271047420870656/status", {"status": "revoked", "reason": "r"}),
+    ("/api/v1/calibrations/42629918271047420870656/corrections", {
+        "number": "C-1", "provider": {"name": "p", "kind": "nmi"}, "calibrated_on": "2026-01-01",
+        "results": [{"quantity": "mass", "value": "1", "unit": "g"}], "reason": "r"}),
+])
+def test_a_record_id_beyond_64_bits_is_422_not_500(client, session, world, path, body):
+    """Found by schemathesis (issue 8): SQLite cannot bind such an int, so the lookup crashed."""
+    qm = {"Authorization": f"Bearer {world.token(session, 'qm')}"}
+    resp = client.post(path, json=body, headers=qm)
+    assert resp.status_code == 422, resp.get_data(as_text=True)
+    assert resp.json["error"]["field"] == "record_id"
+
+
 def test_inputs_that_used_to_answer_500(client, session, world, tech):
     """Causes of HTTP 500 found by fuzzing (issue 8); each now answers 4xx and writes nothing."""
     number = world.new_sample(session)
