@@ -160,6 +160,7 @@ def build_spec(app: Flask) -> dict[str, Any]:
 
     paths: dict[str, Any] = {}
     linking: list[tuple[dict[str, Any], dict[str, Any], tuple[str, Mapping[str, str]]]] = []
+    queries: set[str] = set()  # a query model's fields become parameters, not a schema
     for rule, method, endpoint, op in found:
         assert op is not None  # noqa: S101 - refused above
         path, params = _path_parameters(rule)
@@ -173,7 +174,8 @@ def build_spec(app: Flask) -> dict[str, Any]:
             errors.add(422)
         if op.query is not None:
             name = schemas[(op.query, "validation")]["$ref"].rsplit("/", 1)[1]
-            params += _query_parameters(components.pop(name))
+            params += _query_parameters(components[name])
+            queries.add(name)
         ok: dict[str, Any] = {"description": "OK"}
         if op.response is not None:
             ok["content"] = {"application/json": {"schema": schemas[(op.response,
@@ -202,6 +204,8 @@ def build_spec(app: Flask) -> dict[str, Any]:
         paths.setdefault(path, {})[method.lower()] = entry
         if op.links:
             linking.append((entry, ok, op.links))
+    for name in queries:
+        del components[name]
     for entry, ok, (prefix, fields) in linking:
         ok["links"] = {}
         for path, ops in sorted(paths.items()):
