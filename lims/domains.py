@@ -1,7 +1,8 @@
-"""The domains of the LIMS and what each contributes: blueprints, API paths, jobs, CLI commands.
+"""The domains of the LIMS and what each contributes: blueprints, jobs, CLI commands.
 
 Each domain package has a ``domain.py`` with a module-level ``DOMAIN``. The web app, the
-scheduler, the ``lims`` command and the OpenAPI document are built from :func:`domains`, so a
+scheduler and the ``lims`` command are built from :func:`domains` (the OpenAPI document from
+the API views the blueprints register, :mod:`lims.web.openapi`), so a
 new domain is one line in :data:`DOMAINS`, not an edit of four central lists. Blueprints and
 commands are returned by functions so that importing the registry imports no views.
 """
@@ -47,7 +48,6 @@ class Job:
 class Domain:
     name: str
     blueprints: Callable[[], Sequence[Blueprint]] = lambda: ()
-    api_paths: Callable[[], Mapping[str, Any]] = lambda: {}
     commands: Callable[[], Sequence[click.Command]] = lambda: ()
     jobs: Sequence[Job] = ()
 

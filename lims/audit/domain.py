@@ -13,17 +13,6 @@ def _blueprints() -> tuple[Any, ...]:
     return (views.bp, views.api)
 
 
-def _api_paths() -> dict[str, Any]:
-    from lims.web.openapi import op
-
-    return {
-        "/api/v1/audit/events": {"get": op("Recent audit events (quality manager, auditor)",
-                                           query=["entity_type", "entity_id", "action",
-                                                  "actor"])},
-        "/api/v1/audit/verify": {"get": op("Verify the audit hash chain")},
-    }
-
-
 def _commands() -> list[Any]:
     from lims.audit.cli import commands
 
@@ -43,7 +32,7 @@ def _checkpoint(session: Any, settings: Any) -> dict[str, Any]:
 
 
 DOMAIN = Domain(
-    "audit", blueprints=_blueprints, api_paths=_api_paths, commands=_commands,
+    "audit", blueprints=_blueprints, commands=_commands,
     jobs=(Job("verify-audit-chain", _verify,
               lambda s: {"hour": s.audit_verify_hour, "minute": 30},
               doc="verify the audit hash chain since the last checkpoint and record the "

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from lims.auth.models import User
 from lims.auth.permissions import allowed
 from lims.auth.services import require
+from lims.calibration import api_models as m
 from lims.calibration import nonconforming as nc
 from lims.calibration.letters import letter_pdf
 from lims.calibration.models import CaseStatus, Evaluation, NonconformingCase
@@ -17,7 +18,8 @@ from lims.db import unit_of_work
 from lims.instruments.models import Instrument
 from lims.web.auth import current_user
 from lims.web.context import get_session, settings
-from lims.web.inputs import form, json_body
+from lims.web.inputs import form, json_model
+from lims.web.openapi import operation
 
 bp = Blueprint("nonconforming", __name__)
 api = Blueprint("nonconforming_api", __name__, url_prefix="/api/v1")
@@ -89,36 +91,46 @@ def _letter(number: str, customer_id: int) -> Response:
 # --- API -------------------------------------------------------------------------------------
 
 @api.get("/nonconformities")
+@operation("Nonconforming-work cases, newest first", response=m.Cases)
 def list_json() -> Any:
     return jsonify(cases=[case_json(c) for c in nc.list_cases(get_session())])
 
 
 @api.post("/nonconformities")
+@operation("Open a nonconforming-work case from an impact analysis", body=m.NewCase,
+           response=m.Case, status=201, errors=[403],
+           links=("/api/v1/nonconformities/{number}", {"number": "number"}))
 def open_json() -> Any:
     """Open a case from the impact analysis: {asset, from, to?, description}."""
-    number = _open(json_body())
+    number = _open(json_model(m.NewCase).model_dump(by_alias=True))
     return jsonify(case_json(nc.get_case(get_session(), number))), 201
 
 
 @api.get("/nonconformities/<number>")
+@operation("A nonconforming-work case with its affected reports", response=m.Case)
 def show_json(number: str) -> Any:
     return jsonify(case_json(nc.get_case(get_session(), number)))
 
 
 @api.post("/nonconformities/<number>/evaluations")
+@operation("Evaluate an affected report: no impact, re-test or recall", body=m.CaseEvaluation,
+           response=m.Case, errors=[403, 409])
 def evaluate_json(number: str) -> Any:
     """Evaluate one affected report: {report, evaluation, reason}."""
-    _evaluate(number, json_body())
+    _evaluate(number, json_model(m.CaseEvaluation).model_dump())
     return jsonify(case_json(nc.get_case(get_session(), number)))
 
 
 @api.post("/nonconformities/<number>/close")
+@operation("Close a case once every report is evaluated", response=m.Case, errors=[403, 409])
 def close_json(number: str) -> Any:
     _close(number)
     return jsonify(case_json(nc.get_case(get_session(), number)))
 
 
 @api.get("/nonconformities/<number>/letters/<int:customer_id>.pdf")
+@operation("The signed letter to one customer of the case", files=("application/pdf",),
+           errors=[403, 409])
 def letter_json(number: str, customer_id: int) -> Any:
     """The signed letter to one customer of the case (see the case's ``customers``)."""
     return _letter(number, customer_id)

@@ -40,7 +40,7 @@ from lims.instruments.models import (
     InstrumentStatus,
 )
 from lims.numbering import next_number
-from lims.validate import moment, text
+from lims.validate import as_id, moment, text
 
 DIMENSIONLESS = "dimensionless"
 
@@ -484,7 +484,11 @@ def certificate_from_json(data: Any) -> ParsedCertificate:
 
 def _locked_record(session: Session, record_id: int) -> CalibrationRecord:
     """A record read afresh under its row lock: of concurrent corrections or status changes
-    of one record, one waits for the other and sees what it did."""
+    of one record, one waits for the other and sees what it did.
+
+    :raises InvalidInput: not an id (SQLite cannot even bind an int beyond 64 bits).
+    """
+    record_id = as_id(record_id, "record_id")
     rec = session.get(CalibrationRecord, record_id, with_for_update={"of": CalibrationRecord},
                       populate_existing=True)
     if rec is None:

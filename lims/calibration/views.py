@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from lims.auth.permissions import allowed
 from lims.auth.services import require
+from lims.calibration import api_models as m
 from lims.calibration import chains, services, svg
 from lims.calibration.models import CalibrationRecord
 from lims.db import unit_of_work
@@ -20,7 +21,8 @@ from lims.instruments.services import find_instrument
 from lims.validate import as_id, date
 from lims.web.auth import current_user
 from lims.web.context import get_session, settings
-from lims.web.inputs import allow_upload, form, json_body
+from lims.web.inputs import allow_upload, form, json_model, query_model
+from lims.web.openapi import operation
 
 bp = Blueprint("calibration", __name__)
 api = Blueprint("calibration_api", __name__, url_prefix="/api/v1")
@@ -103,6 +105,7 @@ def _optional_date(value: Any, field: str) -> dt.date | None:
 # --- API -------------------------------------------------------------------------------------
 
 @api.get("/instruments/<asset>/calibrations")
+@operation("Calibration history of an instrument", response=m.CalibrationRecords)
 def calibrations_json(asset: str) -> Any:
     db = get_session()
     instrument = find_instrument(db, asset)
@@ -110,9 +113,12 @@ def calibrations_json(asset: str) -> Any:
 
 
 @api.post("/instruments/<asset>/calibrations")
+@operation("Record a calibration (LIMS JSON certificate form)", body=m.Certificate,
+           response=m.CalibrationRecord, status=201, errors=[403, 409],
+           links=("/api/v1/calibrations/{record_id}", {"record_id": "id"}))
 def record_calibration_json(asset: str) -> Any:
     """Record a typed calibration in the LIMS JSON certificate form."""
-    data = json_body()
+    data = json_model(m.Certificate).model_dump(exclude_unset=True)
     s = settings()
     with unit_of_work(get_session()) as db:
         require(current_user(), "calibration.record")
@@ -131,16 +137,18 @@ def record_calibration_json(asset: str) -> Any:
 
 @api.post("/calibrations/import")
 @allow_upload(MAX_CERTIFICATE + 64 * 1024)
+@operation("Import a certificate file: PTB DCC XML or LIMS JSON", upload=True,
+           query=m.ImportQuery, response=m.ImportedCertificate, status=201, errors=[403, 409])
 def import_json_api() -> Any:
     """Import a certificate file (PTB DCC XML or LIMS JSON): multipart ``file`` or the body."""
+    query = query_model(m.ImportQuery)
     data, name = _upload()
     s = settings()
     with unit_of_work(get_session()) as db:
         rec = services.import_certificate(
             db, actor=current_user(), data=data, filename=name,
-            asset=request.args.get("instrument") or None,
-            provider_kind=request.args.get("provider_kind") or None,
-            valid_until=_optional_date(request.args.get("valid_until"), "valid_until"),
+            asset=query.instrument or None, provider_kind=query.provider_kind,
+            valid_until=_optional_date(query.valid_until, "valid_until"),
             timezone=s.timezone, interval_days=s.calibration_interval_days,
             warning_days=s.calibration_warning_days)
         body = import_json(rec, find_asset_number(rec))
@@ -155,13 +163,16 @@ def find_asset_number(rec: CalibrationRecord) -> str:
 
 
 @api.get("/calibrations/<int:record_id>")
+@operation("Show a calibration record", response=m.CalibrationRecord)
 def show_record_json(record_id: int) -> Any:
     return jsonify(record_json(_record(record_id)))
 
 
 @api.post("/calibrations/<int:record_id>/corrections")
+@operation("Correct a record: a new version with a reason", body=m.CertificateCorrection,
+           response=m.CalibrationRecord, status=201, errors=[403, 409])
 def correct_record_json(record_id: int) -> Any:
-    data = json_body()
+    data = json_model(m.CertificateCorrection).model_dump(exclude_unset=True)
     reason = data.pop("reason", None)
     with unit_of_work(get_session()) as db:
         rec = services.correct_record(db, actor=current_user(), record_id=record_id, data=data,
@@ -172,16 +183,21 @@ def correct_record_json(record_id: int) -> Any:
 
 
 @api.post("/calibrations/<int:record_id>/status")
+@operation("Revoke, or mark found out of tolerance", body=m.RecordStatusChange,
+           response=m.CalibrationRecord, errors=[403, 409])
 def record_status_json(record_id: int) -> Any:
-    data = json_body()
+    data = json_model(m.RecordStatusChange)
     with unit_of_work(get_session()) as db:
         rec = services.set_record_status(db, actor=current_user(), record_id=record_id,
-                                         status=data.get("status"), reason=data.get("reason"))
+                                         status=data.status, reason=data.reason)
         body = record_json(rec)
     return jsonify(body)
 
 
 @api.get("/calibrations/<int:record_id>/file")
+@operation("The stored certificate file, as received",
+           files=("application/xml", "application/json", "application/pdf",
+                  "application/octet-stream"))
 def record_file(record_id: int) -> Any:
     rec = _record(record_id)
     if rec.file is None:
@@ -192,6 +208,7 @@ def record_file(record_id: int) -> Any:
 
 
 @api.get("/instruments/<asset>/checks")
+@operation("Intermediate checks", response=m.Checks)
 def checks_json(asset: str) -> Any:
     db = get_session()
     instrument = find_instrument(db, asset)
@@ -205,8 +222,10 @@ def check_json(c: Any) -> dict[str, Any]:
 
 
 @api.post("/instruments/<asset>/checks")
+@operation("Record an intermediate check", body=m.NewCheck, response=m.Check, status=201,
+           errors=[403, 409])
 def record_check_json(asset: str) -> Any:
-    data = json_body()
+    data = json_model(m.NewCheck).model_dump(exclude_unset=True)
     with unit_of_work(get_session()) as db:
         check = services.record_check(db, actor=current_user(),
                                       instrument=find_instrument(db, asset), data=data,
@@ -217,10 +236,12 @@ def record_check_json(asset: str) -> Any:
 
 
 @api.post("/instruments/<asset>/checks/capture")
+@operation("Record an intermediate check read through the instrument's driver",
+           body=m.CaptureCheck, response=m.Check, status=201, errors=[403, 409])
 def capture_check_json(asset: str) -> Any:
     """An intermediate check read through the instrument's driver: ``count`` readings of the
     check standard, with their raw bytes, against ``nominal`` ± ``limit``."""
-    check = _capture_check(asset, json_body())
+    check = _capture_check(asset, json_model(m.CaptureCheck).model_dump(exclude_unset=True))
     return jsonify(check_json(check)), 201
 
 
@@ -251,14 +272,18 @@ def _capture_check(asset: str, data: dict[str, Any]) -> Any:
 
 
 @api.get("/reports/<number>/traceability")
+@operation("Traceability chain of every result of a report", response=m.Trace)
 def trace_json(number: str) -> Any:
     return jsonify(chains.trace_report(get_session(), number, timezone=settings().timezone))
 
 
 @api.get("/instruments/<asset>/impact")
+@operation("Impact analysis: what relied on an instrument between two days",
+           query=m.ImpactQuery, response=m.Impact)
 def impact_json(asset: str) -> Any:
-    start = date(request.args.get("from"), "from")
-    end = date(request.args.get("to"), "to", required=False) or _today()
+    query = query_model(m.ImpactQuery)
+    start = date(query.from_, "from")
+    end = date(query.to, "to", required=False) or _today()
     assert start is not None  # noqa: S101 - required above
     return jsonify(chains.impact(get_session(), asset, start=start, end=end,
                                  timezone=settings().timezone).to_json())

@@ -13,24 +13,10 @@ def _blueprints() -> tuple[Any, ...]:
     return (views.bp, views.api)
 
 
-def _api_paths() -> dict[str, Any]:
-    from lims.web.openapi import op, props
-
-    return {
-        "/api/v1/instruments": {
-            "get": op("List instruments"),
-            "post": op("Register an instrument (quality manager, admin)", ok=201,
-                       body=props(asset_number="string", name="string",
-                                  calibration_due_on="string?", serial_number="string?",
-                                  driver="string?", port="string?"))},
-    }
-
-
 def _commands() -> list[Any]:
     from lims.instruments.cli import commands
 
     return commands()
 
 
-DOMAIN = Domain("instruments", blueprints=_blueprints, api_paths=_api_paths,
-                commands=_commands)
+DOMAIN = Domain("instruments", blueprints=_blueprints, commands=_commands)

@@ -12,6 +12,7 @@ from drivers import DRIVERS
 from lims.auth.permissions import allowed
 from lims.calibration.services import latest_record
 from lims.db import unit_of_work
+from lims.instruments import api_models as m
 from lims.instruments.models import EquipmentRole, Instrument
 from lims.instruments.services import (
     duplicate_serials,
@@ -22,7 +23,8 @@ from lims.instruments.services import (
 )
 from lims.web.auth import current_user
 from lims.web.context import get_session, settings
-from lims.web.inputs import form, json_body
+from lims.web.inputs import form, json_model
+from lims.web.openapi import operation
 
 bp = Blueprint("instruments", __name__, url_prefix="/instruments")
 api = Blueprint("instruments_api", __name__, url_prefix="/api/v1/instruments")
@@ -114,14 +116,18 @@ def detail(asset: str) -> Any:
 
 
 @api.get("")
+@operation("List instruments", response=m.Instruments)
 def list_json() -> Any:
     db = get_session()
     return jsonify(instruments=[to_json(i, db) for i in _all()])
 
 
 @api.post("")
+@operation("Register an instrument (quality manager, admin)", body=m.NewInstrument,
+           response=m.InstrumentRegistered, status=201, errors=[403, 409],
+           links=("/api/v1/instruments/{asset}", {"asset": "asset_number"}))
 def create_json() -> Any:
-    data = json_body()
+    data = json_model(m.NewInstrument).model_dump(exclude_unset=True)
     with unit_of_work(get_session()) as db:
         instrument = register_instrument(db, actor=current_user(), data=data,
                                          timezone=settings().timezone,
@@ -134,14 +140,17 @@ def create_json() -> Any:
 
 
 @api.get("/<asset>")
+@operation("Show an instrument", response=m.Instrument)
 def show_json(asset: str) -> Any:
     db = get_session()
     return jsonify(to_json(find_instrument(db, asset), db))
 
 
 @api.post("/<asset>")
+@operation("Edit an instrument with a reason", body=m.InstrumentEdit, response=m.Instrument,
+           errors=[403])
 def update_json(asset: str) -> Any:
-    data = json_body()
+    data = json_model(m.InstrumentEdit).model_dump(exclude_unset=True)
     with unit_of_work(get_session()) as db:
         body = to_json(update_instrument(db, actor=current_user(), asset=asset, data=data,
                                          reason=data.get("reason"),
@@ -150,14 +159,11 @@ def update_json(asset: str) -> Any:
 
 
 @api.post("/<asset>/status")
+@operation("Take out of service or back into service", body=m.InstrumentStatusChange,
+           response=m.Instrument, errors=[403, 409])
 def status_json(asset: str) -> Any:
-    data = json_body()
-    if not isinstance(data.get("in_service"), bool):
-        from lims.errors import InvalidInput
-
-        raise InvalidInput("must be true or false", field="in_service")
+    data = json_model(m.InstrumentStatusChange)
     with unit_of_work(get_session()) as db:
         body = to_json(set_in_service(db, actor=current_user(), asset=asset,
-                                      in_service=data["in_service"],
-                                      reason=data.get("reason")), db)
+                                      in_service=data.in_service, reason=data.reason), db)
     return jsonify(body)

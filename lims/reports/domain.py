@@ -13,20 +13,6 @@ def _blueprints() -> tuple[Any, ...]:
     return (views.bp, views.api)
 
 
-def _api_paths() -> dict[str, Any]:
-    from lims.web.openapi import op
-
-    return {
-        "/api/v1/samples/{number}/report": {"post": op("Issue the signed test report", ok=201,
-                                                       params=["number"])},
-        "/api/v1/reports": {"get": op("List issued reports")},
-        "/api/v1/reports/{number}": {"get": op("Show a report's status and SHA-256",
-                                               params=["number"])},
-        "/api/v1/reports/{number}/pdf": {"get": op("Download the signed PDF", params=["number"],
-                                                   binary=True)},
-    }
-
-
 def _commands() -> list[Any]:
     from lims.reports.cli import commands
 
@@ -40,7 +26,7 @@ def _recover(session: Any, settings: Any) -> dict[str, Any]:
 
 
 DOMAIN = Domain(
-    "reports", blueprints=_blueprints, api_paths=_api_paths, commands=_commands,
+    "reports", blueprints=_blueprints, commands=_commands,
     jobs=(Job("report-recovery", _recover, lambda s: {"minute": "*"},
               doc="sign and store reports whose issue was interrupted after the number was "
                   "taken, under the same number (every minute)"),))

@@ -8,14 +8,17 @@ from typing import Any
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from lims.reports import api_models as m
 from lims.reports.issuing import issue_in_steps
 from lims.reports.models import Report
 from lims.reports.services import get_report, list_reports, stored_pdf
 from lims.reports.sign import DocumentCheck, lab_trust_anchor, validate_pdf
+from lims.samples.api_models import Signature
 from lims.samples.models import Sample
 from lims.web.auth import current_user
 from lims.web.context import get_session, settings
-from lims.web.inputs import json_body_or_empty
+from lims.web.inputs import json_model
+from lims.web.openapi import operation
 
 bp = Blueprint("reports", __name__)
 api = Blueprint("reports_api", __name__, url_prefix="/api/v1")
@@ -123,6 +126,7 @@ def verify(number: str) -> Any:
 
 
 @api.get("/reports")
+@operation("List issued reports", response=m.Reports)
 def list_json() -> Any:
     reports = list_reports(get_session())
     numbers = _sample_numbers(reports)
@@ -130,23 +134,29 @@ def list_json() -> Any:
 
 
 @api.get("/reports/<number>")
+@operation("Show a report's status and SHA-256", response=m.Report)
 def show_json(number: str) -> Any:
     report = get_report(get_session(), number)
     return jsonify(to_json(report, _sample_numbers([report]).get(report.sample_id)))
 
 
 @api.get("/reports/<number>/pdf")
+@operation("Download the signed PDF", files=("application/pdf",), errors=[409])
 def pdf_json(number: str) -> Any:
     return _pdf_response(get_report(get_session(), number))
 
 
 @api.post("/samples/<number>/report")
+@operation("Issue the signed test report: sealed by the lab, signed by the approving "
+           "signatory with the password re-entered", body=Signature, body_required=False,
+           response=m.Report, status=201, errors=[403, 409, 429],
+           links=("/api/v1/reports/{number}", {"number": "number"}))
 def issue_json(number: str) -> Any:
     """Issue and sign: ``{"password": …}`` is required (422 without it, 403
     ``reauthentication_failed`` when wrong)."""
-    data = json_body_or_empty()
+    body = json_model(Signature)
     report = issue_in_steps(get_session(), actor=current_user(), sample_number=number,
-                            settings=settings(), password=data.get("password"))
+                            settings=settings(), password=body.password)
     return jsonify(to_json(report, number)), 201
 
 

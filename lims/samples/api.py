@@ -8,58 +8,66 @@ from flask import Blueprint, jsonify
 from sqlalchemy import select
 
 from lims.db import unit_of_work
+from lims.samples import api_models as m
 from lims.samples import serialize, services
 from lims.samples.models import Customer, Sample, TestMethod
 from lims.web.auth import current_user, login_policy
 from lims.web.context import get_session, settings
-from lims.web.inputs import json_body, json_body_or_empty
+from lims.web.inputs import json_model
+from lims.web.openapi import operation
 
 bp = Blueprint("samples_api", __name__, url_prefix="/api/v1")
 
 
 @bp.get("/customers")
+@operation("List customers", response=m.Customers)
 def customers() -> Any:
     rows = get_session().scalars(select(Customer).order_by(Customer.id)).all()
     return jsonify(customers=[serialize.customer(c) for c in rows])
 
 
 @bp.post("/customers")
+@operation("Create a customer", body=m.NewCustomer, response=m.Customer, status=201,
+           errors=[403])
 def create_customer() -> Any:
-    data = json_body()
+    data = json_model(m.NewCustomer)
     with unit_of_work(get_session()) as db:
-        c = services.create_customer(db, actor=current_user(), name=data.get("name"),
-                                     contact=data.get("contact", ""),
-                                     address=data.get("address", ""))
+        c = services.create_customer(db, actor=current_user(), name=data.name,
+                                     contact=data.contact, address=data.address)
         body = serialize.customer(c)
     return jsonify(body), 201
 
 
 @bp.get("/methods")
+@operation("List test methods with their characteristics", response=m.Methods)
 def methods() -> Any:
     rows = get_session().scalars(select(TestMethod).order_by(TestMethod.id)).all()
     return jsonify(methods=[serialize.method(m) for m in rows])
 
 
 @bp.post("/methods")
+@operation("Create a test method (quality manager, admin)", body=m.NewMethod,
+           response=m.Method, status=201, errors=[403, 409])
 def create_method() -> Any:
-    data = json_body()
+    data = json_model(m.NewMethod)
     with unit_of_work(get_session()) as db:
-        m = services.create_method(db, actor=current_user(), code=data.get("code"),
-                                   title=data.get("title"), field=data.get("field"),
-                                   clause=data.get("clause", ""),
-                                   characteristics=data.get("characteristics"))
-        body = serialize.method(m)
+        method = services.create_method(
+            db, actor=current_user(), code=data.code, title=data.title, field=data.field,
+            clause=data.clause, characteristics=[c.model_dump() for c in data.characteristics])
+        body = serialize.method(method)
     return jsonify(body), 201
 
 
 @bp.post("/requests")
+@operation("Create a test request", body=m.NewRequest, response=m.RequestCreated, status=201,
+           errors=[403])
 def create_request() -> Any:
-    data = json_body()
+    data = json_model(m.NewRequest)
     s = settings()
     with unit_of_work(get_session()) as db:
-        req = services.create_request(db, actor=current_user(), customer_id=data.get("customer_id"),
-                                      description=data.get("description", ""),
-                                      decision_rule=data.get("decision_rule"), r=data.get("r"),
+        req = services.create_request(db, actor=current_user(), customer_id=data.customer_id,
+                                      description=data.description,
+                                      decision_rule=data.decision_rule, r=data.r,
                                       number_format=s.request_number_format, timezone=s.timezone)
         body = {"id": req.id, "number": req.number, "customer_id": req.customer_id,
                 "decision_rule": serialize.decision_rule(req)}
@@ -67,66 +75,76 @@ def create_request() -> Any:
 
 
 @bp.get("/samples")
+@operation("List samples, newest first (500 at most)", response=m.Samples)
 def samples() -> Any:
     rows = get_session().scalars(select(Sample).order_by(Sample.id.desc()).limit(500)).all()
     return jsonify(samples=[serialize.sample(x, with_results=False) for x in rows])
 
 
 @bp.post("/samples")
+@operation("Register a sample", body=m.NewSample, response=m.Sample, status=201, errors=[403],
+           links=("/api/v1/samples/{number}", {"number": "number"}))
 def register_sample() -> Any:
-    data = json_body()
+    data = json_model(m.NewSample)
     s = settings()
     with unit_of_work(get_session()) as db:
         sample = services.register_sample(
-            db, actor=current_user(), request_id=data.get("request_id"),
-            description=data.get("description"), method_ids=data.get("method_ids"),
+            db, actor=current_user(), request_id=data.request_id,
+            description=data.description, method_ids=data.method_ids,
             number_format=s.sample_number_format, timezone=s.timezone)
         body = serialize.sample(sample)
     return jsonify(body), 201
 
 
 @bp.get("/samples/<number>")
+@operation("Show a sample with its results", response=m.Sample)
 def sample(number: str) -> Any:
     return jsonify(serialize.sample(services.get_sample(get_session(), number)))
 
 
 @bp.post("/samples/<number>/receive")
+@operation("Record receipt", body=m.Receipt, response=m.Sample, errors=[403, 409],
+           links=("/api/v1/samples/{number}", {"number": "number"}))
 def receive(number: str) -> Any:
-    data = json_body()
+    data = json_model(m.Receipt)
     with unit_of_work(get_session()) as db:
         s = services.receive_sample(db, actor=current_user(), number=number,
-                                    condition=data.get("condition"))
+                                    condition=data.condition)
         body = serialize.sample(s)
     return jsonify(body)
 
 
 @bp.post("/samples/<number>/results")
+@operation("Record a result", body=m.NewResult, response=m.Result, status=201,
+           errors=[403, 409], links=("/api/v1/results/{result_id}", {"result_id": "id"}))
 def record_result(number: str) -> Any:
-    data = json_body()
+    data = json_model(m.NewResult)
     with unit_of_work(get_session()) as db:
         r = services.record_result(db, actor=current_user(), number=number,
-                                   characteristic_id=data.get("characteristic_id"),
-                                   value=data.get("value"), unit=data.get("unit"),
-                                   instrument_id=data.get("instrument_id"),
-                                   measured_at=data.get("measured_at"),
+                                   characteristic_id=data.characteristic_id,
+                                   value=data.value, unit=data.unit,
+                                   instrument_id=data.instrument_id,
+                                   measured_at=data.measured_at,
                                    timezone=settings().timezone)
         body = serialize.result(r)
     return jsonify(body), 201
 
 
 @bp.post("/samples/<number>/capture")
+@operation("Read an instrument now and record the reading with its raw bytes", body=m.Capture,
+           response=m.Result, status=201, errors=[403, 409])
 def capture(number: str) -> Any:
     """Read the instrument now and record its reading, with the raw bytes, as the result."""
-    data = json_body()
+    data = json_model(m.Capture)
     user = current_user()
     db = get_session()
     instrument, reading = services.read_for_result(
-        db, actor=user, number=number, characteristic_id=data.get("characteristic_id"),
-        instrument_id=data.get("instrument_id"), timezone=settings().timezone,
+        db, actor=user, number=number, characteristic_id=data.characteristic_id,
+        instrument_id=data.instrument_id, timezone=settings().timezone,
         port_hosts=settings().port_hosts)
     with unit_of_work(db):
         r = services.record_reading(db, actor=user, number=number,
-                                    characteristic_id=data.get("characteristic_id"),
+                                    characteristic_id=data.characteristic_id,
                                     instrument=instrument, reading=reading,
                                     timezone=settings().timezone)
         body = serialize.result(r)
@@ -134,27 +152,29 @@ def capture(number: str) -> Any:
 
 
 @bp.post("/results/<int:result_id>/corrections")
+@operation("Correct a result: a new version with a reason", body=m.ResultCorrection,
+           response=m.Result, status=201, errors=[403, 409])
 def correct(result_id: int) -> Any:
-    data = json_body()
+    data = json_model(m.ResultCorrection)
     with unit_of_work(get_session()) as db:
         r = services.correct_result(db, actor=current_user(), result_id=result_id,
-                                    value=data.get("value"), unit=data.get("unit"),
-                                    reason=data.get("reason"),
-                                    instrument_id=data.get("instrument_id"),
-                                    measured_at=data.get("measured_at"),
+                                    value=data.value, unit=data.unit, reason=data.reason,
+                                    instrument_id=data.instrument_id,
+                                    measured_at=data.measured_at,
                                     timezone=settings().timezone)
         body = serialize.result(r)
     return jsonify(body), 201
 
 
 @bp.post("/results/<int:result_id>/decision")
+@operation("Decide the conformity of an undecided result, with a reason (reviewer)",
+           body=m.Decision, response=m.ConformityDecision, status=201, errors=[403, 404, 409])
 def decide(result_id: int) -> Any:
     """A reviewer's conformity decision for an undecided result, with the reason."""
-    data = json_body()
+    data = json_model(m.Decision)
     with unit_of_work(get_session()) as db:
         d = services.decide_conformity(db, actor=current_user(), result_id=result_id,
-                                       conformity=data.get("conformity"),
-                                       reason=data.get("reason"))
+                                       conformity=data.conformity, reason=data.reason)
         body = serialize.decision(d)
     return jsonify(body), 201
 
@@ -167,22 +187,27 @@ def _transition(number: str, service: object) -> Any:
 
 
 @bp.post("/samples/<number>/complete")
+@operation("Declare testing complete", response=m.Sample, errors=[403, 409])
 def complete(number: str) -> Any:
     return _transition(number, services.complete_testing)
 
 
 @bp.post("/samples/<number>/review")
+@operation("Record the technical review", response=m.Sample, errors=[403, 409])
 def review(number: str) -> Any:
     return _transition(number, services.review_sample)
 
 
 @bp.post("/samples/<number>/approve")
+@operation("Approve (authorised signatory): an electronic signature with the password "
+           "re-entered", body=m.Signature, body_required=False, response=m.Sample,
+           errors=[403, 409, 429])
 def approve(number: str) -> Any:
     """Approve: an electronic signature, so ``{"password": …}`` is required (422 without it,
     403 ``reauthentication_failed`` when wrong)."""
-    data = json_body_or_empty()
+    data = json_model(m.Signature)
     with unit_of_work(get_session()) as db:
         s = services.approve_sample(db, actor=current_user(), number=number,
-                                    password=data.get("password"), policy=login_policy())
+                                    password=data.password, policy=login_policy())
         body = serialize.sample(s)
     return jsonify(body)

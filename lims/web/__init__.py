@@ -20,6 +20,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["unit"] = symbol
     app.after_request(_security_headers)
+    # Before any rule is added: rules bind their converters when registered.
+    app.url_map.converters["default"] = app.url_map.converters["string"] = _printable_text()
     for domain in domains():
         for bp in domain.blueprints():
             app.register_blueprint(bp)
@@ -38,3 +40,18 @@ def _security_headers(response: Any) -> Any:
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     return response
+
+
+def _printable_text() -> type[Any]:
+    from werkzeug.routing import UnicodeConverter
+
+    class PrintableText(UnicodeConverter):
+        """A path segment without control characters: no sample, report or asset number has
+        one, and PostgreSQL cannot even compare text holding a NUL, so such a URL matches no
+        route (404) instead of reaching a query."""
+
+        def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
+            super().__init__(url_map, *args, **kwargs)
+            self.regex = r"[^/\x00-\x1f\x7f]+"  # the parent sets its own in __init__
+
+    return PrintableText

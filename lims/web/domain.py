@@ -13,10 +13,4 @@ def _blueprints() -> tuple[Any, ...]:
     return (health.bp, openapi.bp)
 
 
-def _api_paths() -> dict[str, Any]:
-    from lims.web.openapi import op
-
-    return {"/api/v1/openapi.json": {"get": op("This document")}}
-
-
-DOMAIN = Domain("web", blueprints=_blueprints, api_paths=_api_paths)
+DOMAIN = Domain("web", blueprints=_blueprints)

@@ -98,7 +98,11 @@ def init_app(app: Flask) -> None:
         message = exc.description or exc.name
         if exc.code == 413:
             message = f"request body larger than {app.config['MAX_CONTENT_LENGTH']} bytes"
-        return _respond(exc.code or 500, code, message)
+        response = _respond(exc.code or 500, code, message)
+        allow = dict(exc.get_headers()).get("Allow")
+        if allow and hasattr(response, "headers"):  # 405 names the methods the URL takes
+            response.headers["Allow"] = allow
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:

@@ -1,4 +1,5 @@
-"""Parse request bodies; validation of each field is the services' job."""
+"""Parse request bodies and queries: their shape through the view's pydantic model, the
+meaning of each field in the services."""
 
 from __future__ import annotations
 
@@ -6,8 +7,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import current_app, request
+from pydantic import BaseModel, ValidationError
 
-from lims.errors import BadRequest
+from lims.errors import BadRequest, InvalidInput
+from lims.web.api_models import QueryModel, RequestModel, error_field, error_message
+from lims.web.openapi import Operation, operation_of
 
 
 def json_body() -> dict[str, Any]:
@@ -28,15 +32,55 @@ def json_body() -> dict[str, Any]:
     return data
 
 
-def json_body_or_empty() -> dict[str, Any]:
-    """Like :func:`json_body`, but an empty body is an empty object: the service then names
-    the missing field (422), after the permission check (403) has had its say.
+M = TypeVar("M", bound=RequestModel)
+Q = TypeVar("Q", bound=QueryModel)
 
-    :raises BadRequest: a body that is not a JSON object.
+
+def _documented() -> Operation:
+    op = operation_of(current_app.view_functions.get(request.endpoint or ""))
+    if op is None:
+        raise RuntimeError(f"{request.endpoint} has no @operation")
+    return op
+
+
+def json_model(model: type[M]) -> M:
+    """Parse the request's JSON object through ``model``, the view's documented body.
+
+    :raises BadRequest: not JSON, malformed, or not an object (see :func:`json_body`).
+    :raises InvalidInput: the first field whose shape is wrong, named as in the document
+        (``characteristics[0].unit``), with what was wrong.
     """
-    if not request.get_data(cache=True):
-        return {}
-    return json_body()
+    op = _documented()
+    if op.body is not model:  # the document would describe another body than the one parsed
+        raise RuntimeError(f"{request.endpoint} parses {model.__name__} but documents "
+                           f"{op.body.__name__ if op.body else 'no body'}")
+    data = json_body() if op.body_required or request.get_data(cache=True) else {}
+    return validated(model, data)
+
+
+def query_model(model: type[Q]) -> Q:
+    """Parse the query string through ``model``, the view's documented query.
+
+    :raises InvalidInput: naming the parameter.
+    """
+    op = _documented()
+    if op.query is not model:
+        raise RuntimeError(f"{request.endpoint} parses {model.__name__} but documents "
+                           f"{op.query.__name__ if op.query else 'no query'}")
+    return validated(model, request.args.to_dict())
+
+
+B = TypeVar("B", bound=BaseModel)
+
+
+def validated(model: type[B], data: Any) -> B:
+    """``model`` validated from ``data``; pydantic's first error as :class:`InvalidInput`."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_context=True, include_input=False)[0]
+        raise InvalidInput(error_message(first), field=error_field(first["loc"]) or None) \
+            from None
 
 
 def form() -> dict[str, Any]:

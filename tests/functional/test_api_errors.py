@@ -117,6 +117,20 @@ def test_ids_beyond_the_integer_range_are_422_not_500(client, world, tech, path,
     assert resp.json["error"]["field"] == field
 
 
+@pytest.mark.parametrize(("path", "body"), [
+    ("/api/v1/calibrations/42629918271047420870656/status", {"status": "revoked", "reason": "r"}),
+    ("/api/v1/calibrations/42629918271047420870656/corrections", {
+        "number": "C-1", "provider": {"name": "p", "kind": "nmi"}, "calibrated_on": "2026-01-01",
+        "results": [{"quantity": "mass", "value": "1", "unit": "g"}], "reason": "r"}),
+])
+def test_a_record_id_beyond_64_bits_is_422_not_500(client, session, world, path, body):
+    """Found by schemathesis (issue 8): SQLite cannot bind such an int, so the lookup crashed."""
+    qm = {"Authorization": f"Bearer {world.token(session, 'qm')}"}
+    resp = client.post(path, json=body, headers=qm)
+    assert resp.status_code == 422, resp.get_data(as_text=True)
+    assert resp.json["error"]["field"] == "record_id"
+
+
 def test_inputs_that_used_to_answer_500(client, session, world, tech):
     """Causes of HTTP 500 found by fuzzing (issue 8); each now answers 4xx and writes nothing."""
     number = world.new_sample(session)
@@ -168,3 +182,21 @@ def test_a_temperature_difference_on_an_absolute_characteristic(client, session,
         "unit": "delta_degC"})
     assert resp.status_code == 422 and resp.json["error"]["code"] == "unit_mismatch"
     assert "Δ°C" in resp.json["error"]["message"] or "delta" in resp.json["error"]["message"]
+
+
+def test_control_characters_in_a_path_match_no_route(client, session, world, tech):
+    """A NUL in a sample number reached the query, which PostgreSQL refuses (500); no number
+    holds a control character, so such a URL is simply not found."""
+    for path in ("/api/v1/samples/YP%00X", "/api/v1/instruments/EQ-1%0A/checks",
+                 "/api/v1/reports/BG%1F1/traceability", "/audit/?actor=a%00b"):
+        resp = client.get(path, headers=tech.headers)
+        assert resp.status_code in (403, 404, 422), (path, resp.get_data(as_text=True))
+    resp = client.get("/api/v1/audit/events?actor=a%00b",
+                      headers={"Authorization": f"Bearer {world.token(session, 'qm')}"})
+    assert resp.status_code == 422 and resp.json["error"]["field"] == "actor"
+
+
+def test_a_method_the_url_does_not_take_is_405_with_allow(client, tech):
+    resp = client.put("/api/v1/samples", headers=tech.headers)
+    assert resp.status_code == 405
+    assert set(resp.headers["Allow"].replace(" ", "").split(",")) >= {"GET", "POST"}

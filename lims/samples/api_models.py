@@ -1,0 +1,230 @@
+"""Request and response models of the samples API (customers, methods, requests, samples,
+results); see :mod:`lims.web.api_models` for what they check and what the services do."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import Field
+
+from lims.samples.lifecycle import SampleStatus
+from lims.web.api_models import Id, ListedId, RequestModel, ResponseModel
+
+# --- requests ---------------------------------------------------------------------------------
+
+
+class NewCustomer(RequestModel):
+    name: str
+    contact: str | None = None
+    address: str | None = None
+
+
+class UncertaintySource(RequestModel):
+    """How a characteristic's uncertainty is obtained, from method validation (ISO/IEC 17025
+    7.6): a fixed expanded uncertainty in its unit, or a relative one in %."""
+
+    expanded: str | None = Field(default=None, description="U in the characteristic's unit")
+    relative: str | None = Field(default=None, description="U in % of the value")
+    k: str | None = Field(default=None, description="coverage factor (default 2)")
+
+
+class NewCharacteristic(RequestModel):
+    name: str
+    unit: str | None = Field(default=None, description="the unit results must be given in (or "
+                             "one of its kind); none for grades and qualitative kinds")
+    kind: str | None = Field(default=None, description="the quantity kind (README: Quantity "
+                             "kinds); inferred from the unit, required for a bare K or ℃")
+    lower_limit: str | None = Field(default=None, description="a number, as text")
+    upper_limit: str | None = Field(default=None, description="a number, as text")
+    lod: str | None = Field(default=None, description="limit of detection, in the unit")
+    loq: str | None = Field(default=None, description="limit of quantification, in the unit")
+    expected: str | None = Field(default=None,
+                                 description="the required value of a qualitative kind")
+    uncertainty: UncertaintySource | None = None
+
+
+class NewMethod(RequestModel):
+    code: str = Field(description="e.g. GB/T 26497-2011")
+    title: str
+    field: str = Field(description="the field a signatory is authorised for, e.g. textiles")
+    clause: str | None = None
+    characteristics: list[NewCharacteristic]
+
+
+class NewRequest(RequestModel):
+    customer_id: Id
+    description: str | None = None
+    decision_rule: Literal["simple", "guarded", "non-binary"] | None = Field(
+        default=None, description="agreed with the customer (ISO/IEC 17025 7.1.3); default simple")
+    r: str | None = Field(default=None, description="guard band factor: w = r·U (default 1)")
+
+
+class NewSample(RequestModel):
+    request_id: Id
+    description: str
+    method_ids: list[ListedId]
+
+
+class Receipt(RequestModel):
+    condition: str = Field(description="the condition on receipt")
+
+
+class NewResult(RequestModel):
+    characteristic_id: Id
+    value: str = Field(description="as recorded: \"100.00\", \"<0.01\", \"未检出\", \"1.5×10³\", "
+                                   "a grade or a qualitative value")
+    unit: str | None = Field(default=None, description="as written, e.g. g, ℃, %RH")
+    instrument_id: Id | None = None
+    measured_at: str | None = Field(default=None,
+                                    description="ISO 8601 date and time; default now")
+
+
+class Capture(RequestModel):
+    characteristic_id: Id
+    instrument_id: Id
+
+
+class ResultCorrection(RequestModel):
+    value: str = Field(description="as recorded, e.g. \"100.00\"")
+    unit: str | None = None
+    reason: str
+    instrument_id: Id | None = None
+    measured_at: str | None = Field(default=None,
+                                    description="ISO 8601; default the corrected version's")
+
+
+class Decision(RequestModel):
+    """A reviewer decides the conformity of an undecided (censored) result, with the reason."""
+
+    conformity: Literal["pass", "fail"]
+    reason: str
+
+
+class Signature(RequestModel):
+    """The signatory confirms an approval (or a report's issue) with their password."""
+
+    password: str = Field(description="the signatory's password (re-authentication, "
+                                      "21 CFR 11.200)")
+
+
+# --- responses --------------------------------------------------------------------------------
+
+
+class Customer(ResponseModel):
+    id: int
+    name: str
+    contact: str
+    address: str
+
+
+class Customers(ResponseModel):
+    customers: list[Customer]
+
+
+class Characteristic(ResponseModel):
+    id: int
+    name: str
+    kind: str
+    unit: str = Field(description="as written")
+    unit_canonical: str
+    lower_limit: str | None
+    upper_limit: str | None
+    lod: str | None
+    loq: str | None
+    expected: str | None
+    requirement: str
+    uncertainty: dict[str, str | None] | None
+
+
+class DecisionRule(ResponseModel):
+    rule: str
+    r: str | None
+
+
+class ConformityDecision(ResponseModel):
+    id: int
+    conformity: str
+    reason: str
+    decided_by_id: int
+    decided_at: dt.datetime
+
+
+class Method(ResponseModel):
+    id: int
+    code: str
+    title: str
+    clause: str
+    field: str
+    characteristics: list[Characteristic]
+
+
+class Methods(ResponseModel):
+    methods: list[Method]
+
+
+class RequestCreated(ResponseModel):
+    id: int
+    number: str
+    customer_id: int
+    decision_rule: DecisionRule
+
+
+class Result(ResponseModel):
+    """One version of a result; a correction is a new version that ``replaces_id`` the old."""
+
+    id: int
+    characteristic_id: int
+    version: int
+    is_current: bool
+    value: str = Field(description="the digits as recorded")
+    unit: str = Field(description="the unit as recorded")
+    unit_canonical: str
+    kind: str
+    shown: str = Field(description="value and unit as the report prints them")
+    conformity: str | None = Field(description="pass, fail, undecided, or null without limits")
+    decision: ConformityDecision | None
+    verdict: str | None = Field(description="what the rule alone said")
+    expanded_uncertainty: str | None
+    k: str | None
+    uncertainty_unit: str | None
+    source: str = Field(description="manual or instrument")
+    instrument_id: int | None
+    instrument_due_on: dt.date | None
+    calibration_record_id: int | None
+    raw: str | None = Field(description="the bytes the instrument sent (latin-1)")
+    measured_at: dt.datetime
+    recorded_at: dt.datetime
+    recorded_by_id: int
+    replaces_id: int | None
+    reason: str | None
+
+
+class SampleSummary(ResponseModel):
+    number: str
+    request: str
+    customer: Customer
+    decision_rule: DecisionRule
+    description: str
+    status: SampleStatus
+    registered_at: dt.datetime
+    received_at: dt.datetime | None
+    received_by_id: int | None
+    condition_on_receipt: str | None
+    reviewed_at: dt.datetime | None
+    reviewed_by_id: int | None
+    approved_at: dt.datetime | None
+    approved_by_id: int | None
+
+
+class SampleTest(ResponseModel):
+    method: Method
+    results: list[Result]
+
+
+class Sample(SampleSummary):
+    tests: list[SampleTest]
+
+
+class Samples(ResponseModel):
+    samples: list[SampleSummary]
