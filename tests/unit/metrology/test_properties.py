@@ -88,11 +88,15 @@ def test_simultaneous_readings_equal_the_readings_of_their_sum(pairs, sign):
                           "uncertainty": {"type": "A", "readings": a}},
                          {"symbol": "b", "unit": "mV",
                           "uncertainty": {"type": "A", "readings": b}}]}
-    together = evaluate(parse_budget(budget))
     combined = [float(x) + sign * float(y) for x, y in zip(a, b, strict=True)]
     n = len(combined)
     mean = sum(combined) / n
     s = math.sqrt(sum((c - mean) ** 2 for c in combined) / (n - 1))
+    if s < 1e-9:
+        # a ± b constant: the first-order u is 0 although the inputs are uncertain, which the
+        # engine reports by Monte Carlo instead (JCGM 101 9.4; tested in test_uncertainty.py).
+        return
+    together = evaluate(parse_budget(budget))
     assert together.value == pytest.approx(mean, abs=1e-9)
     assert together.standard_uncertainty == pytest.approx(s / math.sqrt(n), rel=1e-6, abs=1e-9)
     if together.standard_uncertainty > 1e-9:
