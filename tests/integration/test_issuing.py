@@ -3,6 +3,7 @@ crashed worker left behind is finished under the same number (issue 8, finding 9
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 from typing import Any
@@ -141,20 +142,16 @@ def test_a_claim_is_stored_exactly_once(session, world, settings):
 
 def test_a_claim_that_cannot_be_signed_stays_for_the_job(app, session, world, settings,
                                                           monkeypatch):
-    """An unreachable time-stamping authority: the API says the number is allocated and will
-    be finished; the job retries once the authority answers again."""
+    """An unreachable time-stamping authority (a real HTTP TSA URL nobody answers): the API
+    says the number is allocated and will be finished; the job retries once the authority
+    answers again."""
     number = world.approved_sample(session)
-
-    def tsa_down(claimed: Any, s: Any) -> Any:
-        raise ReportError("time-stamping authority unreachable")
-
-    monkeypatch.setattr(issuing, "sign_claim", tsa_down)
-    outcome = _issue(app, world, settings, number)
+    down = dataclasses.replace(settings, tsa_url="http://127.0.0.1:9/tsa")  # discard port
+    outcome = _issue(app, world, down, number)
     assert isinstance(outcome, ReportError)
     assert "finished under the same number" in str(outcome)
     monkeypatch.setattr(issuing, "RECOVER_AFTER", dt.timedelta(0))
-    result = run_job("report-recovery", app)
-    assert result["failed"][0]["error"] == "time-stamping authority unreachable"
-    monkeypatch.undo()
-    monkeypatch.setattr(issuing, "RECOVER_AFTER", dt.timedelta(0))
-    assert len(run_job("report-recovery", app)["finished"]) == 1
+    with unit_of_work(session):
+        result = issuing.finish_pending_reports(session, down)
+    assert result["finished"] == [] and len(result["failed"]) == 1
+    assert run_job("report-recovery", app)["finished"] == [result["failed"][0]["number"]]
