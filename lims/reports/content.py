@@ -31,6 +31,7 @@ class ResultLine:
     version: int
     note: str = ""         # e.g. who decided an undecided conformity and why
     uncertainty: str = ""  # e.g. "U = 0.03 g (k = 2)"
+    in_scope: bool = True  # inside the lab's accredited scope (CMA/CNAS); "*" when not
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +65,9 @@ class ReportContent:
     verify_url: str
     timezone: str
     supersedes: str | None = None
+    kind: str = "test_report"
+    amendment: str = ""    # what changed and why, when this report replaces another (7.8.8.2)
+    marks: tuple[str, ...] = ()  # accreditation marks printed: "CMA", "CNAS"
 
     def to_json(self) -> str:
         def default(value: Any) -> Any:
@@ -86,4 +90,5 @@ class ReportContent:
         data["signatures"] = tuple(
             Signature(s["meaning"], s["name"], when(s["at"]) if s["at"] else None)
             for s in data["signatures"])
+        data["marks"] = tuple(data.get("marks", ()))
         return cls(**data)
