@@ -12,6 +12,8 @@ Flask, no SQLAlchemy, no network; entities and DTDs are never resolved. Reading 
   ``dcc:data``, not a result: one value is shared by all of them, a list of values pairs with
   lists of equal length, anything else leaves ``nominal`` None. A nominal with no sibling is a
   result of its own, so that no value is lost;
+* a result is "as found" when its measurement result's influence conditions carry the
+  ``dcc:status`` ``beforeAdjustment`` (or ``beforeRepair``), else "as left";
 * an expanded uncertainty given only as ``si:coverageInterval`` is not translated (it has no
   single U); ``expanded_uncertainty`` stays None;
 * the provider is an NMI when its name matches :data:`NMIS`, else ``accredited``.
@@ -19,6 +21,7 @@ Flask, no SQLAlchemy, no network; entities and DTDs are never resolved. Reading 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import re
@@ -97,11 +100,13 @@ def parse_dcc(data: bytes, *, provider_kind: str | None = None) -> ParsedCertifi
         raise InvalidInput("the DCC has no performance date", field="endPerformanceDate")
     units: dict[str, str] = {}
     results: list[CertificateResult] = []
-    for data_el in root.iterfind("dcc:measurementResults/dcc:measurementResult/dcc:results/"
-                                 "dcc:result/dcc:data", _NS):
-        parent = data_el.getparent()  # dcc:result, by the path above
-        result_name = _text(parent.find("dcc:name", _NS) if parent is not None else None)
-        results.extend(_walk(data_el, result_name, units))
+    for measurement in root.iterfind("dcc:measurementResults/dcc:measurementResult", _NS):
+        state = _state(measurement)
+        for data_el in measurement.iterfind("dcc:results/dcc:result/dcc:data", _NS):
+            parent = data_el.getparent()  # dcc:result, by the path above
+            result_name = _text(parent.find("dcc:name", _NS) if parent is not None else None)
+            results.extend(r if state == r.state else dataclasses.replace(r, state=state)
+                           for r in _walk(data_el, result_name, units))
     if not results:
         raise InvalidInput("the DCC has no numeric results (si:real under dcc:results)",
                            field="measurementResults")
@@ -262,6 +267,16 @@ def _walk(container: etree._Element, fallback: str, units: dict[str, str]) -> It
                 quantity=name, value=value.value, unit=value.unit, dsi_unit=value.dsi_unit,
                 nominal=nom.value if nom else None, nominal_unit=nom.unit if nom else None,
                 expanded_uncertainty=value.uncertainty, k=value.k, coverage_probability=value.p)
+
+
+def _state(measurement: etree._Element) -> str:
+    """"as found" when the measurement result's influence conditions say it was measured
+    before an adjustment or repair (dcc:status), else "as left" (JJF 1071-2010 5.12)."""
+    for status in measurement.iterfind("dcc:influenceConditions/dcc:influenceCondition/"
+                                       "dcc:status", _NS):
+        if _clean(status.text) in ("beforeAdjustment", "beforeRepair"):
+            return "as found"
+    return "as left"
 
 
 def _nominal_quantity(quantities: list[etree._Element]) -> etree._Element | None:
