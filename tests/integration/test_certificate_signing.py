@@ -111,3 +111,37 @@ def test_attaching_after_signing_is_refused_and_would_break_the_seal(signers, fo
 def test_extract_refuses_what_is_not_a_pdf():
     with pytest.raises(ReportError):
         extract_dcc(b"<xml/>")
+
+
+def test_importing_our_own_dcc_gives_back_every_point(session, world, signers, font_dir):
+    """``lims calibration import`` of the DCC taken out of an issued certificate stores each
+    point with the same value, unit, U, k, nominal and adjustment state (both databases)."""
+    from lims.calibration import services
+    from lims.calibration.models import CalibrationRecord
+    from lims.db import unit_of_work
+    from lims.units import parse_unit
+    from tests.support.world import TZ
+
+    seal, signatory, stamping, _ca = signers
+    content = adjusted(sample_certificate(n_points=20))
+    xml = build_dcc(content, software_version="test")
+    signed = sign_report(embed_dcc(render_certificate(content, font_dir=font_dir, dcc=xml), xml,
+                                   name="c.dcc.xml"),
+                         signatory=signatory, seal=seal, reason="批准 Approved",
+                         location="Hangzhou", name="张批准", stamping=None)
+    with unit_of_work(session):
+        rec = services.import_certificate(session, actor=world.user(session, "qm"),
+                                          data=extract_dcc(signed) or b"", filename="c.xml",
+                                          provider_kind="in-house", timezone=TZ)
+        rec_id = rec.id
+    rec = session.get(CalibrationRecord, rec_id)
+    assert rec.certificate_number == content.number and rec.calibrated_on == content.calibrated_on
+    errors = [p for p in rec.points if p.quantity == "Error of indication"]
+    assert len(errors) == len(content.points) == 40
+    for stored, point in zip(errors, content.points, strict=True):
+        assert (stored.value, stored.expanded_uncertainty, stored.k,
+                stored.coverage_probability, stored.nominal, stored.state) == (
+            point.error, point.expanded_uncertainty, point.k, point.coverage_probability,
+            point.nominal, point.state)
+        assert parse_unit(stored.unit) == parse_unit(point.unit)
+    assert {p.state for p in rec.points} == {"as found", "as left"}
