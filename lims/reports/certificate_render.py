@@ -337,18 +337,20 @@ def _results_table(points: Sequence[PointLine], st: dict[str, ParagraphStyle]) -
     if has_verdict:
         columns.append(("结论<br/>Verdict", 22))
     columns.append(("单位<br/>Unit", 10))
-    rows = [[P(name, cell) for name, _w in columns]]
+    rows: list[list[str | Paragraph]] = [[P(name, cell) for name, _w in columns]]
     for p in points:
         row = [str(p.seq), p.nominal, p.reference, p.indicated, p.error]
         if has_u:
             row += [p.expanded_uncertainty or "—", p.k or "—"]
         if has_mpe:
             row.append(f"±{p.mpe.lstrip('±')}" if p.mpe else "—")
-        cells = [P(_esc(v), cell) for v in row]
+        # Numbers and units are plain cell strings (drawn in the table's embedded font): a
+        # Paragraph per number would cost most of the rendering time of a 20-point table.
+        cells: list[str | Paragraph] = list(row)
         if has_verdict:
             cells.append(P(CONFORMITY.get(p.conformity, _esc(str(p.conformity))),
                            cell))
-        cells.append(P(_esc(p.unit), cell))
+        cells.append(p.unit)
         rows.append(cells)
     return Table(rows, colWidths=_widths([w for _n, w in columns]), style=_grid(8, header=True),
                  repeatRows=1)

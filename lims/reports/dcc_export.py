@@ -253,7 +253,6 @@ def _administrative_data(admin: etree._Element, c: CertificateContent,
         _el(person, "dcc:role", sig.meaning)
         if i == approver:
             _el(person, "dcc:mainSigner", "true")
-        _el(person, "dcc:cryptElectronicSignature", "true")
 
     _contact(admin, "dcc:customer", c.customer, country=None)
     _statements(_el(admin, "dcc:statements"), c)
@@ -458,6 +457,7 @@ class _Line:
     p: str | None
     mpe: str | None
     conformity: str | None  # in the DCC's vocabulary; "?" when it has no word for it
+    dsi: str
 
     @classmethod
     def of(cls, p: PointLine) -> _Line:
@@ -470,7 +470,7 @@ class _Line:
                                   seq=p.seq)
             return value
 
-        _check_dsi(p)
+        dsi = _point_dsi(p)
         u = num("expanded_uncertainty")
         if u is not None and u.startswith("-"):
             raise ReportError(f"point {p.seq}: the expanded uncertainty {u} is negative",
@@ -493,7 +493,7 @@ class _Line:
             conformity = _CONFORMITY.get(p.conformity, "?")
         return cls(p, num("nominal"), num("reference"), num("indicated"), num("error"), u,
                    k if u is not None else None, prob if u is not None else None, mpe,
-                   conformity)
+                   conformity, dsi)
 
 
 def _regular(lines: Sequence[_Line]) -> bool:
@@ -521,7 +521,7 @@ def _list_of_points(data: etree._Element, quantity: str, lines: Sequence[_Line])
             continue
         quantity_el = _el(listing, "dcc:quantity", refType=ref_type)
         _text(quantity_el, "dcc:name", name)
-        units = [line.point.dsi_unit.strip() for line in lines]
+        units = [line.dsi for line in lines]
         uncertain = column == measurand and lines[0].u is not None
         if len(lines) == 1:
             real = _el(quantity_el, "si:real")
@@ -568,7 +568,7 @@ def _verdicts(quantity_el: etree._Element, lines: Sequence[_Line]) -> None:
         _el(meta, "dcc:conformityXMLList", " ".join(v or "" for v in verdicts))
     if all(m is not None for m in mpes):
         data = _el(meta, "dcc:data")
-        units = [line.point.dsi_unit.strip() for line in lines]
+        units = [line.dsi for line in lines]
         for ref_type, name, sign in (
                 ("basic_toleranceLimitLower", "最大允许误差下限 Lower limit (−MPE)", "-"),
                 ("basic_toleranceLimitUpper", "最大允许误差上限 Upper limit (+MPE)", "")):
@@ -611,13 +611,20 @@ def _probability(text: str) -> str | None:
     return cleaned if _PROBABILITY.fullmatch(cleaned) else None
 
 
-def _check_dsi(p: PointLine) -> None:
+def _point_dsi(p: PointLine) -> str:
+    """The point's D-SI unit, checked the way the DCC reader will read it; derived from its
+    unit when the content leaves it empty.
+
+    :raises ReportError: naming the point's ``dsi_unit``.
+    """
+    dsi = p.dsi_unit.strip() or unit_to_dsi(p.unit) or ""
     try:
-        _dsi_ok(p.dsi_unit.strip())
+        _dsi_ok(dsi)
     except InvalidInput as exc:
         raise ReportError(f"point {p.seq}: D-SI unit {p.dsi_unit!r} of {p.unit!r}: "
                           f"{exc.message}", field=f"points[{p.seq}].dsi_unit",
                           seq=p.seq) from exc
+    return dsi
 
 
 @functools.lru_cache(maxsize=256)

@@ -211,6 +211,7 @@ def test_amendment_supersedes_and_recalibration_are_stated():
 @pytest.mark.parametrize(("change", "field"), [
     ({"error": "abc"}, "points[1].error"),
     ({"dsi_unit": "\\gramm"}, "points[1].dsi_unit"),
+    ({"dsi_unit": "", "unit": "HV10"}, "points[1].dsi_unit"),
     ({"k": "0.5"}, "points[1].k"),
     ({"coverage_probability": ""}, "points[1].coverage_probability"),
     ({"expanded_uncertainty": "-0.1"}, "points[1].expanded_uncertainty"),
@@ -222,6 +223,13 @@ def test_a_point_the_dcc_cannot_carry_is_refused_by_name(change, field):
         build_dcc(dataclasses.replace(content, points=(bad, content.points[1])),
                   software_version="1")
     assert exc.value.field == field
+
+
+def test_an_empty_dsi_unit_is_derived_from_the_unit():
+    content = sample_certificate(n_points=2)
+    pts = tuple(dataclasses.replace(p, dsi_unit="", unit="mg") for p in content.points)
+    parsed = parse_dcc(build_dcc(dataclasses.replace(content, points=pts), software_version="1"))
+    assert {r.dsi_unit for r in parsed.results} == {"\\milli\\gram"}
 
 
 def test_text_xml_cannot_carry_and_a_test_report_are_refused():
