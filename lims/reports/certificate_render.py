@@ -37,6 +37,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from lims.errors import ReportError
 from lims.reports.certificate_content import (
     CALIBRATION_CERTIFICATE,
     VERIFICATION_CERTIFICATE,
@@ -83,7 +84,8 @@ def render_certificate(content: CertificateContent, *, font_dir: Path,
         given, the certificate says so and prints its SHA-256, binding the paper to the XML.
     """
     if content.kind not in TITLES:
-        raise ValueError(f"not a certificate kind: {content.kind!r}")
+        raise ReportError(f"not a certificate kind: {content.kind!r}", field="kind",
+                          kind=content.kind)
     register_fonts(font_dir)
     st = styles()
     zh_title, en_title = TITLES[content.kind]

@@ -1,8 +1,9 @@
 """Hand-made :class:`CertificateContent` snapshots for tests and benchmarks.
 
-``sample_certificate(kind, points=N)`` gives a balance calibrated (or verified) at N points
-with realistic, already rounded numbers: nominals 10 g, 20 g, … in g, the error in mg would
-be usual, but every value of a point is in the point's one unit (the contract), here g.
+``sample_certificate(kind, n_points=N)`` gives a customer's balance calibrated (or verified,
+or failing verification) at N points with realistic, already rounded numbers: nominals
+10 g, 20 g, …; every value of a point is in the point's one unit (the contract), here g.
+``adjusted(content)`` adds as-found points before the as-left ones.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from lims.errors import ReportError
 from lims.reports.certificate_content import (
     CALIBRATION_CERTIFICATE,
     VERIFICATION_CERTIFICATE,
@@ -143,6 +144,6 @@ def test_twenty_points_and_long_tables_paginate(tmp_path, font_dir):
 
 
 def test_a_test_report_kind_is_not_a_certificate(font_dir):
-    with pytest.raises(ValueError, match="not a certificate"):
+    with pytest.raises(ReportError, match="not a certificate"):
         render_certificate(dataclasses.replace(sample_certificate(), kind="test_report"),
                            font_dir=font_dir)
