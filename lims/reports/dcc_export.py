@@ -211,8 +211,6 @@ def _administrative_data(admin: etree._Element, c: CertificateContent,
     ids = _el(core, "dcc:identifications")
     _identification(ids, "calibrationLaboratory", c.request_number, "委托编号 Request number",
                     ref_type="basic_orderNumber")
-    _identification(ids, "calibrationLaboratory", _TITLES[c.kind], "证书种类 Document kind",
-                    ref_type="basic_documentKind")
     _el(core, "dcc:receiptDate", c.received_at.astimezone(tz).date().isoformat())
     _el(core, "dcc:beginPerformanceDate", c.calibrated_on.isoformat())
     _el(core, "dcc:endPerformanceDate", c.calibrated_on.isoformat())
@@ -275,6 +273,9 @@ def _identification(parent: etree._Element, issuer: str, value: str, name: str, 
 
 def _statements(statements: etree._Element, c: CertificateContent) -> None:
     """ISO/IEC 17025 7.8.2.1, 7.8.4.1, 7.8.6 and 7.8.8.2 statements, each in zh and en."""
+    kind = _el(statements, "dcc:statement", refType="basic_documentKind")
+    _el(kind, "dcc:norm", c.procedure.code)
+    _rich(kind, "dcc:declaration", _TITLES[c.kind])
     trace = _el(statements, "dcc:statement", refType="basic_traceability")
     _el(trace, "dcc:traceable", "true")
     for standard in c.standards:

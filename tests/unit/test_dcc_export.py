@@ -175,6 +175,8 @@ def test_verification_carries_verdicts_mpe_and_the_overall_conformity():
     statements = {s.get("refType"): s for s in root.iterfind(".//dcc:statement", NS)}
     assert "ILAC-G8" in statements["basic_decisionRule"].findtext(
         "dcc:declaration/dcc:content[@lang='en']", namespaces=NS)
+    assert "Notice of verification result" in etree.tostring(
+        statements["basic_documentKind"], encoding="unicode")
     valid = statements.get("basic_validUntil")
     assert valid is None  # a notice has no validity date; the certificate has
     cert_root = etree.fromstring(cert)
