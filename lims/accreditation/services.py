@@ -59,6 +59,16 @@ def item_snapshot(i: ScopeItem) -> dict[str, Any]:
             "schemes": list(i.schemes)}
 
 
+def item_json(i: ScopeItem) -> dict[str, Any]:
+    """A scope item as the API and ``lims scope list --json`` show it."""
+    return {**item_snapshot(i), "range": i.range_text()}
+
+
+def scope_json(session: Session) -> dict[str, Any]:
+    return {"accreditations": [snapshot(a) for a in list_accreditations(session)],
+            "items": [item_json(i) for i in list_scope(session)]}
+
+
 def set_accreditation(session: Session, *, actor: User | None, scheme: object,
                       certificate_number: object, valid_from: object,
                       valid_until: object) -> Accreditation:
