@@ -29,6 +29,7 @@ from lims.instruments.models import Instrument
 from lims.metrology.decision import RULE_NAMES
 from lims.numbering import next_number
 from lims.reports.content import MethodLine, ReportContent, ResultLine, Signature
+from lims.reports.marks import mark_images
 from lims.reports.models import Report, ReportClaim, ReportStatus
 from lims.reports.render import render_report
 from lims.reports.sign import (
@@ -227,7 +228,8 @@ def sign_claim(claimed: Claimed, settings: Settings) -> Signed:
     :raises ReportError: a key cannot be loaded or the time-stamping authority failed.
     """
     signatory, seal, stamping = _signers(settings, claimed.signatory)
-    pdf = render_report(claimed.content, font_dir=settings.font_path)
+    pdf = render_report(claimed.content, font_dir=settings.font_path,
+                        mark_images=mark_images(settings))
     signed = sign_report(pdf, signatory=signatory, seal=seal,
                          reason=f"{APPROVAL_MEANING}: test report {claimed.number}",
                          location=settings.lab_name_en, name=claimed.signatory.full_name,
