@@ -79,7 +79,7 @@ def add(method_code: str, parameter: str, schemes: tuple[str, ...], category: st
         object_: str, minimum: str | None, maximum: str | None, unit: str, kind: str | None,
         limitation: str) -> None:
     """Add an item to the accredited scope; prints its id (for `lims user roles --scope-item`)."""
-    from lims.accreditation.services import add_scope_item
+    from lims.accreditation.services import add_scope_item, signatories_to_grant
 
     with _acting() as (session, actor):
         item = add_scope_item(session, actor=actor, method_code=method_code, schemes=list(schemes),
@@ -88,6 +88,10 @@ def add(method_code: str, parameter: str, schemes: tuple[str, ...], category: st
                               limitation=limitation)
         click.echo(f"scope item #{item.id}: {item.method_code} {item.parameter} "
                    f"{item.range_text()} ({', '.join(item.schemes)})")
+        waiting, item_id = signatories_to_grant(session, item), item.id
+    if waiting:
+        click.echo(f"note: {', '.join(waiting)} signed {method_code} under their field and now "
+                   f"need this item: lims user roles USER --scope-item {item_id} …")
 
 
 def _listing(session: Any, _settings: Any) -> dict[str, Any]:

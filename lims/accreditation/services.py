@@ -25,16 +25,16 @@ from lims import kinds
 from lims.accreditation import marks
 from lims.accreditation.models import Accreditation, Scheme, ScopeItem
 from lims.audit.services import record
-from lims.auth.models import User
+from lims.auth.models import Role, User
 from lims.auth.services import require
 from lims.errors import InvalidInput, NotFound, OutsideScope
 from lims.kinds import values
 from lims.kinds.registry import GRADE, NUMBER
+from lims.samples.models import Sample, TestMethod
 from lims.validate import as_id, date, text
 
 if TYPE_CHECKING:
     from lims.reports.content import ResultLine
-    from lims.samples.models import Sample
 
 CATEGORIES = ("test", "calibration")
 
@@ -181,6 +181,18 @@ def add_scope_item(session: Session, *, actor: User | None, method_code: object,
     record(session, actor=actor, action="scope.add", entity_type="scope_items",
            entity_id=item.id, after=item_snapshot(item))
     return item
+
+
+def signatories_to_grant(session: Session, item: ScopeItem) -> list[str]:
+    """Signatories who signed the item's method under their field and, now that the scope
+    lists it, need the item granted to go on signing it (the page and ``lims scope add`` say
+    so: adding to the scope must not silently take authority away)."""
+    key = marks.method_key(item.method_code)
+    fields = {m.field for m in session.scalars(select(TestMethod))
+              if marks.method_key(m.code) == key}
+    return sorted(u.username for u in session.scalars(select(User).order_by(User.username))
+                  if Role.SIGNATORY in u.roles and u.active and u.scopes & fields
+                  and item.id not in u.scope_items)
 
 
 # --- the marks ---------------------------------------------------------------------------------

@@ -46,6 +46,10 @@ def add_item() -> Any:
     with unit_of_work(get_session()) as db:
         item = _add(db, form(), request.form.getlist("schemes"))
         flash(f"scope item #{item.id} {item.method_code} {item.parameter} added", "ok")
+        waiting = services.signatories_to_grant(db, item)
+        if waiting:
+            flash(f"{', '.join(waiting)} signed {item.method_code} under their field and now "
+                  f"need scope item #{item.id} granted (用户 Users)", "error")
     return redirect(url_for("scope.index"), code=303)
 
 

@@ -84,6 +84,8 @@ def test_a_signatory_signs_only_scope_items_granted(session, world, settings):
     approval is refused naming the item, until an administrator grants it."""
     _certificates(session, world)
     mass = _item(session, world, "Specimen mass", minimum="0.1", maximum="220", unit="g")
+    # "signatory" signed GB/T 4669-2008 under "textiles": adding the item says they need it.
+    assert scope.signatories_to_grant(session, session.get(ScopeItem, mass)) == ["signatory"]
     number = world.new_sample(session)
     tech = world.user(session, "tech")
     with unit_of_work(session):
@@ -103,6 +105,7 @@ def test_a_signatory_signs_only_scope_items_granted(session, world, settings):
         set_roles(session, actor=world.user(session, "admin"), username="signatory",
                   roles=["signatory"], scopes=["textiles"], scope_items=[mass])
     # "Length" is listed by no scope item: the field "textiles" still authorises it.
+    assert scope.signatories_to_grant(session, session.get(ScopeItem, mass)) == []
     with unit_of_work(session):
         samples.approve_sample(session, actor=world.user(session, "signatory"), number=number,
                                password=PASSWORD)
