@@ -120,3 +120,31 @@ def test_cli_records_lists_and_grants(database_url, tmp_path, font_dir):
     lims("user", "create", "sig2", "--role", "signatory", "--scope-item", "7",
          "--password", "long enough pw 4", ok=False)
     assert '"scope_items": [\n      1\n    ]' in lims("user", "list", "--json").stdout
+
+
+def test_approval_outside_the_granted_items_is_403_naming_the_item(client, session, world):
+    from lims.accreditation.services import add_scope_item, set_accreditation
+    from lims.db import unit_of_work
+    from lims.samples import services as samples
+    from tests.support.world import PASSWORD
+
+    with unit_of_work(session):
+        qm = world.user(session, "qm")
+        set_accreditation(session, actor=qm, scheme="CMA", certificate_number="231234567890",
+                          valid_from="2024-01-01", valid_until="2099-12-31")
+        item = add_scope_item(session, actor=qm, method_code=METHOD, parameter="Length",
+                              schemes=["CMA"]).id
+    number = world.new_sample(session)
+    tech = world.user(session, "tech")
+    with unit_of_work(session):
+        for ch, value, unit in ((world.mass_id, "100.00", "g"), (world.length_id, "12.0", "mm")):
+            samples.record_result(session, actor=tech, number=number, characteristic_id=ch,
+                                  value=value, unit=unit, timezone="Asia/Shanghai")
+        samples.complete_testing(session, actor=tech, number=number)
+        samples.review_sample(session, actor=world.user(session, "reviewer"), number=number)
+    resp = client.post(f"/api/v1/samples/{number}/approve", json={"password": PASSWORD},
+                       headers=_auth(session, world, "signatory"))
+    assert resp.status_code == 403, resp.json
+    error = resp.json["error"]
+    assert error["code"] == "outside_scope"
+    assert f"{METHOD} Length (scope item #{item})" in error["message"]
