@@ -27,11 +27,11 @@ from lims.accreditation.models import Accreditation, Scheme, ScopeItem
 from lims.audit.services import record
 from lims.auth.models import Role, User
 from lims.auth.services import require
-from lims.errors import InvalidInput, NotFound, OutsideScope
+from lims.errors import InvalidInput, OutsideScope
 from lims.kinds import values
 from lims.kinds.registry import GRADE, NUMBER
 from lims.samples.models import Sample, TestMethod
-from lims.validate import as_id, date, text
+from lims.validate import date, text
 
 if TYPE_CHECKING:
     from lims.reports.content import ResultLine
@@ -109,13 +109,6 @@ def list_scope(session: Session) -> list[ScopeItem]:
                                                            ScopeItem.id)))
 
 
-def get_item(session: Session, item_id: object, field: str = "scope_item") -> ScopeItem:
-    item = session.get(ScopeItem, as_id(item_id, field))
-    if item is None:
-        raise NotFound(f"no scope item {item_id}", field=field)
-    return item
-
-
 def _bound(value: object, field: str) -> str | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
@@ -168,6 +161,9 @@ def add_scope_item(session: Session, *, actor: User | None, method_code: object,
         written, kind_id = resolved.written, found.id
         if low is not None and high is not None and values.number(low) > values.number(high):
             raise InvalidInput(f"minimum {low} is above maximum {high}", field="minimum")
+    elif written:
+        raise InvalidInput("a unit goes with a range: give minimum and/or maximum",
+                           field="unit")
     elif kind not in (None, ""):
         kind_id = kinds.get(kind).id
     item = ScopeItem(category=category, object=text(object_, "object", required=False,

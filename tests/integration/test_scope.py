@@ -62,6 +62,10 @@ def test_scope_items_are_checked_and_audited(session, world):
         scope.add_scope_item(session, actor=world.user(session, "qm"), method_code=METHOD,
                              parameter="Specimen mass", schemes=["CMA"], minimum="200",
                              maximum="1", unit="g")
+    with pytest.raises(InvalidInput, match="goes with a range") as exc, unit_of_work(session):
+        scope.add_scope_item(session, actor=world.user(session, "qm"), method_code=METHOD,
+                             parameter="Specimen mass", schemes=["CMA"], unit="g")
+    assert exc.value.field == "unit"
     assert session.scalar(select(func.count()).select_from(ScopeItem)) == 0
 
     item_id = _item(session, world, "Specimen mass", minimum="0.1", maximum="220", unit="g")
