@@ -36,6 +36,10 @@ class Settings:
     signatory_keys: str = ""
     lab_seal: bool = True    # the lab key certifies each report before the signatory signs
     font_dir: str = ""            # default: $XDG_CACHE_HOME/lims/fonts
+    # The lab's accreditation mark artwork (PNG or JPEG), printed instead of the drawn marks:
+    # the CMA mark and the CNAS / ILAC-MRA combined mark as issued to the lab (CNAS-R01).
+    cma_mark_image: str = ""
+    cnas_mark_image: str = ""
     request_number_format: str = "WT{year}-{seq:06d}"
     sample_number_format: str = "YP{year}-{seq:06d}"
     report_number_format: str = "BG{year}-{seq:06d}"

@@ -89,6 +89,7 @@ def seed(rt: Runtime) -> list[tuple[str, str, str]]:
                         {"name": "耐水色牢度 Colour fastness to water", "kind": "grade",
                          "unit": "级", "lower_limit": "3"},
                         {"name": "异味 Odour", "kind": "qualitative", "expected": "未检出"}])
+                _demo_scope(session, users, today)  # the demo report carries CMA and CNAS
                 ch = method.characteristics[0]
                 req = samples.create_request(
                     session, actor=tech, customer_id=customer.id, description="委托检验",
@@ -130,6 +131,23 @@ def seed(rt: Runtime) -> list[tuple[str, str, str]]:
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(logins, fh)
     return logins
+
+
+def _demo_scope(session: Any, users: dict[str, Any], today: dt.date) -> None:
+    """The lab's CMA and CNAS certificates, the fabric mass method in both scopes, and the
+    demo signatory authorised for it (授权签字人), so that the demo report carries the marks."""
+    from lims.accreditation.services import add_scope_item, set_accreditation
+    from lims.auth.services import set_roles
+
+    until = today.replace(year=today.year + 3, day=min(today.day, 28))
+    for scheme, number in (("CMA", "231234567890"), ("CNAS", "CNAS L1234")):
+        set_accreditation(session, actor=users["qm"], scheme=scheme, certificate_number=number,
+                          valid_from="2024-03-15", valid_until=until.isoformat())
+    item = add_scope_item(session, actor=users["qm"], method_code="GB/T 4669-2008",
+                          parameter="试样质量 Specimen mass", schemes=["CMA", "CNAS"],
+                          object_="纺织品 Textiles", minimum="0.1", maximum="1000", unit="g")
+    set_roles(session, actor=users["admin"], username="signatory", roles=["signatory"],
+              scopes=["textiles"], scope_items=[item.id])
 
 
 def _demo_equipment(session: Any, rt: Runtime, qm: Any, today: dt.date) -> Any:

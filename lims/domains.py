@@ -29,6 +29,7 @@ DOMAINS = (
     "lims.instruments",
     "lims.calibration",
     "lims.reports",
+    "lims.accreditation",
     "lims.audit",
 )
 

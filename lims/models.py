@@ -1,5 +1,6 @@
 """Import every model module so that the metadata knows all tables (Alembic, tests)."""
 
+from lims.accreditation import models as accreditation  # noqa: F401
 from lims.audit import models as audit  # noqa: F401
 from lims.auth import models as auth  # noqa: F401
 from lims.calibration import models as calibration  # noqa: F401

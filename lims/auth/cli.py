@@ -26,10 +26,14 @@ def user() -> None:
 @click.argument("username")
 @click.option("--full-name", default="")
 @click.option("--role", "roles", multiple=True, required=True)
-@click.option("--scope", "scopes", multiple=True, help="Signatory scope (field).")
+@click.option("--scope", "scopes", multiple=True,
+              help="Field of work outside the accredited scope the signatory may sign for.")
+@click.option("--scope-item", "scope_items", multiple=True, type=int,
+              help="Id of an accredited scope item the signatory may sign for "
+                   "(`lims scope list`).")
 @click.password_option()
 def user_create(username: str, full_name: str, roles: tuple[str, ...], scopes: tuple[str, ...],
-                password: str) -> None:
+                scope_items: tuple[int, ...], password: str) -> None:
     """Create USERNAME with roles (and signatory scopes); prompts for the password."""
     from lims.auth.services import create_user
     from lims.db import unit_of_work
@@ -40,7 +44,8 @@ def user_create(username: str, full_name: str, roles: tuple[str, ...], scopes: t
         try:
             with unit_of_work(session):
                 create_user(session, username=username, full_name=full_name or username,
-                            password=password, roles=list(roles), scopes=list(scopes))
+                            password=password, roles=list(roles), scopes=list(scopes),
+                            scope_items=list(scope_items))
         except LimsError as exc:
             fail(f"{exc.field or 'input'}: {exc}")
         finally:
@@ -100,6 +105,7 @@ def _as_admin() -> Iterator[tuple[Any, Any]]:
 def _describe(u: Any) -> dict[str, Any]:
     return {"username": u.username, "full_name": u.full_name,
             "roles": sorted(r.value for r in u.roles), "scopes": sorted(u.scopes),
+            "scope_items": sorted(u.scope_items),
             "active": u.active, "locked": u.locked, "failed_logins": u.failed_logins}
 
 
@@ -182,14 +188,21 @@ def user_reset_password(username: str, password: str) -> None:
 @user.command("roles")
 @click.argument("username")
 @click.option("--role", "roles", multiple=True, required=True)
-@click.option("--scope", "scopes", multiple=True, help="Signatory scope (field).")
-def user_roles(username: str, roles: tuple[str, ...], scopes: tuple[str, ...]) -> None:
-    """Replace the roles (and signatory scopes) of USERNAME."""
+@click.option("--scope", "scopes", multiple=True,
+              help="Field of work outside the accredited scope the signatory may sign for.")
+@click.option("--scope-item", "scope_items", multiple=True, type=int,
+              help="Id of an accredited scope item the signatory may sign for; given: "
+                   "replaces the grants, omitted: keeps them.")
+@click.option("--no-scope-items", is_flag=True, help="Withdraw every scope item grant.")
+def user_roles(username: str, roles: tuple[str, ...], scopes: tuple[str, ...],
+               scope_items: tuple[int, ...], no_scope_items: bool) -> None:
+    """Replace the roles and signatory authority (fields, scope items) of USERNAME."""
     from lims.auth.services import set_roles
 
+    items: list[object] | None = [] if no_scope_items else (list(scope_items) or None)
     _change_signatory(f"roles of {username}: {', '.join(sorted(roles))}", username,
                       lambda s, a: set_roles(s, actor=a, username=username, roles=list(roles),
-                                             scopes=list(scopes)))
+                                             scopes=list(scopes), scope_items=items))
 
 
 @user.command("unlock")

@@ -8,6 +8,7 @@ import enum
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from lims.accreditation.models import SignatoryAuthority
 from lims.db import Model, utcnow
 
 
@@ -38,6 +39,9 @@ class User(Model):
         cascade="all, delete-orphan", lazy="selectin")
     scope_rows: Mapped[list[SignatoryScope]] = relationship(
         cascade="all, delete-orphan", lazy="selectin")
+    # The scope items the signatory is authorised for (授权签字人授权范围, RB/T 214 4.2.4).
+    authority_rows: Mapped[list[SignatoryAuthority]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="SignatoryAuthority.scope_item_id")
 
     @property
     def roles(self) -> frozenset[Role]:
@@ -45,7 +49,13 @@ class User(Model):
 
     @property
     def scopes(self) -> frozenset[str]:
+        """The fields of work outside the accredited scope the signatory may sign for."""
         return frozenset(s.scope for s in self.scope_rows)
+
+    @property
+    def scope_items(self) -> frozenset[int]:
+        """The ids of the accredited scope items the signatory may sign for."""
+        return frozenset(a.scope_item_id for a in self.authority_rows)
 
     @property
     def locked(self) -> bool:
@@ -60,7 +70,13 @@ class UserRole(Model):
 
 
 class SignatoryScope(Model):
-    """A field an authorised signatory may approve reports in (RB/T 214 4.2.4)."""
+    """A field of work *outside* the accredited scope a signatory may sign for.
+
+    Before migration 0009 this free-text field was the whole of a signatory's authority. Work
+    that a scope item lists now needs a grant of that item
+    (:class:`lims.accreditation.models.SignatoryAuthority`); the field still authorises work
+    no scope item lists, so that no signatory lost what they could sign (RB/T 214 4.2.4).
+    """
 
     __tablename__ = "signatory_scopes"
 

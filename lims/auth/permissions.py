@@ -25,6 +25,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "sample.approve": frozenset({S}),
     "report.issue": frozenset({S}),
     "method.manage": frozenset({Q, ADM}),
+    "scope.manage": frozenset({Q, ADM}),          # the accredited scope (CMA, CNAS)
     "instrument.manage": frozenset({Q, ADM}),
     "calibration.record": frozenset({Q, ADM}),     # calibrations, imports, checks
     "nonconformity.manage": frozenset({Q}),        # impact cases, evaluations, letters

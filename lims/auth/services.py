@@ -1,4 +1,4 @@
-"""Users, passwords, API tokens and signatory scopes, and their administration.
+"""Users, passwords, API tokens and signatory authority, and their administration.
 
 Logging in (throttling, lockout, sessions) is :mod:`lims.auth.sessions`. Every change an
 administrator makes here needs the ``user.manage`` permission and is audited with the
@@ -15,6 +15,7 @@ from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
+from lims.accreditation.models import ScopeItem, SignatoryAuthority
 from lims.audit.services import record
 from lims.auth.models import ApiToken, LoginFailure, Role, SignatoryScope, User, UserRole, UserSession
 from lims.auth.permissions import allowed
@@ -71,10 +72,25 @@ def _scopes(scopes: list[str] | None) -> list[str]:
     return clean
 
 
+def _scope_items(session: Session, ids: list[object] | None) -> list[int]:
+    """The ids of accredited scope items a signatory is granted (RB/T 214 4.2.4).
+
+    :raises InvalidInput: an id that is not a whole number or names no scope item.
+    """
+    clean = sorted({as_id(i, "scope_items") for i in ids or []})
+    if clean:
+        found = set(session.scalars(select(ScopeItem.id).where(ScopeItem.id.in_(clean))))
+        missing = [f"#{i}" for i in clean if i not in found]
+        if missing:
+            raise InvalidInput(f"no scope item {', '.join(missing)}", field="scope_items")
+    return clean
+
+
 def create_user(session: Session, *, username: str, full_name: str, password: str,
                 roles: list[str], scopes: list[str] | None = None,
-                actor: User | None = None) -> User:
-    """Create a user with roles (and signatory scopes).
+                actor: User | None = None, scope_items: list[object] | None = None) -> User:
+    """Create a user with roles (and signatory authority: accredited scope items, and fields
+    of work outside the accredited scope).
 
     :raises InvalidInput: bad name, short password or unknown role.
     :raises Conflict: the username is taken.
@@ -90,11 +106,14 @@ def create_user(session: Session, *, username: str, full_name: str, password: st
                 password_hash=generate_password_hash(password))
     user.role_rows = [UserRole(role=r.value) for r in role_set]
     user.scope_rows = [SignatoryScope(scope=s) for s in _scopes(scopes)]
+    user.authority_rows = [SignatoryAuthority(scope_item_id=i)
+                           for i in _scope_items(session, scope_items)]
     session.add(user)
     session.flush()
     record(session, actor=actor, action="user.create", entity_type="users", entity_id=user.id,
            after={"username": username, "full_name": user.full_name,
-                  "roles": [r.value for r in role_set], "scopes": sorted(user.scopes)})
+                  "roles": [r.value for r in role_set], "scopes": sorted(user.scopes),
+                  "scope_items": sorted(user.scope_items)})
     return user
 
 
@@ -239,21 +258,27 @@ def reset_password(session: Session, *, actor: User | None, username: str,
 
 
 def set_roles(session: Session, *, actor: User | None, username: str, roles: list[str],
-              scopes: list[str] | None = None) -> User:
-    """Replace a user's roles and signatory scopes.
+              scopes: list[str] | None = None,
+              scope_items: list[object] | None = None) -> User:
+    """Replace a user's roles, fields and granted scope items (``None``: scope items kept).
 
-    :raises InvalidInput: an unknown role or none. :raises Conflict: the last active
-        administrator would lose the role.
+    :raises InvalidInput: an unknown role or none, an unknown scope item. :raises Conflict:
+        the last active administrator would lose the role.
     """
     user = managed_user(session, actor=actor, username=username)
     role_set, scope_list = _roles(roles), _scopes(scopes)
+    items = sorted(user.scope_items) if scope_items is None else _scope_items(session,
+                                                                              scope_items)
     _keep_an_admin(session, user, active=user.active, roles=role_set)
-    before = {"roles": sorted(r.value for r in user.roles), "scopes": sorted(user.scopes)}
-    after = {"roles": [r.value for r in role_set], "scopes": scope_list}
+    before = {"roles": sorted(r.value for r in user.roles), "scopes": sorted(user.scopes),
+              "scope_items": sorted(user.scope_items)}
+    after = {"roles": [r.value for r in role_set], "scopes": scope_list, "scope_items": items}
     if before == after:
         return user
     user.role_rows = [UserRole(role=r.value) for r in role_set]
     user.scope_rows = [SignatoryScope(scope=s) for s in scope_list]
+    kept = {a.scope_item_id: a for a in user.authority_rows}  # a grant keeps its date
+    user.authority_rows = [kept.get(i) or SignatoryAuthority(scope_item_id=i) for i in items]
     session.flush()
     record(session, actor=actor, action="user.roles", entity_type="users", entity_id=user.id,
            before=before, after=after)

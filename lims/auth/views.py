@@ -8,6 +8,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, sessi
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
+from lims.accreditation.services import list_scope
 from lims.auth import services
 from lims.auth.models import ApiToken, Role
 from lims.auth.sessions import check_login, end_session, finish_login
@@ -94,6 +95,11 @@ def _scopes() -> list[str]:
     return [s.strip() for s in request.form.get("scopes", "").split(",") if s.strip()]
 
 
+def _scope_items() -> list[object]:
+    """The accredited scope items ticked on the form (授权签字人授权范围)."""
+    return list(request.form.getlist("scope_items"))
+
+
 def _done(username: str, message: str) -> ResponseReturnValue:
     flash(message, "ok")
     return redirect(url_for("auth.user_detail", username=username), code=303)
@@ -102,7 +108,8 @@ def _done(username: str, message: str) -> ResponseReturnValue:
 @bp.get("/users")
 def users() -> ResponseReturnValue:
     rows = services.list_users(get_session(), actor=current_user())
-    return render_template("auth/users.html", users=rows, roles=[r.value for r in Role])
+    return render_template("auth/users.html", users=rows, roles=[r.value for r in Role],
+                           scope=list_scope(get_session()))
 
 
 @bp.post("/users")
@@ -113,7 +120,8 @@ def create_user() -> ResponseReturnValue:
             username=request.form.get("username", ""),
             full_name=request.form.get("full_name", ""),
             password=request.form.get("password", ""),
-            roles=request.form.getlist("roles"), scopes=_scopes())
+            roles=request.form.getlist("roles"), scopes=_scopes(),
+            scope_items=_scope_items())
         username = user.username
     return _done(username, f"created user {username}")
 
@@ -123,7 +131,7 @@ def user_detail(username: str) -> ResponseReturnValue:
     db, actor = get_session(), current_user()
     user = services.managed_user(db, actor=actor, username=username)
     return render_template(
-        "auth/user.html", managed=user, roles=[r.value for r in Role],
+        "auth/user.html", managed=user, roles=[r.value for r in Role], scope=list_scope(db),
         tokens=services.user_tokens(db, actor=actor, username=username),
         sessions=services.live_sessions(db, actor=actor, username=username))
 
@@ -165,7 +173,8 @@ def reset_password(username: str) -> ResponseReturnValue:
 def set_roles(username: str) -> ResponseReturnValue:
     with unit_of_work(get_session()) as db:
         user = services.set_roles(db, actor=current_user(), username=username,
-                                  roles=request.form.getlist("roles"), scopes=_scopes())
+                                  roles=request.form.getlist("roles"), scopes=_scopes(),
+                                  scope_items=_scope_items())
     return _done(username, f"roles of {username} saved" + _withdraw(user))
 
 

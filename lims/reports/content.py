@@ -68,6 +68,7 @@ class ReportContent:
     kind: str = "test_report"
     amendment: str = ""    # what changed and why, when this report replaces another (7.8.8.2)
     marks: tuple[str, ...] = ()  # accreditation marks printed: "CMA", "CNAS"
+    mark_numbers: tuple[str, ...] = ()  # the certificate number under each mark, in order
 
     def to_json(self) -> str:
         def default(value: Any) -> Any:
@@ -91,4 +92,5 @@ class ReportContent:
             Signature(s["meaning"], s["name"], when(s["at"]) if s["at"] else None)
             for s in data["signatures"])
         data["marks"] = tuple(data.get("marks", ()))
+        data["mark_numbers"] = tuple(data.get("mark_numbers", ()))
         return cls(**data)

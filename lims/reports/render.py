@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -25,8 +26,10 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from lims.accreditation.marks import FOOTNOTE
 from lims.reports.content import ReportContent
 from lims.reports.fonts import REQUIRED_CHARS, ensure_fonts
+from lims.reports.marks import marks_flowable
 
 REGULAR, BOLD = "NotoSansSC-Regular", "NotoSansSC-Bold"
 _registered: set[str] = set()
@@ -137,8 +140,9 @@ def _esc(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def render_report(content: ReportContent, *, font_dir: Path) -> bytes:
-    """Return the unsigned PDF of a test report."""
+def render_report(content: ReportContent, *, font_dir: Path,
+                  mark_images: Mapping[str, str] | None = None) -> bytes:
+    """Return the unsigned PDF of a test report (``mark_images``: configured mark artwork)."""
     register_fonts(font_dir)
     tz = ZoneInfo(content.timezone)
 
@@ -157,6 +161,9 @@ def render_report(content: ReportContent, *, font_dir: Path) -> bytes:
         creator="LIMS", initialFontName=REGULAR, initialFontSize=9)
     P = Paragraph  # noqa: N806
     story: list[Flowable] = [
+        # The marks at the top of page 1, only when every item is in scope (lims.accreditation).
+        *([marks_flowable(content.marks, content.mark_numbers, images=mark_images)]
+          if content.marks else []),
         P(_esc(content.lab_name), st["subtitle"]),
         P(_esc(content.lab_name_en), st["subtitle"]),
         Spacer(1, 4 * mm),
@@ -214,7 +221,8 @@ def render_report(content: ReportContent, *, font_dir: Path) -> bytes:
             f"<br/>(v{r.version})" if r.version > 1 else "")
         verdict = CONFORMITY.get(r.conformity, _esc(str(r.conformity))) + (
             f"<br/>{_esc(r.note)}" if r.note else "")
-        rows.append([P(_esc(f"{r.characteristic}"), st["cell"]), P(_esc(r.requirement), st["cell"]),
+        name = r.characteristic + ("" if r.in_scope else " *")  # outside the accredited scope
+        rows.append([P(_esc(name), st["cell"]), P(_esc(r.requirement), st["cell"]),
                      P(value, st["cell"]), P(verdict, st["cell"]),
                      P(_esc(r.instrument) or "—", st["cell"])])
     results_style = TableStyle([
@@ -226,6 +234,8 @@ def render_report(content: ReportContent, *, font_dir: Path) -> bytes:
     story.append(Table(rows, colWidths=[38 * mm, 36 * mm, 32 * mm, 24 * mm, 40 * mm],
                        style=results_style, repeatRows=1))
     story.append(Spacer(1, 2 * mm))
+    if not all(r.in_scope for r in content.results):
+        story.append(P(_esc(FOOTNOTE), st["small"]))
     story.append(P(_esc(f"判定规则 Decision rule: {content.decision_rule}"), st["small"]))
     story.append(P("本报告检验结果仅对所检样品负责。The results relate only to the items tested.",
                    st["small"]))

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from lims.accreditation.services import check_authority, mark_results, sample_items
 from lims.audit.services import record
 from lims.auth.models import User
 from lims.auth.services import require
@@ -20,7 +21,6 @@ from lims.db import utcnow
 from lims.errors import (
     NotFound,
     NotTheApprover,
-    OutsideScope,
     ReportError,
     SampleStateError,
     SeparationOfDuties,
@@ -29,6 +29,7 @@ from lims.instruments.models import Instrument
 from lims.metrology.decision import RULE_NAMES
 from lims.numbering import next_number
 from lims.reports.content import MethodLine, ReportContent, ResultLine, Signature
+from lims.reports.marks import mark_images
 from lims.reports.models import Report, ReportClaim, ReportStatus
 from lims.reports.render import render_report
 from lims.reports.sign import (
@@ -120,6 +121,9 @@ def build_content(session: Session, sample: Sample, *, number: str, issued_at: d
     if settings.lab_seal:
         signatures += (Signature("检验检测专用章 Seal of the laboratory (电子签章 electronic seal)",
                                  settings.lab_name, issued_at),)
+    # Marks only when every item is inside the scope; "*" on the others (RB/T 214 4.5.20).
+    scope = mark_results(session, results, on=issued_at.astimezone(ZoneInfo(settings.timezone))
+                         .date())
     return ReportContent(
         number=number, lab_name=settings.lab_name, lab_name_en=settings.lab_name_en,
         lab_address=settings.lab_address, customer_name=req.customer.name,
@@ -131,7 +135,8 @@ def build_content(session: Session, sample: Sample, *, number: str, issued_at: d
         tested_from=min(measured), tested_to=max(measured), issued_at=issued_at,
         methods=tuple(MethodLine(t.method.code, t.method.title, t.method.clause)
                       for t in sample.tests),
-        results=tuple(results), signatures=signatures,
+        results=scope.results, marks=scope.marks, mark_numbers=scope.numbers,
+        signatures=signatures,
         decision_rule=decision_rule_text(req.decision_rule, req.guard_factor)
         + ("; " + CENSORED_RULE if censored else ""),
         verify_url=f"{settings.public_url.rstrip('/')}/verify/{number}",
@@ -178,7 +183,8 @@ def claim_report(session: Session, *, actor: User, sample_number: str, settings:
     :raises SampleStateError: the sample is not approved (or another issue claimed it first).
     :raises SeparationOfDuties: the issuer entered or reviewed results of the sample.
     :raises NotTheApprover: the issuer is not the signatory who approved the sample.
-    :raises OutsideScope: the issuer is not authorised for the sample's fields.
+    :raises OutsideScope: the issuer is not authorised for an item (scope items, or fields
+        outside the accredited scope).
     :raises ReportError: a signing key cannot be loaded, a certificate is expired, not yet
         valid, revoked or not for document signing, or there is no time-stamping authority.
     """
@@ -192,10 +198,7 @@ def claim_report(session: Session, *, actor: User, sample_number: str, settings:
         raise SeparationOfDuties(f"{actor.username} entered or reviewed results of "
                                  f"{sample.number} and may not issue its report",
                                  sample=sample.number)
-    outside = sorted({t.method.field for t in sample.tests} - actor.scopes)
-    if outside:
-        raise OutsideScope(f"{actor.username} is not authorised to sign for {', '.join(outside)}",
-                           sample=sample.number, fields=outside)
+    check_authority(session, actor=actor, items=sample_items(sample), sample=sample.number)
     if sample.approved_by_id != actor.id:
         # The report names its approver, and its approval signature must be theirs (RP-07).
         raise NotTheApprover(f"{sample.number} was approved by another signatory; only they "
@@ -225,7 +228,8 @@ def sign_claim(claimed: Claimed, settings: Settings) -> Signed:
     :raises ReportError: a key cannot be loaded or the time-stamping authority failed.
     """
     signatory, seal, stamping = _signers(settings, claimed.signatory)
-    pdf = render_report(claimed.content, font_dir=settings.font_path)
+    pdf = render_report(claimed.content, font_dir=settings.font_path,
+                        mark_images=mark_images(settings))
     signed = sign_report(pdf, signatory=signatory, seal=seal,
                          reason=f"{APPROVAL_MEANING}: test report {claimed.number}",
                          location=settings.lab_name_en, name=claimed.signatory.full_name,

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from drivers import Reading
 from lims import kinds
+from lims.accreditation.services import check_authority, sample_items
 from lims.audit.services import record, snapshot
 from lims.auth.models import User
 from lims.auth.services import require
@@ -30,7 +31,6 @@ from lims.errors import (
     InstrumentUnavailable,
     InvalidInput,
     NotFound,
-    OutsideScope,
     SampleStateError,
     SeparationOfDuties,
     UnitMismatch,
@@ -529,7 +529,8 @@ def approve_sample(session: Session, *, actor: User, number: str, password: Any,
     :raises InvalidInput: no password (``field`` ``password``).
     :raises ReauthenticationFailed: a wrong password (the web edge records it as a failed
         login) or a locked account. :raises TooManyAttempts:
-    :raises OutsideScope: a method's field is outside the signatory's authorised scope.
+    :raises OutsideScope: an item is outside the signatory's authorised scope items (or,
+        outside the accredited scope, their fields).
     :raises SeparationOfDuties: the signatory entered or reviewed results of this sample.
     """
     require(actor, "sample.approve")
@@ -537,11 +538,8 @@ def approve_sample(session: Session, *, actor: User, number: str, password: Any,
                    policy=policy)
     sample = get_sample(session, number, lock=True)
     check_transition(sample.status, SampleStatus.APPROVED, sample=number)
-    fields = {t.method.field for t in sample.tests}
-    outside = sorted(fields - actor.scopes)
-    if outside:
-        raise OutsideScope(f"{actor.username} is not authorised to sign for "
-                           f"{', '.join(outside)}", sample=number, fields=outside)
+    # RB/T 214 4.2.4: the signatory's authorised scope items (fields, outside the scope).
+    check_authority(session, actor=actor, items=sample_items(sample), sample=number)
     if actor.id in result_authors(sample) or actor.id == sample.reviewed_by_id:
         raise SeparationOfDuties(f"{actor.username} entered or reviewed results of {number} "
                                  "and may not approve them", sample=number)

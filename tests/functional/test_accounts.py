@@ -451,7 +451,7 @@ def test_every_user_command(session, world, database_url, tmp_path):
     assert listed.exit_code == 0, listed.output
     import json
     assert {"username": "tech", "full_name": "Tech Tester", "roles": ["technician"],
-            "scopes": [], "active": True, "locked": False,
+            "scopes": [], "scope_items": [], "active": True, "locked": False,
             "failed_logins": 0} in json.loads(listed.output)
     assert "signatory2" in lims("list").output
 

@@ -27,6 +27,9 @@ ACTIONS = [
     ("POST", "/api/v1/samples/{received}/review", "sample.review", None),
     ("POST", "/api/v1/samples/{received}/approve", "sample.approve", {"password": PASSWORD}),
     ("POST", "/api/v1/samples/{received}/report", "report.issue", {"password": PASSWORD}),
+    ("POST", "/api/v1/scope/accreditations", "scope.manage", {
+        "scheme": "CMA", "certificate_number": "231234567890", "valid_from": "2024-01-01",
+        "valid_until": "2029-12-31"}),
     ("GET", "/api/v1/audit/events", "audit.read", None),
     ("GET", "/api/v1/audit/verify", "audit.read", None),
     ("GET", "/api/v1/samples", "read", None),

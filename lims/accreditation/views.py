@@ -1,0 +1,110 @@
+"""The accredited scope: a page to list and add scope items, and the API."""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from sqlalchemy.orm import Session
+
+from lims.accreditation import api_models as m
+from lims.accreditation import services
+from lims.accreditation.marks import Item
+from lims.accreditation.models import ScopeItem
+from lims.auth.permissions import allowed
+from lims.db import unit_of_work, utcnow
+from lims.kinds import KINDS
+from lims.validate import date
+from lims.web.auth import current_user
+from lims.web.context import get_session, settings
+from lims.web.inputs import form, json_model
+from lims.web.openapi import operation
+
+bp = Blueprint("scope", __name__, url_prefix="/scope")
+api = Blueprint("scope_api", __name__, url_prefix="/api/v1/scope")
+
+
+def _add(db: Session, data: dict[str, Any], schemes: list[Any]) -> ScopeItem:
+    return services.add_scope_item(
+        db, actor=current_user(), method_code=data.get("method_code"), schemes=schemes,
+        parameter=data.get("parameter") or "", category=data.get("category") or "test",
+        object_=data.get("object") or "", minimum=data.get("minimum"),
+        maximum=data.get("maximum"), unit=data.get("unit") or "", kind=data.get("kind"),
+        limitation=data.get("limitation") or "")
+
+
+@bp.get("/")
+def index() -> Any:
+    db = get_session()
+    return render_template("accreditation/index.html", **services.scope_json(db), kinds=KINDS.values(),
+                           can_manage=allowed(current_user().roles, "scope.manage"))
+
+
+@bp.post("/items")
+def add_item() -> Any:
+    with unit_of_work(get_session()) as db:
+        item = _add(db, form(), request.form.getlist("schemes"))
+        flash(f"scope item #{item.id} {item.method_code} {item.parameter} added", "ok")
+        waiting = services.signatories_to_grant(db, item)
+        if waiting:
+            flash(f"{', '.join(waiting)} signed {item.method_code} under their field and now "
+                  f"need scope item #{item.id} granted (用户 Users)", "error")
+    return redirect(url_for("scope.index"), code=303)
+
+
+@bp.post("/accreditations")
+def set_accreditation() -> Any:
+    data = form()
+    with unit_of_work(get_session()) as db:
+        a = services.set_accreditation(db, actor=current_user(), scheme=data.get("scheme"),
+                                       certificate_number=data.get("certificate_number"),
+                                       valid_from=data.get("valid_from"),
+                                       valid_until=data.get("valid_until"))
+        flash(f"{a.scheme} {a.certificate_number} recorded", "ok")
+    return redirect(url_for("scope.index"), code=303)
+
+
+@api.get("")
+@operation("The accredited scope: CMA and CNAS certificates and scope items", response=m.Scope)
+def scope_json() -> Any:
+    return jsonify(services.scope_json(get_session()))
+
+
+@api.post("/items")
+@operation("Add a scope item (quality manager, admin)", body=m.NewScopeItem,
+           response=m.ScopeItem, status=201, errors=[403])
+def add_item_json() -> Any:
+    data = json_model(m.NewScopeItem).model_dump(exclude_unset=True)
+    with unit_of_work(get_session()) as db:
+        body = services.item_json(_add(db, data, data["schemes"]))
+    return jsonify(body), 201
+
+
+@api.post("/accreditations")
+@operation("Record a CMA or CNAS certificate, or its renewal (quality manager, admin)",
+           body=m.NewAccreditation, response=m.Accreditation, errors=[403])
+def set_accreditation_json() -> Any:
+    data = json_model(m.NewAccreditation)
+    with unit_of_work(get_session()) as db:
+        body = services.snapshot(services.set_accreditation(
+            db, actor=current_user(), scheme=data.scheme,
+            certificate_number=data.certificate_number, valid_from=data.valid_from,
+            valid_until=data.valid_until))
+    return jsonify(body)
+
+
+@api.post("/check")
+@operation("Which items are inside the accredited scope, and the marks a document with them "
+           "carries", body=m.ScopeCheck, response=m.ScopeDecision)
+def check_json() -> Any:
+    data = json_model(m.ScopeCheck)
+    on = date(data.on, "on", required=False) or utcnow().astimezone(
+        ZoneInfo(settings().timezone)).date()
+    decision = services.decide(get_session(), [
+        Item(i.method, i.parameter, i.value, i.unit, i.kind) for i in data.items], on=on)
+    return jsonify(
+        items=[{"method": v.item.method, "parameter": v.item.parameter, "in_scope": v.in_scope,
+                "schemes": sorted(v.schemes), "scope_items": list(v.entries),
+                "reason": v.reason} for v in decision.verdicts],
+        marks=list(decision.marks), numbers=decision.numbers, footnote=decision.footnote)
