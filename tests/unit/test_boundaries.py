@@ -51,6 +51,7 @@ def test_every_domain_contributes_through_the_registry():
     from lims.domains import domains, jobs
 
     names = [d.name for d in domains()]
-    assert names == ["web", "auth", "samples", "instruments", "calibration", "reports", "audit"]
+    assert names == ["web", "auth", "samples", "instruments", "calibration", "reports",
+                     "accreditation", "audit"]
     assert set(jobs()) == {"flag-calibration-due", "verify-audit-chain", "audit-checkpoint",
                            "report-recovery"}
