@@ -1,0 +1,173 @@
+"""Pages and API of calibration work: procedures, jobs of customers' instruments, readings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, jsonify, redirect, render_template, url_for
+
+from lims.auth.permissions import allowed
+from lims.calibration import procedures, work
+from lims.calibration import work_api_models as m
+from lims.db import unit_of_work
+from lims.web.auth import current_user
+from lims.web.context import get_session, settings
+from lims.web.inputs import form, json_model
+from lims.web.openapi import operation
+
+bp = Blueprint("calibration_work", __name__)
+api = Blueprint("calibration_work_api", __name__, url_prefix="/api/v1")
+
+
+# --- API -------------------------------------------------------------------------------------
+
+@api.get("/procedures")
+@operation("List calibration procedures (JJF/JJG)", response=m.Procedures)
+def procedures_json() -> Any:
+    db = get_session()
+    return jsonify(procedures=[procedures.procedure_json(p, db)
+                               for p in procedures.list_procedures(db)])
+
+
+@api.post("/procedures")
+@operation("Register a calibration procedure with its points, standards and budget template "
+           "(quality manager)", body=m.NewProcedure, response=m.ProcedureOut, status=201,
+           errors=[403, 409])
+def create_procedure_json() -> Any:
+    data = json_model(m.NewProcedure).model_dump()
+    with unit_of_work(get_session()) as db:
+        proc = procedures.create_procedure(db, actor=current_user(), **data)
+        body = procedures.procedure_json(proc, db)
+    return jsonify(body), 201
+
+
+@api.get("/procedures/<int:procedure_id>")
+@operation("Show a calibration procedure", response=m.ProcedureOut)
+def procedure_json(procedure_id: int) -> Any:
+    db = get_session()
+    return jsonify(procedures.procedure_json(procedures.get_procedure(db, procedure_id), db))
+
+
+@api.post("/calibration-jobs")
+@operation("Receive a customer's instrument for calibration or verification", body=m.NewJob,
+           response=m.Job, status=201, errors=[403, 404, 409],
+           links=("/api/v1/calibration-jobs/{number}", {"number": "sample"}))
+def create_job_json() -> Any:
+    data = json_model(m.NewJob).model_dump()
+    s = settings()
+    with unit_of_work(get_session()) as db:
+        job = work.create_job(db, actor=current_user(), **data,
+                              request_number_format=s.request_number_format,
+                              sample_number_format=s.sample_number_format, timezone=s.timezone)
+        sample, job = work.get_job(db, _number_of(db, job))
+        body = work.job_json(db, sample, job)
+    return jsonify(body), 201
+
+
+def _number_of(db: Any, job: Any) -> str:
+    from lims.samples.models import Sample
+
+    sample = db.get(Sample, job.sample_id)
+    return str(sample.number)
+
+
+@api.get("/calibration-jobs/<number>")
+@operation("Show a calibration job with its points computed", response=m.Job)
+def job_json(number: str) -> Any:
+    db = get_session()
+    sample, job = work.get_job(db, number)
+    return jsonify(work.job_json(db, sample, job))
+
+
+@api.post("/calibration-jobs/<number>/readings")
+@operation("Record the readings at a point (as found or as left)", body=m.NewReadings,
+           response=m.Job, status=201, errors=[403, 409])
+def record_readings_json(number: str) -> Any:
+    data = json_model(m.NewReadings)
+    s = settings()
+    with unit_of_work(get_session()) as db:
+        work.record_readings(db, actor=current_user(), number=number, point_id=data.point_id,
+                             values=data.values, standard_values=data.standard_values,
+                             unit=data.unit, state=data.state, measured_at=data.measured_at,
+                             timezone=s.timezone)
+        sample, job = work.get_job(db, number)
+        body = work.job_json(db, sample, job)
+    return jsonify(body), 201
+
+
+@api.post("/calibration-readings/<int:reading_id>/corrections")
+@operation("Correct a point's readings: a new version with a reason",
+           body=m.ReadingsCorrection, response=m.ReadingsOut, status=201, errors=[403, 409])
+def correct_readings_json(reading_id: int) -> Any:
+    data = json_model(m.ReadingsCorrection)
+    with unit_of_work(get_session()) as db:
+        new = work.correct_readings(db, actor=current_user(), reading_id=reading_id,
+                                    values=data.values, standard_values=data.standard_values,
+                                    unit=data.unit, reason=data.reason,
+                                    measured_at=data.measured_at, timezone=settings().timezone)
+        body = work.reading_json(new)
+    return jsonify(body), 201
+
+
+@api.post("/calibration-jobs/<number>/capture")
+@operation("Read an instrument (the item on a bench port, or a standard) and record the "
+           "readings with their raw bytes", body=m.CaptureReadings, response=m.Job,
+           status=201, errors=[403, 409])
+def capture_json(number: str) -> Any:
+    data = json_model(m.CaptureReadings)
+    s = settings()
+    db = get_session()
+    user = current_user()
+    instrument, readings = work.read_for_point(
+        db, actor=user, number=number, point_id=data.point_id,
+        instrument_id=data.instrument_id, target=data.target, count=data.count,
+        timezone=s.timezone, port_hosts=s.port_hosts)
+    with unit_of_work(db):
+        work.record_captured(db, actor=user, number=number, point_id=data.point_id,
+                             instrument=instrument, readings=readings, target=data.target,
+                             state=data.state, typed=data.typed, timezone=s.timezone)
+        sample, job = work.get_job(db, number)
+        body = work.job_json(db, sample, job)
+    return jsonify(body), 201
+
+
+# --- pages -----------------------------------------------------------------------------------
+
+@bp.get("/calibration-jobs/<number>")
+def job_page(number: str) -> Any:
+    db = get_session()
+    sample, job = work.get_job(db, number)
+    roles = current_user().roles
+    return render_template(
+        "calibration/job.html", sample=sample, job=job, data=work.job_json(db, sample, job),
+        can={a: allowed(roles, a) for a in ("result.record", "result.correct")})
+
+
+@bp.post("/calibration-jobs/<number>/readings")
+def record_readings_page(number: str) -> Any:
+    data = form()
+    values = [v for v in (data.get("values") or "").replace(",", " ").split() if v]
+    std = [v for v in (data.get("standard_values") or "").replace(",", " ").split() if v]
+    with unit_of_work(get_session()) as db:
+        reading = work.record_readings(
+            db, actor=current_user(), number=number, point_id=data.get("point_id"),
+            values=values, standard_values=std or None, unit=data.get("unit") or None,
+            state=data.get("state") or "as left", measured_at=data.get("measured_at") or None,
+            timezone=settings().timezone)
+        flash(f"readings recorded at point {reading.point_id} ({reading.state})", "ok")
+    return redirect(url_for("calibration_work.job_page", number=number), code=303)
+
+
+@bp.post("/calibration-readings/<int:reading_id>/correct")
+def correct_readings_page(reading_id: int) -> Any:
+    data = form()
+    values = [v for v in (data.get("values") or "").replace(",", " ").split() if v]
+    std = [v for v in (data.get("standard_values") or "").replace(",", " ").split() if v]
+    with unit_of_work(get_session()) as db:
+        new = work.correct_readings(db, actor=current_user(), reading_id=reading_id,
+                                    values=values, standard_values=std or None,
+                                    reason=data.get("reason"), timezone=settings().timezone)
+        number = _number_of(db, new.job)
+        flash(f"readings corrected (version {new.version}); version {new.version - 1} is kept",
+              "ok")
+    return redirect(url_for("calibration_work.job_page", number=number), code=303)
