@@ -669,6 +669,11 @@ def compute_reading(session: Session, job: CalibrationJob, reading: CalibrationR
     except InvalidInput as exc:
         where = f" ({exc.field})" if exc.field else ""
         return dataclasses.replace(base, problem=f"{exc.message}{where}")
+    except (ArithmeticError, ValueError) as exc:
+        # Numbers the arithmetic cannot carry (a reading of 1e30 g kept to 0.1 mg, a model
+        # dividing by zero at this point) are the point's problem, shown and refused on the
+        # certificate, never a server error.
+        return dataclasses.replace(base, problem=f"cannot be computed: {type(exc).__name__}")
 
 
 def _nominal_text(proc: CalibrationProcedure, point: ProcedurePoint) -> str:

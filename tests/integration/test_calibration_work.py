@@ -434,3 +434,44 @@ def test_the_certificate_needs_review_and_approval(session, world, settings):
 def test_add_months_keeps_the_end_of_the_month():
     assert work.add_months(dt.date(2026, 1, 31), 1) == dt.date(2026, 2, 28)
     assert work.add_months(dt.date(2026, 11, 26), 12) == dt.date(2027, 11, 26)
+
+
+def test_numbers_the_arithmetic_cannot_carry_are_a_points_problem(session, world, settings):
+    standard(session, world, "STD-W1")
+    number = job(session, world, procedure(session, world))
+    p100, _ = ids(session, number)
+    read(session, world, number, p100, ["1e30", "2e30"])
+    problem = points(session, number)[("100", "as left")].problem
+    assert problem is not None and "cannot be computed" in problem
+
+
+# --- races ---------------------------------------------------------------------------------------
+
+def test_concurrent_first_readings_and_corrections_of_a_point_one_wins(app, session, world):
+    from tests.integration.test_races import race
+
+    standard(session, world, "STD-W1")
+    number = job(session, world, procedure(session, world))
+    p100, _ = ids(session, number)
+    session.rollback()
+
+    def first(s):
+        return work.record_readings(s, actor=world.user(s, "tech"), number=number,
+                                    point_id=p100, values=["100.0003"], timezone=TZ).id
+
+    outcomes = race(app, [first] * 4)
+    won = [o for o in outcomes if isinstance(o, int)]
+    assert len(won) == 1 and all(isinstance(o, Conflict) for o in outcomes if o not in won)
+
+    def correct(s):
+        return work.correct_readings(s, actor=world.user(s, "tech"), reading_id=won[0],
+                                     values=["100.0002"], reason="typo", timezone=TZ).version
+
+    outcomes = race(app, [correct] * 4)
+    assert sorted(o for o in outcomes if isinstance(o, int)) == [2]
+    assert all(isinstance(o, Conflict) for o in outcomes if not isinstance(o, int))
+    session.rollback()  # end this session's read snapshot: see what the threads committed
+    rows = session.scalars(select(CalibrationReading)).all()
+    assert sorted((r.version, r.is_current) for r in rows) == [(1, False), (2, True)]
+    assert session.scalar(select(work.Sample.status).where(
+        work.Sample.number == number)) == "in testing"
