@@ -101,13 +101,13 @@ def procedure(session, world, *, kind: str = "calibration", asset: str = "STD-W1
 
 
 def job(session, world, proc_id: int, *, rule: str | None = None, r: str | None = None,
-        conformity: bool = True, interval: str | None = None) -> str:
+        conformity: bool = True, interval: str | None = None, serial: str = "C123") -> str:
     with unit_of_work(session):
         j = work.create_job(
             session, actor=world.user(session, "tech"), procedure_id=proc_id,
             customer_id=world.customer_id, condition="完好 intact",
             item={"name": "电子天平 Electronic balance", "manufacturer": "Mettler Toledo",
-                  "model": "XPR205", "serial_number": "C123", "accuracy_class": "Ⅰ"},
+                  "model": "XPR205", "serial_number": serial, "accuracy_class": "Ⅰ"},
             resolution="0.0001", conformity_requested=conformity, decision_rule=rule, r=r,
             recalibration_interval=interval, place="本实验室 Laboratory",
             conditions=[{"name": "温度 Temperature", "value": "20.3", "unit": "℃"},
@@ -475,3 +475,39 @@ def test_concurrent_first_readings_and_corrections_of_a_point_one_wins(app, sess
     assert sorted((r.version, r.is_current) for r in rows) == [(1, False), (2, True)]
     assert session.scalar(select(work.Sample.status).where(
         work.Sample.number == number)) == "in testing"
+
+
+# --- capture through the drivers --------------------------------------------------------------
+
+def test_the_items_readings_are_captured_with_their_raw_bytes(session, world, attached_balance):
+    """The customer's balance on a bench port (a real MT-SICS simulator on a pty), registered
+    under its serial number: the readings come through the driver with the bytes received."""
+    standard(session, world, "STD-W1")
+    number = job(session, world, procedure(session, world), serial="B021002593")
+    p100, _ = ids(session, number)
+    tech = world.user(session, "tech")
+    with pytest.raises(InvalidInput, match="not a standard"):
+        work.read_for_point(session, actor=tech, number=number, point_id=p100,
+                            instrument_id=world.balance_id, target="standard", count=2,
+                            timezone=TZ)
+    instrument, taken = work.read_for_point(session, actor=tech, number=number, point_id=p100,
+                                            instrument_id=world.balance_id, target="item",
+                                            count=2, timezone=TZ)
+    session.rollback()
+    with unit_of_work(session):
+        reading = work.record_captured(session, actor=tech, number=number, point_id=p100,
+                                       instrument=instrument, readings=taken, target="item",
+                                       timezone=TZ)
+        assert reading.source == "instrument" and reading.values == ["100.02", "100.02"]
+        assert reading.raw is not None and b"100.02" in reading.raw
+        assert reading.instrument_id == world.balance_id
+    assert points(session, number)[("100", "as left")].indicated == "100.0200"
+    other = job(session, world, procedure_id_of(session, number), serial="OTHER")
+    with pytest.raises(InvalidInput, match="not the item"):
+        work.read_for_point(session, actor=tech, number=other, point_id=p100,
+                            instrument_id=world.balance_id, target="item", count=1,
+                            timezone=TZ)
+
+
+def procedure_id_of(session, number: str) -> int:
+    return work.get_job(session, number)[1].procedure_id
