@@ -102,6 +102,8 @@ def test_the_job_page_lists_points_and_takes_readings(client, session, world):
     assert resp.status_code == 303
     page = client.get(f"/calibration-jobs/{number}").get_data(as_text=True)
     assert "100.0003" in page and "合格 pass" in page
+    sample_page = client.get(f"/samples/{number}").get_data(as_text=True)
+    assert f'href="/calibration-jobs/{number}"' in sample_page
     refused = client.post(f"/calibration-jobs/{number}/readings", data={
         "point_id": str(proc["points"][1]["id"]), "values": "200"})
     assert refused.status_code == 400  # no CSRF token
