@@ -742,7 +742,7 @@ def _compute(session: Session, job: CalibrationJob, reading: CalibrationReading,
     quantum = Decimal(1).scaleb(exponent)
     # ILAC-P14 5.4 / GUM 7.2.6: the error is stated to the decimal place of its U.
     shown_error = round_to(error, quantum) if U > 0 else error
-    shown_reference = point.nominal if not refs and point.unit == proc.unit else \
+    shown_reference = base.nominal if not refs else \
         decimal_text(round_to(reference, quantum) if U > 0 else reference)
     k = _show_k(evaluation.k)
     result = dataclasses.replace(

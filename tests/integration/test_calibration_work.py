@@ -167,7 +167,7 @@ def test_error_u_and_k_against_a_hand_calculation(session, world):
     # readings equal: no type A; the standard's nearest point is 200 g (U 0.10 mg)
     computed = expanded(0.0001 / 2, 0.00005 / math.sqrt(3))
     assert computed == Decimal("0.00012")
-    assert b.indicated == "200.0008" and b.error == "0.00080"
+    assert (b.indicated, b.reference, b.error) == ("200.0008", "200", "0.00080")
     # ILAC-P14: never below the CMC (0.00013 g)
     assert b.expanded_uncertainty == "0.00013" and b.cmc_applied
     assert b.conformity == "fail"  # |0.00080| > 0.0005
