@@ -511,3 +511,29 @@ def test_the_items_readings_are_captured_with_their_raw_bytes(session, world, at
 
 def procedure_id_of(session, number: str) -> int:
     return work.get_job(session, number)[1].procedure_id
+
+
+def test_a_received_sample_becomes_a_job_once(session, world):
+    standard(session, world, "STD-W1")
+    proc = procedure(session, world)
+    number = world.new_sample(session)
+    tech = world.user(session, "tech")
+    with unit_of_work(session):
+        made = work.create_job(session, actor=tech, procedure_id=proc, sample=number,
+                               item={"name": "Balance"}, resolution="0.0001", **FORMATS)
+        assert made.kind == "calibration" and made.conformity_requested is False
+    with pytest.raises(Conflict, match="already"), unit_of_work(session):
+        work.create_job(session, actor=tech, procedure_id=proc, sample=number,
+                        item={"name": "Balance"}, resolution="0.0001", **FORMATS)
+    with pytest.raises(InvalidInput) as exc, unit_of_work(session):
+        work.create_job(session, actor=tech, procedure_id=proc, sample=number,
+                        customer_id=world.customer_id, item={"name": "B"}, resolution="1",
+                        **FORMATS)
+    assert exc.value.field == "sample"
+    # the sample's own methods and the procedure's points are both needed to complete
+    p100, p200 = ids(session, number)
+    read(session, world, number, p100, ["100.0001"])
+    read(session, world, number, p200, ["200.0001"])
+    with pytest.raises(SampleStateError) as exc, unit_of_work(session):
+        samples.complete_testing(session, actor=tech, number=number)
+    assert exc.value.data["missing"] == ["GB/T 4669-2008 Specimen mass", "GB/T 4669-2008 Length"]
