@@ -133,6 +133,51 @@ def capture_json(number: str) -> Any:
 
 # --- pages -----------------------------------------------------------------------------------
 
+@bp.get("/calibration-jobs")
+def jobs_page() -> Any:
+    from sqlalchemy import select
+
+    from lims.calibration.models import CalibrationJob
+    from lims.samples.models import Customer, Sample
+
+    db = get_session()
+    jobs = db.execute(select(CalibrationJob, Sample).join(Sample, Sample.id ==
+                                                          CalibrationJob.sample_id)
+                      .order_by(CalibrationJob.id.desc()).limit(200)).all()
+    return render_template(
+        "calibration/jobs.html", jobs=jobs, procedures=procedures.list_procedures(db),
+        customers=db.scalars(select(Customer).order_by(Customer.name)).all(),
+        can_register=allowed(current_user().roles, "sample.register"))
+
+
+@bp.post("/calibration-jobs")
+def receive() -> Any:
+    """Receive a customer's instrument from the form (a request, a sample and its job)."""
+    data = form()
+    s = settings()
+    conditions = [{"name": name, "value": data[key], "unit": unit}
+                  for key, name, unit in (("temperature", "温度 Temperature", "℃"),
+                                          ("humidity", "相对湿度 Relative humidity", "%RH"))
+                  if data.get(key)]
+    with unit_of_work(get_session()) as db:
+        job = work.create_job(
+            db, actor=current_user(), procedure_id=data.get("procedure_id"),
+            customer_id=data.get("customer_id"), condition=data.get("condition"),
+            item={"name": data.get("item_name"), "manufacturer": data.get("manufacturer"),
+                  "model": data.get("model"), "serial_number": data.get("serial_number"),
+                  "accuracy_class": data.get("accuracy_class")},
+            resolution=data.get("resolution") or None,
+            conformity_requested=data.get("conformity_requested") == "1",
+            recalibration_interval=data.get("recalibration_interval") or None,
+            decision_rule=data.get("decision_rule") or None, r=data.get("r") or None,
+            place=data.get("place") or "", conditions=conditions,
+            request_number_format=s.request_number_format,
+            sample_number_format=s.sample_number_format, timezone=s.timezone)
+        number = _number_of(db, job)
+    flash(f"instrument received as {number}", "ok")
+    return redirect(url_for("calibration_work.job_page", number=number), code=303)
+
+
 @bp.get("/calibration-jobs/<number>")
 def job_page(number: str) -> Any:
     db = get_session()

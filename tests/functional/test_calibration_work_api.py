@@ -107,3 +107,30 @@ def test_the_job_page_lists_points_and_takes_readings(client, session, world):
     refused = client.post(f"/calibration-jobs/{number}/readings", data={
         "point_id": str(proc["points"][1]["id"]), "values": "200"})
     assert refused.status_code == 400  # no CSRF token
+
+
+def test_an_instrument_is_received_through_the_form(client, session, world):
+    standard(session, world, "STD-W1")
+    qm = _api(client, world.token(session, "qm"))
+    proc = qm("POST", "/api/v1/procedures", PROCEDURE, 201).json
+    login(client, "tech")
+    page = client.get("/calibration-jobs").get_data(as_text=True)
+    assert "收检 Receive an instrument" in page and "JJG 1036-2022" in page
+    token = csrf(client, "/calibration-jobs")
+    form = {"csrf_token": token, "customer_id": str(world.customer_id),
+            "procedure_id": str(proc["id"]), "item_name": "电子天平", "model": "XPR205",
+            "serial_number": "C9", "resolution": "0.0001", "condition": "完好 intact",
+            "decision_rule": "simple", "place": "本实验室 Laboratory", "temperature": "20.2",
+            "humidity": "50"}
+    resp = client.post("/calibration-jobs", data={**form, "resolution": "x"})
+    assert resp.status_code == 422 and "resolution" in resp.get_data(as_text=True)
+    resp = client.post("/calibration-jobs", data=form)
+    assert resp.status_code == 303
+    number = resp.headers["Location"].rsplit("/", 1)[1]
+    tech = _api(client, world.token(session, "tech"))
+    shown = tech("GET", f"/api/v1/calibration-jobs/{number}", None, 200).json
+    assert shown["status"] == "received" and shown["item"]["serial_number"] == "C9"
+    assert shown["conditions"] == [
+        {"name": "温度 Temperature", "value": "20.2", "unit": "℃"},
+        {"name": "相对湿度 Relative humidity", "value": "50", "unit": "%RH"}]
+    assert number in client.get("/calibration-jobs").get_data(as_text=True)
