@@ -183,9 +183,42 @@ def job_page(number: str) -> Any:
     db = get_session()
     sample, job = work.get_job(db, number)
     roles = current_user().roles
+    from sqlalchemy import select
+
+    from lims.instruments.models import Instrument
+
+    capturable = db.scalars(select(Instrument).where(Instrument.driver.is_not(None))
+                            .order_by(Instrument.asset_number)).all()
     return render_template(
         "calibration/job.html", sample=sample, job=job, data=work.job_json(db, sample, job),
-        can={a: allowed(roles, a) for a in ("result.record", "result.correct")})
+        instruments=capturable,
+        can={a: allowed(roles, a) for a in ("result.record", "result.capture",
+                                             "result.correct")})
+
+
+@bp.post("/calibration-jobs/<number>/capture")
+def capture_page(number: str) -> Any:
+    """Read the item (or a standard) through its driver and record the readings."""
+    data = form()
+    s = settings()
+    db = get_session()
+    user = current_user()
+    target = data.get("target") or "item"
+    typed = [v for v in (data.get("typed") or "").replace(",", " ").split() if v]
+    count = data.get("count") or "3"
+    instrument, readings = work.read_for_point(
+        db, actor=user, number=number, point_id=data.get("point_id"),
+        instrument_id=data.get("instrument_id"), target=target,
+        count=int(count) if count.isdecimal() and len(count) < 3 else 0,
+        timezone=s.timezone, port_hosts=s.port_hosts)
+    with unit_of_work(db):
+        work.record_captured(db, actor=user, number=number, point_id=data.get("point_id"),
+                             instrument=instrument, readings=readings, target=target,
+                             state=data.get("state") or "as left", typed=typed or None,
+                             timezone=s.timezone)
+    flash(f"captured {', '.join(str(r.value) for r in readings)} from "
+          f"{instrument.asset_number}", "ok")
+    return redirect(url_for("calibration_work.job_page", number=number), code=303)
 
 
 @bp.post("/calibration-jobs/<number>/readings")

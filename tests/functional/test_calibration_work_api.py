@@ -134,3 +134,26 @@ def test_an_instrument_is_received_through_the_form(client, session, world):
         {"name": "温度 Temperature", "value": "20.2", "unit": "℃"},
         {"name": "相对湿度 Relative humidity", "value": "50", "unit": "%RH"}]
     assert number in client.get("/calibration-jobs").get_data(as_text=True)
+
+
+def test_the_items_readings_are_captured_from_the_page(client, session, world,
+                                                       attached_balance):
+    standard(session, world, "STD-W1")
+    qm = _api(client, world.token(session, "qm"))
+    proc = qm("POST", "/api/v1/procedures", PROCEDURE, 201).json
+    tech = _api(client, world.token(session, "tech"))
+    number = tech("POST", "/api/v1/calibration-jobs", {
+        "procedure_id": proc["id"], "customer_id": world.customer_id, "condition": "ok",
+        "resolution": "0.01", "item": {"name": "Balance", "serial_number": "B021002593"}},
+        201).json["sample"]
+    login(client, "tech")
+    token = csrf(client, f"/calibration-jobs/{number}")
+    resp = client.post(f"/calibration-jobs/{number}/capture", data={
+        "csrf_token": token, "point_id": str(proc["points"][0]["id"]), "state": "as left",
+        "target": "item", "instrument_id": str(world.balance_id), "count": "2"})
+    assert resp.status_code == 303, resp.get_data(as_text=True)
+    shown = tech("GET", f"/api/v1/calibration-jobs/{number}", None, 200).json
+    (reading,) = shown["readings"]
+    assert reading["source"] == "instrument" and reading["values"] == ["100.02", "100.02"]
+    assert "100.02" in reading["raw"] and reading["instrument_id"] == world.balance_id
+    assert shown["results"][0]["indicated"] == "100.02"
