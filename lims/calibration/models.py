@@ -318,8 +318,9 @@ class CalibrationReading(Model):
     the standard's, exactly as typed or captured, never rewritten (ISO/IEC 17025 7.5.2).
 
     A correction is a new row with ``version + 1``, the reason and the person; the row it
-    replaces stays readable with ``is_current`` false. ``standard_records`` keeps, for each
-    standard slot, the id of the calibration record in force when measured (7.5.1).
+    replaces stays readable with ``is_current`` false. ``standards`` keeps, for each standard
+    of the procedure, the calibration record in force when measured (7.5.1), which the impact
+    analysis follows back from a standard found out of tolerance (7.10).
     """
 
     __tablename__ = "calibration_readings"
@@ -335,7 +336,6 @@ class CalibrationReading(Model):
     standard_values: Mapped[list[str]] = mapped_column(JSON, default=list)
     unit: Mapped[str] = mapped_column(String(40))                   # as written
     unit_canonical: Mapped[str] = mapped_column(String(120))
-    standard_records: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
     source: Mapped[str] = mapped_column(String(20))                 # manual / instrument
     instrument_id: Mapped[int | None] = mapped_column(ForeignKey("instruments.id"), index=True)
     raw: Mapped[bytes | None] = mapped_column(LargeBinary)          # bytes as received
@@ -346,3 +346,23 @@ class CalibrationReading(Model):
     reason: Mapped[str | None] = mapped_column(Text)
 
     job: Mapped[CalibrationJob] = relationship(back_populates="readings")
+    standards: Mapped[list[ReadingStandard]] = relationship(
+        order_by="ReadingStandard.id", lazy="selectin", cascade="save-update, merge")
+
+    @property
+    def standard_records(self) -> dict[str, int]:
+        """The record in force of each standard slot when measured."""
+        return {s.slot: s.record_id for s in self.standards}
+
+
+class ReadingStandard(Model):
+    """A standard used for a reading set and its calibration record in force then."""
+
+    __tablename__ = "calibration_reading_standards"
+    __table_args__ = (UniqueConstraint("reading_id", "slot"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reading_id: Mapped[int] = mapped_column(ForeignKey("calibration_readings.id"))
+    slot: Mapped[str] = mapped_column(String(40))
+    instrument_id: Mapped[int] = mapped_column(ForeignKey("instruments.id"), index=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("calibration_records.id"), index=True)

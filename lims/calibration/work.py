@@ -53,6 +53,7 @@ from lims.calibration.models import (
     JobKind,
     PointState,
     ProcedurePoint,
+    ReadingStandard,
 )
 from lims.calibration.procedures import Value, decimal_text, fill, get_procedure, placeholders
 from lims.calibration.services import check_fit_for_use, lab_day, latest_record
@@ -318,16 +319,18 @@ def _build(session: Session, *, actor: User, sample: Sample, job: CalibrationJob
     item = _numbers(values, "values")
     std = _numbers(standard_values, "standard_values", required=False)
     at = measurement_time(sample, measured_at, timezone=timezone)
-    records = {}
+    used_standards = []
     for s in proc.standards:
         instrument = session.get(Instrument, s.instrument_id)
         assert instrument is not None  # noqa: S101 - a foreign key
-        records[s.slot] = standard_in_force(session, instrument, at, timezone=timezone).id
+        rec = standard_in_force(session, instrument, at, timezone=timezone)
+        used_standards.append(ReadingStandard(slot=s.slot, instrument_id=instrument.id,
+                                              record_id=rec.id))
     used = get_instrument(session, as_id(instrument_id, "instrument_id")) \
         if instrument_id not in (None, "") else None
     return CalibrationReading(
         job_id=job.id, point_id=point.id, state=state, values=item, standard_values=std,
-        unit=ku.written, unit_canonical=ku.canonical, standard_records=records, source=source,
+        unit=ku.written, unit_canonical=ku.canonical, standards=used_standards, source=source,
         instrument_id=used.id if used else None, raw=raw, measured_at=at,
         recorded_by_id=actor.id)
 
@@ -369,7 +372,8 @@ def record_readings(session: Session, *, actor: User, number: str, point_id: Any
     session.flush()
     _dates(job, actor, timezone)
     record(session, actor=actor, action="calibration.reading", entity_type="calibration_readings",
-           entity_id=reading.id, after={**snapshot(reading), "sample": sample.number})
+           entity_id=reading.id, after={**snapshot(reading), "sample": sample.number,
+                                        "standard_records": reading.standard_records})
     session.refresh(job)
     if sample.status == SampleStatus.RECEIVED:
         _transition(session, sample, SampleStatus.IN_TESTING, actor=actor, action="sample.start")

@@ -3,9 +3,10 @@
 Issue 10, section 1. A procedure (JJF specification or JJG regulation) has its points, the
 standards it uses and an uncertainty budget template; a job is a sample that is a customer's
 instrument, with the item's particulars, what the customer asked for and the conditions; its
-readings per point (as found / as left) are versioned like results. Readings are evidence:
-only ``is_current`` changes after insert, and triggers refuse any other update and any delete,
-as for calibration records (migration 0003).
+readings per point (as found / as left) are versioned like results and keep the calibration
+record in force of each standard used (``calibration_reading_standards``). Readings are
+evidence: only ``is_current`` changes after insert, and triggers refuse any other update and
+any delete, as for calibration records (migration 0003).
 
 Revision ID: 0007
 Revises: 0006
@@ -117,7 +118,6 @@ def upgrade() -> None:
     sa.Column('standard_values', sa.JSON(), nullable=False),
     sa.Column('unit', sa.String(length=40), nullable=False),
     sa.Column('unit_canonical', sa.String(length=120), nullable=False),
-    sa.Column('standard_records', sa.JSON(), nullable=False),
     sa.Column('source', sa.String(length=20), nullable=False),
     sa.Column('instrument_id', sa.Integer(), nullable=True),
     sa.Column('raw', sa.LargeBinary(), nullable=True),
@@ -140,13 +140,29 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_calibration_readings_point_id'), ['point_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_calibration_readings_recorded_by_id'), ['recorded_by_id'], unique=False)
 
+    op.create_table('calibration_reading_standards',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('reading_id', sa.Integer(), nullable=False),
+    sa.Column('slot', sa.String(length=40), nullable=False),
+    sa.Column('instrument_id', sa.Integer(), nullable=False),
+    sa.Column('record_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['instrument_id'], ['instruments.id'], name=op.f('fk_calibration_reading_standards_instrument_id_instruments')),
+    sa.ForeignKeyConstraint(['reading_id'], ['calibration_readings.id'], name=op.f('fk_calibration_reading_standards_reading_id_calibration_readings')),
+    sa.ForeignKeyConstraint(['record_id'], ['calibration_records.id'], name=op.f('fk_calibration_reading_standards_record_id_calibration_records')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_calibration_reading_standards')),
+    sa.UniqueConstraint('reading_id', 'slot', name=op.f('uq_calibration_reading_standards_reading_id'))
+    )
+    with op.batch_alter_table('calibration_reading_standards', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_calibration_reading_standards_instrument_id'), ['instrument_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_calibration_reading_standards_record_id'), ['record_id'], unique=False)
+
     # ### end Alembic commands ###
     _guard()
 
 
 # Only is_current of a reading may change after insert (a correction is a new version).
 FROZEN_READING_COLUMNS = ("job_id", "point_id", "state", "version", "values", "standard_values",
-                          "unit", "unit_canonical", "standard_records", "source",
+                          "unit", "unit_canonical", "source",
                           "instrument_id", "raw", "measured_at", "recorded_at",
                           "recorded_by_id", "replaces_id", "reason")
 
@@ -160,26 +176,42 @@ def _guard() -> None:
         op.execute(f"""CREATE TRIGGER calibration_readings_frozen BEFORE UPDATE OF {cols}
                        ON calibration_readings FOR EACH ROW
                        EXECUTE FUNCTION lims_refuse_change('calibration readings')""")
+        op.execute("""CREATE TRIGGER calibration_reading_standards_append_only BEFORE UPDATE OR
+                      DELETE ON calibration_reading_standards FOR EACH ROW
+                      EXECUTE FUNCTION lims_refuse_change('calibration readings')""")
         return
     refuse = "SELECT RAISE(ABORT, '{op} on calibration_readings refused: the record is append-only')"
     op.execute(f"""CREATE TRIGGER calibration_readings_no_delete BEFORE DELETE
                    ON calibration_readings BEGIN {refuse.format(op='DELETE')}; END""")
     op.execute(f"""CREATE TRIGGER calibration_readings_frozen BEFORE UPDATE OF {cols}
                    ON calibration_readings BEGIN {refuse.format(op='UPDATE')}; END""")
+    for verb in ("UPDATE", "DELETE"):
+        op.execute(f"""CREATE TRIGGER calibration_reading_standards_no_{verb.lower()} BEFORE {verb}
+                       ON calibration_reading_standards
+                       BEGIN SELECT RAISE(ABORT, '{verb} on calibration_reading_standards refused: the record is append-only'); END""")
 
 
 def _unguard() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER calibration_readings_no_delete ON calibration_readings")
         op.execute("DROP TRIGGER calibration_readings_frozen ON calibration_readings")
+        op.execute("DROP TRIGGER calibration_reading_standards_append_only "
+                   "ON calibration_reading_standards")
         return
     op.execute("DROP TRIGGER calibration_readings_no_delete")
     op.execute("DROP TRIGGER calibration_readings_frozen")
+    op.execute("DROP TRIGGER calibration_reading_standards_no_update")
+    op.execute("DROP TRIGGER calibration_reading_standards_no_delete")
 
 
 def downgrade() -> None:
     _unguard()
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('calibration_reading_standards', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_calibration_reading_standards_record_id'))
+        batch_op.drop_index(batch_op.f('ix_calibration_reading_standards_instrument_id'))
+
+    op.drop_table('calibration_reading_standards')
     with op.batch_alter_table('calibration_readings', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_calibration_readings_recorded_by_id'))
         batch_op.drop_index(batch_op.f('ix_calibration_readings_point_id'))

@@ -537,3 +537,33 @@ def test_a_received_sample_becomes_a_job_once(session, world):
     with pytest.raises(SampleStateError) as exc, unit_of_work(session):
         samples.complete_testing(session, actor=tech, number=number)
     assert exc.value.data["missing"] == ["GB/T 4669-2008 Specimen mass", "GB/T 4669-2008 Length"]
+
+
+def test_the_impact_analysis_of_a_standard_reaches_the_certificates_it_supported(session, world,
+                                                                                 settings):
+    """A standard found out of tolerance: the customers' instruments calibrated with it are
+    affected (ISO/IEC 17025 7.10), through the record each reading kept."""
+    import hashlib
+
+    from lims.calibration.chains import impact
+    from lims.reports.models import Report
+
+    standard(session, world, "STD-W1")
+    number = approved_job(session, world, procedure(session, world))
+    sample, j = work.get_job(session, number)
+    content = work.certificate_content(session, sample, number="JZ-9", issued_at=utcnow(),
+                                       settings=settings)
+    with unit_of_work(session):
+        # Stands for the certificate that issuing (outside this module) stores for the job.
+        session.add(Report(number="JZ-9", sample_id=sample.id, status="issued",
+                           issued_at=utcnow(), issued_by_id=world.user(session, "signatory").id,
+                           sha256=hashlib.sha256(b"pdf").hexdigest(), size=3,
+                           content=content.to_json(), pdf=b"pdf"))
+    today = work.lab_day(utcnow(), TZ)  # the lab's day, not UTC's
+    found = impact(session, "STD-W1", start=today, end=today, timezone=TZ)
+    assert found.reports == ["JZ-9"] and found.customers == ["ACME Textiles"]
+    before = impact(session, "STD-W1", start=today - dt.timedelta(days=30),
+                    end=today - dt.timedelta(days=1), timezone=TZ)
+    assert before.reports == []
+    assert {s.instrument_id for r in j.readings for s in r.standards} == {
+        session.scalar(select(Instrument.id).where(Instrument.asset_number == "STD-W1"))}
