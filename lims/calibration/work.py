@@ -154,11 +154,9 @@ def create_job(session: Session, *, actor: User, procedure_id: Any, item: Any,
         target = Sample(number=next_number(session, "sample", sample_number_format, today=today),
                         request_id=req.id, status=SampleStatus.REGISTERED,
                         registered_by_id=actor.id,
-                        description=text(description or
-                                         f"{particulars['item_name']} "
-                                         f"{particulars['model']} "
-                                         f"{particulars['serial_number']}".strip(),
-                                         "description", max_len=300))
+                        description=text(description or " ".join(filter(None, (
+                            particulars["item_name"], particulars["model"],
+                            particulars["serial_number"]))), "description", max_len=300))
         session.add(target)
         session.flush()
         record(session, actor=actor, action="sample.register", entity_type="samples",
