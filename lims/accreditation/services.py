@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from lims import kinds
 from lims.accreditation import marks
@@ -246,6 +246,12 @@ def sample_items(sample: Sample) -> list[Signable]:
         out += [Signable(test.method.code, test.method.field, c.name) for c in chars]
         if not chars:
             out.append(Signable(test.method.code, test.method.field, ""))
+    from lims.calibration.work import job_of  # a customer instrument: its procedure
+
+    session = object_session(sample)
+    job = job_of(session, sample) if session is not None else None
+    if job is not None:
+        out.append(Signable(job.procedure.code, job.procedure.field, job.procedure.quantity))
     return out
 
 

@@ -19,7 +19,14 @@ from sqlalchemy.orm import Session, joinedload
 
 from lims import units
 from lims.calibration import traceability
-from lims.calibration.models import CalibrationRecord, CalibrationStandard, RecordStatus
+from lims.calibration.models import (
+    CalibrationJob,
+    CalibrationReading,
+    CalibrationRecord,
+    CalibrationStandard,
+    ReadingStandard,
+    RecordStatus,
+)
 from lims.calibration.services import DIMENSIONLESS, latest_on
 from lims.errors import InvalidInput, NotFound
 from lims.instruments.models import Instrument
@@ -288,8 +295,20 @@ def _affected(session: Session, root: tuple[int, dt.date, dt.date], records: set
         Result.calibration_record_id.in_(records) if records else false())
     count = session.scalar(select(func.count()).select_from(Result)
                            .where(relied, Result.is_current)) or 0
+    # Customers' instruments calibrated with the standard, or with an instrument calibrated by
+    # it, in its window of reliance: the readings keep each standard's record in force.
+    read_with = or_(
+        (ReadingStandard.instrument_id == iid)
+        & (CalibrationReading.measured_at >= dt.datetime.combine(lo, dt.time(), tz))
+        & (CalibrationReading.measured_at < dt.datetime.combine(hi + dt.timedelta(days=1),
+                                                                  dt.time(), tz)),
+        ReadingStandard.record_id.in_(records) if records else false())
+    jobs = (select(CalibrationJob.sample_id)
+            .join(CalibrationReading, CalibrationReading.job_id == CalibrationJob.id)
+            .join(ReadingStandard, ReadingStandard.reading_id == CalibrationReading.id)
+            .where(read_with))
     samples = select(SampleTest.sample_id).join(Result, Result.test_id == SampleTest.id).where(
-        relied)
+        relied).union(jobs)
     reports = list(session.scalars(select(Report.number).where(Report.sample_id.in_(samples))
                                    .order_by(Report.number)))
     customers = list(session.scalars(

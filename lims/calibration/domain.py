@@ -8,9 +8,9 @@ from lims.domains import Domain, Job
 
 
 def _blueprints() -> tuple[Any, ...]:
-    from lims.calibration import nc_views, views
+    from lims.calibration import nc_views, views, work_views
 
-    return (views.bp, views.api, nc_views.bp, nc_views.api)
+    return (views.bp, views.api, nc_views.bp, nc_views.api, work_views.bp, work_views.api)
 
 
 def _commands() -> list[Any]:

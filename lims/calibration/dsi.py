@@ -222,3 +222,40 @@ def _compose(factors: list[tuple[str, str, Decimal]], *, symbol: bool, sep: str)
 def _plain(number: Decimal) -> str:
     """Write an exponent without a needless ``.0`` or scientific notation (``2``, ``0.5``)."""
     return format(number.normalize(), "f")
+
+
+# D-SI spells these with capitals (the table above is keyed in lower case for lookup).
+_DSI_SPELLING = {"degreecelsius": "degreeCelsius", "mmhg": "mmHg"}
+
+
+def unit_to_dsi(text: str, *, field: str = "unit") -> str:
+    """Return the D-SI form of a unit in lab notation: ``mg`` -> ``\\milli\\gram``, ``℃`` ->
+    ``\\degreeCelsius``, ``r/min`` -> ``\\minute\\tothe{-1}``, ``%`` -> ``\\percent``.
+
+    The inverse of :func:`dsi_to_unit` for the units a certificate prints; a temperature
+    difference written ℃ is ``\\degreeCelsius`` too (D-SI has no separate difference unit).
+
+    :raises InvalidInput: the text is not a unit, or it has a factor D-SI cannot write.
+    """
+    unit = parse_unit(text, field=field)
+    names = {long: name for name, (_sym, long) in UNITS.items()}
+    names |= {"delta_degree_Celsius": "degreecelsius", "percent_relative_humidity": "percent"}
+    factors = []
+    for long, exponent in unit._units.items():
+        dsi = _dsi_factor(str(long), names)
+        if dsi is None:
+            raise InvalidInput(f"unit {text!r} has a factor ({long}) D-SI cannot write",
+                               field=field)
+        power = Decimal(str(exponent))
+        factors.append(dsi + ("" if power == 1 else f"\\tothe{{{_plain(power)}}}"))
+    return "".join(factors) or "\\one"
+
+
+def _dsi_factor(long: str, names: dict[str, str]) -> str | None:
+    if long in names:
+        return "\\" + _DSI_SPELLING.get(names[long], names[long])
+    for prefix, (_sym, prefix_long) in PREFIXES.items():
+        rest = long[len(prefix_long):]
+        if long.startswith(prefix_long) and rest in names and names[rest] not in _NO_PREFIX:
+            return f"\\{prefix}\\" + _DSI_SPELLING.get(names[rest], names[rest])
+    return None

@@ -197,3 +197,172 @@ class AffectedReport(Model):
     evaluated_at: Mapped[dt.datetime | None]
 
     case: Mapped[NonconformingCase] = relationship(back_populates="reports")
+
+
+# --- calibration and verification of customer instruments (issue 10, section 1) -------------
+
+class JobKind(enum.StrEnum):
+    CALIBRATION = "calibration"     # 校准: results with U (JJF calibration specifications)
+    VERIFICATION = "verification"   # 检定: pass/fail against a JJG regulation's MPE
+
+
+class CalibrationProcedure(Model):
+    """A JJF calibration specification or JJG verification regulation as the lab applies it:
+    the quantity, its unit, the calibration points, the standards used, the constants and the
+    uncertainty budget template (:mod:`lims.calibration.procedures` says its language).
+
+    ``field`` is the signatory scope the work falls under, as a test method's (RB/T 214 4.2.4).
+    """
+
+    __tablename__ = "calibration_procedures"
+    __table_args__ = (UniqueConstraint("code", "clause", "quantity"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(80))        # "JJG 1036-2022"
+    title: Mapped[str] = mapped_column(String(200))
+    clause: Mapped[str] = mapped_column(String(80), default="")
+    kind: Mapped[str] = mapped_column(String(20))        # JobKind
+    field: Mapped[str] = mapped_column(String(80))
+    quantity: Mapped[str] = mapped_column(String(120))   # "示值误差 Error of indication"
+    quantity_kind: Mapped[str] = mapped_column(String(40))  # lims.kinds registry id
+    unit: Mapped[str] = mapped_column(String(40))        # as written
+    unit_canonical: Mapped[str] = mapped_column(String(120))
+    method_note: Mapped[str] = mapped_column(Text, default="")
+    verification_months: Mapped[int | None]              # JJG: 检定周期, for valid_until
+    constants: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    budget: Mapped[dict[str, object]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+
+    points: Mapped[list[ProcedurePoint]] = relationship(
+        back_populates="procedure", order_by="ProcedurePoint.seq", lazy="selectin")
+    standards: Mapped[list[ProcedureStandard]] = relationship(
+        back_populates="procedure", order_by="ProcedureStandard.id", lazy="selectin")
+
+
+class ProcedurePoint(Model):
+    """A calibration point: the nominal value with its unit as written, and the MPE (±, in the
+    procedure's unit) where the procedure has one."""
+
+    __tablename__ = "procedure_points"
+    __table_args__ = (UniqueConstraint("procedure_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    procedure_id: Mapped[int] = mapped_column(ForeignKey("calibration_procedures.id"))
+    seq: Mapped[int]
+    nominal: Mapped[str] = mapped_column(String(40))     # digits as written
+    unit: Mapped[str] = mapped_column(String(40))        # as written
+    mpe: Mapped[str | None] = mapped_column(String(40))  # ± in the procedure's unit
+
+    procedure: Mapped[CalibrationProcedure] = relationship(back_populates="points")
+
+
+class ProcedureStandard(Model):
+    """A measurement standard of the equipment register the procedure uses; ``slot`` names it
+    in the budget template (``{standard.U}``)."""
+
+    __tablename__ = "procedure_standards"
+    __table_args__ = (UniqueConstraint("procedure_id", "slot"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    procedure_id: Mapped[int] = mapped_column(ForeignKey("calibration_procedures.id"))
+    instrument_id: Mapped[int] = mapped_column(ForeignKey("instruments.id"), index=True)
+    slot: Mapped[str] = mapped_column(String(40), default="standard")
+
+    procedure: Mapped[CalibrationProcedure] = relationship(back_populates="standards")
+
+
+class CalibrationJob(Model):
+    """What a sample lacks when it is a customer's instrument to calibrate or verify: the item,
+    the procedure, what the customer asked for, conditions, place, date and who calibrated.
+
+    The sample carries the number, receipt and lifecycle (review, approval, separation of
+    duties) as for any sample (ISO/IEC 17025 7.4, 7.8.2.1).
+    """
+
+    __tablename__ = "calibration_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id"), unique=True)
+    procedure_id: Mapped[int] = mapped_column(ForeignKey("calibration_procedures.id"),
+                                              index=True)
+    kind: Mapped[str] = mapped_column(String(20))        # JobKind
+    item_name: Mapped[str] = mapped_column(String(120))
+    manufacturer: Mapped[str] = mapped_column(String(120), default="")
+    model: Mapped[str] = mapped_column(String(120), default="")
+    serial_number: Mapped[str] = mapped_column(String(80), default="")
+    accuracy_class: Mapped[str] = mapped_column(String(40), default="")
+    resolution: Mapped[str | None] = mapped_column(String(40))  # the item's, procedure's unit
+    conformity_requested: Mapped[bool] = mapped_column(default=False)
+    # Only when the customer asked for one (ISO/IEC 17025 7.8.4.3), e.g. "12 个月 months".
+    recalibration_interval: Mapped[str | None] = mapped_column(String(80))
+    place: Mapped[str] = mapped_column(String(200), default="")
+    conditions: Mapped[list[dict[str, str | None]]] = mapped_column(JSON, default=list)
+    calibrated_on: Mapped[dt.date | None]
+    calibrated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+
+    procedure: Mapped[CalibrationProcedure] = relationship(lazy="joined")
+    readings: Mapped[list[CalibrationReading]] = relationship(
+        back_populates="job", order_by="(CalibrationReading.point_id, CalibrationReading.state, "
+        "CalibrationReading.version)", lazy="selectin")
+
+    def current_readings(self) -> dict[tuple[int, str], CalibrationReading]:
+        """The current reading set of each (point id, state)."""
+        return {(r.point_id, r.state): r for r in self.readings if r.is_current}
+
+
+class CalibrationReading(Model):
+    """The readings at one point, as found or as left: the item's indications and optionally
+    the standard's, exactly as typed or captured, never rewritten (ISO/IEC 17025 7.5.2).
+
+    A correction is a new row with ``version + 1``, the reason and the person; the row it
+    replaces stays readable with ``is_current`` false. ``standards`` keeps, for each standard
+    of the procedure, the calibration record in force when measured (7.5.1), which the impact
+    analysis follows back from a standard found out of tolerance (7.10).
+    """
+
+    __tablename__ = "calibration_readings"
+    __table_args__ = (UniqueConstraint("job_id", "point_id", "state", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("calibration_jobs.id"), index=True)
+    point_id: Mapped[int] = mapped_column(ForeignKey("procedure_points.id"), index=True)
+    state: Mapped[str] = mapped_column(String(10), default=PointState.AS_LEFT)
+    version: Mapped[int] = mapped_column(default=1)
+    is_current: Mapped[bool] = mapped_column(default=True)
+    values: Mapped[list[str]] = mapped_column(JSON)                 # the item's indications
+    standard_values: Mapped[list[str]] = mapped_column(JSON, default=list)
+    unit: Mapped[str] = mapped_column(String(40))                   # as written
+    unit_canonical: Mapped[str] = mapped_column(String(120))
+    source: Mapped[str] = mapped_column(String(20))                 # manual / instrument
+    instrument_id: Mapped[int | None] = mapped_column(ForeignKey("instruments.id"), index=True)
+    raw: Mapped[bytes | None] = mapped_column(LargeBinary)          # bytes as received
+    measured_at: Mapped[dt.datetime]
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("calibration_readings.id"))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+    job: Mapped[CalibrationJob] = relationship(back_populates="readings")
+    standards: Mapped[list[ReadingStandard]] = relationship(
+        order_by="ReadingStandard.id", lazy="selectin", cascade="save-update, merge")
+
+    @property
+    def standard_records(self) -> dict[str, int]:
+        """The record in force of each standard slot when measured."""
+        return {s.slot: s.record_id for s in self.standards}
+
+
+class ReadingStandard(Model):
+    """A standard used for a reading set and its calibration record in force then."""
+
+    __tablename__ = "calibration_reading_standards"
+    __table_args__ = (UniqueConstraint("reading_id", "slot"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reading_id: Mapped[int] = mapped_column(ForeignKey("calibration_readings.id"))
+    slot: Mapped[str] = mapped_column(String(40))
+    instrument_id: Mapped[int] = mapped_column(ForeignKey("instruments.id"), index=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("calibration_records.id"), index=True)

@@ -441,8 +441,11 @@ def _check_results_open(sample: Sample) -> None:
 
 
 def result_authors(sample: Sample) -> set[int]:
-    """Everyone who recorded or corrected any result of the sample."""
-    return {r.recorded_by_id for t in sample.tests for r in t.results}
+    """Everyone who recorded or corrected any result of the sample (or, for a customer's
+    instrument, any of its calibration readings)."""
+    from lims.calibration.work import reading_authors  # the calibration domain builds on this
+
+    return {r.recorded_by_id for t in sample.tests for r in t.results} | reading_authors(sample)
 
 
 def complete_testing(session: Session, *, actor: User, number: str) -> Sample:
@@ -451,6 +454,9 @@ def complete_testing(session: Session, *, actor: User, number: str) -> Sample:
     sample = get_sample(session, number, lock=True)
     missing = [f"{t.method.code} {ch.name}" for t in sample.tests
                for ch in t.method.characteristics if ch.id not in t.current_results()]
+    from lims.calibration.work import missing_points  # a customer instrument's points
+
+    missing += missing_points(sample)
     if sample.status == SampleStatus.IN_TESTING and missing:
         raise SampleStateError(f"sample {number} still lacks results for: {', '.join(missing)}",
                                sample=number, missing=missing)

@@ -8,6 +8,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from lims.auth.permissions import allowed
+from lims.calibration.work import job_of
 from lims.db import unit_of_work
 from lims.instruments.models import Instrument
 from lims.kinds import KINDS
@@ -82,6 +83,7 @@ def detail(number: str) -> Any:
     roles = current_user().roles
     return render_template(
         "samples/detail.html", sample=sample, instruments=instruments, reports=reports,
+        job=job_of(db, sample),
         can={a: allowed(roles, a) for a in ("sample.receive", "result.record", "result.capture",
                                              "result.correct", "sample.complete",
                                              "sample.review", "sample.approve", "report.issue")})

@@ -1,0 +1,251 @@
+"""Pages and API of calibration work: procedures, jobs of customers' instruments, readings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, jsonify, redirect, render_template, url_for
+
+from lims.auth.permissions import allowed
+from lims.calibration import procedures, work
+from lims.calibration import work_api_models as m
+from lims.db import unit_of_work
+from lims.web.auth import current_user
+from lims.web.context import get_session, settings
+from lims.web.inputs import form, json_model
+from lims.web.openapi import operation
+
+bp = Blueprint("calibration_work", __name__)
+api = Blueprint("calibration_work_api", __name__, url_prefix="/api/v1")
+
+
+# --- API -------------------------------------------------------------------------------------
+
+@api.get("/procedures")
+@operation("List calibration procedures (JJF/JJG)", response=m.Procedures)
+def procedures_json() -> Any:
+    db = get_session()
+    return jsonify(procedures=[procedures.procedure_json(p, db)
+                               for p in procedures.list_procedures(db)])
+
+
+@api.post("/procedures")
+@operation("Register a calibration procedure with its points, standards and budget template "
+           "(quality manager)", body=m.NewProcedure, response=m.ProcedureOut, status=201,
+           errors=[403, 409])
+def create_procedure_json() -> Any:
+    data = json_model(m.NewProcedure).model_dump()
+    with unit_of_work(get_session()) as db:
+        proc = procedures.create_procedure(db, actor=current_user(), **data)
+        body = procedures.procedure_json(proc, db)
+    return jsonify(body), 201
+
+
+@api.get("/procedures/<int:procedure_id>")
+@operation("Show a calibration procedure", response=m.ProcedureOut)
+def procedure_json(procedure_id: int) -> Any:
+    db = get_session()
+    return jsonify(procedures.procedure_json(procedures.get_procedure(db, procedure_id), db))
+
+
+@api.post("/calibration-jobs")
+@operation("Receive a customer's instrument for calibration or verification", body=m.NewJob,
+           response=m.Job, status=201, errors=[403, 404, 409],
+           links=("/api/v1/calibration-jobs/{number}", {"number": "sample"}))
+def create_job_json() -> Any:
+    data = json_model(m.NewJob).model_dump()
+    s = settings()
+    with unit_of_work(get_session()) as db:
+        job = work.create_job(db, actor=current_user(), **data,
+                              request_number_format=s.request_number_format,
+                              sample_number_format=s.sample_number_format, timezone=s.timezone)
+        sample, job = work.get_job(db, _number_of(db, job))
+        body = work.job_json(db, sample, job)
+    return jsonify(body), 201
+
+
+def _number_of(db: Any, job: Any) -> str:
+    from lims.samples.models import Sample
+
+    sample = db.get(Sample, job.sample_id)
+    return str(sample.number)
+
+
+@api.get("/calibration-jobs/<number>")
+@operation("Show a calibration job with its points computed", response=m.Job)
+def job_json(number: str) -> Any:
+    db = get_session()
+    sample, job = work.get_job(db, number)
+    return jsonify(work.job_json(db, sample, job))
+
+
+@api.post("/calibration-jobs/<number>/readings")
+@operation("Record the readings at a point (as found or as left)", body=m.NewReadings,
+           response=m.Job, status=201, errors=[403, 409])
+def record_readings_json(number: str) -> Any:
+    data = json_model(m.NewReadings)
+    s = settings()
+    with unit_of_work(get_session()) as db:
+        work.record_readings(db, actor=current_user(), number=number, point_id=data.point_id,
+                             values=data.values, standard_values=data.standard_values,
+                             unit=data.unit, state=data.state, measured_at=data.measured_at,
+                             timezone=s.timezone)
+        sample, job = work.get_job(db, number)
+        body = work.job_json(db, sample, job)
+    return jsonify(body), 201
+
+
+@api.post("/calibration-readings/<int:reading_id>/corrections")
+@operation("Correct a point's readings: a new version with a reason",
+           body=m.ReadingsCorrection, response=m.ReadingsOut, status=201, errors=[403, 409])
+def correct_readings_json(reading_id: int) -> Any:
+    data = json_model(m.ReadingsCorrection)
+    with unit_of_work(get_session()) as db:
+        new = work.correct_readings(db, actor=current_user(), reading_id=reading_id,
+                                    values=data.values, standard_values=data.standard_values,
+                                    unit=data.unit, reason=data.reason,
+                                    measured_at=data.measured_at, timezone=settings().timezone)
+        body = work.reading_json(new)
+    return jsonify(body), 201
+
+
+@api.post("/calibration-jobs/<number>/capture")
+@operation("Read an instrument (the item on a bench port, or a standard) and record the "
+           "readings with their raw bytes", body=m.CaptureReadings, response=m.Job,
+           status=201, errors=[403, 409])
+def capture_json(number: str) -> Any:
+    data = json_model(m.CaptureReadings)
+    s = settings()
+    db = get_session()
+    user = current_user()
+    instrument, readings = work.read_for_point(
+        db, actor=user, number=number, point_id=data.point_id,
+        instrument_id=data.instrument_id, target=data.target, count=data.count,
+        timezone=s.timezone, port_hosts=s.port_hosts)
+    with unit_of_work(db):
+        work.record_captured(db, actor=user, number=number, point_id=data.point_id,
+                             instrument=instrument, readings=readings, target=data.target,
+                             state=data.state, typed=data.typed, timezone=s.timezone)
+        sample, job = work.get_job(db, number)
+        body = work.job_json(db, sample, job)
+    return jsonify(body), 201
+
+
+# --- pages -----------------------------------------------------------------------------------
+
+@bp.get("/calibration-jobs")
+def jobs_page() -> Any:
+    from sqlalchemy import select
+
+    from lims.calibration.models import CalibrationJob
+    from lims.samples.models import Customer, Sample
+
+    db = get_session()
+    jobs = db.execute(select(CalibrationJob, Sample).join(Sample, Sample.id ==
+                                                          CalibrationJob.sample_id)
+                      .order_by(CalibrationJob.id.desc()).limit(200)).all()
+    return render_template(
+        "calibration/jobs.html", jobs=jobs, procedures=procedures.list_procedures(db),
+        customers=db.scalars(select(Customer).order_by(Customer.name)).all(),
+        can_register=allowed(current_user().roles, "sample.register"))
+
+
+@bp.post("/calibration-jobs")
+def receive() -> Any:
+    """Receive a customer's instrument from the form (a request, a sample and its job)."""
+    data = form()
+    s = settings()
+    conditions = [{"name": name, "value": data[key], "unit": unit}
+                  for key, name, unit in (("temperature", "温度 Temperature", "℃"),
+                                          ("humidity", "相对湿度 Relative humidity", "%RH"))
+                  if data.get(key)]
+    with unit_of_work(get_session()) as db:
+        job = work.create_job(
+            db, actor=current_user(), procedure_id=data.get("procedure_id"),
+            customer_id=data.get("customer_id"), condition=data.get("condition"),
+            item={"name": data.get("item_name"), "manufacturer": data.get("manufacturer"),
+                  "model": data.get("model"), "serial_number": data.get("serial_number"),
+                  "accuracy_class": data.get("accuracy_class")},
+            resolution=data.get("resolution") or None,
+            conformity_requested=data.get("conformity_requested") == "1",
+            recalibration_interval=data.get("recalibration_interval") or None,
+            decision_rule=data.get("decision_rule") or None, r=data.get("r") or None,
+            place=data.get("place") or "", conditions=conditions,
+            request_number_format=s.request_number_format,
+            sample_number_format=s.sample_number_format, timezone=s.timezone)
+        number = _number_of(db, job)
+    flash(f"instrument received as {number}", "ok")
+    return redirect(url_for("calibration_work.job_page", number=number), code=303)
+
+
+@bp.get("/calibration-jobs/<number>")
+def job_page(number: str) -> Any:
+    db = get_session()
+    sample, job = work.get_job(db, number)
+    roles = current_user().roles
+    from sqlalchemy import select
+
+    from lims.instruments.models import Instrument
+
+    capturable = db.scalars(select(Instrument).where(Instrument.driver.is_not(None))
+                            .order_by(Instrument.asset_number)).all()
+    return render_template(
+        "calibration/job.html", sample=sample, job=job, data=work.job_json(db, sample, job),
+        instruments=capturable,
+        can={a: allowed(roles, a) for a in ("result.record", "result.capture",
+                                             "result.correct")})
+
+
+@bp.post("/calibration-jobs/<number>/capture")
+def capture_page(number: str) -> Any:
+    """Read the item (or a standard) through its driver and record the readings."""
+    data = form()
+    s = settings()
+    db = get_session()
+    user = current_user()
+    target = data.get("target") or "item"
+    typed = [v for v in (data.get("typed") or "").replace(",", " ").split() if v]
+    count = data.get("count") or "3"
+    instrument, readings = work.read_for_point(
+        db, actor=user, number=number, point_id=data.get("point_id"),
+        instrument_id=data.get("instrument_id"), target=target,
+        count=int(count) if count.isdecimal() and len(count) < 3 else 0,
+        timezone=s.timezone, port_hosts=s.port_hosts)
+    with unit_of_work(db):
+        work.record_captured(db, actor=user, number=number, point_id=data.get("point_id"),
+                             instrument=instrument, readings=readings, target=target,
+                             state=data.get("state") or "as left", typed=typed or None,
+                             timezone=s.timezone)
+    flash(f"captured {', '.join(str(r.value) for r in readings)} from "
+          f"{instrument.asset_number}", "ok")
+    return redirect(url_for("calibration_work.job_page", number=number), code=303)
+
+
+@bp.post("/calibration-jobs/<number>/readings")
+def record_readings_page(number: str) -> Any:
+    data = form()
+    values = [v for v in (data.get("values") or "").replace(",", " ").split() if v]
+    std = [v for v in (data.get("standard_values") or "").replace(",", " ").split() if v]
+    with unit_of_work(get_session()) as db:
+        reading = work.record_readings(
+            db, actor=current_user(), number=number, point_id=data.get("point_id"),
+            values=values, standard_values=std or None, unit=data.get("unit") or None,
+            state=data.get("state") or "as left", measured_at=data.get("measured_at") or None,
+            timezone=settings().timezone)
+        flash(f"readings recorded at point {reading.point_id} ({reading.state})", "ok")
+    return redirect(url_for("calibration_work.job_page", number=number), code=303)
+
+
+@bp.post("/calibration-readings/<int:reading_id>/correct")
+def correct_readings_page(reading_id: int) -> Any:
+    data = form()
+    values = [v for v in (data.get("values") or "").replace(",", " ").split() if v]
+    std = [v for v in (data.get("standard_values") or "").replace(",", " ").split() if v]
+    with unit_of_work(get_session()) as db:
+        new = work.correct_readings(db, actor=current_user(), reading_id=reading_id,
+                                    values=values, standard_values=std or None,
+                                    reason=data.get("reason"), timezone=settings().timezone)
+        number = _number_of(db, new.job)
+        flash(f"readings corrected (version {new.version}); version {new.version - 1} is kept",
+              "ok")
+    return redirect(url_for("calibration_work.job_page", number=number), code=303)
