@@ -315,12 +315,13 @@ def superseded_by(session: Session, report_ids: list[int]) -> dict[int, str]:
 
 
 def supersedes_numbers(session: Session, reports: list[Report]) -> dict[int, str]:
-    """For each report that replaces another, the number of the one it replaces."""
+    """For each report given that replaces another, the number of the one it replaces."""
     ids = {r.supersedes_id for r in reports if r.supersedes_id is not None}
     if not ids:
         return {}
-    return dict(session.execute(select(Report.id, Report.number).where(Report.id.in_(ids)))
-                .tuples().all())
+    numbers = {rid: number for rid, number in
+               session.execute(select(Report.id, Report.number).where(Report.id.in_(ids)))}
+    return {r.id: numbers[r.supersedes_id] for r in reports if r.supersedes_id in numbers}
 
 
 def open_amendments(session: Session, report_ids: list[int]) -> dict[int, ReportAmendment]:

@@ -93,9 +93,10 @@ def detail(number: str) -> Any:
     from lims.calibration.nonconforming import review_case
 
     amending = amend.open_amendment(db, report.id)
-    names = dict(db.execute(select(User.id, User.full_name).where(User.id.in_(
-        {report.issued_by_id, report.withdrawn_by_id,
-         amending.requested_by_id if amending else None} - {None}))).tuples().all())
+    wanted = {report.issued_by_id, report.withdrawn_by_id,
+              amending.requested_by_id if amending else None} - {None}
+    names = {uid: name for uid, name in
+             db.execute(select(User.id, User.full_name).where(User.id.in_(wanted)))}
     return render_template("reports/detail.html", report=report, links=Links.of([report]),
                            sample=_sample_numbers([report]).get(report.sample_id),
                            amending=amending, names=names, recall=review_case(db, report.id),
