@@ -165,3 +165,67 @@ def test_amend_and_withdraw_through_the_cli(session, world, settings, cli_env):
     assert f"{second}  test_report" in text and "withdrawn (recall)" in text
     verified = lims(cli_env, "audit", "verify")
     assert verified.returncode == 0 and "intact" in verified.stdout, verified.stdout
+
+
+def test_pages_confirm_first_and_offer_withdrawal_of_a_recalled_report(app, client, session,
+                                                                       world, settings):
+    from lims.calibration import nonconforming as nc
+    from lims.db import unit_of_work
+    from tests.integration.test_nonconforming import build_chain, open_from_standard
+    from tests.support.world import csrf, login
+
+    chain = build_chain(session, world, settings)
+    case = open_from_standard(session, world, chain)
+    with unit_of_work(session):
+        nc.evaluate(session, actor=world.user(session, "qm"), case_number=case,
+                    report_number=chain.acme, evaluation="recall", reason="error over margin")
+    public = app.test_client()
+    assert "Under review, recalled" in public.get(f"/verify/{chain.acme}").get_data(
+        as_text=True)
+
+    login(client, "qm")
+    page = client.get(f"/reports/{chain.acme}").get_data(as_text=True)
+    assert 'id="recall"' in page and case in page
+    assert '<option value="recall" selected>' in page  # the recall is offered as the category
+    token = csrf(client, f"/reports/{chain.acme}")
+    path = f"/reports/{chain.acme}/withdraw"
+    # Without a CSRF token: refused, nothing written.
+    seq = last_seq(session)
+    assert client.post(path, data={"reason": "x", "category": "recall",
+                                   "confirm": "yes"}).status_code == 400
+    # Bad input goes back to the form with the field named (no 500, nothing written).
+    bad = client.post(path, data={"csrf_token": token, "reason": "", "category": "recall"},
+                      headers={"Referer": f"http://localhost/reports/{chain.acme}"})
+    assert bad.status_code == 303
+    shown = client.get(f"/reports/{chain.acme}").get_data(as_text=True)
+    assert "(reason)" in shown
+    # The first post only asks to confirm.
+    asked = client.post(path, data={"csrf_token": token, "reason": "recalled by " + case,
+                                    "category": "recall"})
+    assert asked.status_code == 200 and "confirm-form" in asked.get_data(as_text=True)
+    assert events_after(session, seq) == []
+    done = client.post(path, data={"csrf_token": token, "reason": "recalled by " + case,
+                                   "category": "recall", "confirm": "yes"})
+    assert done.status_code == 303
+    events = events_after(session, seq)
+    assert [e.action for e in events] == ["report.withdraw"]
+    assert json.loads(events[0].after)["recall_case"] == case
+    html = public.get(f"/verify/{chain.acme}").get_data(as_text=True)
+    assert "withdrawn on" in html and "召回 recall" in html
+    assert "Under review" not in html  # withdrawn: the recall is done
+    # Confirming again is a 409 shown on the page it came from, not a 500.
+    again = client.post(path, data={"csrf_token": token, "reason": "x", "category": "recall",
+                                    "confirm": "yes"},
+                        headers={"Referer": f"http://localhost/reports/{chain.acme}"})
+    assert again.status_code == 303
+    assert "only an issued report" in client.get(f"/reports/{chain.acme}").get_data(
+        as_text=True)
+    # A reviewer sees neither form; posting anyway is refused.
+    client.post("/logout", data={"csrf_token": csrf(client)})
+    login(client, "reviewer")
+    page = client.get(f"/reports/{chain.beta}").get_data(as_text=True)
+    assert "amend-form" not in page and "withdraw-form" not in page
+    denied = client.post(f"/reports/{chain.beta}/amend",
+                         data={"csrf_token": csrf(client, f"/reports/{chain.beta}"),
+                               "reason": "x"})
+    assert denied.status_code == 403

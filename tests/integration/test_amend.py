@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from lims.audit.models import AuditEvent
+from lims.audit.records import verify_records
 from lims.audit.services import verify_chain
 from lims.db import unit_of_work
 from lims.errors import (
@@ -31,6 +32,13 @@ from lims.samples.models import Result, Sample
 from tests.integration.test_races import race
 from tests.support.pdf import pdftotext
 from tests.support.world import PASSWORD, TZ
+
+
+def _records_match(session: Any) -> None:
+    """Every report and sample row is what its audit events say (``lims audit verify
+    --records``): each status change was audited."""
+    records = verify_records(session)
+    assert records.ok, [str(p) for p in records.problems]
 
 
 def _report(session: Any, number: str) -> Report:
@@ -135,6 +143,7 @@ def test_amend_correct_review_approve_issue_supersedes_the_original(session, wor
     assert "mass misread" in printed
     assert "report.supersede" in _actions(session, seq)
     assert verify_chain(session).ok
+    _records_match(session)
 
     # Superseded is final: neither amended nor withdrawn; the replacement can be, in turn.
     with pytest.raises(ReportStateError, match="superseded"), unit_of_work(session):
@@ -197,6 +206,7 @@ def test_withdraw_and_what_is_refused(session, world, settings):
         amend_report(session, actor=world.user(session, "qm"), number=number, reason="x")
     assert _actions(session, seq) == []
     assert verify_chain(session).ok
+    _records_match(session)
 
 
 def test_one_amendment_at_a_time_and_a_report_under_amendment_can_be_withdrawn(
@@ -217,6 +227,7 @@ def test_one_amendment_at_a_time_and_a_report_under_amendment_can_be_withdrawn(
         "withdrawn", "issued")
     assert json.loads(_report(session, new.number).content)["supersedes"] == number
     assert verify_chain(session).ok
+    _records_match(session)
 
 
 def test_the_sample_cannot_be_reopened_but_by_an_amendment(session, world, settings):
@@ -276,6 +287,7 @@ def test_concurrent_amendments_one_wins(app, session, world, settings, database_
     assert session.scalar(select(func.count()).select_from(ReportAmendment)) == 1
     assert _sample(session, sample_number).status == SampleStatus.IN_TESTING
     assert verify_chain(session).ok
+    _records_match(session)
 
 
 @pytest.mark.postgres
@@ -299,3 +311,4 @@ def test_concurrent_withdraw_and_amend_one_wins(app, session, world, settings, d
         assert all(isinstance(o, str | ReportStateError) for o in outcomes), outcomes
         assert any(isinstance(o, str) for o in outcomes), outcomes
     assert verify_chain(session).ok
+    _records_match(session)
