@@ -30,7 +30,7 @@ from lims.samples import services as samples
 from lims.samples.lifecycle import TRANSITIONS, SampleStatus, check_transition
 from lims.samples.models import Result, Sample
 from tests.integration.test_races import race
-from tests.support.pdf import pdftotext
+from tests.support.pdf import nss_db, pdfsig, pdftotext
 from tests.support.world import PASSWORD, TZ
 
 
@@ -132,10 +132,15 @@ def test_amend_correct_review_approve_issue_supersedes_the_original(session, wor
 
     # Both PDFs stay retrievable, valid, and say what they are.
     ca = (pki_dir / "ca.pem").read_bytes()
+    nss = nss_db(tmp_path, ca)
     for report in (old, new):
         pdf = stored_pdf(report)
         check = validate_pdf(pdf, ca)
         assert check is not None and check.ok
+        path = tmp_path / f"{report.number}.pdf"
+        path.write_bytes(pdf)
+        out = pdfsig(path, nss)  # poppler, independently of pyHanko
+        assert out.count("Signature is Valid.") == 2 and "Total document signed" in out, out
     path = tmp_path / "new.pdf"
     path.write_bytes(stored_pdf(new))
     printed = " ".join(pdftotext(path).split())
