@@ -24,6 +24,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "sample.review": frozenset({R}),
     "sample.approve": frozenset({S}),
     "report.issue": frozenset({S}),
+    # Amend or withdraw an issued report (ISO/IEC 17025 7.8.8): a signatory or the quality
+    # manager; the replacement is still issued and signed by an authorised signatory.
+    "report.amend": frozenset({S, Q}),
+    "report.withdraw": frozenset({S, Q}),
     "method.manage": frozenset({Q, ADM}),
     "scope.manage": frozenset({Q, ADM}),          # the accredited scope (CMA, CNAS)
     "instrument.manage": frozenset({Q, ADM}),

@@ -1,14 +1,21 @@
-"""Report and PKI commands: ``lims report list|export|verify``, ``lims pki export-ca|
-issue-signatory``."""
+"""Report and PKI commands: ``lims report list|export|verify|amend|withdraw``, ``lims pki
+export-ca|issue-signatory``."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
-from lims.clitools import fail, runtime
+from lims.clitools import fail, invalid, runtime
+
+KINDS = ("test_report", "calibration_certificate", "verification_certificate",
+         "verification_notice")
+STATUSES = ("issued", "superseded", "withdrawn")
+CATEGORIES = ("recall", "error", "customer request", "other")
 
 
 @click.group()
@@ -18,21 +25,94 @@ def report() -> None:
 
 @report.command("list")
 @click.option("--json", "as_json", is_flag=True)
-def report_list(as_json: bool) -> None:
+@click.option("--kind", type=click.Choice(KINDS), help="Only documents of this kind.")
+@click.option("--status", type=click.Choice(STATUSES), help="Only documents in this status.")
+def report_list(as_json: bool, kind: str | None, status: str | None) -> None:
+    """Issued documents of every kind (test reports, calibration and verification
+    certificates, verification notices), newest first, with their status (ISO/IEC 17025
+    7.8.8: issued, superseded by the report that replaced it, or withdrawn)."""
+    from lims.reports import amend
     from lims.reports.services import list_reports
 
     rt = runtime()
-    with rt.session() as session:
-        try:
-            rows = [{"number": r.number, "status": r.status, "issued_at": r.issued_at.isoformat(),
-                     "sha256": r.sha256, "size": r.size} for r in list_reports(session)]
-        finally:
-            session.close()
+    try:
+        with rt.session() as session:
+            reports = list_reports(session, kind=kind, status=status)
+            ids = [r.id for r in reports]
+            replaces = amend.supersedes_numbers(session, reports)
+            replaced_by = amend.superseded_by(session, ids)
+            amending = amend.open_amendments(session, ids)
+            rows = [{"number": r.number, "kind": r.kind, "status": r.status,
+                     "issued_at": r.issued_at.isoformat(), "sha256": r.sha256, "size": r.size,
+                     "supersedes": replaces.get(r.id), "superseded_by": replaced_by.get(r.id),
+                     "amendment": r.amendment_reason, "amending": r.id in amending,
+                     "withdrawn_at": r.withdrawn_at.isoformat() if r.withdrawn_at else None,
+                     "withdrawal_category": r.withdrawal_category,
+                     "withdrawal_reason": r.withdrawal_reason} for r in reports]
+    finally:
+        rt.dispose()
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False))
         return
     for r in rows:
-        click.echo(f"{r['number']}  {r['status']:<10} {r['issued_at']}  {r['sha256']}")
+        note = (f" by {r['superseded_by']}" if r["superseded_by"] else "") + (
+            f" ({r['withdrawal_category']})" if r["withdrawal_category"] else "") + (
+            f", replaces {r['supersedes']}" if r["supersedes"] else "") + (
+            ", being amended" if r["amending"] else "")
+        click.echo(f"{r['number']}  {r['kind']:<24} {r['status']}{note}  {r['issued_at']}  "
+                   f"{r['sha256']}")
+
+
+USER = click.option("--user", "username", envvar="LIMS_CLI_USER", required=True,
+                    help="The signatory or quality manager acting (or LIMS_CLI_USER).")
+
+
+def _act(username: str, step: Callable[[Any, Any], Any]) -> None:
+    """Run ``step(session, actor)`` in one transaction as ``username``; an error the
+    application raises on purpose exits 1 naming its field (nothing is written)."""
+    from lims.auth.services import get_user
+    from lims.errors import LimsError
+
+    rt = runtime()
+    try:
+        with rt.transaction() as session:
+            actor = get_user(session, username)
+            if actor is None or not actor.active:
+                fail(f"user: no active user {username!r}")
+            step(session, actor)
+    except LimsError as exc:
+        invalid(exc, 1)
+    finally:
+        rt.dispose()
+
+
+@report.command("amend")
+@click.argument("number")
+@click.option("--reason", required=True, help="What changes and why (printed on the "
+              "replacement).")
+@USER
+def report_amend(number: str, reason: str, username: str) -> None:
+    """Amend issued report NUMBER (ISO/IEC 17025 7.8.8): its sample goes back to correction,
+    review and approval; the report issued next replaces it."""
+    from lims.reports.amend import amend_report
+
+    _act(username, lambda s, actor: amend_report(s, actor=actor, number=number, reason=reason))
+    click.echo(f"report {number} is being amended: its sample is back in testing")
+
+
+@report.command("withdraw")
+@click.argument("number")
+@click.option("--reason", required=True, help="Why (kept internal).")
+@click.option("--category", required=True, type=click.Choice(CATEGORIES),
+              help="Shown on the public verification page.")
+@USER
+def report_withdraw(number: str, reason: str, category: str, username: str) -> None:
+    """Withdraw issued report NUMBER (ISO/IEC 17025 7.8.8)."""
+    from lims.reports.amend import withdraw_report
+
+    _act(username, lambda s, actor: withdraw_report(s, actor=actor, number=number,
+                                                    reason=reason, category=category))
+    click.echo(f"report {number} withdrawn ({category})")
 
 
 @report.command("export")

@@ -196,8 +196,11 @@ def render_report(content: ReportContent, *, font_dir: Path,
         ("检验依据 Method", methods),
         ("检验地点 Location", _esc(f"{content.lab_name_en}, {content.lab_address}")),
     ]
-    if content.supersedes:
-        info.append(("代替 Replaces", _esc(content.supersedes)))
+    if content.supersedes:  # ISO/IEC 17025 7.8.8.2: the replaced report and what changed
+        info.append(("代替 Replaces", _esc(f"本报告代替 {content.supersedes} / This report "
+                                         f"replaces {content.supersedes}")))
+        if content.amendment:
+            info.append(("修改说明 Amendment", _esc(content.amendment)))
     grid = TableStyle([
         ("FONT", (0, 0), (-1, -1), REGULAR, 8.5),
         ("GRID", (0, 0), (-1, -1), 0.5, colors.grey),

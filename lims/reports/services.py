@@ -28,6 +28,7 @@ from lims.errors import (
 from lims.instruments.models import Instrument
 from lims.metrology.decision import RULE_NAMES
 from lims.numbering import next_number
+from lims.reports import amend
 from lims.reports.content import MethodLine, ReportContent, ResultLine, Signature
 from lims.reports.marks import mark_images
 from lims.reports.models import Report, ReportClaim, ReportStatus
@@ -210,6 +211,8 @@ def claim_report(session: Session, *, actor: User, sample_number: str, settings:
     number = next_number(session, "report", settings.report_number_format, today=today)
     content = build_content(session, sample, number=number, issued_at=issued_at,
                             settings=settings)
+    # Under amendment: the report names the one it replaces and what changed (7.8.8.2).
+    content = amend.mark_replacement(session, sample.id, content)
     claim = ReportClaim(number=number, sample_id=sample.id, issued_by_id=actor.id,
                         issued_at=issued_at, content=content.to_json())
     session.add(claim)
@@ -258,16 +261,19 @@ def store_report(session: Session, claimed: Claimed, signed: Signed) -> Report:
     digest = hashlib.sha256(signed.pdf).hexdigest()
     signature = signature_record(actor, claim.issued_at, APPROVAL_MEANING)
     signature["signature"]["certificate"] = signed.certificate
+    replaces = amend.replacement_fields(session, claim.content)  # kind, supersedes (7.8.8)
     report = Report(number=claimed.number, sample_id=claim.sample_id, status=ReportStatus.ISSUED,
                     issued_at=claim.issued_at, issued_by_id=actor.id, sha256=digest,
-                    size=len(signed.pdf), content=claim.content, pdf=signed.pdf)
+                    size=len(signed.pdf), content=claim.content, pdf=signed.pdf, **replaces)
     session.add(report)
     session.flush()
     record(session, actor=actor, action="report.issue", entity_type="reports",
            entity_id=claimed.number,
            after={"number": claimed.number, "sample": claimed.content.sample_number,
                   "sha256": digest, "size": len(signed.pdf), "status": ReportStatus.ISSUED,
-                  **signature, "sealed": signed.sealed})
+                  **signature, "sealed": signed.sealed, "kind": report.kind,
+                  "supersedes": claimed.content.supersedes})
+    amend.supersede_on_store(session, actor=actor, report=report)
     return report
 
 
@@ -317,8 +323,16 @@ def get_report(session: Session, number: str) -> Report:
     return report
 
 
-def list_reports(session: Session, *, limit: int = 200) -> list[Report]:
-    return list(session.scalars(select(Report).order_by(Report.id.desc()).limit(limit)))
+def list_reports(session: Session, *, limit: int = 200, kind: str | None = None,
+                 status: str | None = None) -> list[Report]:
+    """The latest issued documents of every kind, newest first (optionally of one kind or
+    status)."""
+    query = select(Report).order_by(Report.id.desc()).limit(limit)
+    if kind is not None:
+        query = query.where(Report.kind == kind)
+    if status is not None:
+        query = query.where(Report.status == status)
+    return list(session.scalars(query))
 
 
 def stored_pdf(report: Report) -> bytes:

@@ -2,32 +2,61 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from typing import Any
 
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from lims.auth.models import User
+from lims.auth.permissions import allowed
+from lims.db import unit_of_work
+from lims.reports import amend
 from lims.reports import api_models as m
 from lims.reports.issuing import issue_in_steps
-from lims.reports.models import Report
+from lims.reports.models import Report, ReportAmendment, WithdrawalCategory
 from lims.reports.services import get_report, list_reports, stored_pdf
 from lims.reports.sign import DocumentCheck, lab_trust_anchor, validate_pdf
 from lims.samples.api_models import Signature
 from lims.samples.models import Sample
 from lims.web.auth import current_user
 from lims.web.context import get_session, settings
-from lims.web.inputs import json_model
+from lims.web.inputs import form, json_model
 from lims.web.openapi import operation
 
 bp = Blueprint("reports", __name__)
 api = Blueprint("reports_api", __name__, url_prefix="/api/v1")
 
 
-def to_json(r: Report, sample_number: str | None = None) -> dict[str, Any]:
-    return {"number": r.number, "sample": sample_number, "status": r.status,
+def to_json(r: Report, sample_number: str | None = None,
+            links: Links | None = None) -> dict[str, Any]:
+    links = links or Links.of([r])
+    return {"number": r.number, "sample": sample_number, "kind": r.kind, "status": r.status,
             "issued_at": r.issued_at.isoformat(), "sha256": r.sha256, "size": r.size,
-            "verify_url": f"{settings().public_url.rstrip('/')}/verify/{r.number}"}
+            "verify_url": f"{settings().public_url.rstrip('/')}/verify/{r.number}",
+            "supersedes": links.supersedes.get(r.id), "amendment": r.amendment_reason,
+            "superseded_by": links.superseded_by.get(r.id),
+            "amending": r.id in links.amending,
+            "withdrawn_at": r.withdrawn_at.isoformat() if r.withdrawn_at else None,
+            "withdrawal_reason": r.withdrawal_reason,
+            "withdrawal_category": r.withdrawal_category}
+
+
+@dataclasses.dataclass(frozen=True)
+class Links:
+    """How listed reports relate: which each replaces, which replaces each, which are being
+    amended (three queries for a whole list)."""
+
+    supersedes: dict[int, str]
+    superseded_by: dict[int, str]
+    amending: dict[int, ReportAmendment]
+
+    @classmethod
+    def of(cls, reports: list[Report]) -> Links:
+        db, ids = get_session(), [r.id for r in reports]
+        return cls(amend.supersedes_numbers(db, reports), amend.superseded_by(db, ids),
+                   amend.open_amendments(db, ids))
 
 
 def _sample_numbers(reports: list[Report]) -> dict[int, str]:
@@ -42,11 +71,69 @@ def _pdf_response(report: Report) -> Response:
         "X-Content-SHA256": report.sha256})
 
 
+def _can() -> dict[str, bool]:
+    roles = current_user().roles
+    return {a: allowed(roles, a) for a in ("report.amend", "report.withdraw")}
+
+
 @bp.get("/reports")
 def index() -> Any:
     reports = list_reports(get_session())
     return render_template("reports/index.html", reports=reports,
-                           samples=_sample_numbers(reports))
+                           samples=_sample_numbers(reports), links=Links.of(reports),
+                           can=_can())
+
+
+@bp.get("/reports/<number>")
+def detail(number: str) -> Any:
+    """One document: its status, what it replaces or what replaced it, an amendment in
+    progress, its withdrawal; Amend and Withdraw for those allowed (ISO/IEC 17025 7.8.8)."""
+    db = get_session()
+    report = get_report(db, number)
+    from lims.calibration.nonconforming import review_case
+
+    amending = amend.open_amendment(db, report.id)
+    wanted = {report.issued_by_id, report.withdrawn_by_id,
+              amending.requested_by_id if amending else None} - {None}
+    names = {uid: name for uid, name in
+             db.execute(select(User.id, User.full_name).where(User.id.in_(wanted)))}
+    return render_template("reports/detail.html", report=report, links=Links.of([report]),
+                           sample=_sample_numbers([report]).get(report.sample_id),
+                           amending=amending, names=names, recall=review_case(db, report.id),
+                           categories=list(WithdrawalCategory), can=_can())
+
+
+@bp.post("/reports/<number>/amend")
+def amend_page(number: str) -> Any:
+    """Amend, after a confirmation step: the first post shows what will happen and asks to
+    confirm; only the confirmed post changes anything."""
+    data, db = form(), get_session()
+    if data.get("confirm") != "yes":
+        report = amend.check_amend(db, actor=current_user(), number=number,
+                                   reason=data.get("reason"))
+        return render_template("reports/confirm.html", report=report, action="amend",
+                               data=data)
+    with unit_of_work(db) as uow:
+        amend.amend_report(uow, actor=current_user(), number=number, reason=data.get("reason"))
+    flash(f"report {number} is being amended: its sample is back in testing; the report "
+          "issued next replaces it", "ok")
+    return redirect(url_for("reports.detail", number=number), code=303)
+
+
+@bp.post("/reports/<number>/withdraw")
+def withdraw_page(number: str) -> Any:
+    """Withdraw, after a confirmation step (as :func:`amend_page`)."""
+    data, db = form(), get_session()
+    if data.get("confirm") != "yes":
+        report = amend.check_withdraw(db, actor=current_user(), number=number,
+                                      reason=data.get("reason"), category=data.get("category"))
+        return render_template("reports/confirm.html", report=report, action="withdraw",
+                               data=data)
+    with unit_of_work(db) as uow:
+        amend.withdraw_report(uow, actor=current_user(), number=number,
+                              reason=data.get("reason"), category=data.get("category"))
+    flash(f"report {number} withdrawn", "ok")
+    return redirect(url_for("reports.detail", number=number), code=303)
 
 
 @bp.post("/samples/<number>/report")
@@ -122,15 +209,17 @@ def verify(number: str) -> Any:
 
     review = review_case(get_session(), report.id)
     return render_template("reports/verify.html", report=report, number=number, check=check,
-                           lab=settings().lab_name_en, review=review)
+                           lab=settings().lab_name_en, review=review,
+                           superseded_by=amend.superseded_by(get_session(), [report.id])
+                           .get(report.id))
 
 
 @api.get("/reports")
 @operation("List issued reports", response=m.Reports)
 def list_json() -> Any:
     reports = list_reports(get_session())
-    numbers = _sample_numbers(reports)
-    return jsonify(reports=[to_json(r, numbers.get(r.sample_id)) for r in reports])
+    numbers, links = _sample_numbers(reports), Links.of(reports)
+    return jsonify(reports=[to_json(r, numbers.get(r.sample_id), links) for r in reports])
 
 
 @api.get("/reports/<number>")
@@ -160,3 +249,27 @@ def issue_json(number: str) -> Any:
     return jsonify(to_json(report, number)), 201
 
 
+
+
+@api.post("/reports/<number>/amend")
+@operation("Amend an issued report (ISO/IEC 17025 7.8.8): its sample goes back to correction, "
+           "review and approval; the report issued next replaces it and this one becomes "
+           "superseded", body=m.Amend, response=m.Report, errors=[403, 409])
+def amend_json(number: str) -> Any:
+    body = json_model(m.Amend)
+    with unit_of_work(get_session()) as db:
+        amend.amend_report(db, actor=current_user(), number=number, reason=body.reason)
+    report = get_report(get_session(), number)
+    return jsonify(to_json(report, _sample_numbers([report]).get(report.sample_id)))
+
+
+@api.post("/reports/<number>/withdraw")
+@operation("Withdraw an issued report (ISO/IEC 17025 7.8.8) with the reason and its category",
+           body=m.Withdraw, response=m.Report, errors=[403, 409])
+def withdraw_json(number: str) -> Any:
+    body = json_model(m.Withdraw)
+    with unit_of_work(get_session()) as db:
+        amend.withdraw_report(db, actor=current_user(), number=number, reason=body.reason,
+                              category=body.category)
+    report = get_report(get_session(), number)
+    return jsonify(to_json(report, _sample_numbers([report]).get(report.sample_id)))

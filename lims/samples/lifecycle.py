@@ -28,19 +28,30 @@ TRANSITIONS: dict[SampleStatus, frozenset[SampleStatus]] = {
     S.REPORTED: frozenset(),
 }
 
+# Used only by an amendment of an issued report (ISO/IEC 17025 7.8.8): the work goes back to
+# correction, is reviewed and approved again and issued as a report that replaces the first.
+# Kept apart from TRANSITIONS so that no ordinary step can reopen a reported sample.
+AMENDMENT_TRANSITIONS: dict[SampleStatus, frozenset[SampleStatus]] = {
+    S.REPORTED: frozenset({S.IN_TESTING}),
+}
+
 # States in which results may be recorded or corrected. Once reviewed, the results the
 # reviewer saw are what gets approved and reported.
 RESULTS_OPEN = frozenset({S.RECEIVED, S.IN_TESTING, S.RESULTS_COMPLETE})
 
 
-def check_transition(current: str, target: SampleStatus, *, sample: str) -> None:
+def check_transition(current: str, target: SampleStatus, *, sample: str,
+                     amendment: bool = False) -> None:
     """Refuse a transition the lifecycle does not allow, saying what would be allowed.
 
+    :param amendment: the transition reopens a reported sample for an amendment (only
+        :mod:`lims.reports.amend` passes it): :data:`AMENDMENT_TRANSITIONS` apply instead.
     :raises SampleStateError:
     """
     state = SampleStatus(current)
-    if target not in TRANSITIONS[state]:
-        allowed = ", ".join(sorted(TRANSITIONS[state])) or "none (final state)"
+    table = AMENDMENT_TRANSITIONS if amendment else TRANSITIONS
+    if target not in table.get(state, frozenset()):
+        allowed = ", ".join(sorted(table.get(state, frozenset()))) or "none (final state)"
         raise SampleStateError(
             f"sample {sample} is {state}; it cannot become {target} (allowed next: {allowed})",
             sample=sample, current=str(state), target=str(target))
