@@ -13,7 +13,7 @@ SQLite rebuilds ``reports`` in batch mode when a column is dropped, which drops 
 both directions (re)create them after the table is altered.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-11-26
 """
 
@@ -25,7 +25,7 @@ from alembic import op
 import lims.db
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

@@ -14,7 +14,7 @@ every signatory can still sign exactly what they could; once the lab records its
 it lists need an explicit grant. Downgrading drops the new tables and keeps the fields.
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-11-26
 """
 
@@ -26,7 +26,7 @@ from alembic import op
 import lims.db
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
