@@ -82,7 +82,8 @@ def test_bad_request_particulars_are_refused_naming_the_field(session, world, ch
 
 def test_a_long_manufacturer_is_refused_and_nothing_is_written(session, world):
     before = session.scalar(select(func.count()).select_from(Sample))
-    with pytest.raises(InvalidInput) as err:
+
+    def register() -> None:
         with unit_of_work(session):
             req = services.create_request(session, actor=world.user(session, "tech"),
                                           customer_id=world.customer_id,
@@ -91,8 +92,12 @@ def test_a_long_manufacturer_is_refused_and_nothing_is_written(session, world):
                                      request_id=req.id, description="x",
                                      method_ids=[world.method_id], manufacturer="厂" * 201,
                                      **FMT)
+
+    with pytest.raises(InvalidInput) as err:
+        register()
     assert err.value.field == "manufacturer"
     assert session.scalar(select(func.count()).select_from(Sample)) == before
+    assert session.scalar(select(func.count()).select_from(TestRequest)) == 0  # request too
 
 
 def _method_with_conditions(session, world):
