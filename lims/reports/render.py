@@ -264,13 +264,14 @@ def styles() -> dict[str, ParagraphStyle]:
     return {
         "base": base,
         "small": ParagraphStyle("small", parent=base, fontSize=8, leading=10),
-        "title": ParagraphStyle("title", parent=base, fontName=BOLD, fontSize=18, leading=24,
+        "title": ParagraphStyle("title", parent=base, fontName=BOLD, fontSize=18, leading=22,
                                 alignment=TA_CENTER),
         "subtitle": ParagraphStyle("subtitle", parent=base, fontSize=10, alignment=TA_CENTER),
         "head": ParagraphStyle("head", parent=base, fontName=BOLD, fontSize=10, leading=14,
                                spaceBefore=6, spaceAfter=3),
         "cell": ParagraphStyle("cell", parent=base, fontSize=8.5, leading=11),
-        "end": ParagraphStyle("end", parent=base, alignment=TA_CENTER, spaceBefore=8),
+        "end": ParagraphStyle("end", parent=base, alignment=TA_CENTER, spaceBefore=3),
+        "label": ParagraphStyle("label", parent=base, fontSize=7.5, leading=9.5),
         "seal": ParagraphStyle("seal", parent=base, fontSize=8, leading=11, alignment=TA_CENTER),
     }
 
@@ -319,10 +320,10 @@ def render_report(content: ReportContent, *, font_dir: Path) -> bytes:
     story: list[Flowable] = [
         P(_esc(content.lab_name), st["subtitle"]),
         P(_esc(content.lab_name_en), st["subtitle"]),
-        Spacer(1, 4 * mm),
+        Spacer(1, 2 * mm),
         P("检验检测报告", st["title"]),
         P("TEST REPORT", st["subtitle"]),
-        Spacer(1, 5 * mm),
+        Spacer(1, 3 * mm),
     ]
     tested = day(content.tested_from)
     if day(content.tested_to) != tested:
@@ -345,12 +346,12 @@ def render_report(content: ReportContent, *, font_dir: Path) -> bytes:
          + (f"<br/>{_esc(content.customer_address)}" if content.customer_address else "")),
         ("委托编号 Request No.", _esc(content.request_number),
          "样品编号 Sample No.", _esc(content.sample_number)),
-        ("样品名称 Sample", _esc(content.sample_description)),
+        ("样品名称 Sample", _esc(content.sample_description),
+         "生产单位 Manufacturer", shown(content.manufacturer)),
         ("商标 Trademark", shown(content.trademark),
          "规格型号 Model / specification", shown(content.model)),
         ("生产日期/批号 Batch / production date", shown(content.batch),
          "样品数量 Quantity", shown(content.quantity)),
-        ("生产单位 Manufacturer", shown(content.manufacturer)),
         ("样品状态 Condition on receipt", _esc(content.condition_on_receipt)),
         ("收样日期 Date of receipt", day(content.received_at),
          "检验日期 Date(s) of testing", tested),
@@ -372,12 +373,13 @@ def render_report(content: ReportContent, *, font_dir: Path) -> bytes:
     info_rows = []
     for i, row in enumerate(info):
         if len(row) == 2:
-            info_rows.append([P(row[0], st["cell"]), P(row[1], st["cell"]), "", ""])
+            info_rows.append([P(row[0], st["label"]), P(row[1], st["cell"]), "", ""])
             info_style.append(("SPAN", (1, i), (3, i)))
         else:
-            info_rows.append([P(cell, st["cell"]) for cell in row])
+            info_rows.append([P(row[0], st["label"]), P(row[1], st["cell"]),
+                              P(row[2], st["label"]), P(row[3], st["cell"])])
             info_style.append(("BACKGROUND", (2, i), (2, i), colors.whitesmoke))
-    story.append(Table(info_rows, colWidths=[34 * mm, 51 * mm, 34 * mm, 51 * mm],
+    story.append(Table(info_rows, colWidths=[40 * mm, 45 * mm, 40 * mm, 45 * mm],
                        style=TableStyle(info_style)))
     grid = TableStyle([
         ("FONT", (0, 0), (-1, -1), REGULAR, 8.5),
@@ -386,7 +388,7 @@ def render_report(content: ReportContent, *, font_dir: Path) -> bytes:
         ("BACKGROUND", (0, 0), (0, -1), colors.whitesmoke),
     ])
     if content.conclusion:
-        story.append(Spacer(1, 3 * mm))
+        story.append(Spacer(1, 2 * mm))
         story.append(SealedConclusion(
             P("检验结论 Conclusion", st["head"]), P(_esc(content.conclusion), st["base"]),
             P(f"签发日期 Date of issue: "
@@ -439,23 +441,26 @@ def render_report(content: ReportContent, *, font_dir: Path) -> bytes:
                    st["small"]))
     notes.append(P("未经本机构书面批准，不得部分复制本报告。This report shall not be reproduced "
                    "except in full without the written approval of the laboratory.", st["small"]))
-    sig_rows = [[P(_esc(s.meaning), st["cell"]), P(_esc(s.name), st["cell"]),
-                 P(stamp(s.at) if s.at else "", st["cell"])] for s in content.signatures]
-    drawing = QRCode(content.verify_url, 28 * mm)
+    sig_rows = [[P(_esc(s.meaning), st["label"]), P(_esc(s.name), st["cell"]),
+                 P(stamp(s.at) if s.at else "", st["label"])] for s in content.signatures]
     verify = P(_esc("本报告带有实验室数字签名 (PAdES)，可扫描二维码或访问以下网址核验真伪：")
-               + "<br/>" + _esc("This report carries the laboratory's digital signature (PAdES). "
-                                "Verify it by scanning the code or at:") + "<br/>"
-               + _esc(content.verify_url), st["small"])
-    # The notes, the signatures, the QR code and the end marker move to the next page as one
-    # block: a QR code alone on a last page (issue 10) says nothing a reader can attach to
-    # the report, and the signatures belong with what they sign.
+               + _esc("This report carries the laboratory's digital signature (PAdES). "
+                      "Verify it by scanning the code or at: ") + _esc(content.verify_url),
+               st["small"])
+    # The QR code stands beside the signatures it lets a reader verify. The notes, the
+    # signatures, the code and the end marker move to the next page as one block: a QR code
+    # alone on a last page (issue 10) says nothing a reader can attach to the report, and the
+    # signatures belong with what they sign.
+    signed = Table([[Table(sig_rows, colWidths=[72 * mm, 34 * mm, 38 * mm], style=grid),
+                     QRCode(content.verify_url, 24 * mm)]], colWidths=[144 * mm, 26 * mm],
+                   style=TableStyle([("FONT", (0, 0), (-1, -1), REGULAR, 8),
+                                     ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                                     ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                                     ("RIGHTPADDING", (0, 0), (-1, -1), 0)]))
     story.append(KeepTogether(notes + [
         P("签名 Signatures", st["head"]),
-        Table(sig_rows, colWidths=[45 * mm, 60 * mm, 65 * mm], style=grid),
-        Spacer(1, 3 * mm),
-        Table([[drawing, verify]], colWidths=[32 * mm, 138 * mm],
-              style=TableStyle([("FONT", (0, 0), (-1, -1), REGULAR, 8),
-                                ("VALIGN", (0, 0), (-1, -1), "MIDDLE")])),
+        signed,
+        verify,
         P("（以下空白）　*** 报告结束 End of report ***", st["end"]),
     ]))
     edge = (edge_seal_slice(lab_name=content.lab_name, image=content.seal_image)
