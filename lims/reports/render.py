@@ -287,7 +287,7 @@ RESULT_WIDTHS = {
     (False, False): (38, 36, 32, 24, 40),
     (False, True): (34, 30, 26, 28, 22, 30),
     (True, False): (26, 32, 30, 28, 22, 32),
-    (True, True): (22, 28, 26, 24, 26, 20, 24),
+    (True, True): (22, 28, 24, 22, 26, 22, 26),
 }
 
 CUSTOMER_DATA_NOTE = ("本机构对委托方提供的数据不承担责任，其可能影响结果的有效性。/ The laboratory "

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from reportlab.lib.utils import ImageReader
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -123,11 +124,15 @@ def build_content(session: Session, sample: Sample, *, number: str, issued_at: d
     if settings.lab_seal:
         signatures += (Signature("检验检测专用章 Seal of the laboratory (电子签章 electronic seal)",
                                  settings.lab_name, issued_at),)
-    if settings.seal_image and not Path(settings.seal_image).is_file():
+    if settings.seal_image:
         # Refused before the claim commits, so no number is taken for a report that could not
         # carry its seal.
-        raise ReportError(f"LIMS_SEAL_IMAGE {settings.seal_image} is not a file",
-                          seal_image=settings.seal_image)
+        try:
+            ImageReader(Path(settings.seal_image)).getSize()
+        except Exception as exc:  # reportlab/PIL raise many kinds for a missing or bad file
+            raise ReportError(f"LIMS_SEAL_IMAGE {settings.seal_image} is not an image file "
+                              f"({exc.__class__.__name__})",
+                              seal_image=settings.seal_image) from None
     # 检验结论: the signatory's wording when they gave one (with a reason, audited at
     # approval), else what the verdicts give (RB/T 214 4.5.20).
     conclusion = sample.conclusion or derived_conclusion(sample).text

@@ -193,15 +193,20 @@ def test_worded_conclusion_needs_a_reason_and_is_audited(session, world, setting
     assert ReportContent.from_json(session.get(Report, report.id).content).conclusion == worded
 
 
-def test_a_missing_seal_image_is_refused_before_a_number_is_taken(session, world, settings):
+def test_a_missing_seal_image_is_refused_before_a_number_is_taken(session, world, settings,
+                                                                   tmp_path):
     import dataclasses
 
     from lims.errors import ReportError
     from lims.reports.models import ReportClaim
 
     number = world.approved_sample(session)
-    broken = dataclasses.replace(settings, seal_image="/nonexistent/seal.png")
-    with pytest.raises(ReportError, match="LIMS_SEAL_IMAGE"), unit_of_work(session):
-        issue_report(session, actor=world.user(session, "signatory"), sample_number=number,
-                     settings=broken, password=PASSWORD)
+    not_an_image = tmp_path / "seal.png"
+    not_an_image.write_text("not a PNG")
+    for path in ("/nonexistent/seal.png", str(not_an_image)):
+        broken = dataclasses.replace(settings, seal_image=path)
+        with pytest.raises(ReportError, match="LIMS_SEAL_IMAGE"), unit_of_work(session):
+            issue_report(session, actor=world.user(session, "signatory"), sample_number=number,
+                         settings=broken, password=PASSWORD)
     assert session.scalar(select(func.count()).select_from(ReportClaim)) == 0
+    assert services.get_sample(session, number).status == "approved"
