@@ -451,7 +451,7 @@ def render_report(content: ReportContent, *, font_dir: Path) -> bytes:
     # signatures, the code and the end marker move to the next page as one block: a QR code
     # alone on a last page (issue 10) says nothing a reader can attach to the report, and the
     # signatures belong with what they sign.
-    signed = Table([[Table(sig_rows, colWidths=[72 * mm, 34 * mm, 38 * mm], style=grid),
+    signed = Table([[Table(sig_rows, colWidths=[62 * mm, 44 * mm, 38 * mm], style=grid),
                      QRCode(content.verify_url, 24 * mm)]], colWidths=[144 * mm, 26 * mm],
                    style=TableStyle([("FONT", (0, 0), (-1, -1), REGULAR, 8),
                                      ("VALIGN", (0, 0), (-1, -1), "TOP"),
