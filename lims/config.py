@@ -35,6 +35,11 @@ class Settings:
     # default: the development CA issues them into <instance>/pki/signatories.
     signatory_keys: str = ""
     lab_seal: bool = True    # the lab key certifies each report before the signatory signs
+    # The printed inspection seal (检验检测专用章): a PNG with transparency stamped over the
+    # conclusion; "" draws a red vector seal with the lab's name. seal_edge adds a slice of the
+    # seal across the right edge of every page of a multi-page report (骑缝章).
+    seal_image: str = ""
+    seal_edge: bool = False
     font_dir: str = ""            # default: $XDG_CACHE_HOME/lims/fonts
     # The lab's accreditation mark artwork (PNG or JPEG), printed instead of the drawn marks:
     # the CMA mark and the CNAS / ILAC-MRA combined mark as issued to the lab (CNAS-R01).

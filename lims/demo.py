@@ -72,7 +72,9 @@ def seed(rt: Runtime) -> list[tuple[str, str, str]]:
                 method = samples.create_method(
                     session, actor=qm, code="GB/T 4669-2008",
                     title="纺织品 机织物 单位长度质量和单位面积质量的测定", clause="方法 5",
-                    field="textiles", characteristics=[
+                    # Specimens are weighed in the standard atmosphere (GB/T 6529): the
+                    # report states the conditions.
+                    field="textiles", requires_conditions=True, characteristics=[
                         {"name": "试样质量 Specimen mass", "kind": "mass", "unit": "g",
                          "lower_limit": "99.50", "upper_limit": "100.50"}])
                 # A method whose characteristics show kinds the lab needs beyond a plain
@@ -93,12 +95,18 @@ def seed(rt: Runtime) -> list[tuple[str, str, str]]:
                 ch = method.characteristics[0]
                 req = samples.create_request(
                     session, actor=tech, customer_id=customer.id, description="委托检验",
+                    inspection_type="commissioned",
+                    product_standard="GB/T 5325-2009 精梳涤棉混纺本色布",
+                    customer_data="样品名称、生产日期由委托方提供 / sample name and production "
+                                  "date supplied by the customer",
                     number_format=settings.request_number_format, timezone=settings.timezone)
                 first = samples.register_sample(
                     session, actor=tech, request_id=req.id,
                     description="涤棉坯布 Polyester-cotton grey fabric",
                     method_ids=[method.id], number_format=settings.sample_number_format,
-                    timezone=settings.timezone)
+                    timezone=settings.timezone, trademark="西湖 Xihu",
+                    model="T/C 65/35 45×45 133×72 160 cm", batch="2026-10-08 / P261008",
+                    quantity="3 块 pieces, 1 m × 1.6 m", manufacturer="杭州示例纺织有限公司")
                 second = samples.register_sample(
                     session, actor=tech, request_id=req.id, description="纯棉府绸 Cotton poplin",
                     method_ids=[method.id], number_format=settings.sample_number_format,
@@ -107,6 +115,7 @@ def seed(rt: Runtime) -> list[tuple[str, str, str]]:
                     samples.receive_sample(session, actor=tech, number=s.number,
                                            condition="完好，密封 intact, sealed")
                 first_number, balance_id, ch_id = first.number, balance.id, ch.id
+                method_id = method.id
             # A real capture over a pseudo-terminal from the simulated balance.
             with PtySimulator(MTSICSBalanceModel(serial_number=BALANCE_SERIAL, load="100.02"),
                               balance_link(rt)):
@@ -117,6 +126,10 @@ def seed(rt: Runtime) -> list[tuple[str, str, str]]:
                 samples.record_reading(session, actor=users["tech"], number=first_number,
                                        characteristic_id=ch_id, instrument=instrument,
                                        reading=reading, timezone=tz)
+                samples.record_conditions(
+                    session, actor=users["tech"], number=first_number, method_id=method_id,
+                    conditions=[{"kind": "temperature", "value": "20.2", "unit": "℃"},
+                                {"kind": "relative_humidity", "value": "64", "unit": "%RH"}])
                 samples.complete_testing(session, actor=users["tech"], number=first_number)
                 samples.review_sample(session, actor=users["reviewer"], number=first_number)
                 # Electronic signatures: the signatory's password, as on the forms.

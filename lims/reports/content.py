@@ -17,6 +17,8 @@ class MethodLine:
     code: str
     title: str
     clause: str
+    conditions: str = ""   # environmental conditions as printed, "温度 Temperature 23.1 ℃; …"
+    deviation: str = ""    # deviation from the method (ISO/IEC 17025 7.8.3.1 a)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,6 +71,21 @@ class ReportContent:
     amendment: str = ""    # what changed and why, when this report replaces another (7.8.8.2)
     marks: tuple[str, ...] = ()  # accreditation marks printed: "CMA", "CNAS"
     mark_numbers: tuple[str, ...] = ()  # the certificate number under each mark, in order
+    # Particulars of the request and sample (RB/T 214 4.5.20, ISO/IEC 17025 7.8.2.1); "" in
+    # snapshots taken before they were recorded.
+    inspection_type: str = ""    # 检验类别 as printed, "委托检验 Commissioned inspection"
+    product_standard: str = ""   # 判定依据, the standard the verdicts are judged against
+    trademark: str = ""          # 商标
+    model: str = ""              # 规格型号
+    batch: str = ""              # 生产日期/批号
+    quantity: str = ""           # 样品数量
+    manufacturer: str = ""       # 生产单位
+    customer_data: str = ""      # which data the customer supplied (7.8.2.2)
+    conclusion: str = ""         # 检验结论 as printed ("" in older snapshots: none printed)
+    # The inspection seal (检验检测专用章) as configured at issue: a PNG path ("" draws the
+    # vector seal) and whether a slice of it crosses each page's right edge (骑缝章).
+    seal_image: str = ""
+    seal_edge: bool = False
 
     def to_json(self) -> str:
         def default(value: Any) -> Any:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from reportlab.lib.utils import ImageReader
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -43,8 +45,10 @@ from lims.reports.sign import (
 )
 from lims.samples.lifecycle import SampleStatus, check_transition
 from lims.samples.models import Sample
+from lims.samples.particulars import conditions_text, inspection_label
 from lims.samples.services import (
     APPROVAL_MEANING,
+    derived_conclusion,
     get_sample,
     mark_reported,
     result_authors,
@@ -125,6 +129,18 @@ def build_content(session: Session, sample: Sample, *, number: str, issued_at: d
     # Marks only when every item is inside the scope; "*" on the others (RB/T 214 4.5.20).
     scope = mark_results(session, results, on=issued_at.astimezone(ZoneInfo(settings.timezone))
                          .date())
+    if settings.seal_image:
+        # Refused before the claim commits, so no number is taken for a report that could not
+        # carry its seal.
+        try:
+            ImageReader(Path(settings.seal_image)).getSize()
+        except Exception as exc:  # reportlab/PIL raise many kinds for a missing or bad file
+            raise ReportError(f"LIMS_SEAL_IMAGE {settings.seal_image} is not an image file "
+                              f"({exc.__class__.__name__})",
+                              seal_image=settings.seal_image) from None
+    # 检验结论: the signatory's wording when they gave one (with a reason, audited at
+    # approval), else what the verdicts give (RB/T 214 4.5.20).
+    conclusion = sample.conclusion or derived_conclusion(sample).text
     return ReportContent(
         number=number, lab_name=settings.lab_name, lab_name_en=settings.lab_name_en,
         lab_address=settings.lab_address, customer_name=req.customer.name,
@@ -134,14 +150,21 @@ def build_content(session: Session, sample: Sample, *, number: str, issued_at: d
         condition_on_receipt=sample.condition_on_receipt or "",
         received_at=sample.received_at or sample.registered_at,
         tested_from=min(measured), tested_to=max(measured), issued_at=issued_at,
-        methods=tuple(MethodLine(t.method.code, t.method.title, t.method.clause)
+        methods=tuple(MethodLine(t.method.code, t.method.title, t.method.clause,
+                                 conditions=conditions_text(t.conditions),
+                                 deviation=t.deviation or "")
                       for t in sample.tests),
         results=scope.results, marks=scope.marks, mark_numbers=scope.numbers,
         signatures=signatures,
         decision_rule=decision_rule_text(req.decision_rule, req.guard_factor)
         + ("; " + CENSORED_RULE if censored else ""),
         verify_url=f"{settings.public_url.rstrip('/')}/verify/{number}",
-        timezone=settings.timezone)
+        timezone=settings.timezone,
+        inspection_type=inspection_label(req.inspection_type),
+        product_standard=req.product_standard, trademark=sample.trademark, model=sample.model,
+        batch=sample.batch, quantity=sample.quantity, manufacturer=sample.manufacturer,
+        customer_data=req.customer_data, conclusion=conclusion,
+        seal_image=settings.seal_image, seal_edge=settings.seal_edge)
 
 
 @dataclasses.dataclass(frozen=True)

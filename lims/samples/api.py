@@ -53,7 +53,8 @@ def create_method() -> Any:
     with unit_of_work(get_session()) as db:
         method = services.create_method(
             db, actor=current_user(), code=data.code, title=data.title, field=data.field,
-            clause=data.clause, characteristics=[c.model_dump() for c in data.characteristics])
+            clause=data.clause, characteristics=[c.model_dump() for c in data.characteristics],
+            requires_conditions=data.requires_conditions)
         body = serialize.method(method)
     return jsonify(body), 201
 
@@ -68,9 +69,13 @@ def create_request() -> Any:
         req = services.create_request(db, actor=current_user(), customer_id=data.customer_id,
                                       description=data.description,
                                       decision_rule=data.decision_rule, r=data.r,
+                                      inspection_type=data.inspection_type,
+                                      product_standard=data.product_standard,
+                                      customer_data=data.customer_data,
                                       number_format=s.request_number_format, timezone=s.timezone)
         body = {"id": req.id, "number": req.number, "customer_id": req.customer_id,
-                "decision_rule": serialize.decision_rule(req)}
+                "decision_rule": serialize.decision_rule(req),
+                **serialize.request_particulars(req)}
     return jsonify(body), 201
 
 
@@ -91,7 +96,9 @@ def register_sample() -> Any:
         sample = services.register_sample(
             db, actor=current_user(), request_id=data.request_id,
             description=data.description, method_ids=data.method_ids,
-            number_format=s.sample_number_format, timezone=s.timezone)
+            number_format=s.sample_number_format, timezone=s.timezone,
+            trademark=data.trademark, model=data.model, batch=data.batch,
+            quantity=data.quantity, manufacturer=data.manufacturer)
         body = serialize.sample(sample)
     return jsonify(body), 201
 
@@ -151,6 +158,22 @@ def capture(number: str) -> Any:
     return jsonify(body), 201
 
 
+@bp.post("/samples/<number>/tests/<int:method_id>/conditions")
+@operation("Record a test's environmental conditions and/or its deviation from the method",
+           body=m.ConditionsRecord, response=m.Sample, errors=[403, 409])
+def conditions(number: str, method_id: int) -> Any:
+    """Conditions are checked by kind: ``{"kind": "temperature", "value": "23.1", "unit":
+    "%RH"}`` is refused naming both."""
+    data = json_model(m.ConditionsRecord)
+    with unit_of_work(get_session()) as db:
+        test = services.record_conditions(
+            db, actor=current_user(), number=number, method_id=method_id,
+            conditions=None if data.conditions is None
+            else [c.model_dump() for c in data.conditions], deviation=data.deviation)
+        body = serialize.sample(test.sample)
+    return jsonify(body)
+
+
 @bp.post("/results/<int:result_id>/corrections")
 @operation("Correct a result: a new version with a reason", body=m.ResultCorrection,
            response=m.Result, status=201, errors=[403, 409])
@@ -200,14 +223,17 @@ def review(number: str) -> Any:
 
 @bp.post("/samples/<number>/approve")
 @operation("Approve (authorised signatory): an electronic signature with the password "
-           "re-entered", body=m.Signature, body_required=False, response=m.Sample,
-           errors=[403, 409, 429])
+           "re-entered; optionally the overall conclusion worded otherwise, with the reason",
+           body=m.Approval, body_required=False, response=m.Sample, errors=[403, 409, 429])
 def approve(number: str) -> Any:
     """Approve: an electronic signature, so ``{"password": …}`` is required (422 without it,
-    403 ``reauthentication_failed`` when wrong)."""
-    data = json_model(m.Signature)
+    403 ``reauthentication_failed`` when wrong). ``conclusion`` replaces the derived 检验结论
+    on the report and needs ``conclusion_reason`` (422 without it)."""
+    data = json_model(m.Approval)
     with unit_of_work(get_session()) as db:
         s = services.approve_sample(db, actor=current_user(), number=number,
-                                    password=data.password, policy=login_policy())
+                                    password=data.password, policy=login_policy(),
+                                    conclusion=data.conclusion,
+                                    conclusion_reason=data.conclusion_reason)
         body = serialize.sample(s)
     return jsonify(body)

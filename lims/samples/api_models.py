@@ -50,6 +50,8 @@ class NewMethod(RequestModel):
     field: str = Field(description="the field a signatory is authorised for, e.g. textiles")
     clause: str | None = None
     characteristics: list[NewCharacteristic]
+    requires_conditions: bool = Field(default=False, description="each test by the method "
+                                      "records its environmental conditions")
 
 
 class NewRequest(RequestModel):
@@ -58,12 +60,38 @@ class NewRequest(RequestModel):
     decision_rule: Literal["simple", "guarded", "non-binary"] | None = Field(
         default=None, description="agreed with the customer (ISO/IEC 17025 7.1.3); default simple")
     r: str | None = Field(default=None, description="guard band factor: w = r·U (default 1)")
+    inspection_type: Literal["commissioned", "supervision", "sampling", "type", "acceptance",
+                             "arbitration", "certification"] | None = Field(
+        default=None, description="检验类别 (default commissioned 委托检验)")
+    product_standard: str | None = Field(
+        default=None, description="判定依据: the product standard verdicts are judged against")
+    customer_data: str | None = Field(
+        default=None, description="data supplied by the customer, which the report names and "
+                                  "disclaims (ISO/IEC 17025 7.8.2.2)")
 
 
 class NewSample(RequestModel):
     request_id: Id
     description: str
     method_ids: list[ListedId]
+    trademark: str | None = Field(default=None, description="商标")
+    model: str | None = Field(default=None, description="规格型号 model / specification")
+    batch: str | None = Field(default=None, description="生产日期/批号 batch or production date")
+    quantity: str | None = Field(default=None, description="样品数量, e.g. \"3 件\"")
+    manufacturer: str | None = Field(default=None, description="生产单位")
+
+
+class Condition(RequestModel):
+    kind: Literal["temperature", "relative_humidity", "pressure"]
+    value: str = Field(description="a number, as read")
+    unit: str = Field(description="a unit of the kind, e.g. ℃, %RH, kPa")
+
+
+class ConditionsRecord(RequestModel):
+    """A test's environmental conditions and/or its deviation from the method."""
+
+    conditions: list[Condition] | None = None
+    deviation: str | None = Field(default=None, description="deviation from the method")
 
 
 class Receipt(RequestModel):
@@ -106,6 +134,14 @@ class Signature(RequestModel):
 
     password: str = Field(description="the signatory's password (re-authentication, "
                                       "21 CFR 11.200)")
+
+
+class Approval(Signature):
+    """The approval signature, optionally with the overall conclusion worded otherwise."""
+
+    conclusion: str | None = Field(default=None, description="检验结论 worded by the "
+                                   "signatory instead of the derived one; needs the reason")
+    conclusion_reason: str | None = Field(default=None, description="why (audited)")
 
 
 # --- responses --------------------------------------------------------------------------------
@@ -156,6 +192,7 @@ class Method(ResponseModel):
     title: str
     clause: str
     field: str
+    requires_conditions: bool
     characteristics: list[Characteristic]
 
 
@@ -168,6 +205,9 @@ class RequestCreated(ResponseModel):
     number: str
     customer_id: int
     decision_rule: DecisionRule
+    inspection_type: str
+    product_standard: str
+    customer_data: str
 
 
 class Result(ResponseModel):
@@ -200,11 +240,30 @@ class Result(ResponseModel):
     reason: str | None
 
 
+class Particulars(ResponseModel):
+    trademark: str
+    model: str
+    batch: str
+    quantity: str
+    manufacturer: str
+
+
+class Conclusion(ResponseModel):
+    derived: str = Field(description="what the verdicts give")
+    outcome: str
+    worded: str | None = Field(description="the signatory's wording, if any")
+    reason: str | None
+
+
 class SampleSummary(ResponseModel):
     number: str
     request: str
     customer: Customer
     decision_rule: DecisionRule
+    inspection_type: str
+    product_standard: str
+    customer_data: str
+    particulars: Particulars
     description: str
     status: SampleStatus
     registered_at: dt.datetime
@@ -217,12 +276,21 @@ class SampleSummary(ResponseModel):
     approved_by_id: int | None
 
 
+class RecordedCondition(ResponseModel):
+    kind: str
+    value: str
+    unit: str
+
+
 class SampleTest(ResponseModel):
     method: Method
+    conditions: list[RecordedCondition] | None
+    deviation: str | None
     results: list[Result]
 
 
 class Sample(SampleSummary):
+    conclusion: Conclusion
     tests: list[SampleTest]
 
 

@@ -32,6 +32,9 @@ class TestMethod(Model):
     title: Mapped[str] = mapped_column(String(200))
     clause: Mapped[str] = mapped_column(String(80), default="")
     field: Mapped[str] = mapped_column(String(80))  # the scope a signatory is authorised for
+    # The method needs its environmental conditions recorded with each test (ISO/IEC 17025
+    # 6.3.3, 7.8.2.1 and RB/T 214 4.5.20: reported where they influence the results).
+    requires_conditions: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     characteristics: Mapped[list[Characteristic]] = relationship(
@@ -92,6 +95,14 @@ class TestRequest(Model):
     # "guarded" (w = r·U) or "non-binary"; r is the guard band factor.
     decision_rule: Mapped[str] = mapped_column(String(20), default="simple")
     guard_factor: Mapped[str | None] = mapped_column(String(10))
+    # 检验类别, one of :data:`lims.samples.particulars.INSPECTION_TYPES` (RB/T 214 4.5.20).
+    inspection_type: Mapped[str] = mapped_column(String(30), default="commissioned")
+    # 判定依据: the product standard the verdicts are judged against, which is not the test
+    # method (检验依据); "" when the customer asked for data only.
+    product_standard: Mapped[str] = mapped_column(String(300), default="")
+    # Which data the customer supplied (ISO/IEC 17025 7.8.2.2): the report names them and
+    # disclaims them; "" when none.
+    customer_data: Mapped[str] = mapped_column(Text, default="")
 
     customer: Mapped[Customer] = relationship(lazy="joined")
     samples: Mapped[list[Sample]] = relationship(back_populates="request", order_by="Sample.id")
@@ -114,6 +125,16 @@ class Sample(Model):
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     approved_at: Mapped[dt.datetime | None]
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Sample particulars entered at intake (RB/T 214 4.5.20, ISO/IEC 17025 7.8.2.1 f).
+    trademark: Mapped[str] = mapped_column(String(120), default="")       # 商标
+    model: Mapped[str] = mapped_column(String(120), default="")           # 规格型号
+    batch: Mapped[str] = mapped_column(String(120), default="")           # 生产日期/批号
+    quantity: Mapped[str] = mapped_column(String(120), default="")        # 样品数量
+    manufacturer: Mapped[str] = mapped_column(String(200), default="")    # 生产单位
+    # The signatory's own wording of the overall conclusion (检验结论) and why, given at
+    # approval; None: the report states the conclusion derived from the verdicts.
+    conclusion: Mapped[str | None] = mapped_column(Text)
+    conclusion_reason: Mapped[str | None] = mapped_column(Text)
 
     request: Mapped[TestRequest] = relationship(back_populates="samples", lazy="joined")
     tests: Mapped[list[SampleTest]] = relationship(
@@ -129,6 +150,11 @@ class SampleTest(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id"))
     method_id: Mapped[int] = mapped_column(ForeignKey("test_methods.id"))
+    # Environmental conditions during the test, a JSON list of {"kind", "value", "unit"} (see
+    # :func:`lims.samples.particulars.parse_conditions`), and any deviation from the method
+    # (ISO/IEC 17025 7.8.2.1, 7.8.3.1 a).
+    conditions: Mapped[str | None] = mapped_column(Text)
+    deviation: Mapped[str | None] = mapped_column(Text)
 
     sample: Mapped[Sample] = relationship(back_populates="tests")
     method: Mapped[TestMethod] = relationship(lazy="joined")

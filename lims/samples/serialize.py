@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from lims.samples.models import (
@@ -13,6 +14,7 @@ from lims.samples.models import (
     TestMethod,
     TestRequest,
 )
+from lims.samples.services import derived_conclusion
 
 
 def iso(value: Any) -> str | None:
@@ -38,6 +40,7 @@ def decision_rule(req: TestRequest) -> dict[str, Any]:
 
 def method(m: TestMethod) -> dict[str, Any]:
     return {"id": m.id, "code": m.code, "title": m.title, "clause": m.clause, "field": m.field,
+            "requires_conditions": m.requires_conditions,
             "characteristics": [characteristic(ch) for ch in m.characteristics]}
 
 
@@ -66,10 +69,17 @@ def result(r: Result) -> dict[str, Any]:
             "recorded_by_id": r.recorded_by_id, "replaces_id": r.replaces_id, "reason": r.reason}
 
 
+def request_particulars(req: TestRequest) -> dict[str, Any]:
+    return {"inspection_type": req.inspection_type, "product_standard": req.product_standard,
+            "customer_data": req.customer_data}
+
+
 def sample(s: Sample, *, with_results: bool = True) -> dict[str, Any]:
     data: dict[str, Any] = {
         "number": s.number, "request": s.request.number, "customer": customer(s.request.customer),
-        "decision_rule": decision_rule(s.request),
+        "decision_rule": decision_rule(s.request), **request_particulars(s.request),
+        "particulars": {"trademark": s.trademark, "model": s.model, "batch": s.batch,
+                        "quantity": s.quantity, "manufacturer": s.manufacturer},
         "description": s.description, "status": s.status,
         "registered_at": iso(s.registered_at), "received_at": iso(s.received_at),
         "received_by_id": s.received_by_id, "condition_on_receipt": s.condition_on_receipt,
@@ -77,6 +87,11 @@ def sample(s: Sample, *, with_results: bool = True) -> dict[str, Any]:
         "approved_at": iso(s.approved_at), "approved_by_id": s.approved_by_id,
     }
     if with_results:
+        derived = derived_conclusion(s)
+        data["conclusion"] = {"derived": derived.text, "outcome": derived.outcome,
+                              "worded": s.conclusion, "reason": s.conclusion_reason}
         data["tests"] = [{"method": method(t.method),
+                          "conditions": json.loads(t.conditions) if t.conditions else None,
+                          "deviation": t.deviation,
                           "results": [result(r) for r in t.results]} for t in s.tests]
     return data

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -41,6 +42,8 @@ from lims.instruments.services import get_instrument
 from lims.kinds import judge
 from lims.metrology.decision import RULES, UNDECIDED
 from lims.numbering import next_number
+from lims.reports.conclusion import Conclusion, derive
+from lims.samples import particulars
 from lims.samples.lifecycle import RESULTS_OPEN, SampleStatus, check_transition
 from lims.samples.models import (
     Characteristic,
@@ -79,10 +82,12 @@ def create_customer(session: Session, *, actor: User, name: Any, contact: Any = 
 
 
 def create_method(session: Session, *, actor: User, code: Any, title: Any, field: Any,
-                  clause: Any = "", characteristics: object) -> TestMethod:
+                  clause: Any = "", characteristics: object,
+                  requires_conditions: Any = False) -> TestMethod:
     """Create a test method with its characteristics: ``name``, ``unit``, ``kind`` (inferred
     from the unit when it names one kind), ``lower_limit``, ``upper_limit``, ``lod``, ``loq``
     and, for a qualitative characteristic, ``expected`` (see :func:`lims.kinds.judge.declare`).
+    ``requires_conditions``: each test by the method records its environmental conditions.
 
     :raises InvalidInput: unknown unit or kind, a unit of several kinds without ``kind``, bad
         limit, lower limit above upper limit, LOD above LOQ (each names its field).
@@ -95,8 +100,11 @@ def create_method(session: Session, *, actor: User, code: Any, title: Any, field
         raise InvalidInput("at least one characteristic is required", field="characteristics")
     if len(characteristics) > 200:
         raise InvalidInput("at most 200 characteristics per method", field="characteristics")
+    if not isinstance(requires_conditions, bool):
+        raise InvalidInput("must be true or false", field="requires_conditions")
     method = TestMethod(code=code, title=text(title, "title"), field=text(field, "field", max_len=80),
-                        clause=text(clause, "clause", required=False, max_len=80))
+                        clause=text(clause, "clause", required=False, max_len=80),
+                        requires_conditions=requires_conditions)
     for i, spec in enumerate(characteristics):
         prefix = f"characteristics[{i}]"
         if not isinstance(spec, dict):
@@ -118,13 +126,17 @@ def create_method(session: Session, *, actor: User, code: Any, title: Any, field
 # --- requests and samples ------------------------------------------------------------------
 
 def create_request(session: Session, *, actor: User, customer_id: Any, description: Any = "",
-                   decision_rule: Any = None, r: Any = None, number_format: str,
+                   decision_rule: Any = None, r: Any = None, inspection_type: Any = None,
+                   product_standard: Any = "", customer_data: Any = "", number_format: str,
                    timezone: str) -> TestRequest:
     """Open a test request with the decision rule agreed with the customer (ISO/IEC 17025
     7.1.3): ``simple`` (the default), ``guarded`` or ``non-binary`` with guard band w = r·U
-    (``r`` default 1).
+    (``r`` default 1); the inspection type (检验类别, default ``commissioned``), the product
+    standard the verdicts are judged against (判定依据) and which data the customer supplied
+    (7.8.2.2), all of which the report states.
 
-    :raises InvalidInput: no such customer, an unknown rule, r not a number from 0 to 10.
+    :raises InvalidInput: no such customer, an unknown rule or inspection type, r not a number
+        from 0 to 10, a text too long.
     """
     require(actor, "sample.register")
     customer = session.get(Customer, as_id(customer_id, "customer_id"))
@@ -140,10 +152,15 @@ def create_request(session: Session, *, actor: User, customer_id: Any, descripti
             raise InvalidInput("a guard band factor lies between 0 and 10", field="r")
     elif r not in (None, ""):
         raise InvalidInput("simple acceptance has no guard band", field="r")
+    kind = particulars.inspection_type(inspection_type)
+    standard = text(product_standard, "product_standard", required=False, max_len=300)
+    supplied = text(customer_data, "customer_data", required=False, max_len=MAX_TEXT,
+                    multiline=True)
     req = TestRequest(
         number=next_number(session, "request", number_format, today=_local_today(timezone)),
         customer_id=customer.id, created_by_id=actor.id, decision_rule=rule,
-        guard_factor=factor,
+        guard_factor=factor, inspection_type=kind, product_standard=standard,
+        customer_data=supplied,
         description=text(description, "description", required=False, max_len=MAX_TEXT))
     session.add(req)
     session.flush()
@@ -152,11 +169,19 @@ def create_request(session: Session, *, actor: User, customer_id: Any, descripti
     return req
 
 
-def register_sample(session: Session, *, actor: User, request_id: Any, description: Any,
-                    method_ids: Any, number_format: str, timezone: str) -> Sample:
-    """Register a sample under a request with the methods it is to be tested by.
+SAMPLE_PARTICULARS = {"trademark": 120, "model": 120, "batch": 120, "quantity": 120,
+                      "manufacturer": 200}
 
-    :raises InvalidInput: no such request or method, no method given.
+
+def register_sample(session: Session, *, actor: User, request_id: Any, description: Any,
+                    method_ids: Any, number_format: str, timezone: str, trademark: Any = "",
+                    model: Any = "", batch: Any = "", quantity: Any = "",
+                    manufacturer: Any = "") -> Sample:
+    """Register a sample under a request with the methods it is to be tested by, and its
+    particulars as keywords (RB/T 214 4.5.20): ``trademark`` (商标), ``model`` (规格型号),
+    ``batch`` (生产日期/批号), ``quantity`` (样品数量), ``manufacturer`` (生产单位).
+
+    :raises InvalidInput: no such request or method, no method given, a particular too long.
     """
     require(actor, "sample.register")
     req = session.get(TestRequest, as_id(request_id, "request_id"))
@@ -179,10 +204,14 @@ def register_sample(session: Session, *, actor: User, request_id: Any, descripti
             raise InvalidInput(f"request {req.number} agreed the {req.decision_rule} decision "
                                "rule, which needs the measurement uncertainty; none is declared "
                                f"for {', '.join(unknown)}", field="method_ids")
+    raw = {"trademark": trademark, "model": model, "batch": batch, "quantity": quantity,
+           "manufacturer": manufacturer}
+    given = {key: text(raw[key], key, required=False, max_len=size)
+             for key, size in SAMPLE_PARTICULARS.items()}
     sample = Sample(
         number=next_number(session, "sample", number_format, today=_local_today(timezone)),
         request_id=req.id, description=text(description, "description", max_len=300),
-        status=SampleStatus.REGISTERED, registered_by_id=actor.id)
+        status=SampleStatus.REGISTERED, registered_by_id=actor.id, **given)
     sample.tests = [SampleTest(method_id=m.id) for m in sorted(methods, key=lambda m: m.id)]
     session.add(sample)
     session.flush()
@@ -460,6 +489,13 @@ def complete_testing(session: Session, *, actor: User, number: str) -> Sample:
     if sample.status == SampleStatus.IN_TESTING and missing:
         raise SampleStateError(f"sample {number} still lacks results for: {', '.join(missing)}",
                                sample=number, missing=missing)
+    unrecorded = [t.method.code for t in sample.tests
+                  if t.method.requires_conditions and not t.conditions]
+    if sample.status == SampleStatus.IN_TESTING and unrecorded:
+        # ISO/IEC 17025 7.8.2.1 / RB/T 214 4.5.20: a method that depends on its environment
+        # reports the conditions it ran under; testing is not complete without them.
+        raise SampleStateError(f"sample {number} has no environmental conditions recorded for: "
+                               f"{', '.join(unrecorded)}", sample=number, missing=unrecorded)
     _transition(session, sample, SampleStatus.RESULTS_COMPLETE, actor=actor,
                 action="sample.complete")
     return sample
@@ -524,8 +560,57 @@ def decide_conformity(session: Session, *, actor: User, result_id: Any, conformi
     return decision
 
 
+def record_conditions(session: Session, *, actor: User, number: str, method_id: Any,
+                      conditions: Any = None, deviation: Any = None) -> SampleTest:
+    """Record the environmental conditions of one test of a sample (a list of ``{"kind",
+    "value", "unit"}``, see :func:`lims.samples.particulars.parse_conditions`) and/or a
+    deviation from its method (text), while results are open (ISO/IEC 17025 7.8.2.1, 7.8.3.1
+    a). Given values replace the test's earlier ones; the audit event keeps both.
+
+    :raises InvalidInput: neither given; the method is not tested on the sample; a kind,
+        value or text that is not right (naming the field).
+    :raises UnitMismatch: a condition's unit is not of its kind.
+    :raises SampleStateError: the sample does not take results now.
+    """
+    require(actor, "result.record")
+    if conditions in (None, "", []) and deviation in (None, ""):
+        raise InvalidInput("give the conditions or a deviation", field="conditions")
+    checked = None if conditions in (None, "", []) else particulars.parse_conditions(conditions)
+    why = None if deviation in (None, "") else text(deviation, "deviation", max_len=MAX_TEXT,
+                                                     multiline=True)
+    sample = get_sample(session, number, lock=True)
+    _check_results_open(sample)
+    mid = as_id(method_id, "method_id")
+    test = next((t for t in sample.tests if t.method_id == mid), None)
+    if test is None:
+        raise InvalidInput(f"method {mid} is not tested on sample {sample.number}",
+                           field="method_id")
+    before = {"conditions": test.conditions, "deviation": test.deviation}
+    if checked is not None:
+        test.conditions = json.dumps(checked, ensure_ascii=False)
+    if why is not None:
+        test.deviation = why
+    session.flush()
+    record(session, actor=actor, action="test.conditions", entity_type="sample_tests",
+           entity_id=test.id, before=before,
+           after={"sample": sample.number, "method": test.method.code,
+                  "conditions": test.conditions, "deviation": test.deviation})
+    return test
+
+
+def derived_conclusion(sample: Sample) -> Conclusion:
+    """The overall conclusion the verdicts of the sample's current results give
+    (:func:`lims.reports.conclusion.derive`), against the request's product standard."""
+    items = [(r.characteristic.name, r.verdict) for t in sample.tests
+             for ch in t.method.characteristics
+             for r in [t.current_results().get(ch.id)] if r is not None]
+    return derive(items, standard=sample.request.product_standard,
+                  rule=sample.request.decision_rule)
+
+
 def approve_sample(session: Session, *, actor: User, number: str, password: Any,
-                   policy: LoginPolicy | None = None) -> Sample:
+                   policy: LoginPolicy | None = None, conclusion: Any = None,
+                   conclusion_reason: Any = None) -> Sample:
     """Approve the results for reporting by an authorised signatory: an electronic signature,
     so the signatory re-enters their password (21 CFR 11.200(a)(1)), and the audit event
     keeps their name, the time and the meaning (11.50).
@@ -535,11 +620,24 @@ def approve_sample(session: Session, *, actor: User, number: str, password: Any,
     :raises InvalidInput: no password (``field`` ``password``).
     :raises ReauthenticationFailed: a wrong password (the web edge records it as a failed
         login) or a locked account. :raises TooManyAttempts:
+    :param conclusion: the signatory's own wording of the overall conclusion (检验结论), which
+        replaces the derived one on the report; it needs ``conclusion_reason``, and the audit
+        event keeps both with the derived wording (RB/T 214 4.5.20).
     :raises OutsideScope: an item is outside the signatory's authorised scope items (or,
         outside the accredited scope, their fields).
     :raises SeparationOfDuties: the signatory entered or reviewed results of this sample.
+    :raises InvalidInput: a conclusion without a reason, or a reason without a conclusion.
     """
     require(actor, "sample.approve")
+    worded = None if conclusion in (None, "") else text(conclusion, "conclusion",
+                                                        max_len=MAX_TEXT, multiline=True)
+    reason = None if conclusion_reason in (None, "") else text(
+        conclusion_reason, "conclusion_reason", max_len=MAX_TEXT, multiline=True)
+    if worded is not None and reason is None:
+        raise InvalidInput("a conclusion worded otherwise than derived needs the reason",
+                           field="conclusion_reason")
+    if reason is not None and worded is None:
+        raise InvalidInput("a reason is given for no conclusion", field="conclusion")
     reauthenticate(session, user=actor, password=password, meaning=APPROVAL_MEANING,
                    policy=policy)
     sample = get_sample(session, number, lock=True)
@@ -550,9 +648,14 @@ def approve_sample(session: Session, *, actor: User, number: str, password: Any,
         raise SeparationOfDuties(f"{actor.username} entered or reviewed results of {number} "
                                  "and may not approve them", sample=number)
     now = utcnow()
+    derived = derived_conclusion(sample)
+    if worded == derived.text:  # the derived wording typed out again is no rewording
+        worded = reason = None
+    audit: dict[str, Any] = {**signature_record(actor, now, APPROVAL_MEANING),
+                             "derived_conclusion": derived.text}
     _transition(session, sample, SampleStatus.APPROVED, actor=actor, action="sample.approve",
-                approved_at=now, approved_by_id=actor.id,
-                audit=signature_record(actor, now, APPROVAL_MEANING))
+                approved_at=now, approved_by_id=actor.id, conclusion=worded,
+                conclusion_reason=reason, audit=audit, reason=reason)
     return sample
 
 

@@ -13,7 +13,7 @@ from lims.db import unit_of_work
 from lims.instruments.models import Instrument
 from lims.kinds import KINDS
 from lims.reports.models import Report
-from lims.samples import services
+from lims.samples import particulars, services
 from lims.samples.models import Customer, Sample, TestMethod
 from lims.web.auth import current_user, login_policy
 from lims.web.context import get_session, local_time, settings
@@ -37,6 +37,7 @@ def index() -> Any:
         "samples/index.html", samples=db.scalars(query).all(), status=status,
         customers=db.scalars(select(Customer).order_by(Customer.name)).all(),
         methods=db.scalars(select(TestMethod).order_by(TestMethod.code)).all(),
+        inspection_types=particulars.INSPECTION_TYPES,
         can_register=allowed(current_user().roles, "sample.register"),
         can_add_customer=allowed(current_user().roles, "customer.create"))
 
@@ -63,11 +64,15 @@ def register() -> Any:
                                       description=data.get("request_description", ""),
                                       decision_rule=data.get("decision_rule") or None,
                                       r=data.get("r") or None,
+                                      inspection_type=data.get("inspection_type") or None,
+                                      product_standard=data.get("product_standard", ""),
+                                      customer_data=data.get("customer_data", ""),
                                       number_format=s.request_number_format, timezone=s.timezone)
         sample = services.register_sample(
             db, actor=user, request_id=req.id, description=data.get("description"),
             method_ids=request.form.getlist("method_ids"),
-            number_format=s.sample_number_format, timezone=s.timezone)
+            number_format=s.sample_number_format, timezone=s.timezone,
+            **{key: data.get(key, "") for key in services.SAMPLE_PARTICULARS})
         number = sample.number
     flash(f"sample {number} registered under request {req.number}", "ok")
     return _back(number)
@@ -84,6 +89,9 @@ def detail(number: str) -> Any:
     return render_template(
         "samples/detail.html", sample=sample, instruments=instruments, reports=reports,
         job=job_of(db, sample),
+        conclusion=services.derived_conclusion(sample),
+        inspection_label=particulars.inspection_label(sample.request.inspection_type),
+        conditions_text=particulars.conditions_text, condition_kinds=particulars.CONDITION_KINDS,
         can={a: allowed(roles, a) for a in ("sample.receive", "result.record", "result.capture",
                                              "result.correct", "sample.complete",
                                              "sample.review", "sample.approve", "report.issue")})
@@ -153,9 +161,30 @@ def approve(number: str) -> Any:
     with unit_of_work(get_session()) as db:
         sample = services.approve_sample(db, actor=current_user(), number=number,
                                          password=request.form.get("password"),
-                                         policy=login_policy())
+                                         policy=login_policy(),
+                                         conclusion=request.form.get("conclusion") or None,
+                                         conclusion_reason=request.form.get(
+                                             "conclusion_reason") or None)
         flash(f"sample {number} is now {sample.status}: approved and signed by "
               f"{current_user().full_name}", "ok")
+    return _back(number)
+
+
+@bp.post("/samples/<number>/tests/<int:method_id>/conditions")
+def conditions(number: str, method_id: int) -> Any:
+    """Record a test's environmental conditions (one row per kind; empty rows skipped) and/or
+    its deviation from the method."""
+    data = form()
+    rows = [{"kind": kind, "value": value.strip(), "unit": unit.strip()}
+            for kind, value, unit in zip(request.form.getlist("kind"),
+                                         request.form.getlist("value"),
+                                         request.form.getlist("unit"), strict=False)
+            if value.strip()]
+    with unit_of_work(get_session()) as db:
+        services.record_conditions(db, actor=current_user(), number=number,
+                                   method_id=method_id, conditions=rows or None,
+                                   deviation=data.get("deviation") or None)
+    flash("conditions recorded", "ok")
     return _back(number)
 
 
@@ -209,7 +238,8 @@ def create_method() -> Any:
     with unit_of_work(get_session()) as db:
         m = services.create_method(db, actor=current_user(), code=data.get("code"),
                                    title=data.get("title"), field=data.get("field"),
-                                   clause=data.get("clause", ""), characteristics=characteristics)
+                                   clause=data.get("clause", ""), characteristics=characteristics,
+                                   requires_conditions=bool(data.get("requires_conditions")))
         flash(f"method {m.code} created with {len(m.characteristics)} characteristics", "ok")
     return redirect(url_for("samples.methods"), code=303)
 
