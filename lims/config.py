@@ -48,6 +48,8 @@ class Settings:
     request_number_format: str = "WT{year}-{seq:06d}"
     sample_number_format: str = "YP{year}-{seq:06d}"
     report_number_format: str = "BG{year}-{seq:06d}"
+    # Calibration and verification certificates and notices: one series of their own (JZ 校准).
+    certificate_number_format: str = "JZ{year}-{seq:06d}"
     calibration_warning_days: int = 30
     calibration_interval_days: int = 365  # validity of an imported certificate that states none
     login_max_failures: int = 5               # failed logins per username within the window

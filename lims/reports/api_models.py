@@ -26,6 +26,8 @@ class Report(ResponseModel):
     sha256: str = Field(description="of the signed PDF as issued")
     size: int
     verify_url: str = Field(description="the public verification page (the QR code's link)")
+    dcc_url: str | None = Field(description="a certificate's Digital Calibration Certificate "
+                                            "(PTB DCC XML), embedded in its signed PDF")
     supersedes: str | None = Field(description="the number of the report this one replaces")
     amendment: str | None = Field(description="on a replacement: what changed and why")
     superseded_by: str | None = Field(description="the number of the report replacing this one")

@@ -142,6 +142,7 @@ class CertificateContent:
     supersedes: str | None = None     # number of the document this one replaces
     amendment: str = ""               # what changed and why (ISO/IEC 17025 7.8.8.2)
     marks: tuple[str, ...] = ()       # accreditation marks printed: "CMA", "CNAS"
+    mark_numbers: tuple[str, ...] = ()  # the certificate number under each mark, in order
     outside_scope: bool = False       # the calibration is not within the accredited scope
 
     def to_json(self) -> str:
@@ -175,7 +176,7 @@ class CertificateContent:
         data["signatures"] = tuple(
             Signature(s["meaning"], s["name"], when(s["at"]) if s["at"] else None)
             for s in data["signatures"])
-        for key in ("remarks", "marks"):
+        for key in ("remarks", "marks", "mark_numbers"):
             data[key] = tuple(data.get(key, ()))
         return cls(**data)
 

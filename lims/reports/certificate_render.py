@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -45,8 +45,8 @@ from lims.reports.certificate_content import (
     CertificateContent,
     PointLine,
 )
+from lims.reports.marks import marks_flowable
 from lims.reports.render import (
-    BOLD,
     CONFORMITY,
     REGULAR,
     QRCode,
@@ -77,11 +77,13 @@ NO_PARTIAL = ("未经本机构书面批准，不得部分复制本证书。This 
 
 
 def render_certificate(content: CertificateContent, *, font_dir: Path,
-                       dcc: bytes | None = None) -> bytes:
+                       dcc: bytes | None = None,
+                       mark_images: Mapping[str, str] | None = None) -> bytes:
     """Return the unsigned PDF of a certificate or notice.
 
     :param dcc: the DCC XML that will be embedded in the PDF (:mod:`lims.reports.attachments`);
         given, the certificate says so and prints its SHA-256, binding the paper to the XML.
+    :param mark_images: configured artwork per mark (:func:`lims.reports.marks.mark_images`).
     """
     if content.kind not in TITLES:
         raise ReportError(f"not a certificate kind: {content.kind!r}", field="kind",
@@ -95,7 +97,7 @@ def render_certificate(content: CertificateContent, *, font_dir: Path,
         bottomMargin=18 * mm, title=f"{zh_title} {en_title.title()} {content.number}",
         author=content.lab.name_en or content.lab.name, subject=f"Item {content.item.name}",
         creator="LIMS", initialFontName=REGULAR, initialFontSize=9)
-    story = _cover(content, st, dcc) + [PageBreak()] + _body(content, st)
+    story = _cover(content, st, dcc, mark_images) + [PageBreak()] + _body(content, st)
     doc.build(story, canvasmaker=numbered_canvas(
         f"{NUMBER_LABEL[content.kind]}: {content.number}",
         content.lab.name_en or content.lab.name))
@@ -122,21 +124,13 @@ def _pairs(rows: Sequence[tuple[str, str]], st: dict[str, ParagraphStyle]) -> Ta
                  colWidths=[45 * mm, WIDTH - 45 * mm], style=_grid())
 
 
-def _marks(content: CertificateContent) -> Flowable:
-    """The accreditation marks printed on the cover: one bordered box per mark.
-
-    A placeholder drawing: :mod:`lims.reports.marks` will replace it with the CMA and
-    CNAS/ILAC-MRA artwork. The marks are printed only when everything is in the scope
-    (RB/T 214 4.5.20; CNAS-R01); ``content.marks`` already says which.
-    """
+def _marks(content: CertificateContent, images: Mapping[str, str] | None) -> Flowable:
+    """The accreditation marks printed on the cover, drawn or configured artwork
+    (:mod:`lims.reports.marks`). Printed only when every point is inside the scheme's scope
+    (RB/T 214 4.5.20; CNAS-R01); ``content.marks`` already says which."""
     if not content.marks:
         return Spacer(1, 0)
-    boxes = [Paragraph(f"<b>{_esc(mark)}</b>", styles()["subtitle"]) for mark in content.marks]
-    return Table([boxes], colWidths=[24 * mm] * len(boxes), rowHeights=[12 * mm], hAlign="LEFT",
-                 style=TableStyle([("FONT", (0, 0), (-1, -1), BOLD, 10),
-                                   ("BOX", (0, 0), (-1, -1), 1, colors.black),
-                                   ("INNERGRID", (0, 0), (-1, -1), 1, colors.black),
-                                   ("VALIGN", (0, 0), (-1, -1), "MIDDLE")]))
+    return marks_flowable(content.marks, content.mark_numbers, images=images)
 
 
 def _star(content: CertificateContent) -> str:
@@ -147,11 +141,12 @@ def _local(content: CertificateContent, value: dt.datetime) -> dt.datetime:
     return value.astimezone(ZoneInfo(content.timezone))
 
 
-def _cover(c: CertificateContent, st: dict[str, ParagraphStyle], dcc: bytes | None) -> list[Flowable]:
+def _cover(c: CertificateContent, st: dict[str, ParagraphStyle], dcc: bytes | None,
+           mark_images: Mapping[str, str] | None = None) -> list[Flowable]:
     P = Paragraph  # noqa: N806
     zh_title, en_title = TITLES[c.kind]
     story: list[Flowable] = [
-        _marks(c),
+        _marks(c, mark_images),
         P(_esc(c.lab.name), st["subtitle"]),
         P(_esc(c.lab.name_en), st["subtitle"]),
         Spacer(1, 4 * mm),

@@ -115,6 +115,27 @@ def report_withdraw(number: str, reason: str, category: str, username: str) -> N
     click.echo(f"report {number} withdrawn ({category})")
 
 
+@report.command("export-dcc")
+@click.argument("number")
+@click.argument("file", type=click.Path(dir_okay=False, writable=True))
+def report_export_dcc(number: str, file: str) -> None:
+    """Write the Digital Calibration Certificate (PTB DCC XML) of certificate NUMBER to FILE:
+    the XML embedded in its signed PDF, after checking the PDF's SHA-256."""
+    from lims.errors import LimsError
+    from lims.reports.services import get_report, stored_dcc
+
+    rt = runtime()
+    with rt.session() as session:
+        try:
+            xml = stored_dcc(get_report(session, number))
+        except LimsError as exc:
+            fail(str(exc))
+        finally:
+            session.close()
+    Path(file).write_bytes(xml)
+    click.echo(f"wrote {file} ({len(xml)} bytes)")
+
+
 @report.command("export")
 @click.argument("number")
 @click.argument("file", type=click.Path(dir_okay=False, writable=True))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 
@@ -53,18 +54,24 @@ def software_version() -> str:
         return "0+unknown"
 
 
+def title(content: Content) -> str:
+    """"calibration certificate JZ2026-000001" and the like, for signatures and messages."""
+    return f"{TITLES[content.kind][1]} {content.number}"
+
+
 def dcc_name(number: str) -> str:
     return f"{number}.dcc.xml"
 
 
-def render_document(content: Content, *, font_dir: Path) -> Rendered:
+def render_document(content: Content, *, font_dir: Path,
+                    mark_images: Mapping[str, str] | None = None) -> Rendered:
     """The unsigned PDF of ``content``; for a certificate the DCC is built, validated
     (:func:`lims.reports.dcc_export.build_dcc` raises ReportError on a schema failure) and
     embedded as an associated file.
     """
     if isinstance(content, ReportContent):
-        return Rendered(render_report(content, font_dir=font_dir), None)
+        return Rendered(render_report(content, font_dir=font_dir, mark_images=mark_images), None)
     xml = build_dcc(content, software_version=software_version())
-    pdf = render_certificate(content, font_dir=font_dir, dcc=xml)
+    pdf = render_certificate(content, font_dir=font_dir, dcc=xml, mark_images=mark_images)
     return Rendered(embed_dcc(pdf, xml, name=dcc_name(content.number),
                               modified=content.issued_at), xml)

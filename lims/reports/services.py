@@ -13,11 +13,13 @@ from reportlab.lib.utils import ImageReader
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from lims.accreditation.services import check_authority, mark_results, sample_items
+from lims.accreditation.marks import Item as AccreditedItem
+from lims.accreditation.services import check_authority, decide, mark_results, sample_items
 from lims.audit.services import record
 from lims.auth.models import User
 from lims.auth.services import require
 from lims.auth.sessions import LoginPolicy, reauthenticate
+from lims.calibration.work import certificate_content, job_of
 from lims.config import Settings
 from lims.db import utcnow
 from lims.errors import (
@@ -31,10 +33,11 @@ from lims.instruments.models import Instrument
 from lims.metrology.decision import RULE_NAMES
 from lims.numbering import next_number
 from lims.reports import amend
+from lims.reports.certificate_content import CertificateContent
 from lims.reports.content import MethodLine, ReportContent, ResultLine, Signature
+from lims.reports.documents import Content, load_content, render_document, title
 from lims.reports.marks import mark_images
 from lims.reports.models import Report, ReportClaim, ReportStatus
-from lims.reports.render import render_report
 from lims.reports.sign import (
     Stamping,
     check_signer,
@@ -182,7 +185,7 @@ class Claimed:
 
     claim_id: int
     number: str
-    content: ReportContent
+    content: Content
     signatory: Signatory
 
 
@@ -191,6 +194,7 @@ class Signed:
     pdf: bytes
     certificate: dict[str, str]  # serial and subject of the signatory's certificate
     sealed: bool
+    dcc: bytes | None = None  # a certificate's DCC XML, also embedded in ``pdf``
 
 
 def claim_report(session: Session, *, actor: User, sample_number: str, settings: Settings,
@@ -231,9 +235,17 @@ def claim_report(session: Session, *, actor: User, sample_number: str, settings:
     _signers(settings, signatory)  # an unfit certificate: refused before a number is taken
     issued_at = utcnow()
     today = issued_at.astimezone(ZoneInfo(settings.timezone)).date()
-    number = next_number(session, "report", settings.report_number_format, today=today)
-    content = build_content(session, sample, number=number, issued_at=issued_at,
-                            settings=settings)
+    content: Content
+    job = job_of(session, sample)
+    if job is None:
+        number = next_number(session, "report", settings.report_number_format, today=today)
+        content = build_content(session, sample, number=number, issued_at=issued_at,
+                                settings=settings)
+    else:  # a customer's instrument: a calibration or verification certificate, or a notice
+        number = next_number(session, "certificate", settings.certificate_number_format,
+                             today=today)
+        content = mark_certificate(session, certificate_content(
+            session, sample, number=number, issued_at=issued_at, settings=settings), on=today)
     # Under amendment: the report names the one it replaces and what changed (7.8.8.2).
     content = amend.mark_replacement(session, sample.id, content)
     claim = ReportClaim(number=number, sample_id=sample.id, issued_by_id=actor.id,
@@ -254,16 +266,18 @@ def sign_claim(claimed: Claimed, settings: Settings) -> Signed:
     :raises ReportError: a key cannot be loaded or the time-stamping authority failed.
     """
     signatory, seal, stamping = _signers(settings, claimed.signatory)
-    pdf = render_report(claimed.content, font_dir=settings.font_path,
-                        mark_images=mark_images(settings))
-    signed = sign_report(pdf, signatory=signatory, seal=seal,
-                         reason=f"{APPROVAL_MEANING}: test report {claimed.number}",
+    # A certificate's DCC is built, validated and attached before signing: one signature
+    # covers both (issue 10).
+    rendered = render_document(claimed.content, font_dir=settings.font_path,
+                               mark_images=mark_images(settings))
+    signed = sign_report(rendered.pdf, signatory=signatory, seal=seal,
+                         reason=f"{APPROVAL_MEANING}: {title(claimed.content)}",
                          location=settings.lab_name_en, name=claimed.signatory.full_name,
                          stamping=stamping, lta=settings.pades_lta)
     # Which certificate made it: the link between the account and the key (21 CFR 11.70).
     return Signed(signed, {"serial": f"{signatory.signing_cert.serial_number:x}",
                            "subject": signatory.signing_cert.subject.human_friendly},
-                  sealed=seal is not None)
+                  sealed=seal is not None, dcc=rendered.dcc)
 
 
 def store_report(session: Session, claimed: Claimed, signed: Signed) -> Report:
@@ -287,12 +301,13 @@ def store_report(session: Session, claimed: Claimed, signed: Signed) -> Report:
     replaces = amend.replacement_fields(session, claim.content)  # kind, supersedes (7.8.8)
     report = Report(number=claimed.number, sample_id=claim.sample_id, status=ReportStatus.ISSUED,
                     issued_at=claim.issued_at, issued_by_id=actor.id, sha256=digest,
-                    size=len(signed.pdf), content=claim.content, pdf=signed.pdf, **replaces)
+                    size=len(signed.pdf), content=claim.content, pdf=signed.pdf,
+                    dcc=signed.dcc, **replaces)
     session.add(report)
     session.flush()
     record(session, actor=actor, action="report.issue", entity_type="reports",
            entity_id=claimed.number,
-           after={"number": claimed.number, "sample": claimed.content.sample_number,
+           after={"number": claimed.number, "sample": claim_sample(claimed.content),
                   "sha256": digest, "size": len(signed.pdf), "status": ReportStatus.ISSUED,
                   **signature, "sealed": signed.sealed, "kind": report.kind,
                   "supersedes": claimed.content.supersedes})
@@ -326,12 +341,33 @@ def _signers(settings: Settings, signatory: Signatory) -> tuple[Any, Any, Stampi
     return signer, seal, stamping
 
 
+def claim_sample(content: Content) -> str:
+    """The lab's number of the sample (or the customer's instrument) a document is about."""
+    if isinstance(content, ReportContent):
+        return content.sample_number
+    return content.item.sample_number
+
+
+def mark_certificate(session: Session, content: CertificateContent, *,
+                     on: dt.date) -> CertificateContent:
+    """The marks a certificate carries: CMA/CNAS only when every point (the procedure, the
+    calibrated quantity, the nominal value) is inside the scheme's scope; otherwise the
+    certificate is starred as outside the accredited scope (RB/T 214 4.5.20; CNAS-R01)."""
+    decision = decide(session, [
+        AccreditedItem(content.procedure.code, p.quantity, p.nominal, p.unit)
+        for p in content.points], on=on)
+    return dataclasses.replace(
+        content, marks=decision.marks,
+        mark_numbers=tuple(decision.numbers[m] for m in decision.marks),
+        outside_scope=any(not v.in_scope for v in decision.verdicts))
+
+
 def pending_claims(session: Session, *, before: dt.datetime) -> list[Claimed]:
     """Claims not finished and taken before ``before``: what the recovery job finishes."""
     rows = session.execute(select(ReportClaim, User).join(User, User.id == ReportClaim.issued_by_id)
                            .where(ReportClaim.finished_at.is_(None), ReportClaim.issued_at < before)
                            .order_by(ReportClaim.id))
-    return [Claimed(c.id, c.number, ReportContent.from_json(c.content),
+    return [Claimed(c.id, c.number, load_content(c.content),
                     Signatory(u.id, u.username, u.full_name)) for c, u in rows]
 
 
@@ -372,3 +408,23 @@ def stored_pdf(report: Report) -> bytes:
     return pdf
 
 
+
+
+def stored_dcc(report: Report) -> bytes:
+    """The DCC XML of an issued certificate: the file embedded in its signed PDF (what the
+    signature covers), after checking the PDF's SHA-256 and that the copy kept beside it is the
+    same.
+
+    :raises NotFound: not a certificate. :raises ReportError: the stored bytes were altered.
+    """
+    from lims.reports.attachments import extract_dcc
+
+    if report.dcc is None:
+        raise NotFound(f"{report.number} is a {report.kind.replace('_', ' ')} and has no "
+                          "Digital Calibration Certificate", report=report.number,
+                          kind=report.kind)
+    embedded = extract_dcc(stored_pdf(report))
+    if embedded != report.dcc:
+        raise ReportError(f"the DCC stored with {report.number} differs from the one its signed "
+                          "PDF carries", report=report.number)
+    return embedded

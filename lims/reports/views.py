@@ -14,9 +14,10 @@ from lims.auth.permissions import allowed
 from lims.db import unit_of_work
 from lims.reports import amend
 from lims.reports import api_models as m
+from lims.reports.documents import dcc_name
 from lims.reports.issuing import issue_in_steps
 from lims.reports.models import Report, ReportAmendment, WithdrawalCategory
-from lims.reports.services import get_report, list_reports, stored_pdf
+from lims.reports.services import get_report, list_reports, stored_dcc, stored_pdf
 from lims.reports.sign import DocumentCheck, lab_trust_anchor, validate_pdf
 from lims.samples.api_models import Signature
 from lims.samples.models import Sample
@@ -35,6 +36,8 @@ def to_json(r: Report, sample_number: str | None = None,
     return {"number": r.number, "sample": sample_number, "kind": r.kind, "status": r.status,
             "issued_at": r.issued_at.isoformat(), "sha256": r.sha256, "size": r.size,
             "verify_url": f"{settings().public_url.rstrip('/')}/verify/{r.number}",
+            "dcc_url": (None if r.kind == "test_report"
+                        else url_for("reports_api.dcc_json", number=r.number)),
             "supersedes": links.supersedes.get(r.id), "amendment": r.amendment_reason,
             "superseded_by": links.superseded_by.get(r.id),
             "amending": r.id in links.amending,
@@ -233,6 +236,25 @@ def show_json(number: str) -> Any:
 @operation("Download the signed PDF", files=("application/pdf",), errors=[409])
 def pdf_json(number: str) -> Any:
     return _pdf_response(get_report(get_session(), number))
+
+
+@api.get("/reports/<number>/dcc")
+@operation("Download a certificate's Digital Calibration Certificate (PTB DCC 3.1.2 XML), "
+           "the file its signed PDF carries", files=("application/xml",), errors=[409])
+def dcc_json(number: str) -> Any:
+    return _dcc_response(get_report(get_session(), number))
+
+
+@bp.get("/reports/<number>.dcc.xml")
+def download_dcc(number: str) -> Any:
+    return _dcc_response(get_report(get_session(), number))
+
+
+def _dcc_response(report: Report) -> Response:
+    xml = stored_dcc(report)
+    return Response(xml, mimetype="application/xml", headers={
+        "Content-Disposition": f'attachment; filename="{dcc_name(report.number)}"',
+        "X-Content-SHA256": hashlib.sha256(xml).hexdigest()})
 
 
 @api.post("/samples/<number>/report")
