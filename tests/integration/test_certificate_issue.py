@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from lims.accreditation import services as scope
@@ -103,12 +104,8 @@ def test_a_test_report_has_no_dcc(session, world, settings):
     number = world.approved_sample(session)
     report = _issue(session, world, settings, number)
     assert report.kind == "test_report" and report.dcc is None
-    try:
+    with pytest.raises(NotFound, match="no Digital Calibration Certificate"):
         stored_dcc(report)
-    except NotFound as exc:
-        assert "no Digital Calibration Certificate" in str(exc)
-    else:
-        raise AssertionError("a test report gave a DCC")
 
 
 def test_marks_only_when_every_point_is_in_the_scope(session, world, settings):
