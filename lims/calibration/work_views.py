@@ -10,8 +10,10 @@ from lims.auth.permissions import allowed
 from lims.calibration import procedures, work
 from lims.calibration import work_api_models as m
 from lims.db import unit_of_work
+from lims.errors import LimsError
 from lims.web.auth import current_user
 from lims.web.context import get_session, settings
+from lims.web.errors import status_of
 from lims.web.inputs import form, json_model
 from lims.web.openapi import operation
 
@@ -134,7 +136,8 @@ def capture_json(number: str) -> Any:
 # --- pages -----------------------------------------------------------------------------------
 
 @bp.get("/calibration-jobs")
-def jobs_page() -> Any:
+def jobs_page(typed: dict[str, str] | None = None) -> Any:
+    """The jobs and the reception form; ``typed`` refills the form after a refused post."""
     from sqlalchemy import select
 
     from lims.calibration.models import CalibrationJob
@@ -147,18 +150,38 @@ def jobs_page() -> Any:
     return render_template(
         "calibration/jobs.html", jobs=jobs, procedures=procedures.list_procedures(db),
         customers=db.scalars(select(Customer).order_by(Customer.name)).all(),
-        can_register=allowed(current_user().roles, "sample.register"))
+        can_register=allowed(current_user().roles, "sample.register"), typed=typed or {})
+
+
+def _refused(exc: LimsError, page: Any, **kw: Any) -> Any:
+    """Show the form again with what was typed and why it was refused (the generic handler
+    redirects back, which would empty a long form). The unit of work has rolled back. A
+    database that refuses writes, or a lost session, goes to the generic handler."""
+    status = status_of(exc)
+    if status not in (403, 404, 409, 422):
+        raise exc
+    flash(exc.message + (f" ({exc.field})" if exc.field else ""), "error")
+    return page(**kw), status
 
 
 @bp.post("/calibration-jobs")
 def receive() -> Any:
     """Receive a customer's instrument from the form (a request, a sample and its job)."""
     data = form()
-    s = settings()
     conditions = [{"name": name, "value": data[key], "unit": unit}
                   for key, name, unit in (("temperature", "温度 Temperature", "℃"),
                                           ("humidity", "相对湿度 Relative humidity", "%RH"))
                   if data.get(key)]
+    try:
+        number = _receive(data, conditions)
+    except LimsError as exc:
+        return _refused(exc, jobs_page, typed=data)
+    flash(f"instrument received as {number}", "ok")
+    return redirect(url_for("calibration_work.job_page", number=number), code=303)
+
+
+def _receive(data: dict[str, str], conditions: list[dict[str, str]]) -> str:
+    s = settings()
     with unit_of_work(get_session()) as db:
         job = work.create_job(
             db, actor=current_user(), procedure_id=data.get("procedure_id"),
@@ -173,13 +196,13 @@ def receive() -> Any:
             place=data.get("place") or "", conditions=conditions,
             request_number_format=s.request_number_format,
             sample_number_format=s.sample_number_format, timezone=s.timezone)
-        number = _number_of(db, job)
-    flash(f"instrument received as {number}", "ok")
-    return redirect(url_for("calibration_work.job_page", number=number), code=303)
+        return _number_of(db, job)
 
 
 @bp.get("/calibration-jobs/<number>")
-def job_page(number: str) -> Any:
+def job_page(number: str, typed: dict[str, str] | None = None) -> Any:
+    """A job's points and readings, what issuing will give, and the forms; ``typed`` refills
+    the readings form after a refused post."""
     db = get_session()
     sample, job = work.get_job(db, number)
     roles = current_user().roles
@@ -191,7 +214,7 @@ def job_page(number: str) -> Any:
                             .order_by(Instrument.asset_number)).all()
     return render_template(
         "calibration/job.html", sample=sample, job=job, data=work.job_json(db, sample, job),
-        instruments=capturable,
+        instruments=capturable, typed=typed or {},
         can={a: allowed(roles, a) for a in ("result.record", "result.capture",
                                              "result.correct")})
 
@@ -226,13 +249,19 @@ def record_readings_page(number: str) -> Any:
     data = form()
     values = [v for v in (data.get("values") or "").replace(",", " ").split() if v]
     std = [v for v in (data.get("standard_values") or "").replace(",", " ").split() if v]
-    with unit_of_work(get_session()) as db:
-        reading = work.record_readings(
-            db, actor=current_user(), number=number, point_id=data.get("point_id"),
-            values=values, standard_values=std or None, unit=data.get("unit") or None,
-            state=data.get("state") or "as left", measured_at=data.get("measured_at") or None,
-            timezone=settings().timezone)
-        flash(f"readings recorded at point {reading.point_id} ({reading.state})", "ok")
+    try:
+        with unit_of_work(get_session()) as db:
+            reading = work.record_readings(
+                db, actor=current_user(), number=number, point_id=data.get("point_id"),
+                values=values, standard_values=std or None, unit=data.get("unit") or None,
+                state=data.get("state") or "as left",
+                measured_at=data.get("measured_at") or None, timezone=settings().timezone)
+            at = next(p for p in reading.job.procedure.points if p.id == reading.point_id)
+            point = f"{at.seq} ({at.nominal} {at.unit})"
+            state = reading.state
+    except LimsError as exc:
+        return _refused(exc, job_page, number=number, typed=data)
+    flash(f"已记录 readings recorded at point {point}, {state}", "ok")
     return redirect(url_for("calibration_work.job_page", number=number), code=303)
 
 
@@ -249,3 +278,19 @@ def correct_readings_page(reading_id: int) -> Any:
         flash(f"readings corrected (version {new.version}); version {new.version - 1} is kept",
               "ok")
     return redirect(url_for("calibration_work.job_page", number=number), code=303)
+
+
+@bp.app_template_global()
+def document_to_issue(sample: Any, job: Any) -> dict[str, Any]:
+    """What issuing the job's sample will give, shown before issue: a 校准证书, a 检定证书, or
+    a 检定结果通知书 listing the failing points. The same rule as
+    :func:`lims.calibration.work.certificate_content` (JJG 1002 / 计量法实施细则 第十一条: a
+    verified item that fails gets a notice, not a certificate), on the current readings."""
+    final = work.final_results(work.compute(get_session(), sample, job))
+    failing = [r for r in final if r.conformity not in (None, "pass")]
+    if job.kind == "verification":
+        kind = "verification_notice" if failing else "verification_certificate"
+    else:
+        kind = "calibration_certificate"
+    return {"kind": kind, "failing": failing,
+            "judged": job.conformity_requested or job.kind == "verification"}
