@@ -212,9 +212,13 @@ def job_page(number: str, typed: dict[str, str] | None = None) -> Any:
 
     capturable = db.scalars(select(Instrument).where(Instrument.driver.is_not(None))
                             .order_by(Instrument.asset_number)).all()
+    from lims.reports.models import Report
+
+    reports = db.scalars(select(Report).where(Report.sample_id == sample.id)
+                         .order_by(Report.id)).all()
     return render_template(
         "calibration/job.html", sample=sample, job=job, data=work.job_json(db, sample, job),
-        instruments=capturable, typed=typed or {},
+        instruments=capturable, typed=typed or {}, reports=reports,
         can={a: allowed(roles, a) for a in ("result.record", "result.capture",
                                              "result.correct")})
 

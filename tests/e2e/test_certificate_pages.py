@@ -96,8 +96,9 @@ def test_a_calibration_certificate_from_reception_to_verification(
     # The item was adjusted: 20 g now needs its as-left readings, and the page says so.
     assert "point 2 (20 g) as left" not in page.inner_text("#missing")
     assert "point 2 (20 g)" in page.inner_text("#missing")
+    # The next point not yet measured comes selected.
+    assert page.input_value(f"{readings} select[name=point_id]") == str(p20)
     # A wrong unit is refused, naming both units, and the typed readings stay in the form.
-    page.select_option(f"{readings} select[name=point_id]", str(p20))
     page.fill(f"{readings} input[name=values]", "20.0003 20.0002")
     page.fill(f"{readings} input[name=unit]", "m")
     page.click(f"{readings} button")
@@ -189,3 +190,5 @@ def test_a_failing_verification_says_it_gives_a_notice_before_issue(
     page.click("#reports a.detail-link")
     assert "检定结果通知书 Verification notice" in page.inner_text("#report-kind")
     assert page.locator("a#dcc-link").count() == 1
+    page.goto(f"{server}/calibration-jobs/{number}")
+    assert "检定结果通知书" in page.inner_text("#reports")
