@@ -52,16 +52,19 @@ def _sign(page: Any, form: str) -> None:
 def test_a_calibration_certificate_from_reception_to_verification(
         server: str, browser: Any, session: Any, world: Any, settings: Any,
         tmp_path: Path) -> None:
-    # The quality manager registered the standard and the procedure (no page: the API).
-    cal.standard(session, world)
-    cal.procedure(session, world)
     page = browser.new_page(viewport={"width": 1280, "height": 1000}, accept_downloads=True)
-
-    # Reception: the technician finds the page from the navigation, and a mistake in the form
-    # (a resolution that is not a number) keeps what was typed.
+    # Without a procedure nothing can be received, and the page says why.
     login(page, server, "tech")
     page.click("header a[href='/calibration-jobs']")
     page.wait_for_url(f"{server}/calibration-jobs")
+    assert "/api/v1/procedures" in page.inner_text("#no-procedures")
+    assert page.locator("#receive-form").count() == 0
+    # The quality manager registers the standard and the procedure (no page: the API).
+    cal.standard(session, world)
+    cal.procedure(session, world)
+
+    # Reception: a mistake in the form (a resolution that is not a number) keeps what was typed.
+    page.reload()
     form = "#receive-form"
     page.select_option(f"{form} select[name=customer_id]", str(world.customer_id))
     page.fill(f"{form} input[name=item_name]", "电子天平 Electronic balance")
