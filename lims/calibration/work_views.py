@@ -220,7 +220,7 @@ def job_page(number: str, typed: dict[str, str] | None = None) -> Any:
         "calibration/job.html", sample=sample, job=job, data=work.job_json(db, sample, job),
         instruments=capturable, typed=typed or {}, reports=reports,
         can={a: allowed(roles, a) for a in ("result.record", "result.capture",
-                                             "result.correct")})
+                                             "result.correct", "sample.complete")})
 
 
 @bp.post("/calibration-jobs/<number>/capture")

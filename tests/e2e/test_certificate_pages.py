@@ -96,9 +96,10 @@ def test_a_calibration_certificate_from_reception_to_verification(
         page.fill(f"{readings} input[name=values]", values)
         page.click(f"{readings} button")
         page.wait_for_selector(".flash.ok")
-    # The item was adjusted: 20 g now needs its as-left readings, and the page says so.
-    assert "point 2 (20 g) as left" not in page.inner_text("#missing")
+    # 20 g is still to measure: the page names it, and testing cannot be completed yet.
     assert "point 2 (20 g)" in page.inner_text("#missing")
+    assert "point 1" not in page.inner_text("#missing")
+    assert page.is_disabled("#complete-form button")
     # The next point not yet measured comes selected.
     assert page.input_value(f"{readings} select[name=point_id]") == str(p20)
     # A wrong unit is refused, naming both units, and the typed readings stay in the form.
@@ -117,9 +118,9 @@ def test_a_calibration_certificate_from_reception_to_verification(
     left = page.locator(f"tr[data-point='{p10}'][data-state='as left']")
     assert "合格 pass" in left.inner_text() and "不合格" not in left.inner_text()
     assert "校准证书 Calibration certificate" in page.inner_text("#document")
-    page.click("a#sample-link")
-    page.click("button:has-text('Testing complete')")
-    page.wait_for_selector(".flash.ok")
+    page.click("#complete-form button")  # enabled now that every point is measured
+    page.wait_for_url(f"{server}/samples/{number}")
+    assert page.inner_text("#sample-status") == "results complete"
     logout(page)
 
     _workflow(page, server, number, "reviewer", "Review")
