@@ -174,7 +174,7 @@ def test_a_failing_verification_says_it_gives_a_notice_before_issue(
     cal.standard(session, world)
     proc = cal.procedure(session, world, kind="verification", code="JJG 1036-2022")
     number = cal.approved_job(session, world, proc, offset="0.0009")
-    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page = browser.new_page(viewport={"width": 1280, "height": 1000}, accept_downloads=True)
     login(page, server, "signatory")
     page.goto(f"{server}/calibration-jobs/{number}")
     for row in page.locator("#points tr[data-state]").all():
@@ -193,6 +193,8 @@ def test_a_failing_verification_says_it_gives_a_notice_before_issue(
     page.wait_for_selector(".flash.ok", timeout=60_000)
     page.click("#reports a.detail-link")
     assert "检定结果通知书 Verification notice" in page.inner_text("#report-kind")
-    assert page.locator("a#dcc-link").count() == 1
+    with page.expect_download() as dcc_download:
+        page.click("a#dcc-link")
+    parse_dcc(Path(dcc_download.value.path()).read_bytes())
     page.goto(f"{server}/calibration-jobs/{number}")
     assert "检定结果通知书" in page.inner_text("#reports")
