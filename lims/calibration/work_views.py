@@ -287,9 +287,10 @@ def correct_readings_page(reading_id: int) -> Any:
 @bp.app_template_global()
 def document_to_issue(sample: Any, job: Any) -> dict[str, Any]:
     """What issuing the job's sample will give, shown before issue: a 校准证书, a 检定证书, or
-    a 检定结果通知书 listing the failing points. The same rule as
-    :func:`lims.calibration.work.certificate_content` (JJG 1002 / 计量法实施细则 第十一条: a
-    verified item that fails gets a notice, not a certificate), on the current readings."""
+    a 检定结果通知书 listing the failing points, so that the signatory knows before signing.
+    The same rule as :func:`lims.calibration.work.certificate_content` (a verified item with a
+    failing point gets a notice, not a certificate), on the current readings; the browser test
+    checks that what the page announces is what is issued."""
     final = work.final_results(work.compute(get_session(), sample, job))
     failing = [r for r in final if r.conformity not in (None, "pass")]
     if job.kind == "verification":
