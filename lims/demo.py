@@ -24,6 +24,7 @@ from lims.instruments.services import register_instrument
 from lims.reports.services import issue_report
 from lims.runtime import Runtime
 from lims.samples import services as samples
+from lims.samples.models import Sample
 
 USERS = [
     ("admin", "系统管理员 Admin", ["admin"], []),
@@ -169,8 +170,9 @@ def _demo_scope(session: Any, users: dict[str, Any], today: dt.date) -> None:
                           parameter="试样质量 Specimen mass", schemes=["CMA", "CNAS"],
                           object_="纺织品 Textiles", minimum="0.1", maximum="1000", unit="g")
     # The calibration and verification of balances, for the demo certificates (a calibration
-    # item of the scope: every point of a certificate within its range, RB/T 214 4.5.21).
-    items = [item.id] + [
+    # item of the scope: the marks only when every point is within its range, CNAS-R01).
+    items: list[object] = [item.id]
+    items += [
         add_scope_item(session, actor=users["qm"], method_code=code, parameter="",
                        category="calibration", schemes=["CMA", "CNAS"],
                        object_="电子天平 Electronic balances", kind="mass", minimum="0",
@@ -200,7 +202,7 @@ BUDGET: dict[str, Any] = {
                          "half_width": "{resolution.half}"}}],
     "cmc": {"expanded": "{const.cmc}", "unit": "{unit}"},
 }
-# A class Ⅰ balance, e = 1 mg: MPE ±0.5e up to 50 000e, ±1.0e above (JJG 1036-2022 table 3).
+# A class Ⅰ balance, e = 1 mg: MPE ±0.5e up to 50 000e, ±1.0e to 200 000e (JJG 1036-2022).
 POINTS = (("10", "0.0005"), ("50", "0.0005"), ("100", "0.0010"), ("200", "0.0010"))
 
 
@@ -212,9 +214,9 @@ def _demo_procedures(session: Any, qm: Any) -> dict[str, int]:
     out = {}
     for kind, code, title, clause, months in (
             ("calibration", CALIBRATION_CODE, "电子天平校准规范 Calibration of electronic "
-             "balances", "7.3", None),
+             "balances", "", None),
             ("verification", VERIFICATION_CODE, "电子天平检定规程 Verification of electronic "
-             "balances", "7.3", 12)):
+             "balances", "", 12)):
         proc = create_procedure(
             session, actor=qm, code=code, title=title, clause=clause, kind=kind, field="mass",
             quantity="示值误差 Error of indication", unit="g",
@@ -239,14 +241,16 @@ def _demo_certificates(session: Any, rt: Any, users: dict[str, Any], passwords: 
             session, actor=tech, name="宁波示例制药有限公司 Ningbo Example Pharmaceutical Co.",
             contact="周工 Ms Zhou, 0574-8777 0000", address="宁波市鄞州区示例路 8 号")
         customer_id = customer.id
-    jobs = (("calibration", {"name": "电子天平 Electronic balance",
-                             "manufacturer": "Mettler Toledo", "model": "XPR205DR",
-                             "serial_number": "C318074562", "accuracy_class": "Ⅰ"},
-             # (as found, as left) per point: the 200 g point was adjusted.
-             {"200": ("200.0014", "200.0003")}, "0.0002"),
-            ("verification", {"name": "电子天平 Electronic balance", "manufacturer": "Sartorius",
-                              "model": "Quintix224-1CN", "serial_number": "0037512468",
-                              "accuracy_class": "Ⅰ"}, {}, "0.0003"))
+    Job = tuple[str, dict[str, str], dict[str, tuple[str, str]], str]
+    jobs: tuple[Job, ...] = (
+        ("calibration", {"name": "电子天平 Electronic balance", "manufacturer": "Mettler Toledo",
+                         "model": "XPR205DR", "serial_number": "C318074562",
+                         "accuracy_class": "Ⅰ"},
+         # (as found, as left) per point: the 200 g point was adjusted.
+         {"200": ("200.0014", "200.0003")}, "0.0002"),
+        ("verification", {"name": "电子天平 Electronic balance", "manufacturer": "Sartorius",
+                          "model": "Quintix224-1CN", "serial_number": "0037512468",
+                          "accuracy_class": "Ⅰ"}, {}, "0.0003"))
     for kind, item, adjusted, offset in jobs:
         with unit_of_work(session):
             job = work.create_job(
@@ -259,7 +263,7 @@ def _demo_certificates(session: Any, rt: Any, users: dict[str, Any], passwords: 
                              "unit": "%RH"}],
                 request_number_format=settings.request_number_format,
                 sample_number_format=settings.sample_number_format, timezone=tz)
-            number = session.get(samples.Sample, job.sample_id).number
+            number = session.get(Sample, job.sample_id).number
             for point in job.procedure.points:
                 nominal = Decimal(point.nominal)
                 values = [str(nominal + Decimal(offset)), str(nominal + Decimal(offset)),
@@ -292,7 +296,7 @@ def _demo_amendment(session: Any, rt: Any, users: dict[str, Any], passwords: dic
     why = "原始记录核对：试样质量誊写有误 / record check: the specimen mass was mistranscribed"
     with unit_of_work(session):
         report = session.scalar(select(Report).where(Report.number == number))
-        sample = session.get(samples.Sample, report.sample_id)
+        sample = session.get(Sample, report.sample_id)
         amend_report(session, actor=signatory, number=number, reason=why)
         result = next(r for t in sample.tests for r in t.results if r.is_current)
         samples.correct_result(session, actor=tech, result_id=result.id, value="100.03",
@@ -362,7 +366,7 @@ def _demo_equipment(session: Any, rt: Runtime, qm: Any, today: dt.date) -> Any:
                                        ("100", "99.999950", "0.000050"),
                                        ("200", "200.000120", "0.000080"))])
     # The weights the lab calibrates customers' balances with, calibrated by an accredited
-    # provider (JJF 1847-2020 6.2.1: E2 weights for a class Ⅰ balance).
+    # provider (E2 weights for a class Ⅰ balance, JJF 1847-2020).
     e2b = register(asset_number="STD-E2-002", name="E2 等级砝码 E2 weight set 10 g–200 g",
                    manufacturer="Mettler Toledo", model="E2-200", serial_number="E2-2023-0719",
                    location="质量室 Mass lab, cabinet 3", role="reference standard",
