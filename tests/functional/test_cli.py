@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sqlalchemy import create_engine, text
+
 from lims.calibration.dcc import parse_dcc
 from lims.reports.sign import validate_pdf
 
@@ -53,6 +55,19 @@ def test_init_demo_report_and_pki(database_url, tmp_path, font_dir):
         dcc = parse_dcc((tmp_path / f"{kind}.xml").read_bytes(), provider_kind="in-house")
         assert dcc.number == cert["number"] and dcc.item.serial_number == serial
         assert dcc.results and all(r.unit for r in dcc.results)
+    # Every point of the certificates is in the demo's scope: both carry CMA and CNAS; the
+    # calibrated balance was adjusted at one point (as found and as left), the verified one
+    # passes at every point.
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        stored = {n: json.loads(c) for n, c in conn.execute(
+            text("SELECT number, content FROM reports"))}
+    engine.dispose()
+    assert all(c["marks"] == ["CMA", "CNAS"] for c in stored.values())
+    calibrated = next(c for c in stored.values() if c["kind"] == "calibration_certificate")
+    assert [p["state"] for p in calibrated["points"]].count("as found") == 1
+    verified = next(c for c in stored.values() if c["kind"] == "verification_certificate")
+    assert {p["conformity"] for p in verified["points"]} == {"pass"}
     no_dcc = lims(env, "report", "export-dcc", number, str(tmp_path / "x.xml"))
     assert no_dcc.returncode == 1 and "no Digital Calibration Certificate" in no_dcc.stderr
     out = lims(env, "report", "export", number, str(tmp_path / "r.pdf"))
