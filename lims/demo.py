@@ -10,8 +10,11 @@ import datetime as dt
 import json
 import os
 import secrets
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
 
 from lims.auth.services import create_user, get_user
 from lims.calibration.certificates import parse_json
@@ -21,12 +24,13 @@ from lims.instruments.services import register_instrument
 from lims.reports.services import issue_report
 from lims.runtime import Runtime
 from lims.samples import services as samples
+from lims.samples.models import Sample
 
 USERS = [
     ("admin", "系统管理员 Admin", ["admin"], []),
     ("tech", "王技术 Wang Jishu", ["technician"], []),
     ("reviewer", "李审核 Li Shenhe", ["reviewer"], []),
-    ("signatory", "张批准 Zhang Pizhun", ["signatory"], ["textiles"]),
+    ("signatory", "张批准 Zhang Pizhun", ["signatory"], ["textiles", "mass"]),
     ("qm", "赵质量 Zhao Zhiliang", ["quality_manager"], []),
     ("auditor", "陈评审 Chen Pingshen", ["auditor"], []),
 ]
@@ -91,7 +95,9 @@ def seed(rt: Runtime) -> list[tuple[str, str, str]]:
                         {"name": "耐水色牢度 Colour fastness to water", "kind": "grade",
                          "unit": "级", "lower_limit": "3"},
                         {"name": "异味 Odour", "kind": "qualitative", "expected": "未检出"}])
-                _demo_scope(session, users, today)  # the demo report carries CMA and CNAS
+                procs = _demo_procedures(session, qm)
+                # The demo report and certificates carry CMA and CNAS.
+                _demo_scope(session, users, today)
                 ch = method.characteristics[0]
                 req = samples.create_request(
                     session, actor=tech, customer_id=customer.id, description="委托检验",
@@ -135,8 +141,12 @@ def seed(rt: Runtime) -> list[tuple[str, str, str]]:
                 # Electronic signatures: the signatory's password, as on the forms.
                 samples.approve_sample(session, actor=users["signatory"], number=first_number,
                                        password=passwords["signatory"])
-                issue_report(session, actor=users["signatory"], sample_number=first_number,
-                             settings=settings, password=passwords["signatory"])
+                report = issue_report(session, actor=users["signatory"],
+                                      sample_number=first_number, settings=settings,
+                                      password=passwords["signatory"])
+                report_number = report.number
+            _demo_certificates(session, rt, users, passwords, procs)
+            _demo_amendment(session, rt, users, passwords, report_number)
         finally:
             session.close()
     logins = [(name, passwords[name], ", ".join(roles)) for name, _f, roles, _s in USERS]
@@ -159,8 +169,144 @@ def _demo_scope(session: Any, users: dict[str, Any], today: dt.date) -> None:
     item = add_scope_item(session, actor=users["qm"], method_code="GB/T 4669-2008",
                           parameter="试样质量 Specimen mass", schemes=["CMA", "CNAS"],
                           object_="纺织品 Textiles", minimum="0.1", maximum="1000", unit="g")
+    # The calibration and verification of balances, for the demo certificates (a calibration
+    # item of the scope: the marks only when every point is within its range, CNAS-R01).
+    items: list[object] = [item.id]
+    items += [
+        add_scope_item(session, actor=users["qm"], method_code=code, parameter="",
+                       category="calibration", schemes=["CMA", "CNAS"],
+                       object_="电子天平 Electronic balances", kind="mass", minimum="0",
+                       maximum="220", unit="g").id
+        for code in (CALIBRATION_CODE, VERIFICATION_CODE)]
     set_roles(session, actor=users["admin"], username="signatory", roles=["signatory"],
-              scopes=["textiles"], scope_items=[item.id])
+              scopes=["textiles", "mass"], scope_items=items)
+
+
+CALIBRATION_CODE = "JJF 1847-2020"
+VERIFICATION_CODE = "JJG 1036-2022"
+# JJF 1847-2020 style: the error of indication E = I − m_ref + δI (indication, the reference
+# weight's conventional mass, the rounding of the display), U with k = 2 (JJF 1059.1), and the
+# lab's CMC as the floor of the reported U (CNAS-CL01-G003).
+BUDGET: dict[str, Any] = {
+    "measurand": {"symbol": "E", "unit": "{unit}", "description": "示值误差 error of indication"},
+    "model": "I - m_ref + dI",
+    "coverage": {"k": 2},
+    "inputs": [
+        {"symbol": "I", "value": "{readings.mean}", "unit": "{unit}",
+         "uncertainty": {"type": "A", "standard": "{readings.sdm}", "dof": "{readings.dof}"}},
+        {"symbol": "m_ref", "value": "{reference}", "unit": "{unit}",
+         "uncertainty": {"type": "B", "distribution": "normal", "expanded": "{standard.U}",
+                         "k": "{standard.k}"}},
+        {"symbol": "dI", "value": "0", "unit": "{unit}",
+         "uncertainty": {"type": "B", "distribution": "rectangular",
+                         "half_width": "{resolution.half}"}}],
+    "cmc": {"expanded": "{const.cmc}", "unit": "{unit}"},
+}
+# A class Ⅰ balance, e = 1 mg: MPE ±0.5e up to 50 000e, ±1.0e to 200 000e (JJG 1036-2022).
+POINTS = (("10", "0.0005"), ("50", "0.0005"), ("100", "0.0010"), ("200", "0.0010"))
+
+
+def _demo_procedures(session: Any, qm: Any) -> dict[str, int]:
+    """A calibration specification and a verification regulation for customers' balances,
+    both using the E2 weights STD-E2-002 (calibrated by an accredited provider)."""
+    from lims.calibration.procedures import create_procedure
+
+    out = {}
+    for kind, code, title, clause, months in (
+            ("calibration", CALIBRATION_CODE, "电子天平校准规范 Calibration of electronic "
+             "balances", "", None),
+            ("verification", VERIFICATION_CODE, "电子天平检定规程 Verification of electronic "
+             "balances", "", 12)):
+        proc = create_procedure(
+            session, actor=qm, code=code, title=title, clause=clause, kind=kind, field="mass",
+            quantity="示值误差 Error of indication", unit="g",
+            points=[{"nominal": n, "mpe": mpe} for n, mpe in POINTS],
+            standards=[{"asset_number": "STD-E2-002"}], constants={"cmc": "0.00012"},
+            verification_months=months, budget=BUDGET)
+        out[kind] = proc.id
+    return out
+
+
+def _demo_certificates(session: Any, rt: Any, users: dict[str, Any], passwords: dict[str, str],
+                       procs: dict[str, int]) -> None:
+    """A customer's balance calibrated (one point adjusted: as found and as left) and another
+    verified, each read by the technician, reviewed, approved and issued by the signatory with
+    its DCC (separation of duties, RB/T 214 4.5.20)."""
+    from lims.calibration import work
+
+    settings, tz = rt.settings, rt.settings.timezone
+    tech, reviewer, signatory = users["tech"], users["reviewer"], users["signatory"]
+    with unit_of_work(session):
+        customer = samples.create_customer(
+            session, actor=tech, name="宁波示例制药有限公司 Ningbo Example Pharmaceutical Co.",
+            contact="周工 Ms Zhou, 0574-8777 0000", address="宁波市鄞州区示例路 8 号")
+        customer_id = customer.id
+    Job = tuple[str, dict[str, str], dict[str, tuple[str, str]], str]
+    jobs: tuple[Job, ...] = (
+        ("calibration", {"name": "电子天平 Electronic balance", "manufacturer": "Mettler Toledo",
+                         "model": "XPR205DR", "serial_number": "C318074562",
+                         "accuracy_class": "Ⅰ"},
+         # (as found, as left) per point: the 200 g point was adjusted.
+         {"200": ("200.0014", "200.0003")}, "0.0002"),
+        ("verification", {"name": "电子天平 Electronic balance", "manufacturer": "Sartorius",
+                          "model": "Quintix224-1CN", "serial_number": "0037512468",
+                          "accuracy_class": "Ⅰ"}, {}, "0.0003"))
+    for kind, item, adjusted, offset in jobs:
+        with unit_of_work(session):
+            job = work.create_job(
+                session, actor=tech, procedure_id=procs[kind], customer_id=customer_id,
+                condition="完好，附电源适配器 intact, with its power adapter", item=item,
+                resolution="0.0001", conformity_requested=kind == "verification",
+                place="本实验室 Laboratory",
+                conditions=[{"name": "温度 Temperature", "value": "20.3", "unit": "℃"},
+                            {"name": "相对湿度 Relative humidity", "value": "45",
+                             "unit": "%RH"}],
+                request_number_format=settings.request_number_format,
+                sample_number_format=settings.sample_number_format, timezone=tz)
+            number = session.get(Sample, job.sample_id).number
+            for point in job.procedure.points:
+                nominal = Decimal(point.nominal)
+                values = [str(nominal + Decimal(offset)), str(nominal + Decimal(offset)),
+                          str(nominal + Decimal(offset) - Decimal("0.0001"))]
+                if point.nominal in adjusted:
+                    found, left = adjusted[point.nominal]
+                    work.record_readings(session, actor=tech, number=number,
+                                         point_id=point.id, values=[found], state="as found",
+                                         timezone=tz)
+                    values = [left, left, left]
+                work.record_readings(session, actor=tech, number=number, point_id=point.id,
+                                     values=values, state="as left", timezone=tz)
+            samples.complete_testing(session, actor=tech, number=number)
+            samples.review_sample(session, actor=reviewer, number=number)
+            samples.approve_sample(session, actor=signatory, number=number,
+                                   password=passwords["signatory"])
+            issue_report(session, actor=signatory, sample_number=number, settings=settings,
+                         password=passwords["signatory"])
+
+
+def _demo_amendment(session: Any, rt: Any, users: dict[str, Any], passwords: dict[str, str],
+                    number: str) -> None:
+    """The demo test report amended: a result corrected with its reason, reviewed, approved
+    and issued again; the original stays, superseded (ISO/IEC 17025 7.8.8)."""
+    from lims.reports.amend import amend_report
+    from lims.reports.models import Report
+
+    tz = rt.settings.timezone
+    tech, signatory = users["tech"], users["signatory"]
+    why = "原始记录核对：试样质量誊写有误 / record check: the specimen mass was mistranscribed"
+    with unit_of_work(session):
+        report = session.scalar(select(Report).where(Report.number == number))
+        sample = session.get(Sample, report.sample_id)
+        amend_report(session, actor=signatory, number=number, reason=why)
+        result = next(r for t in sample.tests for r in t.results if r.is_current)
+        samples.correct_result(session, actor=tech, result_id=result.id, value="100.03",
+                               unit="g", reason=why, timezone=tz)
+        samples.complete_testing(session, actor=tech, number=sample.number)
+        samples.review_sample(session, actor=users["reviewer"], number=sample.number)
+        samples.approve_sample(session, actor=signatory, number=sample.number,
+                               password=passwords["signatory"])
+        issue_report(session, actor=signatory, sample_number=sample.number,
+                     settings=rt.settings, password=passwords["signatory"])
 
 
 def _demo_equipment(session: Any, rt: Runtime, qm: Any, today: dt.date) -> Any:
@@ -219,6 +365,17 @@ def _demo_equipment(session: Any, rt: Runtime, qm: Any, today: dt.date) -> Any:
                                        ("10", "10.000031", "0.000030"),
                                        ("100", "99.999950", "0.000050"),
                                        ("200", "200.000120", "0.000080"))])
+    # The weights the lab calibrates customers' balances with, calibrated by an accredited
+    # provider (E2 weights for a class Ⅰ balance, JJF 1847-2020).
+    e2b = register(asset_number="STD-E2-002", name="E2 等级砝码 E2 weight set 10 g–200 g",
+                   manufacturer="Mettler Toledo", model="E2-200", serial_number="E2-2023-0719",
+                   location="质量室 Mass lab, cabinet 3", role="reference standard",
+                   accuracy_class="OIML E2", quantities=mass)
+    calibrate(e2b, "ZJ-ZL2026-1506", prov, -60, 305, conditions=room, results=[
+        {"quantity": "conventional mass", "nominal": n, "nominal_unit": "g", "value": v,
+         "unit": "g", "expanded_uncertainty": u, "k": "2"}
+        for n, v, u in (("10", "10.000015", "0.000020"), ("50", "50.000022", "0.000030"),
+                        ("100", "100.000041", "0.000050"), ("200", "200.000060", "0.000100"))])
     balance = register(asset_number="EQ-BAL-001", name="电子天平 Analytical balance",
                        manufacturer="Mettler Toledo", model="XS204",
                        serial_number=BALANCE_SERIAL, location="力学室 Mechanics lab, bench 2",

@@ -613,7 +613,8 @@ def standards_at(session: Session, job: CalibrationJob, reading: CalibrationRead
     """Each standard's record as kept with the readings, and its calibration point nearest the
     nominal (of the procedure's dimension; as-left values where the record has both)."""
     proc = job.procedure
-    want = units.parse_unit(proc.unit).dimensionality
+    proc_unit = units.parse_unit(proc.unit)
+    want = proc_unit.dimensionality
     out = []
     for s in proc.standards:
         instrument = session.get(Instrument, s.instrument_id)
@@ -628,12 +629,11 @@ def standards_at(session: Session, job: CalibrationJob, reading: CalibrationRead
                 unit = units.parse_unit(p.unit)
                 if unit.dimensionality != want:
                     continue
-                value = units.convert(units.parse_value(p.value), unit, units.parse_unit(
-                    proc.unit))
-                nom_unit = units.parse_unit(p.nominal_unit or p.unit)
+                value = units.convert(units.parse_value(p.value), unit, proc_unit)
+                nom_unit = unit if not p.nominal_unit or p.nominal_unit == p.unit else \
+                    units.parse_unit(p.nominal_unit)
                 nom = value if p.nominal is None or nom_unit.dimensionality != want else \
-                    units.convert(units.parse_value(p.nominal), nom_unit,
-                                  units.parse_unit(proc.unit))
+                    units.convert(units.parse_value(p.nominal), nom_unit, proc_unit)
             except (InvalidInput, ArithmeticError):
                 continue
             key = (abs(nom - nominal), 0 if p.state == PointState.AS_LEFT else 1, p, value, nom)
@@ -771,8 +771,17 @@ def compute(session: Session, sample: Sample, job: CalibrationJob) -> list[Point
     order = {p.id: p.seq for p in job.procedure.points}
     readings = sorted((r for r in job.readings if r.is_current),
                       key=lambda r: (order[r.point_id], STATES.index(PointState(r.state))))
-    return [compute_reading(session, job, r, rule=req.decision_rule, r=req.guard_factor)
-            for r in readings]
+    # The session's identity map holds objects weakly: without these references every point
+    # would load the standards and their certificates (with their points) again — 5 queries
+    # a point, most of a 20-point certificate's content time. Same rows, same transaction.
+    held: list[object] = [session.get(Instrument, s.instrument_id)
+                          for s in job.procedure.standards]
+    held += [session.get(CalibrationRecord, rec_id)
+             for rec_id in {i for r in readings for i in r.standard_records.values()}]
+    results = [compute_reading(session, job, r, rule=req.decision_rule, r=req.guard_factor)
+               for r in readings]
+    del held
+    return results
 
 
 def final_results(results: Iterable[PointResult]) -> list[PointResult]:

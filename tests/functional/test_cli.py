@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sqlalchemy import create_engine, text
+
+from lims.calibration.dcc import parse_dcc
 from lims.reports.sign import validate_pdf
 
 
@@ -34,8 +37,39 @@ def test_init_demo_report_and_pki(database_url, tmp_path, font_dir):
 
     listed = lims(env, "report", "list", "--json")
     reports = json.loads(listed.stdout)
-    assert len(reports) == 1 and reports[0]["status"] == "issued"
-    number = reports[0]["number"]
+    # The demo issues a test report, amends it (the original superseded), and issues a
+    # calibration certificate and a verification certificate of customers' balances.
+    by_kind = sorted((r["kind"], r["status"]) for r in reports)
+    assert by_kind == [("calibration_certificate", "issued"), ("test_report", "issued"),
+                       ("test_report", "superseded"), ("verification_certificate", "issued")]
+    old = next(r for r in reports if r["status"] == "superseded")
+    new = next(r for r in reports if r["kind"] == "test_report" and r["status"] == "issued")
+    assert (old["superseded_by"], new["supersedes"]) == (new["number"], old["number"])
+    assert "mistranscribed" in new["amendment"]
+    number = new["number"]
+    for kind, serial in (("calibration_certificate", "C318074562"),
+                         ("verification_certificate", "0037512468")):
+        cert = next(r for r in reports if r["kind"] == kind)
+        out = lims(env, "report", "export-dcc", cert["number"], str(tmp_path / f"{kind}.xml"))
+        assert out.returncode == 0, out.stderr
+        dcc = parse_dcc((tmp_path / f"{kind}.xml").read_bytes(), provider_kind="in-house")
+        assert dcc.number == cert["number"] and dcc.item.serial_number == serial
+        assert dcc.results and all(r.unit for r in dcc.results)
+    # Every point of the certificates is in the demo's scope: both carry CMA and CNAS; the
+    # calibrated balance was adjusted at one point (as found and as left), the verified one
+    # passes at every point.
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        stored = {n: json.loads(c) for n, c in conn.execute(
+            text("SELECT number, content FROM reports"))}
+    engine.dispose()
+    assert all(c["marks"] == ["CMA", "CNAS"] for c in stored.values())
+    calibrated = next(c for c in stored.values() if c["kind"] == "calibration_certificate")
+    assert [p["state"] for p in calibrated["points"]].count("as found") == 1
+    verified = next(c for c in stored.values() if c["kind"] == "verification_certificate")
+    assert {p["conformity"] for p in verified["points"]} == {"pass"}
+    no_dcc = lims(env, "report", "export-dcc", number, str(tmp_path / "x.xml"))
+    assert no_dcc.returncode == 1 and "no Digital Calibration Certificate" in no_dcc.stderr
     out = lims(env, "report", "export", number, str(tmp_path / "r.pdf"))
     assert out.returncode == 0, out.stderr
     assert lims(env, "pki", "export-ca", str(tmp_path / "ca.pem")).returncode == 0
@@ -58,11 +92,16 @@ def test_init_demo_report_and_pki(database_url, tmp_path, font_dir):
     found = lims(env, "impact", "STD-E2-001", "--from", "2000-01-01", "--json")
     assert found.returncode == 0, found.stderr
     impact = json.loads(found.stdout)
-    assert impact["instruments"] == ["EQ-BAL-001"] and impact["reports"] == [number]
+    # Both the superseded report and its replacement relied on the E2 set (7.8.8: both stay).
+    assert impact["instruments"] == ["EQ-BAL-001"]
+    assert impact["reports"] == sorted([old["number"], number])
     assert impact["results"] == 1 and impact["customers"][0].startswith("杭州示例纺织")
     assert set(impact) == {"asset", "from", "to", "calibrations", "instruments", "results",
                            "reports", "customers"}
     assert "STD-E1-001" in lims(env, "trace", number).stdout
+    # The certificates' weights, calibrated by an accredited provider, reach both of them.
+    certs = json.loads(lims(env, "impact", "STD-E2-002", "--from", "2000-01-01", "--json").stdout)
+    assert certs["reports"] == sorted(r["number"] for r in reports if r["kind"] != "test_report")
     assert lims(env, "impact", "NOPE", "--from", "2026-01-01").returncode == 1
     assert lims(env, "impact", "STD-E2-001", "--from", "26/01/2026").returncode == 1
 
