@@ -175,3 +175,19 @@ def job_readings(session: Any, job: Any) -> list[Any]:
 
     return list(session.scalars(select(CalibrationReading).where(
         CalibrationReading.job_id == job.id).order_by(CalibrationReading.id)))
+
+
+def test_a_certificates_dcc_is_frozen_once_stored(session, world, settings):
+    """reports.dcc is what the API and ``lims report export-dcc`` hand out: like ``pdf`` the
+    append-only guard refuses to rewrite it (migration 0011), on both databases."""
+    from sqlalchemy import text
+
+    standard(session, world)
+    report = _issue(session, world, settings, approved_job(session, world,
+                                                           procedure(session, world)))
+    forged = report.dcc.replace(b"C123", b"C999")
+    with pytest.raises(Exception, match="append-only"), unit_of_work(session):
+        session.execute(text("UPDATE reports SET dcc = :dcc WHERE id = :id"),
+                        {"dcc": forged, "id": report.id})
+    session.expire_all()
+    assert stored_dcc(session.get(Report, report.id)) == extract_dcc(stored_pdf(report))
