@@ -191,3 +191,28 @@ def test_a_certificates_dcc_is_frozen_once_stored(session, world, settings):
                         {"dcc": forged, "id": report.id})
     session.expire_all()
     assert stored_dcc(session.get(Report, report.id)) == extract_dcc(stored_pdf(report))
+
+
+def test_the_recovery_job_finishes_a_claimed_certificate_with_its_dcc(session, world, settings,
+                                                                      monkeypatch):
+    """A worker that crashed after claiming a certificate: ``finish_pending_reports`` loads
+    the CertificateContent claim, signs it and stores it with the DCC its PDF embeds."""
+    import datetime as dt
+
+    from lims.reports import issuing
+    from lims.reports.services import claim_report
+
+    standard(session, world)
+    number = approved_job(session, world, procedure(session, world))
+    with unit_of_work(session):
+        claimed = claim_report(session, actor=world.user(session, "signatory"),
+                               sample_number=number, settings=settings, password=PASSWORD)
+    monkeypatch.setattr(issuing, "RECOVER_AFTER", dt.timedelta(seconds=-60))
+    with unit_of_work(session):
+        out = issuing.finish_pending_reports(session, settings)
+    assert out == {"finished": [claimed.number], "failed": []}
+    session.expire_all()
+    report = session.scalar(select(Report).where(Report.number == claimed.number))
+    assert report.kind == "calibration_certificate" and report.dcc is not None
+    assert stored_dcc(report) == report.dcc
+    assert parse_dcc(report.dcc, provider_kind="in-house").number == claimed.number
