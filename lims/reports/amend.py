@@ -35,7 +35,8 @@ from typing import Any, TypeVar
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from lims.audit.services import record, snapshot
+from lims.audit.records import WITHDRAWAL_FIELDS
+from lims.audit.services import _jsonable, record, snapshot
 from lims.auth.models import Role, User
 from lims.auth.services import require
 from lims.db import utcnow
@@ -283,9 +284,13 @@ def withdraw_report(session: Session, *, actor: User, number: Any, reason: Any,
     case = review_case(session, report.id)
     record(session, actor=actor, action="report.withdraw", entity_type="reports",
            entity_id=report.number, before=before,
-           after={"number": report.number, "status": report.status,
-                  "withdrawn_at": now.isoformat(), "category": category,
-                  "recall_case": case}, reason=why)
+           after={"number": report.number, "status": report.status, "category": category,
+                  "recall_case": case,
+                  # The row's own columns, as ``lims audit verify --records`` compares them:
+                  # they stay writable at the database (the status changes once), so the
+                  # event is what shows who withdrew and why (ISO/IEC 17025 7.8.8.1).
+                  **{f: _jsonable(getattr(report, f)) for f in WITHDRAWAL_FIELDS}},
+           reason=why)
     return report
 
 
