@@ -168,6 +168,11 @@ def test_a_certificate_is_amended_and_withdrawn(session, world, settings, pki_di
                         reason="standard recalled", category="recall")
     session.expire_all()
     assert session.get(Report, second.id).status == "withdrawn"
+    # Every step audited: the rows match their last audited state (lims audit verify --records).
+    from lims.audit.records import verify_records
+
+    records = verify_records(session)
+    assert records.ok, [str(p) for p in records.problems]
 
 
 def job_readings(session: Any, job: Any) -> list[Any]:
