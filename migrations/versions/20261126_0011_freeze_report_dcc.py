@@ -1,4 +1,5 @@
-"""Freeze a certificate's DCC once it is stored (ISO/IEC 17025 7.5, 7.8.8; issue 10 review).
+"""Freeze a certificate's DCC once it is stored, and a withdrawn or superseded document's
+status and withdrawal (ISO/IEC 17025 7.5, 7.8.8; issue 10 review).
 
 Migration 0008 added ``reports.dcc`` but left it outside the append-only guard "for later
 wiring". It is now written once, at issue, beside the signed PDF that embeds it, and it is
@@ -7,7 +8,12 @@ would be a change of an issued record, so it joins ``pdf`` in the guard. (``stor
 still compares it with the copy inside the signed PDF; the guard stops the change at the
 database instead of at the next read.)
 
-Only the trigger changes; the table is not rebuilt, so SQLite keeps ``reports_no_delete``.
+The status and the withdrawal columns change once after issue (issued → superseded or
+withdrawn, with who, when, why and the category); superseded and withdrawn are final
+(lims.reports.amend). ``reports_final`` refuses any later change of them, so who withdrew a
+certificate and why cannot be rewritten after the fact.
+
+Only triggers change; the table is not rebuilt, so SQLite keeps ``reports_no_delete``.
 
 Revision ID: 0011
 Revises: 0010
@@ -41,9 +47,27 @@ def _guard_reports(columns: tuple[str, ...]) -> None:
                    BEGIN SELECT RAISE(ABORT, 'UPDATE on reports refused: the record is append-only (issued report)'); END""")
 
 
+FINAL = ("status", "withdrawn_at", "withdrawn_by_id", "withdrawal_reason",
+         "withdrawal_category")
+FINAL_WHEN = "OLD.status IN ('superseded', 'withdrawn')"
+
+
 def upgrade() -> None:
     _guard_reports(FROZEN_AFTER)
+    cols = ", ".join(FINAL)
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"""CREATE TRIGGER reports_final BEFORE UPDATE OF {cols} ON reports
+                       FOR EACH ROW WHEN ({FINAL_WHEN})
+                       EXECUTE FUNCTION lims_refuse_change('superseded or withdrawn report')""")
+    else:
+        op.execute(f"""CREATE TRIGGER reports_final BEFORE UPDATE OF {cols} ON reports
+                       WHEN {FINAL_WHEN}
+                       BEGIN SELECT RAISE(ABORT, 'UPDATE on reports refused: the record is append-only (superseded or withdrawn report)'); END""")
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER IF EXISTS reports_final ON reports")
+    else:
+        op.execute("DROP TRIGGER IF EXISTS reports_final")
     _guard_reports(FROZEN_BEFORE)
