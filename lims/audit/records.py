@@ -12,7 +12,7 @@ who dropped the triggers. Which events describe which rows:
 * ``samples`` (entity id: the sample number): ``sample.register`` and every transition
   (``before``/``after`` snapshots): status, receipt, review and approval.
 * ``reports`` (entity id: the report number): ``report.issue`` records number, status, SHA-256
-  and size.
+  and size; ``report.withdraw`` the status and who withdrew, when, why and the category.
 
 The states are merged over a row's events in sequence order, so an event that records only
 some fields (a report's later status change) keeps the others; only fields some event recorded
@@ -42,7 +42,11 @@ RESULT_FIELDS = ("value", "unit", "unit_text", "conformity", "is_current", "vers
 SAMPLE_FIELDS = ("status", "description", "request_id", "registered_by_id", "received_at",
                  "received_by_id", "condition_on_receipt", "reviewed_at", "reviewed_by_id",
                  "approved_at", "approved_by_id")
-REPORT_FIELDS = ("status", "sha256", "size")
+# The withdrawal columns are set once after issue, outside the append-only trigger
+# (ISO/IEC 17025 7.8.8.1); ``report.withdraw`` records them.
+WITHDRAWAL_FIELDS = ("withdrawn_at", "withdrawn_by_id", "withdrawal_reason",
+                     "withdrawal_category")
+REPORT_FIELDS = ("status", "sha256", "size", *WITHDRAWAL_FIELDS)
 KINDS = {"results": "result", "samples": "sample", "reports": "report"}
 
 

@@ -54,6 +54,7 @@ from lims.calibration.models import (
     PointState,
     ProcedurePoint,
     ReadingStandard,
+    RecordStatus,
 )
 from lims.calibration.procedures import Value, decimal_text, fill, get_procedure, placeholders
 from lims.calibration.services import check_fit_for_use, lab_day, latest_record
@@ -257,9 +258,19 @@ def standard_in_force(session: Session, instrument: Instrument, at: dt.datetime 
     except CalibrationExpired:
         day = lab_day(moment, timezone)
         last = latest_record(session, instrument.id)
+        revoked = None if last else session.scalar(
+            select(CalibrationRecord).where(CalibrationRecord.instrument_id == instrument.id,
+                                            CalibrationRecord.is_current,
+                                            CalibrationRecord.status == RecordStatus.REVOKED)
+            .order_by(CalibrationRecord.id.desc()).limit(1))
+        # A record revoked after the work was approved (a recall, ISO/IEC 17025 6.4.4): say
+        # so, rather than that the standard was never calibrated.
         validity = (f"its calibration certificate {last.certificate_number} "
                     f"({last.provider.name}) was valid until {last.valid_until.isoformat()}"
-                    if last else "it has no calibration recorded")
+                    if last else
+                    f"its calibration certificate {revoked.certificate_number} "
+                    f"({revoked.provider.name}) was revoked" if revoked else
+                    "it has no calibration recorded")
         raise CalibrationExpired(
             f"standard {instrument.asset_number} {instrument.name} cannot be used on {day}: "
             f"{validity} (ISO/IEC 17025 6.4.4, 6.5)", field="standards",

@@ -35,11 +35,13 @@ from typing import Any, TypeVar
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from lims.audit.services import record, snapshot
+from lims.accreditation.services import check_authority, sample_items
+from lims.audit.records import WITHDRAWAL_FIELDS
+from lims.audit.services import _jsonable, record, snapshot
 from lims.auth.models import Role, User
 from lims.auth.services import require
 from lims.db import utcnow
-from lims.errors import Conflict, InvalidInput, NotFound, OutsideScope, ReportError
+from lims.errors import Conflict, InvalidInput, NotFound, ReportError
 from lims.reports.models import Report, ReportAmendment, ReportStatus, WithdrawalCategory
 from lims.samples.lifecycle import SampleStatus, check_transition
 from lims.samples.models import Sample
@@ -152,7 +154,7 @@ def _check_amendable(session: Session, actor: User, report: Report, sample: Samp
         raise ReportStateError(f"report {report.number} is already being amended (since "
                                f"{current.requested_at:%Y-%m-%d %H:%M} UTC)",
                                report=report.number)
-    _check_scope(actor, sample)
+    _check_scope(session, actor, sample)
     check_transition(sample.status, SampleStatus.IN_TESTING, sample=sample.number,
                      amendment=True)
 
@@ -175,19 +177,18 @@ def check_withdraw(session: Session, *, actor: User, number: Any, reason: Any,
     _category(category)
     report, sample = _report(session, number)
     _check_withdrawable(session, report)
-    _check_scope(actor, sample)
+    _check_scope(session, actor, sample)
     return report
 
 
-def _check_scope(actor: User, sample: Sample) -> None:
-    """A signatory amends or withdraws only within their authorised scope (RB/T 214 4.2.4); the quality
-    manager may open any amendment (the replacement is still signed within scope)."""
+def _check_scope(session: Session, actor: User, sample: Sample) -> None:
+    """A signatory amends or withdraws only within their authorised scope (RB/T 214 4.2.4):
+    the same items that approval and issue check, so a certificate's procedure counts too
+    (its sample has no test methods); the quality manager may open any amendment (the
+    replacement is still signed within scope)."""
     if Role.QUALITY_MANAGER in actor.roles:
         return
-    outside = sorted({t.method.field for t in sample.tests} - actor.scopes)
-    if outside:
-        raise OutsideScope(f"{actor.username} is not authorised to sign for "
-                           f"{', '.join(outside)}", sample=sample.number, fields=outside)
+    check_authority(session, actor=actor, items=sample_items(sample), sample=sample.number)
 
 
 C = TypeVar("C")
@@ -266,7 +267,7 @@ def withdraw_report(session: Session, *, actor: User, number: Any, reason: Any,
     _category(category)
     report, sample = _locked_report(session, number)
     _check_withdrawable(session, report)
-    _check_scope(actor, sample)
+    _check_scope(session, actor, sample)
     before = {"status": report.status}
     now = utcnow()
     won = session.execute(
@@ -283,9 +284,13 @@ def withdraw_report(session: Session, *, actor: User, number: Any, reason: Any,
     case = review_case(session, report.id)
     record(session, actor=actor, action="report.withdraw", entity_type="reports",
            entity_id=report.number, before=before,
-           after={"number": report.number, "status": report.status,
-                  "withdrawn_at": now.isoformat(), "category": category,
-                  "recall_case": case}, reason=why)
+           after={"number": report.number, "status": report.status, "category": category,
+                  "recall_case": case,
+                  # The row's own columns, as ``lims audit verify --records`` compares them:
+                  # they stay writable at the database (the status changes once), so the
+                  # event is what shows who withdrew and why (ISO/IEC 17025 7.8.8.1).
+                  **{f: _jsonable(getattr(report, f)) for f in WITHDRAWAL_FIELDS}},
+           reason=why)
     return report
 
 

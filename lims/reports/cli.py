@@ -115,6 +115,16 @@ def report_withdraw(number: str, reason: str, category: str, username: str) -> N
     click.echo(f"report {number} withdrawn ({category})")
 
 
+def write_file(file: str, data: bytes) -> None:
+    """Write an exported document; a path that cannot be written is an error message, not a
+    traceback."""
+    try:
+        Path(file).write_bytes(data)
+    except OSError as exc:
+        fail(f"cannot write {file}: {exc.strerror or exc}")
+    click.echo(f"wrote {file} ({len(data)} bytes)")
+
+
 @report.command("export-dcc")
 @click.argument("number")
 @click.argument("file", type=click.Path(dir_okay=False, writable=True))
@@ -132,8 +142,7 @@ def report_export_dcc(number: str, file: str) -> None:
             fail(str(exc))
         finally:
             session.close()
-    Path(file).write_bytes(xml)
-    click.echo(f"wrote {file} ({len(xml)} bytes)")
+    write_file(file, xml)
 
 
 @report.command("export")
@@ -152,8 +161,7 @@ def report_export(number: str, file: str) -> None:
             fail(str(exc))
         finally:
             session.close()
-    Path(file).write_bytes(pdf)
-    click.echo(f"wrote {file} ({len(pdf)} bytes)")
+    write_file(file, pdf)
 
 
 @report.command("verify")

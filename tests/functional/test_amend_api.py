@@ -229,3 +229,37 @@ def test_pages_confirm_first_and_offer_withdrawal_of_a_recalled_report(app, clie
                          data={"csrf_token": csrf(client, f"/reports/{chain.beta}"),
                                "reason": "x"})
     assert denied.status_code == 403
+
+
+def test_export_dcc_errors_are_messages_not_tracebacks(session, world, settings, cli_env,
+                                                       tmp_path):
+    """A careless operator: a test report (no DCC), an unknown number, a directory that does
+    not exist; each is one line on stderr and exit 1."""
+    from tests.support.calibration import approved_job, procedure, standard
+
+    standard(session, world)
+    number = approved_job(session, world, procedure(session, world))
+    with_dcc = issue_report_for(session, world, settings, number)
+    _sample, test_report = world.reported_sample(session, settings)
+    session.rollback()
+    out = lims(cli_env, "report", "export-dcc", with_dcc, str(tmp_path / "c.xml"))
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "c.xml").read_bytes().startswith(b"<?xml")
+    for args, said in (((test_report, str(tmp_path / "t.xml")), "no Digital Calibration"),
+                       (("NOPE-1", str(tmp_path / "n.xml")), "no report"),
+                       ((with_dcc, str(tmp_path / "no" / "such" / "dir.xml")), "cannot write")):
+        out = lims(cli_env, "report", "export-dcc", *args)
+        assert out.returncode == 1 and said in out.stderr, out.stderr
+        assert "Traceback" not in out.stderr
+    out = lims(cli_env, "report", "export", test_report, str(tmp_path / "no" / "r.pdf"))
+    assert out.returncode == 1 and "cannot write" in out.stderr, out.stderr
+
+
+def issue_report_for(session: Any, world: Any, settings: Any, number: str) -> str:
+    from lims.db import unit_of_work
+    from lims.reports.services import issue_report
+
+    with unit_of_work(session):
+        return issue_report(session, actor=world.user(session, "signatory"),
+                            sample_number=number, settings=settings,
+                            password=PASSWORD).number

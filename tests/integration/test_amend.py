@@ -317,3 +317,50 @@ def test_concurrent_withdraw_and_amend_one_wins(app, session, world, settings, d
         assert any(isinstance(o, str) for o in outcomes), outcomes
     assert verify_chain(session).ok
     _records_match(session)
+
+
+def test_a_withdrawal_rewritten_behind_the_applications_back_is_flagged(session, world,
+                                                                        settings):
+    """A database owner who drops the guard (``reports_final``) and rewrites who withdrew,
+    why or the category is caught: ``lims audit verify --records`` compares them with the
+    ``report.withdraw`` event (ISO/IEC 17025 7.5, 7.8.8.1)."""
+    _sample_number, number = world.reported_sample(session, settings)
+    with unit_of_work(session):
+        withdraw_report(session, actor=world.user(session, "qm"), number=number,
+                        reason="wrong item tested", category="customer request")
+    _records_match(session)
+    with unit_of_work(session):
+        on = " ON reports" if session.get_bind().dialect.name == "postgresql" else ""
+        session.execute(text(f"DROP TRIGGER reports_final{on}"))
+    signatory = world.user(session, "signatory").id
+    for column, value in (("withdrawal_reason", "'routine'"), ("withdrawal_category", "'other'"),
+                          ("withdrawn_by_id", str(signatory))):
+        with unit_of_work(session):
+            before = session.scalar(text(f"SELECT {column} FROM reports "  # noqa: S608
+                                         "WHERE number = :n"), {"n": number})
+            session.execute(text(f"UPDATE reports SET {column} = {value} "  # noqa: S608
+                                 "WHERE number = :n"), {"n": number})
+        problems = [str(p) for p in verify_records(session).problems]
+        assert len(problems) == 1 and number in problems[0], (column, problems)
+        with unit_of_work(session):
+            session.execute(text(f"UPDATE reports SET {column} = :v "  # noqa: S608
+                                 "WHERE number = :n"), {"v": before, "n": number})
+        _records_match(session)
+
+
+def test_superseded_and_withdrawn_are_final_at_the_database(session, world, settings):
+    """Who withdrew, when, why, and a final status cannot be rewritten even with SQL
+    (migration 0011, ``reports_final``); an issued report's status still changes once."""
+    _sample_number, number = world.reported_sample(session, settings)
+    with unit_of_work(session):
+        withdraw_report(session, actor=world.user(session, "qm"), number=number,
+                        reason="wrong item tested", category="customer request")
+    for column, value in (("status", "'issued'"), ("withdrawal_reason", "'routine'"),
+                          ("withdrawal_category", "'other'"), ("withdrawn_at", "NULL"),
+                          ("withdrawn_by_id", "NULL")):
+        with pytest.raises(Exception, match="append-only"), unit_of_work(session):
+            session.execute(text(f"UPDATE reports SET {column} = {value} "  # noqa: S608
+                                 "WHERE number = :n"), {"n": number})
+    report = _report(session, number)
+    assert (report.status, report.withdrawal_reason) == ("withdrawn", "wrong item tested")
+    _records_match(session)

@@ -168,6 +168,11 @@ def test_a_certificate_is_amended_and_withdrawn(session, world, settings, pki_di
                         reason="standard recalled", category="recall")
     session.expire_all()
     assert session.get(Report, second.id).status == "withdrawn"
+    # Every step audited: the rows match their last audited state (lims audit verify --records).
+    from lims.audit.records import verify_records
+
+    records = verify_records(session)
+    assert records.ok, [str(p) for p in records.problems]
 
 
 def job_readings(session: Any, job: Any) -> list[Any]:
@@ -175,3 +180,91 @@ def job_readings(session: Any, job: Any) -> list[Any]:
 
     return list(session.scalars(select(CalibrationReading).where(
         CalibrationReading.job_id == job.id).order_by(CalibrationReading.id)))
+
+
+def test_a_certificates_dcc_is_frozen_once_stored(session, world, settings):
+    """reports.dcc is what the API and ``lims report export-dcc`` hand out: like ``pdf`` the
+    append-only guard refuses to rewrite it (migration 0011), on both databases."""
+    from sqlalchemy import text
+
+    standard(session, world)
+    report = _issue(session, world, settings, approved_job(session, world,
+                                                           procedure(session, world)))
+    forged = report.dcc.replace(b"C123", b"C999")
+    with pytest.raises(Exception, match="append-only"), unit_of_work(session):
+        session.execute(text("UPDATE reports SET dcc = :dcc WHERE id = :id"),
+                        {"dcc": forged, "id": report.id})
+    session.expire_all()
+    assert stored_dcc(session.get(Report, report.id)) == extract_dcc(stored_pdf(report))
+
+
+def test_the_recovery_job_finishes_a_claimed_certificate_with_its_dcc(session, world, settings,
+                                                                      monkeypatch):
+    """A worker that crashed after claiming a certificate: ``finish_pending_reports`` loads
+    the CertificateContent claim, signs it and stores it with the DCC its PDF embeds."""
+    import datetime as dt
+
+    from lims.reports import issuing
+    from lims.reports.services import claim_report
+
+    standard(session, world)
+    number = approved_job(session, world, procedure(session, world))
+    with unit_of_work(session):
+        claimed = claim_report(session, actor=world.user(session, "signatory"),
+                               sample_number=number, settings=settings, password=PASSWORD)
+    monkeypatch.setattr(issuing, "RECOVER_AFTER", dt.timedelta(seconds=-60))
+    with unit_of_work(session):
+        out = issuing.finish_pending_reports(session, settings)
+    assert out == {"finished": [claimed.number], "failed": []}
+    session.expire_all()
+    report = session.scalar(select(Report).where(Report.number == claimed.number))
+    assert report.kind == "calibration_certificate" and report.dcc is not None
+    assert stored_dcc(report) == report.dcc
+    assert parse_dcc(report.dcc, provider_kind="in-house").number == claimed.number
+
+
+def test_a_signatory_outside_the_procedures_field_may_not_amend_or_withdraw_a_certificate(
+        session, world, settings):
+    """A certificate's sample has no test methods, only its procedure: the amend/withdraw
+    scope check must read the procedure (as approval and issue do), RB/T 214 4.2.4."""
+    from lims.errors import OutsideScope
+
+    standard(session, world)
+    report = _issue(session, world, settings, approved_job(session, world,
+                                                           procedure(session, world)))
+    outsider = world.user(session, "signatory2")  # electrical; the procedure is textiles
+    with pytest.raises(OutsideScope), unit_of_work(session):
+        amend_report(session, actor=outsider, number=report.number, reason="x")
+    with pytest.raises(OutsideScope), unit_of_work(session):
+        withdraw_report(session, actor=outsider, number=report.number, reason="x",
+                        category="error")
+    session.expire_all()
+    assert session.get(Report, report.id).status == "issued"
+
+
+def test_a_standard_revoked_between_approval_and_issue_stops_the_certificate(
+        session, world, settings):
+    """The standard's record is revoked after the job was approved (a recall): the issue is
+    refused naming the standard and its revoked certificate, and nothing is written: no
+    report, no claim, no number taken (ISO/IEC 17025 6.4.4, 6.5)."""
+    from sqlalchemy import func
+
+    from lims.calibration.models import CalibrationRecord
+    from lims.calibration.services import set_record_status
+    from lims.errors import CalibrationExpired
+    from lims.reports.models import ReportClaim
+
+    inst = standard(session, world)
+    number = approved_job(session, world, procedure(session, world))
+    rec = session.scalar(select(CalibrationRecord).where(
+        CalibrationRecord.instrument_id == inst.id))
+    with unit_of_work(session):
+        set_record_status(session, actor=world.user(session, "qm"), record_id=rec.id,
+                          status="revoked", reason="the provider recalled it")
+    with pytest.raises(CalibrationExpired, match="W-1 .*was revoked") as exc:
+        _issue(session, world, settings, number)
+    assert exc.value.data["standard"] == "STD-W1"
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(Report)) == 0
+    assert session.scalar(select(func.count()).select_from(ReportClaim)) == 0
+    assert work.get_job(session, number)[0].status == "approved"
