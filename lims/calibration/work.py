@@ -849,10 +849,6 @@ def reading_json(r: CalibrationReading) -> dict[str, Any]:
 VERDICT_TEXT = {"pass": "符合 conforms", "fail": "不符合 does not conform",
                 "conditional pass": "有条件符合 conditional pass",
                 "conditional fail": "有条件不符合 conditional fail"}
-SCOPE_NOTE = ("本证书的校准结果仅对所校准的计量器具有效 / The results relate only to the item "
-              "calibrated")
-
-
 def add_months(day: dt.date, months: int) -> dt.date:
     month = day.month - 1 + months
     year, month = day.year + month // 12, month % 12 + 1
@@ -910,11 +906,11 @@ def certificate_content(session: Session, sample_or_job: Sample | CalibrationJob
         r.state == PointState.AS_LEFT for r in results)
     shown = results if adjusted else final
     points = tuple(PointLine(
-        seq=i + 1, state=r.state, quantity=proc.quantity, nominal=r.nominal,
+        seq=r.seq, state=r.state, quantity=proc.quantity, nominal=r.nominal,
         reference=r.reference or "", indicated=r.indicated or "", error=r.error or "",
         unit=r.unit, dsi_unit=dsi, expanded_uncertainty=r.expanded_uncertainty or "",
         k=r.k or "", coverage_probability=r.coverage_probability or "", mpe=r.mpe,
-        conformity=r.conformity, readings=r.readings) for i, r in enumerate(shown))
+        conformity=r.conformity, readings=r.readings) for r in shown)
 
     standards = []
     for s in proc.standards:
@@ -935,7 +931,9 @@ def certificate_content(session: Session, sample_or_job: Sample | CalibrationJob
     kind = CALIBRATION_CERTIFICATE
     valid_until = None
     statement = rule = ""
-    remarks = [SCOPE_NOTE]
+    # "The results relate only to the item calibrated" (7.8.2.1 j) is printed by the
+    # document itself, PDF and DCC alike: not repeated here.
+    remarks: list[str] = []
     if judged:
         rule = decision_rule_text(req.decision_rule, req.guard_factor)
         ref = f"{proc.code}{' ' + proc.clause if proc.clause else ''}"

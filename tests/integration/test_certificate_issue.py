@@ -69,6 +69,7 @@ def test_a_calibration_certificate_carries_its_dcc_under_one_signature(session, 
     printed = _check_pdf(report, pki_dir, tmp_path)
     assert "校准证书" in printed and "CALIBRATION CERTIFICATE" in printed.upper()
     assert "JJF 1847-2020" in printed and "W-1" in printed  # procedure, standard's certificate
+    assert printed.count("relate only to the item calibrated") == 1  # said once (7.8.2.1 j)
     # The XML the signature covers is the one stored and exported, and it validates.
     xml = stored_dcc(report)
     assert xml == report.dcc == extract_dcc(stored_pdf(report))
@@ -81,7 +82,8 @@ def test_a_calibration_certificate_carries_its_dcc_under_one_signature(session, 
     assert [(r.nominal, Decimal(r.value), r.expanded_uncertainty, r.k) for r in errors] == [
         (p.nominal, Decimal(p.error), p.expanded_uncertainty, p.k) for p in computed], errors
     content = json.loads(report.content)
-    assert content["kind"] == "calibration_certificate" and len(content["points"]) == 5
+    assert content["kind"] == "calibration_certificate"
+    assert [p["seq"] for p in content["points"]] == [1, 2, 3, 4, 5]  # the procedure's points
 
 
 def test_verification_gives_a_certificate_or_a_notice(session, world, settings, pki_dir,
