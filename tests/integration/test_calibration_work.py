@@ -34,30 +34,10 @@ from lims.instruments.services import register_instrument
 from lims.metrology.coverage import coverage_probability
 from lims.reports.certificate_content import CertificateContent
 from lims.samples import services as samples
+from tests.support.calibration import BUDGET, FORMATS, LAB
 from tests.support.world import PASSWORD, TZ
 
 TODAY = utcnow().date()
-FORMATS = {"request_number_format": "WT{year}-{seq:06d}",
-           "sample_number_format": "YP{year}-{seq:06d}", "timezone": TZ}
-LAB = {"name": "Provincial Institute of Metrology", "kind": "accredited",
-       "accreditation": "CNAS L0001", "country": "CN"}
-
-# JJF 1847 style: E = I − m_ref + δI (indication, reference mass, resolution).
-BUDGET = {
-    "measurand": {"symbol": "E", "unit": "{unit}", "description": "error of indication"},
-    "model": "I - m_ref + dI",
-    "coverage": {"k": 2},
-    "inputs": [
-        {"symbol": "I", "value": "{readings.mean}", "unit": "{unit}",
-         "uncertainty": {"type": "A", "standard": "{readings.sdm}", "dof": "{readings.dof}"}},
-        {"symbol": "m_ref", "value": "{reference}", "unit": "{unit}",
-         "uncertainty": {"type": "B", "distribution": "normal", "expanded": "{standard.U}",
-                         "k": "{standard.k}"}},
-        {"symbol": "dI", "value": "0", "unit": "{unit}",
-         "uncertainty": {"type": "B", "distribution": "rectangular",
-                         "half_width": "{resolution.half}"}}],
-    "cmc": {"expanded": "{const.cmc}", "unit": "{unit}"},
-}
 
 
 def day(offset: int) -> str:

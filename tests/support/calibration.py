@@ -15,6 +15,7 @@ from lims.calibration import procedures, work
 from lims.calibration.certificates import parse_json
 from lims.calibration.services import record_certificate
 from lims.db import unit_of_work, utcnow
+from lims.demo import BUDGET as DEMO_BUDGET
 from lims.instruments.services import register_instrument
 from lims.samples import services as samples
 from tests.support.world import PASSWORD, TZ
@@ -24,22 +25,9 @@ FORMATS = {"request_number_format": "WT{year}-{seq:06d}",
 LAB = {"name": "Provincial Institute of Metrology", "kind": "accredited",
        "accreditation": "CNAS L0001", "country": "CN"}
 
-# JJF 1847 style: E = I − m_ref + δI (indication, reference mass, resolution).
-BUDGET: dict[str, Any] = {
-    "measurand": {"symbol": "E", "unit": "{unit}", "description": "error of indication"},
-    "model": "I - m_ref + dI",
-    "coverage": {"k": 2},
-    "inputs": [
-        {"symbol": "I", "value": "{readings.mean}", "unit": "{unit}",
-         "uncertainty": {"type": "A", "standard": "{readings.sdm}", "dof": "{readings.dof}"}},
-        {"symbol": "m_ref", "value": "{reference}", "unit": "{unit}",
-         "uncertainty": {"type": "B", "distribution": "normal", "expanded": "{standard.U}",
-                         "k": "{standard.k}"}},
-        {"symbol": "dI", "value": "0", "unit": "{unit}",
-         "uncertainty": {"type": "B", "distribution": "rectangular",
-                         "half_width": "{resolution.half}"}}],
-    "cmc": {"expanded": "{const.cmc}", "unit": "{unit}"},
-}
+# JJF 1847 style: E = I − m_ref + δI (indication, reference mass, resolution), k = 2, the
+# CMC as the floor of U: the demo's budget template.
+BUDGET: dict[str, Any] = DEMO_BUDGET
 
 
 def day(offset: int) -> str:
