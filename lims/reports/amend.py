@@ -254,8 +254,11 @@ def supersede_on_store(session: Session, *, actor: User, report: Report) -> None
 
 
 def withdraw_report(session: Session, *, actor: User, number: Any, reason: Any,
-                    category: Any) -> Report:
+                    category: Any = None) -> Report:
     """Withdraw issued report ``number``: when, by whom, why (ISO/IEC 17025 7.8.8.1).
+
+    ``category`` None is ``recall`` when a nonconforming-work case recalled the report, else
+    ``other`` (the API's body may be just ``{"reason"}``).
 
     :raises PermissionDenied: not a signatory or quality manager.
     :raises InvalidInput: no reason; a category not in :data:`CATEGORIES`.
@@ -264,8 +267,13 @@ def withdraw_report(session: Session, *, actor: User, number: Any, reason: Any,
     """
     require(actor, "report.withdraw")
     why = _reason(reason)
-    _category(category)
+    if category is not None:
+        _category(category)
     report, sample = _locked_report(session, number)
+    if category is None:
+        from lims.calibration.nonconforming import review_case
+
+        category = "recall" if review_case(session, report.id) else "other"
     _check_withdrawable(session, report)
     _check_scope(session, actor, sample)
     before = {"status": report.status}

@@ -52,5 +52,6 @@ class Withdraw(RequestModel):
     """Withdraw an issued report (it must no longer be relied upon)."""
 
     reason: str = Field(description="why (kept internal: the public page shows the category)")
-    category: Category = Field(description="recall (nonconforming work), error, customer "
-                                           "request or other")
+    category: Category | None = Field(None, description="recall (nonconforming work), error, "
+                                     "customer request or other; default: recall when a "
+                                     "nonconforming-work case recalled the report, else other")

@@ -45,8 +45,7 @@ def test_amend_and_withdraw_through_the_api(client, session, world, settings, pk
                         ({"reason": "x", "password": "p"}, "password")):
         resp = signatory("POST", f"/api/v1/reports/{old}/amend", body, 422).json
         assert resp["error"]["field"] == field, resp
-    for body, field in (({"reason": "x"}, "category"),
-                        ({"reason": "x", "category": "lost"}, "category"),
+    for body, field in (({"reason": "x", "category": "lost"}, "category"),
                         ({"reason": "", "category": "error"}, "reason")):
         resp = qm("POST", f"/api/v1/reports/{old}/withdraw", body, 422).json
         assert resp["error"]["field"] == field, resp
@@ -105,6 +104,30 @@ def test_amend_and_withdraw_through_the_api(client, session, world, settings, pk
     page = client.get(f"/verify/{new['number']}").get_data(as_text=True)
     assert "withdrawn on" in page and "customer request" in page
     assert "cancelled" not in page
+
+
+def test_withdraw_takes_just_a_reason(client, session, world, settings):
+    """The contract is ``{"reason"}``: the category defaults to ``recall`` for a report a
+    nonconforming-work case recalled, else ``other``."""
+    from lims.calibration import nonconforming as nc
+    from lims.db import unit_of_work
+    from tests.integration.test_nonconforming import build_chain, open_from_standard
+
+    _sample, plain = world.reported_sample(session, settings)
+    session.rollback()
+    qm = _api(client, world.token(session, "qm"))
+    gone = qm("POST", f"/api/v1/reports/{plain}/withdraw", {"reason": "issued in error"},
+              200).json
+    assert (gone["status"], gone["withdrawal_category"]) == ("withdrawn", "other")
+
+    chain = build_chain(session, world, settings)
+    case = open_from_standard(session, world, chain)
+    with unit_of_work(session):
+        nc.evaluate(session, actor=world.user(session, "qm"), case_number=case,
+                    report_number=chain.acme, evaluation="recall", reason="error over margin")
+    recalled = qm("POST", f"/api/v1/reports/{chain.acme}/withdraw",
+                  {"reason": "standard out of tolerance"}, 200).json
+    assert recalled["withdrawal_category"] == "recall"
 
 
 def lims(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

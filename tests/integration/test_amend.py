@@ -166,7 +166,7 @@ def test_withdraw_and_what_is_refused(session, world, settings):
     # Bad input: the field named, nothing written.
     seq = _seq(session)
     for kwargs, field in (({"reason": " "}, "reason"), ({"reason": None}, "reason"),
-                          ({"category": "oops"}, "category"), ({"category": None}, "category")):
+                          ({"category": "oops"}, "category"), ({"category": ""}, "category")):
         with pytest.raises(InvalidInput) as exc, unit_of_work(session):
             withdraw_report(session, actor=world.user(session, "qm"), number=number,
                             **{"reason": "why", "category": "error", **kwargs})
