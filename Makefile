@@ -5,7 +5,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 INSTANCE ?= $(CURDIR)/instance
 
-.PHONY: run test bench install clean
+# The message catalogs (zh_CN; English is the source language) compiled for Flask-Babel.
+PO := $(wildcard lims/translations/*/LC_MESSAGES/messages.po)
+MO := $(PO:.po=.mo)
+
+.PHONY: run test bench install clean translations
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,11 +17,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) $(MO)
+
+%.mo: %.po $(STAMP)
+	$(BIN)/pybabel compile --statistics -i $< -o $@
+
+# After marking new strings: gather them into the catalogs, then translate the empty msgstr.
+translations: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k lazy_ngettext:1,2 --no-location \
+	    --sort-output -o $(VENV)/messages.pot lims
+	$(BIN)/pybabel update -i $(VENV)/messages.pot -d lims/translations --no-wrap \
+	    --ignore-obsolete --no-fuzzy-matching
 
 # Set up the instance (SQLite, development PKI, demo data), attach a simulated balance,
 # multimeter and hygrometer on pseudo-terminals, and serve the app at http://127.0.0.1:5000.
-run: $(STAMP)
+run: $(STAMP) $(MO)
 	LIMS_INSTANCE_PATH=$(INSTANCE) $(BIN)/lims init
 	LIMS_INSTANCE_PATH=$(INSTANCE) $(BIN)/lims demo
 	@dev=$(INSTANCE)/dev; pids=""; \
@@ -31,10 +45,10 @@ run: $(STAMP)
 	  echo "simulated bench: EQ-BAL-001 balance, EQ-DMM-001 multimeter, EQ-HYG-001 hygrometer in $$dev"; \
 	  LIMS_INSTANCE_PATH=$(INSTANCE) $(BIN)/lims serve --host 127.0.0.1 --port 5000
 
-test: $(STAMP)
+test: $(STAMP) $(MO)
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
+bench: $(STAMP) $(MO)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/capture.py
 	$(BIN)/python bench/traceability.py

@@ -25,6 +25,9 @@ class Settings:
     lab_name_en: str = "Provincial Institute of Quality Inspection and Metrology"
     lab_address: str = "1 Metrology Road, Hangzhou, Zhejiang, China"
     timezone: str = "Asia/Shanghai"
+    # The language of the pages for a user who chose none and whose browser asks for neither
+    # supported language: "zh_CN" (default) or "en".
+    default_locale: str = "zh_CN"
     public_url: str = "http://127.0.0.1:5000"
     signing_pkcs12: str = ""      # default: <instance>/pki/signer.p12 (development PKI)
     signing_passphrase: str = ""  # default: read from <instance>/pki/signer.pass

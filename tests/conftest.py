@@ -136,7 +136,10 @@ def settings(database_url: str, tmp_path: Path, pki_dir: Path, font_dir: Path) -
         instance_path=tmp_path / "instance", database_url=database_url, secret_key="test-secret",
         signing_pkcs12=str(pki_dir / "signer.p12"),
         signing_passphrase=(pki_dir / "signer.pass").read_text(), font_dir=str(font_dir),
-        public_url="https://lims.example.test")
+        public_url="https://lims.example.test",
+        # The pages' language when a request asks for none; tests that check the Chinese pages
+        # ask for zh_CN (Accept-Language, ?lang=, or the user's choice), as staff browsers do.
+        default_locale="en")
 
 
 @pytest.fixture

@@ -34,6 +34,9 @@ class User(Model):
     # limit the account is locked until an administrator unlocks it.
     failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
     locked_at: Mapped[dt.datetime | None]
+    # The language of the pages for this user (lims.web.i18n): "zh_CN", "en" or None to follow
+    # the browser and the instance default.
+    locale: Mapped[str | None] = mapped_column(String(10))
 
     role_rows: Mapped[list[UserRole]] = relationship(
         cascade="all, delete-orphan", lazy="selectin")

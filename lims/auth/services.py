@@ -11,7 +11,7 @@ import hashlib
 import secrets
 from typing import Any
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
@@ -319,3 +319,13 @@ def revoke_user_token(session: Session, *, actor: User | None, username: str,
     if row is None or row.user_id != user.id:
         raise InvalidInput("no such token", field="token_id")
     revoke_token(session, token_id=row.id, actor=actor)  # type: ignore[arg-type]
+
+
+LOCALES = ("zh_CN", "en")
+
+
+def set_locale(session: Session, *, user_id: int, locale: str | None) -> None:
+    """Save a user's language for the pages (a display preference: not audited)."""
+    if locale is not None and locale not in LOCALES:
+        raise InvalidInput(f"locale must be one of {', '.join(LOCALES)}", field="locale")
+    session.execute(update(User).where(User.id == user_id).values(locale=locale))

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import lazy_gettext
 from sqlalchemy import select
 
 from lims.accreditation.services import list_scope
@@ -13,7 +14,7 @@ from lims.auth import services
 from lims.auth.models import ApiToken, Role
 from lims.auth.sessions import check_login, end_session, finish_login
 from lims.db import unit_of_work
-from lims.errors import PermissionDenied, Unauthenticated
+from lims.errors import InvalidInput, PermissionDenied, Unauthenticated
 from lims.web.auth import client_address, current_user, login_policy, refusals
 from lims.web.context import get_session, settings
 from lims.web.errors import wants_json
@@ -22,6 +23,10 @@ bp = Blueprint("auth", __name__)
 
 WRONG = "wrong username or password"
 LOCKED = "this account is locked after too many failed logins; ask an administrator to unlock it"
+# The same refusals as a browser user reads them (the API keeps the English above).
+WRONG_PAGE = lazy_gettext("Wrong username or password.")
+LOCKED_PAGE = lazy_gettext(
+    "This account is locked after too many failed logins; ask an administrator to unlock it.")
 
 
 def _safe_next(target: str | None) -> str:
@@ -46,10 +51,31 @@ def login() -> ResponseReturnValue:
     if outcome.sid is None:
         if wants_json():
             raise PermissionDenied(LOCKED) if outcome.locked else Unauthenticated(WRONG)
-        return render_template("auth/login.html", message=LOCKED if outcome.locked else WRONG,
+        return render_template("auth/login.html",
+                               message=LOCKED_PAGE if outcome.locked else WRONG_PAGE,
                                next=request.form.get("next", "")), 403 if outcome.locked else 401
+    lang = session.get("lang")
     session.clear()  # a new session id and CSRF secret: no session fixation
     session["sid"] = outcome.sid
+    if isinstance(lang, str):
+        session["lang"] = lang
+    return redirect(_safe_next(request.form.get("next")), code=303)
+
+
+@bp.post("/locale")
+def set_locale() -> ResponseReturnValue:
+    """The language switch in every page's header: kept on the user's account when logged in
+    (so it follows them to the bench tablet), else in the session cookie."""
+    from lims.web.i18n import normalise
+
+    locale = normalise(request.form.get("locale"))
+    if locale is None:
+        raise InvalidInput("locale must be zh_CN or en", field="locale")
+    session["lang"] = locale
+    user = g.get("user")
+    if user is not None:
+        with unit_of_work(get_session()) as db:
+            services.set_locale(db, user_id=user.id, locale=locale)
     return redirect(_safe_next(request.form.get("next")), code=303)
 
 

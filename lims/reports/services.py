@@ -373,6 +373,8 @@ def pending_claims(session: Session, *, before: dt.datetime) -> list[Claimed]:
 
 def get_report(session: Session, number: str) -> Report:
     report = session.scalar(select(Report).where(Report.number == number))
+    if report is None and number != number.upper():
+        return get_report(session, number.upper())
     if report is None and session.scalar(select(ReportClaim.id).where(
             ReportClaim.number == number, ReportClaim.finished_at.is_(None))):
         raise ReportError(f"report {number} is being signed; try again in a moment",

@@ -232,6 +232,10 @@ def get_sample(session: Session, number: str, *, lock: bool = False) -> Sample:
     if lock:
         query = query.with_for_update(of=Sample).execution_options(populate_existing=True)
     sample = session.scalar(query)
+    if sample is None and number != number.upper():
+        # A number typed or scanned in lower case ("yp2026-000001") still finds its sample;
+        # the exact match first keeps the usual lookup on the unique index.
+        return get_sample(session, number.upper(), lock=lock)
     if sample is None:
         raise NotFound(f"no sample {number!r}", sample=number)
     return sample

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from lims.auth.permissions import allowed
 from lims.calibration.work import job_of
@@ -40,6 +40,34 @@ def index() -> Any:
         inspection_types=particulars.INSPECTION_TYPES,
         can_register=allowed(current_user().roles, "sample.register"),
         can_add_customer=allowed(current_user().roles, "customer.create"))
+
+
+@bp.get("/scan")
+def scan() -> Any:
+    """The scan field of every page: a sample, report, request or instrument number, in any
+    case, with whatever a barcode scanner adds around it (spaces, a trailing Enter)."""
+    from flask_babel import gettext
+
+    from lims.samples.models import TestRequest
+
+    q = (request.args.get("q") or "").strip()
+    if not q:
+        return redirect(url_for("samples.index"), code=303)
+    db, key = get_session(), q.upper()
+    targets: tuple[tuple[Any, str, str], ...] = (
+        (Sample.number, "samples.detail", "number"),
+        (Report.number, "reports.detail", "number"),
+        (Instrument.asset_number, "instruments.detail", "asset"),
+    )
+    for column, endpoint, arg in targets:
+        found = db.scalar(select(column).where(func.upper(column) == key).limit(1))
+        if found is not None:
+            return redirect(url_for(endpoint, **{arg: found}), code=303)
+    req = db.scalar(select(TestRequest).where(func.upper(TestRequest.number) == key).limit(1))
+    if req is not None and req.samples:
+        return redirect(url_for("samples.detail", number=req.samples[0].number), code=303)
+    flash(gettext("Nothing is numbered %(number)s.", number=q[:60]), "error")
+    return redirect(url_for("samples.index"), code=303)
 
 
 @bp.post("/customers")

@@ -11,11 +11,12 @@ if TYPE_CHECKING:
 def init_app(app: Flask) -> None:
     from lims.domains import domains
     from lims.units import symbol
-    from lims.web import auth, errors
+    from lims.web import auth, errors, i18n
     from lims.web.context import close_session, local_time
 
     app.teardown_appcontext(close_session)
     auth.init_app(app)
+    i18n.init_app(app)
     errors.init_app(app)
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["unit"] = symbol

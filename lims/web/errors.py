@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, flash, g, jsonify, redirect, render_template, request
+from flask_babel import gettext, lazy_gettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -31,6 +32,31 @@ STATUS: dict[type[errors.LimsError], int] = {
     errors.Conflict: 409,
     errors.InvalidInput: 422,
     errors.Unavailable: 503,
+}
+
+
+# What a browser user reads as the page's heading, in their language.
+STATUS_TEXT: dict[int, Any] = {
+    400: lazy_gettext("Bad request"),
+    401: lazy_gettext("Please log in"),
+    403: lazy_gettext("Not allowed"),
+    404: lazy_gettext("Not found"),
+    405: lazy_gettext("Method not allowed"),
+    409: lazy_gettext("Conflict"),
+    413: lazy_gettext("Too large"),
+    422: lazy_gettext("Invalid input"),
+    429: lazy_gettext("Too many requests"),
+    500: lazy_gettext("Internal error"),
+    503: lazy_gettext("Service unavailable"),
+}
+# Werkzeug's own descriptions are English prose; browsers get these instead (the API keeps
+# Werkzeug's, which clients may already match on).
+HTTP_MESSAGES: dict[int, Any] = {
+    400: lazy_gettext("The request could not be understood."),
+    403: lazy_gettext("You are not allowed to do this."),
+    404: lazy_gettext("There is no such page or record. Check the number and try again."),
+    405: lazy_gettext("This address does not accept that kind of request."),
+    429: lazy_gettext("Too many requests; wait a moment and try again."),
 }
 
 
@@ -66,7 +92,8 @@ def _respond(status: int, code: str, message: str, field: str | None = None) -> 
         # Back to the form the user came from, with the reason shown there.
         flash(f"{message}" + (f" ({field})" if field else ""), "error")
         return redirect(referrer, code=303)
-    return render_template("error.html", status=status, message=message, field=field), status
+    return render_template("error.html", status=status, status_text=STATUS_TEXT.get(status, ""),
+                           message=message, field=field), status
 
 
 def respond(exc: errors.LimsError) -> Any:
@@ -89,15 +116,24 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError) -> Any:
-        return _respond(400, "csrf", f"CSRF check failed: {exc.description}")
+        if wants_json():
+            return _respond(400, "csrf", f"CSRF check failed: {exc.description}")
+        return _respond(400, "csrf", gettext(
+            "The form has expired or did not come from this site; reload the page and try "
+            "again."))
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Any:
         _rollback()
         code = (exc.name or "error").lower().replace(" ", "_")
         message = exc.description or exc.name
+        limit = app.config["MAX_CONTENT_LENGTH"]
         if exc.code == 413:
-            message = f"request body larger than {app.config['MAX_CONTENT_LENGTH']} bytes"
+            message = (f"request body larger than {limit} bytes" if wants_json() else gettext(
+                "The upload is larger than %(size)s MB, the most this server accepts.",
+                size=f"{limit / 1_048_576:.1f}"))
+        elif not wants_json() and exc.code in HTTP_MESSAGES:
+            message = str(HTTP_MESSAGES[exc.code])
         response = _respond(exc.code or 500, code, message)
         allow = dict(exc.get_headers()).get("Allow")
         if allow and hasattr(response, "headers"):  # 405 names the methods the URL takes
@@ -113,4 +149,5 @@ def init_app(app: Flask) -> None:
                         exc)
             return _respond(503, refused.code, refused.message)
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return _respond(500, "internal", "internal error; it has been logged")
+        return _respond(500, "internal", "internal error; it has been logged" if wants_json()
+                        else gettext("Something went wrong on our side; it has been logged."))

@@ -9,7 +9,8 @@ import pytest
 from lims.auth.permissions import PERMISSIONS
 from tests.support.world import PASSWORD, USERS, csrf, login
 
-PUBLIC = {"/login", "/health", "/verify/<number>", "/static/<path:filename>"}
+PUBLIC = {"/login", "/health", "/verify/<number>", "/static/<path:filename>",
+          "/locale"}  # the language switch of the login page (CSRF-checked)
 
 # Each API action, the permission it needs, and a request that is valid enough to get past
 # validation for an allowed role (so 403 can only come from the role check).
@@ -104,7 +105,7 @@ def test_auditor_is_read_only_in_the_browser(client, session, world):
 def test_login_logout_and_csrf(client, session, world):
     bad = client.post("/login", data={"username": "tech", "password": "wrong",
                                       "csrf_token": csrf(client, "/login")})
-    assert bad.status_code == 401 and "wrong username or password" in bad.get_data(as_text=True)
+    assert bad.status_code == 401 and "Wrong username or password" in bad.get_data(as_text=True)
     login(client, "tech")
     assert client.get("/").status_code == 200
     # A form post without the CSRF token is refused even with a valid session.
