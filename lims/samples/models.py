@@ -18,6 +18,8 @@ class Customer(Model):
     name: Mapped[str] = mapped_column(String(200))
     contact: Mapped[str] = mapped_column(String(200), default="")
     address: Mapped[str] = mapped_column(String(300), default="")
+    # Pinyin initials of the name for search (lims.samples.names.initials); set with the name.
+    name_initials: Mapped[str] = mapped_column(String(200), default="", server_default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

@@ -55,6 +55,7 @@ from lims.samples.models import (
     TestMethod,
     TestRequest,
 )
+from lims.samples.names import initials
 from lims.validate import as_id, moment, text
 
 MAX_TEXT = 2000
@@ -72,7 +73,9 @@ def _local_today(tz: str) -> dt.date:
 def create_customer(session: Session, *, actor: User, name: Any, contact: Any = "",
                     address: Any = "") -> Customer:
     require(actor, "customer.create")
-    customer = Customer(name=text(name, "name"), contact=text(contact, "contact", required=False),
+    name = text(name, "name")
+    customer = Customer(name=name, name_initials=initials(name),
+                        contact=text(contact, "contact", required=False),
                         address=text(address, "address", required=False, max_len=300))
     session.add(customer)
     session.flush()

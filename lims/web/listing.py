@@ -1,0 +1,254 @@
+"""Server-side lists: paging, sorting, search and export for every list page and API list.
+
+A list's state (page, page size, sort, filters, search) lives in the URL query, so a list can
+be bookmarked, shared and reloaded. Pages are counted on the server (``total``) and never
+silently cut off. The same :class:`Page` feeds the HTML page, the JSON API (``limit`` +
+``page``, with the total) and the CSV/XLSX export of the whole filtered list.
+
+Usage in a view::
+
+    query = select(Sample).join(...).where(...filters...)
+    page = paginate(db, query, request.args, sorts={"number": Sample.number, ...},
+                    default="-registered")
+    if (fmt := export_format(request.args)):
+        return export(db, query_sorted(query, page.sort, SORTS), COLUMNS, fmt, "samples")
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from flask import Response, request, stream_with_context, url_for
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from lims.errors import InvalidInput
+
+PER_PAGE = 50
+MAX_PER_PAGE = 500
+# Export of a whole filtered list: streamed in chunks; a bound keeps one click from pulling a
+# province's archive through one web worker (the API pages beyond it).
+MAX_EXPORT = 100_000
+EXPORT_FORMATS = ("csv", "xlsx")
+
+
+@dataclasses.dataclass(frozen=True)
+class Column:
+    """A column of a list's export: its header (translated at export time) and its value."""
+
+    key: str
+    header: Any  # str or a lazy translation
+    value: Callable[[Any], object]
+
+
+@dataclasses.dataclass(frozen=True)
+class Page:
+    items: list[Any]
+    total: int
+    page: int
+    per_page: int
+    sort: str  # the sort key, "-" prefixed when descending
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def first_index(self) -> int:
+        """1-based position of the first item shown (0 when empty)."""
+        return 0 if not self.items else (self.page - 1) * self.per_page + 1
+
+    @property
+    def last_index(self) -> int:
+        return self.first_index + len(self.items) - 1 if self.items else 0
+
+    def api(self) -> dict[str, Any]:
+        """The paging fields of an API list reply."""
+        return {"total": self.total, "page": self.page, "limit": self.per_page,
+                "pages": self.pages}
+
+
+def whole_number(args: Mapping[str, str], name: str, default: int, *, low: int,
+                 high: int) -> int:
+    raw = args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(f"{name} must be a whole number, not {raw[:20]!r}",
+                           field=name) from None
+    if not low <= value <= high:
+        raise InvalidInput(f"{name} must be between {low} and {high}", field=name)
+    return value
+
+
+def sort_key(args: Mapping[str, str], sorts: Mapping[str, Any], default: str) -> str:
+    raw = (args.get("sort") or default).strip()
+    if raw.lstrip("-") not in sorts:
+        raise InvalidInput(f"sort must be one of {', '.join(sorted(sorts))} (prefix - for "
+                           f"descending), not {raw[:40]!r}", field="sort")
+    return raw
+
+
+def sorted_query(query: Select[Any], key: str, sorts: Mapping[str, Any],
+                 tiebreak: ColumnElement[Any] | None = None) -> Select[Any]:
+    """Order by the sort key, then by ``tiebreak`` (the id) so pages never overlap or skip."""
+    column = sorts[key.lstrip("-")]
+    order = [column.desc() if key.startswith("-") else column.asc()]
+    if tiebreak is not None:
+        order.append(tiebreak.desc() if key.startswith("-") else tiebreak.asc())
+    return query.order_by(None).order_by(*order)
+
+
+def count(session: Session, query: Select[Any]) -> int:
+    return session.scalar(
+        select(func.count()).select_from(query.order_by(None).subquery())) or 0
+
+
+def paginate(session: Session, query: Select[Any], args: Mapping[str, str], *,
+             sorts: Mapping[str, Any], default: str, tiebreak: ColumnElement[Any] | None = None,
+             per_page: int = PER_PAGE, scalars: bool = True) -> Page:
+    """One page of ``query``: ``page`` (1-based) and ``limit`` (per page) from ``args``.
+
+    :raises InvalidInput: a page or limit that is not a whole number in range, an unknown sort.
+    """
+    limit = whole_number(args, "limit", per_page, low=1, high=MAX_PER_PAGE)
+    number = whole_number(args, "page", 1, low=1, high=10_000_000)
+    key = sort_key(args, sorts, default)
+    total = count(session, query)
+    ordered = sorted_query(query, key, sorts, tiebreak).limit(limit).offset((number - 1) * limit)
+    result = session.scalars(ordered) if scalars else session.execute(ordered)
+    return Page(items=list(result.all()), total=total, page=number, per_page=limit, sort=key)
+
+
+def like(term: str) -> str:
+    """A LIKE pattern that finds ``term`` anywhere, with LIKE's wildcards taken literally."""
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def search_term(args: Mapping[str, str], name: str = "q") -> str:
+    term = (args.get(name) or "").strip()
+    if len(term) > 100:
+        raise InvalidInput("search text must be at most 100 characters", field=name)
+    return term
+
+
+# -- URLs that keep the list's state ---------------------------------------------------------
+
+def url_with(**changes: Any) -> str:
+    """The current page's URL with some query arguments changed (None removes one); a change
+    of filter or sort goes back to page 1."""
+    args: dict[str, Any] = request.args.to_dict(flat=False)
+    if any(k not in ("page",) for k in changes):
+        args.pop("page", None)
+    for key, value in changes.items():
+        if value is None or value == "":
+            args.pop(key, None)
+        else:
+            args[key] = [str(value)]
+    endpoint = request.endpoint or "samples.index"
+    return url_for(endpoint, **(request.view_args or {}), **args)
+
+
+def sort_url(key: str, current: str) -> str:
+    """The link of a sortable column header: ascending first, then toggling."""
+    return url_with(sort=f"-{key}" if current == key else key)
+
+
+# -- export --------------------------------------------------------------------------------
+
+def export_format(args: Mapping[str, str]) -> str | None:
+    fmt = (args.get("format") or "").strip().lower()
+    if not fmt or fmt == "html":
+        return None
+    if fmt not in EXPORT_FORMATS:
+        raise InvalidInput(f"format must be one of {', '.join(EXPORT_FORMATS)}", field="format")
+    return fmt
+
+
+def _rows(session: Session, query: Select[Any], columns: Sequence[Column],
+          scalars: bool) -> Iterator[list[object]]:
+    result = session.execute(query.limit(MAX_EXPORT).execution_options(yield_per=1000))
+    for row in result:
+        item = row[0] if scalars else row
+        yield [_cell(c.value(item)) for c in columns]
+
+
+def _cell(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, (int, float, str)):
+        return value
+    return str(value)
+
+
+def export(session: Session, query: Select[Any], columns: Sequence[Column], fmt: str,
+           name: str, *, scalars: bool = True) -> Response:
+    """The whole filtered, sorted list as CSV (UTF-8 with BOM, so Excel reads Chinese) or XLSX."""
+    headers = [str(c.header) for c in columns]
+    rows = _rows(session, query, columns, scalars)
+    if fmt == "csv":
+        return Response(stream_with_context(_csv(headers, rows)), mimetype="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+    return Response(_xlsx(headers, rows, name), headers={
+        "Content-Disposition": f'attachment; filename="{name}.xlsx"'},
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+def _csv(headers: list[str], rows: Iterable[list[object]]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    buffer.write("\ufeff")
+    writer.writerow(headers)
+    for i, row in enumerate(rows, 1):
+        writer.writerow([_no_formula(v) for v in row])
+        if i % 500 == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _no_formula(value: object) -> object:
+    # A cell a spreadsheet would run as a formula (CSV injection): quoted as text.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") and not _is_number(value):
+        return "'" + value
+    return value
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _xlsx(headers: list[str], rows: Iterable[list[object]], title: str) -> bytes:
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(title=title[:31] or "list")
+    sheet.append(headers)
+    for row in rows:
+        # Values are written as typed cells; openpyxl never evaluates a string as a formula
+        # unless it starts with "=", which _no_formula quotes.
+        sheet.append([_no_formula(v) for v in row])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
