@@ -31,7 +31,31 @@ the driver's error into them with :func:`lims.db.storage_error`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+
+class Message(str):
+    """An error message that can be shown in the reader's language.
+
+    It *is* the English text (``str``), so the API, the CLI and logs use it unchanged; pages
+    look its ``template`` up in the message catalog and fill in ``params`` (lims.web.errors).
+    Services stay free of Flask: they only mark the template with :func:`msg`, which is also
+    the keyword the catalog extraction looks for (``make translations``).
+    """
+
+    template: str
+    params: Mapping[str, object]
+
+    def __new__(cls, template: str, params: Mapping[str, object]) -> Message:
+        made = super().__new__(cls, template % params if params else template)
+        made.template, made.params = template, dict(params)
+        return made
+
+
+def msg(template: str, **params: object) -> Message:
+    """A translatable message: ``msg("%(unit)s is not a unit of %(kind)s", unit=u, kind=k)``."""
+    return Message(template, params)
 
 
 class LimsError(Exception):

@@ -19,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 
 import pint
 
-from lims.errors import InvalidInput, UnitMismatch
+from lims.errors import InvalidInput, UnitMismatch, msg
 
 ureg: pint.UnitRegistry[Decimal] = pint.UnitRegistry(non_int_type=Decimal, cache_folder=":auto:")
 # Kept so that units stored as "percent_relative_humidity" before quantity kinds still parse.
@@ -79,11 +79,11 @@ def parse_unit(text: object, *, field: str = "unit") -> pint.Unit:
     :raises InvalidInput: the text is empty or not a unit pint knows.
     """
     if not isinstance(text, str) or not text.strip():
-        raise InvalidInput("a unit is required", field=field)
+        raise InvalidInput(msg("a unit is required"), field=field)
     if len(text) > 40:
-        raise InvalidInput("unit is longer than 40 characters", field=field)
+        raise InvalidInput(msg("unit is longer than 40 characters"), field=field)
     if not text.isprintable():
-        raise InvalidInput("unit contains a control character or invalid text", field=field)
+        raise InvalidInput(msg("unit contains a control character or invalid text"), field=field)
     from lims.kinds.registry import lab_pint_unit  # the kinds registry builds on this module
 
     lab = lab_pint_unit(text)
@@ -92,7 +92,7 @@ def parse_unit(text: object, *, field: str = "unit") -> pint.Unit:
     try:
         unit = ureg.parse_units(normalise_unit_text(text))
     except Exception as exc:  # noqa: BLE001 - pint raises AssertionError, ValueError, ...
-        raise InvalidInput(f"unknown unit {text!r}", field=field) from exc
+        raise InvalidInput(msg("unknown unit %(unit)r", unit=text), field=field) from exc
     return unit
 
 
@@ -129,18 +129,19 @@ def symbol(unit_text: str) -> str:
 def parse_value(text: object, *, field: str = "value") -> Decimal:
     """Parse a recorded value as an exact decimal, refusing anything that is not a plain number."""
     if isinstance(text, bool) or not isinstance(text, (str, int)):
-        raise InvalidInput("value must be a number written as text, e.g. \"100.00\"", field=field)
+        raise InvalidInput(msg("value must be a number written as text, e.g. \"100.00\""),
+                           field=field)
     s = str(text).strip()
     if len(s) > 40 or not _NUMBER.match(s):
-        raise InvalidInput(f"{text!r} is not a number", field=field)
+        raise InvalidInput(msg("%(text)r is not a number", text=text), field=field)
     try:
         number = Decimal(s)
     except InvalidOperation as exc:  # pragma: no cover - the regex already guards this
-        raise InvalidInput(f"{text!r} is not a number", field=field) from exc
+        raise InvalidInput(msg("%(text)r is not a number", text=text), field=field) from exc
     # No lab value needs more than 10^±30 of its unit; beyond that, Decimal arithmetic
     # (means, conversions) overflows or underflows its context.
     if number and not -30 <= number.adjusted() <= 30:
-        raise InvalidInput(f"{s!r} is out of range (10^-30 … 10^30)", field=field)
+        raise InvalidInput(msg("%(text)r is out of range (10^-30 … 10^30)", text=s), field=field)
     return number
 
 
@@ -153,8 +154,9 @@ def check_compatible(unit: pint.Unit, expected: pint.Unit, *, field: str = "unit
     if unit.dimensionality != expected.dimensionality:
         given = given_text or format(unit, "~P")
         raise UnitMismatch(
-            f"unit {given!r} ({unit.dimensionality}) is not compatible with "
-            f"{format(expected, '~P')!r} ({expected.dimensionality})",
+            msg("unit %(given)r (%(given_dim)s) is not compatible with %(expected)r "
+                "(%(expected_dim)s)", given=given, given_dim=unit.dimensionality,
+                expected=format(expected, "~P"), expected_dim=expected.dimensionality),
             field=field, given=given, expected=format(expected, "~P"),
         )
 

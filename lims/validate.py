@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from lims.errors import InvalidInput
+from lims.errors import InvalidInput, msg
 
 MAX_ID = 2**31 - 1  # PostgreSQL's INTEGER: a larger id cannot exist
 
@@ -20,9 +20,9 @@ def as_id(value: Any, field: str) -> int:
             and len(value.strip()) < 12:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput("must be a whole number (an id)", field=field)
+        raise InvalidInput(msg("must be a whole number (an id)"), field=field)
     if not 0 < value <= MAX_ID:
-        raise InvalidInput(f"no record has id {value}", field=field)
+        raise InvalidInput(msg("no record has id %(id)s", id=value), field=field)
     return value
 
 
@@ -48,17 +48,18 @@ def text(value: Any, field: str, *, required: bool = True, max_len: int = 200,
     if value is None:
         value = ""
     if not isinstance(value, str):
-        raise InvalidInput("must be text", field=field)
+        raise InvalidInput(msg("must be text"), field=field)
     stripped = value.strip()
     bad = _CONTROL - ({"\n", "\r", "\t"} if multiline else set())
     if any(ch in bad for ch in stripped):
-        raise InvalidInput("contains a control character", field=field)
+        raise InvalidInput(msg("contains a control character"), field=field)
     if not is_utf8(stripped):
-        raise InvalidInput("contains a lone surrogate (not valid Unicode text)", field=field)
+        raise InvalidInput(msg("contains a lone surrogate (not valid Unicode text)"),
+                           field=field)
     if required and not stripped:
-        raise InvalidInput("is required", field=field)
+        raise InvalidInput(msg("is required"), field=field)
     if len(stripped) > max_len:
-        raise InvalidInput(f"is longer than {max_len} characters", field=field)
+        raise InvalidInput(msg("is longer than %(n)s characters", n=max_len), field=field)
     return stripped
 
 
@@ -66,7 +67,7 @@ def date(value: Any, field: str, *, required: bool = True) -> dt.date | None:
     """Parse an ISO date (YYYY-MM-DD)."""
     if value in (None, ""):
         if required:
-            raise InvalidInput("is required (YYYY-MM-DD)", field=field)
+            raise InvalidInput(msg("is required (YYYY-MM-DD)"), field=field)
         return None
     day: dt.date
     if isinstance(value, dt.datetime):
@@ -77,10 +78,11 @@ def date(value: Any, field: str, *, required: bool = True) -> dt.date | None:
         try:
             day = dt.date.fromisoformat(str(value)[:40])
         except ValueError as exc:
-            raise InvalidInput(f"{str(value)[:40]!r} is not a date (YYYY-MM-DD)",
+            raise InvalidInput(msg("%(text)r is not a date (YYYY-MM-DD)", text=str(value)[:40]),
                                field=field) from exc
     if not FIRST_YEAR <= day.year <= LAST_YEAR:
-        raise InvalidInput(f"{day} is outside {FIRST_YEAR}–{LAST_YEAR}", field=field)
+        raise InvalidInput(msg("%(day)s is outside %(first)s–%(last)s", day=day, first=FIRST_YEAR,
+                               last=LAST_YEAR), field=field)
     return day
 
 
@@ -97,10 +99,12 @@ def moment(value: Any, field: str, *, timezone: str) -> dt.datetime:
         try:
             at = dt.datetime.fromisoformat(value.strip()[:40])
         except ValueError:
-            raise InvalidInput(f"{value[:40]!r} is not a date and time (ISO 8601)",
+            raise InvalidInput(msg("%(text)r is not a date and time (ISO 8601)", text=value[:40]),
                                field=field) from None
     else:
-        raise InvalidInput("must be a date and time written as text (ISO 8601)", field=field)
+        raise InvalidInput(msg("must be a date and time written as text (ISO 8601)"),
+                           field=field)
     if not FIRST_YEAR <= at.year <= LAST_YEAR:
-        raise InvalidInput(f"{at.date()} is outside {FIRST_YEAR}–{LAST_YEAR}", field=field)
+        raise InvalidInput(msg("%(day)s is outside %(first)s–%(last)s", day=at.date(),
+                               first=FIRST_YEAR, last=LAST_YEAR), field=field)
     return at if at.tzinfo is not None else at.replace(tzinfo=ZoneInfo(timezone))

@@ -21,7 +21,7 @@ from lims.auth.models import ApiToken, LoginFailure, Role, SignatoryScope, User,
 from lims.auth.permissions import allowed
 from lims.auth.sessions import revoke_sessions
 from lims.db import utcnow
-from lims.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from lims.errors import Conflict, InvalidInput, NotFound, PermissionDenied, msg
 from lims.validate import as_id
 
 MIN_PASSWORD = 10  # NIST SP 800-63B 5.1.1: length, and no password from a list of common ones
@@ -156,7 +156,8 @@ def require(user: User | None, action: str) -> User:
     :raises PermissionDenied:
     """
     if user is None or not allowed(user.roles, action):
-        raise PermissionDenied(f"your roles do not allow {action!r}", action=action)
+        raise PermissionDenied(msg("your roles do not allow %(action)r", action=action),
+                               action=action)
     return user
 
 

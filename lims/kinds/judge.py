@@ -13,7 +13,7 @@ import dataclasses
 from decimal import Decimal
 from typing import Any, Protocol
 
-from lims.errors import InvalidInput, UnitMismatch
+from lims.errors import InvalidInput, UnitMismatch, msg
 from lims.kinds import values
 from lims.kinds.registry import (
     GRADE,
@@ -120,7 +120,7 @@ def declare(*, unit: Any, kind: Any = None, lower_limit: Any = None, upper_limit
         limits[name] = (text, number)
     lo, hi, d, q = (limits[n] for n in ("lower_limit", "upper_limit", "lod", "loq"))
     if lo and hi and lo[1] > hi[1]:
-        raise InvalidInput("lower limit is above the upper limit", field=f("lower_limit"))
+        raise InvalidInput(msg("lower limit is above the upper limit"), field=f("lower_limit"))
     if d and d[1] <= 0:
         raise InvalidInput("a limit of detection is above zero", field=f("lod"))
     if q and q[1] <= 0:
@@ -230,9 +230,12 @@ def evaluate(ch: CharacteristicLike, value: Any, unit: Any, *, value_field: str 
     v = values.parse(value, kind, field=value_field)
     if ku.canonical != own.canonical and not kind.convertible:
         raise UnitMismatch(
-            f"unit {ku.written!r} cannot be compared with {own.written!r}: {kind.id} "
-            f"({kind.en}) is never converted between " + ("scales" if kind.id == "hardness"
-                                                          else "units"),
+            msg("unit %(given)r cannot be compared with %(expected)r: %(kind)s (%(kind_en)s) "
+                "is never converted between scales", given=ku.written, expected=own.written,
+                kind=kind.id, kind_en=kind.en) if kind.id == "hardness" else
+            msg("unit %(given)r cannot be compared with %(expected)r: %(kind)s (%(kind_en)s) "
+                "is never converted between units", given=ku.written, expected=own.written,
+                kind=kind.id, kind_en=kind.en),
             field=unit_field, given=ku.written, kind=kind.id, expected=own.written)
     lower, upper = limit_number(ch.lower_limit, kind), limit_number(ch.upper_limit, kind)
     judged = lower is not None or upper is not None

@@ -26,7 +26,7 @@ from types import MappingProxyType
 
 import pint
 
-from lims.errors import InvalidInput, UnitMismatch
+from lims.errors import InvalidInput, UnitMismatch, msg
 from lims.units import convert as pint_convert
 from lims.units import normalise_glyphs, parse_unit, ureg
 
@@ -376,7 +376,7 @@ def infer(text: object, *, field: str = "unit", kind_field: str = "kind") -> Kin
     """
     written = _unit_text(text, field)
     if not written:
-        raise InvalidInput("a unit is required (or a kind: grade, qualitative)", field=field)
+        raise InvalidInput(msg("a unit is required (or a kind: grade, qualitative)"), field=field)
     matches = notation_matches(written)
     if matches:
         kinds = _unique([k for k, spec in matches if spec.infer]) or _unique([k for k, _ in matches])
@@ -481,10 +481,14 @@ def _kind_unit(kind: Kind, written: str, spec: UnitSpec) -> KindUnit:
 def _mismatch(kind: Kind, written: str, others: list[Kind], field: str,
               expected: str | None) -> UnitMismatch:
     of = [k.id for k in _unique(others) if k is not kind]
-    what = f"unit {written!r}" + (f" ({' or '.join(of)})" if of else "")
-    message = f"{what} is not a unit of {kind.describe()}"
+    what = f"{written!r}" + (f" ({' or '.join(of)})" if of else "")
     if expected is not None:
-        message += f"; the characteristic is in {expected!r} ({kind.id})"
+        message = msg("unit %(given)s is not a unit of %(kind)s; the characteristic is in "
+                      "%(expected)r (%(kind_id)s)", given=what, kind=kind.describe(),
+                      expected=expected, kind_id=kind.id)
+    else:
+        message = msg("unit %(given)s is not a unit of %(kind)s", given=what,
+                      kind=kind.describe())
     return UnitMismatch(message, field=field, given=written, kind=kind.id,
                         expected=expected if expected is not None else kind.id)
 

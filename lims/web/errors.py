@@ -74,7 +74,23 @@ def wants_json() -> bool:
     return best == "application/json"
 
 
+def localized(message: str) -> str:
+    """A service's message in the reader's language when it was marked with
+    :func:`lims.errors.msg`; other messages are shown as raised (English)."""
+    if isinstance(message, errors.Message):
+        try:
+            return str(gettext(message.template, **message.params))
+        except (KeyError, ValueError, TypeError):  # a broken translation never hides the error
+            return str(message)
+    return message
+
+
 def _respond(status: int, code: str, message: str, field: str | None = None) -> Any:
+    if not wants_json():
+        from lims.web.i18n import field_label
+
+        message = localized(message)
+        field = field_label(field) if field else field
     if wants_json():
         body: dict[str, Any] = {"code": code, "message": message}
         if field:

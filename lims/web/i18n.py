@@ -112,3 +112,39 @@ def label(value: object) -> str:
     text = str(value)
     found = LABELS.get(text)
     return str(found) if found is not None else text
+
+
+# Form and API field names as a reader knows them, for the "(field)" of an error on a page.
+FIELD_LABELS: dict[str, Any] = {
+    "description": lazy_gettext("sample description"),
+    "customer_id": lazy_gettext("customer"),
+    "customer": lazy_gettext("customer"),
+    "method_ids": lazy_gettext("methods"),
+    "request_id": lazy_gettext("request"),
+    "value": lazy_gettext("value"),
+    "unit": lazy_gettext("unit"),
+    "kind": lazy_gettext("quantity kind"),
+    "name": lazy_gettext("name"),
+    "reason": lazy_gettext("reason"),
+    "password": lazy_gettext("password"),
+    "username": lazy_gettext("username"),
+    "instrument_id": lazy_gettext("instrument"),
+    "instrument": lazy_gettext("instrument"),
+    "comment": lazy_gettext("comment"),
+    "due_date": lazy_gettext("due date"),
+    "lower_limit": lazy_gettext("lower limit"),
+    "upper_limit": lazy_gettext("upper limit"),
+    "condition": lazy_gettext("condition on receipt"),
+    "file": lazy_gettext("file"),
+    "number": lazy_gettext("number"),
+    "page": lazy_gettext("page"),
+    "limit": lazy_gettext("page size"),
+    "sort": lazy_gettext("sort order"),
+    "q": lazy_gettext("search text"),
+}
+
+
+def field_label(field: str) -> str:
+    """The reader's name of a field (``characteristics[2].unit`` keeps its path)."""
+    found = FIELD_LABELS.get(field)
+    return str(found) if found is not None else field

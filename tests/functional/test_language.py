@@ -117,3 +117,30 @@ def test_scan_finds_a_sample_in_any_case(client: Any, world: Any) -> None:
     assert client.get(f"/samples/{number.lower()}").status_code == 200
     unknown = client.get("/scan", query_string={"q": "NOPE-1"}, follow_redirects=True)
     assert "Nothing is numbered NOPE-1" in unknown.get_data(as_text=True)
+
+
+def test_a_unit_mismatch_is_refused_in_chinese_naming_both_units(zh_app: Any, world: Any) -> None:
+    client = zh_app.test_client()
+    login(client, "tech")
+    page = client.get("/").get_data(as_text=True)
+    token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    made = client.post("/samples", data={"customer_id": world.customer_id, "description": "m",
+                                         "method_ids": world.method_id, "csrf_token": token})
+    number = made.headers["Location"].rsplit("/", 1)[1]
+    detail = f"/samples/{number}"
+    client.post(f"{detail}/receive", data={"csrf_token": token, "condition": "ok"})
+    refused = client.post(f"{detail}/results", data={
+        "csrf_token": token, "characteristic_id": world.mass_id, "value": "100.00",
+        "unit": "mm"}, headers={"Referer": f"http://localhost{detail}"}, follow_redirects=True)
+    text = refused.get_data(as_text=True)
+    # Both units named, in Chinese, and the field as the reader knows it.
+    assert "不是" in text and "&#39;mm&#39;" in text and "单位" in text, text.split("<main", 1)[1][:800]
+    en = client.post(f"{detail}/results", data={
+        "csrf_token": token, "characteristic_id": world.mass_id, "value": "x1",
+        "unit": "g"}, headers={"Referer": f"http://localhost{detail}", "Accept-Language": "en"},
+        follow_redirects=True)
+    assert "&#39;x1&#39; is not a number" in en.get_data(as_text=True)
+    api = client.post(f"/api/v1/samples/{number}/results", json={
+        "characteristic_id": world.mass_id, "value": "100.00", "unit": "mm"},
+        headers={"Accept-Language": "zh-CN", "X-CSRFToken": token})
+    assert api.status_code == 422 and "is not a unit of" in api.get_json()["error"]["message"]

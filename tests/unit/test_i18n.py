@@ -118,7 +118,7 @@ def _catalog():  # type: ignore[no-untyped-def]
 def test_every_marked_message_has_a_chinese_translation() -> None:
     catalog = _catalog()
     method_map = [("**.py", "python"), ("web/templates/**.html", "jinja2")]
-    keywords = {"_": None, "gettext": None, "lazy_gettext": None, "ngettext": (1, 2),
+    keywords = {"_": None, "gettext": None, "lazy_gettext": None, "ngettext": (1, 2), "msg": None,
                 "lazy_ngettext": (1, 2)}
     missing = []
     for _file, _line, message, _comments, _context in extract_from_dir(
