@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from lims.catalogs import tr
 from lims.clitools import LimsGroup, fail, runtime
 from lims.config import Settings, ensure_secret
 
@@ -40,8 +41,8 @@ def init() -> None:
         if not base.secret_key:
             ensure_secret(inst / "secret_key")
     except OSError as exc:
-        fail(f"cannot write the instance folder {inst}: {exc.strerror} (check the disk and "
-             "its permissions)")
+        fail(tr("cannot write the instance folder %(path)s: %(reason)s (check the disk and its "
+                "permissions)", path=inst, reason=exc.strerror))
     settings = base.resolved()
     owner_url = settings.migration_database_url or settings.database_url
     try:
@@ -50,14 +51,15 @@ def init() -> None:
             from lims.dbroles import grant_application_role
 
             role = grant_application_role(owner_url, settings.database_url)
-            click.echo(f"granted row access to the application role {role!r}")
+            click.echo(tr("granted row access to the application role %(role)r", role=role))
     except Exception as exc:  # noqa: BLE001 - one clear sentence, never a traceback
         from lims.db import storage_error
 
         refused = storage_error(exc)
         reason = refused.message if refused else getattr(exc, "orig", None) or exc
-        fail(f"cannot migrate the database {_redact(owner_url)}: {reason}".splitlines()[0])
-    click.echo(f"database migrated to head: {_redact(owner_url)}")
+        fail(tr("cannot migrate the database %(url)s: %(reason)s", url=_redact(owner_url),
+                reason=str(reason).splitlines()[0] if str(reason) else reason))
+    click.echo(tr("database migrated to head: %(url)s", url=_redact(owner_url)))
     if not os.environ.get("LIMS_SIGNING_PKCS12"):
         pki_dir = inst / "pki"
         existed = pki_dir.exists()
@@ -66,13 +68,16 @@ def init() -> None:
         except OSError as exc:
             if not existed:  # no half-written PKI: it is made whole or not at all
                 shutil.rmtree(pki_dir, ignore_errors=True)
-            fail(f"cannot write the development PKI in {pki_dir}: {exc.strerror}")
-        click.echo(("created" if made else "kept") + f" development signing PKI in {pki_dir}")
+            fail(tr("cannot write the development PKI in %(path)s: %(reason)s", path=pki_dir,
+                    reason=exc.strerror))
+        click.echo(tr("created development signing PKI in %(path)s", path=pki_dir) if made
+                   else tr("kept development signing PKI in %(path)s", path=pki_dir))
     try:
         ensure_fonts(settings.font_path)
     except OSError as exc:
-        fail(f"cannot write the report fonts to {settings.font_path}: {exc.strerror}")
-    click.echo(f"report fonts ready in {settings.font_path}")
+        fail(tr("cannot write the report fonts to %(path)s: %(reason)s",
+                path=settings.font_path, reason=exc.strerror))
+    click.echo(tr("report fonts ready in %(path)s", path=settings.font_path))
 
 
 def _redact(url: str) -> str:
@@ -92,7 +97,7 @@ def demo() -> None:
         logins = seed(rt)
     finally:
         rt.dispose()
-    click.echo("Demo logins (username / password / roles):")
+    click.echo(tr("Demo logins (username / password / roles):"))
     for username, password, roles in logins:
         click.echo(f"  {username:<10} {password:<24} {roles}")
 
@@ -109,7 +114,7 @@ def serve(host: str, port: int, workers: int) -> None:
 
     settings = Settings.from_env().resolved()
     if not settings.secret_key:
-        fail("no secret key: run `lims init` or set LIMS_SECRET_KEY")
+        fail(tr("no secret key: run `lims init` or set LIMS_SECRET_KEY"))
     app = create_app(settings)
 
     class Server(BaseApplication):
@@ -122,7 +127,7 @@ def serve(host: str, port: int, workers: int) -> None:
         def load(self) -> Any:
             return app
 
-    click.echo(f"serving on http://{host}:{port}")
+    click.echo(tr("serving on %(url)s", url=f"http://{host}:{port}"))
     Server().run()
 
 
@@ -143,11 +148,12 @@ def backup_command(dest: str, with_keys: bool) -> None:
     except LimsError as exc:
         fail(str(exc))
     except (OSError, subprocess.CalledProcessError) as exc:
-        fail(f"backup failed: {getattr(exc, 'stderr', b'') or exc}")
+        fail(tr("backup failed: %(reason)s", reason=getattr(exc, "stderr", b"") or exc))
     finally:
         rt.dispose()
     counts = ", ".join(f"{n} {t}" for t, n in manifest["counts"].items())
-    click.echo(f"backed up to {dest}: revision {manifest['revision']}, {counts}")
+    click.echo(tr("backed up to %(dest)s: revision %(revision)s, %(counts)s", dest=dest,
+                  revision=manifest["revision"], counts=counts))
 
 
 @main.command("restore")
@@ -164,15 +170,17 @@ def restore_command(src: str) -> None:
     except LimsError as exc:
         fail(str(exc))
     except (OSError, subprocess.CalledProcessError) as exc:
-        fail(f"restore failed: {getattr(exc, 'stderr', b'') or exc}")
+        fail(tr("restore failed: %(reason)s", reason=getattr(exc, "stderr", b"") or exc))
     finally:
         rt.dispose()
-    click.echo(f"audit chain: {'ok' if check.audit_ok else 'BROKEN'}: {check.audit_message}")
-    click.echo(f"reports: {check.reports} checked, {len(check.bad_reports)} bad")
+    click.echo(tr("audit chain: %(state)s: %(message)s",
+                  state=tr("ok") if check.audit_ok else tr("BROKEN"), message=check.audit_message))
+    click.echo(tr("reports: %(checked)s checked, %(bad)s bad", checked=check.reports,
+                  bad=len(check.bad_reports)))
     for line in check.bad_reports:
         click.echo(f"  {line}")
     if not check.ok:
-        fail("the restored data does not check out")
+        fail(tr("the restored data does not check out"))
 
 
 # --- scheduler ---------------------------------------------------------------------------
@@ -191,13 +199,15 @@ def scheduler(run_once: str | None, list_jobs: bool) -> None:
             click.echo(f"{job.id:<24} {job.doc}")
         return
     if run_once and run_once not in known:
-        fail(f"unknown job {run_once!r}; known: {', '.join(sorted(known))}", 2)
+        fail(tr("unknown job %(job)r; known: %(known)s", job=run_once,
+                known=", ".join(sorted(known))), 2)
     rt = runtime()
     if run_once:
         click.echo(json.dumps(run_job(run_once, rt), ensure_ascii=False))
         return
     sched = build_scheduler(rt)
-    click.echo("scheduler running; jobs: " + ", ".join(j.id for j in sched.get_jobs()))
+    click.echo(tr("scheduler running; jobs: %(jobs)s",
+                  jobs=", ".join(j.id for j in sched.get_jobs())))
     try:
         sched.start()
     except (KeyboardInterrupt, SystemExit):

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
+from lims.catalogs import localized, tr
 from lims.runtime import Runtime, open_runtime
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ class LimsGroup(click.Group):
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
+    click.echo(tr("error: %(message)s", message=localized(message)), err=True)
     sys.exit(code)
 
 
@@ -66,15 +67,16 @@ def load_json(path: str) -> Any:
         with open(path, encoding="utf-8") as fh:
             return json.load(fh)
     except OSError as exc:
-        fail(f"cannot read {path}: {exc.strerror}", 2)
+        fail(tr("cannot read %(path)s: %(reason)s", path=path, reason=exc.strerror), 2)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        fail(f"{path} is not valid JSON: {exc}", 2)
+        fail(tr("%(path)s is not valid JSON: %(reason)s", path=path, reason=exc), 2)
 
 
 def invalid(exc: Exception, code: int = 2) -> NoReturn:
     """Exit naming the field of a :class:`lims.errors.LimsError`."""
     field = getattr(exc, "field", None)
-    fail(f"{field}: {exc}" if field else str(exc), code)
+    text = localized(getattr(exc, "message", exc))
+    fail(f"{field}: {text}" if field else text, code)
 
 
 def echo_json(data: Any) -> None:

@@ -20,6 +20,9 @@ from lims.reports.fonts import default_font_dir, ensure_fonts
 from lims.reports.pki import create_dev_pki
 from tests.support.postgres import Cluster, find_bindir
 
+# The command line speaks the instance's language (LIMS_DEFAULT_LOCALE, zh_CN when unset); the
+# tests read its English, as the pages' tests do (tests/functional/test_language.py checks zh).
+os.environ.setdefault("LIMS_DEFAULT_LOCALE", "en")
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 _counter = itertools.count(1)
 

@@ -14,7 +14,8 @@ from typing import Any
 
 import click
 
-from lims.clitools import echo_json, fail, runtime
+from lims.catalogs import localized, tr
+from lims.clitools import echo_json, fail, invalid, runtime
 
 
 @click.group()
@@ -40,17 +41,16 @@ def user_create(username: str, full_name: str, roles: tuple[str, ...], scopes: t
     from lims.errors import LimsError
 
     rt = runtime()
-    with rt.session() as session:
-        try:
-            with unit_of_work(session):
-                create_user(session, username=username, full_name=full_name or username,
-                            password=password, roles=list(roles), scopes=list(scopes),
-                            scope_items=list(scope_items))
-        except LimsError as exc:
-            fail(f"{exc.field or 'input'}: {exc}")
-        finally:
-            session.close()
-    click.echo(f"created user {username}")
+    try:
+        with rt.session() as session, unit_of_work(session):
+            create_user(session, username=username, full_name=full_name or username,
+                        password=password, roles=list(roles), scopes=list(scopes),
+                        scope_items=list(scope_items))
+    except LimsError as exc:
+        fail(f"{exc.field or 'input'}: {localized(exc.message)}")
+    finally:
+        rt.dispose()  # also on a refusal: no pooled connection is left to the garbage collector
+    click.echo(tr("created user %(username)s", username=username))
 
 
 @user.command("token")
@@ -62,15 +62,14 @@ def user_token(username: str, name: str) -> None:
     from lims.db import unit_of_work
 
     rt = runtime()
-    with rt.session() as session:
-        try:
-            with unit_of_work(session):
-                u = get_user(session, username)
-                if u is None:
-                    fail(f"no user {username!r}")
-                token = create_token(session, user=u, name=name)
-        finally:
-            session.close()
+    try:
+        with rt.session() as session, unit_of_work(session):
+            u = get_user(session, username)
+            if u is None:
+                fail(tr("no user %(username)r", username=username))
+            token = create_token(session, user=u, name=name)
+    finally:
+        rt.dispose()
     click.echo(token)
 
 
@@ -94,10 +93,11 @@ def _as_admin() -> Iterator[tuple[Any, Any]]:
                 with unit_of_work(session):
                     actor = get_user(session, name)
                     if actor is None:
-                        fail(f"no user {name!r} to act as; set LIMS_CLI_USER to an administrator")
+                        fail(tr("no user %(username)r to act as; set LIMS_CLI_USER to an "
+                                "administrator", username=name))
                     yield session, actor
             except LimsError as exc:
-                fail(f"{exc.field}: {exc}" if exc.field else str(exc))
+                invalid(exc, 1)
     finally:
         rt.dispose()
 
@@ -149,7 +149,8 @@ def _change_signatory(message: str, username: str, change: Callable[[Any, Any], 
     finally:
         rt.dispose()
     if serial is not None:
-        click.echo(f"signing certificate {serial:x} of {username} revoked")
+        click.echo(tr("signing certificate %(serial)s of %(username)s revoked",
+                      serial=f"{serial:x}", username=username))
 
 
 @user.command("disable")
@@ -159,7 +160,7 @@ def user_disable(username: str, reason: str | None) -> None:
     """Disable USERNAME: their sessions end at once and their API tokens are refused."""
     from lims.auth.services import set_active
 
-    _change_signatory(f"disabled {username}", username, lambda s, a: set_active(
+    _change_signatory(tr("disabled %(username)s", username=username), username, lambda s, a: set_active(
         s, actor=a, username=username, active=False, reason=reason))
 
 
@@ -170,7 +171,7 @@ def user_enable(username: str, reason: str | None) -> None:
     """Enable USERNAME again (their API tokens work again; old sessions stay ended)."""
     from lims.auth.services import set_active
 
-    _change(f"enabled {username}", lambda s, a: set_active(
+    _change(tr("enabled %(username)s", username=username), lambda s, a: set_active(
         s, actor=a, username=username, active=True, reason=reason))
 
 
@@ -181,7 +182,7 @@ def user_reset_password(username: str, password: str) -> None:
     """Set a new password for USERNAME (prompted) and end their sessions."""
     from lims.auth.services import reset_password
 
-    _change(f"password of {username} reset", lambda s, a: reset_password(
+    _change(tr("password of %(username)s reset", username=username), lambda s, a: reset_password(
         s, actor=a, username=username, password=password))
 
 
@@ -200,7 +201,8 @@ def user_roles(username: str, roles: tuple[str, ...], scopes: tuple[str, ...],
     from lims.auth.services import set_roles
 
     items: list[object] | None = [] if no_scope_items else (list(scope_items) or None)
-    _change_signatory(f"roles of {username}: {', '.join(sorted(roles))}", username,
+    _change_signatory(tr("roles of %(username)s: %(roles)s", username=username,
+                         roles=", ".join(sorted(roles))), username,
                       lambda s, a: set_roles(s, actor=a, username=username, roles=list(roles),
                                              scopes=list(scopes), scope_items=items))
 
@@ -211,7 +213,8 @@ def user_unlock(username: str) -> None:
     """Unlock USERNAME after a lockout by failed logins (and clear their throttling)."""
     from lims.auth.services import unlock_user
 
-    _change(f"unlocked {username}", lambda s, a: unlock_user(s, actor=a, username=username))
+    _change(tr("unlocked %(username)s", username=username),
+            lambda s, a: unlock_user(s, actor=a, username=username))
 
 
 @user.command("sign-out")
@@ -222,7 +225,7 @@ def user_sign_out(username: str) -> None:
 
     with _as_admin() as (session, actor):
         n = sign_out(session, actor=actor, username=username)
-    click.echo(f"ended {n} session(s) of {username}")
+    click.echo(tr("ended %(n)s session(s) of %(username)s", n=n, username=username))
 
 
 @user.command("tokens")
@@ -251,7 +254,7 @@ def user_revoke_token(token_id: int) -> None:
     """Revoke the API token TOKEN_ID (from ``lims user tokens``)."""
     from lims.auth.services import revoke_token
 
-    _change(f"revoked token {token_id}", lambda s, a: revoke_token(
+    _change(tr("revoked token %(id)s", id=token_id), lambda s, a: revoke_token(
         s, token_id=token_id, actor=a))
 
 

@@ -40,10 +40,10 @@ princess12 dragon1234 monkey1234 superman12 trustno1234 michael123 shadow1234 ma
 def check_password(password: str | None) -> None:
     """:raises InvalidInput: shorter than :data:`MIN_PASSWORD` or a common password."""
     if len(password or "") < MIN_PASSWORD:
-        raise InvalidInput(f"password must have at least {MIN_PASSWORD} characters",
+        raise InvalidInput(msg("password must have at least %(n)s characters", n=MIN_PASSWORD),
                            field="password")
     if (password or "").lower() in COMMON_PASSWORDS:
-        raise InvalidInput("this password is among the most common ones; choose another",
+        raise InvalidInput(msg("this password is among the most common ones; choose another"),
                            field="password")
 
 

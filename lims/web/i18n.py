@@ -9,15 +9,14 @@ instance default (``LIMS_DEFAULT_LOCALE``, zh_CN). Times are shown in the lab's 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from flask import Flask, g, request, session
 from flask_babel import Babel, lazy_gettext
 
+from lims.catalogs import TRANSLATIONS
 from lims.web.context import settings
 
-TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 # Locale ids as Babel spells them, with the name each is offered under in the switcher
 # (always in its own language, so a user who cannot read the current one still finds theirs).
 LOCALES = {"zh_CN": "中文", "en": "English"}

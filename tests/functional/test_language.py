@@ -144,3 +144,26 @@ def test_a_unit_mismatch_is_refused_in_chinese_naming_both_units(zh_app: Any, wo
         "characteristic_id": world.mass_id, "value": "100.00", "unit": "mm"},
         headers={"Accept-Language": "zh-CN", "X-CSRFToken": token})
     assert api.status_code == 422 and "is not a unit of" in api.get_json()["error"]["message"]
+
+
+def test_the_command_line_speaks_the_instances_language(world: Any, database_url: str,
+                                                         tmp_path: Any) -> None:
+    from click.testing import CliRunner
+
+    from lims.cli import main
+
+    env = {"LIMS_DATABASE_URL": database_url, "LIMS_INSTANCE_PATH": str(tmp_path / "inst"),
+           "LIMS_SECRET_KEY": "test-secret", "LIMS_CLI_USER": "admin"}
+    zh = CliRunner().invoke(main, ["user", "unlock", "tech"],
+                            env={**env, "LIMS_DEFAULT_LOCALE": "zh_CN"})
+    assert zh.exit_code == 0 and "已解锁 tech" in zh.output, zh.output
+    missing = CliRunner().invoke(main, ["user", "token", "nobody"],
+                                 env={**env, "LIMS_DEFAULT_LOCALE": "zh_CN"})
+    assert missing.exit_code == 1 and "错误：没有用户 'nobody'" in missing.output
+    en = CliRunner().invoke(main, ["user", "token", "nobody"],
+                            env={**env, "LIMS_DEFAULT_LOCALE": "en"})
+    assert "error: no user 'nobody'" in en.output
+    # A service's refusal is translated too, with its field named.
+    weak = CliRunner().invoke(main, ["user", "create", "newbie", "--role", "technician"],
+                              env={**env, "LIMS_DEFAULT_LOCALE": "zh_CN"}, input="x\nx\n")
+    assert weak.exit_code == 1 and "错误：password: 密码至少需要" in weak.output, weak.output

@@ -211,7 +211,9 @@ def _mounted(script: str, env: dict[str, str], *args: str) -> Any:
 
 def _init_env(tmp_path: Path, font_dir: Path, inst: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIMS_")}
-    env.update(LIMS_INSTANCE_PATH=str(inst), LIMS_FONT_DIR=str(font_dir), **extra)
+    # English messages: the command line otherwise speaks the default zh_CN.
+    env.update(LIMS_INSTANCE_PATH=str(inst), LIMS_FONT_DIR=str(font_dir),
+               LIMS_DEFAULT_LOCALE="en", **extra)
     return env
 
 

@@ -1,0 +1,42 @@
+"""The message catalogs outside Flask: the ``lims`` command speaks the instance's language.
+
+Pages choose a language per request (:mod:`lims.web.i18n`); the command line has no browser
+to ask, so it follows ``LIMS_DEFAULT_LOCALE`` (zh_CN unless set; ``LIMS_DEFAULT_LOCALE=en lims
+…`` for one command). Same catalog, same message ids as the pages.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+
+from babel.support import NullTranslations, Translations
+
+TRANSLATIONS = Path(__file__).resolve().parent / "translations"
+
+
+@cache
+def catalog(locale: str) -> NullTranslations:
+    """The compiled catalog of a locale (English is the source language: no catalog)."""
+    if not locale.lower().startswith("zh"):
+        return NullTranslations()
+    return Translations.load(str(TRANSLATIONS), ["zh"])
+
+
+def tr(template: str, **params: object) -> str:
+    """``template`` in the command line's language, with ``params`` filled in."""
+    text = catalog(os.environ.get("LIMS_DEFAULT_LOCALE") or "zh_CN").gettext(template)
+    try:
+        return text % params if params else text
+    except (KeyError, ValueError, TypeError):  # a broken translation never hides the message
+        return template % params if params else template
+
+
+def localized(message: object) -> str:
+    """A service's message (:func:`lims.errors.msg`) in the command line's language."""
+    from lims.errors import Message
+
+    if isinstance(message, Message):
+        return tr(message.template, **message.params)
+    return str(message)
