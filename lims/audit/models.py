@@ -12,10 +12,12 @@ from lims.db import Model
 
 class AuditEvent(Model):
     __tablename__ = "audit_events"
-    # The trail's filters (lims.audit.trail): a record's events, a person's, a period's.
+    # The trail's filters (lims.audit.trail): a record's events, a person's, an action's, a
+    # period's.
     __table_args__ = (
         Index("ix_audit_events_entity", "entity_type", "entity_id"),
         Index("ix_audit_events_actor", "actor"),
+        Index("ix_audit_events_action", "action"),
         Index("ix_audit_events_at", "at"),
     )
 
