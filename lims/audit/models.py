@@ -16,6 +16,7 @@ class AuditEvent(Model):
     # period's.
     __table_args__ = (
         Index("ix_audit_events_entity", "entity_type", "entity_id"),
+        Index("ix_audit_events_entity_id", "entity_id"),  # a number, whatever record it names
         Index("ix_audit_events_actor", "actor"),
         Index("ix_audit_events_action", "action"),
         Index("ix_audit_events_at", "at"),

@@ -184,3 +184,14 @@ def test_only_readers_of_the_audit_trail_see_it(client: Any, world: Any) -> None
     assert client.get("/audit/").status_code == 403
     assert client.get("/audit/?format=csv").status_code == 403
     assert client.post("/audit/verify", data={"csrf_token": csrf(client)}).status_code == 403
+
+
+def test_the_page_and_export_are_in_chinese_when_asked(client: Any, world: Any) -> None:
+    login(client, "auditor")
+    zh = {"Accept-Language": "zh-CN,zh;q=0.9"}
+    html = client.get("/audit/", headers=zh).get_data(as_text=True)
+    for text in ("审计追踪", "哈希链校验", "操作人", "变更内容", "导出 CSV", "时间（Asia/Shanghai）"):
+        assert text in html, text
+    assert "Audit trail" not in html
+    body = client.get("/audit/?format=csv", headers=zh).get_data()
+    assert body.decode("utf-8-sig").startswith("序号,时间（Asia/Shanghai）,操作人,操作")
