@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from lims.reports.certificate_content import CertificateContent
 from lims.reports.content import ReportContent
 from lims.reports.documents import load_content
 
@@ -49,7 +48,5 @@ def summary(content_json: str) -> Summary | None:
     if isinstance(content, ReportContent):
         return Summary(mask(content.customer_name), content.sample_description,
                        content.issued_at, content.conclusion)
-    if isinstance(content, CertificateContent):
-        return Summary(mask(content.customer.name), content.item.name, content.issued_at,
-                       content.conformity_statement)
-    return None
+    return Summary(mask(content.customer.name), content.item.name, content.issued_at,
+                   content.conformity_statement)

@@ -127,8 +127,9 @@ def http_error(exc: HTTPException) -> Any:
 
 
 def too_large_message() -> str:
-    return gettext("The upload is larger than %(size)s MB, the most this server accepts.",
-                   size=f"{current_app.config['MAX_CONTENT_LENGTH'] / 1_048_576:.1f}")
+    limit: int = current_app.config["MAX_CONTENT_LENGTH"]
+    return str(gettext("The upload is larger than %(size)s MB, the most this server accepts.",
+                       size=f"{limit / 1_048_576:.1f}"))
 
 
 def init_app(app: Flask) -> None:
