@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lims.db import Model
@@ -12,6 +12,15 @@ from lims.db import Model
 
 class AuditEvent(Model):
     __tablename__ = "audit_events"
+    # The trail's filters (lims.audit.trail): a record's events, a person's, an action's, a
+    # period's.
+    __table_args__ = (
+        Index("ix_audit_events_entity", "entity_type", "entity_id"),
+        Index("ix_audit_events_entity_id", "entity_id"),  # a number, whatever record it names
+        Index("ix_audit_events_actor", "actor"),
+        Index("ix_audit_events_action", "action"),
+        Index("ix_audit_events_at", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(unique=True)

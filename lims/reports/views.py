@@ -7,12 +7,14 @@ import hashlib
 from typing import Any
 
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext
 from sqlalchemy import select
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from lims.auth.models import User
 from lims.auth.permissions import allowed
 from lims.db import unit_of_work
-from lims.reports import amend
+from lims.reports import amend, public
 from lims.reports import api_models as m
 from lims.reports.documents import dcc_name
 from lims.reports.issuing import issue_in_steps
@@ -23,6 +25,7 @@ from lims.samples.api_models import Signature
 from lims.samples.models import Sample
 from lims.web.auth import current_user
 from lims.web.context import get_session, settings
+from lims.web.errors import http_error, too_large_message
 from lims.web.inputs import form, json_model
 from lims.web.openapi import operation
 
@@ -165,17 +168,17 @@ def check_copy(data: bytes, report: Report) -> dict[str, Any]:
     signature = validate_pdf(data, _trust_anchor())
     signed = signature is not None and signature.ok
     if signed and same:
-        message = ("这份文件经本实验室签名，且与签发的报告完全一致 / The file is signed by this "
-                   "laboratory and identical to the issued report.")
+        message = gettext("The file is signed by this laboratory and identical to the issued "
+                          "report.")
     elif signed:
-        message = ("这份文件经本实验室签名，但不是以此编号签发的版本 / The file is signed by this "
-                   "laboratory but is not the version issued under this number.")
+        message = gettext("The file is signed by this laboratory but is not the version issued "
+                          "under this number.")
     elif same:
-        message = ("这份文件的签名无效：不是本实验室签发的 / The file's signature is not valid: it "
-                   "was not issued by this laboratory, whatever our records say.")
+        message = gettext("The file's signature is not valid: it was not issued by this "
+                          "laboratory, whatever our records say.")
     else:
-        message = ("这份文件与签发的报告不一致，且没有本实验室的有效签名 / The file differs from "
-                   "the issued report and carries no valid signature of this laboratory.")
+        message = gettext("The file differs from the issued report and carries no valid "
+                          "signature of this laboratory.")
     return {"ok": signed and same, "sha256": digest, "message": message,
             "signed_by": signature.name if signed and signature else None,
             "signatures": signatures(signature) if signed and signature else []}
@@ -191,30 +194,69 @@ def _trust_anchor() -> bytes:
     return lab_trust_anchor(settings())
 
 
+@bp.get("/verify")
+def verify_form() -> Any:
+    """Public: type or scan a report number (a scanner's trailing Enter submits the form)."""
+    number = request.args.get("number", "").strip()
+    if number and number.isprintable() and "/" not in number:
+        return redirect(url_for("reports.verify", number=number[:60]), code=303)
+    return render_template("reports/verify.html", report=None, number=None, asked=False)
+
+
+def _public_report(number: str) -> Report | None:
+    """The report numbered ``number`` as typed, else upper-cased (numbers are issued in upper
+    case; people and scanners type them in any case)."""
+    db = get_session()
+    for candidate in dict.fromkeys((number, number.upper())):
+        report = db.scalar(select(Report).where(Report.number == candidate))
+        if report is not None:
+            return report
+    return None
+
+
 @bp.route("/verify/<number>", methods=["GET", "POST"])
 def verify(number: str) -> Any:
-    """Public: status, issue date and SHA-256 of a report, and a check of an uploaded copy.
+    """Public: status, issue date and SHA-256 of a report, the key contents a paper copy can
+    be compared with (customer masked in part, item, issue date, conclusion:
+    :mod:`lims.reports.public`), and a check of an uploaded copy.
 
-    Shows nothing confidential: no customer, sample or result.
+    Shows nothing else confidential: no results, addresses or contacts.
     """
-    report = get_session().scalar(select(Report).where(Report.number == number))
+    report = _public_report(number)
     if report is None:
-        return render_template("reports/verify.html", report=None, number=number), 404
+        return render_template("reports/verify.html", report=None, number=number,
+                               asked=True), 404
     check = None
     if request.method == "POST":
         upload = request.files.get("file")
         if upload is None or not upload.filename:
-            check = {"ok": False, "message": "choose the PDF file to check"}
+            check = {"ok": False, "message": gettext("Choose the PDF file to check.")}
         else:
             check = check_copy(upload.read(), report)
+    return _verify_page(report, check)
+
+
+def _verify_page(report: Report, check: dict[str, Any] | None) -> str:
     # A recall in an open nonconforming-work case (ISO/IEC 17025 7.10): only the case number.
     from lims.calibration.nonconforming import review_case
 
     review = review_case(get_session(), report.id)
-    return render_template("reports/verify.html", report=report, number=number, check=check,
-                           lab=settings().lab_name_en, review=review,
+    return render_template("reports/verify.html", report=report, number=report.number,
+                           check=check, lab=settings().lab_name_en, review=review,
+                           summary=public.summary(report.content), asked=True,
                            superseded_by=amend.superseded_by(get_session(), [report.id])
                            .get(report.id))
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(exc: RequestEntityTooLarge) -> Any:
+    """A copy too large to check: the verification page again, with the reason beside the
+    upload, rather than a bare error page (other report pages: the usual error)."""
+    number = (request.view_args or {}).get("number")
+    report = _public_report(number) if request.endpoint == "reports.verify" and number else None
+    if report is None:
+        return http_error(exc)
+    return _verify_page(report, {"ok": False, "message": too_large_message()}), 413
 
 
 @api.get("/reports")

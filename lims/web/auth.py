@@ -40,7 +40,8 @@ from lims.web.errors import respond, wants_json
 from lims.web.inputs import apply_upload_limit
 
 log = logging.getLogger(__name__)
-PUBLIC_ENDPOINTS = {"auth.login", "auth.set_locale", "health.health", "reports.verify", "static"}
+PUBLIC_ENDPOINTS = {"auth.login", "auth.set_locale", "health.health", "reports.verify",
+                    "reports.verify_form", "static"}
 csrf = CSRFProtect()
 
 

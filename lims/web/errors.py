@@ -14,7 +14,7 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, flash, g, jsonify, redirect, render_template, request
+from flask import Flask, current_app, flash, g, jsonify, redirect, render_template, request
 from flask_babel import gettext, lazy_gettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -124,6 +124,30 @@ def _rollback() -> None:
         session.rollback()
 
 
+def http_error(exc: HTTPException) -> Any:
+    """The response to a Werkzeug HTTP error (404, 405, 413 …); a blueprint that answers one
+    itself for some pages hands the rest back here."""
+    _rollback()
+    code = (exc.name or "error").lower().replace(" ", "_")
+    message = exc.description or exc.name
+    if exc.code == 413:
+        message = (f"request body larger than {current_app.config['MAX_CONTENT_LENGTH']} bytes"
+                   if wants_json() else too_large_message())
+    elif not wants_json() and exc.code in HTTP_MESSAGES:
+        message = str(HTTP_MESSAGES[exc.code])
+    response = _respond(exc.code or 500, code, message)
+    allow = dict(exc.get_headers()).get("Allow")
+    if allow and hasattr(response, "headers"):  # 405 names the methods the URL takes
+        response.headers["Allow"] = allow
+    return response
+
+
+def too_large_message() -> str:
+    limit: int = current_app.config["MAX_CONTENT_LENGTH"]
+    return str(gettext("The upload is larger than %(size)s MB, the most this server accepts.",
+                       size=f"{limit / 1_048_576:.1f}"))
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(errors.LimsError)
     def _lims_error(exc: errors.LimsError) -> Any:
@@ -138,23 +162,7 @@ def init_app(app: Flask) -> None:
             "The form has expired or did not come from this site; reload the page and try "
             "again."))
 
-    @app.errorhandler(HTTPException)
-    def _http(exc: HTTPException) -> Any:
-        _rollback()
-        code = (exc.name or "error").lower().replace(" ", "_")
-        message = exc.description or exc.name
-        limit = app.config["MAX_CONTENT_LENGTH"]
-        if exc.code == 413:
-            message = (f"request body larger than {limit} bytes" if wants_json() else gettext(
-                "The upload is larger than %(size)s MB, the most this server accepts.",
-                size=f"{limit / 1_048_576:.1f}"))
-        elif not wants_json() and exc.code in HTTP_MESSAGES:
-            message = str(HTTP_MESSAGES[exc.code])
-        response = _respond(exc.code or 500, code, message)
-        allow = dict(exc.get_headers()).get("Allow")
-        if allow and hasattr(response, "headers"):  # 405 names the methods the URL takes
-            response.headers["Allow"] = allow
-        return response
+    app.register_error_handler(HTTPException, http_error)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:

@@ -100,6 +100,11 @@ LABELS: dict[str, Any] = {
     "overdue": lazy_gettext("overdue"),
     "in service": lazy_gettext("in service"),
     "out of service": lazy_gettext("out of service"),
+    # Why a report was withdrawn (lims.reports.models.WithdrawalCategory), shown publicly.
+    "recall": lazy_gettext("recall"),
+    "error": lazy_gettext("error"),
+    "customer request": lazy_gettext("customer request"),
+    "other": lazy_gettext("other"),
 }
 
 

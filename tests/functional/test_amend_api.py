@@ -234,7 +234,7 @@ def test_pages_confirm_first_and_offer_withdrawal_of_a_recalled_report(app, clie
     assert [e.action for e in events] == ["report.withdraw"]
     assert json.loads(events[0].after)["recall_case"] == case
     html = public.get(f"/verify/{chain.acme}").get_data(as_text=True)
-    assert "withdrawn on" in html and "召回 recall" in html
+    assert "withdrawn on" in html and "(recall)" in html
     assert "Under review" not in html  # withdrawn: the recall is done
     # Confirming again is a 409 shown on the page it came from, not a 500.
     again = client.post(path, data={"csrf_token": token, "reason": "x", "category": "recall",

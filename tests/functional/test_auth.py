@@ -9,7 +9,7 @@ import pytest
 from lims.auth.permissions import PERMISSIONS
 from tests.support.world import PASSWORD, USERS, csrf, login
 
-PUBLIC = {"/login", "/health", "/verify/<number>", "/static/<path:filename>",
+PUBLIC = {"/login", "/health", "/verify", "/verify/<number>", "/static/<path:filename>",
           "/locale"}  # the language switch of the login page (CSRF-checked)
 
 # Each API action, the permission it needs, and a request that is valid enough to get past
