@@ -3,7 +3,7 @@ or the id alone for a number of any kind), a person's (actor), an action's and a
 (time), so that a trail of a million events is searched and counted through an index.
 
 Revision ID: 0017
-Revises: 0012
+Revises: 0013
 Create Date: 2026-11-26
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0017"
-down_revision = "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
