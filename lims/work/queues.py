@@ -29,6 +29,7 @@ from lims.instruments.models import CalibrationFlag, Instrument, InstrumentStatu
 from lims.reports.models import Report
 from lims.samples.lifecycle import SampleStatus
 from lims.samples.models import Result, Sample, SampleTest
+from lims.work.assignment import OPEN
 
 TOP = 10
 # How many reviewed samples the signatory's scope is checked for on one page: the check reads
@@ -69,25 +70,25 @@ def _recorded_by(user_id: int) -> ColumnElement[bool]:
 
 
 def _sample_queue(session: Session, key: str, status: str | Sequence[str],
-                  *conditions: ColumnElement[bool], top: int) -> Queue:
+                  *conditions: ColumnElement[bool], top: int,
+                  filter: dict[str, str] | None = None) -> Queue:
     statuses = [status] if isinstance(status, str) else list(status)
     where = [Sample.status.in_(statuses), *conditions]
     count = session.scalar(select(func.count()).select_from(Sample).where(*where)) or 0
     rows = session.scalars(_sample_order(select(Sample).where(*where)).limit(top)).all()
-    return Queue(key, "samples", count, rows, {"status": statuses[0]})
+    return Queue(key, "samples", count, rows, filter or {"status": statuses[0]})
 
 
-def to_receive(session: Session, user: User, *, top: int = TOP) -> Queue:
-    """Technician: samples registered and not yet received (anyone at the counter may)."""
-    return _sample_queue(session, "to_receive", SampleStatus.REGISTERED, top=top)
+def assigned(session: Session, user: User, *, top: int = TOP) -> Queue:
+    """Technician: samples assigned to me still to receive or test, due (or oldest) first."""
+    return _sample_queue(session, "assigned", OPEN, Sample.assignee_id == user.id, top=top,
+                         filter={"assignee": user.username})
 
 
-def to_test(session: Session, user: User, *, top: int = TOP) -> Queue:
-    """Technician: samples in my hands, received by me or with results I recorded, not yet
-    complete. There is no assignment of samples to people; this is the work a technician has
-    taken on."""
-    return _sample_queue(session, "to_test", (SampleStatus.RECEIVED, SampleStatus.IN_TESTING),
-                         or_(Sample.received_by_id == user.id, _recorded_by(user.id)), top=top)
+def unassigned(session: Session, user: User, *, top: int = TOP) -> Queue:
+    """Technician: samples to receive or test that nobody has taken on yet."""
+    return _sample_queue(session, "unassigned", OPEN, Sample.assignee_id.is_(None), top=top,
+                         filter={"assignee": "none"})
 
 
 def to_review(session: Session, user: User, *, top: int = TOP) -> Queue:
@@ -209,7 +210,7 @@ def queues_for(session: Session, user: User, *, now: dt.datetime, today: dt.date
     roles = user.roles
     out: list[Queue] = []
     if Role.TECHNICIAN in roles:
-        out += [to_test(session, user, top=top), to_receive(session, user, top=top)]
+        out += [assigned(session, user, top=top), unassigned(session, user, top=top)]
     if Role.REVIEWER in roles:
         out.append(to_review(session, user, top=top))
     if Role.SIGNATORY in roles:

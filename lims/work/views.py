@@ -6,14 +6,14 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, render_template
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from lims.db import utcnow
+from lims.db import unit_of_work, utcnow
 from lims.web.auth import current_user
 from lims.web.context import get_session, settings
-from lims.work import queues, stats
+from lims.work import assignment, queues, stats
 from lims.work.charts import Chart, Series, bar_chart
 
 bp = Blueprint("work", __name__)
@@ -31,6 +31,22 @@ def queue() -> Any:
             get_session(), user, now=utcnow(), today=_today(),
             warning_days=settings().calibration_warning_days),
         show_due=queues.due_column() is not None)
+
+
+@bp.post("/queue/<number>/take")
+def take(number: str) -> Any:
+    with unit_of_work(get_session()) as db:
+        taken = assignment.take_sample(db, actor=current_user(), number=number).number
+    flash(_("Sample %(number)s is assigned to you.", number=taken), "ok")
+    return redirect(url_for("work.queue"), code=303)
+
+
+@bp.post("/queue/<number>/give-back")
+def give_back(number: str) -> Any:
+    with unit_of_work(get_session()) as db:
+        given = assignment.give_back(db, actor=current_user(), number=number).number
+    flash(_("Sample %(number)s is back in the shared queue.", number=given), "ok")
+    return redirect(url_for("work.queue"), code=303)
 
 
 def _md(day: dt.date) -> str:

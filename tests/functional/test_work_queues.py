@@ -6,11 +6,15 @@ import datetime as dt
 import re
 from typing import Any
 
+from sqlalchemy import select
+
+from lims.audit.models import AuditEvent
 from lims.calibration import nonconforming as nc
 from lims.calibration.services import record_check
 from lims.db import unit_of_work, utcnow
 from lims.instruments.models import Instrument
 from lims.samples import services as samples
+from lims.work.assignment import take_sample
 from tests.support.world import PASSWORD, TZ, csrf, login
 
 
@@ -28,10 +32,12 @@ def rows(section: str, attr: str = "data-sample") -> list[str]:
     return re.findall(rf'{attr}="([^"]+)"', section)
 
 
-def _lab(session: Any, world: Any, settings: Any) -> dict[str, str]:
+def lab_with_queues(session: Any, world: Any, settings: Any) -> dict[str, str]:
     """Samples in every state of the queues, a failed check and an open case."""
     tech, reviewer = world.user(session, "tech"), world.user(session, "reviewer")
     out = {"new": world.new_sample(session, receive=False), "mine": world.new_sample(session)}
+    with unit_of_work(session):
+        take_sample(session, actor=tech, number=out["mine"])
     for key in ("complete", "reviewed"):
         number = world.new_sample(session)
         with unit_of_work(session):
@@ -67,23 +73,24 @@ def test_login_lands_on_the_queue(client, world):
                                        "csrf_token": csrf(client, "/login")})
     assert resp.status_code == 303 and resp.headers["Location"] == "/"
     page = client.get("/").get_data(as_text=True)
-    assert "<h1>My work</h1>" in page and 'id="queue-to-test"' in page
+    assert "<h1>My work</h1>" in page and 'id="queue-assigned"' in page
     # The sample list moved to /samples, where the register form is.
     assert 'id="register-form"' in client.get("/samples").get_data(as_text=True)
 
 
 def test_each_role_sees_its_queues_and_not_the_others(client, app, session, world, settings):
-    lab = _lab(session, world, settings)
+    lab = lab_with_queues(session, world, settings)
 
     tech = sections(_page(client, "tech"))
-    assert set(tech) == {"to-test", "to-receive"}
-    assert rows(tech["to-receive"]) == [lab["new"]] and count(tech["to-receive"]) == 1
-    assert rows(tech["to-test"]) == [lab["mine"]] and count(tech["to-test"]) == 1
-    assert 'href="/samples?status=registered"' in tech["to-receive"]
+    assert set(tech) == {"assigned", "unassigned"}
+    assert rows(tech["assigned"]) == [lab["mine"]] and count(tech["assigned"]) == 1
+    # Not yet taken on: the new one, and those past testing are in no technician's queue.
+    assert rows(tech["unassigned"]) == [lab["new"]] and count(tech["unassigned"]) == 1
+    assert 'href="/samples?assignee=tech"' in tech["assigned"]
 
-    other = sections(_page(app.test_client(), "tech2"))  # took on nothing yet
-    assert count(other["to-test"]) == 0 and "Nothing waiting." in other["to-test"]
-    assert rows(other["to-receive"]) == [lab["new"]]
+    other = sections(_page(app.test_client(), "tech2"))
+    assert count(other["assigned"]) == 0 and "Nothing waiting." in other["assigned"]
+    assert rows(other["unassigned"]) == [lab["new"]]
 
     review = sections(_page(app.test_client(), "reviewer"))
     assert set(review) == {"to-review"}
@@ -112,15 +119,15 @@ def test_each_role_sees_its_queues_and_not_the_others(client, app, session, worl
 
 def test_counts_go_beyond_the_rows_shown(client, session, world):
     numbers = [world.new_sample(session, receive=False) for _ in range(12)]
-    queue = sections(_page(client, "tech"))["to-receive"]
+    queue = sections(_page(client, "tech"))["unassigned"]
     assert count(queue) == 12 and rows(queue) == numbers[:10]  # oldest first, top ten
 
 
 def test_the_queue_page_in_chinese(client, session, world):
     world.new_sample(session, receive=False)
     page = _page(client, "tech", **{"Accept-Language": "zh-CN"})
-    assert "<h1>我的工作</h1>" in page and "待接收" in page and "查看全部" in page
-    assert "To receive" not in page
+    assert "<h1>我的工作</h1>" in page and "尚未分配" in page and "查看全部" in page
+    assert "Not assigned yet" not in page
 
 
 def _table(page: str, ident: str) -> list[list[str]]:
@@ -155,3 +162,40 @@ def test_the_dashboard_with_no_data(client, world):
     login(client, "tech")
     page = client.get("/dashboard").get_data(as_text=True)
     assert page.count('class="empty"') >= 3 and "No samples in this period" in page
+
+
+def test_a_technician_takes_a_sample_and_gives_it_back(client, app, session, world):
+    number = world.new_sample(session, receive=False)
+    login(client, "tech")
+    resp = client.post(f"/queue/{number.lower()}/take", data={"csrf_token": csrf(client)})
+    assert resp.status_code == 303 and resp.headers["Location"] == "/"
+    page = client.get("/").get_data(as_text=True)
+    assert f"Sample {number} is assigned to you." in page
+    assert rows(sections(page)["assigned"]) == [number]
+    # Another technician cannot take it, and is told who has it.
+    other = app.test_client()
+    login(other, "tech2")
+    refused = other.post(f"/queue/{number}/take", data={"csrf_token": csrf(other)},
+                         headers={"Accept": "application/json"})
+    assert refused.status_code == 409 and "already assigned to tech" in refused.json["error"][
+        "message"]
+    # Nor can a reviewer take work.
+    reviewer = app.test_client()
+    login(reviewer, "reviewer")
+    assert reviewer.post(f"/queue/{number}/take", data={"csrf_token": csrf(reviewer)},
+                         headers={"Accept": "application/json"}).status_code == 403
+    resp = client.post(f"/queue/{number}/give-back", data={"csrf_token": csrf(client)})
+    assert resp.status_code == 303
+    assert rows(sections(client.get("/").get_data(as_text=True))["unassigned"]) == [number]
+    events = session.execute(select(AuditEvent.action, AuditEvent.entity_id)
+                             .where(AuditEvent.action.like("sample.%assign"))
+                             .order_by(AuditEvent.id)).all()
+    assert [tuple(e) for e in events] == [("sample.assign", number), ("sample.unassign", number)]
+
+
+def test_a_sample_past_testing_cannot_be_taken(client, session, world, settings):
+    number, _ = world.reported_sample(session, settings)
+    login(client, "tech")
+    resp = client.post(f"/queue/{number}/take", data={"csrf_token": csrf(client)},
+                       headers={"Accept": "application/json"})
+    assert resp.status_code == 409 and "testing is over" in resp.json["error"]["message"]
