@@ -26,22 +26,28 @@ def _take(app: Any, world: Any, name: str, number: str) -> Any:
         session.close()
 
 
+def _race(app: Any, world: Any, number: str) -> list[Any]:
+    """tech and tech2 take the sample at the same instant."""
+    outcomes: list[Any] = [None, None]
+    barrier = threading.Barrier(2)
+
+    def run(i: int, name: str) -> None:
+        barrier.wait()
+        outcomes[i] = _take(app, world, name, number)
+
+    threads = [threading.Thread(target=run, args=(i, name))
+               for i, name in enumerate(("tech", "tech2"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return outcomes
+
+
 def test_concurrent_takes_give_the_sample_to_one_technician(app, session, world):
     for _ in range(4):
         number = world.new_sample(session, receive=False)
-        outcomes: list[Any] = [None, None]
-        barrier = threading.Barrier(2)
-
-        def run(i: int, name: str, number: str = number) -> None:
-            barrier.wait()
-            outcomes[i] = _take(app, world, name, number)
-
-        threads = [threading.Thread(target=run, args=(i, name))
-                   for i, name in enumerate(("tech", "tech2"))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
+        outcomes = _race(app, world, number)
         winners = [o for o in outcomes if isinstance(o, str)]
         assert len(winners) == 1, outcomes
         loser = next(o for o in outcomes if not isinstance(o, str))
