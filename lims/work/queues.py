@@ -34,7 +34,7 @@ from lims.work.assignment import OPEN
 TOP = 10
 # How many reviewed samples the signatory's scope is checked for on one page: the check reads
 # each sample's methods, so it is bounded; the count says when there are more.
-SIGNATORY_WINDOW = 300
+SIGNATORY_WINDOW = 100
 RECENT_REPORT_DAYS = 7
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from lims.audit.models import AuditEvent
 from lims.calibration import nonconforming as nc
@@ -199,3 +199,44 @@ def test_a_sample_past_testing_cannot_be_taken(client, session, world, settings)
     resp = client.post(f"/queue/{number}/take", data={"csrf_token": csrf(client)},
                        headers={"Accept": "application/json"})
     assert resp.status_code == 409 and "testing is over" in resp.json["error"]["message"]
+
+
+class _Statements:
+    """Counts the statements the app's engine runs while active."""
+
+    def __init__(self, app: Any) -> None:
+        self.engine, self.n = app.extensions["lims"].engine, 0
+
+    def _count(self, *args: Any) -> None:
+        self.n += 1
+
+    def __enter__(self) -> _Statements:
+        event.listen(self.engine, "before_cursor_execute", self._count)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._count)
+
+
+def test_the_pages_ask_the_database_the_same_number_of_times_for_more_samples(
+        app, client, session, world, settings):
+    """The figures are aggregated in the database: more samples, not more queries."""
+    login(client, "auditor")
+    world.reported_sample(session, settings)
+    with _Statements(app) as few:
+        assert client.get("/dashboard").status_code == 200
+    for _ in range(4):
+        world.reported_sample(session, settings)
+        world.new_sample(session)
+    with _Statements(app) as many:
+        assert client.get("/dashboard").status_code == 200
+    assert many.n == few.n
+    login(client, "tech")
+    world.new_sample(session, receive=False)
+    with _Statements(app) as queue:
+        assert client.get("/").status_code == 200
+    for _ in range(3):
+        world.new_sample(session, receive=False)
+    with _Statements(app) as more:
+        assert client.get("/").status_code == 200
+    assert more.n == queue.n
