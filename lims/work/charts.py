@@ -43,7 +43,8 @@ class Chart:
     series: Sequence[Series]
     empty: str = "—"    # said in the plot when there is nothing to draw
     y_max: float | None = None  # a fixed top (100 for percentages); else from the data
-    decimals: int = 0   # of the figures in tooltips and tables
+    decimals: int = 0   # of the figures in tooltips and tables; 0: counts, ticked in whole steps
+    zero_is_figure: bool = False  # a mean of 0 days is a figure; a count of 0 is nothing
 
     def figure(self, value: float | None) -> str:
         return "—" if value is None else f"{value:.{self.decimals}f}"
@@ -54,22 +55,39 @@ class Chart:
                      for s in self.series]) for i, c in enumerate(self.categories)]
 
     def is_empty(self) -> bool:
-        return not any(v for s in self.series for v in s.values if v is not None)
+        """Nothing to draw: no figures, or only zero counts (a zero mean is a figure)."""
+        return not any(v is not None and (v != 0 or self.zero_is_figure)
+                       for s in self.series for v in s.values)
+
+
+def nice_step(value: float, *, integer: bool = False) -> float:
+    """The smallest of 1, 2, 2.5, 5 × 10ⁿ not below ``value``; with ``integer`` a whole
+    number (counts of samples are not ticked in quarters)."""
+    if value <= 0 or not math.isfinite(value):
+        return 1.0
+    power = 10.0 ** math.floor(math.log10(value))
+    for factor in (1, 2, 2.5, 5, 10):
+        step = factor * power
+        if step >= value and (not integer or step >= 1 and step == int(step)):
+            return float(step)
+    return float(max(10 * power, 1.0)) if integer else float(10 * power)
+
+
+def axis(largest: float, *, integer: bool = False, ticks: int = 4) -> tuple[float, float]:
+    """(top, step) of the value axis: at most ``ticks`` round steps above zero, the top not
+    below the largest value."""
+    step = nice_step(largest / ticks, integer=integer)
+    top = step * max(1, math.ceil(largest / step - 1e-9))
+    return top, step
 
 
 def nice_max(value: float) -> float:
-    """The top of the value axis: the smallest of 1, 2, 2.5, 5 × 10ⁿ not below ``value``."""
-    if value <= 0 or not math.isfinite(value):
-        return 1.0
-    power = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
-        if step * power >= value:
-            return float(step * power)
-    return float(10 * power)  # pragma: no cover - the loop always returns
+    """The top of an axis of four steps for ``value``."""
+    return axis(value)[0]
 
 
 def _tick(value: float) -> str:
-    return f"{value:.1f}".rstrip("0").rstrip(".") if value % 1 else f"{value:.0f}"
+    return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
 def bar_height(value: float, top: float, plot_h: float = _PLOT_H) -> float:
@@ -87,7 +105,10 @@ def bar_chart(chart: Chart) -> str:
     plot_w = max(240.0, len(chart.categories) * (group_w + _GROUP_GAP))
     width, height = _LEFT + plot_w + _RIGHT, _TOP + _PLOT_H + _BOTTOM
     values = [v for s in chart.series for v in s.values if v is not None]
-    top = chart.y_max if chart.y_max is not None else nice_max(max(values, default=0))
+    if chart.y_max is not None:
+        top, step = chart.y_max, chart.y_max / 4
+    else:
+        top, step = axis(max(values, default=0), integer=chart.decimals == 0)
     x0, y0 = _LEFT, _TOP + _PLOT_H  # the origin
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
@@ -98,8 +119,8 @@ def bar_chart(chart: Chart) -> str:
         f'<desc id="{ident}-desc">{_t(chart.desc)}</desc>',
     ]
     # Value axis: gridlines at quarters of the top, the label turned along it.
-    for i in range(5):
-        tick = top * i / 4
+    for i in range(round(top / step) + 1):
+        tick = step * i
         y = y0 - bar_height(tick, top)
         out.append(f'<line x1="{x0}" y1="{y:.1f}" x2="{x0 + plot_w:.1f}" y2="{y:.1f}" '
                    f'stroke="{"#555" if i == 0 else "#ddd"}" stroke-width="1"/>')

@@ -69,7 +69,7 @@ def charts(board: stats.Dashboard) -> list[Chart]:
               _("Mean days from registration to the first report, by the week of the report."),
               week_axis, _("Days"), weeks,
               [Series(_("Mean days to report"), [w.turnaround_days for w in board.weeks])],
-              empty=_("No reports in this period"), decimals=1),
+              empty=_("No reports in this period"), decimals=1, zero_is_figure=True),
     ]
     if board.has_due_dates:
         out.append(Chart(

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from lims.work.charts import Chart, Series, bar_chart, bar_height, nice_max
+from lims.work.charts import Chart, Series, axis, bar_chart, bar_height
 
 NS = {"svg": "http://www.w3.org/2000/svg"}
 
@@ -23,10 +23,29 @@ def bars(svg: str) -> list[float]:
     return [float(r.get("height")) for r in root.iterfind(".//svg:rect[@class='bar']", NS)]
 
 
-@pytest.mark.parametrize(("value", "top"), [(0, 1), (0.3, 0.5), (1, 1), (7, 10), (12, 20),
-                                             (21, 25), (160, 200), (1001, 2000)])
-def test_the_axis_top_is_a_round_number_not_below_the_largest_value(value, top):
-    assert nice_max(value) == top
+@pytest.mark.parametrize(("largest", "integer", "top", "step"), [
+    (0, True, 1, 1), (1, True, 1, 1), (3, True, 3, 1), (9, True, 10, 5), (20, True, 20, 5),
+    (160, True, 200, 50), (0.3, False, 0.3, 0.1), (0.9, False, 1, 0.25), (7, False, 8, 2),
+    (2.2, False, 3, 1)])
+def test_the_axis_has_at_most_four_round_steps_up_to_the_largest_value(largest, integer, top,
+                                                                        step):
+    assert axis(largest, integer=integer) == pytest.approx((top, step))
+    assert axis(largest, integer=integer)[0] >= largest
+
+
+def test_counts_are_ticked_in_whole_numbers():
+    svg = bar_chart(chart([1, 0]))
+    ticks = re.findall(r'text-anchor="end" fill="#333">([^<]+)</text>', svg)
+    assert ticks == ["0", "1"]
+    ticks = re.findall(r'text-anchor="end" fill="#333">([^<]+)</text>',
+                       bar_chart(chart([0.9], decimals=2)))
+    assert ticks == ["0", "0.25", "0.5", "0.75", "1"]
+
+
+def test_a_mean_of_zero_is_a_figure_and_a_count_of_zero_is_not():
+    assert chart([0, None]).is_empty()
+    assert not chart([0, None], zero_is_figure=True).is_empty()
+    assert ">No data</text>" not in bar_chart(chart([0.0], decimals=1, zero_is_figure=True))
 
 
 def test_bars_scale_linearly_from_zero():
