@@ -31,6 +31,7 @@ DOMAINS = (
     "lims.reports",
     "lims.accreditation",
     "lims.audit",
+    "lims.work",
 )
 
 

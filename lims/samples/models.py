@@ -137,6 +137,8 @@ class Sample(Model):
     # approval; None: the report states the conclusion derived from the verdicts.
     conclusion: Mapped[str | None] = mapped_column(Text)
     conclusion_reason: Mapped[str | None] = mapped_column(Text)
+    # The technician who has taken the sample on (its work queue); None: not assigned yet.
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
 
     request: Mapped[TestRequest] = relationship(back_populates="samples", lazy="joined")
     tests: Mapped[list[SampleTest]] = relationship(

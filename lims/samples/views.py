@@ -26,7 +26,7 @@ def _back(number: str) -> Any:
     return redirect(url_for("samples.detail", number=number), code=303)
 
 
-@bp.get("/")
+@bp.get("/samples")
 def index() -> Any:
     db = get_session()
     status = request.args.get("status") or None

@@ -15,6 +15,7 @@ def test_technician_to_signed_report_in_the_browser(server, browser, session, wo
     page = browser.new_page()
     page.set_default_timeout(15000)
     login(page, server, "tech")
+    page.goto(f"{server}/samples")
 
     # Register a sample under a new request.
     page.select_option("select[name=customer_id]", str(world.customer_id))

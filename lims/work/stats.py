@@ -1,0 +1,181 @@
+"""The dashboard's figures, aggregated in the database (GROUP BY a lab day), then folded into
+weeks here: at most 7 × 12 rows come back whatever the number of samples.
+
+Weeks start on Monday in the lab's calendar (its time zone). Turnaround time runs from
+registration to the first report of the sample (ISO/IEC 17025 7.1.1 c: the lab meets the
+agreed time; RB/T 214 4.5.19 检验检测周期).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Date, case, cast, distinct, func, literal, select
+from sqlalchemy.orm import Session
+
+from lims.instruments.models import Instrument, InstrumentStatus
+from lims.reports.models import Report
+from lims.samples.models import ConformityDecision, Result, Sample, SampleTest, TestMethod
+from lims.work.queues import due_column, latest_calibrations
+
+WEEKS = 12
+CALIBRATION_DAYS = 30
+FAILING = ("fail", "conditional fail")
+
+
+@dataclasses.dataclass(frozen=True)
+class Week:
+    start: dt.date
+    registered: int = 0
+    reported: int = 0
+    turnaround_days: float | None = None   # mean, registration → first report
+    on_time: int | None = None             # reported by the due date (where samples have one)
+    with_due: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class PassRate:
+    category: str     # the method's field, as the scope names it (纺织品, electrical …)
+    samples: int
+    failed: int
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * (self.samples - self.failed) / self.samples if self.samples else 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class DueWeek:
+    start: dt.date   # first day of the 7-day bucket from today
+    count: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Dashboard:
+    weeks: list[Week]
+    pass_rates: list[PassRate]
+    overdue: int
+    due: list[DueWeek]
+    has_due_dates: bool
+
+
+def lab_day(session: Session, column: Any, timezone: str) -> Any:
+    """SQL for the lab's calendar day of a stored UTC timestamp."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.timezone(timezone, column), Date)
+    # SQLite keeps naive UTC text; the zone's offset now (the lab's zones keep no summer time,
+    # and one hour at a week's edge moves a sample by a day at most).
+    offset = dt.datetime.now(ZoneInfo(timezone)).utcoffset() or dt.timedelta()
+    return func.date(column, f"{int(offset.total_seconds() // 60):+d} minutes")
+
+
+def _days_between(session: Session, start: Any, end: Any) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return func.extract("epoch", end - start) / 86400.0
+    return func.julianday(end) - func.julianday(start)
+
+
+def _as_date(value: Any) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
+def week_start(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())
+
+
+def first_reports() -> Any:
+    """Each reported sample with the time of its first report (an amendment is no second
+    output of the same sample)."""
+    return (select(Report.sample_id, func.min(Report.issued_at).label("first"))
+            .group_by(Report.sample_id).subquery())
+
+
+def weekly(session: Session, *, today: dt.date, timezone: str, weeks: int = WEEKS) -> list[Week]:
+    starts = [week_start(today) - dt.timedelta(weeks=weeks - 1 - i) for i in range(weeks)]
+    since = dt.datetime.combine(starts[0], dt.time(), ZoneInfo(timezone)).astimezone(dt.UTC)
+    registered: dict[dt.date, int] = {}
+    day = lab_day(session, Sample.registered_at, timezone)
+    for d, n in session.execute(select(day, func.count()).where(Sample.registered_at >= since)
+                                .group_by(day)):
+        key = week_start(_as_date(d))
+        registered[key] = registered.get(key, 0) + n
+    first = first_reports()
+    day = lab_day(session, first.c.first, timezone)
+    due = due_column()
+    on_time = (func.sum(case((day <= due, 1), else_=0)) if due is not None else literal(0))
+    with_due = func.count(due) if due is not None else literal(0)
+    out: dict[dt.date, list[float]] = {}
+    for d, n, total_days, timely, dated in session.execute(
+            select(day, func.count(), func.sum(_days_between(session, Sample.registered_at,
+                                                             first.c.first)),
+                   on_time, with_due)
+            .join(Sample, Sample.id == first.c.sample_id)
+            .where(first.c.first >= since).group_by(day)):
+        acc = out.setdefault(week_start(_as_date(d)), [0, 0.0, 0, 0])
+        acc[0] += n
+        acc[1] += float(total_days or 0)
+        acc[2] += int(timely or 0)
+        acc[3] += int(dated or 0)
+    result = []
+    for start in starts:
+        n, total, timely, dated = out.get(start, [0, 0.0, 0, 0])
+        result.append(Week(start, registered.get(start, 0), int(n),
+                           round(total / n, 1) if n else None,
+                           int(timely) if dated else None, int(dated)))
+    return result
+
+
+def pass_rates(session: Session, *, today: dt.date, timezone: str,
+               weeks: int = WEEKS) -> list[PassRate]:
+    """Per method field, of the samples first reported in the period: how many, and how many
+    with a failing current result (a person's decision on an undecided one counts over the
+    rule's verdict)."""
+    since = dt.datetime.combine(week_start(today) - dt.timedelta(weeks=weeks - 1), dt.time(),
+                                ZoneInfo(timezone)).astimezone(dt.UTC)
+    first = first_reports()
+    verdict = func.coalesce(ConformityDecision.conformity, Result.conformity)
+    rows = session.execute(
+        select(TestMethod.field, func.count(distinct(SampleTest.sample_id)),
+               func.count(distinct(case((verdict.in_(FAILING), SampleTest.sample_id)))))
+        .select_from(Result)
+        .join(SampleTest, SampleTest.id == Result.test_id)
+        .join(TestMethod, TestMethod.id == SampleTest.method_id)
+        .join(first, first.c.sample_id == SampleTest.sample_id)
+        .outerjoin(ConformityDecision, ConformityDecision.result_id == Result.id)
+        .where(Result.is_current, first.c.first >= since)
+        .group_by(TestMethod.field).order_by(TestMethod.field))
+    return [PassRate(field, n, failed) for field, n, failed in rows]
+
+
+def calibration_outlook(session: Session, *, today: dt.date,
+                        days: int = CALIBRATION_DAYS) -> tuple[int, list[DueWeek]]:
+    """Equipment in service overdue (or never calibrated) now, and due in each 7-day period of
+    the next ``days`` days."""
+    latest = latest_calibrations()
+    base = (select(Instrument.id).outerjoin(latest, latest.c.instrument_id == Instrument.id)
+            .where(Instrument.status == InstrumentStatus.IN_SERVICE))
+    overdue = session.scalar(select(func.count()).select_from(
+        base.where((latest.c.valid_until.is_(None)) | (latest.c.valid_until < today))
+        .subquery())) or 0
+    counts: dict[int, int] = {}
+    for until, n in session.execute(
+            select(latest.c.valid_until, func.count()).join(
+                Instrument, Instrument.id == latest.c.instrument_id)
+            .where(Instrument.status == InstrumentStatus.IN_SERVICE,
+                   latest.c.valid_until >= today,
+                   latest.c.valid_until <= today + dt.timedelta(days=days))
+            .group_by(latest.c.valid_until)):
+        bucket = (_as_date(until) - today).days // 7
+        counts[bucket] = counts.get(bucket, 0) + n
+    return overdue, [DueWeek(today + dt.timedelta(weeks=b), counts.get(b, 0))
+                     for b in range(days // 7 + 1)]
+
+
+def dashboard(session: Session, *, today: dt.date, timezone: str) -> Dashboard:
+    overdue, due = calibration_outlook(session, today=today)
+    return Dashboard(weekly(session, today=today, timezone=timezone),
+                     pass_rates(session, today=today, timezone=timezone), overdue, due,
+                     due_column() is not None)
