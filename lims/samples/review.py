@@ -261,3 +261,16 @@ def by_characteristic(comments: list[Comment]) -> dict[int | None, list[Comment]
     for c in reversed(comments):
         grouped.setdefault(c.characteristic_id, []).append(c)
     return grouped
+
+
+def page_context(session: Session, actor: User, sample: Sample) -> dict[str, Any]:
+    """What the sample page's workflow block and comments need: which steps ``actor`` may
+    take (``workflow``), the comments by characteristic (``review_notes``) and the current
+    results a return can comment on (``returnable``)."""
+    notes = by_characteristic(comments_of(session, sample))
+    current = [(t, r) for t in sample.tests for ch in t.method.characteristics
+               for r in [t.current_results().get(ch.id)] if r is not None]
+    from lims.samples.services import APPROVAL_MEANING
+
+    return {"workflow": permitted(session, actor, sample), "review_notes": notes,
+            "returnable": current, "approval_meaning": APPROVAL_MEANING}

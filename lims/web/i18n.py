@@ -101,6 +101,16 @@ LABELS: dict[str, Any] = {
     "overdue": lazy_gettext("overdue"),
     "in service": lazy_gettext("in service"),
     "out of service": lazy_gettext("out of service"),
+    # why a report was withdrawn (lims.reports.models.WithdrawalCategory)
+    "recall": lazy_gettext("recall"),
+    "error": lazy_gettext("error"),
+    "customer request": lazy_gettext("customer request"),
+    "other": lazy_gettext("other"),
+    # the documents a sample's issue gives (lims.reports.documents.TITLES)
+    "test_report": lazy_gettext("Test report"),
+    "calibration_certificate": lazy_gettext("Calibration certificate"),
+    "verification_certificate": lazy_gettext("Verification certificate"),
+    "verification_notice": lazy_gettext("Verification notice"),
 }
 
 

@@ -15,14 +15,13 @@ from lims.auth.services import create_user
 from lims.db import unit_of_work
 from lims.errors import (
     InvalidInput,
-    PermissionDenied,
-    NotTheApprover,
     OutsideScope,
+    PermissionDenied,
     SampleStateError,
     SeparationOfDuties,
 )
 from lims.reports.models import Report, ReportClaim
-from lims.reports.preview import MARK, preview_pdf
+from lims.reports.preview import preview_pdf
 from lims.samples import review
 from lims.samples import services as samples
 from lims.samples.models import Sample
@@ -203,7 +202,7 @@ def test_the_preview_is_the_document_unsigned_marked_and_not_stored(session, wor
     assert session.scalar(select(func.count()).select_from(Report)) == 0
     assert session.scalar(select(func.count()).select_from(ReportClaim)) == 0
     assert _status(session, number) == "approved"
-    with pytest.raises(NotTheApprover):
+    with pytest.raises(OutsideScope):
         preview_pdf(session, actor=world.user(session, "signatory2"), sample_number=number,
                     settings=settings)
 
