@@ -253,3 +253,22 @@ def test_a_return_to_review_racing_an_approval_leaves_one_consistent_state(app, 
     session.rollback()
     sample = samples.get_sample(session, number)
     assert sample.status == "results complete" and sample.approved_by_id is None
+
+
+def test_a_certificate_is_previewed_too(session, world, settings, tmp_path):
+    """A customer's instrument: the preview is the notice (or certificate) the issue gives,
+    with its DCC built and attached as at issue."""
+    from tests.support import calibration as cal
+    from tests.support.pdf import pdftotext
+
+    cal.standard(session, world)
+    proc = cal.procedure(session, world, kind="verification", code="JJG 1036-2022")
+    number = cal.approved_job(session, world, proc, offset="0.0009")
+    pdf = preview_pdf(session, actor=world.user(session, "signatory"), sample_number=number,
+                      settings=settings)
+    session.rollback()
+    path = tmp_path / "preview.pdf"
+    path.write_bytes(pdf)
+    text = pdftotext(path)
+    assert "PREVIEW" in text and "检定结果通知书" in text
+    assert session.scalar(select(func.count()).select_from(ReportClaim)) == 0
