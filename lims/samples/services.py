@@ -54,6 +54,7 @@ from lims.samples.models import (
     TestMethod,
     TestRequest,
 )
+from lims.samples.review import check_reviewer, check_signatory
 from lims.validate import as_id, moment, text
 
 MAX_TEXT = 2000
@@ -509,9 +510,7 @@ def review_sample(session: Session, *, actor: User, number: str) -> Sample:
     require(actor, "sample.review")
     sample = get_sample(session, number, lock=True)
     check_transition(sample.status, SampleStatus.REVIEWED, sample=number)
-    from lims.samples.review import check_reviewer  # the rules the sample page asks too
-
-    check_reviewer(actor, sample)
+    check_reviewer(actor, sample)  # the rules the sample page asks too
     undecided = [f"{t.method.code} {r.characteristic.name} (result {r.id})" for t in sample.tests
                  for r in t.current_results().values() if r.verdict == UNDECIDED]
     if undecided:
@@ -647,8 +646,6 @@ def approve_sample(session: Session, *, actor: User, number: str, password: Any,
     check_transition(sample.status, SampleStatus.APPROVED, sample=number)
     # RB/T 214 4.2.4: the signatory's authorised scope items (fields, outside the scope), and
     # separation of duties; the rules the sample page asks too.
-    from lims.samples.review import check_signatory
-
     check_signatory(session, actor, sample)
     now = utcnow()
     derived = derived_conclusion(sample)
