@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from lims.accreditation.marks import Item as AccreditedItem
-from lims.accreditation.services import check_authority, decide, mark_results, sample_items
+from lims.accreditation.services import decide, mark_results
 from lims.audit.services import record
 from lims.auth.models import User
 from lims.auth.services import require
@@ -24,10 +24,8 @@ from lims.config import Settings
 from lims.db import utcnow
 from lims.errors import (
     NotFound,
-    NotTheApprover,
     ReportError,
     SampleStateError,
-    SeparationOfDuties,
 )
 from lims.instruments.models import Instrument
 from lims.metrology.decision import RULE_NAMES
@@ -49,12 +47,12 @@ from lims.reports.sign import (
 from lims.samples.lifecycle import SampleStatus, check_transition
 from lims.samples.models import Sample
 from lims.samples.particulars import conditions_text, inspection_label
+from lims.samples.review import check_issuer
 from lims.samples.services import (
     APPROVAL_MEANING,
     derived_conclusion,
     get_sample,
     mark_reported,
-    result_authors,
     signature_record,
 )
 
@@ -221,33 +219,20 @@ def claim_report(session: Session, *, actor: User, sample_number: str, settings:
                    policy=LoginPolicy.from_settings(settings))
     sample = get_sample(session, sample_number, lock=True)  # one of N concurrent issues wins
     check_transition(sample.status, SampleStatus.REPORTED, sample=sample.number)
-    if actor.id in result_authors(sample) or actor.id == sample.reviewed_by_id:
-        # ISO/IEC 17025 7.5.1 / RB/T 214 4.5.20: whoever measured or reviewed does not sign.
-        raise SeparationOfDuties(f"{actor.username} entered or reviewed results of "
-                                 f"{sample.number} and may not issue its report",
-                                 sample=sample.number)
-    check_authority(session, actor=actor, items=sample_items(sample), sample=sample.number)
-    if sample.approved_by_id != actor.id:
-        # The report names its approver, and its approval signature must be theirs (RP-07).
-        raise NotTheApprover(f"{sample.number} was approved by another signatory; only they "
-                             "can sign its report", sample=sample.number)
+    # ISO/IEC 17025 7.5.1 / RB/T 214 4.5.20: whoever measured or reviewed does not sign; the
+    # signatory is in scope and approved the sample (RP-07). The rules the sample page asks too.
+    check_issuer(session, actor, sample)
     signatory = Signatory(actor.id, actor.username, actor.full_name)
     _signers(settings, signatory)  # an unfit certificate: refused before a number is taken
     issued_at = utcnow()
     today = issued_at.astimezone(ZoneInfo(settings.timezone)).date()
-    content: Content
-    job = job_of(session, sample)
-    if job is None:
+    if job_of(session, sample) is None:
         number = next_number(session, "report", settings.report_number_format, today=today)
-        content = build_content(session, sample, number=number, issued_at=issued_at,
-                                settings=settings)
     else:  # a customer's instrument: a calibration or verification certificate, or a notice
         number = next_number(session, "certificate", settings.certificate_number_format,
                              today=today)
-        content = mark_certificate(session, certificate_content(
-            session, sample, number=number, issued_at=issued_at, settings=settings), on=today)
-    # Under amendment: the report names the one it replaces and what changed (7.8.8.2).
-    content = amend.mark_replacement(session, sample.id, content)
+    content = document_content(session, sample, number=number, issued_at=issued_at,
+                               settings=settings)
     claim = ReportClaim(number=number, sample_id=sample.id, issued_by_id=actor.id,
                         issued_at=issued_at, content=content.to_json())
     session.add(claim)
@@ -256,6 +241,25 @@ def claim_report(session: Session, *, actor: User, sample_number: str, settings:
            entity_id=number, after={"number": number, "sample": sample.number})
     mark_reported(session, actor=actor, sample=sample, report_number=number)
     return Claimed(claim.id, number, content, signatory)
+
+
+def document_content(session: Session, sample: Sample, *, number: str, issued_at: dt.datetime,
+                     settings: Settings) -> Content:
+    """What the document of an approved sample says, frozen: a test report, or for a
+    customer's instrument a calibration or verification certificate or a notice. The claim
+    and the signatory's preview (:mod:`lims.reports.preview`) both build it here, so the
+    preview is the document that would be issued."""
+    today = issued_at.astimezone(ZoneInfo(settings.timezone)).date()
+    content: Content
+    job = job_of(session, sample)
+    if job is None:
+        content = build_content(session, sample, number=number, issued_at=issued_at,
+                                settings=settings)
+    else:
+        content = mark_certificate(session, certificate_content(
+            session, sample, number=number, issued_at=issued_at, settings=settings), on=today)
+    # Under amendment: the report names the one it replaces and what changed (7.8.8.2).
+    return amend.mark_replacement(session, sample.id, content)
 
 
 def sign_claim(claimed: Claimed, settings: Settings) -> Signed:

@@ -19,6 +19,7 @@ from lims.reports import api_models as m
 from lims.reports.documents import dcc_name
 from lims.reports.issuing import issue_in_steps
 from lims.reports.models import Report, ReportAmendment, WithdrawalCategory
+from lims.reports.preview import preview_pdf
 from lims.reports.services import get_report, list_reports, stored_dcc, stored_pdf
 from lims.reports.sign import DocumentCheck, lab_trust_anchor, validate_pdf
 from lims.samples.api_models import Signature
@@ -140,6 +141,44 @@ def withdraw_page(number: str) -> Any:
                               reason=data.get("reason"), category=data.get("category"))
     flash(f"report {number} withdrawn", "ok")
     return redirect(url_for("reports.detail", number=number), code=303)
+
+
+def _preview_response(pdf: bytes, number: str) -> Response:
+    # Inline, never cached, and framable by our own confirmation page only: a PDF has no
+    # buttons to be clickjacked, and the page that frames it holds the signature form.
+    return Response(pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="{number}-preview.pdf"',
+        "Cache-Control": "no-store", "X-Frame-Options": "SAMEORIGIN",
+        "Content-Security-Policy": "default-src 'none'; frame-ancestors 'self'",
+        "X-LIMS-Preview": "unsigned, not a report"})
+
+
+@bp.get("/samples/<number>/report/preview.pdf")
+def preview(number: str) -> Any:
+    """The document issuing would produce, unsigned and marked as a preview; nothing stored
+    (issue 11 §2)."""
+    db = get_session()
+    pdf = preview_pdf(db, actor=current_user(), sample_number=number, settings=settings())
+    db.rollback()  # a read: nothing of the rendering is kept
+    return _preview_response(pdf, number)
+
+
+@bp.get("/samples/<number>/report/confirm")
+def confirm_issue(number: str) -> Any:
+    """The confirmation step of issuing: the preview beside the signature form; only the
+    signatory who may issue the sample's document gets it (the same checks as the issue)."""
+    from lims.calibration.work import job_of
+    from lims.samples.lifecycle import SampleStatus, check_transition
+    from lims.samples.review import check_issuer
+    from lims.samples.services import APPROVAL_MEANING, get_sample
+
+    db = get_session()
+    sample = get_sample(db, number)
+    check_transition(sample.status, SampleStatus.REPORTED, sample=sample.number)
+    check_issuer(db, current_user(), sample)
+    return render_template("reports/confirm.html", action="issue", sample=sample,
+                           job=job_of(db, sample), approval_meaning=APPROVAL_MEANING,
+                           data={}, report=None)
 
 
 @bp.post("/samples/<number>/report")
@@ -313,6 +352,17 @@ def issue_json(number: str) -> Any:
     return jsonify(to_json(report, number)), 201
 
 
+
+
+@api.get("/samples/<number>/report/preview")
+@operation("Preview the document issuing would produce: the same content and rendering, "
+           "unsigned, stamped 预览 PREVIEW on every page, under no number, never stored "
+           "(the signatory who may issue it)", files=("application/pdf",), errors=[403, 409])
+def preview_json(number: str) -> Any:
+    db = get_session()
+    pdf = preview_pdf(db, actor=current_user(), sample_number=number, settings=settings())
+    db.rollback()
+    return _preview_response(pdf, number)
 
 
 @api.post("/reports/<number>/amend")

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from lims.db import unit_of_work
 from lims.samples import api_models as m
+from lims.samples import review as workflow
 from lims.samples import serialize, services
 from lims.samples.models import Customer, Sample, TestMethod
 from lims.web.auth import current_user, login_policy
@@ -235,5 +236,32 @@ def approve(number: str) -> Any:
                                     password=data.password, policy=login_policy(),
                                     conclusion=data.conclusion,
                                     conclusion_reason=data.conclusion_reason)
+        body = serialize.sample(s)
+    return jsonify(body)
+
+
+@bp.post("/samples/<number>/return")
+@operation("Send a sample back: the reviewer to testing with a comment per result, or the "
+           "signatory to review with the reason", body=m.SampleReturn, response=m.Sample,
+           errors=[403, 409], links=("/api/v1/samples/{number}", {"number": "number"}))
+def send_back(number: str) -> Any:
+    """``{"comments": [{"result_id": 12, "comment": "…"}], "reason": "…"}`` returns a sample
+    whose results are complete to testing (reviewer; not who measured); ``{"to": "review",
+    "reason": "…"}`` returns a reviewed or approved sample to review (a signatory who may
+    approve it). Of a return racing an approval or a review, one wins; the other gets 409."""
+    data = json_model(m.SampleReturn)
+    with unit_of_work(get_session()) as db:
+        if data.to == "review":
+            if data.comments:
+                from lims.errors import InvalidInput
+
+                raise InvalidInput("a return to review takes a reason, not comments per result",
+                                   field="comments")
+            s = workflow.return_to_review(db, actor=current_user(), number=number,
+                                          reason=data.reason)
+        else:
+            s = workflow.return_to_testing(db, actor=current_user(), number=number,
+                                         comments=[c.model_dump() for c in data.comments],
+                                         reason=data.reason)
         body = serialize.sample(s)
     return jsonify(body)

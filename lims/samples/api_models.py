@@ -144,6 +144,23 @@ class Approval(Signature):
     conclusion_reason: str | None = Field(default=None, description="why (audited)")
 
 
+class ResultComment(RequestModel):
+    """What the reviewer asks the technician to check on one result."""
+
+    result_id: Id = Field(description="a current result of the sample (the version seen)")
+    comment: str
+
+
+class SampleReturn(RequestModel):
+    """Send a sample back (issue 11 §2). ``to`` ``testing`` (the default; reviewer, results
+    complete): ``comments`` per result and/or a ``reason``. ``to`` ``review`` (signatory,
+    reviewed or approved): the ``reason``; the review and any approval are undone."""
+
+    to: Literal["testing", "review"] = "testing"
+    comments: list[ResultComment] = Field(default_factory=list, max_length=200)
+    reason: str | None = None
+
+
 # --- responses --------------------------------------------------------------------------------
 
 
@@ -289,9 +306,26 @@ class SampleTest(ResponseModel):
     results: list[Result]
 
 
+class ReviewComment(ResponseModel):
+    """A comment given when the sample was sent back: on one version of a result, or (no
+    ``result_id``) on the whole sample; ``stage`` ``review`` (back to testing) or
+    ``approval`` (back to review)."""
+
+    id: int
+    result_id: int | None
+    result_version: int | None
+    characteristic_id: int | None
+    stage: Literal["review", "approval"]
+    comment: str
+    author: str
+    author_id: int
+    created_at: dt.datetime
+
+
 class Sample(SampleSummary):
     conclusion: Conclusion
     tests: list[SampleTest]
+    review_comments: list[ReviewComment]
 
 
 class Samples(ResponseModel):

@@ -253,3 +253,26 @@ class ConformityDecision(Model):
     decided_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     result: Mapped[Result] = relationship(back_populates="decision")
+
+
+class ReviewComment(Model):
+    """A comment given when work is sent back: by the reviewer on one result (the version they
+    saw), or by the signatory on the sample as a whole (``result_id`` None). Kept as a record
+    of who asked for what and when; never rewritten (ISO/IEC 17025 7.5.1, 7.7.1).
+
+    ``stage`` is where the sample was sent back from: ``review`` (to testing) or ``approval``
+    (to review).
+    """
+
+    __tablename__ = "review_comments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id"), index=True)
+    result_id: Mapped[int | None] = mapped_column(ForeignKey("results.id"))
+    result_version: Mapped[int | None]
+    stage: Mapped[str] = mapped_column(String(20))
+    comment: Mapped[str] = mapped_column(Text)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    result: Mapped[Result | None] = relationship()

@@ -94,4 +94,15 @@ def sample(s: Sample, *, with_results: bool = True) -> dict[str, Any]:
                           "conditions": json.loads(t.conditions) if t.conditions else None,
                           "deviation": t.deviation,
                           "results": [result(r) for r in t.results]} for t in s.tests]
+        data["review_comments"] = review_comments(s)
     return data
+
+
+def review_comments(s: Sample) -> list[dict[str, Any]]:
+    """The comments given when the sample was sent back, oldest first (issue 11 §2)."""
+    from sqlalchemy.orm import object_session
+
+    from lims.samples.review import comments_of
+
+    session = object_session(s)
+    return [] if session is None else [c.as_json() for c in comments_of(session, s)]

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from drivers import Reading
 from lims import kinds
-from lims.accreditation.services import check_authority, sample_items
 from lims.audit.services import record, snapshot
 from lims.auth.models import User
 from lims.auth.services import require
@@ -56,6 +55,7 @@ from lims.samples.models import (
     TestRequest,
 )
 from lims.samples.names import initials
+from lims.samples.review import check_reviewer, check_signatory
 from lims.validate import as_id, moment, text
 
 MAX_TEXT = 2000
@@ -513,9 +513,7 @@ def review_sample(session: Session, *, actor: User, number: str) -> Sample:
     require(actor, "sample.review")
     sample = get_sample(session, number, lock=True)
     check_transition(sample.status, SampleStatus.REVIEWED, sample=number)
-    if actor.id in result_authors(sample):
-        raise SeparationOfDuties(f"{actor.username} entered results of {number} and may not "
-                                 "review them", sample=number)
+    check_reviewer(actor, sample)  # the rules the sample page asks too
     undecided = [f"{t.method.code} {r.characteristic.name} (result {r.id})" for t in sample.tests
                  for r in t.current_results().values() if r.verdict == UNDECIDED]
     if undecided:
@@ -649,11 +647,9 @@ def approve_sample(session: Session, *, actor: User, number: str, password: Any,
                    policy=policy)
     sample = get_sample(session, number, lock=True)
     check_transition(sample.status, SampleStatus.APPROVED, sample=number)
-    # RB/T 214 4.2.4: the signatory's authorised scope items (fields, outside the scope).
-    check_authority(session, actor=actor, items=sample_items(sample), sample=number)
-    if actor.id in result_authors(sample) or actor.id == sample.reviewed_by_id:
-        raise SeparationOfDuties(f"{actor.username} entered or reviewed results of {number} "
-                                 "and may not approve them", sample=number)
+    # RB/T 214 4.2.4: the signatory's authorised scope items (fields, outside the scope), and
+    # separation of duties; the rules the sample page asks too.
+    check_signatory(session, actor, sample)
     now = utcnow()
     derived = derived_conclusion(sample)
     if worded == derived.text:  # the derived wording typed out again is no rewording

@@ -13,7 +13,7 @@ from lims.db import unit_of_work
 from lims.instruments.models import Instrument
 from lims.kinds import KINDS
 from lims.reports.models import Report
-from lims.samples import particulars, services
+from lims.samples import particulars, review, services
 from lims.samples.models import Customer, Sample, TestMethod
 from lims.web.auth import current_user, login_policy
 from lims.web.context import get_session, local_time, settings
@@ -116,7 +116,7 @@ def detail(number: str) -> Any:
     roles = current_user().roles
     return render_template(
         "samples/detail.html", sample=sample, instruments=instruments, reports=reports,
-        job=job_of(db, sample),
+        job=job_of(db, sample), **review.page_context(db, current_user(), sample),
         conclusion=services.derived_conclusion(sample),
         inspection_label=particulars.inspection_label(sample.request.inspection_type),
         conditions_text=particulars.conditions_text, condition_kinds=particulars.CONDITION_KINDS,
@@ -226,6 +226,35 @@ def decide(result_id: int) -> Any:
                                        reason=data.get("reason"))
         number = d.result.test.sample.number
     flash(f"conformity decided: {d.conformity}", "ok")
+    return _back(number)
+
+
+@bp.post("/samples/<number>/return")
+def return_to_testing(number: str) -> Any:
+    """The reviewer returns the sample to the technician: one comment field per current
+    result (``comment-<result id>``; empty ones skipped) and a reason for the whole."""
+    from flask_babel import gettext
+
+    comments = [{"result_id": key.removeprefix("comment-"), "comment": value}
+                for key, value in request.form.items()
+                if key.startswith("comment-") and value.strip()]
+    with unit_of_work(get_session()) as db:
+        review.return_to_testing(db, actor=current_user(), number=number, comments=comments,
+                                 reason=request.form.get("reason") or None)
+    flash(gettext("Sample %(number)s returned to the technician with %(n)s comments.",
+                  number=number, n=len(comments)), "ok")
+    return _back(number)
+
+
+@bp.post("/samples/<number>/return-to-review")
+def return_to_review(number: str) -> Any:
+    """The signatory returns a reviewed or approved sample to review, with the reason."""
+    from flask_babel import gettext
+
+    with unit_of_work(get_session()) as db:
+        review.return_to_review(db, actor=current_user(), number=number,
+                                reason=request.form.get("reason"))
+    flash(gettext("Sample %(number)s returned to review.", number=number), "ok")
     return _back(number)
 
 

@@ -105,6 +105,11 @@ LABELS: dict[str, Any] = {
     "error": lazy_gettext("error"),
     "customer request": lazy_gettext("customer request"),
     "other": lazy_gettext("other"),
+    # the documents a sample's issue gives (lims.reports.documents.TITLES)
+    "test_report": lazy_gettext("Test report"),
+    "calibration_certificate": lazy_gettext("Calibration certificate"),
+    "verification_certificate": lazy_gettext("Verification certificate"),
+    "verification_notice": lazy_gettext("Verification notice"),
 }
 
 

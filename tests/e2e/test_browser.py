@@ -74,6 +74,7 @@ def test_technician_to_signed_report_in_the_browser(server, browser, session, wo
     page.fill("#approve-form input[name=password]", PASSWORD)
     page.click("button:has-text('Approve')")
     assert page.inner_text("#sample-status") == "approved"
+    page.click("#preview-and-issue")  # the confirmation step, beside the preview
     page.fill("#issue-form input[name=password]", PASSWORD)
     page.click("button:has-text('Issue signed report')")
     assert page.inner_text("#sample-status") == "reported"

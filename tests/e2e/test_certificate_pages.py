@@ -129,7 +129,8 @@ def test_a_calibration_certificate_from_reception_to_verification(
     login(page, server, "signatory")
     page.goto(f"{server}/samples/{number}")
     _sign(page, "#approve-form")
-    assert "校准证书 Calibration certificate" in page.inner_text("#issue-form")
+    assert "Calibration certificate" in page.inner_text("#issue-form")
+    page.click("#preview-and-issue")  # the confirmation step, beside the preview
     _sign(page, "#issue-form")
     session.rollback()
     report = session.scalar(select(Report).join(Sample, Sample.id == Report.sample_id)
@@ -139,7 +140,7 @@ def test_a_calibration_certificate_from_reception_to_verification(
     # The report page: the kind, the PDF and the DCC; both downloaded and checked.
     page.click(f"#reports a.detail-link[href='/reports/{report.number}']")
     page.wait_for_url(f"{server}/reports/{report.number}")
-    assert "校准证书 Calibration certificate" in page.inner_text("#report-kind")
+    assert "Calibration certificate" in page.inner_text("#report-kind")
     with page.expect_download() as pdf_download:
         page.click("a#pdf-link")
     pdf = Path(pdf_download.value.path()).read_bytes()
@@ -185,15 +186,16 @@ def test_a_failing_verification_says_it_gives_a_notice_before_issue(
     assert "10 g" in document and "20 g" in document
     page.goto(f"{server}/samples/{number}")
     issue = page.inner_text("#issue-form")
-    assert "检定结果通知书 Verification notice" in issue and "20 g" in issue
+    assert "Verification notice" in issue and "20 g" in issue
     # Not the test report's wording: no "test data only" conclusion on a verified instrument.
     assert page.locator("#conclusion").count() == 0
     assert "检定结果通知书" in page.inner_text("#document")
+    page.click("#preview-and-issue")  # the confirmation step, beside the preview
     page.fill("#issue-form input[name=password]", PASSWORD)
     page.click("#issue-form button:has-text('Issue signed notice')")
     page.wait_for_selector(".flash.ok", timeout=60_000)
     page.click("#reports a.detail-link")
-    assert "检定结果通知书 Verification notice" in page.inner_text("#report-kind")
+    assert "Verification notice" in page.inner_text("#report-kind")
     with page.expect_download() as dcc_download:
         page.click("a#dcc-link")
     parse_dcc(Path(dcc_download.value.path()).read_bytes())

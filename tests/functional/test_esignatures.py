@@ -153,7 +153,8 @@ def test_the_signing_forms_state_the_meaning_and_take_the_password(client, sessi
                 data={"csrf_token": csrf(client, detail), "password": PASSWORD})
     assert _status(session, number) == "approved"
 
-    page = client.get(detail).get_data(as_text=True)
+    # Issuing goes through the confirmation page, which shows the preview (issue 11 §2).
+    page = client.get(f"/samples/{number}/report/confirm").get_data(as_text=True)
     form = page.split('id="issue-form"', 1)[1].split("</form>", 1)[0]
     assert 'type="password" name="password" required' in form and "批准 Approved" in form
     resp = client.post(f"/samples/{number}/report",

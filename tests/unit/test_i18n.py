@@ -31,7 +31,7 @@ PENDING: set[str] = {
     "instruments/index.html", "calibration/jobs.html",
     "calibration/trace.html", "calibration/instrument.html", "calibration/impact.html",
     "calibration/cases.html", "calibration/case.html", "calibration/job.html",
-    "reports/index.html", "reports/confirm.html", "reports/detail.html",
+    "reports/index.html",
     "samples/index.html", "samples/methods.html", "samples/detail.html",
 }
 ATTRIBUTES = ("placeholder", "title", "aria-label", "alt")
