@@ -101,6 +101,13 @@ LABELS: dict[str, Any] = {
     "overdue": lazy_gettext("overdue"),
     "in service": lazy_gettext("in service"),
     "out of service": lazy_gettext("out of service"),
+    # The sample page (issue 11 §4): a result's verdict and source, the request's decision rule.
+    "undecided": lazy_gettext("undecided"),
+    "manual": lazy_gettext("manual"),
+    "instrument": lazy_gettext("instrument"),
+    "simple": lazy_gettext("simple acceptance"),
+    "guarded": lazy_gettext("guarded acceptance"),
+    "non-binary": lazy_gettext("non-binary"),
 }
 
 
