@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_gettext
 from flask_babel import ngettext
 from sqlalchemy import func, select
 
@@ -232,7 +232,7 @@ def save_grid(number: str) -> Any:
 
 
 LABEL_SIZES = {"50x30": "50×30 mm", "40x30": "40×30 mm", "70x40": "70×40 mm",
-               "a4": _l("A4 sheet (3×8)")}
+               "a4": lazy_gettext("A4 sheet (3×8)")}
 
 
 def _label_pdf(numbers: list[str], size: Any, filename: str) -> Any:
