@@ -6,8 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext
-from flask_babel import ngettext
+from flask_babel import lazy_gettext, ngettext
 from sqlalchemy import func, select
 
 from lims.auth.permissions import allowed

@@ -197,3 +197,41 @@ def test_labels_of_several_samples_and_bad_sizes(client, session, world, tmp_pat
     assert client.get("/labels.pdf?numbers=", headers={"Accept": "application/json"}
                       ).status_code == 422
     assert client.get("/labels.pdf?numbers=NOPE-1").status_code == 404
+
+
+def test_a_row_recorded_meanwhile_is_refused_beside_it(client, session, world):
+    number = world.new_sample(session)
+    login(client, "tech")
+    token = csrf(client, f"/samples/{number}")
+    row = {"csrf_token": token, f"value-{world.length_id}": "12.0",
+           f"unit-{world.length_id}": "mm"}
+    assert client.post(f"/samples/{number}/grid", data=row).status_code == 303
+    # The same page submitted again (another tab, a double click): refused, nothing doubled.
+    resp = client.post(f"/samples/{number}/grid?fragment=grid", data={
+        **row, f"value-{world.mass_id}": "100.00", f"unit-{world.mass_id}": "g"})
+    assert resp.status_code == 422
+    page = html.unescape(resp.get_data(as_text=True))
+    assert "already has a result" in page.split(f'id="row-{world.length_id}-error">')[1]
+    assert _results(session, number) == 1
+
+
+def test_the_grid_is_for_those_who_record_results(client, session, world):
+    number = world.new_sample(session)
+    login(client, "auditor")
+    page = client.get(f"/samples/{number}").get_data(as_text=True)
+    assert 'id="grid-form"' not in page and f'id="value-{world.mass_id}"' not in page
+    resp = client.post(f"/samples/{number}/grid", data={
+        "csrf_token": csrf(client, f"/samples/{number}"), f"value-{world.mass_id}": "1",
+        f"unit-{world.mass_id}": "g"}, headers={"Accept": "application/json"})
+    assert resp.status_code == 403
+    assert _results(session, number) == 0
+
+
+def test_the_sample_page_in_chinese(client, session, world):
+    number = world.new_sample(session)
+    login(client, "tech")
+    page = client.get(f"/samples/{number}", headers={"Accept-Language": "zh-CN"}).get_data(
+        as_text=True)
+    for text in ("检验项目", "技术要求", "全部保存", "采集", "流程", "标签", "Specimen mass：数值"):
+        assert text in page, text
+    assert 'id="sample-status">已接收<' in page
