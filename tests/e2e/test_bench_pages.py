@@ -86,18 +86,20 @@ def test_grid_is_edited_in_place_at_768_px(server, browser, session, world):
     # Every input is labelled by its characteristic.
     assert page.get_by_label("厚度 Thickness: value").count() == 1
 
-    # Type the whole second table with Tab, one unit wrong, and save all at the bottom.
+    # Type the whole second table with the keyboard, value Tab unit Tab next value (one unit
+    # wrong), and save all at the bottom.
     values = ["100.4", "1502", "0.61", "412", "298", "20", "-1.5", "11.0"]
     page.click(f"#value-{ids[0]}")
     for i, value in enumerate(values):
+        assert page.evaluate("document.activeElement.id") == f"value-{ids[i]}"
         page.keyboard.type(value)
-        page.keyboard.press("Tab")  # to the unit
+        page.keyboard.press("Tab")  # to the unit, which holds the method's unit
+        assert page.evaluate("document.activeElement.id") == f"unit-{ids[i]}"
         if i == 2:
             page.keyboard.press("Control+A")
             page.keyboard.type("kg")
-        # Past the row's unit, instrument, time and Save: the next row's value.
         if i < len(values) - 1:
-            page.click(f"#value-{ids[i + 1]}")
+            page.keyboard.press("Tab")  # past the row's instrument and time: the next value
     page.locator("p.grid-actions button").scroll_into_view_if_needed()
     before = page.evaluate("window.scrollY")
     assert before > 0

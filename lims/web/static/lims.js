@@ -84,3 +84,20 @@ document.addEventListener("submit", (event) => {
   event.preventDefault();
   postFragment(form, event.submitter);
 });
+
+// Tab in a row's unit goes on to the next row's value, as in a spreadsheet: the row's
+// instrument, time and buttons are optional and stay reachable with Shift+Tab and the mouse.
+document.addEventListener("keydown", (event) => {
+  const field = event.target;
+  if (event.key !== "Tab" || event.shiftKey || event.altKey || event.ctrlKey || event.metaKey) return;
+  if (!(field instanceof HTMLInputElement) || !field.name.startsWith("unit-")) return;
+  const grid = field.closest("#result-grid");
+  if (!grid) return;
+  const values = Array.from(grid.querySelectorAll("input.grid-value"));
+  const mine = document.getElementById("value-" + field.name.slice("unit-".length));
+  const next = values[values.indexOf(mine) + 1];
+  if (!next) return;  // the last row: on to its instrument and the Save buttons
+  event.preventDefault();
+  next.focus();
+  next.select();
+});
