@@ -235,3 +235,36 @@ def test_the_sample_page_in_chinese(client, session, world):
     for text in ("检验项目", "技术要求", "全部保存", "采集", "流程", "标签", "Specimen mass：数值"):
         assert text in page, text
     assert 'id="sample-status">已接收<' in page
+
+
+def test_a_capture_that_cannot_read_is_shown_beside_the_control(client, session, world):
+    number = world.new_sample(session)  # the balance's port does not exist
+    login(client, "tech")
+    resp = client.post(f"/samples/{number}/capture", data={
+        "csrf_token": csrf(client, f"/samples/{number}"), "characteristic_id": world.mass_id,
+        "instrument_id": world.balance_id})
+    assert resp.status_code == 422
+    page = html.unescape(resp.get_data(as_text=True))
+    error = page.split(f'id="capture-{world.mass_id}-error">')[1].split("<")[0]
+    assert "EQ-1" in error
+    assert f'aria-describedby="capture-{world.mass_id}-error"' in page
+    assert _results(session, number) == 0
+
+
+def test_labels_of_every_sample_of_a_request(client, session, world):
+    from lims.db import unit_of_work
+    from lims.samples import services
+
+    tech = world.user(session, "tech")
+    with unit_of_work(session):
+        req = services.create_request(session, actor=tech, customer_id=world.customer_id,
+                                      number_format="WT{year}-{seq:06d}",
+                                      timezone="Asia/Shanghai")
+        numbers = [services.register_sample(session, actor=tech, request_id=req.id,
+                                            description=f"fabric {i}",
+                                            method_ids=[world.method_id],
+                                            number_format="YP{year}-{seq:06d}",
+                                            timezone="Asia/Shanghai").number for i in range(2)]
+    login(client, "tech")
+    page = html.unescape(client.get(f"/samples/{numbers[0]}").get_data(as_text=True))
+    assert f"/labels.pdf?numbers={numbers[0]},{numbers[1]}" in page.replace("%2C", ",")
