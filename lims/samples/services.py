@@ -288,6 +288,17 @@ def find_characteristic(sample: Sample, characteristic_id: Any
                        field="characteristic_id")
 
 
+def sample_of_result(session: Session, result_id: Any) -> str:
+    """The number of the sample a result belongs to.
+
+    :raises NotFound:
+    """
+    result = session.get(Result, as_id(result_id, "result_id"))
+    if result is None:
+        raise NotFound("no such result", result=result_id)
+    return result.test.sample.number
+
+
 def record_result(session: Session, *, actor: User, number: str, characteristic_id: Any,
                   value: Any, unit: Any, instrument_id: Any = None, measured_at: Any = None,
                   raw: bytes | None = None, source: str = "manual", timezone: str) -> Result:

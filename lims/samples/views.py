@@ -4,19 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext, ngettext
 from sqlalchemy import func, select
 
 from lims.auth.permissions import allowed
 from lims.calibration.work import job_of
 from lims.db import unit_of_work
+from lims.errors import Conflict, InvalidInput
 from lims.instruments.models import Instrument
 from lims.kinds import KINDS
 from lims.reports.models import Report
-from lims.samples import particulars, review, services
+from lims.samples import bench, particulars, review, services
 from lims.samples.models import Customer, Sample, TestMethod
 from lims.web.auth import current_user, login_policy
 from lims.web.context import get_session, local_time, settings
+from lims.web.i18n import label as shown
 from lims.web.inputs import form
 
 bp = Blueprint("samples", __name__)
@@ -108,21 +112,153 @@ def register() -> Any:
 
 @bp.get("/samples/<number>")
 def detail(number: str) -> Any:
-    db = get_session()
+    """The sample page; ``?fragment=grid`` (what lims.js asks for) is its result grid alone."""
+    return _page(get_session(), number)
+
+
+def _fragment() -> bool:
+    return request.args.get("fragment") == "grid"
+
+
+def _page(db: Any, number: str, *, errors: dict[str, str] | None = None,
+          entered: dict[str, str] | None = None, notice: str | None = None,
+          status: int = 200) -> Any:
+    """The sample page, or its result grid as a fragment, with the errors beside their fields
+    and what was typed kept (a refused entry loses nothing)."""
     sample = services.get_sample(db, number)
-    instruments = db.scalars(select(Instrument).order_by(Instrument.asset_number)).all()
+    characteristics = [ch for test in sample.tests for ch in test.method.characteristics]
+    used = {r.instrument_id for test in sample.tests for r in test.results if r.instrument_id}
+    assets = {iid: asset for iid, asset in db.execute(
+        select(Instrument.id, Instrument.asset_number).where(Instrument.id.in_(used)))}
     reports = db.scalars(select(Report).where(Report.sample_id == sample.id)
                          .order_by(Report.id)).all()
     roles = current_user().roles
-    return render_template(
-        "samples/detail.html", sample=sample, instruments=instruments, reports=reports,
-        job=job_of(db, sample), **review.page_context(db, current_user(), sample),
-        conclusion=services.derived_conclusion(sample),
-        inspection_label=particulars.inspection_label(sample.request.inspection_type),
+    context: dict[str, Any] = dict(
+        sample=sample, reports=reports, assets=assets,
+        fit=bench.fit_instruments(db, characteristics, timezone=settings().timezone),
+        errors=errors or {}, entered=entered or {}, notice=notice, label_sizes=LABEL_SIZES,
         conditions_text=particulars.conditions_text, condition_kinds=particulars.CONDITION_KINDS,
         can={a: allowed(roles, a) for a in ("sample.receive", "result.record", "result.capture",
                                              "result.correct", "sample.complete",
-                                             "sample.review", "sample.approve", "report.issue")})
+                                             "sample.review", "sample.approve", "report.issue")},
+        **review.page_context(db, current_user(), sample))
+    if _fragment():
+        return render_template("samples/_grid.html", **context), status, {"X-Fragment": "grid"}
+    return render_template(
+        "samples/detail.html", job=job_of(db, sample),
+        conclusion=services.derived_conclusion(sample),
+        inspection_label=particulars.inspection_label(sample.request.inspection_type),
+        **context), status
+
+
+def _done(number: str, message: str) -> Any:
+    """After a bench action: the grid with the message (lims.js), else the page (no JS)."""
+    if _fragment():
+        return _page(get_session(), number, notice=message)
+    flash(message, "ok")
+    return redirect(url_for("samples.detail", number=number, _anchor="result-grid"), code=303)
+
+
+def _refused(number: str, errors: dict[str, str], entered: dict[str, str]) -> Any:
+    """The page again, status 422, the typed input kept and each error beside its field."""
+    db = get_session()
+    db.rollback()
+    return _page(db, number, errors=errors, entered=entered, status=422)
+
+
+# Errors that a person can fix on the page; a permission or a missing record is answered as
+# everywhere else (lims.web.errors).
+_FIXABLE = (InvalidInput, Conflict)
+GRID_FIELDS = ("value", "unit", "measured_at", "instrument_id")
+
+
+def grid_rows(form_data: Any) -> dict[int, dict[str, str]]:
+    """The grid's typed rows by characteristic id (``value-12``, ``unit-12`` …); a row without a
+    value is not an entry."""
+    rows: dict[int, dict[str, str]] = {}
+    for key, value in form_data.items():
+        field, _, cid = key.rpartition("-")
+        if field in GRID_FIELDS and cid.isdigit():
+            rows.setdefault(int(cid), {})[field] = value.strip()
+    return {cid: row for cid, row in rows.items() if row.get("value")}
+
+
+class _Rejected(Exception):
+    """Some row of a grid submission was refused: nothing of it is written."""
+
+
+@bp.post("/samples/<number>/grid")
+def save_grid(number: str) -> Any:
+    """Save the grid: one row (``save`` = its characteristic id) or every typed row (``save`` =
+    ``all``, or Enter in a field). Each row is its own result, all in one transaction: if one
+    row is refused none is written, and every refusal is shown beside its field."""
+    which = request.form.get("save", "all")
+    rows = grid_rows(request.form)
+    if which != "all":
+        rows = {cid: row for cid, row in rows.items() if str(cid) == which}
+    entered = {k: v for k, v in request.form.items() if k != "csrf_token"}
+    if not rows:
+        key = f"value-{which}" if which != "all" else "grid"
+        return _refused(number, {key: _("Type a value first.")}, entered)
+    errors: dict[str, str] = {}
+    db, user, tz = get_session(), current_user(), settings().timezone
+    try:
+        with unit_of_work(db):
+            for cid, row in rows.items():
+                try:
+                    with db.begin_nested():
+                        services.record_result(db, actor=user, number=number,
+                                               characteristic_id=cid, value=row.get("value"),
+                                               unit=row.get("unit"),
+                                               instrument_id=row.get("instrument_id") or None,
+                                               measured_at=row.get("measured_at") or None,
+                                               timezone=tz)
+                except _FIXABLE as exc:
+                    field = exc.field if exc.field in GRID_FIELDS else "row"
+                    errors[f"{field}-{cid}"] = exc.message
+            if errors:
+                raise _Rejected
+    except _Rejected:
+        errors["grid"] = ngettext("Nothing was saved: %(num)d row needs correcting.",
+                                  "Nothing was saved: %(num)d rows need correcting.",
+                                  len({k.rpartition("-")[2] for k in errors}))
+        return _refused(number, errors, entered)
+    saved = {f"{f}-{cid}" for cid in rows for f in GRID_FIELDS}
+    kept = {k: v for k, v in entered.items() if k not in saved and k != "save"}
+    message = ngettext("%(num)d result recorded.", "%(num)d results recorded.", len(rows))
+    if _fragment():
+        return _page(get_session(), number, entered=kept, notice=message)
+    return _done(number, message)
+
+
+LABEL_SIZES = {"50x30": "50×30 mm", "40x30": "40×30 mm", "70x40": "70×40 mm",
+               "a4": lazy_gettext("A4 sheet (3×8)")}
+
+
+def _label_pdf(numbers: list[str], size: Any, filename: str) -> Any:
+    from lims.samples.labels import Label, render_labels, size_of
+
+    db = get_session()
+    found = [services.get_sample(db, n) for n in numbers]
+    pdf = render_labels([Label(number=s.number, name=s.description,
+                               registered=local_time(s.registered_at, "%Y-%m-%d"))
+                         for s in found], size_of(size), font_dir=settings().font_path)
+    return Response(pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="{filename}"'})
+
+
+@bp.get("/samples/<number>/label.pdf")
+def label(number: str) -> Any:
+    """The sample's label (Code 128 + QR of its number); ``?size=`` one of LABEL_SIZES."""
+    sample = services.get_sample(get_session(), number)
+    return _label_pdf([sample.number], request.args.get("size"), f"{sample.number}-label.pdf")
+
+
+@bp.get("/labels.pdf")
+def labels() -> Any:
+    """Labels of several samples, ``?numbers=A,B`` (any case, in that order)."""
+    numbers = [n.strip() for n in (request.args.get("numbers") or "").split(",") if n.strip()]
+    return _label_pdf(numbers, request.args.get("size"), "labels.pdf")
 
 
 @bp.post("/samples/<number>/receive")
@@ -146,8 +282,8 @@ def record_result(number: str) -> Any:
                                    timezone=settings().timezone)
         at = local_time(r.measured_at)
         given = bool(data.get("measured_at"))
-    flash(f"result recorded, measured at {at}" + ("" if given else " (now: no time was given)"),
-          "ok")
+    flash(_("result recorded, measured at %(at)s", at=at)
+          + ("" if given else " " + _("(now: no time was given)")), "ok")
     return _back(number)
 
 
@@ -156,31 +292,43 @@ def capture(number: str) -> Any:
     data = form()
     db = get_session()
     user = current_user()
-    instrument, reading = services.read_for_result(
-        db, actor=user, number=number, characteristic_id=data.get("characteristic_id"),
-        instrument_id=data.get("instrument_id"), timezone=settings().timezone,
-        port_hosts=settings().port_hosts)
-    with unit_of_work(db):
-        services.record_reading(db, actor=user, number=number,
-                                characteristic_id=data.get("characteristic_id"),
-                                instrument=instrument, reading=reading,
+    cid = str(data.get("characteristic_id") or "")
+    try:
+        instrument, reading = services.read_for_result(
+            db, actor=user, number=number, characteristic_id=data.get("characteristic_id"),
+            instrument_id=data.get("instrument_id"), timezone=settings().timezone,
+            port_hosts=settings().port_hosts)
+        with unit_of_work(db):
+            services.record_reading(db, actor=user, number=number,
+                                    characteristic_id=data.get("characteristic_id"),
+                                    instrument=instrument, reading=reading,
                                     timezone=settings().timezone)
-    flash(f"captured {reading.value} {reading.unit} from {instrument.asset_number}", "ok")
-    return _back(number)
+    except _FIXABLE as exc:
+        return _refused(number, {f"capture-{cid}": exc.message}, {})
+    return _done(number, _("Captured %(value)s %(unit)s from %(asset)s.", value=reading.value,
+                           unit=reading.unit, asset=instrument.asset_number))
 
 
 @bp.post("/results/<int:result_id>/correct")
 def correct(result_id: int) -> Any:
     data = form()
-    with unit_of_work(get_session()) as db:
-        new = services.correct_result(db, actor=current_user(), result_id=result_id,
-                                      value=data.get("value"), unit=data.get("unit"),
-                                      reason=data.get("reason"),
-                                      measured_at=data.get("measured_at") or None,
-                                      timezone=settings().timezone)
-        number = new.test.sample.number
-    flash(f"result corrected (version {new.version}); version {new.version - 1} is kept", "ok")
-    return _back(number)
+    db = get_session()
+    number = services.sample_of_result(db, result_id)
+    try:
+        with unit_of_work(db):
+            new = services.correct_result(db, actor=current_user(), result_id=result_id,
+                                          value=data.get("value"), unit=data.get("unit"),
+                                          reason=data.get("reason"),
+                                          measured_at=data.get("measured_at") or None,
+                                          timezone=settings().timezone)
+            number, version = new.test.sample.number, new.version
+    except _FIXABLE as exc:
+        fields = ("value", "unit", "measured_at", "reason")
+        key = f"correct-{exc.field}-{result_id}" if exc.field in fields else f"correct-{result_id}"
+        entered = {f"correct-{f}-{result_id}": request.form.get(f, "") for f in fields}
+        return _refused(number, {key: exc.message}, entered)
+    return _done(number, _("Result corrected (version %(new)s); version %(old)s is kept.",
+                           new=version, old=version - 1))
 
 
 @bp.post("/samples/<number>/approve")
@@ -220,13 +368,18 @@ def conditions(number: str, method_id: int) -> Any:
 def decide(result_id: int) -> Any:
     """A reviewer decides the conformity of an undecided result, with the reason."""
     data = form()
-    with unit_of_work(get_session()) as db:
-        d = services.decide_conformity(db, actor=current_user(), result_id=result_id,
-                                       conformity=data.get("conformity"),
-                                       reason=data.get("reason"))
-        number = d.result.test.sample.number
-    flash(f"conformity decided: {d.conformity}", "ok")
-    return _back(number)
+    db = get_session()
+    number = services.sample_of_result(db, result_id)
+    try:
+        with unit_of_work(db):
+            d = services.decide_conformity(db, actor=current_user(), result_id=result_id,
+                                           conformity=data.get("conformity"),
+                                           reason=data.get("reason"))
+            conformity = d.conformity
+    except _FIXABLE as exc:
+        return _refused(number, {f"decide-{result_id}": exc.message},
+                        {f"decide-reason-{result_id}": request.form.get("reason", "")})
+    return _done(number, _("Conformity decided: %(conformity)s.", conformity=shown(conformity)))
 
 
 @bp.post("/samples/<number>/return")

@@ -110,6 +110,13 @@ LABELS: dict[str, Any] = {
     "calibration_certificate": lazy_gettext("Calibration certificate"),
     "verification_certificate": lazy_gettext("Verification certificate"),
     "verification_notice": lazy_gettext("Verification notice"),
+    # The sample page (issue 11 §4): a result's verdict and source, the request's decision rule.
+    "undecided": lazy_gettext("undecided"),
+    "manual": lazy_gettext("manual"),
+    "instrument": lazy_gettext("instrument"),
+    "simple": lazy_gettext("simple acceptance"),
+    "guarded": lazy_gettext("guarded acceptance"),
+    "non-binary": lazy_gettext("non-binary"),
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import login, logout
 from tests.support.world import PASSWORD
@@ -28,21 +29,22 @@ def test_technician_to_signed_report_in_the_browser(server, browser, session, wo
     page.click("button:has-text('Record receipt')")
     assert page.inner_text("#sample-status") == "received"
 
-    # Capture the mass from the simulated balance; type the length by hand.
+    # Capture the mass from the simulated balance (offered first: it measures mass and is
+    # fit for use); type the length by hand in the grid. Both without a page load.
     row = page.locator(f"tr[data-characteristic='{world.mass_id}']")
-    row.locator("form.capture select").select_option(str(world.balance_id))
+    assert row.locator("form.capture select").input_value() == str(world.balance_id)
     row.locator("form.capture button").click()
-    assert "captured 100.02 g from EQ-1" in page.inner_text(".flash.ok")
+    expect(page.locator("#grid-notice")).to_contain_text("Captured 100.02 g from EQ-1")
     row = page.locator(f"tr[data-characteristic='{world.mass_id}']")
     assert "100.02 g" in row.inner_text() and "S S     100.02 g" in row.inner_text()
 
-    length = page.locator(f"tr[data-characteristic='{world.length_id}']")
-    length.locator("form.manual input[name=value]").fill("12.5")
-    length.locator("form.manual input[name=unit]").fill("cm")  # converted: 125 mm ≥ 10 mm
-    length.locator("form.manual button").click()
-    assert "12.5 cm" in page.locator(f"tr[data-characteristic='{world.length_id}']").inner_text()
+    page.fill(f"#value-{world.length_id}", "12.5")
+    page.fill(f"#unit-{world.length_id}", "cm")  # converted: 125 mm ≥ 10 mm
+    page.locator(f"tr[data-characteristic='{world.length_id}'] button.save-row").click()
+    expect(page.locator(f"tr[data-characteristic='{world.length_id}'] td.value")
+           ).to_contain_text("12.5 cm")
 
-    # A wrong unit is refused with both units named, and nothing is lost.
+    # A wrong unit is refused with both units named beside the field, and nothing is lost.
     length = page.locator(f"tr[data-characteristic='{world.length_id}']")
     length.locator("summary").click()
     form = length.locator("form.correct")
@@ -50,9 +52,14 @@ def test_technician_to_signed_report_in_the_browser(server, browser, session, wo
     form.locator("input[name=unit]").fill("kg")
     form.locator("input[name=reason]").fill("typo")
     form.locator("button").click()
-    assert "'kg'" in page.inner_text(".flash.error") and "'mm'" in page.inner_text(".flash.error")
+    expect(page.locator(".field-error")).to_be_visible()
+    length = page.locator(f"tr[data-characteristic='{world.length_id}']")
+    error = length.locator(".field-error").inner_text()
+    assert "'kg'" in error and "'mm'" in error
+    assert length.locator("form.correct input[name=value]").input_value() == "12.6"
+    assert length.locator("form.correct input[name=reason]").input_value() == "typo"
 
-    page.click("button:has-text('Testing complete')")
+    page.click("#workflow button:has-text('Testing complete')")
     assert page.inner_text("#sample-status") == "results complete"
     logout(page)
 
@@ -66,7 +73,7 @@ def test_technician_to_signed_report_in_the_browser(server, browser, session, wo
     page.goto(f"{server}/samples/{number}")
     # Approving and issuing are electronic signatures: the form says what the signature
     # means, and a wrong password applies nothing.
-    assert "批准 Approved" in page.inner_text("#approve-form")
+    assert "Approved" in page.inner_text("#approve-form")
     page.fill("#approve-form input[name=password]", "not my password")
     page.click("button:has-text('Approve')")
     assert "wrong password" in page.inner_text(".flash.error")

@@ -76,8 +76,8 @@ def test_results_take_a_measurement_time_and_undecided_ones_a_decision(client, s
         "measured_at": at.strftime("%Y-%m-%dT%H:%M")})
     assert resp.status_code == 303
     page = client.get(f"/samples/{number}").get_data(as_text=True)
-    assert f"measured at {at:%Y-%m-%d %H:%M}" in page and "待定 undecided" in page
-    assert "U = 0.005 mg/kg (k = 2)" in page and "简单接受 simple acceptance" in page
+    assert f"measured at {at:%Y-%m-%d %H:%M}" in page and ">undecided<" in page
+    assert "U = 0.005 mg/kg (k = 2)" in page and "simple acceptance" in page
     client.post(f"/samples/{number}/results", data={
         "csrf_token": token, "characteristic_id": lead, "value": "未检出", "unit": "mg/kg"})
     page = client.get(f"/samples/{number}").get_data(as_text=True)
@@ -94,6 +94,6 @@ def test_results_take_a_measurement_time_and_undecided_ones_a_decision(client, s
         "reason": "bound above the limit; not retested"})
     assert resp.status_code == 303
     page = client.get(f"/samples/{number}").get_data(as_text=True)
-    assert "不合格 fail" in page and "bound above the limit; not retested" in page
+    assert ">fail<" in page and "bound above the limit; not retested" in page
     session.rollback()
     assert session.get(Characteristic, hcho).lod == "0.01"

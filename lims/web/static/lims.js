@@ -11,3 +11,93 @@ document.addEventListener("keydown", (event) => {
     scan.focus();
   }
 });
+
+// The sample page's result grid (issue 11 §4): its forms (marked data-fragment) are posted in
+// the background and the server's grid fragment replaces the grid, so the page does not reload
+// or jump to the top; the errors come back beside their fields with the typed input kept.
+// Without this file the same forms post normally and the page comes back the same way.
+async function postFragment(form, submitter) {
+  const grid = document.getElementById("result-grid");
+  const body = new FormData(form, submitter || undefined);
+  const url = new URL(form.action, window.location.href);
+  url.searchParams.set("fragment", "grid");
+  const focused = document.activeElement;
+  const focusKey = focused && (focused.id || (focused.name && focused.form && focused.form.action + "|" + focused.name));
+  grid.setAttribute("aria-busy", "true");
+  if (submitter) submitter.disabled = true;
+  let response;
+  try {
+    response = await fetch(url, {method: "POST", body, credentials: "same-origin",
+                                 headers: {"X-Requested-With": "fetch"}});
+  } catch (error) {
+    grid.removeAttribute("aria-busy");
+    if (submitter) submitter.disabled = false;
+    form.removeAttribute("data-fragment");
+    form.requestSubmit(submitter || undefined);  // the network failed: post it the ordinary way
+    return;
+  }
+  if (response.headers.get("X-Fragment") !== "grid") {
+    // Not refused by the grid (not allowed, expired form …): show the server's own page.
+    form.removeAttribute("data-fragment");
+    grid.removeAttribute("aria-busy");
+    if (submitter) submitter.disabled = false;
+    form.requestSubmit(submitter || undefined);
+    return;
+  }
+  const before = grid.dataset.status;
+  const template = document.createElement("template");
+  template.innerHTML = (await response.text()).trim();
+  const fresh = template.content.getElementById("result-grid");
+  grid.replaceWith(fresh);
+  const status = document.getElementById("sample-status");
+  if (status) status.textContent = fresh.dataset.statusLabel;
+  if (fresh.dataset.status !== before) refreshWorkflow();
+  const invalid = fresh.querySelector("[aria-invalid=true]");
+  let target = invalid;
+  if (!target && focusKey) {
+    target = document.getElementById(focusKey) || Array.from(fresh.querySelectorAll("[name]")).find(
+      (el) => el.form && el.form.action + "|" + el.name === focusKey);
+  }
+  if (!target) target = fresh.querySelector(".grid-value") || fresh.querySelector("#grid-notice");
+  if (target) {
+    if (target.closest("details")) target.closest("details").open = true;
+    if (target.id === "grid-notice") target.tabIndex = -1;
+    target.focus({preventScroll: true});
+  }
+}
+
+// The sample's status changed (received → in testing …): the workflow actions follow it.
+async function refreshWorkflow() {
+  const workflow = document.getElementById("workflow");
+  if (!workflow) return;
+  const response = await fetch(window.location.pathname, {credentials: "same-origin"});
+  if (!response.ok) return;
+  const doc = new DOMParser().parseFromString(await response.text(), "text/html");
+  const fresh = doc.getElementById("workflow");
+  if (fresh) workflow.replaceWith(document.importNode(fresh, true));
+}
+
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-fragment")) return;
+  if (!document.getElementById("result-grid") || typeof fetch !== "function") return;
+  event.preventDefault();
+  postFragment(form, event.submitter);
+});
+
+// Tab in a row's unit goes on to the next row's value, as in a spreadsheet: the row's
+// instrument, time and buttons are optional and stay reachable with Shift+Tab and the mouse.
+document.addEventListener("keydown", (event) => {
+  const field = event.target;
+  if (event.key !== "Tab" || event.shiftKey || event.altKey || event.ctrlKey || event.metaKey) return;
+  if (!(field instanceof HTMLInputElement) || !field.name.startsWith("unit-")) return;
+  const grid = field.closest("#result-grid");
+  if (!grid) return;
+  const values = Array.from(grid.querySelectorAll("input.grid-value"));
+  const mine = document.getElementById("value-" + field.name.slice("unit-".length));
+  const next = values[values.indexOf(mine) + 1];
+  if (!next) return;  // the last row: on to its instrument and the Save buttons
+  event.preventDefault();
+  next.focus();
+  next.select();
+});
