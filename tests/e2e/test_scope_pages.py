@@ -15,7 +15,7 @@ pytestmark = pytest.mark.e2e
 def test_quality_manager_adds_scope_and_admin_grants_it(server, browser, session, world):
     page: Any = browser.new_page()
     login(page, server, "qm")
-    page.click("a:has-text('资质范围 Scope')")
+    page.click("nav a:has-text('Scope')")  # the nav link, in English (the browser asks for en-US)
     page.wait_for_url(f"{server}/scope/")
     assert "No certificate recorded" in page.content()
     form = page.locator("#accreditation-form")
