@@ -34,7 +34,7 @@ def _safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//") \
             and not urlsplit(target).netloc:
         return target
-    return url_for("samples.index")
+    return url_for("samples.home")  # the landing page (a work queue, issue 11 §3)
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -101,6 +101,12 @@ LABELS: dict[str, Any] = {
     "overdue": lazy_gettext("overdue"),
     "in service": lazy_gettext("in service"),
     "out of service": lazy_gettext("out of service"),
+    "check failed": lazy_gettext("check failed"),
+    "ok": lazy_gettext("ok"),
+    "test_report": lazy_gettext("Test report"),
+    "calibration_certificate": lazy_gettext("Calibration certificate"),
+    "verification_certificate": lazy_gettext("Verification certificate"),
+    "verification_notice": lazy_gettext("Verification notice"),
 }
 
 

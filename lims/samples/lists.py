@@ -1,0 +1,223 @@
+"""The lists of samples, requests and customers (issue 11 §3): their filters, search, sort keys
+and export columns, shared by the pages, the JSON API and ``make bench``.
+
+Filters and search come from the URL query (:mod:`lims.web.listing`); a bad value raises
+:class:`~lims.errors.InvalidInput` naming the parameter. Search is case-insensitive and finds
+a customer by its name or the pinyin initials of its name (:mod:`lims.samples.names`), as
+Chinese staff search ("cjdl" finds 长江电缆).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy.orm import Session, contains_eager, lazyload
+from sqlalchemy.sql.elements import ColumnElement
+
+from lims.errors import InvalidInput
+from lims.samples.lifecycle import SampleStatus
+from lims.samples.models import Customer, Result, Sample, SampleTest, TestRequest
+from lims.samples.names import initials
+from lims.web.listing import Column, choice, day, like, record_id, search_term
+
+STATUSES = [s.value for s in SampleStatus]
+
+
+def _matches(column: Any, term: str) -> ColumnElement[bool]:
+    return column.ilike(like(term), escape="\\")  # type: ignore[no-any-return]
+
+
+def customers_matching(term: str) -> Select[Any]:
+    """Ids of the customers whose name, or the pinyin initials of it, contain ``term``."""
+    key = initials(term) or term.lower()
+    return select(Customer.id).where(or_(_matches(Customer.name, term),
+                                         Customer.name_initials.like(like(key), escape="\\")))
+
+
+# -- samples ---------------------------------------------------------------------------------
+
+SAMPLE_SORTS: dict[str, Any] = {
+    "number": Sample.number, "request": TestRequest.number, "customer": Customer.name,
+    "description": Sample.description, "status": Sample.status,
+    "registered": Sample.registered_at,
+}
+SAMPLE_DEFAULT_SORT = "-registered"
+
+
+def samples_query(args: Mapping[str, str], *, timezone: str) -> Select[Any]:
+    """The samples the filters and search of ``args`` select (unsorted).
+
+    ``status``, ``from``/``to`` (registration date in the lab's zone, both days included),
+    ``customer``, ``method``, ``instrument`` (a result measured with it) and ``q``.
+    """
+    query = (select(Sample).join(Sample.request).join(TestRequest.customer)
+             .options(contains_eager(Sample.request).contains_eager(TestRequest.customer),
+                      lazyload(Sample.tests)))
+    if (status := choice(args, "status", STATUSES)) is not None:
+        query = query.where(Sample.status == status)
+    if (start := day(args, "from", timezone)) is not None:
+        query = query.where(Sample.registered_at >= start)
+    if (end := day(args, "to", timezone, end=True)) is not None:
+        query = query.where(Sample.registered_at < end)
+    if (customer := record_id(args, "customer")) is not None:
+        query = query.where(TestRequest.customer_id == customer)
+    if (method := record_id(args, "method")) is not None:
+        query = query.where(exists().where(SampleTest.sample_id == Sample.id,
+                                           SampleTest.method_id == method))
+    if (instrument := record_id(args, "instrument")) is not None:
+        query = query.where(exists().where(SampleTest.sample_id == Sample.id,
+                                           Result.test_id == SampleTest.id,
+                                           Result.instrument_id == instrument))
+    if term := search_term(args):
+        query = query.where(or_(_matches(Sample.number, term), _matches(TestRequest.number, term),
+                                _matches(Sample.description, term),
+                                TestRequest.customer_id.in_(customers_matching(term))))
+    return query
+
+
+SAMPLE_COLUMNS = [
+    Column("number", _l("Sample number"), lambda s: s.number),
+    Column("request", _l("Request"), lambda s: s.request.number),
+    Column("customer", _l("Customer"), lambda s: s.request.customer.name),
+    Column("description", _l("Description"), lambda s: s.description),
+    Column("status", _l("Status"), lambda s: _label(s.status)),
+    Column("registered", _l("Registered"), lambda s: _time(s.registered_at)),
+]
+
+
+def _label(value: str) -> str:
+    from lims.web.i18n import label
+
+    return label(value)
+
+
+def _time(value: Any) -> str:
+    from lims.web.context import local_time
+
+    return local_time(value)
+
+
+# -- requests --------------------------------------------------------------------------------
+
+SAMPLE_COUNT = (select(func.count(Sample.id)).where(Sample.request_id == TestRequest.id)
+                .correlate(TestRequest).scalar_subquery().label("sample_count"))
+REQUEST_SORTS: dict[str, Any] = {
+    "number": TestRequest.number, "customer": Customer.name,
+    "created": TestRequest.created_at, "samples": SAMPLE_COUNT,
+}
+REQUEST_DEFAULT_SORT = "-created"
+
+
+def requests_query(args: Mapping[str, str], *, timezone: str) -> Select[Any]:
+    """Requests with their sample count, rows of (request, count): ``customer``,
+    ``from``/``to`` (creation date) and ``q`` (number, customer name or initials,
+    description)."""
+    query = (select(TestRequest, SAMPLE_COUNT).join(TestRequest.customer)
+             .options(contains_eager(TestRequest.customer)))
+    if (customer := record_id(args, "customer")) is not None:
+        query = query.where(TestRequest.customer_id == customer)
+    if (start := day(args, "from", timezone)) is not None:
+        query = query.where(TestRequest.created_at >= start)
+    if (end := day(args, "to", timezone, end=True)) is not None:
+        query = query.where(TestRequest.created_at < end)
+    if term := search_term(args):
+        query = query.where(or_(_matches(TestRequest.number, term),
+                                _matches(TestRequest.description, term),
+                                TestRequest.customer_id.in_(customers_matching(term))))
+    return query
+
+
+REQUEST_COLUMNS = [
+    Column("number", _l("Request"), lambda r: r[0].number),
+    Column("customer", _l("Customer"), lambda r: r[0].customer.name),
+    Column("created", _l("Created"), lambda r: _time(r[0].created_at)),
+    Column("samples", _l("Samples"), lambda r: r[1]),
+    Column("description", _l("Description"), lambda r: r[0].description),
+]
+
+
+# -- customers -------------------------------------------------------------------------------
+
+CUSTOMER_SAMPLES = (select(func.count(Sample.id)).join(Sample.request)
+                    .where(TestRequest.customer_id == Customer.id)
+                    .correlate(Customer).scalar_subquery().label("sample_count"))
+CUSTOMER_SORTS: dict[str, Any] = {
+    "id": Customer.id, "name": Customer.name, "created": Customer.created_at, "samples": CUSTOMER_SAMPLES,
+}
+CUSTOMER_DEFAULT_SORT = "name"
+
+
+def customers_query(args: Mapping[str, str]) -> Select[Any]:
+    """Customers with their sample count, rows of (customer, count); ``q`` searches the name
+    and its pinyin initials."""
+    query = select(Customer, CUSTOMER_SAMPLES)
+    if term := search_term(args):
+        query = query.where(Customer.id.in_(customers_matching(term)))
+    return query
+
+
+CUSTOMER_COLUMNS = [
+    Column("name", _l("Name"), lambda r: r[0].name),
+    Column("contact", _l("Contact"), lambda r: r[0].contact),
+    Column("address", _l("Address"), lambda r: r[0].address),
+    Column("samples", _l("Samples"), lambda r: r[1]),
+]
+
+_TAGGED = re.compile(r"^(?P<name>.*?)\s*#(?P<id>[0-9]{1,9})$")
+SUGGESTED = 50  # customers offered in the register form's list
+
+
+def recent_customers(session: Session, limit: int = SUGGESTED) -> list[Customer]:
+    """The customers most recently given a request, then the newest: what the register form
+    offers before anything is typed."""
+    latest = (select(TestRequest.customer_id, func.max(TestRequest.id).label("last"))
+              .group_by(TestRequest.customer_id).subquery())
+    query = (select(Customer).outerjoin(latest, latest.c.customer_id == Customer.id)
+             .order_by(latest.c.last.desc().nulls_last(), Customer.id.desc()).limit(limit))
+    return list(session.scalars(query))
+
+
+def find_customers(session: Session, term: str, limit: int = 20) -> list[Customer]:
+    """Customers whose name or pinyin initials contain ``term``, exact matches first."""
+    term = term.strip()[:100]
+    if not term:
+        return recent_customers(session, limit)
+    exact = or_(func.lower(Customer.name) == term.lower(), Customer.name_initials == term.lower())
+    query = (select(Customer).where(Customer.id.in_(customers_matching(term)))
+             .order_by(exact.desc(), Customer.name, Customer.id).limit(limit))
+    return list(session.scalars(query))
+
+
+def resolve_customer(session: Session, text: str | None, *, field: str = "customer") -> int:
+    """The id of the customer the register form's text names: its exact name, or the exact
+    pinyin initials of its name, or the name tagged with its id as the browser's list offers
+    it when two customers share a name ("华测 #12").
+
+    :raises InvalidInput: naming ``field``, when nothing or more than one customer matches.
+    """
+    text = (text or "").strip()
+    if not text:
+        raise InvalidInput("customer is required: type its name or pinyin initials",
+                           field=field)
+    if (tagged := _TAGGED.match(text)) is not None:
+        found = session.get(Customer, int(tagged["id"]))
+        if found is not None and tagged["name"] in ("", found.name):
+            return found.id
+    by_name = list(session.scalars(select(Customer.id).where(
+        func.lower(Customer.name) == text.lower()).limit(2)))
+    if len(by_name) == 1:
+        return by_name[0]
+    candidates = by_name or list(session.scalars(
+        select(Customer.id).where(Customer.name_initials == text.lower()).limit(6)))
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise InvalidInput(f"customer: no customer is named {text[:60]!r} or has those pinyin "
+                           "initials", field=field)
+    names = session.scalars(select(Customer.name).where(Customer.id.in_(candidates)))
+    raise InvalidInput(f"customer: {text[:60]!r} matches several customers "
+                       f"({'; '.join(names)}); type the full name", field=field)
