@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_gettext
 from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -65,15 +65,15 @@ def _label(value: str) -> str:
 
 
 COLUMNS = [
-    Column("asset", _l("Asset number"), lambda i: i.asset_number),
-    Column("name", _l("Name"), lambda i: i.name),
-    Column("role", _l("Role"), lambda i: i.role),
-    Column("manufacturer", _l("Manufacturer"), lambda i: i.manufacturer),
-    Column("model", _l("Model"), lambda i: i.model),
-    Column("serial", _l("Serial number"), lambda i: i.serial_number),
-    Column("location", _l("Location"), lambda i: i.location),
-    Column("quantities", _l("Quantities"),
+    Column("asset", lazy_gettext("Asset number"), lambda i: i.asset_number),
+    Column("name", lazy_gettext("Name"), lambda i: i.name),
+    Column("role", lazy_gettext("Role"), lambda i: i.role),
+    Column("manufacturer", lazy_gettext("Manufacturer"), lambda i: i.manufacturer),
+    Column("model", lazy_gettext("Model"), lambda i: i.model),
+    Column("serial", lazy_gettext("Serial number"), lambda i: i.serial_number),
+    Column("location", lazy_gettext("Location"), lambda i: i.location),
+    Column("quantities", lazy_gettext("Quantities"),
            lambda i: "; ".join(f"{q.quantity} ({q.unit})" for q in i.quantities)),
-    Column("status", _l("Status"), lambda i: _label(i.status)),
-    Column("flag", _l("Calibration"), lambda i: _label(i.calibration_flag)),
+    Column("status", lazy_gettext("Status"), lambda i: _label(i.status)),
+    Column("flag", lazy_gettext("Calibration"), lambda i: _label(i.calibration_flag)),
 ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
-from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_gettext
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import defer
 
@@ -67,13 +67,13 @@ def _time(value: Any) -> str:
 def columns(public_url: str) -> list[Column]:
     """The export's columns; the verification address lets a reader check each document."""
     return [
-        Column("number", _l("Report number"), lambda r: r[0].number),
-        Column("kind", _l("Kind"), lambda r: _label(r[0].kind)),
-        Column("sample", _l("Sample"), lambda r: r[1]),
-        Column("customer", _l("Customer"), lambda r: r[2]),
-        Column("status", _l("Status"), lambda r: _label(r[0].status)),
-        Column("issued", _l("Issued"), lambda r: _time(r[0].issued_at)),
+        Column("number", lazy_gettext("Report number"), lambda r: r[0].number),
+        Column("kind", lazy_gettext("Kind"), lambda r: _label(r[0].kind)),
+        Column("sample", lazy_gettext("Sample"), lambda r: r[1]),
+        Column("customer", lazy_gettext("Customer"), lambda r: r[2]),
+        Column("status", lazy_gettext("Status"), lambda r: _label(r[0].status)),
+        Column("issued", lazy_gettext("Issued"), lambda r: _time(r[0].issued_at)),
         Column("sha256", "SHA-256", lambda r: r[0].sha256),
-        Column("verify", _l("Verification"),
+        Column("verify", lazy_gettext("Verification"),
                lambda r: f"{public_url.rstrip('/')}/verify/{r[0].number}"),
     ]

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_gettext
 from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import Session, contains_eager, lazyload
 from sqlalchemy.sql.elements import ColumnElement
@@ -80,12 +80,12 @@ def samples_query(args: Mapping[str, str], *, timezone: str) -> Select[Any]:
 
 
 SAMPLE_COLUMNS = [
-    Column("number", _l("Sample number"), lambda s: s.number),
-    Column("request", _l("Request"), lambda s: s.request.number),
-    Column("customer", _l("Customer"), lambda s: s.request.customer.name),
-    Column("description", _l("Description"), lambda s: s.description),
-    Column("status", _l("Status"), lambda s: _label(s.status)),
-    Column("registered", _l("Registered"), lambda s: _time(s.registered_at)),
+    Column("number", lazy_gettext("Sample number"), lambda s: s.number),
+    Column("request", lazy_gettext("Request"), lambda s: s.request.number),
+    Column("customer", lazy_gettext("Customer"), lambda s: s.request.customer.name),
+    Column("description", lazy_gettext("Description"), lambda s: s.description),
+    Column("status", lazy_gettext("Status"), lambda s: _label(s.status)),
+    Column("registered", lazy_gettext("Registered"), lambda s: _time(s.registered_at)),
 ]
 
 
@@ -132,11 +132,11 @@ def requests_query(args: Mapping[str, str], *, timezone: str) -> Select[Any]:
 
 
 REQUEST_COLUMNS = [
-    Column("number", _l("Request"), lambda r: r[0].number),
-    Column("customer", _l("Customer"), lambda r: r[0].customer.name),
-    Column("created", _l("Created"), lambda r: _time(r[0].created_at)),
-    Column("samples", _l("Samples"), lambda r: r[1]),
-    Column("description", _l("Description"), lambda r: r[0].description),
+    Column("number", lazy_gettext("Request"), lambda r: r[0].number),
+    Column("customer", lazy_gettext("Customer"), lambda r: r[0].customer.name),
+    Column("created", lazy_gettext("Created"), lambda r: _time(r[0].created_at)),
+    Column("samples", lazy_gettext("Samples"), lambda r: r[1]),
+    Column("description", lazy_gettext("Description"), lambda r: r[0].description),
 ]
 
 
@@ -161,10 +161,10 @@ def customers_query(args: Mapping[str, str]) -> Select[Any]:
 
 
 CUSTOMER_COLUMNS = [
-    Column("name", _l("Name"), lambda r: r[0].name),
-    Column("contact", _l("Contact"), lambda r: r[0].contact),
-    Column("address", _l("Address"), lambda r: r[0].address),
-    Column("samples", _l("Samples"), lambda r: r[1]),
+    Column("name", lazy_gettext("Name"), lambda r: r[0].name),
+    Column("contact", lazy_gettext("Contact"), lambda r: r[0].contact),
+    Column("address", lazy_gettext("Address"), lambda r: r[0].address),
+    Column("samples", lazy_gettext("Samples"), lambda r: r[1]),
 ]
 
 _TAGGED = re.compile(r"^(?P<name>.*?)\s*#(?P<id>[0-9]{1,9})$")
