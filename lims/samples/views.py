@@ -72,10 +72,7 @@ def requests() -> Any:
                             default=lists.REQUEST_DEFAULT_SORT, tiebreak=TestRequest.id,
                             scalars=False)
     customer = record_id(args, "customer")
-    firsts = dict(db.execute(select(Sample.request_id, func.min(Sample.number))
-                             .where(Sample.request_id.in_([r[0].id for r in page.items]))
-                             .group_by(Sample.request_id)).tuples().all())
-    return render_template("samples/requests.html", page=page, filters=args, firsts=firsts,
+    return render_template("samples/requests.html", page=page, filters=args,
                            customer=db.get(Customer, customer) if customer else None)
 
 

@@ -127,7 +127,8 @@ def count(session: Session, query: Select[Any]) -> int:
 
 def paginate(session: Session, query: Select[Any], args: Mapping[str, str], *,
              sorts: Mapping[str, Any], default: str, tiebreak: Tiebreak | None = None,
-             per_page: int = PER_PAGE, scalars: bool = True) -> Page:
+             per_page: int = PER_PAGE, scalars: bool = True,
+             deferred_from: int | None = None) -> Page:
     """One page of ``query``: ``page`` (1-based) and ``limit`` (per page) from ``args``.
 
     :raises InvalidInput: a page or limit that is not a whole number in range, an unknown sort.
@@ -138,7 +139,8 @@ def paginate(session: Session, query: Select[Any], args: Mapping[str, str], *,
     total = count(session, query)
     ordered = sorted_query(query, key, sorts, tiebreak)
     offset = (number - 1) * limit
-    if scalars and tiebreak is not None and offset >= DEFERRED_FROM:
+    threshold = DEFERRED_FROM if deferred_from is None else deferred_from
+    if scalars and tiebreak is not None and offset >= threshold:
         # A deep page: walk the offset over the ids alone (an index scan), then load the page's
         # rows by id ("deferred join"), so page 3000 costs about what page 1 does.
         ids = list(session.scalars(ordered.with_only_columns(tiebreak)
