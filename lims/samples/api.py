@@ -93,7 +93,9 @@ def samples() -> Any:
                             lists.samples_query(request.args, timezone=settings().timezone),
                             request.args, sorts=lists.SAMPLE_SORTS,
                             default=lists.SAMPLE_DEFAULT_SORT, tiebreak=Sample.id,
-                            per_page=API_PER_PAGE)
+                            per_page=API_PER_PAGE,
+                            lean=lists.samples_query(request.args, timezone=settings().timezone,
+                                                     lean=True))
     return jsonify(samples=[serialize.sample(x, with_results=False) for x in page.items],
                    **page.api())
 

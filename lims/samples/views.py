@@ -40,7 +40,9 @@ def index() -> Any:
                                                        Sample.id),
                               lists.SAMPLE_COLUMNS, fmt, "samples")
     page = listing.paginate(db, query, args, sorts=lists.SAMPLE_SORTS,
-                            default=lists.SAMPLE_DEFAULT_SORT, tiebreak=Sample.id)
+                            default=lists.SAMPLE_DEFAULT_SORT, tiebreak=Sample.id,
+                            lean=lists.samples_query(args, timezone=settings().timezone,
+                                                     lean=True))
     customer = record_id(args, "customer")
     return render_template(
         "samples/index.html", page=page, filters=args, statuses=lists.STATUSES,
