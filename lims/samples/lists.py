@@ -22,13 +22,13 @@ from lims.errors import InvalidInput
 from lims.samples.lifecycle import SampleStatus
 from lims.samples.models import Customer, Result, Sample, SampleTest, TestRequest
 from lims.samples.names import initials
-from lims.web.listing import Column, choice, day, like, record_id, search_term
+from lims.web.listing import Column, choice, contains_text, day, like, record_id, search_term
 
 STATUSES = [s.value for s in SampleStatus]
 
 
 def _matches(column: Any, term: str) -> ColumnElement[bool]:
-    return column.ilike(like(term), escape="\\")  # type: ignore[no-any-return]
+    return contains_text(column, term)
 
 
 def customers_matching(term: str) -> Select[Any]:
@@ -77,10 +77,15 @@ def samples_query(args: Mapping[str, str], *, timezone: str, lean: bool = False)
                                          Result.test_id == SampleTest.id,
                                          Result.instrument_id == instrument))
     if term := search_term(args):
-        joined = True
-        conditions.append(or_(_matches(Sample.number, term), _matches(TestRequest.number, term),
-                              _matches(Sample.description, term),
-                              TestRequest.customer_id.in_(customers_matching(term))))
+        # The requests found by number or customer are one small set computed once, not a
+        # join per sample scanned (make bench: 200,000 samples).
+        # The requests found by number or customer are one small set computed once, not a
+        # join per sample scanned (make bench: 200,000 samples).
+        requests = select(TestRequest.id).where(or_(
+            _matches(TestRequest.number, term),
+            TestRequest.customer_id.in_(customers_matching(term))))
+        conditions.append(or_(_matches(Sample.number, term), _matches(Sample.description, term),
+                              Sample.request_id.in_(requests)))
     if lean:
         query = select(Sample)
         if joined:

@@ -25,9 +25,11 @@ from typing import Any, TypeAlias
 from zoneinfo import ZoneInfo
 
 from flask import Response, request, stream_with_context, url_for
-from sqlalchemy import Select, func, select
+from sqlalchemy import Boolean, Select, func, literal, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import QueryableAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from lims.errors import InvalidInput
 
@@ -162,6 +164,32 @@ def like(term: str) -> str:
     """A LIKE pattern that finds ``term`` anywhere, with LIKE's wildcards taken literally."""
     escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+class contains_text(ColumnElement[bool]):  # noqa: N801 - used like a SQL function
+    """``column`` contains ``term``, ignoring case: ILIKE on PostgreSQL; on SQLite plain LIKE,
+    which ignores ASCII case already, since ``lower(x) LIKE lower(y)`` costs a function call
+    per row scanned (make bench). LIKE's wildcards in ``term`` are taken literally."""
+
+    inherit_cache = True
+    type = Boolean()
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement),
+                           ("pattern", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, column: Any, term: str) -> None:
+        self.column = column.__clause_element__() if hasattr(column, "__clause_element__") \
+            else column
+        self.pattern = literal(like(term))
+
+
+@compiles(contains_text)
+def _contains_text(element: contains_text, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.column.ilike(element.pattern, escape="\\"), **kw))
+
+
+@compiles(contains_text, "sqlite")
+def _contains_text_sqlite(element: contains_text, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.column.like(element.pattern, escape="\\"), **kw))
 
 
 def search_term(args: Mapping[str, str], name: str = "q") -> str:
