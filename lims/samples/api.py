@@ -95,7 +95,8 @@ def samples() -> Any:
                             default=lists.SAMPLE_DEFAULT_SORT, tiebreak=Sample.id,
                             per_page=API_PER_PAGE,
                             lean=lists.samples_query(request.args, timezone=settings().timezone,
-                                                     lean=True))
+                                                     lean=True),
+                            rows=lists.samples_query({}, timezone=settings().timezone))
     return jsonify(samples=[serialize.sample(x, with_results=False) for x in page.items],
                    **page.api())
 

@@ -42,7 +42,8 @@ def index() -> Any:
     page = listing.paginate(db, query, args, sorts=lists.SAMPLE_SORTS,
                             default=lists.SAMPLE_DEFAULT_SORT, tiebreak=Sample.id,
                             lean=lists.samples_query(args, timezone=settings().timezone,
-                                                     lean=True))
+                                                     lean=True),
+                            rows=lists.samples_query({}, timezone=settings().timezone))
     customer = record_id(args, "customer")
     return render_template(
         "samples/index.html", page=page, filters=args, statuses=lists.STATUSES,

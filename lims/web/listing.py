@@ -130,11 +130,13 @@ def count(session: Session, query: Select[Any]) -> int:
 def paginate(session: Session, query: Select[Any], args: Mapping[str, str], *,
              sorts: Mapping[str, Any], default: str, tiebreak: Tiebreak | None = None,
              per_page: int = PER_PAGE, scalars: bool = True,
-             deferred_from: int | None = None, lean: Select[Any] | None = None) -> Page:
+             deferred_from: int | None = None, lean: Select[Any] | None = None,
+             rows: Select[Any] | None = None) -> Page:
     """One page of ``query``: ``page`` (1-based) and ``limit`` (per page) from ``args``.
 
     ``lean``: the same rows selected with fewer joins and no eager loading, used to count and
-    to walk a deep page's ids.
+    to walk a page's ids; ``rows``: the unfiltered query that loads the rows of those ids
+    (the filters need not be checked twice).
 
     :raises InvalidInput: a page or limit that is not a whole number in range, an unknown sort.
     """
@@ -145,13 +147,15 @@ def paginate(session: Session, query: Select[Any], args: Mapping[str, str], *,
     ordered = sorted_query(query, key, sorts, tiebreak)
     offset = (number - 1) * limit
     threshold = DEFERRED_FROM if deferred_from is None else deferred_from
-    if scalars and tiebreak is not None and offset >= threshold:
-        # A deep page: walk the offset over the ids alone (an index scan), then load the page's
-        # rows by id ("deferred join"), so page 3000 costs about what page 1 does.
+    if scalars and tiebreak is not None and (offset >= threshold or lean is not None):
+        # A deep page, or a list with a lean form: walk the offset over the ids alone (an
+        # index scan, no joins), then load the page's rows by id ("deferred join"), so page
+        # 3000 costs about what page 1 does.
         narrow = sorted_query(query if lean is None else lean, key, sorts, tiebreak)
         ids = list(session.scalars(narrow.with_only_columns(tiebreak)
                                    .limit(limit).offset(offset)))
-        items = list(session.scalars(ordered.where(tiebreak.in_(ids))).unique().all()) \
+        loader = ordered if rows is None else sorted_query(rows, key, sorts, tiebreak)
+        items = list(session.scalars(loader.where(tiebreak.in_(ids))).unique().all()) \
             if ids else []
         return Page(items=items, total=total, page=number, per_page=limit, sort=key)
     ordered = ordered.limit(limit).offset(offset)
