@@ -14,7 +14,8 @@ The data: 3,000 customers with Chinese names (their pinyin initials filled as th
 one request per two samples, 200,000 samples registered over two years in seven statuses, one
 test and one result each, a tenth of them measured with one of 20 instruments. Built once into
 ``bench/.cache/`` for SQLite and reused; the PostgreSQL cluster is throwaway, so the same rows
-are loaded again. ``BENCH_SAMPLES`` sets the size (e.g. 20000 for a quick run).
+are loaded again. ``BENCH_SAMPLES`` sets the size (e.g. 20000 for a quick run) and
+``BENCH_DATABASES`` the databases (default ``sqlite,postgresql``).
 
 Timings are printed, never asserted: machines are shared.
 """
@@ -50,6 +51,7 @@ CACHE = Path(__file__).resolve().parent / ".cache"
 DATA_VERSION = 1  # bump when the generator changes: the cached database is rebuilt
 SEED = 20261126
 N_SAMPLES = int(os.environ.get("BENCH_SAMPLES", "200000"))
+DATABASES = os.environ.get("BENCH_DATABASES", "sqlite,postgresql").split(",")
 N_CUSTOMERS, N_METHODS, N_INSTRUMENTS = 3000, 10, 20
 PER_PAGE, DEEP_PAGE = 50, 3000
 RUNS, WARM = 15, 3
@@ -237,10 +239,12 @@ def bench(label: str, url: str) -> None:
 def main() -> None:
     print(f"lists: {N_SAMPLES:,} samples, {N_CUSTOMERS:,} customers; median of {RUNS} "
           f"requests after {WARM} warm-ups, through the app (WSGI, no network)")
-    url, how = sqlite_database()
-    print(f"[sqlite] data: {how}")
-    bench("sqlite", url)
-
+    if "sqlite" in DATABASES:
+        url, how = sqlite_database()
+        print(f"[sqlite] data: {how}")
+        bench("sqlite", url)
+    if "postgresql" not in DATABASES:
+        return
     bindir = find_bindir()
     if bindir is None:
         print("[postgresql] skipped: no PostgreSQL binaries (pg_ctl) on this machine")
