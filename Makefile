@@ -53,6 +53,7 @@ bench: $(STAMP) $(MO)
 	$(BIN)/python bench/capture.py
 	$(BIN)/python bench/traceability.py
 	$(BIN)/python bench/issuing.py
+	$(BIN)/python bench/lists.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

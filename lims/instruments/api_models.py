@@ -11,6 +11,8 @@ from pydantic_core import PydanticCustomError
 from lims.instruments.models import CalibrationFlag, EquipmentRole, InstrumentStatus
 from lims.web.api_models import (
     DateText,
+    PageQuery,
+    Paging,
     RequestModel,
     ResponseModel,
     error_field,
@@ -166,5 +168,16 @@ class InstrumentRegistered(Instrument):
     warnings: list[str] = Field(description="e.g. a serial number another instrument has")
 
 
-class Instruments(ResponseModel):
+class Instruments(Paging):
     instruments: list[Instrument]
+
+
+class InstrumentsQuery(PageQuery):
+    """Filters of the register; sort by asset, name, role, location, flag or status; ``q``
+    searches asset number, name, serial number and model."""
+
+    status: InstrumentStatus | None = None
+    flag: CalibrationFlag | None = Field(default=None, description="calibration flag")
+    role: EquipmentRole | None = None
+    quantity: str | None = Field(default=None, max_length=100,
+                                 description="a quantity it measures, e.g. mass")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, jsonify, redirect, render_template, url_for
-from sqlalchemy import select
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from sqlalchemy.orm import Session
 
 from drivers import DRIVERS
@@ -13,7 +12,8 @@ from lims.auth.permissions import allowed
 from lims.calibration.services import latest_record
 from lims.db import unit_of_work
 from lims.instruments import api_models as m
-from lims.instruments.models import EquipmentRole, Instrument
+from lims.instruments import lists
+from lims.instruments.models import Instrument
 from lims.instruments.services import (
     duplicate_serials,
     find_instrument,
@@ -21,9 +21,11 @@ from lims.instruments.services import (
     set_in_service,
     update_instrument,
 )
+from lims.web import listing
+from lims.web.api_models import API_PER_PAGE
 from lims.web.auth import current_user
 from lims.web.context import get_session, settings
-from lims.web.inputs import form, json_model
+from lims.web.inputs import form, json_model, query_model
 from lims.web.openapi import operation
 
 bp = Blueprint("instruments", __name__, url_prefix="/instruments")
@@ -48,10 +50,6 @@ def to_json(i: Instrument, db: Session) -> dict[str, Any]:
             "calibration_flag": i.calibration_flag}
 
 
-def _all() -> list[Instrument]:
-    return list(get_session().scalars(select(Instrument).order_by(Instrument.asset_number)))
-
-
 def _data() -> dict[str, Any]:
     """The register form: one quantity row (quantity, unit, range, resolution, MPE)."""
     data = form()
@@ -64,11 +62,20 @@ def _data() -> dict[str, Any]:
 
 @bp.get("/")
 def index() -> Any:
-    db = get_session()
-    instruments = _all()
-    due = {i.id: latest_record(db, i.id) for i in instruments}
-    return render_template("instruments/index.html", instruments=instruments, due=due,
-                           drivers=sorted(DRIVERS), roles=[r.value for r in EquipmentRole],
+    """The register: paged, sorted, filtered (status, calibration flag, role, quantity) and
+    searched by the URL's query, or exported (issue 11 §3)."""
+    db, args = get_session(), request.args
+    query = lists.instruments_query(args)
+    if fmt := listing.export_format(args):
+        key = listing.sort_key(args, lists.SORTS, lists.DEFAULT_SORT)
+        return listing.export(db, listing.sorted_query(query, key, lists.SORTS, Instrument.id),
+                              lists.COLUMNS, fmt, "instruments")
+    page = listing.paginate(db, query, args, sorts=lists.SORTS, default=lists.DEFAULT_SORT,
+                            tiebreak=Instrument.id)
+    due = {i.id: latest_record(db, i.id) for i in page.items}
+    return render_template("instruments/index.html", page=page, due=due, filters=args,
+                           statuses=lists.STATUSES, flags=lists.FLAGS, roles=lists.ROLES,
+                           quantities=lists.quantities(db), drivers=sorted(DRIVERS),
                            can_manage=allowed(current_user().roles, "instrument.manage"))
 
 
@@ -116,10 +123,15 @@ def detail(asset: str) -> Any:
 
 
 @api.get("")
-@operation("List instruments", response=m.Instruments)
+@operation("List instruments by asset number, a page at a time", query=m.InstrumentsQuery,
+           response=m.Instruments)
 def list_json() -> Any:
-    db = get_session()
-    return jsonify(instruments=[to_json(i, db) for i in _all()])
+    query_model(m.InstrumentsQuery)
+    db, args = get_session(), request.args
+    page = listing.paginate(db, lists.instruments_query(args), args, sorts=lists.SORTS,
+                            default=lists.DEFAULT_SORT, tiebreak=Instrument.id,
+                            per_page=API_PER_PAGE)
+    return jsonify(instruments=[to_json(i, db) for i in page.items], **page.api())
 
 
 @api.post("")

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field
 
 from lims.reports.models import ReportStatus
-from lims.web.api_models import RequestModel, ResponseModel
+from lims.web.api_models import DateText, Id, PageQuery, Paging, RequestModel, ResponseModel
 
 Kind = Literal["test_report", "calibration_certificate", "verification_certificate",
                "verification_notice"]
@@ -37,8 +37,20 @@ class Report(ResponseModel):
     withdrawal_category: Category | None
 
 
-class Reports(ResponseModel):
+class Reports(Paging):
     reports: list[Report]
+
+
+class ReportsQuery(PageQuery):
+    """Filters of the report list; sort by number, kind, sample, customer, status or issued
+    (default -issued); ``q`` searches report and sample numbers, customer name and initials."""
+
+    status: ReportStatus | None = None
+    kind: Kind | None = None
+    from_: DateText | None = Field(default=None, alias="from",
+                                   description="issued on or after (lab's zone)")
+    to: DateText | None = Field(default=None, description="issued on or before")
+    customer: Id | None = Field(default=None, description="a customer id")
 
 
 class Amend(RequestModel):

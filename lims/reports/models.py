@@ -45,7 +45,7 @@ class Report(Model):
     number: Mapped[str] = mapped_column(String(40), unique=True)
     sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id"), index=True)
     status: Mapped[str] = mapped_column(String(20))
-    issued_at: Mapped[dt.datetime]
+    issued_at: Mapped[dt.datetime] = mapped_column(index=True)  # the report list's date filter
     issued_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int]

@@ -14,20 +14,22 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from lims.auth.models import User
 from lims.auth.permissions import allowed
 from lims.db import unit_of_work
-from lims.reports import amend, public
+from lims.reports import amend, lists, public
 from lims.reports import api_models as m
 from lims.reports.documents import dcc_name
 from lims.reports.issuing import issue_in_steps
 from lims.reports.models import Report, ReportAmendment, WithdrawalCategory
 from lims.reports.preview import preview_pdf
-from lims.reports.services import get_report, list_reports, stored_dcc, stored_pdf
+from lims.reports.services import get_report, stored_dcc, stored_pdf
 from lims.reports.sign import DocumentCheck, lab_trust_anchor, validate_pdf
 from lims.samples.api_models import Signature
-from lims.samples.models import Sample
+from lims.samples.models import Customer, Sample
+from lims.web import listing
+from lims.web.api_models import API_PER_PAGE
 from lims.web.auth import current_user
 from lims.web.context import get_session, settings
 from lims.web.errors import http_error, too_large_message
-from lims.web.inputs import form, json_model
+from lims.web.inputs import form, json_model, query_model
 from lims.web.openapi import operation
 
 bp = Blueprint("reports", __name__)
@@ -85,10 +87,22 @@ def _can() -> dict[str, bool]:
 
 @bp.get("/reports")
 def index() -> Any:
-    reports = list_reports(get_session())
-    return render_template("reports/index.html", reports=reports,
-                           samples=_sample_numbers(reports), links=Links.of(reports),
-                           can=_can())
+    """The report list: paged, sorted, filtered (status, kind, issue date, customer) and
+    searched (number, sample, customer) by the URL's query, or exported (issue 11 §3)."""
+    db, args = get_session(), request.args
+    query = lists.reports_query(args, timezone=settings().timezone)
+    if fmt := listing.export_format(args):
+        key = listing.sort_key(args, lists.SORTS, lists.DEFAULT_SORT)
+        return listing.export(db, listing.sorted_query(query, key, lists.SORTS, Report.id),
+                              lists.columns(settings().public_url), fmt, "reports",
+                              scalars=False)
+    page = listing.paginate(db, query, args, sorts=lists.SORTS, default=lists.DEFAULT_SORT,
+                            tiebreak=Report.id, scalars=False)
+    reports = [row[0] for row in page.items]
+    customer = listing.record_id(args, "customer")
+    return render_template("reports/index.html", page=page, links=Links.of(reports), can=_can(), filters=args,
+                           kinds=lists.KINDS, statuses=lists.STATUSES,
+                           customer=db.get(Customer, customer) if customer else None)
 
 
 @bp.get("/reports/<number>")
@@ -299,11 +313,18 @@ def _too_large(exc: RequestEntityTooLarge) -> Any:
 
 
 @api.get("/reports")
-@operation("List issued reports", response=m.Reports)
+@operation("List issued reports, newest first, a page at a time", query=m.ReportsQuery,
+           response=m.Reports)
 def list_json() -> Any:
-    reports = list_reports(get_session())
-    numbers, links = _sample_numbers(reports), Links.of(reports)
-    return jsonify(reports=[to_json(r, numbers.get(r.sample_id), links) for r in reports])
+    query_model(m.ReportsQuery)
+    db, args = get_session(), request.args
+    page = listing.paginate(db, lists.reports_query(args, timezone=settings().timezone), args,
+                            sorts=lists.SORTS, default=lists.DEFAULT_SORT, tiebreak=Report.id,
+                            per_page=API_PER_PAGE, scalars=False)
+    reports = [row[0] for row in page.items]
+    links = Links.of(reports)
+    return jsonify(reports=[to_json(r, number, links) for r, number, _c in page.items],
+                   **page.api())
 
 
 @api.get("/reports/<number>")

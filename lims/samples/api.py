@@ -4,27 +4,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 
 from lims.db import unit_of_work
 from lims.samples import api_models as m
+from lims.samples import lists, serialize, services
 from lims.samples import review as workflow
-from lims.samples import serialize, services
 from lims.samples.models import Customer, Sample, TestMethod
+from lims.web import listing
+from lims.web.api_models import API_PER_PAGE
 from lims.web.auth import current_user, login_policy
 from lims.web.context import get_session, settings
-from lims.web.inputs import json_model
+from lims.web.inputs import json_model, query_model
 from lims.web.openapi import operation
 
 bp = Blueprint("samples_api", __name__, url_prefix="/api/v1")
 
 
 @bp.get("/customers")
-@operation("List customers", response=m.Customers)
+@operation("List customers, a page at a time", query=m.CustomersQuery, response=m.Customers)
 def customers() -> Any:
-    rows = get_session().scalars(select(Customer).order_by(Customer.id)).all()
-    return jsonify(customers=[serialize.customer(c) for c in rows])
+    query_model(m.CustomersQuery)
+    page = listing.paginate(get_session(), lists.customers_query(request.args), request.args,
+                            sorts=lists.CUSTOMER_SORTS, default="id",
+                            tiebreak=Customer.id, per_page=API_PER_PAGE, scalars=False)
+    return jsonify(customers=[serialize.customer(c) for c, _n in page.items], **page.api())
 
 
 @bp.post("/customers")
@@ -81,10 +86,20 @@ def create_request() -> Any:
 
 
 @bp.get("/samples")
-@operation("List samples, newest first (500 at most)", response=m.Samples)
+@operation("List samples, newest first, a page at a time", query=m.SamplesQuery,
+           response=m.Samples)
 def samples() -> Any:
-    rows = get_session().scalars(select(Sample).order_by(Sample.id.desc()).limit(500)).all()
-    return jsonify(samples=[serialize.sample(x, with_results=False) for x in rows])
+    query_model(m.SamplesQuery)
+    page = listing.paginate(get_session(),
+                            lists.samples_query(request.args, timezone=settings().timezone),
+                            request.args, sorts=lists.SAMPLE_SORTS,
+                            default=lists.SAMPLE_DEFAULT_SORT, tiebreak=Sample.id,
+                            per_page=API_PER_PAGE,
+                            lean=lists.samples_query(request.args, timezone=settings().timezone,
+                                                     lean=True),
+                            rows=lists.samples_query({}, timezone=settings().timezone))
+    return jsonify(samples=[serialize.sample(x, with_results=False) for x in page.items],
+                   **page.api())
 
 
 @bp.post("/samples")

@@ -9,7 +9,15 @@ from typing import Literal
 from pydantic import Field
 
 from lims.samples.lifecycle import SampleStatus
-from lims.web.api_models import Id, ListedId, RequestModel, ResponseModel
+from lims.web.api_models import (
+    DateText,
+    Id,
+    ListedId,
+    PageQuery,
+    Paging,
+    RequestModel,
+    ResponseModel,
+)
 
 # --- requests ---------------------------------------------------------------------------------
 
@@ -171,8 +179,12 @@ class Customer(ResponseModel):
     address: str
 
 
-class Customers(ResponseModel):
+class Customers(Paging):
     customers: list[Customer]
+
+
+class CustomersQuery(PageQuery):
+    """Sort by name, created or samples; ``q`` searches the name and its pinyin initials."""
 
 
 class Characteristic(ResponseModel):
@@ -328,5 +340,20 @@ class Sample(SampleSummary):
     review_comments: list[ReviewComment]
 
 
-class Samples(ResponseModel):
+class Samples(Paging):
     samples: list[SampleSummary]
+
+
+class SamplesQuery(PageQuery):
+    """Filters of the sample list; sort by number, request, customer, description, status or
+    registered (default -registered); ``q`` searches sample and request numbers, customer name
+    and its pinyin initials, description."""
+
+    status: SampleStatus | None = None
+    from_: DateText | None = Field(default=None, alias="from",
+                                   description="registered on or after (lab's zone)")
+    to: DateText | None = Field(default=None, description="registered on or before")
+    customer: Id | None = Field(default=None, description="a customer id")
+    method: Id | None = Field(default=None, description="a test method id")
+    instrument: Id | None = Field(default=None,
+                                  description="an instrument id: samples measured with it")

@@ -112,13 +112,15 @@ class TestRequest(Model):
 
 class Sample(Model):
     __tablename__ = "samples"
+    # The sample list filters by status and sorts by registration (issue 11 §3, make bench).
+    __table_args__ = (Index("ix_samples_status_registered_at", "status", "registered_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(40), unique=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("test_requests.id"), index=True)
     description: Mapped[str] = mapped_column(String(300))
     status: Mapped[str] = mapped_column(String(30))
-    registered_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    registered_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     registered_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     received_at: Mapped[dt.datetime | None]
     received_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -153,7 +155,8 @@ class SampleTest(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id"))
-    method_id: Mapped[int] = mapped_column(ForeignKey("test_methods.id"))
+    # indexed for the sample list's method filter
+    method_id: Mapped[int] = mapped_column(ForeignKey("test_methods.id"), index=True)
     # Environmental conditions during the test, a JSON list of {"kind", "value", "unit"} (see
     # :func:`lims.samples.particulars.parse_conditions`), and any deviation from the method
     # (ISO/IEC 17025 7.8.2.1, 7.8.3.1 a).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext, ngettext
 from sqlalchemy import func, select
@@ -16,12 +16,14 @@ from lims.errors import Conflict, InvalidInput
 from lims.instruments.models import Instrument
 from lims.kinds import KINDS
 from lims.reports.models import Report
-from lims.samples import bench, particulars, review, services
-from lims.samples.models import Customer, Sample, TestMethod
+from lims.samples import bench, lists, particulars, review, services
+from lims.samples.models import Customer, Sample, TestMethod, TestRequest
+from lims.web import listing
 from lims.web.auth import current_user, login_policy
 from lims.web.context import get_session, local_time, settings
 from lims.web.i18n import label as shown
 from lims.web.inputs import form
+from lims.web.listing import record_id
 
 bp = Blueprint("samples", __name__)
 
@@ -32,18 +34,76 @@ def _back(number: str) -> Any:
 
 @bp.get("/samples")
 def index() -> Any:
-    db = get_session()
-    status = request.args.get("status") or None
-    query = select(Sample).order_by(Sample.id.desc()).limit(200)
-    if status:
-        query = query.where(Sample.status == status)
+    """The sample list: paged on the server, sorted, filtered and searched by the URL's query
+    (issue 11 §3), or the whole filtered list as CSV/XLSX (``?format=``)."""
+    db, args = get_session(), request.args
+    query = lists.samples_query(args, timezone=settings().timezone)
+    if fmt := listing.export_format(args):
+        key = listing.sort_key(args, lists.SAMPLE_SORTS, lists.SAMPLE_DEFAULT_SORT)
+        return listing.export(db, listing.sorted_query(query, key, lists.SAMPLE_SORTS,
+                                                       Sample.id),
+                              lists.SAMPLE_COLUMNS, fmt, "samples")
+    page = listing.paginate(db, query, args, sorts=lists.SAMPLE_SORTS,
+                            default=lists.SAMPLE_DEFAULT_SORT, tiebreak=Sample.id,
+                            lean=lists.samples_query(args, timezone=settings().timezone,
+                                                     lean=True),
+                            rows=lists.samples_query({}, timezone=settings().timezone))
+    customer = record_id(args, "customer")
     return render_template(
-        "samples/index.html", samples=db.scalars(query).all(), status=status,
-        customers=db.scalars(select(Customer).order_by(Customer.name)).all(),
+        "samples/index.html", page=page, filters=args, statuses=lists.STATUSES,
+        customer=db.get(Customer, customer) if customer else None,
+        customers=lists.recent_customers(db),
         methods=db.scalars(select(TestMethod).order_by(TestMethod.code)).all(),
+        instruments=db.execute(select(Instrument.id, Instrument.asset_number, Instrument.name)
+                               .order_by(Instrument.asset_number)).all(),
         inspection_types=particulars.INSPECTION_TYPES,
         can_register=allowed(current_user().roles, "sample.register"),
         can_add_customer=allowed(current_user().roles, "customer.create"))
+
+
+
+@bp.get("/requests")
+def requests() -> Any:
+    """The request (委托单) list: customer, number, date, sample count; searchable, CSV/XLSX."""
+    db, args = get_session(), request.args
+    query = lists.requests_query(args, timezone=settings().timezone)
+    if fmt := listing.export_format(args):
+        key = listing.sort_key(args, lists.REQUEST_SORTS, lists.REQUEST_DEFAULT_SORT)
+        return listing.export(db, listing.sorted_query(query, key, lists.REQUEST_SORTS,
+                                                       TestRequest.id),
+                              lists.REQUEST_COLUMNS, fmt, "requests", scalars=False)
+    page = listing.paginate(db, query, args, sorts=lists.REQUEST_SORTS,
+                            default=lists.REQUEST_DEFAULT_SORT, tiebreak=TestRequest.id,
+                            scalars=False)
+    customer = record_id(args, "customer")
+    return render_template("samples/requests.html", page=page, filters=args,
+                           customer=db.get(Customer, customer) if customer else None)
+
+
+@bp.get("/customers")
+def customers() -> Any:
+    """The customer list, searched by name or pinyin initials, with each one's sample count."""
+    db, args = get_session(), request.args
+    query = lists.customers_query(args)
+    if fmt := listing.export_format(args):
+        key = listing.sort_key(args, lists.CUSTOMER_SORTS, lists.CUSTOMER_DEFAULT_SORT)
+        return listing.export(db, listing.sorted_query(query, key, lists.CUSTOMER_SORTS,
+                                                       Customer.id),
+                              lists.CUSTOMER_COLUMNS, fmt, "customers", scalars=False)
+    page = listing.paginate(db, query, args, sorts=lists.CUSTOMER_SORTS,
+                            default=lists.CUSTOMER_DEFAULT_SORT, tiebreak=Customer.id,
+                            scalars=False)
+    return render_template("samples/customers.html", page=page, filters=args,
+                           can_add_customer=allowed(current_user().roles, "customer.create"))
+
+
+@bp.get("/customers/search")
+def customer_search() -> Any:
+    """Customers matching ``q`` (name or pinyin initials) for the register form's list: JSON
+    for lims.js; without JavaScript the server resolves the typed text on registration."""
+    found = lists.find_customers(get_session(), listing.search_term(request.args))
+    return jsonify(customers=[{"id": c.id, "name": c.name, "initials": c.name_initials,
+                               "value": c.name} for c in found])
 
 
 @bp.get("/scan")
@@ -51,8 +111,6 @@ def scan() -> Any:
     """The scan field of every page: a sample, report, request or instrument number, in any
     case, with whatever a barcode scanner adds around it (spaces, a trailing Enter)."""
     from flask_babel import gettext
-
-    from lims.samples.models import TestRequest
 
     q = (request.args.get("q") or "").strip()
     if not q:
@@ -92,7 +150,11 @@ def register() -> Any:
     s = settings()
     with unit_of_work(get_session()) as db:
         user = current_user()
-        req = services.create_request(db, actor=user, customer_id=data.get("customer_id"),
+        # The form's customer field takes a name or pinyin initials (no <select> of every
+        # customer); customer_id is still accepted from older forms and scripts.
+        customer_id = data.get("customer_id") or lists.resolve_customer(
+            db, data.get("customer"))
+        req = services.create_request(db, actor=user, customer_id=customer_id,
                                       description=data.get("request_description", ""),
                                       decision_rule=data.get("decision_rule") or None,
                                       r=data.get("r") or None,

@@ -45,6 +45,31 @@ class ResponseModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+API_PER_PAGE = 100  # an API list's page when no limit is given
+API_MAX_PER_PAGE = 500  # as lims.web.listing.MAX_PER_PAGE
+
+
+class PageQuery(QueryModel):
+    """The paging and sort of an API list (issue 11 §3): ``page`` (1-based) of ``limit``
+    items; the reply carries ``total``, ``page``, ``limit`` and ``pages``."""
+
+    page: int = Field(default=1, ge=1, le=10_000_000, description="1-based page number")
+    limit: int = Field(default=API_PER_PAGE, ge=1, le=API_MAX_PER_PAGE,
+                       description="items per page")
+    sort: str | None = Field(default=None, max_length=40,
+                             description="a sort key, prefixed with - for descending")
+    q: str | None = Field(default=None, max_length=100, description="search text")
+
+
+class Paging(ResponseModel):
+    """The paging fields of an API list reply."""
+
+    total: int = Field(description="items in the whole filtered list")
+    page: int
+    limit: int
+    pages: int = Field(description="pages in the whole filtered list (at least 1)")
+
+
 def whole(value: object) -> object:
     """A float with no fraction as the int it is: JSON Schema's integer includes 699.0."""
     if isinstance(value, float) and value.is_integer():

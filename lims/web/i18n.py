@@ -106,6 +106,8 @@ LABELS: dict[str, Any] = {
     "customer request": lazy_gettext("customer request"),
     "other": lazy_gettext("other"),
     # the documents a sample's issue gives (lims.reports.documents.TITLES)
+    "check failed": lazy_gettext("check failed"),
+    "ok": lazy_gettext("ok"),
     "test_report": lazy_gettext("Test report"),
     "calibration_certificate": lazy_gettext("Calibration certificate"),
     "verification_certificate": lazy_gettext("Verification certificate"),

@@ -19,7 +19,7 @@ def test_intake_particulars_conditions_and_worded_conclusion(server, browser, se
     page.set_default_timeout(15000)
     login(page, server, "tech")
     page.goto(f"{server}/samples")
-    page.select_option("select[name=customer_id]", str(world.customer_id))
+    page.fill("input[name=customer]", "ACME Textiles")
     page.fill("input[name=description]", "涤棉坯布 grey fabric")
     page.select_option("select[name=inspection_type]", "supervision")
     page.fill("input[name=product_standard]", "GB/T 5325-2009")

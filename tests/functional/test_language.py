@@ -104,7 +104,7 @@ def test_a_too_large_upload_to_verify_is_refused_in_chinese(zh_app: Any, world: 
 
 def test_scan_finds_a_sample_in_any_case(client: Any, world: Any) -> None:
     login(client, "tech")
-    page = client.get("/").get_data(as_text=True)
+    page = client.get("/samples").get_data(as_text=True)
     token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
     made = client.post("/samples", data={"customer_id": world.customer_id,
                                          "description": "scan me", "method_ids": world.method_id,

@@ -98,7 +98,7 @@ def test_particulars_conditions_and_worded_conclusion_through_the_api(client, se
 def test_the_pages_take_particulars_conditions_and_a_worded_conclusion(client, session, world):
     login(client, "tech")
     page = client.get("/samples").get_data(as_text=True)
-    assert 'name="inspection_type"' in page and "监督抽查" in page
+    assert 'name="inspection_type"' in page and "Supervision spot check" in page
     resp = client.post("/samples", data={
         "csrf_token": csrf(client), "customer_id": str(world.customer_id),
         "description": "grey fabric", "method_ids": [str(world.method_id)],

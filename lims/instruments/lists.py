@@ -1,0 +1,79 @@
+"""The instrument register's list (issue 11 §3): filters, search, sort keys and export columns,
+shared by the page and the JSON API; see :mod:`lims.web.listing`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask_babel import lazy_gettext
+from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from lims.instruments.models import (
+    CalibrationFlag,
+    EquipmentRole,
+    Instrument,
+    InstrumentQuantity,
+    InstrumentStatus,
+)
+from lims.web.listing import Column, choice, like, search_term
+
+STATUSES = [s.value for s in InstrumentStatus]
+FLAGS = [f.value for f in CalibrationFlag]
+ROLES = [r.value for r in EquipmentRole]
+SORTS: dict[str, Any] = {
+    "asset": Instrument.asset_number, "name": Instrument.name, "role": Instrument.role,
+    "location": Instrument.location, "flag": Instrument.calibration_flag,
+    "status": Instrument.status,
+}
+DEFAULT_SORT = "asset"
+
+
+def quantities(session: Session) -> list[str]:
+    """The quantities some instrument measures, for the filter's choices."""
+    return list(session.scalars(select(InstrumentQuantity.quantity).distinct()
+                                .order_by(InstrumentQuantity.quantity)))
+
+
+def instruments_query(args: Mapping[str, str]) -> Select[Any]:
+    """``status``, ``flag`` (calibration: due soon, overdue, check failed), ``role``,
+    ``quantity`` (one it measures) and ``q`` (asset number, name, serial number, model)."""
+    query = select(Instrument)
+    if (status := choice(args, "status", STATUSES)) is not None:
+        query = query.where(Instrument.status == status)
+    if (flag := choice(args, "flag", FLAGS)) is not None:
+        query = query.where(Instrument.calibration_flag == flag)
+    if (role := choice(args, "role", ROLES)) is not None:
+        query = query.where(Instrument.role == role)
+    if quantity := search_term(args, "quantity"):
+        query = query.where(exists().where(
+            InstrumentQuantity.instrument_id == Instrument.id,
+            func.lower(InstrumentQuantity.quantity) == quantity.lower()))
+    if term := search_term(args):
+        pattern = like(term)
+        query = query.where(or_(*(c.ilike(pattern, escape="\\") for c in (
+            Instrument.asset_number, Instrument.name, Instrument.serial_number,
+            Instrument.model))))
+    return query
+
+
+def _label(value: str) -> str:
+    from lims.web.i18n import label
+
+    return label(value)
+
+
+COLUMNS = [
+    Column("asset", lazy_gettext("Asset number"), lambda i: i.asset_number),
+    Column("name", lazy_gettext("Name"), lambda i: i.name),
+    Column("role", lazy_gettext("Role"), lambda i: i.role),
+    Column("manufacturer", lazy_gettext("Manufacturer"), lambda i: i.manufacturer),
+    Column("model", lazy_gettext("Model"), lambda i: i.model),
+    Column("serial", lazy_gettext("Serial number"), lambda i: i.serial_number),
+    Column("location", lazy_gettext("Location"), lambda i: i.location),
+    Column("quantities", lazy_gettext("Quantities"),
+           lambda i: "; ".join(f"{q.quantity} ({q.unit})" for q in i.quantities)),
+    Column("status", lazy_gettext("Status"), lambda i: _label(i.status)),
+    Column("flag", lazy_gettext("Calibration"), lambda i: _label(i.calibration_flag)),
+]
