@@ -15,7 +15,7 @@ sample: ISO/IEC 17025 8.3.2 f, unintended use of obsolete documents prevented).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -42,7 +42,10 @@ from lims.validate import as_id, text
 CUSTOMER_FIELDS = {"name": 200, "contact": 200, "address": 300, "phone": 40}
 
 
-def _locked(session: Session, model: type[Any], record_id: Any, field: str) -> Any:
+R = TypeVar("R", Customer, TestMethod)
+
+
+def _locked(session: Session, model: type[R], record_id: Any, field: str) -> R:
     found = session.scalar(select(model).where(model.id == as_id(record_id, field))
                            .with_for_update().execution_options(populate_existing=True))
     if found is None:

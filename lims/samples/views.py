@@ -35,8 +35,10 @@ def index() -> Any:
         query = query.where(Sample.status == status)
     return render_template(
         "samples/index.html", samples=db.scalars(query).all(), status=status,
-        customers=db.scalars(select(Customer).order_by(Customer.name)).all(),
-        methods=db.scalars(select(TestMethod).order_by(TestMethod.code)).all(),
+        customers=db.scalars(select(Customer).where(Customer.retired_at.is_(None))
+                             .order_by(Customer.name)).all(),
+        methods=db.scalars(select(TestMethod).where(TestMethod.retired_at.is_(None))
+                           .order_by(TestMethod.code)).all(),
         inspection_types=particulars.INSPECTION_TYPES,
         can_register=allowed(current_user().roles, "sample.register"),
         can_add_customer=allowed(current_user().roles, "customer.create"))
@@ -72,13 +74,10 @@ def scan() -> Any:
 
 @bp.post("/customers")
 def add_customer() -> Any:
-    data = form()
-    with unit_of_work(get_session()) as db:
-        c = services.create_customer(db, actor=current_user(), name=data.get("name"),
-                                     contact=data.get("contact", ""),
-                                     address=data.get("address", ""))
-        flash(f"customer {c.name} added", "ok")
-    return redirect(url_for("samples.index"), code=303)
+    """The sample page's quick form; a likely duplicate asks to confirm first."""
+    from lims.samples.refdata_views import create_customer_from_form
+
+    return create_customer_from_form(back=url_for("samples.index"))
 
 
 @bp.post("/samples")
@@ -110,7 +109,8 @@ def register() -> Any:
 def detail(number: str) -> Any:
     db = get_session()
     sample = services.get_sample(db, number)
-    instruments = db.scalars(select(Instrument).order_by(Instrument.asset_number)).all()
+    instruments = db.scalars(select(Instrument).where(Instrument.retired_at.is_(None))
+                             .order_by(Instrument.asset_number)).all()
     reports = db.scalars(select(Report).where(Report.sample_id == sample.id)
                          .order_by(Report.id)).all()
     roles = current_user().roles
