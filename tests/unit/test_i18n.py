@@ -32,7 +32,7 @@ PENDING: set[str] = {
     "calibration/trace.html", "calibration/instrument.html", "calibration/impact.html",
     "calibration/cases.html", "calibration/case.html", "calibration/job.html",
     "reports/verify.html", "reports/index.html", "reports/confirm.html", "reports/detail.html",
-    "samples/index.html", "samples/methods.html", "samples/detail.html",
+    "samples/index.html", "samples/detail.html",
 }
 ATTRIBUTES = ("placeholder", "title", "aria-label", "alt")
 WORD = re.compile(r"[A-Za-z\u4e00-\u9fff]")
