@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 
 from lims.auth.permissions import allowed
 from lims.db import unit_of_work
+from lims.errors import InvalidInput
 from lims.kinds import KINDS
 from lims.samples import api_models as m
 from lims.samples import refdata, serialize, services
@@ -55,7 +56,7 @@ def create_customer_from_form(*, back: str) -> Any:
     if not form().get("confirm"):
         try:
             code = refdata.credit_code(values["credit_code"])
-        except Exception:  # the service below names the field
+        except InvalidInput:  # a bad code: the service below refuses it, naming the field
             code = ""
         found = refdata.customer_duplicates(db, name=values["name"].strip(), credit_code=code)
         if found and values["name"].strip():

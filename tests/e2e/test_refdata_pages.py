@@ -60,6 +60,8 @@ def test_a_method_limit_changes_with_a_reason_and_an_instrument_retires_in_chine
     assert "100.30" in page.inner_text(f"#characteristics tr[data-characteristic='{world.mass_id}']")
     session.expire_all()
     assert session.get(Characteristic, world.mass_id).upper_limit == "100.30"
+    page.set_viewport_size({"width": 768, "height": 1000})  # a bench tablet: no sideways scroll
+    assert page.evaluate("document.documentElement.scrollWidth") <= 768
 
     page.goto(f"{server}/instruments/{world.overdue_id}")  # by id: to the asset's page
     assert page.url.endswith("/instruments/EQ-2")

@@ -167,7 +167,7 @@ def test_a_characteristic_with_results_refuses_a_new_unit(client, session, world
                                timezone="Asia/Shanghai")
     login(client, "qm")
     page = client.get(f"/methods/{world.method_id}").get_data(as_text=True)
-    assert f'<input type="hidden" name="unit" value="g">' in page  # shown, not editable
+    assert '<input type="hidden" name="unit" value="g">' in page  # shown, not editable
     resp = client.patch(f"/api/v1/methods/{world.method_id}", json={
         "characteristics": [{"id": world.mass_id, "unit": "kg", "lower_limit": "0.0995",
                              "upper_limit": "0.1005"}], "reason": "kilograms"},

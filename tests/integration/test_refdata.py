@@ -165,9 +165,11 @@ def test_a_retired_method_is_given_to_no_new_sample(session, world):
         services.record_result(session, actor=tech, number=number,
                                characteristic_id=world.mass_id, value="100.00", unit="g",
                                timezone=TZ)
+    with unit_of_work(session):
+        request_id = services.create_request(session, actor=tech,
+                                             customer_id=world.customer_id, **FMT).id
     with pytest.raises(InvalidInput) as caught, unit_of_work(session):
-        req = services.create_request(session, actor=tech, customer_id=world.customer_id, **FMT)
-        services.register_sample(session, actor=tech, request_id=req.id, description="x",
+        services.register_sample(session, actor=tech, request_id=request_id, description="x",
                                  method_ids=[world.method_id], **FMT)
     assert caught.value.field == "method_ids" and "retired" in caught.value.message
     with pytest.raises(Conflict), unit_of_work(session):
