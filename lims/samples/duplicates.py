@@ -69,7 +69,8 @@ def credit_code_error(code: str) -> str | None:
     if len(code) != 18:
         return "a unified social credit code has 18 characters"
     if any(ch not in CREDIT_ALPHABET for ch in code):
-        return "a unified social credit code has digits and capital letters other than I, O, S, V, Z"
+        return ("a unified social credit code has digits and capital letters other than "
+                "I, O, S, V, Z")
     total = sum(CREDIT_ALPHABET.index(ch) * pow(3, i, 31) for i, ch in enumerate(code[:17]))
     check = (31 - total % 31) % 31
     if CREDIT_ALPHABET[check] != code[17]:

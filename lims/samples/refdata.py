@@ -3,9 +3,9 @@
 Every edit names its reason (≤ 500 characters) and writes one audit event with the record
 before and after, in the caller's transaction. An edit carries the ``version`` of the record
 it was made from; when someone else changed the record in between, the edit is refused
-(:class:`lims.edits.StaleEdit`, 409) rather than silently applied over theirs. The record's row is locked
-while it is checked and changed, so that of two concurrent edits from one version exactly one
-wins.
+(:class:`lims.edits.StaleEdit`, 409) rather than silently applied over theirs. The record's
+row is locked while it is checked and changed, so that of two concurrent edits from one
+version exactly one wins.
 
 Retired records keep their history and every record that refers to them; they are offered for
 no new work (a retired customer gets no new request, a retired method is given to no new

@@ -1,4 +1,4 @@
-"""Manage customers, test methods and instruments in pages: edit with a reason, retire (issue 11 §2)
+"""Customers, test methods and instruments: edit with a reason, retire (issue 11 §2)
 
 ``customers``, ``test_methods`` and ``instruments`` gain a ``version`` (an optimistic check:
 an edit made from a stale page is refused, not silently applied over another's) and the
