@@ -148,7 +148,9 @@ def by_id(instrument_id: int) -> Any:
     asset = db.scalar(select(Instrument.asset_number)
                       .where(Instrument.asset_number == str(instrument_id)))
     if asset is None:
-        found = db.get(Instrument, instrument_id)
+        from lims.validate import MAX_ID
+
+        found = db.get(Instrument, instrument_id) if instrument_id <= MAX_ID else None
         if found is None:
             raise NotFound(f"no instrument with id {instrument_id}")
         return redirect(url_for("instruments.detail", asset=found.asset_number), code=302)

@@ -220,6 +220,7 @@ def test_an_instrument_id_leads_to_its_page(client, session, world):
     resp = client.get(f"/instruments/{world.balance_id}")
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/instruments/EQ-1")
     assert client.get("/instruments/999999").status_code == 404
+    assert client.get("/instruments/99999999999").status_code == 404  # beyond any id
 
 
 def test_the_instrument_page_edits_and_retires(client, session, world):
