@@ -197,7 +197,7 @@ def show_json(asset: str) -> Any:
 
 @api.post("/<asset>")
 @operation("Edit an instrument with a reason", body=m.InstrumentEdit, response=m.Instrument,
-           errors=[403])
+           errors=[403, 409])
 def update_json(asset: str) -> Any:
     return _update(json_model(m.InstrumentEdit).model_dump(exclude_unset=True), asset)
 
