@@ -15,6 +15,7 @@ EVERYONE = frozenset(Role)
 PERMISSIONS: dict[str, frozenset[Role]] = {
     "read": EVERYONE,                      # auditors read everything, change nothing
     "customer.create": frozenset({T, Q}),
+    "customer.manage": frozenset({T, Q}),  # edit (with a reason) and retire
     "sample.register": frozenset({T}),
     "sample.receive": frozenset({T}),
     "result.record": frozenset({T}),

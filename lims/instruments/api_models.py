@@ -113,6 +113,13 @@ class NewInstrument(_Editable):
 class InstrumentEdit(_Editable):
     name: str | None = None
     reason: str = Field(description="why the register entry changes (audited)")
+    version: int | None = Field(default=None, description="the version the edit was made from; "
+                                "a stale one is refused with 409")
+
+
+class InstrumentRetirement(RequestModel):
+    reason: str = Field(description="why it is retired for good (audited), ≤ 500 characters")
+    version: int | None = Field(default=None, description="the version seen; stale: 409")
 
 
 class InstrumentStatusChange(RequestModel):
@@ -162,6 +169,8 @@ class Instrument(ResponseModel):
     calibration_due_on: dt.date | None
     calibration_certificate: str
     calibration_flag: CalibrationFlag
+    version: int
+    retired_at: dt.datetime | None
 
 
 class InstrumentRegistered(Instrument):

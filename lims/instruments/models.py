@@ -58,6 +58,12 @@ class Instrument(Model):
     calibration_flag: Mapped[str] = mapped_column(String(20), default=CalibrationFlag.OK)
     flagged_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Optimistic check of register edits; retired: out of service for good (disposed of),
+    # kept with its history, never offered for capture again (ISO/IEC 17025 6.4.13).
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+    retired_at: Mapped[dt.datetime | None]
+    retired_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    retired_reason: Mapped[str | None] = mapped_column(String(500))
 
     quantities: Mapped[list[InstrumentQuantity]] = relationship(
         back_populates="instrument", order_by="InstrumentQuantity.id", lazy="selectin",

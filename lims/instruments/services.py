@@ -19,6 +19,7 @@ from lims.audit.services import record, snapshot
 from lims.auth.models import User
 from lims.auth.services import require
 from lims.db import utcnow
+from lims.edits import check_version, reason_of
 from lims.errors import Conflict, InvalidInput, NotFound
 from lims.instruments.models import (
     EquipmentRole,
@@ -183,11 +184,17 @@ def duplicate_serials(session: Session, instrument: Instrument) -> list[str]:
 
 
 def update_instrument(session: Session, *, actor: User, asset: str, data: dict[str, Any],
-                      reason: Any, port_hosts: tuple[str, ...] = ()) -> Instrument:
-    """Edit the register entry (name, location, port, …) with an audited reason."""
+                      reason: Any, port_hosts: tuple[str, ...] = (),
+                      version: Any = None) -> Instrument:
+    """Edit the register entry (name, location, port, …) with an audited reason; ``version``
+    (when given) is the one the edit was made from, refused when stale (409). A retired
+    instrument's entry is kept as it was."""
     require(actor, "instrument.manage")
     reason = text(reason, "reason", max_len=2000)
     instrument = find_instrument(session, asset, lock=True)
+    check_version(instrument.version, version, f"instrument {asset}")
+    if instrument.retired_at is not None:
+        raise Conflict(f"{asset} is retired; its register entry is kept as it was")
     before = {**snapshot(instrument), "quantities": _quantities(instrument)}
     if "quantities" in data:
         # What it measures, as declared; a correction of what the first certificate declared.
@@ -203,6 +210,7 @@ def update_instrument(session: Session, *, actor: User, asset: str, data: dict[s
     if "port_settings" in data or "baudrate" in data:
         instrument.port_settings = port_settings(data.get("port_settings", instrument.port_settings),
                                                  baudrate=data.get("baudrate"))
+    instrument.version += 1
     session.flush()
     record(session, actor=actor, action="instrument.update", entity_type="instruments",
            entity_id=instrument.asset_number, before=before,
@@ -216,6 +224,8 @@ def set_in_service(session: Session, *, actor: User, asset: str, in_service: boo
     require(actor, "instrument.manage")
     reason = text(reason, "reason", max_len=500)
     instrument = find_instrument(session, asset, lock=True)
+    if instrument.retired_at is not None:
+        raise Conflict(f"{asset} is retired: out of service for good")
     target = InstrumentStatus.IN_SERVICE if in_service else InstrumentStatus.OUT_OF_SERVICE
     if instrument.status == target:
         raise Conflict(f"{asset} is already {target}")
@@ -225,6 +235,28 @@ def set_in_service(session: Session, *, actor: User, asset: str, in_service: boo
     record(session, actor=actor, action="instrument.status", entity_type="instruments",
            entity_id=asset, before=before, after={"status": target, "status_reason": reason},
            reason=reason)
+    return instrument
+
+
+def retire_instrument(session: Session, *, actor: User, asset: str, reason: Any,
+                      version: Any = None) -> Instrument:
+    """Retire equipment for good (scrapped, sold, lost): out of service with the reason, kept
+    in the register with its calibration history and the results measured with it, never
+    offered for capture again (ISO/IEC 17025 6.4.13: records of equipment kept; 6.4.9)."""
+    require(actor, "instrument.manage")
+    why = reason_of(reason)
+    instrument = find_instrument(session, asset, lock=True)
+    check_version(instrument.version, version, f"instrument {asset}")
+    if instrument.retired_at is not None:
+        raise Conflict(f"{asset} is already retired")
+    before = snapshot(instrument)
+    instrument.status, instrument.status_reason = InstrumentStatus.OUT_OF_SERVICE, why
+    instrument.retired_at, instrument.retired_by_id, instrument.retired_reason = \
+        utcnow(), actor.id, why
+    instrument.version += 1
+    session.flush()
+    record(session, actor=actor, action="instrument.retire", entity_type="instruments",
+           entity_id=asset, before=before, after=snapshot(instrument), reason=why)
     return instrument
 
 

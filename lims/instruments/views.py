@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from drivers import DRIVERS
@@ -18,6 +19,7 @@ from lims.instruments.services import (
     duplicate_serials,
     find_instrument,
     register_instrument,
+    retire_instrument,
     set_in_service,
     update_instrument,
 )
@@ -47,7 +49,8 @@ def to_json(i: Instrument, db: Session) -> dict[str, Any]:
             else None,
             "calibration_due_on": last.valid_until.isoformat() if last else None,
             "calibration_certificate": last.certificate_number if last else "",
-            "calibration_flag": i.calibration_flag}
+            "calibration_flag": i.calibration_flag, "version": i.version,
+            "retired_at": i.retired_at.isoformat() if i.retired_at else None}
 
 
 def _data() -> dict[str, Any]:
@@ -95,12 +98,28 @@ def create() -> Any:
     return redirect(url_for("instruments.detail", asset=asset), code=303)
 
 
+def _quantity_rows() -> list[dict[str, str]]:
+    """The quantity rows of the manage form (``q_*`` lists); rows left empty are dropped."""
+    keys = ("quantity", "unit", "range_min", "range_max", "resolution", "mpe")
+    cells = [request.form.getlist(f"q_{k}") for k in keys]
+    count = max(len(c) for c in cells)
+    rows = [dict(zip(keys, (c[i] if i < len(c) else "" for c in cells), strict=True))
+            for i in range(count)]
+    return [r for r in rows if any(v.strip() for v in r.values())]
+
+
 @bp.post("/<asset>/edit")
 def edit(asset: str) -> Any:
     data = form()
+    if data.pop("quantity_rows", None):  # the manage form: what it measures, every row
+        for key in list(data):
+            if key.startswith("q_"):
+                del data[key]
+        data["quantities"] = _quantity_rows()
     with unit_of_work(get_session()) as db:
         update_instrument(db, actor=current_user(), asset=asset, data=data,
-                          reason=data.get("reason"), port_hosts=settings().port_hosts)
+                          reason=data.pop("reason", None), port_hosts=settings().port_hosts,
+                          version=data.pop("version", None))
     flash(f"{asset} updated", "ok")
     return redirect(url_for("instruments.detail", asset=asset), code=303)
 
@@ -113,6 +132,37 @@ def status(asset: str) -> Any:
                            in_service=data.get("in_service") == "1", reason=data.get("reason"))
         flash(f"{asset} is now {i.status}", "ok")
     return redirect(url_for("instruments.detail", asset=asset), code=303)
+
+
+@bp.post("/<asset>/retire")
+def retire(asset: str) -> Any:
+    from flask_babel import gettext
+
+    data = form()
+    with unit_of_work(get_session()) as db:
+        retire_instrument(db, actor=current_user(), asset=asset, reason=data.get("reason"),
+                          version=data.get("version"))
+    flash(gettext("%(asset)s retired: out of service for good, kept with its history.",
+                  asset=asset), "ok")
+    return redirect(url_for("instruments.detail", asset=asset), code=303)
+
+
+@bp.get("/<int:instrument_id>")
+def by_id(instrument_id: int) -> Any:
+    """``/instruments/1``: the instrument's page by its id, unless an asset is numbered so."""
+    from lims.errors import NotFound
+
+    db = get_session()
+    asset = db.scalar(select(Instrument.asset_number)
+                      .where(Instrument.asset_number == str(instrument_id)))
+    if asset is None:
+        from lims.validate import MAX_ID
+
+        found = db.get(Instrument, instrument_id) if instrument_id <= MAX_ID else None
+        if found is None:
+            raise NotFound(f"no instrument with id {instrument_id}")
+        return redirect(url_for("instruments.detail", asset=found.asset_number), code=302)
+    return detail(asset)
 
 
 @bp.get("/<asset>")
@@ -160,13 +210,35 @@ def show_json(asset: str) -> Any:
 
 @api.post("/<asset>")
 @operation("Edit an instrument with a reason", body=m.InstrumentEdit, response=m.Instrument,
-           errors=[403])
+           errors=[403, 409])
 def update_json(asset: str) -> Any:
-    data = json_model(m.InstrumentEdit).model_dump(exclude_unset=True)
+    return _update(json_model(m.InstrumentEdit).model_dump(exclude_unset=True), asset)
+
+
+def _update(data: dict[str, Any], asset: str) -> Any:
     with unit_of_work(get_session()) as db:
         body = to_json(update_instrument(db, actor=current_user(), asset=asset, data=data,
-                                         reason=data.get("reason"),
-                                         port_hosts=settings().port_hosts), db)
+                                         reason=data.pop("reason", None),
+                                         port_hosts=settings().port_hosts,
+                                         version=data.pop("version", None)), db)
+    return jsonify(body)
+
+
+@api.patch("/<asset>")
+@operation("Edit an instrument with a reason (as POST; a stale version: 409)",
+           body=m.InstrumentEdit, response=m.Instrument, errors=[403, 404, 409])
+def patch_json(asset: str) -> Any:
+    return _update(json_model(m.InstrumentEdit).model_dump(exclude_unset=True), asset)
+
+
+@api.post("/<asset>/retire")
+@operation("Retire an instrument for good, with a reason", body=m.InstrumentRetirement,
+           response=m.Instrument, errors=[403, 404, 409])
+def retire_json(asset: str) -> Any:
+    data = json_model(m.InstrumentRetirement)
+    with unit_of_work(get_session()) as db:
+        body = to_json(retire_instrument(db, actor=current_user(), asset=asset,
+                                         reason=data.reason, version=data.version), db)
     return jsonify(body)
 
 

@@ -33,14 +33,19 @@ def customers() -> Any:
 
 
 @bp.post("/customers")
-@operation("Create a customer", body=m.NewCustomer, response=m.Customer, status=201,
-           errors=[403])
+@operation("Create a customer (warnings name likely duplicates)", body=m.NewCustomer,
+           response=m.CustomerRegistered, status=201, errors=[403])
 def create_customer() -> Any:
+    from lims.samples.refdata import customer_duplicates
+    from lims.samples.refdata_views import duplicate_warnings
+
     data = json_model(m.NewCustomer)
     with unit_of_work(get_session()) as db:
         c = services.create_customer(db, actor=current_user(), name=data.name,
-                                     contact=data.contact, address=data.address)
-        body = serialize.customer(c)
+                                     contact=data.contact, address=data.address,
+                                     credit_code=data.credit_code, phone=data.phone)
+        body = {**serialize.customer(c), "warnings": duplicate_warnings(customer_duplicates(
+            db, name=c.name, credit_code=c.credit_code, exclude_id=c.id))}
     return jsonify(body), 201
 
 

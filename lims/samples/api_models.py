@@ -26,6 +26,24 @@ class NewCustomer(RequestModel):
     name: str
     contact: str | None = None
     address: str | None = None
+    credit_code: str | None = Field(default=None, description="统一社会信用代码 (18 characters)")
+    phone: str | None = None
+
+
+class CustomerEdit(RequestModel):
+    name: str | None = None
+    contact: str | None = None
+    address: str | None = None
+    credit_code: str | None = None
+    phone: str | None = None
+    reason: str = Field(description="why the record changes (audited), at most 500 characters")
+    version: int | None = Field(default=None, description="the version the edit was made from; "
+                                "a stale one is refused with 409")
+
+
+class Retirement(RequestModel):
+    reason: str = Field(description="why it is retired (audited), at most 500 characters")
+    version: int | None = Field(default=None, description="the version seen; stale: 409")
 
 
 class UncertaintySource(RequestModel):
@@ -60,6 +78,31 @@ class NewMethod(RequestModel):
     characteristics: list[NewCharacteristic]
     requires_conditions: bool = Field(default=False, description="each test by the method "
                                       "records its environmental conditions")
+
+
+class CharacteristicEdit(RequestModel):
+    id: Id | None = Field(default=None, description="the characteristic changed; none: a new "
+                          "one. With results, its unit and kind cannot change")
+    name: str | None = None
+    unit: str | None = None
+    kind: str | None = None
+    lower_limit: str | None = None
+    upper_limit: str | None = None
+    lod: str | None = None
+    loq: str | None = None
+    expected: str | None = None
+    uncertainty: UncertaintySource | None = None
+
+
+class MethodEdit(RequestModel):
+    title: str | None = None
+    clause: str | None = None
+    field: str | None = None
+    requires_conditions: bool | None = None
+    characteristics: list[CharacteristicEdit] | None = None
+    reason: str = Field(description="why the method changes (audited), at most 500 characters")
+    version: int | None = Field(default=None, description="the version the edit was made from; "
+                                "a stale one is refused with 409")
 
 
 class NewRequest(RequestModel):
@@ -177,6 +220,14 @@ class Customer(ResponseModel):
     name: str
     contact: str
     address: str
+    credit_code: str
+    phone: str
+    version: int
+    retired_at: dt.datetime | None
+
+
+class CustomerRegistered(Customer):
+    warnings: list[str] = Field(description="likely duplicates of customers on record")
 
 
 class Customers(Paging):
@@ -222,6 +273,8 @@ class Method(ResponseModel):
     clause: str
     field: str
     requires_conditions: bool
+    version: int
+    retired_at: dt.datetime | None
     characteristics: list[Characteristic]
 
 

@@ -8,9 +8,9 @@ from lims.domains import Domain
 
 
 def _blueprints() -> tuple[Any, ...]:
-    from lims.samples import api, views
+    from lims.samples import api, refdata_views, views
 
-    return (views.bp, api.bp)
+    return (views.bp, api.bp, refdata_views.bp, refdata_views.api)
 
 
 DOMAIN = Domain("samples", blueprints=_blueprints)

@@ -205,7 +205,8 @@ def recent_customers(session: Session, limit: int = SUGGESTED) -> list[Customer]
     if len(ids) < limit:
         ids += [i for i in session.scalars(select(Customer.id).order_by(Customer.id.desc())
                                            .limit(limit)) if i not in ids][:limit - len(ids)]
-    found = {c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_(ids)))}
+    found = {c.id: c for c in session.scalars(select(Customer).where(
+        Customer.id.in_(ids), Customer.retired_at.is_(None)))}
     return [found[i] for i in ids if i in found]
 
 
@@ -215,7 +216,8 @@ def find_customers(session: Session, term: str, limit: int = 20) -> list[Custome
     if not term:
         return recent_customers(session, limit)
     exact = or_(func.lower(Customer.name) == term.lower(), Customer.name_initials == term.lower())
-    query = (select(Customer).where(Customer.id.in_(customers_matching(term)))
+    query = (select(Customer).where(Customer.id.in_(customers_matching(term)),
+                                    Customer.retired_at.is_(None))
              .order_by(exact.desc(), Customer.name, Customer.id).limit(limit))
     return list(session.scalars(query))
 
@@ -235,12 +237,14 @@ def resolve_customer(session: Session, text: str | None, *, field: str = "custom
         found = session.get(Customer, int(tagged["id"]))
         if found is not None and tagged["name"] in ("", found.name):
             return found.id
+    # A retired customer takes no new request (lims.samples.refdata): not offered, not found.
     by_name = list(session.scalars(select(Customer.id).where(
-        func.lower(Customer.name) == text.lower()).limit(2)))
+        func.lower(Customer.name) == text.lower(), Customer.retired_at.is_(None)).limit(2)))
     if len(by_name) == 1:
         return by_name[0]
     candidates = by_name or list(session.scalars(
-        select(Customer.id).where(Customer.name_initials == text.lower()).limit(6)))
+        select(Customer.id).where(Customer.name_initials == text.lower(),
+                                  Customer.retired_at.is_(None)).limit(6)))
     if len(candidates) == 1:
         return candidates[0]
     if not candidates:

@@ -21,6 +21,14 @@ class Customer(Model):
     # Pinyin initials of the name for search (lims.samples.names.initials); set with the name.
     name_initials: Mapped[str] = mapped_column(String(200), default="", server_default="")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # 统一社会信用代码 (18 characters, GB 32100-2015) and a phone number, both optional.
+    credit_code: Mapped[str] = mapped_column(String(18), default="", server_default="")
+    phone: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    # Optimistic check of edits and retirement (lims.samples.refdata).
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+    retired_at: Mapped[dt.datetime | None]
+    retired_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    retired_reason: Mapped[str | None] = mapped_column(String(500))
 
 
 class TestMethod(Model):
@@ -38,6 +46,12 @@ class TestMethod(Model):
     # 6.3.3, 7.8.2.1 and RB/T 214 4.5.20: reported where they influence the results).
     requires_conditions: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Optimistic check of edits; a retired method is offered for no new sample (but samples
+    # already tested by it keep it): ISO/IEC 17025 8.3.2 f, obsolete documents withdrawn.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+    retired_at: Mapped[dt.datetime | None]
+    retired_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    retired_reason: Mapped[str | None] = mapped_column(String(500))
 
     characteristics: Mapped[list[Characteristic]] = relationship(
         back_populates="method", order_by="Characteristic.id", lazy="selectin")

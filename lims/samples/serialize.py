@@ -22,7 +22,9 @@ def iso(value: Any) -> str | None:
 
 
 def customer(c: Customer) -> dict[str, Any]:
-    return {"id": c.id, "name": c.name, "contact": c.contact, "address": c.address}
+    return {"id": c.id, "name": c.name, "contact": c.contact, "address": c.address,
+            "credit_code": c.credit_code, "phone": c.phone, "version": c.version,
+            "retired_at": iso(c.retired_at)}
 
 
 def characteristic(ch: Characteristic) -> dict[str, Any]:
@@ -40,7 +42,8 @@ def decision_rule(req: TestRequest) -> dict[str, Any]:
 
 def method(m: TestMethod) -> dict[str, Any]:
     return {"id": m.id, "code": m.code, "title": m.title, "clause": m.clause, "field": m.field,
-            "requires_conditions": m.requires_conditions,
+            "requires_conditions": m.requires_conditions, "version": m.version,
+            "retired_at": iso(m.retired_at),
             "characteristics": [characteristic(ch) for ch in m.characteristics]}
 
 

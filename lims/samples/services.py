@@ -71,12 +71,18 @@ def _local_today(tz: str) -> dt.date:
 # --- customers and methods -----------------------------------------------------------------
 
 def create_customer(session: Session, *, actor: User, name: Any, contact: Any = "",
-                    address: Any = "") -> Customer:
+                    address: Any = "", credit_code: Any = "", phone: Any = "") -> Customer:
+    """Add a customer. Likely duplicates are the caller's to look for and confirm
+    (:func:`lims.samples.refdata.customer_duplicates`): a warning, not a refusal."""
+    from lims.samples.refdata import credit_code as valid_credit_code
+
     require(actor, "customer.create")
     name = text(name, "name")
     customer = Customer(name=name, name_initials=initials(name),
                         contact=text(contact, "contact", required=False),
-                        address=text(address, "address", required=False, max_len=300))
+                        address=text(address, "address", required=False, max_len=300),
+                        credit_code=valid_credit_code(credit_code),
+                        phone=text(phone, "phone", required=False, max_len=40))
     session.add(customer)
     session.flush()
     record(session, actor=actor, action="customer.create", entity_type="customers",
@@ -145,6 +151,8 @@ def create_request(session: Session, *, actor: User, customer_id: Any, descripti
     customer = session.get(Customer, as_id(customer_id, "customer_id"))
     if customer is None:
         raise InvalidInput("no such customer", field="customer_id")
+    if customer.retired_at is not None:
+        raise InvalidInput(f"customer {customer.name} is retired", field="customer_id")
     rule = "simple" if decision_rule in (None, "") else decision_rule
     if rule not in RULES:
         raise InvalidInput(f"must be one of {', '.join(RULES)}", field="decision_rule")
@@ -198,6 +206,9 @@ def register_sample(session: Session, *, actor: User, request_id: Any, descripti
     methods = session.scalars(select(TestMethod).where(TestMethod.id.in_(ids))).all()
     if len({m.id for m in methods}) != len(set(ids)):
         raise InvalidInput("unknown method id", field="method_ids")
+    retired = sorted(m.code for m in methods if m.retired_at is not None)
+    if retired:  # withdrawn from use (ISO/IEC 17025 8.3.2 f); earlier samples keep it
+        raise InvalidInput(f"method {', '.join(retired)} is retired", field="method_ids")
     if req.decision_rule != "simple":
         # A guard band is r·U: every judged measured value needs its uncertainty (ILAC-G8 4.2).
         unknown = [f"{m.code} {ch.name}" for m in methods for ch in m.characteristics

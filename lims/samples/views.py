@@ -53,7 +53,8 @@ def index() -> Any:
         "samples/index.html", page=page, filters=args, statuses=lists.STATUSES,
         customer=db.get(Customer, customer) if customer else None,
         customers=lists.recent_customers(db),
-        methods=db.scalars(select(TestMethod).order_by(TestMethod.code)).all(),
+        methods=db.scalars(select(TestMethod).where(TestMethod.retired_at.is_(None))
+                           .order_by(TestMethod.code)).all(),
         instruments=db.execute(select(Instrument.id, Instrument.asset_number, Instrument.name)
                                .order_by(Instrument.asset_number)).all(),
         inspection_types=particulars.INSPECTION_TYPES,
@@ -134,13 +135,10 @@ def scan() -> Any:
 
 @bp.post("/customers")
 def add_customer() -> Any:
-    data = form()
-    with unit_of_work(get_session()) as db:
-        c = services.create_customer(db, actor=current_user(), name=data.get("name"),
-                                     contact=data.get("contact", ""),
-                                     address=data.get("address", ""))
-        flash(f"customer {c.name} added", "ok")
-    return redirect(url_for("samples.index"), code=303)
+    """The sample page's quick form; a likely duplicate asks to confirm first."""
+    from lims.samples.refdata_views import create_customer_from_form
+
+    return create_customer_from_form(back=url_for("samples.index"))
 
 
 @bp.post("/samples")

@@ -31,7 +31,7 @@ PENDING: set[str] = {
     "calibration/jobs.html",
     "calibration/trace.html", "calibration/instrument.html", "calibration/impact.html",
     "calibration/cases.html", "calibration/case.html", "calibration/job.html",
-    "samples/methods.html",
+
 }
 ATTRIBUTES = ("placeholder", "title", "aria-label", "alt")
 WORD = re.compile(r"[A-Za-z\u4e00-\u9fff]")
