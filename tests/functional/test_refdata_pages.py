@@ -43,7 +43,7 @@ def test_the_sample_pages_quick_form_warns_of_duplicates_too(client, session, wo
     resp = client.post("/customers", data={"name": "acme textiles", "csrf_token": token})
     assert resp.status_code == 200 and 'id="duplicate-warning"' in resp.get_data(as_text=True)
     unique = client.post("/customers", data={"name": "Zenith Instruments", "csrf_token": token})
-    assert unique.status_code == 303 and unique.headers["Location"].endswith("/")
+    assert unique.status_code == 303 and unique.headers["Location"].endswith("/samples")
 
 
 def test_a_customer_page_edits_with_a_reason_and_refuses_a_stale_form(client, session, world):
