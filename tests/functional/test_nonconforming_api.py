@@ -102,7 +102,7 @@ def test_case_through_the_api(app, client, session, world, chain, settings, tmp_
         path = tmp_path / f"{mine}.pdf"
         path.write_bytes(resp.data)
         text = pdftotext(path)
-        assert "不符合工作通知函" in text and name in text and mine in text
+        assert "Notification of nonconforming work" in text and name in text and mine in text
         assert other not in text
     qm("GET", f"/api/v1/nonconformities/{number}/letters/999999.pdf", None, 404)
 
