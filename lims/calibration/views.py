@@ -23,7 +23,7 @@ from lims.instruments.services import find_instrument
 from lims.validate import as_id, date
 from lims.web.auth import current_user
 from lims.web.context import get_session, settings
-from lims.web.i18n import label
+from lims.web.i18n import LABELS, label
 from lims.web.inputs import allow_upload, form, json_model, query_model
 from lims.web.openapi import operation
 
@@ -327,7 +327,7 @@ def _control_charts(found: list[Any], timezone: str) -> list[tuple[str, Markup]]
             "checked_at": c.checked_at.astimezone(tz), "deviation": c.deviation,
             "limit": c.limit, "result": c.result, "mean": c.mean, "nominal": c.nominal})
     return [(f"{nominal} {units.display(unit)}", Markup(svg.control_chart_svg(  # noqa: S704
-        rows, unit=units.display(unit), ident=f"chart-{i}",  # every text is escaped in svg
+        rows, unit=units.display(unit), ident=f"chart-{i}", tr=_translate,  # text escaped
         title=_("Intermediate checks at %(nominal)s %(unit)s", nominal=nominal,
                 unit=units.display(unit)))))
         for i, ((nominal, unit), rows) in enumerate(groups.items())]
@@ -484,6 +484,7 @@ def trace_page(number: str) -> Any:
         else set()
     drawings = [Markup(svg.chain_svg(  # noqa: S704 - every text is escaped in svg
         r["chain"], complete=r["complete"], reason=r["reason"], ident=f"chain-{r['result_id']}",
+        tr=_translate,
         title=_("Traceability of %(what)s = %(value)s %(unit)s", what=r["characteristic"],
                 value=r["value"], unit=units.display(r["unit"]))))
         for r in data["results"]]
@@ -491,6 +492,13 @@ def trace_page(number: str) -> Any:
     measured = [_local(r["measured_at"], tz) for r in data["results"]]
     return render_template("calibration/trace.html", trace=data, drawings=drawings,
                            with_file=with_file, measured=measured)
+
+
+def _translate(message: str, **values: object) -> str:
+    """The drawings' words in the reader's language: a stored value (role, status, provider
+    kind) by its label, any other message from the catalog."""
+    found = LABELS.get(message) if not values else None
+    return str(found) if found is not None else _(message, **values)
 
 
 def _local(iso: str, tz: ZoneInfo) -> str:

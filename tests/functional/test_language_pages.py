@@ -116,6 +116,8 @@ def test_the_instrument_page_in_chinese_shows_celsius_as_written(client, session
     page = zh_page(client, "/instruments/TH-1")
     assert "期间核查已记录：合格" in page
     assert '<td>21.0 ℃</td>' in page and '<span class="pass">合格</span>' in page
+    assert "<figcaption>控制图：21.0 ℃</figcaption>" in page  # the chart too: its words, ℃
+    assert "偏差（平均值 − 标称值） / ℃" in page and "1 次核查 · 0 次超限" in page
     english = client.get("/instruments/TH-1", headers={"Accept-Language": "en"})
     assert "<h2>Intermediate checks</h2>" in english.get_data(as_text=True)
     assert "21.0 ℃" in english.get_data(as_text=True)  # ℃ in either language
