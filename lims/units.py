@@ -126,6 +126,35 @@ def symbol(unit_text: str) -> str:
         return unit_text
 
 
+# How people write what pint spells otherwise (GB 3100/3102: ℃ is one symbol, μ is Greek mu).
+_AS_WRITTEN: tuple[tuple[str, str], ...] = (
+    ("degree_Celsius", "℃"), ("delta_degC", "Δ℃"), ("degC", "℃"), ("°C", "℃"),
+    ("degree_Fahrenheit", "℉"), ("degF", "℉"), ("°F", "℉"),
+)
+
+
+def display(unit_text: str | None) -> str:
+    """A unit as people write it, for pages: ``21.0 ℃``, not ``21.0 degC``.
+
+    A unit stored in pint's long form (``degree_Celsius``, ``micrometer``, ``ohm``,
+    ``percent_relative_humidity``) is shown by its symbol; a unit stored as the person wrote
+    it (``g``, ``%RH``, ``mg/kg``, ``r/min``) is shown as written, with only pint's spellings
+    of the temperature units and the micro and ohm glyphs put as GB 3100 writes them.
+    """
+    if not unit_text:
+        return ""
+    text = normalise_glyphs(unit_text).strip()
+    try:
+        parsed = ureg.parse_units(text)
+        if str(parsed) == text:
+            text = format(parsed, "~P") or text  # pint's own long form: its symbol
+    except Exception:  # noqa: BLE001, S110 - lab notation pint does not read: kept as written
+        pass
+    for old, new in _AS_WRITTEN:
+        text = text.replace(old, new)
+    return normalise_glyphs(text)
+
+
 def parse_value(text: object, *, field: str = "value") -> Decimal:
     """Parse a recorded value as an exact decimal, refusing anything that is not a plain number."""
     if isinstance(text, bool) or not isinstance(text, (str, int)):

@@ -6,6 +6,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from lims.accreditation import api_models as m
@@ -45,11 +46,13 @@ def index() -> Any:
 def add_item() -> Any:
     with unit_of_work(get_session()) as db:
         item = _add(db, form(), request.form.getlist("schemes"))
-        flash(f"scope item #{item.id} {item.method_code} {item.parameter} added", "ok")
+        flash(_("Scope item #%(id)s %(method)s %(parameter)s added", id=item.id,
+                method=item.method_code, parameter=item.parameter), "ok")
         waiting = services.signatories_to_grant(db, item)
         if waiting:
-            flash(f"{', '.join(waiting)} signed {item.method_code} under their field and now "
-                  f"need scope item #{item.id} granted (用户 Users)", "error")
+            flash(_("%(users)s signed %(method)s under their field and now need scope item "
+                    "#%(id)s granted (Users)", users=", ".join(waiting),
+                    method=item.method_code, id=item.id), "error")
     return redirect(url_for("scope.index"), code=303)
 
 
@@ -61,7 +64,8 @@ def set_accreditation() -> Any:
                                        certificate_number=data.get("certificate_number"),
                                        valid_from=data.get("valid_from"),
                                        valid_until=data.get("valid_until"))
-        flash(f"{a.scheme} {a.certificate_number} recorded", "ok")
+        flash(_("%(scheme)s %(number)s recorded", scheme=a.scheme, number=a.certificate_number),
+              "ok")
     return redirect(url_for("scope.index"), code=303)
 
 

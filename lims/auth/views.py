@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from sqlalchemy import select
 
@@ -111,7 +112,7 @@ def new_token() -> ResponseReturnValue:
 def revoke(token_id: int) -> ResponseReturnValue:
     with unit_of_work(get_session()) as db:
         services.revoke_token(db, token_id=token_id, actor=current_user())
-    flash("token revoked", "ok")
+    flash(_("Token revoked"), "ok")
     return redirect(url_for("auth.tokens"), code=303)
 
 
@@ -149,7 +150,7 @@ def create_user() -> ResponseReturnValue:
             roles=request.form.getlist("roles"), scopes=_scopes(),
             scope_items=_scope_items())
         username = user.username
-    return _done(username, f"created user {username}")
+    return _done(username, _("Created user %(user)s", user=username))
 
 
 @bp.get("/users/<username>")
@@ -168,7 +169,8 @@ def _withdraw(user: object) -> str:
     from lims.reports.sign import withdraw_signatory
 
     serial = withdraw_signatory(settings(), user)
-    return f"; signing certificate {serial:x} revoked" if serial is not None else ""
+    return _("; signing certificate %(serial)s revoked", serial=f"{serial:x}") \
+        if serial is not None else ""
 
 
 @bp.post("/users/<username>/disable")
@@ -176,7 +178,8 @@ def disable(username: str) -> ResponseReturnValue:
     with unit_of_work(get_session()) as db:
         user = services.set_active(db, actor=current_user(), username=username, active=False,
                                    reason=request.form.get("reason") or None)
-    return _done(username, f"{username} disabled; their sessions have ended" + _withdraw(user))
+    return _done(username, _("%(user)s disabled; their sessions have ended", user=username)
+                 + _withdraw(user))
 
 
 @bp.post("/users/<username>/enable")
@@ -184,7 +187,7 @@ def enable(username: str) -> ResponseReturnValue:
     with unit_of_work(get_session()) as db:
         services.set_active(db, actor=current_user(), username=username, active=True,
                             reason=request.form.get("reason") or None)
-    return _done(username, f"{username} enabled")
+    return _done(username, _("%(user)s enabled", user=username))
 
 
 @bp.post("/users/<username>/password")
@@ -192,7 +195,8 @@ def reset_password(username: str) -> ResponseReturnValue:
     with unit_of_work(get_session()) as db:
         services.reset_password(db, actor=current_user(), username=username,
                                 password=request.form.get("password", ""))
-    return _done(username, f"password of {username} reset; their sessions have ended")
+    return _done(username, _("Password of %(user)s reset; their sessions have ended",
+                             user=username))
 
 
 @bp.post("/users/<username>/roles")
@@ -201,7 +205,7 @@ def set_roles(username: str) -> ResponseReturnValue:
         user = services.set_roles(db, actor=current_user(), username=username,
                                   roles=request.form.getlist("roles"), scopes=_scopes(),
                                   scope_items=_scope_items())
-    return _done(username, f"roles of {username} saved" + _withdraw(user))
+    return _done(username, _("Roles of %(user)s saved", user=username) + _withdraw(user))
 
 
 @bp.post("/users/<username>/unlock")
@@ -209,14 +213,14 @@ def unlock(username: str) -> ResponseReturnValue:
     with unit_of_work(get_session()) as db:
         services.unlock_user(db, actor=current_user(), username=username)
     refusals().forget(username)
-    return _done(username, f"{username} unlocked")
+    return _done(username, _("%(user)s unlocked", user=username))
 
 
 @bp.post("/users/<username>/sign-out")
 def sign_out(username: str) -> ResponseReturnValue:
     with unit_of_work(get_session()) as db:
         n = services.sign_out(db, actor=current_user(), username=username)
-    return _done(username, f"ended {n} session(s) of {username}")
+    return _done(username, _("Ended %(n)s session(s) of %(user)s", n=n, user=username))
 
 
 @bp.post("/users/<username>/tokens/<int:token_id>/revoke")
@@ -224,4 +228,4 @@ def revoke_user_token(username: str, token_id: int) -> ResponseReturnValue:
     with unit_of_work(get_session()) as db:
         services.revoke_user_token(db, actor=current_user(), username=username,
                                    token_id=token_id)
-    return _done(username, "token revoked")
+    return _done(username, _("Token revoked"))

@@ -1,17 +1,23 @@
-"""The bilingual letter informing a customer of nonconforming work (ISO/IEC 17025 7.10.1 e),
+"""The letter informing a customer of nonconforming work (ISO/IEC 17025 7.10.1 e),
 drawn with reportlab in the embedded Noto Sans SC fonts as reports are, and signed with the lab
 key so the customer can check who sent it and that it is unaltered: PAdES B-LT like reports
 (B-LTA with LIMS_PADES_LTA), so the signature stays provable after the lab's certificate
 expires (requirements PD-03, PD-05).
 
-A letter lists only its customer's reports: nothing of another customer is on it.
+A letter lists only its customer's reports: nothing of another customer is on it. Its text is in
+the instance's language (``LIMS_DEFAULT_LOCALE``, from the message catalog), not in that of the
+browser of the quality manager who downloads it: the same case gives the same letter whoever
+fetches it, from a page, the API or a script (issue 11 §1).
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
+from pathlib import Path
 from xml.sax.saxutils import escape
 
+from babel.support import Translations
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
@@ -29,21 +35,39 @@ from lims.reports.render import REGULAR, numbered_canvas, register_fonts, styles
 from lims.reports.sign import load_signer, load_stamping, sign_pdf
 from lims.samples.models import Customer
 
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
+
+
+def _(message: str) -> str:
+    """Marks a message for the catalog (``make translations``); :func:`letter_pdf` translates
+    it into the instance's language."""
+    return message
+
+
 EVALUATION_TEXT = {
-    "pending": "待评价 Evaluation pending",
-    "no impact": "无影响 No impact",
-    "re-test": "重新检测 Re-test",
-    "recall": "召回 Recall",
+    "pending": _("Evaluation pending"),
+    "no impact": _("No impact"),
+    "re-test": _("Re-test"),
+    "recall": _("Recall"),
 }
 MEANING = (
-    "无影响：经评价，该报告结果不受影响，报告继续有效。"
-    "No impact: the results of the report are not affected; the report remains valid.",
-    "重新检测：本实验室将重新检测，必要时出具新报告并通知您。"
-    "Re-test: the laboratory will re-test and, where needed, issue a new report and inform you.",
-    "召回：请暂停使用该报告，本实验室将与您联系，出具替代报告。"
-    "Recall: please stop relying on the report until the laboratory, who will contact you, "
-    "issues a replacement.",
+    _("No impact: the results of the report are not affected; the report remains valid."),
+    _("Re-test: the laboratory will re-test and, where needed, issue a new report and inform "
+      "you."),
+    _("Recall: please stop relying on the report until the laboratory, who will contact you, "
+      "issues a replacement."),
 )
+
+
+def translator(locale: str) -> Callable[..., str]:
+    """``t(message, **values)``: the message in ``locale`` from the catalog (English when the
+    catalog has none), with its ``%(name)s`` values filled in."""
+    catalog = Translations.load(str(TRANSLATIONS), [locale])
+
+    def t(message: str, **values: object) -> str:
+        text = catalog.gettext(message)
+        return text % values if values else text
+    return t
 
 
 def letter_pdf(session: Session, case: NonconformingCase, customer_name: str,
@@ -75,6 +99,7 @@ def letter_pdf(session: Session, case: NonconformingCase, customer_name: str,
     today = lab_day(utcnow(), settings.timezone).isoformat()
     verify = settings.public_url.rstrip("/") + "/verify/"
     st, e = styles(), escape
+    t = translator(settings.default_locale)
     P = Paragraph  # noqa: N806
     equipment = f"{instrument.asset_number} {instrument.name}"
     period = f"{case.from_date.isoformat()} — {case.to_date.isoformat()}"
@@ -83,8 +108,7 @@ def letter_pdf(session: Session, case: NonconformingCase, customer_name: str,
         P(e(settings.lab_name), st["subtitle"]),
         P(e(settings.lab_name_en), st["subtitle"]),
         Spacer(1, 4 * mm),
-        P("不符合工作通知函", st["title"]),
-        P("NOTIFICATION OF NONCONFORMING WORK", st["subtitle"]),
+        P(e(t(_("Notification of nonconforming work"))), st["title"]),
         Spacer(1, 5 * mm),
     ]
     grid = TableStyle([
@@ -95,25 +119,25 @@ def letter_pdf(session: Session, case: NonconformingCase, customer_name: str,
     ])
     to = e(customer.name) + (f"<br/>{e(customer.contact)}" if customer.contact else "") \
         + (f"<br/>{e(customer.address)}" if customer.address else "")
-    info = [("致 To", to), ("编号 Reference", e(case.number)), ("日期 Date", today),
-            ("涉及设备 Equipment concerned", e(equipment)), ("涉及期间 Period", e(period))]
-    story.append(Table([[P(k, st["cell"]), P(v, st["cell"])] for k, v in info],
+    info = [(t(_("Addressed to")), to), (t(_("Our reference")), e(case.number)),
+            (t(_("Date")), today),
+            (t(_("Equipment concerned")), e(equipment)), (t(_("Period concerned")), e(period))]
+    story.append(Table([[P(e(k), st["cell"]), P(v, st["cell"])] for k, v in info],
                        colWidths=[45 * mm, 125 * mm], style=grid))
     story.append(Spacer(1, 4 * mm))
-    story.append(P(e(f"本实验室发现，在 {period} 期间所依赖的测量设备 {equipment} 存在不符合情况 "
-                     "(ISO/IEC 17025 7.10)。下列为贵单位出具的报告可能受到影响，本实验室对每份报告"
-                     "的评价如下。"), st["base"]))
-    story.append(P(e(f"The laboratory has found that the measuring equipment {equipment}, relied "
-                     f"on between {period}, was nonconforming (ISO/IEC 17025 7.10). The reports "
-                     "below, issued to you, may be affected; the laboratory's evaluation of each "
-                     "follows."), st["base"]))
-    story.append(P("受影响报告 Affected reports", st["head"]))
-    rows = [[P(h, st["cell"]) for h in ("报告编号<br/>Report No.", "签发日期<br/>Issued",
-                                        "评价<br/>Evaluation", "理由<br/>Reason")]]
+    story.append(P(e(t(_(
+        "The laboratory has found that the measuring equipment %(equipment)s, relied on between "
+        "%(period)s, was nonconforming (ISO/IEC 17025 7.10). The reports below, issued to you, "
+        "may be affected; the laboratory's evaluation of each follows."),
+        equipment=equipment, period=period)), st["base"]))
+    story.append(P(e(t(_("Affected reports"))), st["head"]))
+    rows = [[P(e(t(h)), st["cell"]) for h in (_("Report No."), _("Issue date"), _("Evaluation"),
+                                              _("Reason"))]]
     for a in mine:
         issued = lab_day(a.report.issued_at, settings.timezone).isoformat()
         rows.append([P(e(a.report.number), st["cell"]), P(issued, st["cell"]),
-                     P(e(EVALUATION_TEXT.get(a.row.evaluation, a.row.evaluation)), st["cell"]),
+                     P(e(t(EVALUATION_TEXT.get(a.row.evaluation, a.row.evaluation))),
+                       st["cell"]),
                      P(e(a.row.reason) or "—", st["cell"])])
     story.append(Table(rows, colWidths=[34 * mm, 22 * mm, 44 * mm, 70 * mm], repeatRows=1,
                        style=TableStyle([
@@ -123,29 +147,30 @@ def letter_pdf(session: Session, case: NonconformingCase, customer_name: str,
                            ("VALIGN", (0, 0), (-1, -1), "TOP")])))
     story.append(Spacer(1, 2 * mm))
     for line in MEANING:
-        story.append(P(e(line), st["small"]))
+        story.append(P(e(t(line)), st["small"]))
     story.append(Spacer(1, 2 * mm))
-    story.append(P(e("报告当前状态可在以下网址查询 · The current status of each report can be "
-                     f"checked at {verify}<报告编号 report number>"), st["small"]))
-    story.append(P(e("本函带有实验室数字签名 (PAdES)，可用信任本实验室证书的 PDF 阅读器核验。"
-                     "This letter carries the laboratory's digital signature (PAdES); any PDF "
-                     "reader that trusts the laboratory's certificate can verify it."), st["small"]))
+    story.append(P(e(t(_("The current status of each report can be checked at %(url)s<report "
+                         "number>"), url=verify)), st["small"]))
+    story.append(P(e(t(_("This letter carries the laboratory's digital signature (PAdES); any "
+                         "PDF reader that trusts the laboratory's certificate can verify it."))),
+                   st["small"]))
     story.append(Spacer(1, 8 * mm))
     story.append(P(e(settings.lab_name), st["base"]))
     story.append(P(e(settings.lab_name_en), st["base"]))
     story.append(P(e(settings.lab_address), st["base"]))
-    story.append(P(e(f"日期 Date: {today}"), st["base"]))
+    story.append(P(e(t(_("Date: %(date)s"), date=today)), st["base"]))
 
     buf = io.BytesIO()
     doc = SimpleDocTemplate(
         buf, pagesize=A4, leftMargin=20 * mm, rightMargin=20 * mm, topMargin=20 * mm,
-        bottomMargin=18 * mm, title=f"不符合工作通知函 Nonconforming work {case.number}",
+        bottomMargin=18 * mm, title=t(_("Nonconforming work %(number)s"), number=case.number),
         author=settings.lab_name_en, subject=f"Notification to {customer.name}",
         creator="LIMS", initialFontName=REGULAR, initialFontSize=9)
-    doc.build(story, canvasmaker=numbered_canvas(f"编号 Ref.: {case.number}",
+    doc.build(story, canvasmaker=numbered_canvas(t(_("Ref.: %(number)s"), number=case.number),
                                                   settings.lab_name_en))
     return sign_pdf(buf.getvalue(), signer,
-                    reason=f"不符合工作通知 Nonconforming work notification {case.number}",
+                    reason=t(_("Nonconforming work notification %(number)s"),
+                             number=case.number),
                     location=settings.lab_name_en, timestamper=stamping.timestamper,
                     crls=stamping.crls, trust=stamping.trust, fetch=stamping.fetch,
                     lta=settings.pades_lta)

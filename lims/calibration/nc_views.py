@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from lims.auth.models import User
@@ -18,6 +19,7 @@ from lims.db import unit_of_work
 from lims.instruments.models import Instrument
 from lims.web.auth import current_user
 from lims.web.context import get_session, settings
+from lims.web.i18n import label
 from lims.web.inputs import form, json_model
 from lims.web.openapi import operation
 
@@ -152,7 +154,7 @@ def index() -> Any:
 def open_page() -> Any:
     """Open a case from form fields asset, from, to, description (the impact page's form)."""
     number = _open(form())
-    flash(f"nonconforming-work case {number} opened", "ok")
+    flash(_("Nonconforming-work case %(number)s opened", number=number), "ok")
     return redirect(url_for("nonconforming.case_page", number=number), code=303)
 
 
@@ -175,14 +177,15 @@ def case_page(number: str) -> Any:
 def evaluate_page(number: str) -> Any:
     data = form()
     _evaluate(number, data)
-    flash(f"report {data.get('report')} evaluated: {data.get('evaluation')}", "ok")
+    flash(_("Report %(report)s evaluated: %(evaluation)s", report=data.get("report"),
+            evaluation=label(data.get("evaluation"))), "ok")
     return redirect(url_for("nonconforming.case_page", number=number), code=303)
 
 
 @bp.post("/nonconformities/<number>/close")
 def close_page(number: str) -> Any:
     _close(number)
-    flash(f"case {number} closed", "ok")
+    flash(_("Case %(number)s closed", number=number), "ok")
     return redirect(url_for("nonconforming.case_page", number=number), code=303)
 
 

@@ -5,7 +5,8 @@ chain's nodes as :func:`lims.calibration.chains.trace_result` returns them; inte
 as rows) and returns one ``<svg>`` element as text. Every piece of text is escaped, so a
 certificate number or provider name can hold ``<`` or ``&`` without breaking the page; the
 output is well-formed XML, and carries a ``<title>`` and ``<desc>`` (named by ``aria-labelledby``)
-for screen readers.
+for screen readers. Words come in the reader's language through ``tr`` (the page passes Flask-
+Babel's ``gettext``; English without it): the module marks them with ``_`` for the catalog.
 """
 
 from __future__ import annotations
@@ -13,10 +14,25 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 from xml.sax.saxutils import escape, quoteattr
+
+from lims import units
+
+Translate = Callable[..., str]
+
+
+def _(message: str) -> str:
+    """Marks a message for the catalog (``make translations``); ``tr`` translates it."""
+    return message
+
+
+def english(message: str, **values: object) -> str:
+    """The ``tr`` of a caller without a catalog: the message as written, values filled in."""
+    return message % values if values else message
+
 
 ROOT_KINDS = ("nmi", "accredited")
 FONT = "system-ui, 'Noto Sans CJK SC', 'Noto Sans SC', sans-serif"
@@ -28,8 +44,8 @@ COLOURS = {
     "warning": ("#fff4d6", "#9a6700"),   # warnings, or a provider that is no root
     "invalid": ("#fbe7e6", "#b3261e"),   # no record in force on the day it was needed
 }
-STATE_LABELS = {"root": "基准 root (NMI / accredited)", "link": "内部 in-house",
-                "warning": "警告 warning", "invalid": "无效 not valid at use"}
+STATE_LABELS = {"root": _("root (NMI / accredited)"), "link": _("in-house"),
+                "warning": _("warning"), "invalid": _("not valid at use")}
 
 # Chain layout (user units = px at 100 %).
 _PAD, _BOX_W, _LINE, _GAP = 12, 380, 15, 46
@@ -105,23 +121,24 @@ def node_state(node: Mapping[str, Any]) -> str:
     return "link" if kind == "in-house" else "warning"
 
 
-def _node_lines(node: Mapping[str, Any]) -> list[str]:
+def _node_lines(node: Mapping[str, Any], tr: Translate = english) -> list[str]:
     role = node.get("role") or ""
-    lines = [f"{node.get('asset', '?')}" + (f" · {role}" if role else "")]
+    lines = [f"{node.get('asset', '?')}" + (f" · {tr(role)}" if role else "")]
     if node.get("certificate"):
         status = node.get("status")
-        lines.append(f"证书 {node['certificate']}" + (f" ({status})" if status else ""))
+        lines.append(tr(_("Certificate %(number)s"), number=node["certificate"])
+                     + (f" ({tr(status)})" if status else ""))
         kind = node.get("provider_kind")
-        lines.append(f"{node.get('provider') or '?'}" + (f" [{kind}]" if kind else ""))
+        lines.append(f"{node.get('provider') or '?'}" + (f" [{tr(kind)}]" if kind else ""))
         lines.append(f"{node.get('calibrated_on') or '—'} → {node.get('valid_until') or '—'}"
-                     + ("  ✓ 使用时有效 valid at use" if node.get("valid_at_use")
-                        else "  ✗ 使用时无效 not valid at use"))
+                     + ("  ✓ " + tr(_("valid at use")) if node.get("valid_at_use")
+                        else "  ✗ " + tr(_("not valid at use"))))
     else:
-        lines.append("无有效校准 no calibration in force")
+        lines.append(tr(_("no calibration in force")))
         if node.get("needed_on"):
-            lines.append(f"需要日期 needed on {node['needed_on']}")
+            lines.append(tr(_("needed on %(date)s"), date=node["needed_on"]))
     if node.get("expanded_uncertainty"):
-        unit = node.get("unit") or ""
+        unit = units.display(node.get("unit"))
         k = node.get("k")
         lines.append(f"U = {node['expanded_uncertainty']} {unit}".rstrip()
                      + (f" (k = {k})" if k else ""))
@@ -142,8 +159,8 @@ def _node_tooltip(node: Mapping[str, Any]) -> str:
 
 
 def chain_svg(chain: Sequence[Mapping[str, Any]], *, complete: bool | None = None,
-              reason: str | None = None, ident: str = "chain",
-              title: str = "计量溯源链 Traceability chain") -> str:
+              reason: str | None = None, ident: str = "chain", title: str | None = None,
+              tr: Translate = english) -> str:
     """Draw one traceability chain, bottom (the instrument used) to top (the root).
 
     :param chain: the ``chain`` nodes of :func:`lims.calibration.chains.trace_result`, the
@@ -151,8 +168,11 @@ def chain_svg(chain: Sequence[Mapping[str, Any]], *, complete: bool | None = Non
     :param complete: when given, a closing mark is drawn above the top node: the national
         standard for a complete chain, the break (with ``reason``) for an incomplete one.
     :param ident: an id prefix unique on the page (for the title and the arrow marker).
+    :param tr: translates a message of this module (``gettext``), with ``%(name)s`` values; a
+        role, status or provider kind is passed to it as stored, to be shown by its label.
     """
     ident = _ident(ident)
+    title = title or tr(_("Traceability chain"))
     nodes = list(chain)
     n = len(nodes)
     # Side boxes: the other standards of node i's calibration stand beside node i + 1.
@@ -161,7 +181,7 @@ def chain_svg(chain: Sequence[Mapping[str, Any]], *, complete: bool | None = Non
         for other in node.get("other_standards") or []:
             row = min(i + 1, n - 1)
             sides.setdefault(row, []).append((i, str(other)))
-    heights = [max(len(_node_lines(node)) * _LINE + 14,
+    heights = [max(len(_node_lines(node, tr)) * _LINE + 14,
                    len(sides.get(i, [])) * (_SIDE_H + 6) - 6) for i, node in enumerate(nodes)]
     cap = 34 if complete is not None or n == 0 else 0
     width = _SIDE_X + _SIDE_W + _PAD if sides else _PAD * 2 + _BOX_W
@@ -172,34 +192,38 @@ def chain_svg(chain: Sequence[Mapping[str, Any]], *, complete: bool | None = Non
         ys[i] = y
         y += heights[i] + _GAP
     height: float = (y - _GAP + _PAD) if n else cap + 2 * _PAD
-    legend_rows = 1 + max(row for _x, row, _s in _legend_items(width)) if n else 0
+    legend_rows = 1 + max(row for _x, row, _s in _legend_items(width, tr)) if n else 0
     height += legend_rows * _LEGEND_ROW + (8 if n else 0)
 
     states = [node_state(node) for node in nodes]
-    desc = (" ← ".join(f"{nd.get('asset')} ({nd.get('certificate') or 'no calibration'}, "
+    uncalibrated = tr(_("no calibration"))
+    desc = (" ← ".join(f"{nd.get('asset')} ({nd.get('certificate') or uncalibrated}, "
                        f"{nd.get('provider') or '—'})" for nd in nodes)
-            or "no chain: the result names no instrument")
+            or tr(_("no chain: the result names no instrument")))
     if complete is not None:
-        desc += ". " + ("Complete." if complete else f"Incomplete: {reason or 'see the table'}")
+        desc += ". " + (tr(_("Complete.")) if complete else tr(
+            _("Incomplete: %(reason)s"), reason=reason or tr(_("see the table"))))
     out = _svg_open(ident, width, height, title, desc, "chain-svg")
     out.append(f'<defs><marker id="{ident}-arrow" viewBox="0 0 10 10" refX="9" refY="5" '
                'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
                '<path d="M0,0 L10,5 L0,10 z" fill="#3d4f63"/></marker></defs>')
     cx = _PAD + _BOX_W / 2
 
+    none = tr(_("no chain: %(reason)s"), reason=reason or tr(_("no instrument")))
+    against = tr(_("calibrated against"))
     if n == 0:
         out.append(f'<rect x="{_PAD}" y="{_PAD}" width="{_BOX_W}" height="{cap}" rx="5" '
                    f'fill="{COLOURS["invalid"][0]}" stroke="{COLOURS["invalid"][1]}" '
                    'stroke-dasharray="5 3"/>')
         out.append(f'<text x="{_PAD + 10}" y="{_PAD + 21}">'
-                   f'{_t(_fit("无溯源链 no chain: " + (reason or "no instrument"), _BOX_W - 20))}'
+                   f'{_t(_fit(none, _BOX_W - 20))}'
                    '</text>')
     elif complete is not None:
         top = ys[n - 1]
         state = "root" if complete else "invalid"
         fill, stroke = COLOURS[state]
-        label = ("国家/国际测量标准 national standard → SI" if complete
-                 else "断链 chain broken: " + (reason or "incomplete"))
+        label = (tr(_("national standard → SI")) if complete
+                 else tr(_("chain broken: %(reason)s"), reason=reason or tr(_("incomplete"))))
         out.append(f'<g class="chain-cap {state}"><title>{_t(label)}</title>'
                    f'<rect x="{_PAD}" y="{_PAD}" width="{_BOX_W}" height="{cap}" rx="17" '
                    f'fill="{fill}" stroke="{stroke}"'
@@ -219,7 +243,7 @@ def chain_svg(chain: Sequence[Mapping[str, Any]], *, complete: bool | None = Non
                    f'<title>{_t(_node_tooltip(node))}</title>'
                    f'<rect x="{_PAD}" y="{y0}" width="{_BOX_W}" height="{heights[i]}" rx="5" '
                    f'fill="{fill}" stroke="{stroke}" stroke-width="1.5"/>')
-        for j, line in enumerate(_node_lines(node)):
+        for j, line in enumerate(_node_lines(node, tr)):
             weight = ' font-weight="bold"' if j == 0 else ""
             colour = f' fill="{COLOURS["warning"][1]}"' if line.startswith("⚠") else ""
             out.append(f'<text x="{_PAD + 10}" y="{y0 + 17 + j * _LINE}"{weight}{colour}>'
@@ -228,25 +252,28 @@ def chain_svg(chain: Sequence[Mapping[str, Any]], *, complete: bool | None = Non
         if i + 1 < n:  # calibrated against the node above
             out.append(_arrow(cx, y0, ys[i + 1] + heights[i + 1], ident))
             out.append(f'<text x="{cx + 8}" y="{y0 - _GAP / 2 + 4}" fill="#3d4f63" '
-                       'font-size="11">校准溯源于 calibrated against</text>')
+                       f'font-size="11">{_t(against)}</text>')
 
     for row, items in sides.items():
         for k, (below, asset) in enumerate(items):
             sy = ys[row] + k * (_SIDE_H + 6)
-            tip = f"也使用 also used in the calibration of {nodes[below].get('asset')}: {asset}"
+            tip = tr(_("also used in the calibration of %(asset)s: %(other)s"),
+                     asset=nodes[below].get("asset"), other=asset)
+            also = tr(_("also used: %(asset)s"), asset=asset)
             out.append(f'<g class="chain-other" data-asset={_a(asset)}>'
                        f'<title>{_t(tip)}</title>'
                        f'<rect x="{_SIDE_X}" y="{sy}" width="{_SIDE_W}" height="{_SIDE_H}" '
                        'rx="4" fill="#f4f6f8" stroke="#8a99a8" stroke-dasharray="4 3"/>'
                        f'<text x="{_SIDE_X + 8}" y="{sy + 19}">'
-                       f'{_t(_fit("也使用 also used: " + asset, _SIDE_W - 14))}</text></g>')
+                       f'{_t(_fit(also, _SIDE_W - 14))}'
+                       '</text></g>')
             start_y = ys[below] + (0 if row != below else heights[below] / 2)
             out.append(f'<path d="M{_PAD + _BOX_W},{start_y + 4} L{_SIDE_X},{sy + _SIDE_H / 2}" '
                        f'fill="none" stroke="#8a99a8" stroke-dasharray="4 3" '
                        f'marker-end="url(#{ident}-arrow)"/>')
 
     if n:
-        out.append(_legend(height - legend_rows * _LEGEND_ROW - 4, width))
+        out.append(_legend(height - legend_rows * _LEGEND_ROW - 4, width, tr))
     out.append("</svg>")
     return "\n".join(out)
 
@@ -256,11 +283,11 @@ def _arrow(x: float, from_y: float, to_y: float, ident: str) -> str:
             f'stroke-width="1.5" marker-end="url(#{ident}-arrow)"/>')
 
 
-def _legend_items(width: float) -> list[tuple[float, float, str]]:
+def _legend_items(width: float, tr: Translate = english) -> list[tuple[float, float, str]]:
     """Where each legend entry goes (x, row, state), wrapping to fit ``width``."""
     items, x, row = [], float(_PAD), 0.0
     for state, label in STATE_LABELS.items():
-        w = 16 + _text_width(label, 11) + 14
+        w = 16 + _text_width(tr(label), 11) + 14
         if x > _PAD and x + w > width - _PAD:
             x, row = float(_PAD), row + 1
         items.append((x, row, state))
@@ -268,14 +295,14 @@ def _legend_items(width: float) -> list[tuple[float, float, str]]:
     return items
 
 
-def _legend(y: float, width: float) -> str:
+def _legend(y: float, width: float, tr: Translate = english) -> str:
     parts = ['<g class="legend" font-size="11">']
-    for x, row, state in _legend_items(width):
+    for x, row, state in _legend_items(width, tr):
         fill, stroke = COLOURS[state]
         yy = y + row * _LEGEND_ROW
         parts.append(f'<rect x="{x:.0f}" y="{yy}" width="12" height="12" fill="{fill}" '
                      f'stroke="{stroke}"/><text x="{x + 16:.0f}" y="{yy + 10}">'
-                     f'{_t(STATE_LABELS[state])}</text>')
+                     f'{_t(tr(STATE_LABELS[state]))}</text>')
     parts.append("</g>")
     return "".join(parts)
 
@@ -311,8 +338,8 @@ class _Point(NamedTuple):
 
 def control_chart_svg(checks: Sequence[Mapping[str, Any]], *, unit: str = "",
                       ident: str = "control-chart",
-                      title: str = "期间核查控制图 Intermediate-check control chart",
-                      width: int = 640, height: int = 230) -> str:
+                      title: str | None = None, width: int = 640, height: int = 230,
+                      tr: Translate = english) -> str:
     """Plot the deviation (mean − nominal) of each check over time against its ±limit.
 
     :param checks: rows with ``checked_at`` (datetime, date or ISO text), ``deviation`` and
@@ -320,6 +347,7 @@ def control_chart_svg(checks: Sequence[Mapping[str, Any]], *, unit: str = "",
         A point whose |deviation| exceeds its limit, or whose result is ``fail``, is red.
     """
     ident = _ident(ident)
+    title = title or tr(_("Intermediate-check control chart"))
     rows: list[_Point] = []
     for c in checks:
         dev, lim = _num(c.get("deviation")), _num(c.get("limit"))
@@ -331,18 +359,23 @@ def control_chart_svg(checks: Sequence[Mapping[str, Any]], *, unit: str = "",
         rows.append(_Point(dev=dev, lim=lim, when=when, label=label, out=out_of, src=c))
     rows.sort(key=lambda r: (r.when is None, r.when or 0.0))
     fails = sum(r.out for r in rows)
-    desc = (f"{len(rows)} checks, {fails} outside the limit"
-            + (f"; deviation in {unit}" if unit else "") if rows else "no intermediate checks")
+    desc = (tr(_("%(n)s checks, %(fails)s outside the limit"), n=len(rows), fails=fails)
+            + (tr(_("; deviation in %(unit)s"), unit=unit) if unit else "") if rows
+            else tr(_("no intermediate checks")))
     out = _svg_open(ident, width, height, title, desc, "control-chart")
+    axis = tr(_("Deviation (mean − nominal)")) + (f" / {unit}" if unit else "")
+    empty = tr(_("no checks"))
+    summary = tr(_("%(n)s checks · %(fails)s outside ±limit"), n=len(rows), fails=fails)
     left, right, top, bottom = 64, 14, 26, 40
     plot_w, plot_h = width - left - right, height - top - bottom
     out.append(f'<text x="{left}" y="16" font-weight="bold">'
-               f'{_t("偏差 Deviation (mean − nominal)" + (f" / {unit}" if unit else ""))}</text>')
+               f'{_t(axis)}'
+               '</text>')
     out.append(f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="#fff" '
                'stroke="#d5dde6"/>')
     if not rows:
         out.append(f'<text x="{left + plot_w / 2}" y="{top + plot_h / 2}" text-anchor="middle" '
-                   'fill="#5b6b7c">无核查 no checks</text></svg>')
+                   f'fill="#5b6b7c">{_t(empty)}</text></svg>')
         return "\n".join(out)
 
     span = max([abs(r.dev) for r in rows] + [r.lim or 0.0 for r in rows]) * 1.2 or 1.0
@@ -393,12 +426,13 @@ def control_chart_svg(checks: Sequence[Mapping[str, Any]], *, unit: str = "",
     for x, r in zip(xs, rows, strict=True):
         c = r.src
         colour = "#b3261e" if r.out else "#1d7a36"
-        tip = (f"{r.label}: deviation {c.get('deviation')}"
+        tip = (f"{r.label}: " + tr(_("deviation %(value)s"), value=c.get("deviation"))
                + (f" {unit}" if unit else "")
-               + (f", limit ±{c.get('limit')}" if c.get("limit") is not None else "")
-               + (f", mean {c.get('mean')} of nominal {c.get('nominal')}"
-                  if c.get("mean") is not None else "")
-               + (" — 超限 OUTSIDE" if r.out else " — 合格 within"))
+               + (", " + tr(_("limit ±%(limit)s"), limit=c.get("limit"))
+                  if c.get("limit") is not None else "")
+               + (", " + tr(_("mean %(mean)s of nominal %(nominal)s"), mean=c.get("mean"),
+                            nominal=c.get("nominal")) if c.get("mean") is not None else "")
+               + " — " + (tr(_("OUTSIDE the limit")) if r.out else tr(_("within the limit"))))
         out.append(f'<circle class="{"out" if r.out else "in"}" cx="{x:.1f}" '
                    f'cy="{py(r.dev):.1f}" r="{5 if r.out else 4}" fill="{colour}" '
                    f'stroke="#fff"><title>{_t(tip)}</title></circle>')
@@ -409,7 +443,8 @@ def control_chart_svg(checks: Sequence[Mapping[str, Any]], *, unit: str = "",
         out.append(f'<text x="{x:.1f}" y="{top + plot_h + 16}" text-anchor="{anchor}" '
                    f'font-size="11" fill="#5b6b7c">{_t(label)}</text>')
     out.append(f'<text x="{left + plot_w}" y="{height - 6}" text-anchor="end" font-size="11" '
-               f'fill="#5b6b7c">{_t(f"{len(rows)} 次核查 checks · {fails} 超限 outside ±limit")}'
+               f'fill="#5b6b7c">'
+               f'{_t(summary)}'
                '</text>')
     out.append("</svg>")
     return "\n".join(out)

@@ -7,9 +7,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy import select
 
+from lims import units
 from lims.auth.permissions import allowed
 from lims.auth.services import require
 from lims.calibration import api_models as m
@@ -21,6 +23,7 @@ from lims.instruments.services import find_instrument
 from lims.validate import as_id, date
 from lims.web.auth import current_user
 from lims.web.context import get_session, settings
+from lims.web.i18n import LABELS, label
 from lims.web.inputs import allow_upload, form, json_model, query_model
 from lims.web.openapi import operation
 
@@ -323,9 +326,10 @@ def _control_charts(found: list[Any], timezone: str) -> list[tuple[str, Markup]]
         groups.setdefault((c.nominal, c.unit), []).append({
             "checked_at": c.checked_at.astimezone(tz), "deviation": c.deviation,
             "limit": c.limit, "result": c.result, "mean": c.mean, "nominal": c.nominal})
-    return [(f"{nominal} {unit}", Markup(svg.control_chart_svg(  # noqa: S704 - escaped in svg
-        rows, unit=unit, ident=f"chart-{i}",
-        title=f"期间核查控制图 Intermediate checks at {nominal} {unit}")))
+    return [(f"{nominal} {units.display(unit)}", Markup(svg.control_chart_svg(  # noqa: S704
+        rows, unit=units.display(unit), ident=f"chart-{i}", tr=_translate,  # text escaped
+        title=_("Intermediate checks at %(nominal)s %(unit)s", nominal=nominal,
+                unit=units.display(unit)))))
         for i, ((nominal, unit), rows) in enumerate(groups.items())]
 
 
@@ -357,7 +361,7 @@ def import_page(asset: str) -> Any:
                                           timezone=settings().timezone,
                                           interval_days=settings().calibration_interval_days,
                                           warning_days=settings().calibration_warning_days)
-        flash(f"certificate {rec.certificate_number} recorded", "ok")
+        flash(_("Certificate %(number)s recorded", number=rec.certificate_number), "ok")
     return redirect(url_for("instruments.detail", asset=asset), code=303)
 
 
@@ -421,7 +425,7 @@ def record_page(asset: str) -> Any:
             warning_days=s.calibration_warning_days, file=pdf,
             file_name=services.safe_file_name(scan_name) if pdf and scan_name else None,
             file_type="application/pdf" if pdf else None)
-        flash(f"calibration {rec.certificate_number} recorded", "ok")
+        flash(_("Calibration %(number)s recorded", number=rec.certificate_number), "ok")
     return redirect(url_for("instruments.detail", asset=asset), code=303)
 
 
@@ -435,7 +439,8 @@ def import_any_page() -> Any:
                                           interval_days=settings().calibration_interval_days,
                                           warning_days=settings().calibration_warning_days)
         asset = find_asset_number(rec)
-        flash(f"certificate {rec.certificate_number} recorded for {asset}", "ok")
+        flash(_("Certificate %(number)s recorded for %(asset)s", number=rec.certificate_number,
+                asset=asset), "ok")
     return redirect(url_for("instruments.detail", asset=asset), code=303)
 
 
@@ -448,8 +453,8 @@ def check_page(asset: str) -> Any:
                                       instrument=find_instrument(db, asset), data=data,
                                       timezone=settings().timezone,
                                       warning_days=settings().calibration_warning_days)
-        flash(f"intermediate check recorded: {check.result}", "ok" if check.result == "pass"
-              else "error")
+        flash(_("Intermediate check recorded: %(result)s", result=label(check.result)),
+              "ok" if check.result == "pass" else "error")
     return redirect(url_for("instruments.detail", asset=asset), code=303)
 
 
@@ -457,8 +462,9 @@ def check_page(asset: str) -> Any:
 def capture_check_page(asset: str) -> Any:
     data = form()
     check = _capture_check(asset, data)
-    flash(f"intermediate check read from {asset}: {', '.join(check.readings)} {check.unit}: "
-          f"{check.result}", "ok" if check.result == "pass" else "error")
+    flash(_("Intermediate check read from %(asset)s: %(readings)s %(unit)s: %(result)s",
+            asset=asset, readings=", ".join(check.readings), unit=units.display(check.unit),
+            result=label(check.result)), "ok" if check.result == "pass" else "error")
     return redirect(url_for("instruments.detail", asset=asset), code=303)
 
 
@@ -478,12 +484,21 @@ def trace_page(number: str) -> Any:
         else set()
     drawings = [Markup(svg.chain_svg(  # noqa: S704 - every text is escaped in svg
         r["chain"], complete=r["complete"], reason=r["reason"], ident=f"chain-{r['result_id']}",
-        title=f"计量溯源链 Traceability of {r['characteristic']} = {r['value']} {r['unit']}"))
+        tr=_translate,
+        title=_("Traceability of %(what)s = %(value)s %(unit)s", what=r["characteristic"],
+                value=r["value"], unit=units.display(r["unit"]))))
         for r in data["results"]]
     tz = ZoneInfo(settings().timezone)
     measured = [_local(r["measured_at"], tz) for r in data["results"]]
     return render_template("calibration/trace.html", trace=data, drawings=drawings,
                            with_file=with_file, measured=measured)
+
+
+def _translate(message: str, **values: object) -> str:
+    """The drawings' words in the reader's language: a stored value (role, status, provider
+    kind) by its label, any other message from the catalog."""
+    found = LABELS.get(message) if not values else None
+    return str(found) if found is not None else _(message, **values)
 
 
 def _local(iso: str, tz: ZoneInfo) -> str:

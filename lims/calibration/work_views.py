@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, url_for
+from flask_babel import gettext as _
 
+from lims import units
 from lims.auth.permissions import allowed
 from lims.calibration import procedures, work
 from lims.calibration import work_api_models as m
@@ -14,6 +16,7 @@ from lims.errors import LimsError
 from lims.web.auth import current_user
 from lims.web.context import get_session, settings
 from lims.web.errors import status_of
+from lims.web.i18n import label
 from lims.web.inputs import form, json_model
 from lims.web.openapi import operation
 
@@ -176,7 +179,7 @@ def receive() -> Any:
         number = _receive(data, conditions)
     except LimsError as exc:
         return _refused(exc, jobs_page, typed=data)
-    flash(f"instrument received as {number}", "ok")
+    flash(_("Instrument received as %(number)s", number=number), "ok")
     return redirect(url_for("calibration_work.job_page", number=number), code=303)
 
 
@@ -243,8 +246,9 @@ def capture_page(number: str) -> Any:
                              instrument=instrument, readings=readings, target=target,
                              state=data.get("state") or "as left", typed=typed or None,
                              timezone=s.timezone)
-    flash(f"captured {', '.join(str(r.value) for r in readings)} from "
-          f"{instrument.asset_number}", "ok")
+    flash(_("Captured %(values)s from %(asset)s",
+            values=", ".join(str(r.value) for r in readings), asset=instrument.asset_number),
+          "ok")
     return redirect(url_for("calibration_work.job_page", number=number), code=303)
 
 
@@ -261,11 +265,11 @@ def record_readings_page(number: str) -> Any:
                 state=data.get("state") or "as left",
                 measured_at=data.get("measured_at") or None, timezone=settings().timezone)
             at = next(p for p in reading.job.procedure.points if p.id == reading.point_id)
-            point = f"{at.seq} ({at.nominal} {at.unit})"
-            state = reading.state
+            point = f"{at.seq} ({at.nominal} {units.display(at.unit)})"
+            state = label(reading.state)
     except LimsError as exc:
         return _refused(exc, job_page, number=number, typed=data)
-    flash(f"已记录 readings recorded at point {point}, {state}", "ok")
+    flash(_("Readings recorded at point %(point)s, %(state)s", point=point, state=state), "ok")
     return redirect(url_for("calibration_work.job_page", number=number), code=303)
 
 
@@ -279,8 +283,8 @@ def correct_readings_page(reading_id: int) -> Any:
                                     values=values, standard_values=std or None,
                                     reason=data.get("reason"), timezone=settings().timezone)
         number = _number_of(db, new.job)
-        flash(f"readings corrected (version {new.version}); version {new.version - 1} is kept",
-              "ok")
+        flash(_("Readings corrected (version %(new)s); version %(old)s is kept",
+                new=new.version, old=new.version - 1), "ok")
     return redirect(url_for("calibration_work.job_page", number=number), code=303)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -27,6 +28,7 @@ from lims.web import listing
 from lims.web.api_models import API_PER_PAGE
 from lims.web.auth import current_user
 from lims.web.context import get_session, settings
+from lims.web.i18n import label
 from lims.web.inputs import form, json_model, query_model
 from lims.web.openapi import operation
 
@@ -91,10 +93,10 @@ def create() -> Any:
                                          warning_days=settings().calibration_warning_days,
                                          port_hosts=settings().port_hosts)
         asset, twins = instrument.asset_number, duplicate_serials(db, instrument)
-    flash(f"instrument {asset} registered", "ok")
+    flash(_("Instrument %(asset)s registered", asset=asset), "ok")
     if twins:
-        flash(f"serial number also used by {', '.join(twins)}: check it is not the same "
-              "item registered twice", "error")
+        flash(_("Serial number also used by %(assets)s: check it is not the same item "
+                "registered twice", assets=", ".join(twins)), "error")
     return redirect(url_for("instruments.detail", asset=asset), code=303)
 
 
@@ -120,7 +122,7 @@ def edit(asset: str) -> Any:
         update_instrument(db, actor=current_user(), asset=asset, data=data,
                           reason=data.pop("reason", None), port_hosts=settings().port_hosts,
                           version=data.pop("version", None))
-    flash(f"{asset} updated", "ok")
+    flash(_("%(asset)s updated", asset=asset), "ok")
     return redirect(url_for("instruments.detail", asset=asset), code=303)
 
 
@@ -130,7 +132,8 @@ def status(asset: str) -> Any:
     with unit_of_work(get_session()) as db:
         i = set_in_service(db, actor=current_user(), asset=asset,
                            in_service=data.get("in_service") == "1", reason=data.get("reason"))
-        flash(f"{asset} is now {i.status}", "ok")
+        flash(_("Instrument %(asset)s is now %(status)s", asset=asset, status=label(i.status)),
+              "ok")
     return redirect(url_for("instruments.detail", asset=asset), code=303)
 
 

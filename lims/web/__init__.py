@@ -10,7 +10,7 @@ if TYPE_CHECKING:
 
 def init_app(app: Flask) -> None:
     from lims.domains import domains
-    from lims.units import symbol
+    from lims.units import display
     from lims.web import auth, errors, i18n, listing
     from lims.web.context import close_session, local_time
 
@@ -19,7 +19,7 @@ def init_app(app: Flask) -> None:
     i18n.init_app(app)
     errors.init_app(app)
     app.jinja_env.filters["local_time"] = local_time
-    app.jinja_env.filters["unit"] = symbol
+    app.jinja_env.filters["unit"] = display  # ℃ as people write it, not degC
     app.jinja_env.globals.update(url_with=listing.url_with, sort_url=listing.sort_url)
     app.after_request(_security_headers)
     # Before any rule is added: rules bind their converters when registered.

@@ -105,9 +105,24 @@ LABELS: dict[str, Any] = {
     "error": lazy_gettext("error"),
     "customer request": lazy_gettext("customer request"),
     "other": lazy_gettext("other"),
-    # the documents a sample's issue gives (lims.reports.documents.TITLES)
+    # Calibration, equipment, nonconforming work and user administration pages.
     "check failed": lazy_gettext("check failed"),
     "ok": lazy_gettext("ok"),
+    "out of tolerance": lazy_gettext("out of tolerance"),
+    "as found": lazy_gettext("as found"),
+    "as left": lazy_gettext("as left"),
+    "nmi": lazy_gettext("national metrology institute"),
+    "accredited": lazy_gettext("accredited (ILAC MRA)"),
+    "in-house": lazy_gettext("in-house"),
+    "calibration": lazy_gettext("calibration"),
+    "verification": lazy_gettext("verification"),
+    "test": lazy_gettext("test"),
+    "test equipment": lazy_gettext("test equipment"),
+    "working standard": lazy_gettext("working standard"),
+    "reference standard": lazy_gettext("reference standard"),
+    "no impact": lazy_gettext("no impact"),
+    "re-test": lazy_gettext("re-test"),
+    # the documents a sample's issue gives (lims.reports.documents.TITLES)
     "test_report": lazy_gettext("Test report"),
     "calibration_certificate": lazy_gettext("Calibration certificate"),
     "verification_certificate": lazy_gettext("Verification certificate"),
@@ -119,6 +134,12 @@ LABELS: dict[str, Any] = {
     "simple": lazy_gettext("simple acceptance"),
     "guarded": lazy_gettext("guarded acceptance"),
     "non-binary": lazy_gettext("non-binary"),
+    "technician": lazy_gettext("technician"),
+    "reviewer": lazy_gettext("reviewer"),
+    "signatory": lazy_gettext("signatory"),
+    "quality_manager": lazy_gettext("quality manager"),
+    "auditor": lazy_gettext("auditor"),
+    "admin": lazy_gettext("administrator"),
 }
 
 

@@ -53,7 +53,7 @@ def test_quality_manager_adds_scope_and_admin_grants_it(server, browser, session
     login(page, server, "admin")
     page.goto(f"{server}/users/signatory")
     page.check("input[name=scope_items]")
-    page.click("button:has-text('保存 Save')")
+    page.click("button:has-text('Save')")
     page.wait_for_url(f"{server}/users/signatory")
     assert page.locator("input[name=scope_items]").is_checked()
     session.expire_all()

@@ -193,7 +193,9 @@ def test_letters_are_per_customer_signed_and_in_chinese(session, world, chain, s
     case = nc.get_case(session, number)
     ca = ca_certificate_pem(Path(settings.signing_pkcs12), settings.signing_passphrase)
 
-    acme = letter_pdf(session, case, "ACME Textiles", settings)
+    # The letter is in the instance's language (zh_CN as shipped), whoever downloads it.
+    acme = letter_pdf(session, case, "ACME Textiles",
+                      dataclasses.replace(settings, default_locale="zh_CN"))
     # B-LT like reports: still provable, offline, after the lab's certificate has expired.
     check = validate_pdf(acme, ca, at=dt.datetime(2040, 6, 1, tzinfo=dt.UTC))
     assert check is not None and check.ok and check.level == "B-LT", check
@@ -201,19 +203,22 @@ def test_letters_are_per_customer_signed_and_in_chinese(session, world, chain, s
     path.write_bytes(acme)
     assert " no " not in pdffonts(path).split("\n", 2)[2]  # every font embedded
     text = pdftotext(path)
-    for needle in ("不符合工作通知函", "NONCONFORMING WORK", number, "ACME Textiles", chain.acme,
-                   "召回 Recall", "结果接近上限 result near the upper limit", "MS-1 E2 weight set",
+    for needle in ("不符合工作通知函", "涉及设备", number, "ACME Textiles", chain.acme,
+                   "召回", "结果接近上限 result near the upper limit", "MS-1 E2 weight set",
                    (chain.today - dt.timedelta(days=30)).isoformat(), settings.lab_name,
                    settings.lab_address, chain.today.isoformat(), "Page 1 of 1"):
         assert needle in text, needle
     assert chain.beta not in text and "Beta" not in text and chain.unaffected not in text
+    assert "Recall" not in text and "Equipment concerned" not in text
+
 
     beta = letter_pdf(session, case, "", settings, customer_id=chain.beta_id)
     assert validate_pdf(beta, ca).ok
     path = tmp_path / "beta.pdf"
     path.write_bytes(beta)
     text = pdftotext(path)
-    assert chain.beta in text and "待评价 Evaluation pending" in text
+    assert chain.beta in text and "Evaluation pending" in text  # the test instance is English
+    assert "Notification of nonconforming work" in text and "待评价" not in text
     assert "9 Harbour Road" in text and chain.acme not in text and "ACME" not in text
 
     with pytest.raises(NotFound):

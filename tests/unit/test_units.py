@@ -62,3 +62,16 @@ def test_symbols_for_display():
     assert units.symbol("degree_Celsius") == "°C"
     assert units.symbol("gram") == "g"
     assert units.symbol("not a unit ((") == "not a unit (("
+
+
+@pytest.mark.parametrize(("stored", "shown"), [
+    ("degree_Celsius", "℃"), ("degC", "℃"), ("°C", "℃"), ("℃", "℃"),
+    ("delta_degree_Celsius", "Δ℃"), ("percent_relative_humidity", "%RH"), ("%RH", "%RH"),
+    ("micrometer", "μm"), ("\u00b5m", "μm"), ("ohm", "Ω"), ("\u2126", "Ω"), ("kiloohm", "kΩ"),
+    ("gram", "g"), ("g", "g"), ("mg/kg", "mg/kg"), ("r/min", "r/min"), ("HV10", "HV10"),
+    ("pH", "pH"), ("", ""), (None, ""),
+])
+def test_units_are_displayed_as_people_write_them(stored, shown):
+    """Pages show ``21.0 ℃``, not pint's ``degC``/``degree_Celsius``; a unit stored as the
+    person wrote it is shown so (GB 3100: ℃ is one symbol, μ the Greek letter)."""
+    assert units.display(stored) == shown

@@ -164,3 +164,29 @@ def test_control_chart_empty_and_escaped():
     root = parse(control_chart_svg(checks("0.1"), unit="<&>", title="a < b"))
     assert root.find("s:title", NS).text == "a < b"
     assert "<&>" in texts(root)
+
+
+def _chinese(message: str, **values: Any) -> str:
+    from pathlib import Path
+
+    from babel.support import Translations
+
+    catalog = Translations.load(str(Path(__file__).resolve().parents[3] / "lims" / "translations"),
+                                ["zh_CN"])
+    text = catalog.gettext(message)
+    return text % values if values else text
+
+
+def test_the_drawings_speak_the_readers_language():
+    """Every word drawn goes through ``tr`` (the page passes gettext): with the zh catalog
+    the chain and the chart read in Chinese, with no English word of the module left."""
+    chain = texts(parse(chain_svg(CHAIN, complete=False, reason=None, tr=_chinese)))
+    assert "校准溯源于" in chain and "使用时有效" in chain and "也使用：TH-9" in chain
+    assert "断链：不完整" in chain and "证书 C-EQ-1" in chain
+    for english in ("calibrated against", "valid at use", "also used", "chain broken",
+                    "Certificate", "root", "warning"):
+        assert english not in chain, english
+    rows = [{"checked_at": "2026-02-01T10:00:00+08:00", "deviation": "0.3", "limit": "0.2"}]
+    chart = texts(parse(control_chart_svg(rows, unit="℃", tr=_chinese)))
+    assert "偏差（平均值 − 标称值） / ℃" in chart and "1 次核查 · 1 次超限" in chart
+    assert "no checks" not in texts(parse(control_chart_svg([], tr=_chinese)))
