@@ -8,9 +8,9 @@ from lims.domains import Domain
 
 
 def _blueprints() -> tuple[Any, ...]:
-    from lims.samples import api, views
+    from lims.samples import api, request_views, views
 
-    return (views.bp, api.bp)
+    return (views.bp, api.bp, request_views.bp)
 
 
 DOMAIN = Domain("samples", blueprints=_blueprints)

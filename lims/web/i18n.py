@@ -101,6 +101,10 @@ LABELS: dict[str, Any] = {
     "overdue": lazy_gettext("overdue"),
     "in service": lazy_gettext("in service"),
     "out of service": lazy_gettext("out of service"),
+    "normal": lazy_gettext("normal"),
+    "urgent": lazy_gettext("urgent"),
+    "delivered": lazy_gettext("delivered"),
+    "sampled": lazy_gettext("sampled"),
 }
 
 
