@@ -184,7 +184,8 @@ def detail(number: str) -> Any:
         "requests/detail.html", req=req, today=today,
         turnaround={s.id: turnaround(s, today, timezone=tz) for s in req.samples},
         assignees=intake.assignee_names(db, req.samples),
-        inspection_label=particulars.inspection_label(req.inspection_type),
+        inspection=particulars.INSPECTION_TYPES.get(req.inspection_type,
+                                                    (req.inspection_type,) * 2),
         can_receive=allowed(current_user().roles, "sample.receive"))
 
 
