@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from lims.auth.models import Role, User
 from lims.errors import InvalidInput
-from lims.validate import as_id, date
+from lims.validate import as_id, date, text
 
 # 样品来源: brought or sent by the customer (送样), or drawn by the lab's own sampler (抽样);
 # a report states which (RB/T 214 4.5.20).
@@ -70,10 +70,9 @@ def assignee(session: Session, value: Any, *, field: str = "assignee_id",
         user = session.get(User, as_id(value, field))
         shown = str(value)
     elif username not in (None, ""):
-        if not isinstance(username, str):
-            raise InvalidInput("must be a username", field=field)
-        user = session.scalar(select(User).where(User.username == username.strip()))
-        shown = username.strip()[:60]
+        # Checked as text first: PostgreSQL cannot compare text holding a NUL.
+        shown = text(username, field, max_len=60)
+        user = session.scalar(select(User).where(User.username == shown))
     else:
         return None
     if user is None:

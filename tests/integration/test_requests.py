@@ -340,3 +340,27 @@ def test_concurrent_bulk_receipts_of_the_same_samples_receive_each_once(app, wor
     finally:
         session.close()
     assert conditions == {f"by {winners[0]}"} and events == 4 and receivers == {winner}
+
+
+def test_an_assignee_name_with_a_control_character_is_refused_by_name(session, world):
+    with pytest.raises(InvalidInput, match="control character") as caught:
+        _create(session, world, _rows(world, 1, **{"0__assignee": "te\x00ch"}))
+    assert caught.value.field == "samples[0].assignee_id"
+
+
+def test_migration_0015_dates_reported_samples_by_their_first_report(session, world, settings,
+                                                                     database_url):
+    from lims.migrate import downgrade, upgrade
+    from lims.reports.models import Report
+
+    number, report = world.reported_sample(session, settings)
+    issued = session.scalar(select(Report.issued_at).where(Report.number == report))
+    open_number = world.new_sample(session)
+    session.close()
+    downgrade(database_url, "0013")
+    upgrade(database_url)
+    rows = dict(session.execute(select(Sample.number, Sample.reported_at)).all())
+    assert rows == {number: issued, open_number: None}
+    plan = session.execute(select(Sample.acquisition, Sample.priority, Sample.due_date,
+                                  Sample.assignee_id).where(Sample.number == number)).one()
+    assert tuple(plan) == ("delivered", "normal", None, None)
