@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from lims.db import unit_of_work
 from lims.samples import api_models as m
-from lims.samples import lists, serialize, services
+from lims.samples import intake, lists, serialize, services
 from lims.samples import review as workflow
 from lims.samples.models import Customer, Sample, TestMethod
 from lims.web import listing
@@ -71,23 +71,62 @@ def create_method() -> Any:
 
 
 @bp.post("/requests")
-@operation("Create a test request", body=m.NewRequest, response=m.RequestCreated, status=201,
-           errors=[403])
+@operation("Create a test request, with its samples if given (all in one transaction)",
+           body=m.NewRequest, response=m.RequestCreated, status=201, errors=[403],
+           links=("/api/v1/requests/{number}", {"number": "number"}))
 def create_request() -> Any:
+    """Without ``samples`` the request is opened empty, and samples are added one by one with
+    ``POST /api/v1/samples``; with them, the request and every sample are registered together
+    or not at all, and an error names the sample (``samples[2].due_date``)."""
     data = json_model(m.NewRequest)
     s = settings()
+    fields = {"description": data.description, "decision_rule": data.decision_rule,
+              "r": data.r, "inspection_type": data.inspection_type,
+              "product_standard": data.product_standard, "customer_data": data.customer_data}
     with unit_of_work(get_session()) as db:
-        req = services.create_request(db, actor=current_user(), customer_id=data.customer_id,
-                                      description=data.description,
-                                      decision_rule=data.decision_rule, r=data.r,
-                                      inspection_type=data.inspection_type,
-                                      product_standard=data.product_standard,
-                                      customer_data=data.customer_data,
-                                      number_format=s.request_number_format, timezone=s.timezone)
-        body = {"id": req.id, "number": req.number, "customer_id": req.customer_id,
-                "decision_rule": serialize.decision_rule(req),
-                **serialize.request_particulars(req)}
+        if data.samples is None:
+            req = services.create_request(db, actor=current_user(), customer_id=data.customer_id,
+                                          number_format=s.request_number_format,
+                                          timezone=s.timezone, **fields)
+        else:
+            req = intake.create_request_with_samples(
+                db, actor=current_user(), customer_id=data.customer_id,
+                samples=[x.model_dump() for x in data.samples],
+                request_format=s.request_number_format, sample_format=s.sample_number_format,
+                timezone=s.timezone, **fields)
+        body = serialize.request(req, assignees=intake.assignee_names(db, req.samples),
+                                 timezone=s.timezone, detail=False)
     return jsonify(body), 201
+
+
+@bp.get("/requests/<number>")
+@operation("Show a request with its samples, their due dates and turnaround",
+           response=m.RequestDetail)
+def request_detail(number: str) -> Any:
+    db = get_session()
+    req = intake.get_request(db, number)
+    return jsonify(serialize.request(req, assignees=intake.assignee_names(db, req.samples),
+                                     timezone=settings().timezone))
+
+
+@bp.post("/requests/<number>/receive")
+@operation("Receive several samples of a request at once, with the condition on receipt",
+           body=m.BulkReceipt, response=m.RequestDetail, errors=[403, 404, 409],
+           links=("/api/v1/requests/{number}", {"number": "number"}))
+def receive_request(number: str) -> Any:
+    """All or nothing: a sample already received (409) or not of the request (422) stops
+    them all. ``conditions`` gives a sample its own condition; the others take
+    ``condition``."""
+    data = json_model(m.BulkReceipt)
+    with unit_of_work(get_session()) as db:
+        intake.receive_samples(db, actor=current_user(), request_number=number,
+                               numbers=data.samples, condition=data.condition,
+                               conditions=data.conditions)
+        req = intake.get_request(db, number)
+        db.refresh(req, ["samples"])
+        body = serialize.request(req, assignees=intake.assignee_names(db, req.samples),
+                                 timezone=settings().timezone)
+    return jsonify(body)
 
 
 @bp.get("/samples")
@@ -119,7 +158,9 @@ def register_sample() -> Any:
             description=data.description, method_ids=data.method_ids,
             number_format=s.sample_number_format, timezone=s.timezone,
             trademark=data.trademark, model=data.model, batch=data.batch,
-            quantity=data.quantity, manufacturer=data.manufacturer)
+            quantity=data.quantity, manufacturer=data.manufacturer,
+            acquisition=data.acquisition, due_date=data.due_date, priority=data.priority,
+            assignee_id=data.assignee_id, assignee=data.assignee)
         body = serialize.sample(sample)
     return jsonify(body), 201
 

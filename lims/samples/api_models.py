@@ -103,6 +103,31 @@ class MethodEdit(RequestModel):
     reason: str = Field(description="why the method changes (audited), at most 500 characters")
     version: int | None = Field(default=None, description="the version the edit was made from; "
                                 "a stale one is refused with 409")
+class SamplePlan(RequestModel):
+    """How a sample came, when it is due, how urgent, and who does it (issue 11 §2)."""
+
+    acquisition: Literal["delivered", "sampled"] | None = Field(
+        default=None, description="送样 delivered by the customer (default) or 抽样 sampled")
+    due_date: DateText | None = Field(
+        default=None, description="promised date, in the lab's zone; not before today")
+    priority: Literal["normal", "urgent"] | None = Field(default=None,
+                                                         description="default normal")
+    assignee_id: Id | None = Field(default=None,
+                                   description="the technician responsible (an active one)")
+    assignee: str | None = Field(default=None,
+                                 description="the same by username, instead of assignee_id")
+
+
+class RequestSample(SamplePlan):
+    """One sample of a new request: what POST /api/v1/samples takes, without request_id."""
+
+    description: str
+    method_ids: list[ListedId]
+    trademark: str | None = Field(default=None, description="商标")
+    model: str | None = Field(default=None, description="规格型号 model / specification")
+    batch: str | None = Field(default=None, description="生产日期/批号 batch or production date")
+    quantity: str | None = Field(default=None, description="样品数量, e.g. \"3 件\"")
+    manufacturer: str | None = Field(default=None, description="生产单位")
 
 
 class NewRequest(RequestModel):
@@ -119,9 +144,22 @@ class NewRequest(RequestModel):
     customer_data: str | None = Field(
         default=None, description="data supplied by the customer, which the report names and "
                                   "disclaims (ISO/IEC 17025 7.8.2.2)")
+    samples: list[RequestSample] | None = Field(
+        default=None, description="the request's samples, registered with it in one "
+                                  "transaction (all or none); errors name samples[i].field")
 
 
-class NewSample(RequestModel):
+class BulkReceipt(RequestModel):
+    """Receive several samples of a request at once."""
+
+    samples: list[str] = Field(description="the sample numbers to receive")
+    condition: str | None = Field(default=None,
+                                  description="the condition on receipt of every sample")
+    conditions: dict[str, str] | None = Field(
+        default=None, description="a sample's own condition, by its number")
+
+
+class NewSample(SamplePlan):
     request_id: Id
     description: str
     method_ids: list[ListedId]
@@ -282,6 +320,33 @@ class Methods(ResponseModel):
     methods: list[Method]
 
 
+class Turnaround(ResponseModel):
+    """Where the sample stands against its due date, in the lab's zone."""
+
+    due_date: dt.date | None
+    days_left: int | None = Field(description="until reported: days to the due date, "
+                                              "negative when overdue")
+    overdue: bool = Field(description="past the due date unreported, or reported late")
+    reported_on: dt.date | None
+    turnaround_days: int | None = Field(description="from receipt to the first report")
+    on_time: bool | None
+
+
+class RequestSampleSummary(ResponseModel):
+    number: str
+    description: str
+    status: SampleStatus
+    acquisition: str
+    due_date: dt.date | None
+    priority: str
+    assignee_id: int | None
+    assignee: str | None = Field(description="the assignee's full name")
+    received_at: dt.datetime | None
+    condition_on_receipt: str | None
+    methods: list[str] = Field(description="method codes")
+    turnaround: Turnaround
+
+
 class RequestCreated(ResponseModel):
     id: int
     number: str
@@ -290,6 +355,13 @@ class RequestCreated(ResponseModel):
     inspection_type: str
     product_standard: str
     customer_data: str
+    samples: list[RequestSampleSummary]
+
+
+class RequestDetail(RequestCreated):
+    customer: Customer
+    description: str
+    created_at: dt.datetime
 
 
 class Result(ResponseModel):
@@ -356,6 +428,12 @@ class SampleSummary(ResponseModel):
     reviewed_by_id: int | None
     approved_at: dt.datetime | None
     approved_by_id: int | None
+    acquisition: str
+    due_date: dt.date | None
+    priority: str
+    assignee_id: int | None
+    reported_at: dt.datetime | None
+    turnaround: Turnaround
 
 
 class RecordedCondition(ResponseModel):

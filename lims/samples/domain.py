@@ -8,9 +8,9 @@ from lims.domains import Domain
 
 
 def _blueprints() -> tuple[Any, ...]:
-    from lims.samples import api, refdata_views, views
+    from lims.samples import api, refdata_views, request_views, views
 
-    return (views.bp, api.bp, refdata_views.bp, refdata_views.api)
+    return (views.bp, api.bp, refdata_views.bp, refdata_views.api, request_views.bp)
 
 
 DOMAIN = Domain("samples", blueprints=_blueprints)

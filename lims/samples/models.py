@@ -153,8 +153,17 @@ class Sample(Model):
     # approval; None: the report states the conclusion derived from the verdicts.
     conclusion: Mapped[str | None] = mapped_column(Text)
     conclusion_reason: Mapped[str | None] = mapped_column(Text)
-    # The technician who has taken the sample on (its work queue); None: not assigned yet.
+    # Planning of the work (lims.samples.planning): how the sample came to the lab ("delivered"
+    # 送样 / "sampled" 抽样, RB/T 214 4.5.20), the date the customer was promised (a date in the
+    # lab's zone), "normal" or "urgent", and the technician responsible.
+    acquisition: Mapped[str] = mapped_column(String(20), default="delivered",
+                                             server_default="delivered")
+    due_date: Mapped[dt.date | None] = mapped_column(index=True)
+    priority: Mapped[str] = mapped_column(String(20), default="normal", server_default="normal")
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    # When the first report of the sample was issued: the end of its turnaround time (an
+    # amendment's replacement report does not move it).
+    reported_at: Mapped[dt.datetime | None]
 
     request: Mapped[TestRequest] = relationship(back_populates="samples", lazy="joined")
     tests: Mapped[list[SampleTest]] = relationship(

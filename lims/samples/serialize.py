@@ -15,6 +15,23 @@ from lims.samples.models import (
     TestRequest,
 )
 from lims.samples.services import derived_conclusion
+from lims.samples.turnaround import turnaround
+
+
+def _lab_zone(timezone: str | None) -> str:
+    """The lab's zone: given, or the running app's (every caller is an API view)."""
+    if timezone is not None:
+        return timezone
+    from lims.web.context import settings
+
+    return settings().timezone
+
+
+def _turnaround(s: Sample, timezone: str) -> dict[str, Any]:
+    from lims.db import utcnow
+    from lims.samples.turnaround import local_date
+
+    return turnaround(s, local_date(utcnow(), timezone), timezone=timezone).as_dict()
 
 
 def iso(value: Any) -> str | None:
@@ -77,7 +94,9 @@ def request_particulars(req: TestRequest) -> dict[str, Any]:
             "customer_data": req.customer_data}
 
 
-def sample(s: Sample, *, with_results: bool = True) -> dict[str, Any]:
+def sample(s: Sample, *, with_results: bool = True, timezone: str | None = None
+           ) -> dict[str, Any]:
+    zone = _lab_zone(timezone)
     data: dict[str, Any] = {
         "number": s.number, "request": s.request.number, "customer": customer(s.request.customer),
         "decision_rule": decision_rule(s.request), **request_particulars(s.request),
@@ -88,6 +107,7 @@ def sample(s: Sample, *, with_results: bool = True) -> dict[str, Any]:
         "received_by_id": s.received_by_id, "condition_on_receipt": s.condition_on_receipt,
         "reviewed_at": iso(s.reviewed_at), "reviewed_by_id": s.reviewed_by_id,
         "approved_at": iso(s.approved_at), "approved_by_id": s.approved_by_id,
+        **planning(s), "reported_at": iso(s.reported_at), "turnaround": _turnaround(s, zone),
     }
     if with_results:
         derived = derived_conclusion(s)
@@ -109,3 +129,29 @@ def review_comments(s: Sample) -> list[dict[str, Any]]:
 
     session = object_session(s)
     return [] if session is None else [c.as_json() for c in comments_of(session, s)]
+def planning(s: Sample) -> dict[str, Any]:
+    return {"acquisition": s.acquisition, "due_date": iso(s.due_date), "priority": s.priority,
+            "assignee_id": s.assignee_id}
+
+
+def request_sample(s: Sample, *, assignees: dict[int, str], timezone: str) -> dict[str, Any]:
+    """A sample as a line of its request: status, plan and turnaround."""
+    return {"number": s.number, "description": s.description, "status": s.status,
+            **planning(s),
+            "assignee": assignees.get(s.assignee_id) if s.assignee_id else None,
+            "received_at": iso(s.received_at), "condition_on_receipt": s.condition_on_receipt,
+            "methods": [t.method.code for t in s.tests], "turnaround": _turnaround(s, timezone)}
+
+
+def request(req: TestRequest, *, assignees: dict[int, str], timezone: str | None = None,
+            detail: bool = True) -> dict[str, Any]:
+    """A request with its samples; ``detail`` adds the customer, description and creation."""
+    zone = _lab_zone(timezone)
+    data: dict[str, Any] = {
+        "id": req.id, "number": req.number, "customer_id": req.customer_id,
+        "decision_rule": decision_rule(req), **request_particulars(req),
+        "samples": [request_sample(s, assignees=assignees, timezone=zone) for s in req.samples]}
+    if detail:
+        data.update(customer=customer(req.customer), description=req.description,
+                    created_at=iso(req.created_at))
+    return data

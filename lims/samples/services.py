@@ -42,7 +42,7 @@ from lims.kinds import judge
 from lims.metrology.decision import RULES, UNDECIDED
 from lims.numbering import next_number
 from lims.reports.conclusion import Conclusion, derive
-from lims.samples import particulars
+from lims.samples import particulars, planning
 from lims.samples.lifecycle import RESULTS_OPEN, SampleStatus, check_transition
 from lims.samples.models import (
     Characteristic,
@@ -56,6 +56,7 @@ from lims.samples.models import (
 )
 from lims.samples.names import initials
 from lims.samples.review import check_reviewer, check_signatory
+from lims.samples.turnaround import turnaround as turnaround
 from lims.validate import as_id, moment, text
 
 MAX_TEXT = 2000
@@ -187,28 +188,37 @@ SAMPLE_PARTICULARS = {"trademark": 120, "model": 120, "batch": 120, "quantity": 
 def register_sample(session: Session, *, actor: User, request_id: Any, description: Any,
                     method_ids: Any, number_format: str, timezone: str, trademark: Any = "",
                     model: Any = "", batch: Any = "", quantity: Any = "",
-                    manufacturer: Any = "") -> Sample:
+                    manufacturer: Any = "", acquisition: Any = None, due_date: Any = None,
+                    priority: Any = None, assignee_id: Any = None, assignee: Any = None,
+                    prefix: str = "") -> Sample:
     """Register a sample under a request with the methods it is to be tested by, and its
     particulars as keywords (RB/T 214 4.5.20): ``trademark`` (商标), ``model`` (规格型号),
-    ``batch`` (生产日期/批号), ``quantity`` (样品数量), ``manufacturer`` (生产单位).
+    ``batch`` (生产日期/批号), ``quantity`` (样品数量), ``manufacturer`` (生产单位); and its
+    planning (:mod:`lims.samples.planning`): ``acquisition`` (delivered 送样 or sampled 抽样),
+    ``due_date`` (not before today in the lab's zone), ``priority`` (normal or urgent), the
+    technician responsible by ``assignee_id`` or ``assignee`` (a username).
 
-    :raises InvalidInput: no such request or method, no method given, a particular too long.
+    :param prefix: put before every field an error names (``samples[2].``), for a sample
+        registered as one of many.
+    :raises InvalidInput: no such request or method, no method given, a particular too long,
+        a due date in the past, an assignee who is not an active technician.
     """
     require(actor, "sample.register")
     req = session.get(TestRequest, as_id(request_id, "request_id"))
     if req is None:
         raise InvalidInput("no such request", field="request_id")
     if not isinstance(method_ids, list | tuple) or not method_ids:
-        raise InvalidInput("at least one method is required", field="method_ids")
+        raise InvalidInput("at least one method is required", field=f"{prefix}method_ids")
     if len(method_ids) > 200:  # PostgreSQL caps bind parameters; no sample has 200 methods
-        raise InvalidInput("at most 200 methods per sample", field="method_ids")
-    ids = [as_id(m, "method_ids") for m in method_ids]
+        raise InvalidInput("at most 200 methods per sample", field=f"{prefix}method_ids")
+    ids = [as_id(m, f"{prefix}method_ids") for m in method_ids]
     methods = session.scalars(select(TestMethod).where(TestMethod.id.in_(ids))).all()
     if len({m.id for m in methods}) != len(set(ids)):
-        raise InvalidInput("unknown method id", field="method_ids")
+        raise InvalidInput("unknown method id", field=f"{prefix}method_ids")
     retired = sorted(m.code for m in methods if m.retired_at is not None)
     if retired:  # withdrawn from use (ISO/IEC 17025 8.3.2 f); earlier samples keep it
-        raise InvalidInput(f"method {', '.join(retired)} is retired", field="method_ids")
+        raise InvalidInput(f"method {', '.join(retired)} is retired",
+                           field=f"{prefix}method_ids")
     if req.decision_rule != "simple":
         # A guard band is r·U: every judged measured value needs its uncertainty (ILAC-G8 4.2).
         unknown = [f"{m.code} {ch.name}" for m in methods for ch in m.characteristics
@@ -217,15 +227,24 @@ def register_sample(session: Session, *, actor: User, request_id: Any, descripti
         if unknown:
             raise InvalidInput(f"request {req.number} agreed the {req.decision_rule} decision "
                                "rule, which needs the measurement uncertainty; none is declared "
-                               f"for {', '.join(unknown)}", field="method_ids")
+                               f"for {', '.join(unknown)}", field=f"{prefix}method_ids")
     raw = {"trademark": trademark, "model": model, "batch": batch, "quantity": quantity,
            "manufacturer": manufacturer}
-    given = {key: text(raw[key], key, required=False, max_len=size)
+    given = {key: text(raw[key], f"{prefix}{key}", required=False, max_len=size)
              for key, size in SAMPLE_PARTICULARS.items()}
+    description = text(description, f"{prefix}description", max_len=300)
+    today = _local_today(timezone)
+    responsible = planning.assignee(session, assignee_id, username=assignee,
+                                    field=f"{prefix}assignee_id")
+    plan = {"acquisition": planning.acquisition(acquisition, f"{prefix}acquisition"),
+            "due_date": planning.due_date(due_date, registered_on=today,
+                                          field=f"{prefix}due_date"),
+            "priority": planning.priority(priority, f"{prefix}priority"),
+            "assignee_id": responsible.id if responsible else None}
     sample = Sample(
-        number=next_number(session, "sample", number_format, today=_local_today(timezone)),
-        request_id=req.id, description=text(description, "description", max_len=300),
-        status=SampleStatus.REGISTERED, registered_by_id=actor.id, **given)
+        number=next_number(session, "sample", number_format, today=today),
+        request_id=req.id, description=description,
+        status=SampleStatus.REGISTERED, registered_by_id=actor.id, **given, **plan)
     sample.tests = [SampleTest(method_id=m.id) for m in sorted(methods, key=lambda m: m.id)]
     session.add(sample)
     session.flush()
@@ -685,5 +704,8 @@ def approve_sample(session: Session, *, actor: User, number: str, password: Any,
 
 
 def mark_reported(session: Session, *, actor: User, sample: Sample, report_number: str) -> None:
+    # The first report ends the turnaround time (lims.samples.turnaround); a replacement
+    # report after an amendment keeps it.
+    first: dict[str, Any] = {} if sample.reported_at is not None else {"reported_at": utcnow()}
     _transition(session, sample, SampleStatus.REPORTED, actor=actor, action="sample.report",
-                reason=f"report {report_number} issued")
+                reason=f"report {report_number} issued", **first)

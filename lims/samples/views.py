@@ -126,9 +126,10 @@ def scan() -> Any:
         found = db.scalar(select(column).where(func.upper(column) == key).limit(1))
         if found is not None:
             return redirect(url_for(endpoint, **{arg: found}), code=303)
-    req = db.scalar(select(TestRequest).where(func.upper(TestRequest.number) == key).limit(1))
-    if req is not None and req.samples:
-        return redirect(url_for("samples.detail", number=req.samples[0].number), code=303)
+    req = db.scalar(select(TestRequest.number).where(func.upper(TestRequest.number) == key)
+                    .limit(1))
+    if req is not None:
+        return redirect(url_for("requests.detail", number=req), code=303)
     flash(gettext("Nothing is numbered %(number)s.", number=q[:60]), "error")
     return redirect(url_for("samples.index"), code=303)
 

@@ -140,6 +140,10 @@ LABELS: dict[str, Any] = {
     "quality_manager": lazy_gettext("quality manager"),
     "auditor": lazy_gettext("auditor"),
     "admin": lazy_gettext("administrator"),
+    "normal": lazy_gettext("normal"),
+    "urgent": lazy_gettext("urgent"),
+    "delivered": lazy_gettext("delivered"),
+    "sampled": lazy_gettext("sampled"),
 }
 
 
