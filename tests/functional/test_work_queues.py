@@ -143,7 +143,8 @@ def test_the_dashboard_draws_the_labs_figures(client, session, world, settings):
     world.new_sample(session)
     login(client, "auditor")
     page = client.get("/dashboard").get_data(as_text=True)
-    for ident in ("chart-flow", "chart-turnaround", "chart-pass", "chart-calibration"):
+    for ident in ("chart-flow", "chart-turnaround", "chart-on-time", "chart-pass",
+                  "chart-calibration"):
         assert f'aria-labelledby="{ident}-title {ident}-desc"' in page, ident
     flow = _table(page, "chart-flow")
     assert len(flow) == 12 and flow[-1][1:] == ["3", "2"]  # this week: 3 in, 2 out
