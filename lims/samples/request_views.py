@@ -18,7 +18,7 @@ from sqlalchemy import select
 from lims.auth.permissions import allowed
 from lims.db import unit_of_work, utcnow
 from lims.errors import InvalidInput, PermissionDenied
-from lims.samples import intake, particulars, planning, services
+from lims.samples import intake, lists, particulars, planning, services
 from lims.samples.models import Customer, TestMethod
 from lims.samples.turnaround import local_date, turnaround
 from lims.web.auth import current_user
@@ -31,7 +31,7 @@ START_ROWS = 3   # sample rows of a new form
 MAX_ROWS = 50    # rows a form offers; a larger request goes through the API
 TEXT_FIELDS = ("description", *services.SAMPLE_PARTICULARS, "due_date")
 ROW_FIELDS = (*TEXT_FIELDS, "acquisition", "priority", "assignee_id")
-REQUEST_FIELDS = ("customer_id", "request_description", "decision_rule", "r",
+REQUEST_FIELDS = ("customer", "customer_id", "request_description", "decision_rule", "r",
                   "inspection_type", "product_standard", "customer_data")
 # The words a page uses for a field an error names.
 FIELD_LABELS: dict[str, Any] = {
@@ -41,7 +41,7 @@ FIELD_LABELS: dict[str, Any] = {
     "manufacturer": lazy_gettext("Manufacturer"), "acquisition": lazy_gettext("Obtained by"),
     "method_ids": lazy_gettext("Methods"), "due_date": lazy_gettext("Due date"),
     "priority": lazy_gettext("Priority"), "assignee_id": lazy_gettext("Assignee"),
-    "customer_id": lazy_gettext("Customer"), "description_request": lazy_gettext("Request note"),
+    "customer": lazy_gettext("Customer"), "description_request": lazy_gettext("Request note"),
     "decision_rule": lazy_gettext("Decision rule"), "r": lazy_gettext("Guard band factor r"),
     "inspection_type": lazy_gettext("Inspection type"),
     "product_standard": lazy_gettext("Product standard"),
@@ -81,10 +81,16 @@ def _page(values: dict[str, Any], rows: list[dict[str, Any]], *, status: int = 2
           errors: dict[str, str] | None = None,
           row_errors: dict[int, dict[str, str]] | None = None, summary: str | None = None) -> Any:
     db = get_session()
+    if values.get("customer_id") and not values.get("customer"):
+        # An older form sent the id: show the customer's name in the field.
+        known = db.get(Customer, int(values["customer_id"])) \
+            if str(values["customer_id"]).isdigit() else None
+        values = {**values, "customer": known.name if known else ""}
     return render_template(
         "requests/new.html", values=values, rows=rows, errors=errors or {},
         row_errors=row_errors or {}, summary=summary, max_rows=MAX_ROWS,
-        customers=db.scalars(select(Customer).order_by(Customer.name)).all(),
+        # A searchable field, not a <select> of every customer: a lab has thousands.
+        customers=lists.recent_customers(db),
         methods=db.scalars(select(TestMethod).order_by(TestMethod.code)).all(),
         technicians=planning.technicians(db), inspection_types=particulars.INSPECTION_TYPES,
         priorities=planning.PRIORITIES, acquisitions=planning.ACQUISITIONS,
@@ -138,8 +144,12 @@ def create() -> Any:
     db = get_session()
     try:
         with unit_of_work(db):
+            # The customer field takes a name or pinyin initials, as on the sample list's
+            # register form; customer_id is still accepted from older forms and scripts.
+            customer_id = data.get("customer_id") or lists.resolve_customer(
+                db, data.get("customer"))
             req = intake.create_request_with_samples(
-                db, actor=current_user(), customer_id=data.get("customer_id"), samples=samples,
+                db, actor=current_user(), customer_id=customer_id, samples=samples,
                 description=data.get("request_description", ""),
                 decision_rule=data.get("decision_rule") or None, r=data.get("r") or None,
                 inspection_type=data.get("inspection_type") or None,
@@ -166,6 +176,8 @@ def _invalid(exc: InvalidInput, data: dict[str, Any], rows: list[dict[str, Any]]
                     field=FIELD_LABELS.get(name, name), message=exc.message)
         return _page(data, rows, status=422, row_errors={row: {name: exc.message}},
                      summary=summary)
+    # The page has one customer field, whichever way the customer was named.
+    field = "customer" if field == "customer_id" else field
     name = "request_description" if field == "description" else field
     shown = FIELD_LABELS.get("description_request" if field == "description" else field, field)
     summary = _("%(field)s: %(message)s", field=shown, message=exc.message) if field \

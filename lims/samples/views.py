@@ -11,19 +11,21 @@ from sqlalchemy import func, select
 
 from lims.auth.permissions import allowed
 from lims.calibration.work import job_of
-from lims.db import unit_of_work
+from lims.db import unit_of_work, utcnow
 from lims.errors import Conflict, InvalidInput
 from lims.instruments.models import Instrument
 from lims.kinds import KINDS
 from lims.reports.models import Report
-from lims.samples import bench, lists, particulars, review, services
+from lims.samples import bench, intake, lists, particulars, review, services
 from lims.samples.models import Customer, Sample, TestMethod, TestRequest
+from lims.samples.turnaround import local_date, turnaround
 from lims.web import listing
 from lims.web.auth import current_user, login_policy
 from lims.web.context import get_session, local_time, settings
 from lims.web.i18n import label as shown
 from lims.web.inputs import form
 from lims.web.listing import record_id
+from lims.work import assignment
 
 bp = Blueprint("samples", __name__)
 
@@ -205,8 +207,15 @@ def _page(db: Any, number: str, *, errors: dict[str, str] | None = None,
         **review.page_context(db, current_user(), sample))
     if _fragment():
         return render_template("samples/_grid.html", **context), status, {"X-Fragment": "grid"}
+    tz = settings().timezone
     return render_template(
         "samples/detail.html", job=job_of(db, sample),
+        turnaround=turnaround(sample, local_date(utcnow(), tz), timezone=tz),
+        assignee=intake.assignee_names(db, [sample]).get(sample.assignee_id or 0),
+        # The work queue's take / give back, on the sample's own page (issue 11 §3): who
+        # records results takes the work, while its testing is open.
+        can_take=allowed(roles, "result.record") and sample.status in assignment.OPEN,
+        mine=sample.assignee_id == current_user().id,
         conclusion=services.derived_conclusion(sample),
         inspection_label=particulars.inspection_label(sample.request.inspection_type),
         **context), status

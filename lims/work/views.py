@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup
 
@@ -38,7 +38,7 @@ def take(number: str) -> Any:
     with unit_of_work(get_session()) as db:
         taken = assignment.take_sample(db, actor=current_user(), number=number).number
     flash(_("Sample %(number)s is assigned to you.", number=taken), "ok")
-    return redirect(url_for("work.queue"), code=303)
+    return _back(taken)
 
 
 @bp.post("/queue/<number>/give-back")
@@ -46,6 +46,14 @@ def give_back(number: str) -> Any:
     with unit_of_work(get_session()) as db:
         given = assignment.give_back(db, actor=current_user(), number=number).number
     flash(_("Sample %(number)s is back in the shared queue.", number=given), "ok")
+    return _back(given)
+
+
+def _back(number: str) -> Any:
+    """Back where the button was: the sample's page (``back=sample``) or the queue. A fixed
+    choice, not a URL from the form, so the redirect cannot be sent elsewhere."""
+    if request.form.get("back") == "sample":
+        return redirect(url_for("samples.detail", number=number), code=303)
     return redirect(url_for("work.queue"), code=303)
 
 

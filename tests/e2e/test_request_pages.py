@@ -57,7 +57,9 @@ def test_register_three_samples_in_one_form_and_receive_them_together(
     login(page, server, "tech") if locale == "en" else _login_zh(page, server)
     page.goto(f"{server}/requests/new")
     assert page.locator("[data-row]").count() == 3
-    page.select_option("select[name=customer_id]", str(world.customer_id))
+    # A typed customer (name or pinyin initials) with a list of recent ones, not a <select>
+    # of every customer.
+    page.fill("input[name=customer]", "ACME Textiles")
     page.select_option("select[name=inspection_type]", "sampling")
     page.fill("input[name=product_standard]", "GB/T 5325-2009")
     tech2 = world.user(session, "tech2").id
@@ -77,6 +79,7 @@ def test_register_three_samples_in_one_form_and_receive_them_together(
     assert page.input_value("select[name=s-1-priority]") == "urgent"
     assert page.input_value("select[name=s-0-assignee_id]") == str(tech2)
     assert page.input_value("input[name=product_standard]") == "GB/T 5325-2009"
+    assert page.input_value("input[name=customer]") == "ACME Textiles"
     assert page.is_checked(f"input[name=s-1-method_ids][value='{world.method_id}']")
     assert page.input_value("input[name=s-2-due_date]") == due
     page.check(f"input[name=s-2-method_ids][value='{world.method_id}']")

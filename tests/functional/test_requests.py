@@ -33,7 +33,7 @@ def _api(client, token):
 
 
 def _form(world, token, rows=3, **cells):
-    data: dict[str, Any] = {"csrf_token": token, "customer_id": str(world.customer_id),
+    data: dict[str, Any] = {"csrf_token": token, "customer": "ACME Textiles",
                             "decision_rule": "simple", "inspection_type": "sampling",
                             "product_standard": "GB 18401-2010"}
     for i in range(rows):
@@ -108,6 +108,40 @@ def test_an_error_in_row_three_names_it_and_keeps_everything_typed(client, sessi
                                           "s-0-description": "", "s-0-priority": "normal"})
     assert resp.status_code == 422 and "at least one sample" in resp.get_data(as_text=True)
     assert (_count(session, TestRequest), _count(session, Sample)) == before
+
+
+def test_the_customer_is_typed_not_picked_from_every_customer(client, session, world):
+    """A lab has thousands of customers: the form offers recent ones and searches, by name or
+    pinyin initials, as the sample list's register form does (issue 11 §2)."""
+    login(client, "tech")
+    html = client.get("/requests/new").get_data(as_text=True)
+    assert 'name="customer_id"' not in html and "<select name=\"customer" not in html
+    assert 'name="customer" required' in html and 'list="customer-options"' in html
+    assert 'data-lookup="/customers/search"' in html
+    assert '<option value="ACME Textiles">' in html  # the recent customers
+    token = csrf(client, "/requests/new")
+    before = _count(session, TestRequest)
+    resp = client.post("/requests", data=_form(world, token, customer="Nobody Ltd",
+                                               request_description="加急"))
+    assert resp.status_code == 422
+    html = resp.get_data(as_text=True)
+    assert "Customer:" in html and "no customer is named" in html
+    assert 'id="customer-error"' in html and 'aria-describedby="customer-error"' in html
+    assert 'value="Nobody Ltd"' in html and 'value="加急"' in html
+    assert html.count(f'value="{world.method_id}" checked') == 3
+    resp = client.post("/requests", data=_form(world, token, customer=""))
+    assert resp.status_code == 422 and "customer is required" in resp.get_data(as_text=True)
+    assert _count(session, TestRequest) == before
+    # An older client still sends the id; a bad id is an error on the same field.
+    old = {k: v for k, v in _form(world, token).items() if k != "customer"}
+    resp = client.post("/requests", data={**old, "customer_id": "999999"})
+    assert resp.status_code == 422 and 'id="customer-error"' in resp.get_data(as_text=True)
+    resp = client.post("/requests", data={**old, "customer_id": str(world.customer_id)})
+    assert resp.status_code == 303
+    session.rollback()
+    number = resp.headers["Location"].rsplit("/", 1)[1]
+    assert session.scalar(select(TestRequest.customer_id).where(
+        TestRequest.number == number)) == world.customer_id
 
 
 def test_add_a_row_without_the_script_keeps_what_was_typed(client, session, world):
