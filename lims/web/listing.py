@@ -196,8 +196,20 @@ def _contains_text_sqlite(element: contains_text, compiler: Any, **kw: Any) -> s
     return str(compiler.process(element.column.like(element.pattern, escape="\\"), **kw))
 
 
-def search_term(args: Mapping[str, str], name: str = "q") -> str:
+def text_arg(args: Mapping[str, str], name: str, *, max_len: int = 100) -> str:
+    """A free-text query argument, stripped. Control characters are refused: no number, name
+    or search has one, and PostgreSQL cannot compare text holding a NUL (a driver error, a
+    500, instead of the user's mistake named)."""
     term = (args.get(name) or "").strip()
+    if any(ord(c) < 32 or ord(c) == 0x7F for c in term):
+        raise InvalidInput(f"{name} must not contain control characters", field=name)
+    if len(term) > max_len:
+        raise InvalidInput(f"{name} must be at most {max_len} characters", field=name)
+    return term
+
+
+def search_term(args: Mapping[str, str], name: str = "q") -> str:
+    term = text_arg(args, name, max_len=10_000)
     if len(term) > 100:
         raise InvalidInput("search text must be at most 100 characters", field=name)
     return term
@@ -310,7 +322,7 @@ def _csv(headers: list[str], rows: Iterable[list[object]]) -> Iterator[str]:
     buffer.write("\ufeff")
     writer.writerow(headers)
     for i, row in enumerate(rows, 1):
-        writer.writerow([_no_formula(v) for v in row])
+        writer.writerow([no_formula(v) for v in row])
         if i % 500 == 0:
             yield buffer.getvalue()
             buffer.seek(0)
@@ -318,9 +330,11 @@ def _csv(headers: list[str], rows: Iterable[list[object]]) -> Iterator[str]:
     yield buffer.getvalue()
 
 
-def _no_formula(value: object) -> object:
-    # A cell a spreadsheet would run as a formula (CSV injection): quoted as text.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") and not _is_number(value):
+def no_formula(value: object) -> object:
+    # A cell a spreadsheet would run as a formula (CSV injection): quoted as text. Tab and
+    # carriage return lead too (OWASP, CSV injection).
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") \
+            and not _is_number(value):
         return "'" + value
     return value
 
@@ -341,8 +355,8 @@ def _xlsx(headers: list[str], rows: Iterable[list[object]], title: str) -> bytes
     sheet.append(headers)
     for row in rows:
         # Values are written as typed cells; openpyxl never evaluates a string as a formula
-        # unless it starts with "=", which _no_formula quotes.
-        sheet.append([_no_formula(v) for v in row])
+        # unless it starts with "=", which no_formula quotes.
+        sheet.append([no_formula(v) for v in row])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -1,0 +1,97 @@
+"""A hostile user and a careless operator on the issue 11 pages: redirects that leave the
+site, spreadsheet formulas in exports, and requests that cost the server far more than they
+should are refused (issue 11; ISO/IEC 17025 7.11.2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from tests.support.world import csrf, login
+
+
+@pytest.mark.parametrize("target", ["/\\evil.example", "/\\/evil.example", "/\t/evil.example",
+                                    "/\n/evil.example", "//evil.example",
+                                    "https://evil.example/"])
+def test_the_language_switch_never_redirects_off_the_site(client: Any, world: Any,
+                                                          target: str) -> None:
+    login(client, "tech")
+    resp = client.post("/locale", data={"locale": "en", "next": target,
+                                        "csrf_token": csrf(client)})
+    assert resp.status_code == 303
+    location = resp.headers["Location"]
+    assert "evil" not in location, location
+
+
+def test_the_language_switch_still_returns_to_the_page_it_was_on(client: Any,
+                                                                 world: Any) -> None:
+    login(client, "tech")
+    resp = client.post("/locale", data={"locale": "en", "next": "/samples?q=a%20b&page=2",
+                                        "csrf_token": csrf(client)})
+    assert resp.headers["Location"].endswith("/samples?q=a%20b&page=2")
+
+
+def test_the_audit_export_quotes_a_reason_a_spreadsheet_would_run(client: Any,
+                                                                  world: Any) -> None:
+    login(client, "tech")
+    page = client.get(f"/customers/{world.customer_id}").get_data(as_text=True)
+    version = page.split('name="version" value="', 1)[1].split('"', 1)[0]
+    resp = client.post(f"/customers/{world.customer_id}", data={
+        "name": "ACME Textiles", "contact": "Ms Li", "address": "", "phone": "",
+        "credit_code": "", "reason": "=HYPERLINK(\"http://evil.example\",\"x\")",
+        "version": version, "csrf_token": csrf(client, f"/customers/{world.customer_id}")})
+    assert resp.status_code == 303, resp.get_data(as_text=True)[:400]
+    login(client, "auditor")
+    body = client.get("/audit/?format=csv").get_data(as_text=True)
+    assert "'=HYPERLINK(" in body
+    assert ",=HYPERLINK(" not in body and '"=HYPERLINK(' not in body
+
+
+def test_labels_for_thousands_of_numbers_are_refused_before_any_lookup(
+        app: Any, client: Any, world: Any) -> None:
+    login(client, "tech")
+    statements: list[str] = []
+
+    def counted(*args: Any) -> None:
+        statements.append(args[2])
+
+    engine = app.extensions["lims"].engine
+    numbers = ",".join(f"WT2026-{i:06d}" for i in range(10_000))
+    event.listen(engine, "before_cursor_execute", counted)
+    try:
+        resp = client.get(f"/labels.pdf?numbers={numbers}")
+    finally:
+        event.remove(engine, "before_cursor_execute", counted)
+    assert resp.status_code == 422
+    assert "500" in resp.get_data(as_text=True)  # "at most 500 labels"
+    # The login check and the page's own queries, not one lookup per number.
+    assert len(statements) < 30, len(statements)
+
+
+def test_a_bogus_label_size_is_refused_before_any_lookup(client: Any, world: Any) -> None:
+    login(client, "tech")
+    resp = client.get("/labels.pdf?numbers=NOPE&size=bogus")
+    assert resp.status_code == 422  # the size, not "no sample NOPE"
+    assert "size" in resp.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("cid", ["²", "99999999999999999999", "٣"])
+def test_a_forged_grid_field_is_no_crash_and_writes_nothing(client: Any, session: Any,
+                                                            world: Any, cid: str) -> None:
+    from sqlalchemy import func, select
+
+    from lims.samples.models import Result
+
+    number = world.new_sample(session)
+    login(client, "tech")
+    before = session.scalar(select(func.count()).select_from(Result))
+    resp = client.post(f"/samples/{number}/grid", data={
+        "csrf_token": csrf(client, f"/samples/{number}"), "save": "all",
+        f"value-{world.mass_id}": "100.01", f"unit-{world.mass_id}": "g",
+        f"value-{cid}": "1", f"unit-{cid}": "g"})
+    assert resp.status_code < 500, resp.get_data(as_text=True)[-600:]
+    session.rollback()
+    # The forged row is not a row of the grid: the real one is recorded, and only it.
+    assert session.scalar(select(func.count()).select_from(Result)) == before + 1
