@@ -95,3 +95,80 @@ def test_a_forged_grid_field_is_no_crash_and_writes_nothing(client: Any, session
     session.rollback()
     # The forged row is not a row of the grid: the real one is recorded, and only it.
     assert session.scalar(select(func.count()).select_from(Result)) == before + 1
+
+
+def test_every_form_post_without_a_csrf_token_is_refused(app: Any, client: Any,
+                                                         world: Any) -> None:
+    """Every POST/PATCH/DELETE route, the issue 11 ones included, refuses a cookie session's
+    request without the token (OWASP CSRF), before it reads anything of the request."""
+    login(client, "admin")
+    checked, wrong = 0, []
+    for rule in app.url_map.iter_rules():
+        for method in sorted((rule.methods or set()) & {"POST", "PATCH", "PUT", "DELETE"}):
+            url = rule.rule
+            for arg in rule.arguments:
+                converter = rule._converters[arg]  # noqa: SLF001 - which kind of argument
+                value = "1" if type(converter).__name__ in ("IntegerConverter",) else "X1"
+                url = url.replace(f"<{arg}>", value)
+                for prefix in ("int:", "path:", "string:", "text:"):
+                    url = url.replace(f"<{prefix}{arg}>", value)
+            resp = client.open(url, method=method, data={"reason": "x", "locale": "en"})
+            checked += 1
+            if resp.status_code != 400:
+                wrong.append(f"{method} {url} {resp.status_code}")
+    assert checked > 50
+    assert not wrong, "\n".join(wrong)
+
+
+def test_an_auditor_changes_nothing_through_the_new_forms(client: Any, session: Any,
+                                                         world: Any) -> None:
+    """ISO/IEC 17025 8.4 / issue 11: the auditor reads everything and changes nothing; the
+    server refuses each new form's POST (the buttons being hidden is not the control)."""
+    from sqlalchemy import func, select
+
+    from lims.audit.models import AuditEvent
+    from lims.samples.models import Sample
+
+    number = world.new_sample(session)
+    req = session.scalar(select(Sample).where(Sample.number == number)).request.number
+    session.rollback()
+    login(client, "auditor")
+    token = csrf(client)
+    before = session.scalar(select(func.count()).select_from(AuditEvent))
+    posts = {
+        "/requests": {"customer_id": str(world.customer_id), "s-0-description": "x",
+                      "s-0-method_ids": str(world.method_id)},
+        f"/requests/{req}/receive": {"samples": number, "condition": "intact"},
+        "/customers/new": {"name": "Evil Corp", "confirm": "1"},
+        f"/customers/{world.customer_id}": {"name": "Renamed", "reason": "x", "confirm": "1"},
+        f"/customers/{world.customer_id}/retire": {"reason": "x"},
+        f"/methods/{world.method_id}": {"title": "x", "reason": "x"},
+        f"/methods/{world.method_id}/retire": {"reason": "x"},
+        f"/queue/{number}/take": {},
+        "/instruments/EQ-1/edit": {"name": "x", "reason": "x"},
+        "/instruments/EQ-1/retire": {"reason": "x"},
+        f"/samples/{number}/grid": {f"value-{world.mass_id}": "100.0",
+                                    f"unit-{world.mass_id}": "g"},
+        f"/samples/{number}/return": {"reason": "x"},
+        f"/samples/{number}/return-to-review": {"reason": "x"},
+    }
+    wrong = []
+    for url, data in posts.items():
+        resp = client.post(url, data={**data, "csrf_token": token})
+        if resp.status_code != 403:
+            wrong.append(f"{url} {resp.status_code}")
+    assert not wrong, "\n".join(wrong)
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(AuditEvent)) == before
+
+
+def test_a_technician_cannot_edit_or_retire_a_method(client: Any, session: Any,
+                                                    world: Any) -> None:
+    login(client, "tech")
+    token = csrf(client)
+    for url in (f"/methods/{world.method_id}", f"/methods/{world.method_id}/retire"):
+        resp = client.post(url, data={"title": "x", "reason": "x", "csrf_token": token})
+        assert resp.status_code == 403, url
+    resp = client.patch(f"/api/v1/methods/{world.method_id}", json={"title": "x", "reason": "x"},
+                        headers={"Authorization": f"Bearer {world.token(session, 'tech')}"})
+    assert resp.status_code == 403
