@@ -172,3 +172,35 @@ def test_a_technician_cannot_edit_or_retire_a_method(client: Any, session: Any,
     resp = client.patch(f"/api/v1/methods/{world.method_id}", json={"title": "x", "reason": "x"},
                         headers={"Authorization": f"Bearer {world.token(session, 'tech')}"})
     assert resp.status_code == 403
+
+
+PAYLOAD = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
+
+
+def test_user_text_is_escaped_on_every_new_page(client: Any, session: Any,
+                                                world: Any) -> None:
+    from lims.db import unit_of_work
+    from lims.samples import services as samples
+
+    with unit_of_work(session):
+        evil = samples.create_customer(session, actor=world.user(session, "tech"),
+                                       name="Evil " + PAYLOAD, contact=PAYLOAD).id
+    number = world.new_sample(session, customer_id=evil)
+    login(client, "tech")
+    token = csrf(client, f"/samples/{number}")
+    # A rejected grid row echoes what was typed, and the service's message about it.
+    client.post(f"/samples/{number}/grid", data={
+        "csrf_token": token, f"value-{world.mass_id}": PAYLOAD, f"unit-{world.mass_id}": PAYLOAD})
+    urls = ["/", "/dashboard", "/samples", f"/samples?q={PAYLOAD}", "/requests",
+            f"/requests?q={PAYLOAD}", "/customers", f"/customers/{evil}",
+            f"/samples/{number}", f"/samples/{number}?fragment=grid", "/audit/",
+            f"/scan?q={PAYLOAD}"]
+    login(client, "qm")
+    for url in urls:
+        resp = client.get(url, follow_redirects=True)
+        body = resp.get_data(as_text=True)
+        assert resp.status_code < 500, url
+        assert "<script>alert" not in body and "<img src=x" not in body, url
+    # Not vacuous: the text is on the pages, escaped.
+    for url in ("/customers", f"/customers/{evil}", f"/samples/{number}"):
+        assert "&lt;script&gt;alert(1)" in client.get(url).get_data(as_text=True), url
