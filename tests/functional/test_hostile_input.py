@@ -27,7 +27,7 @@ HOSTILE_QUERIES = [
     "numbers=" + ",".join(["X"] * 10_000),
     "numbers=%00", "numbers=,,,,", "fragment=grid", "fragment=%00",
     "next=//evil.example", "next=https://evil.example",
-    "page=2&page=3&limit=1&limit=2",
+    "page=2&page=3&limit=1&limit=2", "page=10000000&limit=500", "limit=500&format=csv",
 ]
 
 # Paths with ids; {sample} and {report} are filled in from the test world.
@@ -73,3 +73,28 @@ def test_garbage_accept_language_and_cookies_do_not_break_pages(
         for path in ("/", "/samples", "/requests/new", "/dashboard"):
             resp = client.get(path, headers={"Accept-Language": header})
             assert resp.status_code < 500, (path, header[:20], resp.status_code)
+
+
+BAD_VERSIONS: list[Any] = ["abc", -1, 2**70, 1e100, None, [], {}, True, "", "1" * 5000]
+
+
+@pytest.mark.parametrize("version", BAD_VERSIONS)
+def test_no_bad_version_or_reason_makes_a_patch_fail(client: Any, session: Any, world: Any,
+                                                     version: Any) -> None:
+    """Optimistic locking's ``version`` and the ``reason`` from a careless or hostile client:
+    refused with the field named, never a 500 and never a write."""
+    from sqlalchemy import func, select
+
+    from lims.audit.models import AuditEvent
+
+    headers = {"Authorization": f"Bearer {world.token(session, 'qm')}"}
+    before = session.scalar(select(func.count()).select_from(AuditEvent))
+    for url, body in ((f"/api/v1/customers/{world.customer_id}", {"name": "Other"}),
+                      (f"/api/v1/methods/{world.method_id}", {"title": "Other"}),
+                      ("/api/v1/instruments/EQ-1", {"name": "Other"})):
+        for reason in ("", "x" * 100_000, "\x00", 5):
+            resp = client.patch(url, json={**body, "version": version, "reason": reason},
+                                headers=headers)
+            assert 400 <= resp.status_code < 500, (url, version, reason, resp.status_code)
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(AuditEvent)) == before

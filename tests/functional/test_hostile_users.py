@@ -140,7 +140,9 @@ def test_an_auditor_changes_nothing_through_the_new_forms(client: Any, session: 
                       "s-0-method_ids": str(world.method_id)},
         f"/requests/{req}/receive": {"samples": number, "condition": "intact"},
         "/customers/new": {"name": "Evil Corp", "confirm": "1"},
+        "/customers/new?dup": {"name": "ACME Textiles"},  # a duplicate: the confirm form
         f"/customers/{world.customer_id}": {"name": "Renamed", "reason": "x", "confirm": "1"},
+        f"/customers/{world.customer_id}?dup": {"name": "ACME Textile", "reason": "x"},
         f"/customers/{world.customer_id}/retire": {"reason": "x"},
         f"/methods/{world.method_id}": {"title": "x", "reason": "x"},
         f"/methods/{world.method_id}/retire": {"reason": "x"},
