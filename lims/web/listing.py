@@ -288,8 +288,8 @@ def export_format(args: Mapping[str, str]) -> str | None:
 
 
 def _rows(session: Session, query: Select[Any], columns: Sequence[Column],
-          scalars: bool) -> Iterator[list[object]]:
-    result = session.execute(query.limit(MAX_EXPORT).execution_options(yield_per=1000))
+          scalars: bool, max_rows: int) -> Iterator[list[object]]:
+    result = session.execute(query.limit(max_rows).execution_options(yield_per=1000))
     for row in result:
         item = row[0] if scalars else row
         yield [_cell(c.value(item)) for c in columns]
@@ -304,10 +304,19 @@ def _cell(value: object) -> object:
 
 
 def export(session: Session, query: Select[Any], columns: Sequence[Column], fmt: str,
-           name: str, *, scalars: bool = True) -> Response:
-    """The whole filtered, sorted list as CSV (UTF-8 with BOM, so Excel reads Chinese) or XLSX."""
+           name: str, *, scalars: bool = True, max_rows: int = MAX_EXPORT) -> Response:
+    """The whole filtered, sorted list as CSV (UTF-8 with BOM, so Excel reads Chinese) or XLSX.
+
+    :raises InvalidInput: (field ``format``) the list holds more than ``max_rows`` rows: a
+        file silently cut at the bound would pass for the whole list.
+    """
+    total = count(session, query)
+    if total > max_rows:
+        raise InvalidInput(f"the list holds {total} rows, more than the {max_rows} one export "
+                           "takes: narrow it with the filters, or page through the API",
+                           field="format")
     headers = [str(c.header) for c in columns]
-    rows = _rows(session, query, columns, scalars)
+    rows = _rows(session, query, columns, scalars, max_rows)
     if fmt == "csv":
         return Response(stream_with_context(_csv(headers, rows)), mimetype="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})

@@ -206,3 +206,25 @@ def test_user_text_is_escaped_on_every_new_page(client: Any, session: Any,
     # Not vacuous: the text is on the pages, escaped.
     for url in ("/customers", f"/customers/{evil}", f"/samples/{number}"):
         assert "&lt;script&gt;alert(1)" in client.get(url).get_data(as_text=True), url
+
+
+def test_an_export_larger_than_its_bound_is_refused_not_cut(app: Any, session: Any,
+                                                           world: Any) -> None:
+    """A careless operator exports a list past the bound: told so, not handed a file that
+    silently stops at the bound and passes for the whole list."""
+    from sqlalchemy import select
+
+    from lims.errors import InvalidInput
+    from lims.samples.models import Sample
+    from lims.web import listing
+
+    for _ in range(3):
+        world.new_sample(session)
+    columns = [listing.Column("number", "Number", lambda s: s.number)]
+    query = select(Sample).order_by(Sample.id)
+    with app.test_request_context("/samples?format=csv"):
+        with pytest.raises(InvalidInput) as refused:
+            listing.export(session, query, columns, "csv", "samples", max_rows=2)
+        assert refused.value.field == "format" and "3 rows" in refused.value.message
+        resp = listing.export(session, query, columns, "csv", "samples", max_rows=3)
+        assert len("".join(resp.response).lstrip("\ufeff").splitlines()) == 4
