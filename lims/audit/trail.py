@@ -239,8 +239,11 @@ def search(session: Session, filters: Filters, *, timezone: str, page: int = 1,
         # The chain is gapless (1 … head), so the unfiltered total is the head's sequence
         # number and a page is a range of it: no count or offset over a million rows.
         top = head - (page - 1) * limit
+        # A page past the end is empty without a query: its bound could lie below the
+        # column's integer range (PostgreSQL: "integer out of range", a 500).
         events = list(session.scalars(select(AuditEvent).where(AuditEvent.seq <= top)
-                                      .order_by(AuditEvent.seq.desc()).limit(limit)))
+                                      .order_by(AuditEvent.seq.desc()).limit(limit))) \
+            if top >= 1 else []
         return Page(events, head, page, limit)
     where = conditions(session, filters, timezone)
     total = session.scalar(select(func.count()).select_from(AuditEvent).where(*where)) or 0

@@ -41,6 +41,7 @@ from lims.errors import InvalidInput
 from lims.web.auth import current_user
 from lims.web.context import get_session, settings
 from lims.web.inputs import query_model
+from lims.web.listing import no_formula
 from lims.web.openapi import operation
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
@@ -105,7 +106,8 @@ def _page(found: trail.Page | None, args: Any, error: str | None = None) -> str:
         return url_for("audit.index", **{**args.to_dict(), "page": number})
 
     def csv_url() -> str:
-        query = {k: v for k, v in args.to_dict().items() if k not in ("page", "limit")}
+        query = {k: v for k, v in args.to_dict().items()
+                 if k not in ("page", "limit", "format")}
         return url_for("audit.index", **query, format="csv")
 
     return render_template("audit/index.html", found=found, filters=args, error=error,
@@ -168,9 +170,11 @@ def _csv(filters: trail.Filters) -> Response:
         for e in trail.each(db, filters, timezone=zone):
             buffer.seek(0)
             buffer.truncate()
-            writer.writerow([e.seq, e.at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"), e.actor,
-                             e.action, e.entity_type, e.entity_id, trail.changes_text(e),
-                             e.reason or "", e.hash])
+            # Reasons, actors and changed values are typed by people: a cell a spreadsheet
+            # would run as a formula is quoted as text (CSV injection), as in every export.
+            writer.writerow([no_formula(v) for v in (
+                e.seq, e.at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"), e.actor, e.action,
+                e.entity_type, e.entity_id, trail.changes_text(e), e.reason or "", e.hash)])
             yield buffer.getvalue()
 
     stamp = dt.datetime.now(tz).strftime("%Y%m%d-%H%M")

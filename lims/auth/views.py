@@ -31,9 +31,12 @@ LOCKED_PAGE = lazy_gettext(
 
 
 def _safe_next(target: str | None) -> str:
-    # Only same-site relative paths: an open redirect would help phishing.
+    # Only same-site relative paths: an open redirect would help phishing. Browsers read a
+    # backslash as a slash and drop tabs and newlines, so "/\\evil" and "/\t/evil" are
+    # "//evil" to them: refused too.
     if target and target.startswith("/") and not target.startswith("//") \
-            and not urlsplit(target).netloc:
+            and not urlsplit(target).netloc \
+            and not any(c == "\\" or ord(c) < 0x21 or ord(c) == 0x7F for c in target):
         return target
     return url_for("work.queue")
 

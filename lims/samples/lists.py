@@ -23,7 +23,16 @@ from lims.errors import InvalidInput
 from lims.samples.lifecycle import SampleStatus
 from lims.samples.models import Customer, Result, Sample, SampleTest, TestRequest
 from lims.samples.names import initials
-from lims.web.listing import Column, choice, contains_text, day, like, record_id, search_term
+from lims.web.listing import (
+    Column,
+    choice,
+    contains_text,
+    day,
+    like,
+    record_id,
+    search_term,
+    text_arg,
+)
 
 STATUSES = [s.value for s in SampleStatus]
 
@@ -78,7 +87,7 @@ def samples_query(args: Mapping[str, str], *, timezone: str, lean: bool = False)
         conditions.append(exists().where(SampleTest.sample_id == Sample.id,
                                          Result.test_id == SampleTest.id,
                                          Result.instrument_id == instrument))
-    assignee = (args.get("assignee") or "").strip()
+    assignee = text_arg(args, "assignee", max_len=10_000)
     if assignee == "none":  # the technician queue's "not assigned yet"
         conditions.append(Sample.assignee_id.is_(None))
     elif assignee:

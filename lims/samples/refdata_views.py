@@ -51,6 +51,10 @@ def create_customer_from_form(*, back: str) -> Any:
     """Create a customer from a posted form, unless it looks like one on record and the person
     has not confirmed: then the form again, filled in, with the likely duplicates and a
     "create anyway" button. ``back``: where to go after creating (``"detail"`` or a URL)."""
+    from lims.auth.services import require
+
+    # Refused before the duplicate check: a reader must not get the "create anyway" form.
+    require(current_user(), "customer.create")
     values = _customer_inputs()
     db = get_session()
     if not form().get("confirm"):
@@ -106,6 +110,9 @@ def customer(customer_id: int) -> Any:
 @bp.post("/customers/<int:customer_id>")
 def edit_customer(customer_id: int) -> Any:
     """Edit with a reason; a new name or credit code like another customer's asks to confirm."""
+    from lims.auth.services import require
+
+    require(current_user(), "customer.manage")  # before the duplicate check, as on creation
     db = get_session()
     data, values = form(), _customer_inputs()
     current = refdata.get_customer(db, customer_id)

@@ -115,7 +115,7 @@ def scan() -> Any:
     case, with whatever a barcode scanner adds around it (spaces, a trailing Enter)."""
     from flask_babel import gettext
 
-    q = (request.args.get("q") or "").strip()
+    q = listing.text_arg(request.args, "q", max_len=200)
     if not q:
         return redirect(url_for("samples.index"), code=303)
     db, key = get_session(), q.upper()
@@ -248,7 +248,9 @@ def grid_rows(form_data: Any) -> dict[int, dict[str, str]]:
     rows: dict[int, dict[str, str]] = {}
     for key, value in form_data.items():
         field, _, cid = key.rpartition("-")
-        if field in GRID_FIELDS and cid.isdigit():
+        # ASCII digits only, at most 9: "²" passes isdigit() but not int(), and an id past the
+        # database's integer range would be a driver error, not the user's mistake.
+        if field in GRID_FIELDS and cid.isascii() and cid.isdigit() and len(cid) <= 9:
             rows.setdefault(int(cid), {})[field] = value.strip()
     return {cid: row for cid, row in rows.items() if row.get("value")}
 
@@ -306,13 +308,20 @@ LABEL_SIZES = {"50x30": "50×30 mm", "40x30": "40×30 mm", "70x40": "70×40 mm",
 
 
 def _label_pdf(numbers: list[str], size: Any, filename: str) -> Any:
-    from lims.samples.labels import Label, render_labels, size_of
+    from lims.samples.labels import MAX_LABELS, Label, render_labels, size_of
 
+    # Bounds and size checked before any lookup: ?numbers= with thousands of entries must not
+    # cost thousands of queries before being refused (issue 11 §4).
+    if not numbers:
+        raise InvalidInput("no sample to label", field="numbers")
+    if len(numbers) > MAX_LABELS:
+        raise InvalidInput(f"at most {MAX_LABELS} labels at once", field="numbers")
+    chosen = size_of(size)
     db = get_session()
     found = [services.get_sample(db, n) for n in numbers]
     pdf = render_labels([Label(number=s.number, name=s.description,
                                registered=local_time(s.registered_at, "%Y-%m-%d"))
-                         for s in found], size_of(size), font_dir=settings().font_path)
+                         for s in found], chosen, font_dir=settings().font_path)
     return Response(pdf, mimetype="application/pdf", headers={
         "Content-Disposition": f'inline; filename="{filename}"'})
 
@@ -327,7 +336,8 @@ def label(number: str) -> Any:
 @bp.get("/labels.pdf")
 def labels() -> Any:
     """Labels of several samples, ``?numbers=A,B`` (any case, in that order)."""
-    numbers = [n.strip() for n in (request.args.get("numbers") or "").split(",") if n.strip()]
+    raw = listing.text_arg(request.args, "numbers", max_len=200_000)
+    numbers = [n.strip() for n in raw.split(",") if n.strip()]
     return _label_pdf(numbers, request.args.get("size"), "labels.pdf")
 
 

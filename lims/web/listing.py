@@ -196,8 +196,20 @@ def _contains_text_sqlite(element: contains_text, compiler: Any, **kw: Any) -> s
     return str(compiler.process(element.column.like(element.pattern, escape="\\"), **kw))
 
 
-def search_term(args: Mapping[str, str], name: str = "q") -> str:
+def text_arg(args: Mapping[str, str], name: str, *, max_len: int = 100) -> str:
+    """A free-text query argument, stripped. Control characters are refused: no number, name
+    or search has one, and PostgreSQL cannot compare text holding a NUL (a driver error, a
+    500, instead of the user's mistake named)."""
     term = (args.get(name) or "").strip()
+    if any(ord(c) < 32 or ord(c) == 0x7F for c in term):
+        raise InvalidInput(f"{name} must not contain control characters", field=name)
+    if len(term) > max_len:
+        raise InvalidInput(f"{name} must be at most {max_len} characters", field=name)
+    return term
+
+
+def search_term(args: Mapping[str, str], name: str = "q") -> str:
+    term = text_arg(args, name, max_len=10_000)
     if len(term) > 100:
         raise InvalidInput("search text must be at most 100 characters", field=name)
     return term
@@ -276,8 +288,8 @@ def export_format(args: Mapping[str, str]) -> str | None:
 
 
 def _rows(session: Session, query: Select[Any], columns: Sequence[Column],
-          scalars: bool) -> Iterator[list[object]]:
-    result = session.execute(query.limit(MAX_EXPORT).execution_options(yield_per=1000))
+          scalars: bool, max_rows: int) -> Iterator[list[object]]:
+    result = session.execute(query.limit(max_rows).execution_options(yield_per=1000))
     for row in result:
         item = row[0] if scalars else row
         yield [_cell(c.value(item)) for c in columns]
@@ -292,10 +304,19 @@ def _cell(value: object) -> object:
 
 
 def export(session: Session, query: Select[Any], columns: Sequence[Column], fmt: str,
-           name: str, *, scalars: bool = True) -> Response:
-    """The whole filtered, sorted list as CSV (UTF-8 with BOM, so Excel reads Chinese) or XLSX."""
+           name: str, *, scalars: bool = True, max_rows: int = MAX_EXPORT) -> Response:
+    """The whole filtered, sorted list as CSV (UTF-8 with BOM, so Excel reads Chinese) or XLSX.
+
+    :raises InvalidInput: (field ``format``) the list holds more than ``max_rows`` rows: a
+        file silently cut at the bound would pass for the whole list.
+    """
+    total = count(session, query)
+    if total > max_rows:
+        raise InvalidInput(f"the list holds {total} rows, more than the {max_rows} one export "
+                           "takes: narrow it with the filters, or page through the API",
+                           field="format")
     headers = [str(c.header) for c in columns]
-    rows = _rows(session, query, columns, scalars)
+    rows = _rows(session, query, columns, scalars, max_rows)
     if fmt == "csv":
         return Response(stream_with_context(_csv(headers, rows)), mimetype="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
@@ -310,7 +331,7 @@ def _csv(headers: list[str], rows: Iterable[list[object]]) -> Iterator[str]:
     buffer.write("\ufeff")
     writer.writerow(headers)
     for i, row in enumerate(rows, 1):
-        writer.writerow([_no_formula(v) for v in row])
+        writer.writerow([no_formula(v) for v in row])
         if i % 500 == 0:
             yield buffer.getvalue()
             buffer.seek(0)
@@ -318,9 +339,11 @@ def _csv(headers: list[str], rows: Iterable[list[object]]) -> Iterator[str]:
     yield buffer.getvalue()
 
 
-def _no_formula(value: object) -> object:
-    # A cell a spreadsheet would run as a formula (CSV injection): quoted as text.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") and not _is_number(value):
+def no_formula(value: object) -> object:
+    # A cell a spreadsheet would run as a formula (CSV injection): quoted as text. Tab and
+    # carriage return lead too (OWASP, CSV injection).
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") \
+            and not _is_number(value):
         return "'" + value
     return value
 
@@ -341,8 +364,8 @@ def _xlsx(headers: list[str], rows: Iterable[list[object]], title: str) -> bytes
     sheet.append(headers)
     for row in rows:
         # Values are written as typed cells; openpyxl never evaluates a string as a formula
-        # unless it starts with "=", which _no_formula quotes.
-        sheet.append([_no_formula(v) for v in row])
+        # unless it starts with "=", which no_formula quotes.
+        sheet.append([no_formula(v) for v in row])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -50,3 +50,9 @@ def test_xlsx_round_trips_chinese_and_numbers() -> None:
     assert sheet is not None
     rows = [[c.value for c in row] for row in sheet.iter_rows()]
     assert rows == [["名称", "数"], ["湖北电缆", 3], ["'=1+1", "2"]]
+
+
+def test_csv_defuses_formulas_led_by_a_tab_or_carriage_return() -> None:
+    # OWASP CSV injection: spreadsheets skip a leading tab or CR and then run "=…".
+    text = "".join(listing._csv(["a"], [["\t=cmd|' /C calc'!A0"], ["\r@SUM(1)"]]))
+    assert "'\t=cmd" in text and "'\r@SUM(1)" in text
