@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import os
 import shutil
@@ -131,6 +132,19 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         with admin.connect() as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         admin.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _collect_leaked_connections() -> Iterator[None]:
+    """Collect garbage after each test, at a safe point.
+
+    A connection some code dropped in a reference cycle is otherwise finalised whenever the
+    collector next runs, which can be in the middle of a later ``ast.parse`` (werkzeug compiles
+    every route that way); its failed reset is logged with a traceback, and CPython 3.11 formats
+    tracebacks with ``ast`` too, which corrupts the outer parse ("AST constructor recursion
+    depth mismatch"). The leak itself still shows in the log."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture

@@ -88,8 +88,9 @@ def test_the_installed_wheel_initialises_and_seeds_an_instance(wheel, tmp_path, 
     inst = tmp_path / "inst"
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("LIMS_", "PYTHON", "VIRTUAL_ENV"))}
+    # English output to match on (the command line speaks the default zh_CN otherwise).
     env.update(LIMS_INSTANCE_PATH=str(inst), LIMS_FONT_DIR=str(font_dir),
-               LIMS_PUBLIC_URL="https://lims.example.test")
+               LIMS_PUBLIC_URL="https://lims.example.test", LIMS_DEFAULT_LOCALE="en")
 
     where = _run([str(bin_dir / "python"), "-c",
                   "import lims, lims.migrate; print(lims.__file__); "
