@@ -72,7 +72,6 @@ def _overflow(page: Any) -> int:
     return int(page.evaluate("document.documentElement.scrollWidth - window.innerWidth"))
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_grid_is_edited_in_place_at_768_px(server, browser, session, world):
     number, ids = _realistic_sample(session, world)
     page = browser.new_page(viewport={"width": 768, "height": 700})
@@ -129,7 +128,6 @@ def test_grid_is_edited_in_place_at_768_px(server, browser, session, world):
     assert _overflow(page) <= 0
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_grid_works_without_javascript(server, browser, session, world):
     number = world.new_sample(session)
     context = browser.new_context(java_script_enabled=False)
@@ -151,7 +149,6 @@ def test_grid_works_without_javascript(server, browser, session, world):
     context.close()
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_scan_a_lower_case_number_with_the_scanners_enter(server, browser, session, world):
     number = world.new_sample(session)
     page = browser.new_page()
@@ -163,7 +160,6 @@ def test_scan_a_lower_case_number_with_the_scanners_enter(server, browser, sessi
     assert number in page.inner_text("h1")
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_bench_and_public_pages_do_not_scroll_sideways(server, browser, app, session, world):
     number, _ids = _realistic_sample(session, world)
     runtime = app.extensions["lims"]

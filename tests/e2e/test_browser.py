@@ -10,7 +10,6 @@ from tests.support.world import PASSWORD
 
 pytestmark = pytest.mark.e2e
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_technician_to_signed_report_in_the_browser(server, browser, session, world,
                                                     attached_balance, tmp_path):
     page = browser.new_page()

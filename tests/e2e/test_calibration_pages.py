@@ -66,7 +66,6 @@ def standards(session: Any, world: Any) -> dict[str, Any]:
     return {"today": today}
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_quality_manager_and_auditor_pages(server, browser, app, session, world, standards,
                                            tmp_path):
     today = standards["today"]

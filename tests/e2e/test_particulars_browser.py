@@ -13,7 +13,6 @@ from tests.support.world import PASSWORD, TZ
 pytestmark = pytest.mark.e2e
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_intake_particulars_conditions_and_worded_conclusion(server, browser, session, world):
     page = browser.new_page()
     page.set_default_timeout(15000)

@@ -46,7 +46,6 @@ def _fill_row(page, i, name, due, *, method_id, priority="normal", assignee=None
 
 
 @pytest.mark.parametrize("locale", ["zh-CN", "en"])
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_register_three_samples_in_one_form_and_receive_them_together(
         server, browser, session, world, locale):
     words = WORDS[locale]
@@ -122,7 +121,6 @@ def _login_zh(page, server):
     page.wait_for_url(f"{server}/")
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_add_a_row_without_the_script_keeps_what_was_typed(server, browser, session, world):
     context = browser.new_context(java_script_enabled=False, locale="en")
     page = context.new_page()
