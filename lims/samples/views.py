@@ -22,6 +22,7 @@ from lims.samples.turnaround import local_date, turnaround
 from lims.web import listing
 from lims.web.auth import current_user, login_policy
 from lims.web.context import get_session, local_time, settings
+from lims.web.errors import localized
 from lims.web.i18n import label as shown
 from lims.web.inputs import form
 from lims.web.listing import record_id
@@ -287,7 +288,7 @@ def save_grid(number: str) -> Any:
                                                timezone=tz)
                 except _FIXABLE as exc:
                     field = exc.field if exc.field in GRID_FIELDS else "row"
-                    errors[f"{field}-{cid}"] = exc.message
+                    errors[f"{field}-{cid}"] = localized(exc.message)
             if errors:
                 raise _Rejected
     except _Rejected:
@@ -384,7 +385,7 @@ def capture(number: str) -> Any:
                                     instrument=instrument, reading=reading,
                                     timezone=settings().timezone)
     except _FIXABLE as exc:
-        return _refused(number, {f"capture-{cid}": exc.message}, {})
+        return _refused(number, {f"capture-{cid}": localized(exc.message)}, {})
     return _done(number, _("Captured %(value)s %(unit)s from %(asset)s.", value=reading.value,
                            unit=reading.unit, asset=instrument.asset_number))
 
@@ -406,7 +407,7 @@ def correct(result_id: int) -> Any:
         fields = ("value", "unit", "measured_at", "reason")
         key = f"correct-{exc.field}-{result_id}" if exc.field in fields else f"correct-{result_id}"
         entered = {f"correct-{f}-{result_id}": request.form.get(f, "") for f in fields}
-        return _refused(number, {key: exc.message}, entered)
+        return _refused(number, {key: localized(exc.message)}, entered)
     return _done(number, _("Result corrected (version %(new)s); version %(old)s is kept.",
                            new=version, old=version - 1))
 
@@ -457,7 +458,7 @@ def decide(result_id: int) -> Any:
                                            reason=data.get("reason"))
             conformity = d.conformity
     except _FIXABLE as exc:
-        return _refused(number, {f"decide-{result_id}": exc.message},
+        return _refused(number, {f"decide-{result_id}": localized(exc.message)},
                         {f"decide-reason-{result_id}": request.form.get("reason", "")})
     return _done(number, _("Conformity decided: %(conformity)s.", conformity=shown(conformity)))
 

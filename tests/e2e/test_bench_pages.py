@@ -128,6 +128,37 @@ def test_grid_is_edited_in_place_at_768_px(server, browser, session, world):
     assert _overflow(page) <= 0
 
 
+def test_grid_speaks_chinese_to_a_chinese_bench(server, browser, session, world):
+    """The same grid for a zh-CN browser: the refusal, its unit message and the notice in
+    Chinese, units as written, the typed input kept (issue 11 §1, §4)."""
+    from tests.support.world import PASSWORD
+
+    number, ids = _realistic_sample(session, world)
+    page = browser.new_page(viewport={"width": 768, "height": 700}, locale="zh-CN")
+    page.set_default_timeout(15000)
+    page.goto(f"{server}/login")
+    page.fill("input[name=username]", "tech")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form button:has-text('登录')")
+    page.wait_for_url(f"{server}/")
+    page.goto(f"{server}/samples/{number}")
+    assert _overflow(page) <= 0
+    page.fill(f"#value-{ids[2]}", "0.61")
+    page.fill(f"#unit-{ids[2]}", "kg")
+    page.press(f"#unit-{ids[2]}", "Enter")
+    expect(page.locator("#grid-error")).to_contain_text("未保存任何结果")
+    error = page.locator(f"#unit-{ids[2]}-error")
+    expect(error).to_contain_text("单位")
+    assert "kg" in error.inner_text() and "mm" in error.inner_text()
+    assert page.input_value(f"#value-{ids[2]}") == "0.61"
+    assert _results(session, number) == 0
+    page.fill(f"#unit-{ids[2]}", "mm")
+    page.press(f"#unit-{ids[2]}", "Enter")
+    expect(page.locator("#grid-notice")).to_contain_text("已记录 1 个结果")
+    assert _results(session, number) == 1
+    assert _overflow(page) <= 0
+
+
 def test_grid_works_without_javascript(server, browser, session, world):
     number = world.new_sample(session)
     context = browser.new_context(java_script_enabled=False)
