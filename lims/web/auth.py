@@ -160,4 +160,12 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _inject() -> dict[str, object]:
-        return {"user": g.get("user")}
+        user = g.get("user")
+
+        def may(action: str) -> bool:
+            """The nav offers a page only to whom its server check lets in."""
+            from lims.auth.permissions import allowed
+
+            return user is not None and allowed(user.roles, action)
+
+        return {"user": user, "may": may}

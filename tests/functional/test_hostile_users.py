@@ -228,3 +228,12 @@ def test_an_export_larger_than_its_bound_is_refused_not_cut(app: Any, session: A
         assert refused.value.field == "format" and "3 rows" in refused.value.message
         resp = listing.export(session, query, columns, "csv", "samples", max_rows=3)
         assert len("".join(resp.response).lstrip("\ufeff").splitlines()) == 4
+
+
+@pytest.mark.parametrize(("name", "offered"), [("tech", False), ("qm", True), ("auditor", True)])
+def test_the_nav_offers_the_audit_trail_only_to_whom_may_read_it(client: Any, world: Any,
+                                                                name: str, offered: bool) -> None:
+    login(client, name)
+    page = client.get("/samples").get_data(as_text=True)
+    assert ('href="/audit/"' in page) is offered
+    assert client.get("/audit/").status_code == (200 if offered else 403)
