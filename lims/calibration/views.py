@@ -345,7 +345,9 @@ def _asset_names(ids: set[int]) -> dict[int, str]:
 def _all_assets() -> list[str]:
     from lims.instruments.models import Instrument
 
+    # A retired instrument is out of service for good: never offered as a standard again.
     return list(get_session().scalars(select(Instrument.asset_number)
+                                      .where(Instrument.retired_at.is_(None))
                                       .order_by(Instrument.asset_number)))
 
 

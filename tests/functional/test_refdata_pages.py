@@ -274,3 +274,14 @@ def test_the_management_pages_are_in_chinese_for_chinese_readers(client, session
     assert "统一社会信用代码" in client.get(f"/customers/{world.customer_id}",
                                            headers=zh).get_data(as_text=True)
     assert "退役" in client.get("/instruments/EQ-1", headers=zh).get_data(as_text=True)
+
+
+def test_a_retired_instrument_is_no_longer_offered_as_a_check_standard(client, session, world):
+    login(client, "qm")
+    page = client.get("/instruments/EQ-1").get_data(as_text=True)
+    assert "<option>EQ-2</option>" in page
+    retired = client.post("/api/v1/instruments/EQ-2/retire", json={"reason": "scrapped"},
+                          headers=_bearer(session, world, "qm"))
+    assert retired.status_code == 200, retired.json
+    page = client.get("/instruments/EQ-1").get_data(as_text=True)
+    assert "<option>EQ-2</option>" not in page
