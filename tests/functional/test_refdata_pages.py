@@ -285,3 +285,12 @@ def test_a_retired_instrument_is_no_longer_offered_as_a_check_standard(client, s
     assert retired.status_code == 200, retired.json
     page = client.get("/instruments/EQ-1").get_data(as_text=True)
     assert "<option>EQ-2</option>" not in page
+
+
+def test_the_instrument_page_has_one_register_edit_and_it_carries_the_version(client, world):
+    login(client, "qm")
+    page = client.get("/instruments/EQ-1").get_data(as_text=True)
+    assert page.count('action="/instruments/EQ-1/edit"') == 1
+    form = page[page.index('action="/instruments/EQ-1/edit"'):]
+    form = form[:form.index("</form>")]
+    assert 'name="version"' in form and 'name="port"' in form
