@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from lims.auth.permissions import allowed
 from lims.db import unit_of_work, utcnow
-from lims.errors import InvalidInput, PermissionDenied
+from lims.errors import InvalidInput, PermissionDenied, msg
 from lims.samples import intake, lists, particulars, planning, services
 from lims.samples.models import Customer, TestMethod
 from lims.samples.turnaround import local_date, turnaround
@@ -99,7 +99,7 @@ def _page(values: dict[str, Any], rows: list[dict[str, Any]], *, status: int = 2
 
 def _require_register() -> None:
     if not allowed(current_user().roles, "sample.register"):
-        raise PermissionDenied("your roles do not allow 'sample.register'",
+        raise PermissionDenied(msg("your roles do not allow 'sample.register'"),
                                action="sample.register")
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from lims.auth.permissions import allowed
 from lims.calibration.work import job_of
 from lims.db import unit_of_work, utcnow
-from lims.errors import Conflict, InvalidInput
+from lims.errors import Conflict, InvalidInput, msg
 from lims.instruments.models import Instrument
 from lims.kinds import KINDS
 from lims.reports.models import Report
@@ -313,9 +313,10 @@ def _label_pdf(numbers: list[str], size: Any, filename: str) -> Any:
     # Bounds and size checked before any lookup: ?numbers= with thousands of entries must not
     # cost thousands of queries before being refused (issue 11 §4).
     if not numbers:
-        raise InvalidInput("no sample to label", field="numbers")
+        raise InvalidInput(msg("no sample to label"), field="numbers")
     if len(numbers) > MAX_LABELS:
-        raise InvalidInput(f"at most {MAX_LABELS} labels at once", field="numbers")
+        raise InvalidInput(msg("at most %(count)s labels at once", count=MAX_LABELS),
+                           field="numbers")
     chosen = size_of(size)
     db = get_session()
     found = [services.get_sample(db, n) for n in numbers]
@@ -541,7 +542,7 @@ def workflow(number: str, action: str) -> Any:
     if service is None:
         from lims.errors import NotFound
 
-        raise NotFound(f"no action {action!r}")
+        raise NotFound(msg("no action %(action)r", action=action))
     with unit_of_work(get_session()) as db:
         sample = service(db, actor=current_user(), number=number)
         flash(f"sample {number} is now {sample.status}", "ok")
