@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -45,7 +45,8 @@ def _authors(sample: Sample) -> set[int]:
     return result_authors(sample)
 
 
-def check_reviewer(actor: User, sample: Sample, *, doing: str = "review them") -> None:
+def check_reviewer(actor: User, sample: Sample, *,
+                   doing: Literal["review them", "return them"] = "review them") -> None:
     """The reviewer's rules: the role, and not having entered any result of the sample
     (ISO/IEC 17025 7.5.1: the review is by someone other than who measured).
 
@@ -53,13 +54,16 @@ def check_reviewer(actor: User, sample: Sample, *, doing: str = "review them") -
     """
     require(actor, "sample.review")
     if actor.id in _authors(sample):
-        raise SeparationOfDuties(msg("%(user)s entered results of %(number)s and may "
-                                     "not %(doing)s", user=actor.username, number=sample.number,
-                                     doing=doing), sample=sample.number)
+        # Whole sentences per action, so that the catalog translates the verb too.
+        message = (msg("%(user)s entered results of %(number)s and may not return them",
+                       user=actor.username, number=sample.number) if doing == "return them"
+                   else msg("%(user)s entered results of %(number)s and may not review them",
+                            user=actor.username, number=sample.number))
+        raise SeparationOfDuties(message, sample=sample.number)
 
 
 def check_signatory(session: Session, actor: User, sample: Sample, *,
-                    doing: str = "approve them") -> None:
+                    doing: Literal["approve them", "return them"] = "approve them") -> None:
     """The approving signatory's rules: the role, authorised for every item of the sample
     (RB/T 214 4.2.4: scope items, or fields outside the accredited scope), and neither measured
     nor reviewed it (ISO/IEC 17025 7.5.1, RB/T 214 4.5.20).
@@ -69,9 +73,12 @@ def check_signatory(session: Session, actor: User, sample: Sample, *,
     require(actor, "sample.approve")
     check_authority(session, actor=actor, items=sample_items(sample), sample=sample.number)
     if actor.id in _authors(sample) or actor.id == sample.reviewed_by_id:
-        raise SeparationOfDuties(msg("%(user)s entered or reviewed results of "
-                                     "%(number)s and may not %(doing)s", user=actor.username,
-                                     number=sample.number, doing=doing), sample=sample.number)
+        message = (msg("%(user)s entered or reviewed results of %(number)s and may not "
+                       "return them", user=actor.username, number=sample.number)
+                   if doing == "return them"
+                   else msg("%(user)s entered or reviewed results of %(number)s and may not "
+                            "approve them", user=actor.username, number=sample.number))
+        raise SeparationOfDuties(message, sample=sample.number)
 
 
 def check_issuer(session: Session, actor: User, sample: Sample) -> None:
