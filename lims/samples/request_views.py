@@ -23,6 +23,7 @@ from lims.samples.models import Customer, TestMethod
 from lims.samples.turnaround import local_date, turnaround
 from lims.web.auth import current_user
 from lims.web.context import get_session, settings
+from lims.web.errors import localized
 from lims.web.inputs import form
 
 bp = Blueprint("requests", __name__)
@@ -169,20 +170,21 @@ def _invalid(exc: InvalidInput, data: dict[str, Any], rows: list[dict[str, Any]]
              kept: list[int]) -> Any:
     """The form again, 422, with the error beside the field it names."""
     field = exc.field or ""
+    message = localized(exc.message)  # the reader's language (issue 11 §1)
     match = _SAMPLE_FIELD.match(field)
     if match and int(match.group(1)) < len(kept):
         row, name = kept[int(match.group(1))], match.group(2)
         summary = _("Sample %(row)s, %(field)s: %(message)s", row=row + 1,
-                    field=FIELD_LABELS.get(name, name), message=exc.message)
-        return _page(data, rows, status=422, row_errors={row: {name: exc.message}},
+                    field=FIELD_LABELS.get(name, name), message=message)
+        return _page(data, rows, status=422, row_errors={row: {name: message}},
                      summary=summary)
     # The page has one customer field, whichever way the customer was named.
     field = "customer" if field == "customer_id" else field
     name = "request_description" if field == "description" else field
     shown = FIELD_LABELS.get("description_request" if field == "description" else field, field)
-    summary = _("%(field)s: %(message)s", field=shown, message=exc.message) if field \
-        else exc.message
-    return _page(data, rows, status=422, errors={name: exc.message}, summary=summary)
+    summary = _("%(field)s: %(message)s", field=shown, message=message) if field \
+        else message
+    return _page(data, rows, status=422, errors={name: message}, summary=summary)
 
 
 @bp.get("/requests/<number>")

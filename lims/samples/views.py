@@ -22,6 +22,7 @@ from lims.samples.turnaround import local_date, turnaround
 from lims.web import listing
 from lims.web.auth import current_user, login_policy
 from lims.web.context import get_session, local_time, settings
+from lims.web.errors import localized
 from lims.web.i18n import label as shown
 from lims.web.inputs import form
 from lims.web.listing import record_id
@@ -169,7 +170,8 @@ def register() -> Any:
             number_format=s.sample_number_format, timezone=s.timezone,
             **{key: data.get(key, "") for key in services.SAMPLE_PARTICULARS})
         number = sample.number
-    flash(f"sample {number} registered under request {req.number}", "ok")
+    flash(_("sample %(number)s registered under request %(request)s", number=number,
+            request=req.number), "ok")
     return _back(number)
 
 
@@ -287,7 +289,7 @@ def save_grid(number: str) -> Any:
                                                timezone=tz)
                 except _FIXABLE as exc:
                     field = exc.field if exc.field in GRID_FIELDS else "row"
-                    errors[f"{field}-{cid}"] = exc.message
+                    errors[f"{field}-{cid}"] = localized(exc.message)
             if errors:
                 raise _Rejected
     except _Rejected:
@@ -347,7 +349,7 @@ def receive(number: str) -> Any:
     with unit_of_work(get_session()) as db:
         services.receive_sample(db, actor=current_user(), number=number,
                                 condition=form().get("condition"))
-    flash("receipt recorded", "ok")
+    flash(_("receipt recorded"), "ok")
     return _back(number)
 
 
@@ -385,7 +387,7 @@ def capture(number: str) -> Any:
                                     instrument=instrument, reading=reading,
                                     timezone=settings().timezone)
     except _FIXABLE as exc:
-        return _refused(number, {f"capture-{cid}": exc.message}, {})
+        return _refused(number, {f"capture-{cid}": localized(exc.message)}, {})
     return _done(number, _("Captured %(value)s %(unit)s from %(asset)s.", value=reading.value,
                            unit=reading.unit, asset=instrument.asset_number))
 
@@ -407,7 +409,7 @@ def correct(result_id: int) -> Any:
         fields = ("value", "unit", "measured_at", "reason")
         key = f"correct-{exc.field}-{result_id}" if exc.field in fields else f"correct-{result_id}"
         entered = {f"correct-{f}-{result_id}": request.form.get(f, "") for f in fields}
-        return _refused(number, {key: exc.message}, entered)
+        return _refused(number, {key: localized(exc.message)}, entered)
     return _done(number, _("Result corrected (version %(new)s); version %(old)s is kept.",
                            new=version, old=version - 1))
 
@@ -422,8 +424,9 @@ def approve(number: str) -> Any:
                                          conclusion=request.form.get("conclusion") or None,
                                          conclusion_reason=request.form.get(
                                              "conclusion_reason") or None)
-        flash(f"sample {number} is now {sample.status}: approved and signed by "
-              f"{current_user().full_name}", "ok")
+        flash(_("sample %(number)s is now %(status)s: approved and signed by %(name)s",
+                number=number, status=shown(sample.status), name=current_user().full_name),
+              "ok")
     return _back(number)
 
 
@@ -441,7 +444,7 @@ def conditions(number: str, method_id: int) -> Any:
         services.record_conditions(db, actor=current_user(), number=number,
                                    method_id=method_id, conditions=rows or None,
                                    deviation=data.get("deviation") or None)
-    flash("conditions recorded", "ok")
+    flash(_("conditions recorded"), "ok")
     return _back(number)
 
 
@@ -458,7 +461,7 @@ def decide(result_id: int) -> Any:
                                            reason=data.get("reason"))
             conformity = d.conformity
     except _FIXABLE as exc:
-        return _refused(number, {f"decide-{result_id}": exc.message},
+        return _refused(number, {f"decide-{result_id}": localized(exc.message)},
                         {f"decide-reason-{result_id}": request.form.get("reason", "")})
     return _done(number, _("Conformity decided: %(conformity)s.", conformity=shown(conformity)))
 
@@ -531,7 +534,8 @@ def create_method() -> Any:
                                    title=data.get("title"), field=data.get("field"),
                                    clause=data.get("clause", ""), characteristics=characteristics,
                                    requires_conditions=bool(data.get("requires_conditions")))
-        flash(f"method {m.code} created with {len(m.characteristics)} characteristics", "ok")
+        flash(_("method %(code)s created with %(count)s characteristics", code=m.code,
+                count=len(m.characteristics)), "ok")
     return redirect(url_for("samples.methods"), code=303)
 
 
@@ -545,5 +549,6 @@ def workflow(number: str, action: str) -> Any:
         raise NotFound(msg("no action %(action)r", action=action))
     with unit_of_work(get_session()) as db:
         sample = service(db, actor=current_user(), number=number)
-        flash(f"sample {number} is now {sample.status}", "ok")
+        flash(_("sample %(number)s is now %(status)s", number=number,
+                status=shown(sample.status)), "ok")
     return _back(number)

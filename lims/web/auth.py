@@ -36,7 +36,7 @@ from lims.auth.sessions import (
 from lims.db import storage_error, unit_of_work, utcnow
 from lims.errors import Unauthenticated, msg
 from lims.web.context import get_session, settings
-from lims.web.errors import respond, wants_json
+from lims.web.errors import localized, respond, wants_json
 from lims.web.inputs import apply_upload_limit
 
 log = logging.getLogger(__name__)
@@ -134,7 +134,7 @@ def _too_many_attempts(exc: TooManyAttempts) -> Any:
         response = jsonify(error={"code": exc.code, "message": exc.message, "field": exc.field})
     else:
         response = make_response(render_template(
-            "auth/login.html", message=exc.message, next=request.form.get("next", "")))
+            "auth/login.html", message=localized(exc.message), next=request.form.get("next", "")))
     response.status_code = 429
     response.headers["Retry-After"] = str(exc.retry_after)
     return response

@@ -43,8 +43,9 @@ def test_a_second_receipt_is_refused_in_chinese_naming_the_states(client: Any,
     token = csrf(client)
     number = _register(client, world, token)
     detail = f"/samples/{number}"
-    first = client.post(f"{detail}/receive", data={"csrf_token": token, "condition": "ok"})
-    assert first.status_code == 303
+    first = client.post(f"{detail}/receive", data={"csrf_token": token, "condition": "ok"},
+                        headers=ZH, follow_redirects=True)
+    assert "样品接收已记录" in first.get_data(as_text=True)
     again = client.post(f"{detail}/receive", data={"csrf_token": token, "condition": "ok"},
                         headers={**ZH, "Referer": f"http://localhost{detail}"},
                         follow_redirects=True)
@@ -68,6 +69,11 @@ def test_a_duplicate_result_is_refused_in_chinese(client: Any, world: Any) -> No
                         follow_redirects=True)
     text = again.get_data(as_text=True)
     assert f"在 {number} 上已有结果；请改为更正该结果" in text, text.split("<main", 1)[-1][:800]
+    # The bench grid shows the refusal beside its row, in Chinese too.
+    grid = client.post(f"{detail}/grid", headers=ZH, data={
+        "csrf_token": token, f"value-{world.mass_id}": "100.01", f"unit-{world.mass_id}": "g"})
+    assert grid.status_code == 422
+    assert f"在 {number} 上已有结果；请改为更正该结果" in grid.get_data(as_text=True)
     api = client.post(f"/api/v1/samples/{number}/results", headers={**ZH, "X-CSRFToken": token},
                       json={k: v for k, v in entry.items() if k != "csrf_token"})
     assert api.status_code == 409
