@@ -314,9 +314,9 @@ def send_back(number: str) -> Any:
     with unit_of_work(get_session()) as db:
         if data.to == "review":
             if data.comments:
-                from lims.errors import InvalidInput
+                from lims.errors import InvalidInput, msg
 
-                raise InvalidInput("a return to review takes a reason, not comments per result",
+                raise InvalidInput(msg("a return to review takes a reason, not comments per result"),
                                    field="comments")
             s = workflow.return_to_review(db, actor=current_user(), number=number,
                                           reason=data.reason)

@@ -14,6 +14,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
+from lims.errors import msg
 from lims.samples.names import initials
 
 # Legal-form words that do not tell firms apart; longest first, so that 有限责任公司 goes
@@ -67,14 +68,14 @@ def credit_code_error(code: str) -> str | None:
     """Why a unified social credit code is not valid (length, alphabet, check digit of
     GB 32100-2015), or None when it is."""
     if len(code) != 18:
-        return "a unified social credit code has 18 characters"
+        return msg("a unified social credit code has 18 characters")
     if any(ch not in CREDIT_ALPHABET for ch in code):
-        return ("a unified social credit code has digits and capital letters other than "
-                "I, O, S, V, Z")
+        return msg("a unified social credit code has digits and capital letters other than "
+                   "I, O, S, V, Z")
     total = sum(CREDIT_ALPHABET.index(ch) * pow(3, i, 31) for i, ch in enumerate(code[:17]))
     check = (31 - total % 31) % 31
     if CREDIT_ALPHABET[check] != code[17]:
-        return "the check character of the unified social credit code does not match"
+        return msg("the check character of the unified social credit code does not match")
     return None
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from lims.auth.models import User
 from lims.auth.services import require
-from lims.errors import InvalidInput, NotFound
+from lims.errors import InvalidInput, NotFound, msg
 from lims.samples import services
 from lims.samples.models import Sample, TestRequest
 from lims.validate import text
@@ -42,9 +42,10 @@ def create_request_with_samples(session: Session, *, actor: User, customer_id: A
     """
     require(actor, "sample.register")
     if not isinstance(samples, list | tuple) or not samples:
-        raise InvalidInput("a request needs at least one sample", field="samples")
+        raise InvalidInput(msg("a request needs at least one sample"), field="samples")
     if len(samples) > MAX_SAMPLES:
-        raise InvalidInput(f"at most {MAX_SAMPLES} samples per request", field="samples")
+        raise InvalidInput(msg("at most %(count)s samples per request",
+                               count=MAX_SAMPLES), field="samples")
     unknown = set(request_data) - set(REQUEST_FIELDS)
     if unknown:  # a programming error at the edge, not the user's
         raise TypeError(f"unexpected request fields: {', '.join(sorted(unknown))}")
@@ -54,7 +55,7 @@ def create_request_with_samples(session: Session, *, actor: User, customer_id: A
     for i, item in enumerate(samples):
         prefix = f"samples[{i}]."
         if not isinstance(item, dict):
-            raise InvalidInput("must be an object", field=f"samples[{i}]")
+            raise InvalidInput(msg("must be an object"), field=f"samples[{i}]")
         extra = {key: item[key] for key in SAMPLE_FIELDS if item.get(key) is not None}
         services.register_sample(session, actor=actor, request_id=req.id,
                                  description=item.get("description"),
@@ -75,7 +76,7 @@ def get_request(session: Session, number: str) -> TestRequest:
         req = session.scalar(select(TestRequest).where(
             func.upper(TestRequest.number) == number.strip().upper()))
     if req is None:
-        raise NotFound(f"no request {number!r}", request=number)
+        raise NotFound(msg("no request %(number)r", number=number), request=number)
     return req
 
 
@@ -93,16 +94,17 @@ def receive_samples(session: Session, *, actor: User, request_number: str, numbe
     require(actor, "sample.receive")
     req = get_request(session, request_number)
     if not isinstance(numbers, list | tuple) or not numbers:
-        raise InvalidInput("tick at least one sample to receive", field="samples")
+        raise InvalidInput(msg("tick at least one sample to receive"), field="samples")
     if conditions is None:
         conditions = {}
     if not isinstance(conditions, dict):
-        raise InvalidInput("must map sample numbers to conditions", field="conditions")
+        raise InvalidInput(msg("must map sample numbers to conditions"), field="conditions")
     own = {s.number.upper(): s.number for s in req.samples}
     wanted: list[str] = []
     for raw in numbers:
         if not isinstance(raw, str) or raw.strip().upper() not in own:
-            raise InvalidInput(f"{str(raw)[:40]!r} is not a sample of request {req.number}",
+            raise InvalidInput(msg("%(given)r is not a sample of request %(number)s",
+                                   given=str(raw)[:40], number=req.number),
                                field="samples")
         number = own[raw.strip().upper()]
         if number not in wanted:
@@ -111,8 +113,9 @@ def receive_samples(session: Session, *, actor: User, request_number: str, numbe
              if v not in (None, "")}
     stray = set(given) - set(wanted)
     if stray:
-        raise InvalidInput(f"a condition is given for {', '.join(sorted(stray))}, which is not "
-                           "being received", field="conditions")
+        raise InvalidInput(msg("a condition is given for %(numbers)s, which is not "
+                               "being received", numbers=', '.join(sorted(stray))),
+                           field="conditions")
     common = None if condition in (None, "") else text(condition, "condition",
                                                        max_len=services.MAX_TEXT)
     received = []
@@ -121,7 +124,7 @@ def receive_samples(session: Session, *, actor: User, request_number: str, numbe
     for number in sorted(wanted):
         own_condition = given.get(number, common)
         if own_condition is None:
-            raise InvalidInput(f"give the condition on receipt of {number}",
+            raise InvalidInput(msg("give the condition on receipt of %(number)s", number=number),
                                field=f"conditions[{number}]")
         received.append(services.receive_sample(session, actor=actor, number=number,
                                                 condition=own_condition))

@@ -21,7 +21,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen import canvas
 
-from lims.errors import InvalidInput
+from lims.errors import InvalidInput, msg
 from lims.reports.render import BOLD, REGULAR, register_fonts
 
 
@@ -58,7 +58,8 @@ def size_of(value: object) -> LabelSize:
     """:raises InvalidInput: (field ``size``) not one of :data:`SIZES`."""
     key = str(value or DEFAULT_SIZE).strip().lower().replace("×", "x")
     if key not in SIZES:
-        raise InvalidInput(f"label size {value!r} is not one of {', '.join(SIZES)}", field="size")
+        raise InvalidInput(msg("label size %(value)r is not one of %(choices)s",
+                               value=value, choices=', '.join(SIZES)), field="size")
     return SIZES[key]
 
 
@@ -105,9 +106,10 @@ def _draw(c: canvas.Canvas, label: Label, x: float, y: float, size: LabelSize) -
 def render_labels(labels: Sequence[Label], size: LabelSize, *, font_dir: Path) -> bytes:
     """The PDF of ``labels``: one a page on a roll size, a grid of them on a sheet."""
     if not labels:
-        raise InvalidInput("no sample to label", field="numbers")
+        raise InvalidInput(msg("no sample to label"), field="numbers")
     if len(labels) > MAX_LABELS:
-        raise InvalidInput(f"at most {MAX_LABELS} labels at once", field="numbers")
+        raise InvalidInput(msg("at most %(count)s labels at once", count=MAX_LABELS),
+                           field="numbers")
     register_fonts(font_dir)
     buffer = io.BytesIO()
     page = (size.sheet[0] * mm, size.sheet[1] * mm) if size.sheet else (size.width * mm,

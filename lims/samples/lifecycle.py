@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-from lims.errors import SampleStateError
+from lims.errors import SampleStateError, msg
 
 
 class SampleStatus(enum.StrEnum):
@@ -67,5 +67,6 @@ def check_transition(current: str, target: SampleStatus, *, sample: str,
     if target not in table.get(state, frozenset()):
         allowed = ", ".join(sorted(table.get(state, frozenset()))) or "none (final state)"
         raise SampleStateError(
-            f"sample {sample} is {state}; it cannot become {target} (allowed next: {allowed})",
+            msg("sample %(number)s is %(status)s; it cannot become %(target)s (allowed next: "
+                "%(allowed)s)", number=sample, status=state, target=target, allowed=allowed),
             sample=sample, current=str(state), target=str(target))

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, contains_eager, lazyload
 from sqlalchemy.sql.elements import ColumnElement
 
 from lims.auth.models import User
-from lims.errors import InvalidInput
+from lims.errors import InvalidInput, msg
 from lims.samples.lifecycle import SampleStatus
 from lims.samples.models import Customer, Result, Sample, SampleTest, TestRequest
 from lims.samples.names import initials
@@ -240,7 +240,7 @@ def resolve_customer(session: Session, text: str | None, *, field: str = "custom
     """
     text = (text or "").strip()
     if not text:
-        raise InvalidInput("customer is required: type its name or pinyin initials",
+        raise InvalidInput(msg("customer is required: type its name or pinyin initials"),
                            field=field)
     if (tagged := _TAGGED.match(text)) is not None:
         found = session.get(Customer, int(tagged["id"]))
@@ -257,8 +257,9 @@ def resolve_customer(session: Session, text: str | None, *, field: str = "custom
     if len(candidates) == 1:
         return candidates[0]
     if not candidates:
-        raise InvalidInput(f"customer: no customer is named {text[:60]!r} or has those pinyin "
-                           "initials", field=field)
+        raise InvalidInput(msg("customer: no customer is named %(text)r or has those pinyin "
+                               "initials", text=text[:60]), field=field)
     names = session.scalars(select(Customer.name).where(Customer.id.in_(candidates)))
-    raise InvalidInput(f"customer: {text[:60]!r} matches several customers "
-                       f"({'; '.join(names)}); type the full name", field=field)
+    raise InvalidInput(msg("customer: %(text)r matches several customers "
+                           "(%(names)s); type the full name",
+                           text=text[:60], names='; '.join(names)), field=field)

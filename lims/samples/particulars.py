@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from lims import kinds
-from lims.errors import InvalidInput
+from lims.errors import InvalidInput, msg
 from lims.kinds import judge
 
 # 检验类别: a closed set, each with its Chinese and English label as the report prints them.
@@ -33,7 +33,8 @@ def inspection_type(value: Any, field: str = "inspection_type") -> str:
     if value in (None, ""):
         return "commissioned"
     if value not in INSPECTION_TYPES:
-        raise InvalidInput(f"must be one of {', '.join(INSPECTION_TYPES)}", field=field)
+        raise InvalidInput(msg("must be one of %(choices)s",
+                               choices=', '.join(INSPECTION_TYPES)), field=field)
     return str(value)
 
 
@@ -60,21 +61,24 @@ def parse_conditions(raw: Any, field: str = "conditions") -> list[dict[str, str]
     :raises UnitMismatch: a unit not of the kind (naming the unit and the kind).
     """
     if not isinstance(raw, list | tuple) or not raw:
-        raise InvalidInput("give at least one condition", field=field)
+        raise InvalidInput(msg("give at least one condition"), field=field)
     if len(raw) > len(CONDITION_KINDS):
-        raise InvalidInput(f"at most {len(CONDITION_KINDS)} conditions", field=field)
+        raise InvalidInput(msg("at most %(count)s conditions", count=len(CONDITION_KINDS)),
+                           field=field)
     out: list[dict[str, str]] = []
     seen: set[str] = set()
     for i, item in enumerate(raw):
         prefix = f"{field}[{i}]"
         if not isinstance(item, dict):
-            raise InvalidInput("must be an object", field=prefix)
+            raise InvalidInput(msg("must be an object"), field=prefix)
         kind_id = item.get("kind")
         if kind_id not in CONDITION_KINDS:
-            raise InvalidInput(f"must be one of {', '.join(CONDITION_KINDS)}",
+            raise InvalidInput(msg("must be one of %(choices)s",
+                                   choices=', '.join(CONDITION_KINDS)),
                                field=f"{prefix}.kind")
         if kind_id in seen:
-            raise InvalidInput(f"{kind_id} is given twice", field=f"{prefix}.kind")
+            raise InvalidInput(msg("%(kind)s is given twice", kind=kind_id),
+                               field=f"{prefix}.kind")
         seen.add(kind_id)
         kind = kinds.get(kind_id, field=f"{prefix}.kind")
         value = kinds.values.written(item.get("value"), f"{prefix}.value")

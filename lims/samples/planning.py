@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lims.auth.models import Role, User
-from lims.errors import InvalidInput
+from lims.errors import InvalidInput, msg
 from lims.validate import as_id, date, text
 
 # 样品来源: brought or sent by the customer (送样), or drawn by the lab's own sampler (抽样);
@@ -29,7 +29,8 @@ def acquisition(value: Any, field: str = "acquisition") -> str:
     if value in (None, ""):
         return "delivered"
     if value not in ACQUISITIONS:
-        raise InvalidInput(f"must be one of {', '.join(ACQUISITIONS)}", field=field)
+        raise InvalidInput(msg("must be one of %(choices)s",
+                               choices=', '.join(ACQUISITIONS)), field=field)
     return str(value)
 
 
@@ -41,7 +42,8 @@ def priority(value: Any, field: str = "priority") -> str:
     if value in (None, ""):
         return "normal"
     if value not in PRIORITIES:
-        raise InvalidInput(f"must be one of {', '.join(PRIORITIES)}", field=field)
+        raise InvalidInput(msg("must be one of %(choices)s", choices=', '.join(PRIORITIES)),
+                           field=field)
     return str(value)
 
 
@@ -53,7 +55,8 @@ def due_date(value: Any, *, registered_on: dt.date, field: str = "due_date") -> 
     """
     day = date(value, field, required=False)
     if day is not None and day < registered_on:
-        raise InvalidInput(f"due date {day} is before the registration date {registered_on}",
+        raise InvalidInput(msg("due date %(due)s is before the registration date %(registered)s",
+                               due=day, registered=registered_on),
                            field=field)
     return day
 
@@ -76,11 +79,11 @@ def assignee(session: Session, value: Any, *, field: str = "assignee_id",
     else:
         return None
     if user is None:
-        raise InvalidInput(f"no user {shown!r}", field=field)
+        raise InvalidInput(msg("no user %(user)r", user=shown), field=field)
     if not user.active:
-        raise InvalidInput(f"{user.username} is not active", field=field)
+        raise InvalidInput(msg("%(user)s is not active", user=user.username), field=field)
     if Role.TECHNICIAN not in user.roles:
-        raise InvalidInput(f"{user.username} is not a technician", field=field)
+        raise InvalidInput(msg("%(user)s is not a technician", user=user.username), field=field)
     return user
 
 

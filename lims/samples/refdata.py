@@ -25,7 +25,7 @@ from lims.auth.models import User
 from lims.auth.services import require
 from lims.db import utcnow
 from lims.edits import check_version, reason_of
-from lims.errors import Conflict, InvalidInput, NotFound
+from lims.errors import Conflict, InvalidInput, NotFound, msg
 from lims.kinds import judge
 from lims.samples import duplicates
 from lims.samples.models import (
@@ -49,8 +49,8 @@ def _locked(session: Session, model: type[R], record_id: Any, field: str) -> R:
     found = session.scalar(select(model).where(model.id == as_id(record_id, field))
                            .with_for_update().execution_options(populate_existing=True))
     if found is None:
-        raise NotFound(f"no {model.__tablename__.rstrip('s').replace('_', ' ')} "
-                       f"with id {record_id}")
+        raise NotFound(msg("no %(record)s with id %(id)s",
+                           record=model.__tablename__.rstrip('s').replace('_', ' '), id=record_id))
     return found
 
 
@@ -81,7 +81,7 @@ def customer_duplicates(session: Session, *, name: str, credit_code: str = "",
 def get_customer(session: Session, customer_id: Any) -> Customer:
     customer = session.get(Customer, as_id(customer_id, "customer_id"))
     if customer is None:
-        raise NotFound(f"no customer with id {customer_id}")
+        raise NotFound(msg("no customer with id %(id)s", id=customer_id))
     return customer
 
 
@@ -113,7 +113,8 @@ def update_customer(session: Session, *, actor: User, customer_id: Any, data: di
     customer = _locked(session, Customer, customer_id, "customer_id")
     check_version(customer.version, version, f"customer {customer.name}")
     if customer.retired_at is not None:
-        raise Conflict(f"customer {customer.name} is retired; its record is kept as it was")
+        raise Conflict(msg("customer %(name)s is retired; its record is kept as it was",
+                           name=customer.name))
     before = snapshot(customer)
     for key, max_len in CUSTOMER_FIELDS.items():
         if key in data:
@@ -125,7 +126,7 @@ def update_customer(session: Session, *, actor: User, customer_id: Any, data: di
     after = snapshot(customer)
     if {k: v for k, v in after.items() if k != "version"} == \
             {k: v for k, v in before.items() if k != "version"}:
-        raise InvalidInput("nothing was changed", field="name")
+        raise InvalidInput(msg("nothing was changed"), field="name")
     customer.version += 1
     session.flush()
     record(session, actor=actor, action="customer.update", entity_type="customers",
@@ -141,7 +142,7 @@ def retire_customer(session: Session, *, actor: User, customer_id: Any, reason: 
     customer = _locked(session, Customer, customer_id, "customer_id")
     check_version(customer.version, version, f"customer {customer.name}")
     if customer.retired_at is not None:
-        raise Conflict(f"customer {customer.name} is already retired")
+        raise Conflict(msg("customer %(name)s is already retired", name=customer.name))
     before = snapshot(customer)
     customer.retired_at, customer.retired_by_id, customer.retired_reason = utcnow(), actor.id, why
     customer.version += 1
@@ -156,7 +157,7 @@ def retire_customer(session: Session, *, actor: User, customer_id: Any, reason: 
 def get_method(session: Session, method_id: Any) -> TestMethod:
     method = session.get(TestMethod, as_id(method_id, "method_id"))
     if method is None:
-        raise NotFound(f"no method with id {method_id}")
+        raise NotFound(msg("no method with id %(id)s", id=method_id))
     return method
 
 
@@ -212,7 +213,8 @@ def update_method(session: Session, *, actor: User, method_id: Any, data: dict[s
     method = _locked(session, TestMethod, method_id, "method_id")
     check_version(method.version, version, f"method {method.code}")
     if method.retired_at is not None:
-        raise Conflict(f"method {method.code} is retired; its record is kept as it was")
+        raise Conflict(msg("method %(code)s is retired; its record is kept as it was",
+                           code=method.code))
     before = _method_state(method)
     if "title" in data:
         method.title = text(data["title"], "title")
@@ -222,22 +224,24 @@ def update_method(session: Session, *, actor: User, method_id: Any, data: dict[s
         method.field = text(data["field"], "field", max_len=80)
     if "requires_conditions" in data:
         if not isinstance(data["requires_conditions"], bool):
-            raise InvalidInput("must be true or false", field="requires_conditions")
+            raise InvalidInput(msg("must be true or false"), field="requires_conditions")
         method.requires_conditions = data["requires_conditions"]
     specs = data.get("characteristics") or []
     if not isinstance(specs, list | tuple) or len(specs) > 200:
-        raise InvalidInput("must be a list of up to 200 characteristics", field="characteristics")
+        raise InvalidInput(msg("must be a list of up to 200 characteristics"),
+                           field="characteristics")
     used = results_by_characteristic(session, method)
     existing = {c.id: c for c in method.characteristics}
     for i, spec in enumerate(specs):
         prefix = f"characteristics[{i}]"
         if not isinstance(spec, dict):
-            raise InvalidInput("must be an object", field=prefix)
+            raise InvalidInput(msg("must be an object"), field=prefix)
         ch: Characteristic | None = None
         if spec.get("id") not in (None, ""):
             ch = existing.get(as_id(spec["id"], f"{prefix}.id"))
             if ch is None:
-                raise InvalidInput("not a characteristic of this method", field=f"{prefix}.id")
+                raise InvalidInput(msg("not a characteristic of this method"),
+                                   field=f"{prefix}.id")
         merged = _as_declared(ch) if ch is not None else {}
         merged.update({k: spec[k] for k in SPEC_KEYS if k in spec})
         name = text(spec.get("name", ch.name if ch else None), f"{prefix}.name", max_len=120)
@@ -250,9 +254,10 @@ def update_method(session: Session, *, actor: User, method_id: Any, data: dict[s
             for key in ("unit", "kind"):
                 if getattr(declared, key) != getattr(ch, key):
                     raise Conflict(
-                        f"{ch.name} has {used[ch.id]} recorded result(s) in {ch.unit_text} "
-                        f"({ch.kind}); its {key} cannot change — add a new characteristic "
-                        "instead", field=f"{prefix}.{key}")
+                        msg("%(characteristic)s has %(count)s recorded result(s) in %(unit)s "
+                            "(%(kind)s); its %(key)s cannot change — add a new characteristic "
+                            "instead", characteristic=ch.name, count=used[ch.id],
+                            unit=ch.unit_text, kind=ch.kind, key=key), field=f"{prefix}.{key}")
         ch.name = name
         for key, value in dataclasses.asdict(declared).items():
             setattr(ch, key, value)
@@ -260,7 +265,7 @@ def update_method(session: Session, *, actor: User, method_id: Any, data: dict[s
     after = _method_state(method)
     if {k: v for k, v in after.items() if k != "version"} == \
             {k: v for k, v in before.items() if k != "version"}:
-        raise InvalidInput("nothing was changed", field="title")
+        raise InvalidInput(msg("nothing was changed"), field="title")
     method.version += 1
     session.flush()
     record(session, actor=actor, action="method.update", entity_type="test_methods",
@@ -277,7 +282,7 @@ def retire_method(session: Session, *, actor: User, method_id: Any, reason: Any,
     method = _locked(session, TestMethod, method_id, "method_id")
     check_version(method.version, version, f"method {method.code}")
     if method.retired_at is not None:
-        raise Conflict(f"method {method.code} is already retired")
+        raise Conflict(msg("method %(code)s is already retired", code=method.code))
     before = snapshot(method)
     method.retired_at, method.retired_by_id, method.retired_reason = utcnow(), actor.id, why
     method.version += 1

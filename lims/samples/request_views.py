@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from lims.auth.permissions import allowed
 from lims.db import unit_of_work, utcnow
-from lims.errors import InvalidInput, PermissionDenied
+from lims.errors import InvalidInput, PermissionDenied, msg
 from lims.samples import intake, lists, particulars, planning, services
 from lims.samples.models import Customer, TestMethod
 from lims.samples.turnaround import local_date, turnaround
@@ -100,7 +100,7 @@ def _page(values: dict[str, Any], rows: list[dict[str, Any]], *, status: int = 2
 
 def _require_register() -> None:
     if not allowed(current_user().roles, "sample.register"):
-        raise PermissionDenied("your roles do not allow 'sample.register'",
+        raise PermissionDenied(msg("your roles do not allow 'sample.register'"),
                                action="sample.register")
 
 
@@ -170,20 +170,21 @@ def _invalid(exc: InvalidInput, data: dict[str, Any], rows: list[dict[str, Any]]
              kept: list[int]) -> Any:
     """The form again, 422, with the error beside the field it names."""
     field = exc.field or ""
+    message = localized(exc.message)  # the reader's language (issue 11 §1)
     match = _SAMPLE_FIELD.match(field)
     if match and int(match.group(1)) < len(kept):
         row, name = kept[int(match.group(1))], match.group(2)
         summary = _("Sample %(row)s, %(field)s: %(message)s", row=row + 1,
-                    field=FIELD_LABELS.get(name, name), message=localized(exc.message))
-        return _page(data, rows, status=422, row_errors={row: {name: localized(exc.message)}},
+                    field=FIELD_LABELS.get(name, name), message=message)
+        return _page(data, rows, status=422, row_errors={row: {name: message}},
                      summary=summary)
     # The page has one customer field, whichever way the customer was named.
     field = "customer" if field == "customer_id" else field
     name = "request_description" if field == "description" else field
     shown = FIELD_LABELS.get("description_request" if field == "description" else field, field)
-    summary = _("%(field)s: %(message)s", field=shown, message=localized(exc.message)) if field \
-        else localized(exc.message)
-    return _page(data, rows, status=422, errors={name: localized(exc.message)}, summary=summary)
+    summary = _("%(field)s: %(message)s", field=shown, message=message) if field \
+        else message
+    return _page(data, rows, status=422, errors={name: message}, summary=summary)
 
 
 @bp.get("/requests/<number>")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,7 +24,7 @@ from lims.audit.services import record, snapshot
 from lims.auth.models import User
 from lims.auth.permissions import allowed
 from lims.auth.services import require
-from lims.errors import InvalidInput, NotTheApprover, PermissionDenied, SeparationOfDuties
+from lims.errors import InvalidInput, NotTheApprover, PermissionDenied, SeparationOfDuties, msg
 from lims.samples.lifecycle import SampleStatus, check_transition
 from lims.samples.models import ReviewComment, Sample
 from lims.validate import as_id, text
@@ -45,7 +45,8 @@ def _authors(sample: Sample) -> set[int]:
     return result_authors(sample)
 
 
-def check_reviewer(actor: User, sample: Sample, *, doing: str = "review them") -> None:
+def check_reviewer(actor: User, sample: Sample, *,
+                   doing: Literal["review them", "return them"] = "review them") -> None:
     """The reviewer's rules: the role, and not having entered any result of the sample
     (ISO/IEC 17025 7.5.1: the review is by someone other than who measured).
 
@@ -53,12 +54,16 @@ def check_reviewer(actor: User, sample: Sample, *, doing: str = "review them") -
     """
     require(actor, "sample.review")
     if actor.id in _authors(sample):
-        raise SeparationOfDuties(f"{actor.username} entered results of {sample.number} and may "
-                                 f"not {doing}", sample=sample.number)
+        # Whole sentences per action, so that the catalog translates the verb too.
+        message = (msg("%(user)s entered results of %(number)s and may not return them",
+                       user=actor.username, number=sample.number) if doing == "return them"
+                   else msg("%(user)s entered results of %(number)s and may not review them",
+                            user=actor.username, number=sample.number))
+        raise SeparationOfDuties(message, sample=sample.number)
 
 
 def check_signatory(session: Session, actor: User, sample: Sample, *,
-                    doing: str = "approve them") -> None:
+                    doing: Literal["approve them", "return them"] = "approve them") -> None:
     """The approving signatory's rules: the role, authorised for every item of the sample
     (RB/T 214 4.2.4: scope items, or fields outside the accredited scope), and neither measured
     nor reviewed it (ISO/IEC 17025 7.5.1, RB/T 214 4.5.20).
@@ -68,8 +73,12 @@ def check_signatory(session: Session, actor: User, sample: Sample, *,
     require(actor, "sample.approve")
     check_authority(session, actor=actor, items=sample_items(sample), sample=sample.number)
     if actor.id in _authors(sample) or actor.id == sample.reviewed_by_id:
-        raise SeparationOfDuties(f"{actor.username} entered or reviewed results of "
-                                 f"{sample.number} and may not {doing}", sample=sample.number)
+        message = (msg("%(user)s entered or reviewed results of %(number)s and may not "
+                       "return them", user=actor.username, number=sample.number)
+                   if doing == "return them"
+                   else msg("%(user)s entered or reviewed results of %(number)s and may not "
+                            "approve them", user=actor.username, number=sample.number))
+        raise SeparationOfDuties(message, sample=sample.number)
 
 
 def check_issuer(session: Session, actor: User, sample: Sample) -> None:
@@ -81,13 +90,15 @@ def check_issuer(session: Session, actor: User, sample: Sample) -> None:
     """
     require(actor, "report.issue")
     if actor.id in _authors(sample) or actor.id == sample.reviewed_by_id:
-        raise SeparationOfDuties(f"{actor.username} entered or reviewed results of "
-                                 f"{sample.number} and may not issue its report",
+        raise SeparationOfDuties(msg("%(user)s entered or reviewed results of "
+                                     "%(number)s and may not issue its report",
+                                     user=actor.username, number=sample.number),
                                  sample=sample.number)
     check_authority(session, actor=actor, items=sample_items(sample), sample=sample.number)
     if sample.approved_by_id != actor.id:
-        raise NotTheApprover(f"{sample.number} was approved by another signatory; only they "
-                             "can sign its report", sample=sample.number)
+        raise NotTheApprover(msg("%(number)s was approved by another signatory; only they "
+                                 "can sign its report",
+                                 number=sample.number), sample=sample.number)
 
 
 def permitted(session: Session, actor: User, sample: Sample) -> dict[str, bool]:
@@ -121,13 +132,13 @@ def _parse_comments(comments: Any) -> list[tuple[int, str]]:
     if comments in (None, ""):
         return []
     if not isinstance(comments, list | tuple):
-        raise InvalidInput("must be a list of {result_id, comment}", field="comments")
+        raise InvalidInput(msg("must be a list of {result_id, comment}"), field="comments")
     if len(comments) > MAX_COMMENTS:
-        raise InvalidInput(f"at most {MAX_COMMENTS} comments", field="comments")
+        raise InvalidInput(msg("at most %(count)s comments", count=MAX_COMMENTS), field="comments")
     parsed = []
     for i, item in enumerate(comments):
         if not isinstance(item, dict):
-            raise InvalidInput("must be an object", field=f"comments[{i}]")
+            raise InvalidInput(msg("must be an object"), field=f"comments[{i}]")
         parsed.append((as_id(item.get("result_id"), f"comments[{i}].result_id"),
                        text(item.get("comment"), f"comments[{i}].comment",
                             max_len=MAX_COMMENT, multiline=True)))
@@ -150,7 +161,7 @@ def return_to_testing(session: Session, *, actor: User, number: str, comments: A
     parsed = _parse_comments(comments)
     why = text(reason, "reason", required=False, max_len=MAX_COMMENT, multiline=True)
     if not parsed and not why:
-        raise InvalidInput("say what to correct: a comment on a result, or a reason",
+        raise InvalidInput(msg("say what to correct: a comment on a result, or a reason"),
                            field="comments")
     sample = _locked(session, number)
     check_transition(sample.status, SampleStatus.IN_TESTING, sample=sample.number,
@@ -159,8 +170,9 @@ def return_to_testing(session: Session, *, actor: User, number: str, comments: A
     current = {r.id: r for t in sample.tests for r in t.current_results().values()}
     for i, (rid, _comment) in enumerate(parsed):
         if rid not in current:
-            raise InvalidInput(f"result {rid} is not a current result of sample "
-                               f"{sample.number}", field=f"comments[{i}].result_id")
+            raise InvalidInput(msg("result %(result)s is not a current result of sample "
+                                   "%(number)s", result=rid, number=sample.number),
+                               field=f"comments[{i}].result_id")
     rows = [ReviewComment(sample_id=sample.id, result_id=rid, result_version=current[rid].version,
                           stage=FROM_REVIEW, comment=comment, author_id=actor.id)
             for rid, comment in parsed]

@@ -34,6 +34,7 @@ from lims.errors import (
     SampleStateError,
     SeparationOfDuties,
     UnitMismatch,
+    msg,
 )
 from lims.instruments.capture import take_reading
 from lims.instruments.models import Instrument
@@ -105,20 +106,20 @@ def create_method(session: Session, *, actor: User, code: Any, title: Any, field
     require(actor, "method.manage")
     code = text(code, "code", max_len=80)
     if session.scalar(select(TestMethod).where(TestMethod.code == code)):
-        raise Conflict(f"method {code!r} exists", field="code")
+        raise Conflict(msg("method %(code)r exists", code=code), field="code")
     if not isinstance(characteristics, list | tuple) or not characteristics:
-        raise InvalidInput("at least one characteristic is required", field="characteristics")
+        raise InvalidInput(msg("at least one characteristic is required"), field="characteristics")
     if len(characteristics) > 200:
-        raise InvalidInput("at most 200 characteristics per method", field="characteristics")
+        raise InvalidInput(msg("at most 200 characteristics per method"), field="characteristics")
     if not isinstance(requires_conditions, bool):
-        raise InvalidInput("must be true or false", field="requires_conditions")
+        raise InvalidInput(msg("must be true or false"), field="requires_conditions")
     method = TestMethod(code=code, title=text(title, "title"), field=text(field, "field", max_len=80),
                         clause=text(clause, "clause", required=False, max_len=80),
                         requires_conditions=requires_conditions)
     for i, spec in enumerate(characteristics):
         prefix = f"characteristics[{i}]"
         if not isinstance(spec, dict):
-            raise InvalidInput("must be an object", field=prefix)
+            raise InvalidInput(msg("must be an object"), field=prefix)
         name = text(spec.get("name"), f"{prefix}.name", max_len=120)
         declared = judge.declare(
             unit=spec.get("unit"), kind=spec.get("kind"), lower_limit=spec.get("lower_limit"),
@@ -151,19 +152,21 @@ def create_request(session: Session, *, actor: User, customer_id: Any, descripti
     require(actor, "sample.register")
     customer = session.get(Customer, as_id(customer_id, "customer_id"))
     if customer is None:
-        raise InvalidInput("no such customer", field="customer_id")
+        raise InvalidInput(msg("no such customer"), field="customer_id")
     if customer.retired_at is not None:
-        raise InvalidInput(f"customer {customer.name} is retired", field="customer_id")
+        raise InvalidInput(msg("customer %(name)s is retired", name=customer.name),
+                           field="customer_id")
     rule = "simple" if decision_rule in (None, "") else decision_rule
     if rule not in RULES:
-        raise InvalidInput(f"must be one of {', '.join(RULES)}", field="decision_rule")
+        raise InvalidInput(msg("must be one of %(choices)s", choices=', '.join(RULES)),
+                           field="decision_rule")
     factor = None
     if rule != "simple":
         factor = "1" if r in (None, "") else kinds.values.written(r, "r")
         if not Decimal(0) <= kinds.values.number(factor, field="r") <= Decimal(10):
-            raise InvalidInput("a guard band factor lies between 0 and 10", field="r")
+            raise InvalidInput(msg("a guard band factor lies between 0 and 10"), field="r")
     elif r not in (None, ""):
-        raise InvalidInput("simple acceptance has no guard band", field="r")
+        raise InvalidInput(msg("simple acceptance has no guard band"), field="r")
     kind = particulars.inspection_type(inspection_type)
     standard = text(product_standard, "product_standard", required=False, max_len=300)
     supplied = text(customer_data, "customer_data", required=False, max_len=MAX_TEXT,
@@ -206,18 +209,18 @@ def register_sample(session: Session, *, actor: User, request_id: Any, descripti
     require(actor, "sample.register")
     req = session.get(TestRequest, as_id(request_id, "request_id"))
     if req is None:
-        raise InvalidInput("no such request", field="request_id")
+        raise InvalidInput(msg("no such request"), field="request_id")
     if not isinstance(method_ids, list | tuple) or not method_ids:
-        raise InvalidInput("at least one method is required", field=f"{prefix}method_ids")
+        raise InvalidInput(msg("at least one method is required"), field=f"{prefix}method_ids")
     if len(method_ids) > 200:  # PostgreSQL caps bind parameters; no sample has 200 methods
-        raise InvalidInput("at most 200 methods per sample", field=f"{prefix}method_ids")
+        raise InvalidInput(msg("at most 200 methods per sample"), field=f"{prefix}method_ids")
     ids = [as_id(m, f"{prefix}method_ids") for m in method_ids]
     methods = session.scalars(select(TestMethod).where(TestMethod.id.in_(ids))).all()
     if len({m.id for m in methods}) != len(set(ids)):
-        raise InvalidInput("unknown method id", field=f"{prefix}method_ids")
+        raise InvalidInput(msg("unknown method id"), field=f"{prefix}method_ids")
     retired = sorted(m.code for m in methods if m.retired_at is not None)
     if retired:  # withdrawn from use (ISO/IEC 17025 8.3.2 f); earlier samples keep it
-        raise InvalidInput(f"method {', '.join(retired)} is retired",
+        raise InvalidInput(msg("method %(methods)s is retired", methods=', '.join(retired)),
                            field=f"{prefix}method_ids")
     if req.decision_rule != "simple":
         # A guard band is r·U: every judged measured value needs its uncertainty (ILAC-G8 4.2).
@@ -225,9 +228,11 @@ def register_sample(session: Session, *, actor: User, request_id: Any, descripti
                    if kinds.get(ch.kind).values == "number" and ch.uncertainty is None
                    and (ch.lower_limit is not None or ch.upper_limit is not None)]
         if unknown:
-            raise InvalidInput(f"request {req.number} agreed the {req.decision_rule} decision "
-                               "rule, which needs the measurement uncertainty; none is declared "
-                               f"for {', '.join(unknown)}", field=f"{prefix}method_ids")
+            raise InvalidInput(msg("request %(number)s agreed the %(rule)s decision "
+                                   "rule, which needs the measurement uncertainty; none is declared "
+                                   "for %(characteristics)s", number=req.number,
+                                   rule=req.decision_rule, characteristics=', '.join(unknown)),
+                               field=f"{prefix}method_ids")
     raw = {"trademark": trademark, "model": model, "batch": batch, "quantity": quantity,
            "manufacturer": manufacturer}
     given = {key: text(raw[key], f"{prefix}{key}", required=False, max_len=size)
@@ -270,7 +275,7 @@ def get_sample(session: Session, number: str, *, lock: bool = False) -> Sample:
         # the exact match first keeps the usual lookup on the unique index.
         return get_sample(session, number.upper(), lock=lock)
     if sample is None:
-        raise NotFound(f"no sample {number!r}", sample=number)
+        raise NotFound(msg("no sample %(number)r", number=number), sample=number)
     return sample
 
 
@@ -314,7 +319,8 @@ def find_characteristic(sample: Sample, characteristic_id: Any
         for ch in test.method.characteristics:
             if ch.id == cid:
                 return test, ch
-    raise InvalidInput(f"characteristic {cid} is not tested on sample {sample.number}",
+    raise InvalidInput(msg("characteristic %(characteristic)s is not tested on sample %(number)s",
+                           characteristic=cid, number=sample.number),
                        field="characteristic_id")
 
 
@@ -325,7 +331,7 @@ def sample_of_result(session: Session, result_id: Any) -> str:
     """
     result = session.get(Result, as_id(result_id, "result_id"))
     if result is None:
-        raise NotFound("no such result", result=result_id)
+        raise NotFound(msg("no such result"), result=result_id)
     return result.test.sample.number
 
 
@@ -350,7 +356,8 @@ def record_result(session: Session, *, actor: User, number: str, characteristic_
     _check_results_open(sample)
     test, ch = find_characteristic(sample, characteristic_id)
     if ch.id in test.current_results():
-        raise Conflict(f"{ch.name} already has a result on {sample.number}; correct it instead",
+        raise Conflict(msg("%(characteristic)s already has a result on %(number)s; correct it instead",
+                           characteristic=ch.name, number=sample.number),
                        field="characteristic_id")
     result = _build_result(session, actor=actor, sample=sample, test=test, ch=ch, value=value,
                            unit=unit, instrument_id=instrument_id, measured_at=measured_at,
@@ -406,8 +413,10 @@ def record_reading(session: Session, *, actor: User, number: str, characteristic
     """
     _test, ch = find_characteristic(get_sample(session, number), characteristic_id)
     if not _of_kind(ch, reading.unit, reading.quantity) and reading.quantity in _TEMPERATURES:
-        raise UnitMismatch(f"{instrument.asset_number} read a {reading.quantity} in "
-                           f"{reading.unit!r}; {ch.name} is a {ch.kind}", field="unit",
+        raise UnitMismatch(msg("%(instrument)s read a %(quantity)s in "
+                               "%(unit)r; %(characteristic)s is a %(kind)s",
+                               instrument=instrument.asset_number, quantity=reading.quantity,
+                               unit=reading.unit, characteristic=ch.name, kind=ch.kind), field="unit",
                            given=reading.unit, kind=ch.kind)
     return record_result(session, actor=actor, number=number,
                          characteristic_id=characteristic_id, value=reading.value,
@@ -428,13 +437,14 @@ def correct_result(session: Session, *, actor: User, result_id: Any, value: Any,
     reason = text(reason, "reason", max_len=MAX_TEXT)
     old = session.get(Result, as_id(result_id, "result_id"))
     if old is None:
-        raise NotFound("no such result", result=result_id)
+        raise NotFound(msg("no such result"), result=result_id)
     # Lock the sample, then read the result again: a concurrent correction or review may have
     # changed both since the first read.
     sample = get_sample(session, old.test.sample.number, lock=True)
     session.refresh(old)
     if not old.is_current:
-        raise Conflict(f"result {old.id} was already corrected; correct the current version",
+        raise Conflict(msg("result %(result)s was already corrected; correct the current version",
+                           result=old.id),
                        field="result_id")
     _check_results_open(sample)
     new = _build_result(session, actor=actor, sample=sample, test=old.test,
@@ -471,10 +481,12 @@ def measurement_time(sample: Sample, measured_at: Any, *, timezone: str,
     shown = at.astimezone(ZoneInfo(timezone)).isoformat(timespec="seconds")
     if sample.received_at is not None and at < sample.received_at:
         received = sample.received_at.astimezone(ZoneInfo(timezone)).isoformat(timespec="seconds")
-        raise InvalidInput(f"measured at {shown}, before sample {sample.number} was received "
-                           f"({received})", field="measured_at", received_at=received)
+        raise InvalidInput(msg("measured at %(time)s, before sample %(number)s was received "
+                               "(%(received)s)", time=shown, number=sample.number, received=received),
+                           field="measured_at", received_at=received)
     if at > now + CLOCK_TOLERANCE:
-        raise InvalidInput(f"measured at {shown}, which is in the future", field="measured_at")
+        raise InvalidInput(msg("measured at %(time)s, which is in the future", time=shown),
+                           field="measured_at")
     return at
 
 
@@ -512,8 +524,9 @@ def _build_result(session: Session, *, actor: User, sample: Sample, test: Sample
 def _check_results_open(sample: Sample) -> None:
     if sample.status not in RESULTS_OPEN:
         raise SampleStateError(
-            f"sample {sample.number} is {sample.status}; results can be recorded or corrected "
-            f"only while it is {', '.join(sorted(RESULTS_OPEN))}",
+            msg("sample %(number)s is %(status)s; results can be recorded or corrected "
+                "only while it is %(statuses)s", number=sample.number, status=sample.status,
+                statuses=', '.join(sorted(RESULTS_OPEN))),
             sample=sample.number, current=sample.status)
 
 
@@ -535,15 +548,17 @@ def complete_testing(session: Session, *, actor: User, number: str) -> Sample:
 
     missing += missing_points(sample)
     if sample.status == SampleStatus.IN_TESTING and missing:
-        raise SampleStateError(f"sample {number} still lacks results for: {', '.join(missing)}",
+        raise SampleStateError(msg("sample %(number)s still lacks results for: %(missing)s",
+                                   number=number, missing=', '.join(missing)),
                                sample=number, missing=missing)
     unrecorded = [t.method.code for t in sample.tests
                   if t.method.requires_conditions and not t.conditions]
     if sample.status == SampleStatus.IN_TESTING and unrecorded:
         # ISO/IEC 17025 7.8.2.1 / RB/T 214 4.5.20: a method that depends on its environment
         # reports the conditions it ran under; testing is not complete without them.
-        raise SampleStateError(f"sample {number} has no environmental conditions recorded for: "
-                               f"{', '.join(unrecorded)}", sample=number, missing=unrecorded)
+        raise SampleStateError(msg("sample %(number)s has no environmental conditions recorded "
+                                   "for: %(methods)s", number=number, methods=', '.join(unrecorded)),
+                               sample=number, missing=unrecorded)
     _transition(session, sample, SampleStatus.RESULTS_COMPLETE, actor=actor,
                 action="sample.complete")
     return sample
@@ -560,8 +575,9 @@ def review_sample(session: Session, *, actor: User, number: str) -> Sample:
     if undecided:
         # ISO/IEC 17025 7.8.6.1: no report states an undecided conformity; a person resolves
         # it (a corrected result, or a decision with its reason) before the review.
-        raise Conflict(f"conformity is undecided for {', '.join(undecided)}: correct the "
-                       "result or record a decision with a reason before the review",
+        raise Conflict(msg("conformity is undecided for %(characteristics)s: correct the "
+                           "result or record a decision with a reason before the review",
+                           characteristics=', '.join(undecided)),
                        sample=number, undecided=undecided)
     _transition(session, sample, SampleStatus.REVIEWED, actor=actor, action="sample.review",
                 reviewed_at=utcnow(), reviewed_by_id=actor.id)
@@ -580,22 +596,24 @@ def decide_conformity(session: Session, *, actor: User, result_id: Any, conformi
     """
     require(actor, "sample.review")
     if conformity not in ("pass", "fail"):
-        raise InvalidInput("must be pass or fail", field="conformity")
+        raise InvalidInput(msg("must be pass or fail"), field="conformity")
     reason = text(reason, "reason", max_len=MAX_TEXT)
     result = session.get(Result, as_id(result_id, "result_id"))
     if result is None:
-        raise NotFound("no such result", result=result_id)
+        raise NotFound(msg("no such result"), result=result_id)
     sample = get_sample(session, result.test.sample.number, lock=True)
     session.refresh(result)
     _check_results_open(sample)
     if not result.is_current or result.conformity != UNDECIDED:
-        raise Conflict(f"result {result.id} is not a current undecided result",
+        raise Conflict(msg("result %(result)s is not a current undecided result", result=result.id),
                        field="result_id")
     if result.decision is not None:
-        raise Conflict(f"result {result.id} was decided already", field="result_id")
+        raise Conflict(msg("result %(result)s was decided already", result=result.id),
+                       field="result_id")
     if actor.id in result_authors(sample):
-        raise SeparationOfDuties(f"{actor.username} entered results of {sample.number} and may "
-                                 "not decide their conformity", sample=sample.number)
+        raise SeparationOfDuties(msg("%(user)s entered results of %(number)s and may "
+                                     "not decide their conformity", user=actor.username,
+                                     number=sample.number), sample=sample.number)
     decision = ConformityDecision(result_id=result.id, conformity=conformity, reason=reason,
                                   decided_by_id=actor.id)
     session.add(decision)
@@ -620,7 +638,7 @@ def record_conditions(session: Session, *, actor: User, number: str, method_id: 
     """
     require(actor, "result.record")
     if conditions in (None, "", []) and deviation in (None, ""):
-        raise InvalidInput("give the conditions or a deviation", field="conditions")
+        raise InvalidInput(msg("give the conditions or a deviation"), field="conditions")
     checked = None if conditions in (None, "", []) else particulars.parse_conditions(conditions)
     why = None if deviation in (None, "") else text(deviation, "deviation", max_len=MAX_TEXT,
                                                      multiline=True)
@@ -629,7 +647,8 @@ def record_conditions(session: Session, *, actor: User, number: str, method_id: 
     mid = as_id(method_id, "method_id")
     test = next((t for t in sample.tests if t.method_id == mid), None)
     if test is None:
-        raise InvalidInput(f"method {mid} is not tested on sample {sample.number}",
+        raise InvalidInput(msg("method %(method)s is not tested on sample %(number)s",
+                               method=mid, number=sample.number),
                            field="method_id")
     before = {"conditions": test.conditions, "deviation": test.deviation}
     if checked is not None:
@@ -680,10 +699,10 @@ def approve_sample(session: Session, *, actor: User, number: str, password: Any,
     reason = None if conclusion_reason in (None, "") else text(
         conclusion_reason, "conclusion_reason", max_len=MAX_TEXT, multiline=True)
     if worded is not None and reason is None:
-        raise InvalidInput("a conclusion worded otherwise than derived needs the reason",
+        raise InvalidInput(msg("a conclusion worded otherwise than derived needs the reason"),
                            field="conclusion_reason")
     if reason is not None and worded is None:
-        raise InvalidInput("a reason is given for no conclusion", field="conclusion")
+        raise InvalidInput(msg("a reason is given for no conclusion"), field="conclusion")
     reauthenticate(session, user=actor, password=password, meaning=APPROVAL_MEANING,
                    policy=policy)
     sample = get_sample(session, number, lock=True)

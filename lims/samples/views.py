@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from lims.auth.permissions import allowed
 from lims.calibration.work import job_of
 from lims.db import unit_of_work, utcnow
-from lims.errors import Conflict, InvalidInput
+from lims.errors import Conflict, InvalidInput, msg
 from lims.instruments.models import Instrument
 from lims.kinds import KINDS
 from lims.reports.models import Report
@@ -170,7 +170,8 @@ def register() -> Any:
             number_format=s.sample_number_format, timezone=s.timezone,
             **{key: data.get(key, "") for key in services.SAMPLE_PARTICULARS})
         number = sample.number
-    flash(f"sample {number} registered under request {req.number}", "ok")
+    flash(_("sample %(number)s registered under request %(request)s", number=number,
+            request=req.number), "ok")
     return _back(number)
 
 
@@ -314,9 +315,10 @@ def _label_pdf(numbers: list[str], size: Any, filename: str) -> Any:
     # Bounds and size checked before any lookup: ?numbers= with thousands of entries must not
     # cost thousands of queries before being refused (issue 11 §4).
     if not numbers:
-        raise InvalidInput("no sample to label", field="numbers")
+        raise InvalidInput(msg("no sample to label"), field="numbers")
     if len(numbers) > MAX_LABELS:
-        raise InvalidInput(f"at most {MAX_LABELS} labels at once", field="numbers")
+        raise InvalidInput(msg("at most %(count)s labels at once", count=MAX_LABELS),
+                           field="numbers")
     chosen = size_of(size)
     db = get_session()
     found = [services.get_sample(db, n) for n in numbers]
@@ -347,7 +349,7 @@ def receive(number: str) -> Any:
     with unit_of_work(get_session()) as db:
         services.receive_sample(db, actor=current_user(), number=number,
                                 condition=form().get("condition"))
-    flash("receipt recorded", "ok")
+    flash(_("receipt recorded"), "ok")
     return _back(number)
 
 
@@ -422,8 +424,9 @@ def approve(number: str) -> Any:
                                          conclusion=request.form.get("conclusion") or None,
                                          conclusion_reason=request.form.get(
                                              "conclusion_reason") or None)
-        flash(f"sample {number} is now {sample.status}: approved and signed by "
-              f"{current_user().full_name}", "ok")
+        flash(_("sample %(number)s is now %(status)s: approved and signed by %(name)s",
+                number=number, status=shown(sample.status), name=current_user().full_name),
+              "ok")
     return _back(number)
 
 
@@ -441,7 +444,7 @@ def conditions(number: str, method_id: int) -> Any:
         services.record_conditions(db, actor=current_user(), number=number,
                                    method_id=method_id, conditions=rows or None,
                                    deviation=data.get("deviation") or None)
-    flash("conditions recorded", "ok")
+    flash(_("conditions recorded"), "ok")
     return _back(number)
 
 
@@ -531,7 +534,8 @@ def create_method() -> Any:
                                    title=data.get("title"), field=data.get("field"),
                                    clause=data.get("clause", ""), characteristics=characteristics,
                                    requires_conditions=bool(data.get("requires_conditions")))
-        flash(f"method {m.code} created with {len(m.characteristics)} characteristics", "ok")
+        flash(_("method %(code)s created with %(count)s characteristics", code=m.code,
+                count=len(m.characteristics)), "ok")
     return redirect(url_for("samples.methods"), code=303)
 
 
@@ -542,8 +546,9 @@ def workflow(number: str, action: str) -> Any:
     if service is None:
         from lims.errors import NotFound
 
-        raise NotFound(f"no action {action!r}")
+        raise NotFound(msg("no action %(action)r", action=action))
     with unit_of_work(get_session()) as db:
         sample = service(db, actor=current_user(), number=number)
-        flash(f"sample {number} is now {sample.status}", "ok")
+        flash(_("sample %(number)s is now %(status)s", number=number,
+                status=shown(sample.status)), "ok")
     return _back(number)

@@ -34,7 +34,7 @@ from lims.auth.sessions import (
     touch_session,
 )
 from lims.db import storage_error, unit_of_work, utcnow
-from lims.errors import Unauthenticated
+from lims.errors import Unauthenticated, msg
 from lims.web.context import get_session, settings
 from lims.web.errors import localized, respond, wants_json
 from lims.web.inputs import apply_upload_limit
@@ -48,7 +48,7 @@ csrf = CSRFProtect()
 def current_user() -> User:
     user = g.get("user")
     if user is None:
-        raise Unauthenticated("log in first")
+        raise Unauthenticated(msg("log in first"))
     return user  # type: ignore[no-any-return]
 
 
@@ -85,10 +85,10 @@ def _load_user() -> None:
     if header:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthenticated("Authorization must be 'Bearer <token>'")
+            raise Unauthenticated(msg("Authorization must be 'Bearer <token>'"))
         user = user_for_token(db, token.strip())
         if user is None:
-            raise Unauthenticated("invalid or revoked API token")
+            raise Unauthenticated(msg("invalid or revoked API token"))
         g.user, g.via_token = user, True
         return
     g.via_token = False
@@ -99,7 +99,7 @@ def _load_user() -> None:
         if row is None:
             session.clear()
             if request.endpoint not in PUBLIC_ENDPOINTS:
-                raise Unauthenticated("your session has ended; log in again")
+                raise Unauthenticated(msg("your session has ended; log in again"))
         else:
             if needs_touch(row, now):
                 _touch(db, row.id, now)
@@ -107,7 +107,7 @@ def _load_user() -> None:
     elif "user_id" in session:  # a cookie from before server-side sessions
         session.clear()
     if g.user is None and request.endpoint not in PUBLIC_ENDPOINTS:
-        raise Unauthenticated("log in first")
+        raise Unauthenticated(msg("log in first"))
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         # Bearer-token requests carry no ambient credentials, so only cookie sessions need
         # CSRF protection.

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from flask import current_app, request
 from pydantic import BaseModel, ValidationError
 
-from lims.errors import BadRequest, InvalidInput
+from lims.errors import BadRequest, InvalidInput, msg
 from lims.web.api_models import QueryModel, RequestModel, error_field, error_message
 from lims.web.openapi import Operation, operation_of
 
@@ -20,15 +20,15 @@ def json_body() -> dict[str, Any]:
     :raises BadRequest: not JSON, malformed, or not an object.
     """
     if not request.is_json:
-        raise BadRequest("send a JSON object with Content-Type: application/json")
+        raise BadRequest(msg("send a JSON object with Content-Type: application/json"))
     try:
         data = request.get_json(silent=True)
     except RecursionError:  # the parser gives up on JSON nested thousands deep
-        raise BadRequest("JSON nested too deeply") from None
+        raise BadRequest(msg("JSON nested too deeply")) from None
     if data is None:
-        raise BadRequest("malformed JSON")
+        raise BadRequest(msg("malformed JSON"))
     if not isinstance(data, dict):
-        raise BadRequest("expected a JSON object")
+        raise BadRequest(msg("expected a JSON object"))
     return data
 
 

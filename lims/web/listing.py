@@ -31,7 +31,7 @@ from sqlalchemy.orm import QueryableAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 
-from lims.errors import InvalidInput
+from lims.errors import InvalidInput, msg
 
 # The id column a list's order ends with, so that pages never overlap or skip.
 Tiebreak: TypeAlias = ColumnElement[Any] | QueryableAttribute[Any]
@@ -97,18 +97,21 @@ def whole_number(args: Mapping[str, str], name: str, default: int, *, low: int,
     try:
         value = int(raw)
     except ValueError:
-        raise InvalidInput(f"{name} must be a whole number, not {raw[:20]!r}",
+        raise InvalidInput(msg("%(name)s must be a whole number, not %(raw)r",
+                               name=name, raw=raw[:20]),
                            field=name) from None
     if not low <= value <= high:
-        raise InvalidInput(f"{name} must be between {low} and {high}", field=name)
+        raise InvalidInput(msg("%(name)s must be between %(low)s and %(high)s",
+                               name=name, low=low, high=high), field=name)
     return value
 
 
 def sort_key(args: Mapping[str, str], sorts: Mapping[str, Any], default: str) -> str:
     raw = (args.get("sort") or default).strip()
     if raw.lstrip("-") not in sorts:
-        raise InvalidInput(f"sort must be one of {', '.join(sorted(sorts))} (prefix - for "
-                           f"descending), not {raw[:40]!r}", field="sort")
+        raise InvalidInput(msg("sort must be one of %(sorts)s (prefix - for "
+                               "descending), not %(raw)r",
+                               sorts=', '.join(sorted(sorts)), raw=raw[:40]), field="sort")
     return raw
 
 
@@ -202,16 +205,18 @@ def text_arg(args: Mapping[str, str], name: str, *, max_len: int = 100) -> str:
     500, instead of the user's mistake named)."""
     term = (args.get(name) or "").strip()
     if any(ord(c) < 32 or ord(c) == 0x7F for c in term):
-        raise InvalidInput(f"{name} must not contain control characters", field=name)
+        raise InvalidInput(msg("%(name)s must not contain control characters", name=name),
+                           field=name)
     if len(term) > max_len:
-        raise InvalidInput(f"{name} must be at most {max_len} characters", field=name)
+        raise InvalidInput(msg("%(name)s must be at most %(max_len)s characters",
+                               name=name, max_len=max_len), field=name)
     return term
 
 
 def search_term(args: Mapping[str, str], name: str = "q") -> str:
     term = text_arg(args, name, max_len=10_000)
     if len(term) > 100:
-        raise InvalidInput("search text must be at most 100 characters", field=name)
+        raise InvalidInput(msg("search text must be at most 100 characters"), field=name)
     return term
 
 
@@ -229,7 +234,8 @@ def choice(args: Mapping[str, str], name: str, allowed: Iterable[str]) -> str | 
         return None
     options = list(allowed)
     if raw not in options:
-        raise InvalidInput(f"{name} must be one of {', '.join(options)}, not {raw[:40]!r}",
+        raise InvalidInput(msg("%(name)s must be one of %(options)s, not %(raw)r",
+                               name=name, options=', '.join(options), raw=raw[:40]),
                            field=name)
     return raw
 
@@ -244,10 +250,12 @@ def day(args: Mapping[str, str], name: str, timezone: str, *,
     try:
         date = dt.date.fromisoformat(raw)
     except ValueError:
-        raise InvalidInput(f"{name} must be a date YYYY-MM-DD, not {raw[:20]!r}",
+        raise InvalidInput(msg("%(name)s must be a date YYYY-MM-DD, not %(raw)r",
+                               name=name, raw=raw[:20]),
                            field=name) from None
     if not 1900 <= date.year <= 2999:
-        raise InvalidInput(f"{name} must be a date between 1900 and 2999", field=name)
+        raise InvalidInput(msg("%(name)s must be a date between 1900 and 2999", name=name),
+                           field=name)
     if end:
         date += dt.timedelta(days=1)
     start = dt.datetime.combine(date, dt.time(), tzinfo=ZoneInfo(timezone))
@@ -283,7 +291,8 @@ def export_format(args: Mapping[str, str]) -> str | None:
     if not fmt or fmt == "html":
         return None
     if fmt not in EXPORT_FORMATS:
-        raise InvalidInput(f"format must be one of {', '.join(EXPORT_FORMATS)}", field="format")
+        raise InvalidInput(msg("format must be one of %(choices)s",
+                               choices=', '.join(EXPORT_FORMATS)), field="format")
     return fmt
 
 
@@ -312,8 +321,9 @@ def export(session: Session, query: Select[Any], columns: Sequence[Column], fmt:
     """
     total = count(session, query)
     if total > max_rows:
-        raise InvalidInput(f"the list holds {total} rows, more than the {max_rows} one export "
-                           "takes: narrow it with the filters, or page through the API",
+        raise InvalidInput(msg("the list holds %(total)s rows, more than the %(max_rows)s one export "
+                               "takes: narrow it with the filters, or page through the API",
+                               total=total, max_rows=max_rows),
                            field="format")
     headers = [str(c.header) for c in columns]
     rows = _rows(session, query, columns, scalars, max_rows)

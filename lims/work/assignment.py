@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from lims.audit.services import record
 from lims.auth.models import User
 from lims.auth.services import require
-from lims.errors import Conflict
+from lims.errors import Conflict, msg
 from lims.samples.lifecycle import SampleStatus
 from lims.samples.models import Sample
 from lims.samples.services import get_sample
@@ -39,13 +39,15 @@ def take_sample(session: Session, *, actor: User, number: str) -> Sample:
     require(actor, "result.record")
     sample = get_sample(session, number, lock=True)
     if sample.status not in OPEN:
-        raise Conflict(f"sample {sample.number} is {sample.status}: its testing is over",
+        raise Conflict(msg("sample %(number)s is %(status)s: its testing is over",
+                           number=sample.number, status=sample.status),
                        sample=sample.number, status=sample.status)
     if sample.assignee_id == actor.id:
         return sample
     if sample.assignee_id is not None:
-        raise Conflict(f"sample {sample.number} is already assigned to "
-                       f"{_assignee(session, sample)}", sample=sample.number,
+        raise Conflict(msg("sample %(number)s is already assigned to %(user)s",
+                           number=sample.number, user=_assignee(session, sample)),
+                       sample=sample.number,
                        assignee=_assignee(session, sample))
     sample.assignee_id = actor.id
     session.flush()
@@ -63,7 +65,8 @@ def give_back(session: Session, *, actor: User, number: str) -> Sample:
     require(actor, "result.record")
     sample = get_sample(session, number, lock=True)
     if sample.assignee_id != actor.id:
-        raise Conflict(f"sample {sample.number} is not assigned to {actor.username}",
+        raise Conflict(msg("sample %(number)s is not assigned to %(user)s",
+                           number=sample.number, user=actor.username),
                        sample=sample.number)
     sample.assignee_id = None
     session.flush()
