@@ -94,16 +94,16 @@ def declare(*, unit: Any, kind: Any = None, lower_limit: Any = None, upper_limit
         for name, raw in (("lower_limit", lower_limit), ("upper_limit", upper_limit),
                           ("lod", lod), ("loq", loq)):
             if _given(raw):
-                raise InvalidInput("a qualitative characteristic has no limits; give the value "
-                                   "it requires as 'expected'", field=f(name))
+                raise InvalidInput(msg("a qualitative characteristic has no limits; give the "
+                                       "value it requires as 'expected'"), field=f(name))
         label = values.qualitative(expected, field=f("expected")) if _given(expected) else None
         if _given(uncertainty):
-            raise InvalidInput("a qualitative result has no measurement uncertainty",
+            raise InvalidInput(msg("a qualitative result has no measurement uncertainty"),
                                field=f("uncertainty"))
         return Declared(k.id, ku.canonical, ku.written, None, None, None, None, label)
     if _given(expected):
-        raise InvalidInput(f"only a qualitative characteristic requires a value; a {k.id} has "
-                           "limits", field=f("expected"))
+        raise InvalidInput(msg("only a qualitative characteristic requires a value; a %(kind)s "
+                               "has limits", kind=k.id), field=f("expected"))
     limits: dict[str, tuple[str, Decimal] | None] = {}
     for name, raw in (("lower_limit", lower_limit), ("upper_limit", upper_limit), ("lod", lod),
                       ("loq", loq)):
@@ -111,7 +111,7 @@ def declare(*, unit: Any, kind: Any = None, lower_limit: Any = None, upper_limit
             limits[name] = None
             continue
         if k.values == GRADE and name in ("lod", "loq"):
-            raise InvalidInput("a grade has no limit of detection or quantification",
+            raise InvalidInput(msg("a grade has no limit of detection or quantification"),
                                field=f(name))
         text = values.written(raw, f(name))
         number = values.grade(text, field=f(name)) if k.values == GRADE else \
@@ -122,16 +122,16 @@ def declare(*, unit: Any, kind: Any = None, lower_limit: Any = None, upper_limit
     if lo and hi and lo[1] > hi[1]:
         raise InvalidInput(msg("lower limit is above the upper limit"), field=f("lower_limit"))
     if d and d[1] <= 0:
-        raise InvalidInput("a limit of detection is above zero", field=f("lod"))
+        raise InvalidInput(msg("a limit of detection is above zero"), field=f("lod"))
     if q and q[1] <= 0:
-        raise InvalidInput("a limit of quantification is above zero", field=f("loq"))
+        raise InvalidInput(msg("a limit of quantification is above zero"), field=f("loq"))
     if d and q and d[1] > q[1]:
-        raise InvalidInput("the limit of detection is above the limit of quantification",
+        raise InvalidInput(msg("the limit of detection is above the limit of quantification"),
                            field=f("lod"))
     source: tuple[str | None, str | None, str | None] = (None, None, None)
     if _given(uncertainty):
         if k.values != NUMBER:
-            raise InvalidInput(f"a {k.id} has no measurement uncertainty",
+            raise InvalidInput(msg("a %(kind)s has no measurement uncertainty", kind=k.id),
                                field=f("uncertainty"))
         source = _uncertainty(uncertainty, f("uncertainty"))
     lower_limit, upper_limit, lod, loq = (x[0] if x else None for x in (lo, hi, d, q))
@@ -144,17 +144,17 @@ def _uncertainty(raw: Any, field: str) -> tuple[str, str, str]:
     "1.5", "k": "2"}`` (U in % of the value), from method validation (ISO/IEC 17025 7.6)."""
     given = [x for x in ("expanded", "relative") if isinstance(raw, dict) and _given(raw.get(x))]
     if not isinstance(raw, dict) or len(given) != 1 or set(raw) - {"expanded", "relative", "k"}:
-        raise InvalidInput('give {"expanded": U} or {"relative": U in %}, and optionally "k" '
-                           "(an uncertainty budget is not taken here)", field=field)
+        raise InvalidInput(msg('give {"expanded": U} or {"relative": U in %}, and optionally '
+                               '"k" (an uncertainty budget is not taken here)'), field=field)
     mode = "expanded" if _given(raw.get("expanded")) else "relative"
     text = values.written(raw[mode], f"{field}.{mode}")
     amount = values.number(text, field=f"{field}.{mode}")
     if amount <= 0:
-        raise InvalidInput("must be above zero", field=f"{field}.{mode}")
+        raise InvalidInput(msg("must be above zero"), field=f"{field}.{mode}")
     k_text = values.written(raw["k"], f"{field}.k") if _given(raw.get("k")) else "2"
     k = values.number(k_text, field=f"{field}.k")
     if not Decimal(1) <= k <= Decimal(10):
-        raise InvalidInput("a coverage factor lies between 1 and 10", field=f"{field}.k")
+        raise InvalidInput(msg("a coverage factor lies between 1 and 10"), field=f"{field}.k")
     return mode, text, k_text
 
 
@@ -191,8 +191,9 @@ def check_domain(number: Decimal, unit: KindUnit, *, field: str, relation: str |
     if below or above:
         kind = unit.kind
         text = f"{relation or ''}{shown or format(number, 'f')} {unit.written}".strip()
-        raise InvalidInput(f"{text} is outside the values a {kind.en} can take "
-                           f"({kind.domain_text()})", field=field, kind=kind.id)
+        raise InvalidInput(msg("%(value)s is outside the values a %(kind)s can take "
+                               "(%(domain)s)", value=text, kind=kind.en,
+                               domain=kind.domain_text()), field=field, kind=kind.id)
 
 
 def limit_number(text: str | None, kind: Kind) -> Decimal | None:
@@ -247,9 +248,9 @@ def evaluate(ch: CharacteristicLike, value: Any, unit: Any, *, value_field: str 
     def rated(at: Decimal) -> tuple[Decimal | None, Decimal | None, Decimal]:
         known = expanded_uncertainty(ch, at)
         if known is None and rule != "simple" and judged:
-            raise InvalidInput(f"the decision rule agreed for this request ({rule}) needs the "
-                               "measurement uncertainty, and the characteristic declares none",
-                               field=value_field)
+            raise InvalidInput(msg("the decision rule agreed for this request (%(rule)s) needs "
+                                   "the measurement uncertainty, and the characteristic declares "
+                                   "none", rule=rule), field=value_field)
         u, k = known if known is not None else (None, None)
         return u, k, (r * u if u is not None and rule != "simple" else Decimal(0))
 
@@ -265,9 +266,9 @@ def evaluate(ch: CharacteristicLike, value: Any, unit: Any, *, value_field: str 
     high: Decimal | None
     if v.type == values.NOT_DETECTED:
         if ch.lod is None:
-            raise InvalidInput(f"{v.text!r} (not detected) needs the characteristic's limit of "
-                               "detection (LOD); give a number or \"<\" a bound instead",
-                               field=value_field)
+            raise InvalidInput(msg("%(value)r (not detected) needs the characteristic's limit "
+                                   "of detection (LOD); give a number or \"<\" a bound instead",
+                                   value=v.text), field=value_field)
         bound = values.number(ch.lod, field="lod")
         low, high, low_in, high_in = lo_dom, bound, True, False
     else:

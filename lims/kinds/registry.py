@@ -349,18 +349,19 @@ def get(kind_id: object, *, field: str = "kind") -> Kind:
     if isinstance(kind_id, str) and kind_id.strip() in KINDS:
         return KINDS[kind_id.strip()]
     shown = kind_id if isinstance(kind_id, str) and len(kind_id) <= 40 else type(kind_id).__name__
-    raise InvalidInput(f"unknown kind {shown!r}; one of {', '.join(KINDS)}", field=field)
+    raise InvalidInput(msg("unknown kind %(kind)r; one of %(choices)s", kind=shown,
+                           choices=", ".join(KINDS)), field=field)
 
 
 def _unit_text(text: object, field: str) -> str:
     if text is None:
         return ""
     if not isinstance(text, str):
-        raise InvalidInput("a unit must be text", field=field)
+        raise InvalidInput(msg("a unit must be text"), field=field)
     if len(text) > 40:
-        raise InvalidInput("unit is longer than 40 characters", field=field)
+        raise InvalidInput(msg("unit is longer than 40 characters"), field=field)
     if not text.isprintable():
-        raise InvalidInput("unit contains a control character or invalid text", field=field)
+        raise InvalidInput(msg("unit contains a control character or invalid text"), field=field)
     return normalise_glyphs(text).strip()
 
 
@@ -399,8 +400,9 @@ def infer(text: object, *, field: str = "unit", kind_field: str = "kind") -> Kin
         raise _ambiguous(written, exact, kind_field)
     if dim == DIMENSIONLESS:
         raise InvalidInput(
-            f"unit {written!r} is dimensionless and names no kind; give {kind_field!r} "
-            "(ratio, mass_fraction, volume_fraction, relative_humidity …) and one of its units",
+            msg("unit %(unit)r is dimensionless and names no kind; give %(field)r (ratio, "
+                "mass_fraction, volume_fraction, relative_humidity …) and one of its units",
+                unit=written, field=kind_field),
             field=kind_field, unit=written)
     by_dimension = [k for k in _KINDS if k.open and k.id != "other" and k.dimension == dim]
     return by_dimension[0] if len(by_dimension) == 1 else KINDS["other"]
@@ -408,8 +410,9 @@ def infer(text: object, *, field: str = "unit", kind_field: str = "kind") -> Kin
 
 def _ambiguous(written: str, kinds: list[Kind], kind_field: str) -> InvalidInput:
     names = " or ".join(k.id for k in kinds)
-    return InvalidInput(f"unit {written!r} does not say what it measures: give the kind "
-                        f"({names})", field=kind_field, unit=written, kinds=[k.id for k in kinds])
+    return InvalidInput(msg("unit %(unit)r does not say what it measures: give the kind "
+                            "(%(kinds)s)", unit=written, kinds=names),
+                        field=kind_field, unit=written, kinds=[k.id for k in kinds])
 
 
 def _unique(kinds: Iterable[Kind]) -> list[Kind]:
@@ -440,7 +443,7 @@ def resolve(kind: Kind, text: object, *, field: str = "unit", like: str | None =
     if not written and kind.values != NUMBER:
         return _kind_unit(kind, "", kind.units[0])
     if not written:
-        raise InvalidInput("a unit is required", field=field)
+        raise InvalidInput(msg("a unit is required"), field=field)
     if matches:
         raise _mismatch(kind, written, [k for k, _ in matches], field, expected)
     patterned = _pattern_kinds(key)
@@ -500,16 +503,19 @@ def convert(value: Decimal, src: KindUnit, dst: KindUnit) -> Decimal:
         converted (HV to HRC, dB(A) to dB(C)).
     """
     if src.kind is not dst.kind:
-        raise UnitMismatch(f"a {src.kind.id} in {src.written!r} is not a {dst.kind.id}",
-                           field="unit", given=src.written, kind=dst.kind.id,
-                           expected=dst.written)
+        raise UnitMismatch(msg("a %(kind)s in %(unit)r is not a %(expected)s", kind=src.kind.id,
+                               unit=src.written, expected=dst.kind.id),
+                           field="unit", given=src.written, kind=dst.kind.id, expected=dst.written)
     if src.canonical == dst.canonical:
         return value
     if not src.kind.convertible or src.pint is None or dst.pint is None:
+        names = {"given": src.written, "expected": dst.written, "kind": src.kind.id,
+                 "kind_en": src.kind.en}
         raise UnitMismatch(
-            f"unit {src.written!r} cannot be converted to {dst.written!r}: {src.kind.id} "
-            f"({src.kind.en}) is never converted between "
-            + ("scales" if src.kind.id == "hardness" else "units"),
+            msg("unit %(given)r cannot be converted to %(expected)r: %(kind)s (%(kind_en)s) "
+                "is never converted between scales", **names) if src.kind.id == "hardness" else
+            msg("unit %(given)r cannot be converted to %(expected)r: %(kind)s (%(kind_en)s) "
+                "is never converted between units", **names),
             field="unit", given=src.written, kind=src.kind.id, expected=dst.written)
     return pint_convert(value, src.pint, dst.pint)
 

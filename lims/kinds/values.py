@@ -24,7 +24,7 @@ import dataclasses
 import re
 from decimal import Decimal, InvalidOperation
 
-from lims.errors import InvalidInput
+from lims.errors import InvalidInput, msg
 from lims.kinds.registry import GRADE, QUALITATIVE, Kind
 
 NUMBER, CENSORED, NOT_DETECTED = "number", "censored", "not_detected"
@@ -70,15 +70,15 @@ class Value:
 
 def written(value: object, field: str) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise InvalidInput("value must be written as text, e.g. \"100.00\", \"<0.01\", \"未检出\"",
+        raise InvalidInput(msg('value must be written as text, e.g. "100.00", "<0.01", "未检出"'),
                            field=field)
     s = str(value).strip()
     if not s:
-        raise InvalidInput("a value is required", field=field)
+        raise InvalidInput(msg("a value is required"), field=field)
     if len(s) > 40:
-        raise InvalidInput("value is longer than 40 characters", field=field)
+        raise InvalidInput(msg("value is longer than 40 characters"), field=field)
     if not s.isprintable():
-        raise InvalidInput("value contains a control character or invalid text", field=field)
+        raise InvalidInput(msg("value contains a control character or invalid text"), field=field)
     return s
 
 
@@ -95,15 +95,15 @@ def number(text: object, *, field: str = "value") -> Decimal:
     elif _PLAIN.match(s):
         digits = s
     else:
-        raise InvalidInput(f"{s!r} is not a number", field=field)
+        raise InvalidInput(msg("%(value)r is not a number", value=s), field=field)
     try:
         result = Decimal(digits)
     except InvalidOperation as exc:  # pragma: no cover - the patterns already guard this
-        raise InvalidInput(f"{s!r} is not a number", field=field) from exc
+        raise InvalidInput(msg("%(value)r is not a number", value=s), field=field) from exc
     # No lab value needs more than 10^±30 of its unit; beyond that, Decimal arithmetic
     # (means, conversions) overflows or underflows its context.
     if result and not -30 <= result.adjusted() <= 30:
-        raise InvalidInput(f"{s!r} is out of range (10^-30 … 10^30)", field=field)
+        raise InvalidInput(msg("%(value)r is out of range (10^-30 … 10^30)", value=s), field=field)
     return result
 
 
@@ -117,13 +117,13 @@ def grade(text: object, *, field: str = "value") -> Decimal:
         s = s[:-1].strip()
     m = _GRADE.match(s)
     if not m:
-        raise InvalidInput(f"{s!r} is not a grade (e.g. \"4\" or \"4-5\")", field=field)
+        raise InvalidInput(msg('%(value)r is not a grade (e.g. "4" or "4-5")', value=s), field=field)
     low = int(m[1])
     if m[2] is None:
         return Decimal(low)
     if int(m[2]) != low + 1:
-        raise InvalidInput(f"{s!r}: a grade between two grades names neighbours, e.g. \"4-5\"",
-                           field=field)
+        raise InvalidInput(msg('%(value)r: a grade between two grades names neighbours, e.g. "4-5"',
+                               value=s), field=field)
     return Decimal(low) + Decimal("0.5")
 
 
@@ -137,7 +137,8 @@ def qualitative(text: object, *, field: str = "value", allowed: tuple[str, ...] 
     label = QUALITATIVE_ALIASES.get(s.lower(), s)
     choices = allowed or tuple(v for pair in QUALITATIVE_PAIRS for v in pair)
     if label not in choices:
-        raise InvalidInput(f"{s!r} is not one of {', '.join(choices)}", field=field)
+        raise InvalidInput(msg("%(value)r is not one of %(choices)s", value=s,
+                               choices=", ".join(choices)), field=field)
     return label
 
 
@@ -146,7 +147,7 @@ def pair_of(label: str) -> tuple[str, str]:
     for pair in QUALITATIVE_PAIRS:
         if label in pair:
             return pair
-    raise InvalidInput(f"{label!r} is not a qualitative value", field="expected")
+    raise InvalidInput(msg("%(value)r is not a qualitative value", value=label), field="expected")
 
 
 def parse(value: object, kind: Kind, *, field: str = "value",
@@ -170,6 +171,7 @@ def parse(value: object, kind: Kind, *, field: str = "value",
         return Value(s, NUMBER, number=number(s, field=field))
     except InvalidInput:
         if s in QUALITATIVE_ALIASES.values() or s.lower() in QUALITATIVE_ALIASES:
-            raise InvalidInput(f"{s!r} is a qualitative value; this characteristic is a "
-                               f"{kind.id} and takes a number", field=field) from None
+            raise InvalidInput(msg("%(value)r is a qualitative value; this characteristic is a "
+                                   "%(kind)s and takes a number", value=s, kind=kind.id),
+                               field=field) from None
         raise

@@ -34,7 +34,7 @@ import math
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from typing import Any
 
-from lims.errors import InvalidInput
+from lims.errors import InvalidInput, msg
 from lims.units import convert, parse_unit
 
 RULES = ("simple", "guarded", "non-binary")
@@ -89,23 +89,23 @@ class Decision:
 def _decimal(value: Any, field: str, *, required: bool = True) -> Decimal | None:
     if value is None or value == "":
         if required:
-            raise InvalidInput("is required", field=field)
+            raise InvalidInput(msg("is required"), field=field)
         return None
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise InvalidInput("must be a number", field=field)
+        raise InvalidInput(msg("must be a number"), field=field)
     try:
         number = Decimal(str(value).strip())
     except InvalidOperation:
-        raise InvalidInput(f"{value!r} is not a number", field=field) from None
+        raise InvalidInput(msg("%(value)r is not a number", value=value), field=field) from None
     if not number.is_finite():
-        raise InvalidInput(f"{value!r} is not a finite number", field=field)
+        raise InvalidInput(msg("%(value)r is not a finite number", value=value), field=field)
     return number
 
 
 def _required(value: Any, field: str) -> Decimal:
     number = _decimal(value, field)
     if number is None:  # pragma: no cover - _decimal raises for a required field
-        raise InvalidInput("is required", field=field)
+        raise InvalidInput(msg("is required"), field=field)
     return number
 
 
@@ -126,33 +126,34 @@ def decide(*, value: Any, unit: Any, expanded_uncertainty: Any, lower: Any = Non
     value_unit = parse_unit(unit, field="unit")
     U_given = _required(expanded_uncertainty, "expanded_uncertainty")
     if U_given < 0:
-        raise InvalidInput("must not be negative", field="expanded_uncertainty")
+        raise InvalidInput(msg("must not be negative"), field="expanded_uncertainty")
     U = _in_unit(U_given, u_unit_text, value_unit, unit, "uncertainty_unit", interval=True)
     lo_given = _decimal(lower, "lower", required=False)
     hi_given = _decimal(upper, "upper", required=False)
     if lo_given is None and hi_given is None:
-        raise InvalidInput("give a lower or an upper tolerance limit (or both)", field="lower")
+        raise InvalidInput(msg("give a lower or an upper tolerance limit (or both)"), field="lower")
     limits_text = unit if limit_unit in (None, "") else limit_unit
     lo = None if lo_given is None else _in_unit(lo_given, limits_text, value_unit, unit,
                                                 "limit_unit")
     hi = None if hi_given is None else _in_unit(hi_given, limits_text, value_unit, unit,
                                                 "limit_unit")
     if lo is not None and hi is not None and lo > hi:
-        raise InvalidInput("the lower limit is above the upper limit", field="lower")
+        raise InvalidInput(msg("the lower limit is above the upper limit"), field="lower")
     if rule not in RULES:
-        raise InvalidInput(f"must be one of {', '.join(RULES)}", field="rule")
+        raise InvalidInput(msg("must be one of %(choices)s", choices=", ".join(RULES)), field="rule")
     ratio = Decimal(0) if rule == "simple" else _required(r, "r")
     kk = _required(k, "k")
     if ratio < 0:
-        raise InvalidInput("must not be negative", field="r")
+        raise InvalidInput(msg("must not be negative"), field="r")
     if kk <= 0:
-        raise InvalidInput("must be positive", field="k")
+        raise InvalidInput(msg("must be positive"), field="k")
     w = Decimal(0) if rule == "simple" else ratio * U
     a_lo = None if lo is None else lo + w
     a_hi = None if hi is None else hi - w
     if a_lo is not None and a_hi is not None and a_lo > a_hi:
-        raise InvalidInput(f"the guard band w = {shown(w, given=False, places=_places(x))} "
-                           f"{unit} leaves no acceptance zone between the limits", field="r")
+        raise InvalidInput(msg("the guard band w = %(w)s %(unit)s leaves no acceptance zone "
+                               "between the limits", w=shown(w, given=False, places=_places(x)),
+                               unit=unit), field="r")
 
     verdict = verdict_of(x, lo, hi, rule=rule, w=w)
     inside_tolerance = (lo is None or x >= lo) and (hi is None or x <= hi)
@@ -191,7 +192,7 @@ def verdict_of(x: Decimal, lower: Decimal | None, upper: Decimal | None, *,
     here. ``w`` is the guard band (0 for simple acceptance, ILAC-G8 4.2.1).
     """
     if rule not in RULES:
-        raise InvalidInput(f"must be one of {', '.join(RULES)}", field="rule")
+        raise InvalidInput(msg("must be one of %(choices)s", choices=", ".join(RULES)), field="rule")
     w = Decimal(0) if rule == "simple" else w
     a_lo = None if lower is None else lower + w
     a_hi = None if upper is None else upper - w
@@ -223,7 +224,7 @@ def verdict_of_range(low: Decimal | None, high: Decimal | None, lower: Decimal |
     inside the interval and at one point of every stretch between them finds every verdict.
     """
     if rule not in RULES:
-        raise InvalidInput(f"must be one of {', '.join(RULES)}", field="rule")
+        raise InvalidInput(msg("must be one of %(choices)s", choices=", ".join(RULES)), field="rule")
     w = Decimal(0) if rule == "simple" else w
 
     def inside(x: Decimal) -> bool:
@@ -239,7 +240,7 @@ def verdict_of_range(low: Decimal | None, high: Decimal | None, lower: Decimal |
     candidates += [(a + b) / 2 for a, b in zip(edges, edges[1:], strict=False)]
     verdicts = {verdict_of(x, lower, upper, rule=rule, w=w) for x in candidates if inside(x)}
     if not verdicts:
-        raise InvalidInput("the interval holds no value", field="value")
+        raise InvalidInput(msg("the interval holds no value"), field="value")
     return verdicts.pop() if len(verdicts) == 1 else UNDECIDED
 
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import GTC
 from GTC import reporting as gtc_reporting
 
-from lims.errors import InvalidInput
+from lims.errors import InvalidInput, msg
 from lims.metrology.coverage import coverage_factor, coverage_probability
 from lims.metrology.rounding import group_digits, round_outward, round_to, round_uncertainty
 from lims.metrology.schema import INF, Budget, InputQuantity
@@ -183,15 +183,15 @@ def evaluate(budget: Budget, *, rounding: str = "half-up", digits: int = 2) -> E
     try:
         y = budget.model.evaluate(env, GTC_FUNCTIONS)
     except (ZeroDivisionError, ValueError, OverflowError) as exc:
-        raise InvalidInput(f"the model cannot be evaluated at the input values: {exc}",
-                           field="model") from None
+        raise InvalidInput(msg("the model cannot be evaluated at the input values: %(reason)s",
+                               reason=str(exc)), field="model") from None
     m = budget.unit
     if isinstance(y, float | int):
         y_value, y_u, nu = float(y), 0.0, INF
     else:
         y_value, y_u, nu = float(y.x), float(y.u), float(y.df)
     if not math.isfinite(y_value):
-        raise InvalidInput("the model gives a non-finite value at the input values",
+        raise InvalidInput(msg("the model gives a non-finite value at the input values"),
                            field="model")
     if math.isnan(nu):
         nu = INF

@@ -23,7 +23,7 @@ from typing import Any, cast
 import pint
 from pint.facets.plain import PlainUnit
 
-from lims.errors import InvalidInput
+from lims.errors import InvalidInput, msg
 
 FUNCTIONS = ("sqrt", "exp", "log", "log10", "sin", "cos", "tan", "abs")
 _BINOPS: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
@@ -50,19 +50,20 @@ class Model:
 
     def __init__(self, expression: object, symbols: set[str], *, field: str = "model") -> None:
         if not isinstance(expression, str) or not expression.strip():
-            raise InvalidInput("the model expression is required", field=field)
+            raise InvalidInput(msg("the model expression is required"), field=field)
         if len(expression) > MAX_LENGTH:
-            raise InvalidInput(f"the model is longer than {MAX_LENGTH} characters", field=field)
+            raise InvalidInput(msg("the model is longer than %(limit)s characters", limit=MAX_LENGTH),
+                               field=field)
         self.expression = expression.strip()
         self.field = field
         try:
             self.tree = ast.parse(self.expression, mode="eval")
         except SyntaxError as exc:
-            raise InvalidInput(f"the model is not a valid expression: {exc.msg}",
-                               field=field) from None
+            raise InvalidInput(msg("the model is not a valid expression: %(reason)s",
+                                   reason=exc.msg), field=field) from None
         nodes = list(ast.walk(self.tree))
         if len(nodes) > MAX_NODES:
-            raise InvalidInput("the model is too large", field=field)
+            raise InvalidInput(msg("the model is too large"), field=field)
         self.used: set[str] = set()
         for node in nodes:
             self._check(node, symbols)
@@ -72,39 +73,40 @@ class Model:
 
     def _check(self, node: ast.AST, symbols: set[str]) -> None:
         if isinstance(node, ast.Expression | ast.Load | ast.operator | ast.unaryop):
-            if isinstance(node, ast.operator) and type(node) not in _BINOPS:
-                raise InvalidInput(f"operator {type(node).__name__} is not allowed in the model",
-                                   field=self.field)
-            if isinstance(node, ast.unaryop) and not isinstance(node, ast.UAdd | ast.USub):
-                raise InvalidInput(f"operator {type(node).__name__} is not allowed in the model",
-                                   field=self.field)
+            if (isinstance(node, ast.operator) and type(node) not in _BINOPS) or (
+                    isinstance(node, ast.unaryop) and not isinstance(node, ast.UAdd | ast.USub)):
+                raise InvalidInput(msg("operator %(operator)s is not allowed in the model",
+                                       operator=type(node).__name__), field=self.field)
             return
         if isinstance(node, ast.BinOp | ast.UnaryOp):
             return
         if isinstance(node, ast.Constant):
             if isinstance(node.value, bool) or not isinstance(node.value, int | float):
-                raise InvalidInput(f"{self._token(node)!r} is not allowed in the model: only "
-                                   "numbers and input symbols", field=self.field)
+                raise InvalidInput(msg("%(token)r is not allowed in the model: only numbers and "
+                                       "input symbols", token=self._token(node)), field=self.field)
             return
         if isinstance(node, ast.Name):
             if node.id in FUNCTIONS:
                 return  # checked as the function of a Call
             if node.id not in symbols:
-                raise InvalidInput(f"unknown symbol {node.id!r} in the model; inputs are "
-                                   f"{', '.join(sorted(symbols))}", field=self.field)
+                raise InvalidInput(msg("unknown symbol %(symbol)r in the model; inputs are "
+                                       "%(inputs)s", symbol=node.id,
+                                       inputs=", ".join(sorted(symbols))), field=self.field)
             self.used.add(node.id)
             return
         if isinstance(node, ast.Call):
             if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
-                raise InvalidInput(f"call {self._token(node.func)!r} is not allowed; functions "
-                                   f"are {', '.join(FUNCTIONS)}", field=self.field)
+                raise InvalidInput(msg("call %(call)r is not allowed; functions are "
+                                       "%(functions)s", call=self._token(node.func),
+                                       functions=", ".join(FUNCTIONS)), field=self.field)
             if node.keywords or len(node.args) != 1 or any(
                     isinstance(a, ast.Starred) for a in node.args):
-                raise InvalidInput(f"{node.func.id}() takes exactly one argument",
-                                   field=self.field)
+                raise InvalidInput(msg("%(function)s() takes exactly one argument",
+                                       function=node.func.id), field=self.field)
             return
-        raise InvalidInput(f"{self._token(node)!r} ({type(node).__name__}) is not allowed in "
-                           "the model", field=self.field)
+        raise InvalidInput(msg("%(token)r (%(node)s) is not allowed in the model",
+                               token=self._token(node), node=type(node).__name__),
+                           field=self.field)
 
     # -- evaluation --------------------------------------------------------------------------
     def evaluate(self, env: Mapping[str, Any], functions: Mapping[str, Callable[[Any], Any]]
@@ -161,8 +163,9 @@ class Model:
                     return Dim(arg.unit ** Decimal("0.5"))
                 if arg.unit.dimensionality != one.dimensionality:
                     raise InvalidInput(
-                        f"{name}() needs a dimensionless argument, but "
-                        f"{self._token(node.args[0])!r} is in {_show(arg)}", field=self.field)
+                        msg("%(function)s() needs a dimensionless argument, but %(token)r is in "
+                            "%(unit)s", function=name, token=self._token(node.args[0]),
+                            unit=_show(arg)), field=self.field)
                 return Dim(one)
             node = cast(ast.BinOp, node)
             left, right = walk(node.left), walk(node.right)
@@ -178,16 +181,16 @@ class Model:
                 return Dim(left.unit / right.unit)
             # Power: the exponent must be a dimensionless number known before evaluation.
             if right.unit.dimensionality != one.dimensionality:
-                raise InvalidInput(f"the exponent {self._token(node.right)!r} has the unit "
-                                   f"{_show(right)}; exponents must be dimensionless",
-                                   field=self.field)
+                raise InvalidInput(msg("the exponent %(token)r has the unit %(unit)s; exponents "
+                                       "must be dimensionless", token=self._token(node.right),
+                                       unit=_show(right)), field=self.field)
             if left.unit.dimensionality == one.dimensionality:
                 return Dim(one)
             exponent = _constant(node.right)
             if exponent is None:
-                raise InvalidInput(f"{self._token(node.left)!r} has a unit, so its exponent "
-                                   f"{self._token(node.right)!r} must be a number",
-                                   field=self.field)
+                raise InvalidInput(msg("%(base)r has a unit, so its exponent %(exponent)r must "
+                                       "be a number", base=self._token(node.left),
+                                       exponent=self._token(node.right)), field=self.field)
             return Dim(left.unit ** exponent)
 
         return walk(self.tree)
@@ -195,16 +198,19 @@ class Model:
     def _add(self, node: ast.BinOp, left: Dim, right: Dim, *, subtract: bool) -> Dim:
         a, b = self._token(node.left), self._token(node.right)
         if left.unit.dimensionality != right.unit.dimensionality:
-            verb = "subtract" if subtract else "add"
-            raise InvalidInput(f"cannot {verb} {a!r} in {_show(left)} and {b!r} in "
-                               f"{_show(right)}: the units are not compatible",
-                               field=self.field, left=a, right=b)
+            units = {"left": a, "left_unit": _show(left), "right": b, "right_unit": _show(right)}
+            raise InvalidInput(
+                msg("cannot subtract %(left)r in %(left_unit)s and %(right)r in %(right_unit)s: "
+                    "the units are not compatible", **units) if subtract else
+                msg("cannot add %(left)r in %(left_unit)s and %(right)r in %(right_unit)s: "
+                    "the units are not compatible", **units),
+                field=self.field, left=a, right=b)
         if left.absolute and right.absolute:
             if subtract:
                 return Dim(left.unit)  # the difference of two temperatures is an interval
-            raise InvalidInput(f"cannot add two absolute temperatures {a!r} and {b!r}; write a "
-                               "temperature difference or correction in K or delta_degC",
-                               field=self.field)
+            raise InvalidInput(msg("cannot add two absolute temperatures %(left)r and %(right)r; "
+                                   "write a temperature difference or correction in K or "
+                                   "delta_degC", left=a, right=b), field=self.field)
         if right.absolute:
             if subtract:
                 self._absolute_misuse(node.right, right, node)
@@ -214,9 +220,10 @@ class Model:
     def _absolute_misuse(self, node: ast.AST, dim: Dim, parent: ast.AST | None = None) -> None:
         where = self._token(parent) if parent is not None else self._token(node)
         raise InvalidInput(
-            f"{self._token(node)!r} is an absolute temperature ({dim.text or '°C'}) used in "
-            f"{where!r}; only a difference of temperatures (K, delta_degC) can be scaled, "
-            "negated or passed to a function", field=self.field)
+            msg("%(token)r is an absolute temperature (%(unit)s) used in %(where)r; only a "
+                "difference of temperatures (K, delta_degC) can be scaled, negated or passed to "
+                "a function", token=self._token(node), unit=dim.text or "°C", where=where),
+            field=self.field)
 
 
 def _constant(node: ast.AST) -> Decimal | None:

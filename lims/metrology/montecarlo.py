@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from lims.errors import InvalidInput
+from lims.errors import InvalidInput, msg
 from lims.metrology.gum import Evaluation
 from lims.metrology.schema import DIVISORS, INF, Budget, InputQuantity
 
@@ -142,8 +142,9 @@ def _joint_blocks(budget: Budget) -> list[_Joint]:
     for members in sets.values():
         for s in members:
             if by_symbol[s].distribution not in ("normal", "standard", "readings"):
-                raise InvalidInput(f"Monte Carlo draws correlated inputs from a joint normal or "
-                                   f"t distribution; {s} is {by_symbol[s].distribution}",
+                raise InvalidInput(msg("Monte Carlo draws correlated inputs from a joint normal "
+                                       "or t distribution; %(symbol)s is %(distribution)s",
+                                       symbol=s, distribution=by_symbol[s].distribution),
                                    field="correlations")
         index = {s: i for i, s in enumerate(members)}
         sd = np.array([by_symbol[s].standard * by_symbol[s].unit.factor for s in members])
@@ -191,8 +192,8 @@ def _sample(budget: Budget, rng: np.random.Generator, trials: int) -> np.ndarray
         y = budget.model.evaluate(draws, NUMPY_FUNCTIONS)
     y = np.broadcast_to(np.asarray(y, dtype=float), (trials,))
     if not np.all(np.isfinite(y)):
-        raise InvalidInput("the model is undefined for some Monte Carlo trials (division by "
-                           "zero, log of a negative number)", field="model")
+        raise InvalidInput(msg("the model is undefined for some Monte Carlo trials (division by "
+                               "zero, log of a negative number)"), field="model")
     return np.asarray(budget.unit.from_base(y), dtype=float)
 
 
@@ -228,7 +229,7 @@ def monte_carlo(budget: Budget, gum: Evaluation, *, trials: int | None = 10**6,
     for an ensemble with finite degrees of freedom (simultaneous readings included).
     """
     if trials is not None and not 1000 <= trials <= MAX_TRIALS:
-        raise InvalidInput("Monte Carlo needs between 1 000 and 10 000 000 trials",
+        raise InvalidInput(msg("Monte Carlo needs between 1 000 and 10 000 000 trials"),
                            field="trials")
     guf = gum.gum or gum  # validate against the first-order result, even when MCM is reported
     _check_joint(budget)

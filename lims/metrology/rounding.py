@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 
-from lims.errors import InvalidInput
+from lims.errors import InvalidInput, msg
 
 ROUNDING = ("half-up", "half-even", "up")
 _RULES = {"half-up": ROUND_HALF_UP, "half-even": ROUND_HALF_EVEN, "up": ROUND_CEILING}
@@ -28,7 +28,8 @@ def round_uncertainty(u: Decimal, *, digits: int = 2, mode: str = "half-up") -> 
     nearest value is never more than 5 % lower, so the guard only acts with one.
     """
     if mode not in ROUNDING:
-        raise InvalidInput(f"rounding must be one of {', '.join(ROUNDING)}", field="rounding")
+        raise InvalidInput(msg("rounding must be one of %(choices)s", choices=", ".join(ROUNDING)),
+                           field="rounding")
     if u <= 0:
         return Decimal(0)
     rounded = _round(u, digits, _RULES[mode])

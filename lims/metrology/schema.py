@@ -20,7 +20,7 @@ from typing import Any
 import pint
 from pint.facets.plain import PlainUnit
 
-from lims.errors import InvalidInput
+from lims.errors import InvalidInput, msg
 from lims.metrology.coverage import coverage_factor
 from lims.metrology.model import Dim, Model
 from lims.units import normalise_unit_text, ureg
@@ -58,7 +58,7 @@ class UnitInfo:
 def parse_budget_unit(text: Any, field: str, *, interval: bool = False) -> UnitInfo:
     """Parse a unit of a budget; ``interval`` reads °C as a temperature difference."""
     if not isinstance(text, str) or not text.strip():
-        raise InvalidInput("a unit is required", field=field)
+        raise InvalidInput(msg("a unit is required"), field=field)
     norm = normalise_unit_text(text)
     absolute = norm in ("degC", "degF") and not interval
     if not absolute:
@@ -69,7 +69,7 @@ def parse_budget_unit(text: Any, field: str, *, interval: bool = False) -> UnitI
         unit = ureg.parse_units(norm)
         base_q = ureg.Quantity(Decimal(1), unit).to_base_units() if not absolute else None
     except Exception as exc:  # noqa: BLE001 - pint raises many kinds
-        raise InvalidInput(f"unknown unit {text!r}", field=field) from exc
+        raise InvalidInput(msg("unknown unit %(unit)r", unit=text), field=field) from exc
     if absolute:
         delta = ureg.parse_units("delta_" + norm)
         factor = float(ureg.Quantity(Decimal(1), delta).to("kelvin").magnitude)
@@ -91,18 +91,18 @@ def _dimensionless(u: UnitInfo) -> bool:
 
 def _number(value: Any, field: str, *, positive: bool = False, allow_zero: bool = True) -> Decimal:
     if value is None:
-        raise InvalidInput("is required", field=field)
+        raise InvalidInput(msg("is required"), field=field)
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise InvalidInput("must be a number (or a number written as text)", field=field)
+        raise InvalidInput(msg("must be a number (or a number written as text)"), field=field)
     try:
         number = Decimal(value.strip()) if isinstance(value, str) else Decimal(repr(value))
     except InvalidOperation:
-        raise InvalidInput(f"{value!r} is not a number", field=field) from None
+        raise InvalidInput(msg("%(value)r is not a number", value=value), field=field) from None
     if not number.is_finite():
-        raise InvalidInput(f"{value!r} is not a finite number", field=field)
+        raise InvalidInput(msg("%(value)r is not a finite number", value=value), field=field)
     if positive and (number < 0 or (number == 0 and not allow_zero)):
-        raise InvalidInput(f"must be {'positive' if not allow_zero else 'zero or positive'}",
-                           field=field)
+        raise InvalidInput(msg("must be positive") if not allow_zero else
+                           msg("must be zero or positive"), field=field)
     return number
 
 
@@ -111,7 +111,7 @@ def _dof(value: Any, field: str) -> float:
         return INF
     dof = float(_number(value, field))
     if dof <= 0:
-        raise InvalidInput("degrees of freedom must be positive", field=field)
+        raise InvalidInput(msg("degrees of freedom must be positive"), field=field)
     return dof
 
 
@@ -168,18 +168,18 @@ class CMC:
 def _parse_input(i: int, raw: Any) -> InputQuantity:
     f = f"inputs[{i}]"
     if not isinstance(raw, Mapping):
-        raise InvalidInput("must be an object", field=f)
+        raise InvalidInput(msg("must be an object"), field=f)
     symbol = raw.get("symbol")
     if not isinstance(symbol, str) or not symbol.isidentifier() or symbol in (
             "sqrt", "exp", "log", "log10", "sin", "cos", "tan", "abs"):
-        raise InvalidInput("must be a name such as m_S (letters, digits, _)", field=f"{f}.symbol")
+        raise InvalidInput(msg("must be a name such as m_S (letters, digits, _)"), field=f"{f}.symbol")
     unit = parse_budget_unit(raw.get("unit"), f"{f}.unit")
     unc = raw.get("uncertainty")
     if unc is None:
         value = _number(raw.get("value"), f"{f}.value")
         return InputQuantity(symbol, value, unit, "constant", "constant", 0.0, INF, None)
     if not isinstance(unc, Mapping):
-        raise InvalidInput("must be an object", field=f"{f}.uncertainty")
+        raise InvalidInput(msg("must be an object"), field=f"{f}.uncertainty")
     uf = f"{f}.uncertainty"
     kind = unc.get("type")
     u_unit = unit if unc.get("unit") is None else parse_budget_unit(
@@ -191,20 +191,21 @@ def _parse_input(i: int, raw: Any) -> InputQuantity:
         # ppm, %, µV/V on a quantity with a unit: relative to the input's value, as calibrator
         # and DMM certificates state them (u = 5 ppm of 10 V is 50 µV).
         if kind == "A" and "readings" in unc:
-            raise InvalidInput("readings are in the input's unit; a relative unit applies to "
-                               "standard, expanded or half_width", field=f"{uf}.unit")
+            raise InvalidInput(msg("readings are in the input's unit; a relative unit applies "
+                                   "to standard, expanded or half_width"), field=f"{uf}.unit")
         if unit.absolute:
-            raise InvalidInput(f"an uncertainty relative to an absolute temperature "
-                               f"({u_unit.text!r} of {unit.text!r}) has no meaning; give it in "
-                               "K or mK", field=f"{uf}.unit")
+            raise InvalidInput(msg("an uncertainty relative to an absolute temperature "
+                                   "(%(relative)r of %(unit)r) has no meaning; give it in K or mK",
+                                   relative=u_unit.text, unit=unit.text), field=f"{uf}.unit")
         value = _number(raw.get("value"), f"{f}.value")
         if value == 0:
-            raise InvalidInput(f"a relative uncertainty ({u_unit.text!r}) needs a value other "
-                               "than zero", field=f"{uf}.unit")
+            raise InvalidInput(msg("a relative uncertainty (%(relative)r) needs a value other "
+                                   "than zero", relative=u_unit.text), field=f"{uf}.unit")
         scale = u_unit.factor * abs(float(value))  # relative unit -> input unit
     elif not _same_dimension(u_unit, unit):
-        raise InvalidInput(f"the uncertainty unit {u_unit.text!r} of {symbol} is not compatible "
-                           f"with its unit {unit.text!r}", field=f"{uf}.unit")
+        raise InvalidInput(msg("the uncertainty unit %(given)r of %(symbol)s is not compatible "
+                               "with its unit %(unit)r", given=u_unit.text, symbol=symbol,
+                               unit=unit.text), field=f"{uf}.unit")
     else:
         scale = u_unit.factor / unit.factor  # uncertainty unit -> input unit
 
@@ -212,7 +213,7 @@ def _parse_input(i: int, raw: Any) -> InputQuantity:
         if "readings" in unc:
             readings = unc["readings"]
             if not isinstance(readings, list) or len(readings) < 2:
-                raise InvalidInput("needs at least two readings", field=f"{uf}.readings")
+                raise InvalidInput(msg("needs at least two readings"), field=f"{uf}.readings")
             values = [_number(r, f"{uf}.readings[{j}]") for j, r in enumerate(readings)]
             mean = sum(values, Decimal(0)) / len(values)
             s = statistics.stdev(float(v) for v in values)
@@ -220,17 +221,18 @@ def _parse_input(i: int, raw: Any) -> InputQuantity:
             return InputQuantity(symbol, mean, unit, "A", "readings", s / math.sqrt(len(values)),
                                  float(len(values) - 1), None, readings=tuple(values))
         if "standard" not in unc:
-            raise InvalidInput("type A needs readings, or standard and dof", field=uf)
+            raise InvalidInput(msg("type A needs readings, or standard and dof"), field=uf)
         value = _number(raw.get("value"), f"{f}.value")
         u = float(_number(unc["standard"], f"{uf}.standard", positive=True)) * scale
         return InputQuantity(symbol, value, unit, "A", "normal", u,
                              _dof(unc.get("dof"), f"{uf}.dof"), None)
     if kind != "B":
-        raise InvalidInput("must be \"A\" or \"B\"", field=f"{uf}.type")
+        raise InvalidInput(msg("must be \"A\" or \"B\""), field=f"{uf}.type")
     value = _number(raw.get("value"), f"{f}.value")
     dist = unc.get("distribution")
     if dist not in DISTRIBUTIONS:
-        raise InvalidInput(f"must be one of {', '.join(DISTRIBUTIONS)}", field=f"{uf}.distribution")
+        raise InvalidInput(msg("must be one of %(choices)s", choices=", ".join(DISTRIBUTIONS)),
+                           field=f"{uf}.distribution")
     dof = _dof(unc.get("dof"), f"{uf}.dof")
     if dist in DIVISORS:
         a = float(_number(unc.get("half_width"), f"{uf}.half_width", positive=True)) * scale
@@ -241,7 +243,7 @@ def _parse_input(i: int, raw: Any) -> InputQuantity:
         a = float(_number(unc.get("half_width"), f"{uf}.half_width", positive=True)) * scale
         beta = float(_number(unc.get("beta"), f"{uf}.beta", positive=True))
         if beta > 1:
-            raise InvalidInput("β, the top's half-width over the base's, lies between 0 and 1",
+            raise InvalidInput(msg("β, the top's half-width over the base's, lies between 0 and 1"),
                                field=f"{uf}.beta")
         return InputQuantity(symbol, value, unit, "B", dist, a * math.sqrt((1 + beta ** 2) / 6),
                              dof, a, beta=beta)
@@ -255,7 +257,7 @@ def _parse_input(i: int, raw: Any) -> InputQuantity:
         p = _probability(unc["probability"], f"{uf}.probability")
         k = coverage_factor(dof, p)  # GUM G.3: t_p(ν) for the stated dof, normal if infinite
     else:
-        raise InvalidInput("a normal uncertainty needs k or probability with expanded",
+        raise InvalidInput(msg("a normal uncertainty needs k or probability with expanded"),
                            field=uf)
     return InputQuantity(symbol, value, unit, "B", "normal", expanded / k, dof, None)
 
@@ -263,39 +265,40 @@ def _parse_input(i: int, raw: Any) -> InputQuantity:
 def _probability(value: Any, field: str) -> float:
     p = float(_number(value, field))
     if not 0 < p < 1:
-        raise InvalidInput("must be a probability between 0 and 1, e.g. 0.95", field=field)
+        raise InvalidInput(msg("must be a probability between 0 and 1, e.g. 0.95"), field=field)
     return p
 
 
 def parse_budget(data: Any) -> Budget:
     """Validate the JSON form of a budget (see ``lims uncertainty``) and return a Budget."""
     if not isinstance(data, Mapping):
-        raise InvalidInput("the budget must be a JSON object", field="budget")
+        raise InvalidInput(msg("the budget must be a JSON object"), field="budget")
     m = data.get("measurand")
     if not isinstance(m, Mapping):
-        raise InvalidInput("must be an object with symbol and unit", field="measurand")
+        raise InvalidInput(msg("must be an object with symbol and unit"), field="measurand")
     symbol = m.get("symbol")
     if not isinstance(symbol, str) or not symbol.strip():
-        raise InvalidInput("is required", field="measurand.symbol")
+        raise InvalidInput(msg("is required"), field="measurand.symbol")
     unit = parse_budget_unit(m.get("unit"), "measurand.unit")
     raw_inputs = data.get("inputs")
     if not isinstance(raw_inputs, list) or not raw_inputs:
-        raise InvalidInput("at least one input is required", field="inputs")
+        raise InvalidInput(msg("at least one input is required"), field="inputs")
     inputs = tuple(_parse_input(i, raw) for i, raw in enumerate(raw_inputs))
     symbols = [q.symbol for q in inputs]
     dupes = sorted({s for s in symbols if symbols.count(s) > 1})
     if dupes:
-        raise InvalidInput(f"input symbol(s) {', '.join(dupes)} given twice", field="inputs")
+        raise InvalidInput(msg("input symbol(s) %(symbols)s given twice",
+                               symbols=", ".join(dupes)), field="inputs")
     model = Model(data.get("model"), set(symbols))
     unused = [s for s in symbols if s not in model.used]
     if unused:
-        raise InvalidInput(f"input(s) {', '.join(unused)} are not used by the model "
-                           "(a typo?)", field="inputs")
+        raise InvalidInput(msg("input(s) %(symbols)s are not used by the model (a typo?)",
+                               symbols=", ".join(unused)), field="inputs")
 
     coverage = data.get("coverage", {"k": 2})
     k = p = None
     if not isinstance(coverage, Mapping) or ("k" in coverage) == ("probability" in coverage):
-        raise InvalidInput('must be {"k": number} or {"probability": p}', field="coverage")
+        raise InvalidInput(msg('must be {"k": number} or {"probability": p}'), field="coverage")
     if "k" in coverage:
         k = _number(coverage["k"], "coverage.k", positive=True, allow_zero=False)
     else:
@@ -311,34 +314,36 @@ def parse_budget(data: Any) -> Budget:
     for j, c in enumerate(data.get("correlations") or []):
         cf = f"correlations[{j}]"
         if not isinstance(c, Mapping):
-            raise InvalidInput("must be an object with a, b and r", field=cf)
+            raise InvalidInput(msg("must be an object with a, b and r"), field=cf)
         pair: list[str] = []
         for key in ("a", "b"):
             sym = c.get(key)
             # A list or object here is no symbol (and would not even hash for the lookup).
             if not isinstance(sym, str) or sym not in by_symbol:
-                raise InvalidInput(f"unknown input {sym!r}", field=f"{cf}.{key}")
-            if by_symbol[sym].constant:
-                raise InvalidInput(f"{sym} is a constant and cannot be correlated",
+                raise InvalidInput(msg("unknown input %(symbol)r", symbol=sym),
                                    field=f"{cf}.{key}")
+            if by_symbol[sym].constant:
+                raise InvalidInput(msg("%(symbol)s is a constant and cannot be correlated",
+                                       symbol=sym), field=f"{cf}.{key}")
             pair.append(sym)
         a, b = pair
         if a == b:
-            raise InvalidInput("an input cannot be correlated with itself", field=cf)
+            raise InvalidInput(msg("an input cannot be correlated with itself"), field=cf)
         r = float(_number(c.get("r"), f"{cf}.r"))
         if not -1 <= r <= 1:
-            raise InvalidInput("a correlation coefficient lies between -1 and 1", field=f"{cf}.r")
+            raise InvalidInput(msg("a correlation coefficient lies between -1 and 1"), field=f"{cf}.r")
         if a in in_group and in_group.get(b) == in_group[a]:
-            raise InvalidInput(f"{a} and {b} are simultaneous: their correlation is estimated "
-                               "from their readings", field=cf)
+            raise InvalidInput(msg("%(a)s and %(b)s are simultaneous: their correlation is "
+                                   "estimated from their readings", a=a, b=b), field=cf)
         if (by_symbol[a].dof != INF or by_symbol[b].dof != INF) and (
                 a not in in_ensemble or in_ensemble.get(b) != in_ensemble[a]):
             # Welch–Satterthwaite is not defined for correlated inputs with finite dof (GUM
             # G.4.1 note) unless they form an ensemble, i.e. come from the same simultaneous
             # observations (Willink 2007, 4.1); refuse rather than report a meaningless ν_eff.
-            raise InvalidInput(f"{a} and {b} are correlated and have finite degrees of freedom: "
-                               f'declare them an ensemble ("ensembles": [["{a}", "{b}", …]]) '
-                               "or give both infinite degrees of freedom", field=cf)
+            raise InvalidInput(msg("%(a)s and %(b)s are correlated and have finite degrees of "
+                                   'freedom: declare them an ensemble ("ensembles": [["%(a)s", '
+                                   '"%(b)s", …]]) or give both infinite degrees of freedom',
+                                   a=a, b=b), field=cf)
         correlations.append((a, b, r))
 
     estimated = []
@@ -372,41 +377,48 @@ def _parse_groups(data: Mapping[str, Any], key: str, by_symbol: Mapping[str, Inp
     if raw is None:
         return ()
     if not isinstance(raw, list):
-        raise InvalidInput('must be a list of lists of input symbols, e.g. [["V", "I"]]',
+        raise InvalidInput(msg('must be a list of lists of input symbols, e.g. [["V", "I"]]'),
                            field=key)
     groups = []
     for g, group in enumerate(raw):
         gf = f"{key}[{g}]"
         if not isinstance(group, list) or len(group) < 2:
-            raise InvalidInput("must list at least two input symbols", field=gf)
+            raise InvalidInput(msg("must list at least two input symbols"), field=gf)
         for j, sym in enumerate(group):
             if not isinstance(sym, str) or sym not in by_symbol:
-                raise InvalidInput(f"unknown input {sym!r}", field=f"{gf}[{j}]")
+                raise InvalidInput(msg("unknown input %(symbol)r", symbol=sym),
+                                   field=f"{gf}[{j}]")
             if by_symbol[sym].constant:
-                raise InvalidInput(f"{sym} is a constant", field=f"{gf}[{j}]")
+                raise InvalidInput(msg("%(symbol)s is a constant", symbol=sym),
+                                   field=f"{gf}[{j}]")
             if sym in taken:
-                raise InvalidInput(f"{sym} is already in {taken[sym]}", field=f"{gf}[{j}]")
+                raise InvalidInput(msg("%(symbol)s is already in %(group)s", symbol=sym,
+                                       group=taken[sym]), field=f"{gf}[{j}]")
             taken[sym] = gf
         members = [by_symbol[sym] for sym in group]
         if key == "simultaneous":
             for j, q in enumerate(members):
                 if q.distribution != "readings":
-                    raise InvalidInput(f"{q.symbol} must be type A with its readings, taken "
-                                       "together with the others'", field=f"{gf}[{j}]")
+                    raise InvalidInput(msg("%(symbol)s must be type A with its readings, taken "
+                                           "together with the others'", symbol=q.symbol),
+                                       field=f"{gf}[{j}]")
             for j, q in enumerate(members):
                 if q.standard == 0:
-                    raise InvalidInput(f"the readings of {q.symbol} do not vary, so its "
-                                       "correlations cannot be estimated", field=f"{gf}[{j}]")
+                    raise InvalidInput(msg("the readings of %(symbol)s do not vary, so its "
+                                           "correlations cannot be estimated", symbol=q.symbol),
+                                       field=f"{gf}[{j}]")
             counts = sorted({len(q.readings) for q in members})
             if len(counts) > 1:
-                raise InvalidInput("simultaneous inputs need the same number of readings, not "
-                                   f"{' and '.join(map(str, counts))}", field=gf)
+                raise InvalidInput(msg("simultaneous inputs need the same number of readings, "
+                                       "not %(counts)s", counts=" and ".join(map(str, counts))),
+                                   field=gf)
         else:
             dofs = sorted({q.dof for q in members})
             if len(dofs) > 1:
-                raise InvalidInput("the inputs of an ensemble come from the same observations "
-                                   "and share their degrees of freedom, not "
-                                   f"{' and '.join(f'{d:g}' for d in dofs)}", field=gf)
+                raise InvalidInput(msg("the inputs of an ensemble come from the same "
+                                       "observations and share their degrees of freedom, not "
+                                       "%(dofs)s", dofs=" and ".join(f"{d:g}" for d in dofs)),
+                                   field=gf)
         groups.append(tuple(group))
     return tuple(groups)
 
@@ -416,26 +428,27 @@ def _parse_cmc(raw: Any, unit: UnitInfo) -> CMC | None:
     U = a + b·|y| as CMC tables state it (ILAC-P14 5.4), b in ppm, %, µV/V or a plain number."""
     if raw is None:
         return None
-    form = 'must be {"expanded": number, "unit": text} or {"a", "b", "unit", "b_unit"}'
+    form = msg('must be {"expanded": number, "unit": text} or {"a", "b", "unit", "b_unit"}')
     if not isinstance(raw, Mapping) or ("expanded" in raw) == ("a" in raw):
         raise InvalidInput(form, field="cmc")
     cmc_unit = parse_budget_unit(raw.get("unit", unit.text), "cmc.unit", interval=True)
     if not _same_dimension(cmc_unit, unit):
-        raise InvalidInput(f"the CMC unit {cmc_unit.text!r} is not compatible with the "
-                           f"measurand unit {unit.text!r}", field="cmc.unit")
+        raise InvalidInput(msg("the CMC unit %(given)r is not compatible with the measurand "
+                               "unit %(unit)r", given=cmc_unit.text, unit=unit.text),
+                           field="cmc.unit")
     key = "expanded" if "expanded" in raw else "a"
     a = _number(raw.get(key), f"cmc.{key}", positive=True)
     a = a * Decimal(repr(cmc_unit.factor)) / Decimal(repr(unit.factor))
     if raw.get("b") is None:
         if "b_unit" in raw:
-            raise InvalidInput("b_unit without b", field="cmc.b")
+            raise InvalidInput(msg("b_unit without b"), field="cmc.b")
         return CMC(a)
     if key == "expanded":
         raise InvalidInput(form, field="cmc")
     b_unit = parse_budget_unit(raw.get("b_unit", "1"), "cmc.b_unit", interval=True)
     if not _dimensionless(b_unit):
-        raise InvalidInput(f"b multiplies |y| and is relative: ppm, %, µV/V or 1, not "
-                           f"{b_unit.text!r}", field="cmc.b_unit")
+        raise InvalidInput(msg("b multiplies |y| and is relative: ppm, %%, µV/V or 1, not "
+                               "%(unit)r", unit=b_unit.text), field="cmc.b_unit")
     b = _number(raw.get("b"), "cmc.b", positive=True) * Decimal(repr(b_unit.factor))
     return CMC(a, b)
 
@@ -444,15 +457,21 @@ def _check_dimensions(budget: Budget) -> None:
     result = budget.model.dimension({q.symbol: q.unit.dim for q in budget.inputs}, ureg)
     want = budget.unit
     if result.unit.dimensionality != want.base.dimensionality:
+        gives = format(result.unit, "~P")
+        dims = {"dimension": str(result.unit.dimensionality), "unit": want.text,
+                "unit_dimension": str(want.base.dimensionality)}
         raise InvalidInput(
-            f"the model gives {format(result.unit, '~P') or 'a dimensionless number'} "
-            f"({result.unit.dimensionality}), not compatible with the measurand unit "
-            f"{want.text!r} ({want.base.dimensionality})", field="measurand.unit")
+            msg("the model gives %(gives)s (%(dimension)s), not compatible with the measurand "
+                "unit %(unit)r (%(unit_dimension)s)", gives=gives, **dims) if gives else
+            msg("the model gives a dimensionless number (%(dimension)s), not compatible with "
+                "the measurand unit %(unit)r (%(unit_dimension)s)", **dims),
+            field="measurand.unit")
     if want.absolute and not result.absolute:
-        raise InvalidInput(f"the model gives a temperature difference but the measurand unit "
-                           f"{want.text!r} is an absolute temperature; write K or delta_degC",
-                           field="measurand.unit")
+        raise InvalidInput(msg("the model gives a temperature difference but the measurand "
+                               "unit %(unit)r is an absolute temperature; write K or delta_degC",
+                               unit=want.text), field="measurand.unit")
     if result.absolute and not want.absolute and want.base == ureg.kelvin and \
             "delta" in str(want.unit):
-        raise InvalidInput(f"the model gives an absolute temperature but the measurand unit "
-                           f"{want.text!r} is a temperature difference", field="measurand.unit")
+        raise InvalidInput(msg("the model gives an absolute temperature but the measurand "
+                               "unit %(unit)r is a temperature difference", unit=want.text),
+                           field="measurand.unit")

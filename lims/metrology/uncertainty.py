@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from lims.errors import InvalidInput
+from lims.errors import InvalidInput, msg
 from lims.metrology import gum as _gum
 from lims.metrology.coverage import coverage_factor, coverage_probability
 from lims.metrology.gum import BudgetRow, Evaluation, Reported, budget_table, from_monte_carlo
@@ -76,7 +76,7 @@ def evaluate(budget: Budget, *, rounding: str = "half-up", digits: int = 2,
     if mc is None and not result.degenerate:
         return result
     if mc is not None and mc != "adaptive" and (isinstance(mc, bool) or not isinstance(mc, int)):
-        raise InvalidInput('give a number of trials or "adaptive"', field="trials")
+        raise InvalidInput(msg('give a number of trials or "adaptive"'), field="trials")
     trials = None if mc in (None, "adaptive") else int(mc)
     run = monte_carlo(budget, result, trials=trials, seed=seed, digits=digits)
     if run.validated and not result.degenerate:
