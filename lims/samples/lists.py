@@ -168,9 +168,11 @@ def requests_query(args: Mapping[str, str], *, timezone: str) -> Select[Any]:
     if (end := day(args, "to", timezone, end=True)) is not None:
         query = query.where(TestRequest.created_at < end)
     if term := search_term(args):
-        query = query.where(or_(_matches(TestRequest.number, term),
-                                _matches(TestRequest.description, term),
-                                TestRequest.customer_id.in_(customers_matching(term))))
+        query = query.where(TestRequest.id.in_(union(
+            select(TestRequest.id).where(
+                contains_any(TestRequest, ("number", "description"), term)),
+            select(TestRequest.id).where(
+                TestRequest.customer_id.in_(customers_matching(term))))))
     return query
 
 
