@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from alembic import context
 
 import lims.models  # noqa: F401 - registers every table on the metadata
@@ -10,10 +12,23 @@ from lims.db import Model, make_engine
 
 # Tables that belong to libraries but are created by our migrations, so they are not compared.
 FOREIGN_TABLES = {"apscheduler_jobs"}
+# SQLite's full-text tables of the list search (migration 0020) and the shadow tables FTS5
+# keeps beside them: made by the migration, no model.
+SEARCH_TABLES = ("samples_search", "test_requests_search")
 
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    if type_ == "table" and name is not None and name.startswith(SEARCH_TABLES):
+        return False
     return not (type_ == "table" and name in FOREIGN_TABLES)
+
+
+def include_object(sqlite: bool) -> Callable[..., bool]:
+    """Trigram indexes (``ix_…_trgm``) exist on PostgreSQL only: SQLite searches its FTS5
+    tables instead (migration 0020)."""
+    def include(obj: object, name: str | None, type_: str, *_: object) -> bool:
+        return not (sqlite and type_ == "index" and (name or "").endswith("_trgm"))
+    return include
 
 
 def run() -> None:
@@ -33,7 +48,7 @@ def run() -> None:
         context.configure(
             connection=connection, target_metadata=Model.metadata,
             render_as_batch=connection.dialect.name == "sqlite",
-            compare_type=True, include_name=include_name)
+            compare_type=True, include_name=include_name, include_object=include_object(sqlite))
         with context.begin_transaction():
             context.run_migrations()
             if sqlite:

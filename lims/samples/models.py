@@ -97,9 +97,18 @@ class Characteristic(Model):
         return judge.uncertainty_source(self)
 
 
+def trigram_index(table: str, column: str) -> Index:
+    """A trigram GIN index, which serves the lists' substring search (ILIKE '%q%') on
+    PostgreSQL (make bench); SQLite searches FTS5 tables instead (migration 0020)."""
+    return Index(f"ix_{table}_{column}_trgm", column, postgresql_using="gin",
+                 postgresql_ops={column: "gin_trgm_ops"}).ddl_if(dialect="postgresql")
+
+
 class TestRequest(Model):
     __tablename__ = "test_requests"
     __test__ = False
+    __table_args__ = (trigram_index("test_requests", "number"),
+                      trigram_index("test_requests", "description"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(40), unique=True)
@@ -127,14 +136,18 @@ class TestRequest(Model):
 class Sample(Model):
     __tablename__ = "samples"
     # The sample list filters by status and sorts by registration (issue 11 §3, make bench).
-    __table_args__ = (Index("ix_samples_status_registered_at", "status", "registered_at"),)
+    # The default order (newest first) ends with the id, so a deep page is an index-only walk
+    # of (registered_at, id), with no sort of the ties (make bench, migration 0020).
+    __table_args__ = (Index("ix_samples_status_registered_at", "status", "registered_at"),
+                      Index("ix_samples_registered_at_id", "registered_at", "id"),
+                      trigram_index("samples", "number"), trigram_index("samples", "description"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(40), unique=True)
     request_id: Mapped[int] = mapped_column(ForeignKey("test_requests.id"), index=True)
     description: Mapped[str] = mapped_column(String(300))
     status: Mapped[str] = mapped_column(String(30))
-    registered_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    registered_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     registered_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     received_at: Mapped[dt.datetime | None]
     received_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -25,7 +25,7 @@ from typing import Any, TypeAlias
 from zoneinfo import ZoneInfo
 
 from flask import Response, request, stream_with_context, url_for
-from sqlalchemy import Boolean, Select, func, literal, select
+from sqlalchemy import Boolean, Select, func, literal, literal_column, or_, select, table
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import QueryableAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -180,6 +180,7 @@ class contains_text(ColumnElement[bool]):  # noqa: N801 - used like a SQL functi
 
     inherit_cache = True
     type = Boolean()
+    _is_implicitly_boolean = True  # no "= 1" added where booleans are integers (SQLite)
     _traverse_internals = [("column", InternalTraversal.dp_clauseelement),
                            ("pattern", InternalTraversal.dp_clauseelement)]
 
@@ -197,6 +198,79 @@ def _contains_text(element: contains_text, compiler: Any, **kw: Any) -> str:
 @compiles(contains_text, "sqlite")
 def _contains_text_sqlite(element: contains_text, compiler: Any, **kw: Any) -> str:
     return str(compiler.process(element.column.like(element.pattern, escape="\\"), **kw))
+
+
+TRIGRAM = 3  # the shortest term a trigram index (pg_trgm, FTS5 trigram) finds by itself
+
+
+def contains_any(model: Any, columns: Sequence[str], term: str) -> ColumnElement[bool]:
+    """One of ``model``'s ``columns`` contains ``term``, ignoring case (as :class:`contains_text`),
+    found by index: trigram GIN indexes on PostgreSQL, the ``<table>_search`` FTS5 trigram
+    table on SQLite (migration 0020). A term shorter than a trigram is scanned for."""
+    plain = or_(*(contains_text(getattr(model, c), term) for c in columns))
+    if len(term) < TRIGRAM:
+        return plain
+    return indexed_text(plain, model.id, str(model.__tablename__), columns, term)
+
+
+def fts_phrase(columns: Sequence[str], term: str) -> str:
+    """An FTS5 query for ``term`` as a phrase (with the trigram tokenizer: a substring) in
+    ``columns``; the quotes make every character literal (SQLite, "FTS5 Strings")."""
+    quoted = '"' + term.replace('"', '""') + '"'
+    return "{" + " ".join(columns) + "} : " + quoted
+
+
+class indexed_text(ColumnElement[bool]):  # noqa: N801 - used like a SQL function
+    """See :func:`contains_any`: ``plain`` (ILIKE, which pg_trgm indexes serve) everywhere but
+    on SQLite, where the ids come from the table's FTS5 trigram index."""
+
+    inherit_cache = True
+    type = Boolean()
+    _is_implicitly_boolean = True  # no "= 1" added where booleans are integers (SQLite)
+    _traverse_internals = [("plain", InternalTraversal.dp_clauseelement),
+                           ("fts", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, plain: ColumnElement[bool], id_column: Any, table_name: str,
+                 columns: Sequence[str], term: str) -> None:
+        self.plain = plain
+        name = f"{table_name}_search"
+        self.fts = id_column.in_(
+            select(literal_column("rowid")).select_from(table(name))
+            .where(literal_column(name).op("MATCH")(fts_phrase(columns, term))))
+
+
+@compiles(indexed_text)
+def _indexed_text(element: indexed_text, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.plain, **kw))
+
+
+@compiles(indexed_text, "sqlite")
+def _indexed_text_sqlite(element: indexed_text, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.fts, **kw))
+
+
+class unindexed(ColumnElement[Any]):  # noqa: N801 - used like a SQL function
+    """``column``, but not a way in for SQLite's planner (a unary ``+``: SQLite, "The Query
+    Planner", disqualifying WHERE terms): with a search, the few ids the trigram index finds
+    are the way in, not the status index walked over every sample of that status."""
+
+    inherit_cache = True
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, column: Any) -> None:
+        self.column = column.__clause_element__() if hasattr(column, "__clause_element__") \
+            else column
+        self.type = self.column.type
+
+
+@compiles(unindexed)
+def _unindexed(element: unindexed, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.column, **kw))
+
+
+@compiles(unindexed, "sqlite")
+def _unindexed_sqlite(element: unindexed, compiler: Any, **kw: Any) -> str:
+    return "+" + str(compiler.process(element.column, **kw))
 
 
 def text_arg(args: Mapping[str, str], name: str, *, max_len: int = 100) -> str:
