@@ -112,11 +112,13 @@ def seed(rt: Runtime) -> list[tuple[str, str, str]]:
                     method_ids=[method.id], number_format=settings.sample_number_format,
                     timezone=settings.timezone, trademark="西湖 Xihu",
                     model="T/C 65/35 45×45 133×72 160 cm", batch="2026-10-08 / P261008",
-                    quantity="3 块 pieces, 1 m × 1.6 m", manufacturer="杭州示例纺织有限公司")
+                    quantity="3 块 pieces, 1 m × 1.6 m", manufacturer="杭州示例纺织有限公司",
+                    # pass rates per product category on the dashboard (seeded catalogue)
+                    category="IND-TEXTILE")
                 second = samples.register_sample(
                     session, actor=tech, request_id=req.id, description="纯棉府绸 Cotton poplin",
                     method_ids=[method.id], number_format=settings.sample_number_format,
-                    timezone=settings.timezone)
+                    timezone=settings.timezone, category="IND-TEXTILE")
                 for s in (first, second):
                     samples.receive_sample(session, actor=tech, number=s.number,
                                            condition="完好，密封 intact, sealed")

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from lims.db import unit_of_work
 from lims.samples import api_models as m
-from lims.samples import intake, lists, serialize, services
+from lims.samples import categories, intake, lists, serialize, services
 from lims.samples import review as workflow
 from lims.samples.models import Customer, Sample, TestMethod
 from lims.web import listing
@@ -54,6 +54,16 @@ def create_customer() -> Any:
 def methods() -> Any:
     rows = get_session().scalars(select(TestMethod).order_by(TestMethod.id)).all()
     return jsonify(methods=[serialize.method(m) for m in rows])
+
+
+@bp.get("/product-categories")
+@operation("List the product catalogue as a tree: the target families and their subcategories",
+           response=m.ProductCategories)
+def product_categories() -> Any:
+    """Every category, retired ones too (older samples name them), each family with its
+    target pass rate in percent; a sample is registered in one by its ``code``."""
+    current_user()  # permission "read": every role
+    return jsonify(categories=[categories.as_dict(n) for n in categories.tree(get_session())])
 
 
 @bp.post("/methods")
@@ -160,7 +170,7 @@ def register_sample() -> Any:
             trademark=data.trademark, model=data.model, batch=data.batch,
             quantity=data.quantity, manufacturer=data.manufacturer,
             acquisition=data.acquisition, due_date=data.due_date, priority=data.priority,
-            assignee_id=data.assignee_id, assignee=data.assignee)
+            assignee_id=data.assignee_id, assignee=data.assignee, category=data.category)
         body = serialize.sample(sample)
     return jsonify(body), 201
 

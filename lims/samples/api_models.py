@@ -116,6 +116,9 @@ class SamplePlan(RequestModel):
                                    description="the technician responsible (an active one)")
     assignee: str | None = Field(default=None,
                                  description="the same by username, instead of assignee_id")
+    category: str | None = Field(
+        default=None, description="the product category's code (GET /api/v1/product-categories),"
+                                  " e.g. IND-CHILD-CLOTHING; optional")
 
 
 class RequestSample(SamplePlan):
@@ -341,6 +344,7 @@ class RequestSampleSummary(ResponseModel):
     priority: str
     assignee_id: int | None
     assignee: str | None = Field(description="the assignee's full name")
+    category: str | None = Field(default=None, description="the product category's code")
     received_at: dt.datetime | None
     condition_on_receipt: str | None
     methods: list[str] = Field(description="method codes")
@@ -432,6 +436,7 @@ class SampleSummary(ResponseModel):
     due_date: dt.date | None
     priority: str
     assignee_id: int | None
+    category: str | None = Field(default=None, description="the product category's code")
     reported_at: dt.datetime | None
     turnaround: Turnaround
 
@@ -488,3 +493,22 @@ class SamplesQuery(PageQuery):
     method: Id | None = Field(default=None, description="a test method id")
     instrument: Id | None = Field(default=None,
                                   description="an instrument id: samples measured with it")
+    category: str | None = Field(
+        default=None, description="a product category code: the samples in it or in any of "
+                                  "its subcategories; \"none\": the samples without one")
+
+
+class ProductCategoryNode(ResponseModel):
+    """A category of the product catalogue with its subcategories (target: percent, on a
+    top-level family only)."""
+
+    code: str
+    name_zh: str
+    name_en: str
+    target_pass_rate: str | None = Field(description="percent, as a decimal string")
+    retired: bool
+    children: list[ProductCategoryNode]
+
+
+class ProductCategories(ResponseModel):
+    categories: list[ProductCategoryNode]

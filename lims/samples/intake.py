@@ -22,7 +22,7 @@ from lims.validate import text
 MAX_SAMPLES = 200  # one request's samples registered in one go
 # What each sample of a request may carry besides its description and methods.
 SAMPLE_FIELDS = (*services.SAMPLE_PARTICULARS, "acquisition", "due_date", "priority",
-                 "assignee_id", "assignee")
+                 "assignee_id", "assignee", "category")
 REQUEST_FIELDS = ("description", "decision_rule", "r", "inspection_type", "product_standard",
                   "customer_data")
 

@@ -21,7 +21,14 @@ from sqlalchemy.sql.elements import ColumnElement
 from lims.auth.models import User
 from lims.errors import InvalidInput, msg
 from lims.samples.lifecycle import SampleStatus
-from lims.samples.models import Customer, Result, Sample, SampleTest, TestRequest
+from lims.samples.models import (
+    Customer,
+    ProductCategory,
+    Result,
+    Sample,
+    SampleTest,
+    TestRequest,
+)
 from lims.samples.names import initials
 from lims.web.listing import (
     Column,
@@ -52,6 +59,20 @@ def customers_matching(term: str) -> Select[Any]:
 
 # -- samples ---------------------------------------------------------------------------------
 
+
+def in_category(code: str) -> ColumnElement[bool]:
+    """Samples in the category of ``code`` or any category below it (a recursive query over
+    the small catalogue); ``none``: samples without a category. An unknown code selects
+    nothing."""
+    if code.lower() == "none":
+        return Sample.category_id.is_(None)
+    below = (select(ProductCategory.id).where(ProductCategory.code == code.upper())
+             .cte("below", recursive=True))
+    below = below.union_all(select(ProductCategory.id)
+                            .where(ProductCategory.parent_id == below.c.id))
+    return Sample.category_id.in_(select(below.c.id))
+
+
 SAMPLE_SORTS: dict[str, Any] = {
     "number": Sample.number, "request": TestRequest.number, "customer": Customer.name,
     "description": Sample.description, "status": Sample.status,
@@ -65,7 +86,8 @@ def samples_query(args: Mapping[str, str], *, timezone: str, lean: bool = False)
 
     ``status``, ``from``/``to`` (registration date in the lab's zone, both days included),
     ``customer``, ``method``, ``instrument`` (a result measured with it), ``assignee`` (a
-    username, or ``none`` for samples no one has taken) and ``q``.
+    username, or ``none`` for samples no one has taken), ``category`` (a product category's
+    code: the samples in it or below it; ``none`` for samples without one) and ``q``.
 
     ``lean``: the same samples with only the joins the filters and the sort need, and no
     eager loading, for counting and for walking a deep page's ids (a join per row scanned
@@ -94,6 +116,8 @@ def samples_query(args: Mapping[str, str], *, timezone: str, lean: bool = False)
         conditions.append(exists().where(SampleTest.sample_id == Sample.id,
                                          Result.test_id == SampleTest.id,
                                          Result.instrument_id == instrument))
+    if category := text_arg(args, "category", max_len=40):
+        conditions.append(in_category(category))
     assignee = text_arg(args, "assignee", max_len=10_000)
     if assignee == "none":  # the technician queue's "not assigned yet"
         conditions.append(Sample.assignee_id.is_(None))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, LargeBinary, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lims.db import Model, utcnow
@@ -104,6 +105,33 @@ def trigram_index(table: str, column: str) -> Index:
                  postgresql_ops={column: "gin_trgm_ops"}).ddl_if(dialect="postgresql")
 
 
+class ProductCategory(Model):
+    """A node of the product catalogue (产品类别): a target family at the top (食品; 药品、医疗器械、
+    化妆品; 工业产品, the province's pass-rate targets) and its subcategories below (儿童服装,
+    电线电缆 …), to any depth. Managed by :mod:`lims.samples.categories`.
+
+    ``target_pass_rate`` (percent) is set on a top-level family only; a subcategory is
+    measured against its family's. A retired category is offered for no new sample; samples
+    already in it keep it (as retired methods, ISO/IEC 17025 8.3.2 f).
+    """
+
+    __tablename__ = "product_categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name_zh: Mapped[str] = mapped_column(String(120))
+    name_en: Mapped[str] = mapped_column(String(120))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("product_categories.id"),
+                                                  index=True)
+    target_pass_rate: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    retired: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    def name(self, locale: str) -> str:
+        """The name in the reader's language (``zh…`` Chinese, else English)."""
+        return self.name_zh if locale.startswith("zh") else self.name_en
+
+
 class TestRequest(Model):
     __tablename__ = "test_requests"
     __test__ = False
@@ -177,8 +205,14 @@ class Sample(Model):
     # When the first report of the sample was issued: the end of its turnaround time (an
     # amendment's replacement report does not move it).
     reported_at: Mapped[dt.datetime | None]
+    # The product category (lims.samples.categories), for pass rates per category; None:
+    # not categorised (samples registered before the catalogue, or left open).
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("product_categories.id"),
+                                                    index=True)
 
     request: Mapped[TestRequest] = relationship(back_populates="samples", lazy="joined")
+    # Many-to-one by primary key: after the first, loads come from the identity map.
+    category: Mapped[ProductCategory | None] = relationship()
     tests: Mapped[list[SampleTest]] = relationship(
         back_populates="sample", order_by="SampleTest.id", lazy="selectin")
 

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from lims.auth.permissions import allowed
 from lims.db import unit_of_work, utcnow
 from lims.errors import InvalidInput, PermissionDenied, msg
-from lims.samples import intake, lists, particulars, planning, services
+from lims.samples import categories, intake, lists, particulars, planning, services
 from lims.samples.models import Customer, TestMethod
 from lims.samples.turnaround import local_date, turnaround
 from lims.web.auth import current_user
@@ -31,7 +31,7 @@ bp = Blueprint("requests", __name__)
 START_ROWS = 3   # sample rows of a new form
 MAX_ROWS = 50    # rows a form offers; a larger request goes through the API
 TEXT_FIELDS = ("description", *services.SAMPLE_PARTICULARS, "due_date")
-ROW_FIELDS = (*TEXT_FIELDS, "acquisition", "priority", "assignee_id")
+ROW_FIELDS = (*TEXT_FIELDS, "acquisition", "priority", "assignee_id", "category")
 REQUEST_FIELDS = ("customer", "customer_id", "request_description", "decision_rule", "r",
                   "inspection_type", "product_standard", "customer_data")
 # The words a page uses for a field an error names.
@@ -48,6 +48,7 @@ FIELD_LABELS: dict[str, Any] = {
     "product_standard": lazy_gettext("Product standard"),
     "customer_data": lazy_gettext("Data supplied by the customer"),
     "samples": lazy_gettext("Samples"), "condition": lazy_gettext("Condition on receipt"),
+    "category": lazy_gettext("Product category"),
 }
 _ROW_KEY = re.compile(r"^s-(\d{1,3})-(\w+)$")
 _SAMPLE_FIELD = re.compile(r"^samples\[(\d+)\]\.(\w+)$")
@@ -71,7 +72,8 @@ def _form_rows() -> list[dict[str, Any]]:
 
 def _blank(row: dict[str, Any]) -> bool:
     """A row nobody typed in (the selects keep their defaults) is not a sample."""
-    return not any(row[f] for f in (*TEXT_FIELDS, "assignee_id")) and not row["method_ids"]
+    return not any(row[f] for f in (*TEXT_FIELDS, "assignee_id", "category")) \
+        and not row["method_ids"]
 
 
 def _empty_row() -> dict[str, Any]:
@@ -94,6 +96,7 @@ def _page(values: dict[str, Any], rows: list[dict[str, Any]], *, status: int = 2
         customers=lists.recent_customers(db),
         methods=db.scalars(select(TestMethod).order_by(TestMethod.code)).all(),
         technicians=planning.technicians(db), inspection_types=particulars.INSPECTION_TYPES,
+        category_groups=categories.choices(db),
         priorities=planning.PRIORITIES, acquisitions=planning.ACQUISITIONS,
         today=local_date(utcnow(), settings().timezone).isoformat()), status
 

@@ -131,7 +131,9 @@ def review_comments(s: Sample) -> list[dict[str, Any]]:
     return [] if session is None else [c.as_json() for c in comments_of(session, s)]
 def planning(s: Sample) -> dict[str, Any]:
     return {"acquisition": s.acquisition, "due_date": iso(s.due_date), "priority": s.priority,
-            "assignee_id": s.assignee_id}
+            "assignee_id": s.assignee_id,
+            # the product category's code (lims.samples.categories), or None
+            "category": s.category.code if s.category_id is not None and s.category else None}
 
 
 def request_sample(s: Sample, *, assignees: dict[int, str], timezone: str) -> dict[str, Any]:

@@ -43,7 +43,7 @@ from lims.kinds import judge
 from lims.metrology.decision import RULES, UNDECIDED
 from lims.numbering import next_number
 from lims.reports.conclusion import Conclusion, derive
-from lims.samples import particulars, planning
+from lims.samples import categories, particulars, planning
 from lims.samples.lifecycle import RESULTS_OPEN, SampleStatus, check_transition
 from lims.samples.models import (
     Characteristic,
@@ -193,18 +193,20 @@ def register_sample(session: Session, *, actor: User, request_id: Any, descripti
                     model: Any = "", batch: Any = "", quantity: Any = "",
                     manufacturer: Any = "", acquisition: Any = None, due_date: Any = None,
                     priority: Any = None, assignee_id: Any = None, assignee: Any = None,
-                    prefix: str = "") -> Sample:
+                    category: Any = None, prefix: str = "") -> Sample:
     """Register a sample under a request with the methods it is to be tested by, and its
     particulars as keywords (RB/T 214 4.5.20): ``trademark`` (商标), ``model`` (规格型号),
     ``batch`` (生产日期/批号), ``quantity`` (样品数量), ``manufacturer`` (生产单位); and its
     planning (:mod:`lims.samples.planning`): ``acquisition`` (delivered 送样 or sampled 抽样),
     ``due_date`` (not before today in the lab's zone), ``priority`` (normal or urgent), the
-    technician responsible by ``assignee_id`` or ``assignee`` (a username).
+    technician responsible by ``assignee_id`` or ``assignee`` (a username); its product
+    ``category`` by code (:mod:`lims.samples.categories`), optional.
 
     :param prefix: put before every field an error names (``samples[2].``), for a sample
         registered as one of many.
     :raises InvalidInput: no such request or method, no method given, a particular too long,
-        a due date in the past, an assignee who is not an active technician.
+        a due date in the past, an assignee who is not an active technician, an unknown or
+        retired category.
     """
     require(actor, "sample.register")
     req = session.get(TestRequest, as_id(request_id, "request_id"))
@@ -246,10 +248,12 @@ def register_sample(session: Session, *, actor: User, request_id: Any, descripti
                                           field=f"{prefix}due_date"),
             "priority": planning.priority(priority, f"{prefix}priority"),
             "assignee_id": responsible.id if responsible else None}
+    in_category = categories.resolve(session, category, f"{prefix}category")
     sample = Sample(
         number=next_number(session, "sample", number_format, today=today),
         request_id=req.id, description=description,
-        status=SampleStatus.REGISTERED, registered_by_id=actor.id, **given, **plan)
+        status=SampleStatus.REGISTERED, registered_by_id=actor.id,
+        category_id=in_category.id if in_category else None, **given, **plan)
     sample.tests = [SampleTest(method_id=m.id) for m in sorted(methods, key=lambda m: m.id)]
     session.add(sample)
     session.flush()

@@ -16,7 +16,7 @@ from lims.errors import Conflict, InvalidInput, msg
 from lims.instruments.models import Instrument
 from lims.kinds import KINDS
 from lims.reports.models import Report
-from lims.samples import bench, intake, lists, particulars, review, services
+from lims.samples import bench, categories, intake, lists, particulars, review, services
 from lims.samples.models import Customer, Sample, TestMethod, TestRequest
 from lims.samples.turnaround import local_date, turnaround
 from lims.web import listing
@@ -61,6 +61,8 @@ def index() -> Any:
         instruments=db.execute(select(Instrument.id, Instrument.asset_number, Instrument.name)
                                .order_by(Instrument.asset_number)).all(),
         inspection_types=particulars.INSPECTION_TYPES,
+        category_groups=categories.choices(db, include_retired=True),
+        register_groups=categories.choices(db),
         can_register=allowed(current_user().roles, "sample.register"),
         can_add_customer=allowed(current_user().roles, "customer.create"))
 
@@ -168,6 +170,7 @@ def register() -> Any:
             db, actor=user, request_id=req.id, description=data.get("description"),
             method_ids=request.form.getlist("method_ids"),
             number_format=s.sample_number_format, timezone=s.timezone,
+            category=data.get("category") or None,
             **{key: data.get(key, "") for key in services.SAMPLE_PARTICULARS})
         number = sample.number
     flash(_("sample %(number)s registered under request %(request)s", number=number,
@@ -220,6 +223,7 @@ def _page(db: Any, number: str, *, errors: dict[str, str] | None = None,
         mine=sample.assignee_id == current_user().id,
         conclusion=services.derived_conclusion(sample),
         inspection_label=particulars.inspection_label(sample.request.inspection_type),
+        categories=categories.path(db, sample.category) if sample.category else [],
         **context), status
 
 

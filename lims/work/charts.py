@@ -30,6 +30,7 @@ _MAX_LABEL_W = 110
 class Series:
     name: str
     values: Sequence[float | None]  # one per category; None: no figure (not drawn)
+    decimals: int | None = None     # of its figures in the table; None: the chart's
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,19 +46,29 @@ class Chart:
     y_max: float | None = None  # a fixed top (100 for percentages); else from the data
     decimals: int = 0   # of the figures in tooltips and tables; 0: counts, ticked in whole steps
     zero_is_figure: bool = False  # a mean of 0 days is a figure; a count of 0 is nothing
+    # Columns of the data table that are not drawn (the counts behind a percentage).
+    table_only: Sequence[Series] = ()
+    # Only the first n series say whether there is anything to draw (0: all of them): a
+    # target drawn beside no rate is no figure.
+    counted: int = 0
 
-    def figure(self, value: float | None) -> str:
-        return "—" if value is None else f"{value:.{self.decimals}f}"
+    def figure(self, value: float | None, decimals: int | None = None) -> str:
+        places = self.decimals if decimals is None else decimals
+        return "—" if value is None else f"{value:.{places}f}"
+
+    def columns(self) -> list[Series]:
+        """The series of the data table: those drawn, then those only in the table."""
+        return [*self.series, *self.table_only]
 
     def rows(self) -> list[tuple[str, list[str]]]:
         """The data table beside the chart: each category with its figure per series."""
-        return [(c, [self.figure(s.values[i] if i < len(s.values) else None)
-                     for s in self.series]) for i, c in enumerate(self.categories)]
+        return [(c, [self.figure(s.values[i] if i < len(s.values) else None, s.decimals)
+                     for s in self.columns()]) for i, c in enumerate(self.categories)]
 
     def is_empty(self) -> bool:
         """Nothing to draw: no figures, or only zero counts (a zero mean is a figure)."""
         return not any(v is not None and (v != 0 or self.zero_is_figure)
-                       for s in self.series for v in s.values)
+                       for s in self.series[:self.counted or None] for v in s.values)
 
 
 def nice_step(value: float, *, integer: bool = False) -> float:

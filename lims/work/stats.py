@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from lims.instruments.models import Instrument, InstrumentStatus
 from lims.reports.models import Report
-from lims.samples.models import ConformityDecision, Result, Sample, SampleTest, TestMethod
+from lims.samples import categories
+from lims.samples.models import ConformityDecision, Result, Sample, SampleTest
 from lims.work.queues import due_column, latest_calibrations
 
 WEEKS = 12
@@ -37,14 +39,28 @@ class Week:
 
 
 @dataclasses.dataclass(frozen=True)
-class PassRate:
-    category: str     # the method's field, as the scope names it (纺织品, electrical …)
-    samples: int
-    failed: int
+class CategoryRate:
+    """The pass rate (合格率) of one product category, its subcategories included; ``code``
+    None for the samples without a category."""
+
+    code: str | None
+    name_zh: str
+    name_en: str
+    depth: int                # 0: a top-level family
+    target: Decimal | None    # the family's target pass rate, percent
+    tested: int               # samples reported in the period with a result
+    unqualified: int          # of them, with a failing result
 
     @property
-    def percent(self) -> float:
-        return 100.0 * (self.samples - self.failed) / self.samples if self.samples else 0.0
+    def qualified(self) -> int:
+        return self.tested - self.unqualified
+
+    @property
+    def percent(self) -> float | None:
+        return 100.0 * self.qualified / self.tested if self.tested else None
+
+    def name(self, locale: str) -> str:
+        return self.name_zh if locale.startswith("zh") else self.name_en
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,7 +72,7 @@ class DueWeek:
 @dataclasses.dataclass(frozen=True)
 class Dashboard:
     weeks: list[Week]
-    pass_rates: list[PassRate]
+    pass_rates: list[CategoryRate]
     overdue: int
     due: list[DueWeek]
     has_due_dates: bool
@@ -128,26 +144,49 @@ def weekly(session: Session, *, today: dt.date, timezone: str, weeks: int = WEEK
     return result
 
 
-def pass_rates(session: Session, *, today: dt.date, timezone: str,
-               weeks: int = WEEKS) -> list[PassRate]:
-    """Per method field, of the samples first reported in the period: how many, and how many
-    with a failing current result (a person's decision on an undecided one counts over the
-    rule's verdict)."""
-    since = dt.datetime.combine(week_start(today) - dt.timedelta(weeks=weeks - 1), dt.time(),
-                                ZoneInfo(timezone)).astimezone(dt.UTC)
+def verdict_counts(session: Session, *, since: dt.datetime) -> dict[int | None, tuple[int, int]]:
+    """Per product category id (None: none), of the samples first reported since ``since``:
+    how many have a current result, and how many a failing one (a person's decision on an
+    undecided result counts over the rule's verdict, as on the sample's page)."""
     first = first_reports()
     verdict = func.coalesce(ConformityDecision.conformity, Result.conformity)
     rows = session.execute(
-        select(TestMethod.field, func.count(distinct(SampleTest.sample_id)),
+        select(Sample.category_id, func.count(distinct(SampleTest.sample_id)),
                func.count(distinct(case((verdict.in_(FAILING), SampleTest.sample_id)))))
         .select_from(Result)
         .join(SampleTest, SampleTest.id == Result.test_id)
-        .join(TestMethod, TestMethod.id == SampleTest.method_id)
+        .join(Sample, Sample.id == SampleTest.sample_id)
         .join(first, first.c.sample_id == SampleTest.sample_id)
         .outerjoin(ConformityDecision, ConformityDecision.result_id == Result.id)
         .where(Result.is_current, first.c.first >= since)
-        .group_by(TestMethod.field).order_by(TestMethod.field))
-    return [PassRate(field, n, failed) for field, n, failed in rows]
+        .group_by(Sample.category_id))
+    return {category: (int(n), int(failed)) for category, n, failed in rows}
+
+
+def pass_rates(session: Session, *, today: dt.date, timezone: str,
+               weeks: int = WEEKS) -> list[CategoryRate]:
+    """Per product category, of the samples first reported in the period: each target family
+    (always, with its target) followed by those of its subcategories that have samples, each
+    counting its own subcategories too; then the samples without a category, if any."""
+    since = dt.datetime.combine(week_start(today) - dt.timedelta(weeks=weeks - 1), dt.time(),
+                                ZoneInfo(timezone)).astimezone(dt.UTC)
+    counts = verdict_counts(session, since=since)
+    out: list[CategoryRate] = []
+    for family in categories.tree(session):
+        for node in family.walk():
+            tested = unqualified = 0
+            for below in node.walk():
+                n, failed = counts.get(below.category.id, (0, 0))
+                tested, unqualified = tested + n, unqualified + failed
+            if node.depth and not tested:
+                continue
+            c = node.category
+            out.append(CategoryRate(c.code, c.name_zh, c.name_en, node.depth,
+                                    family.category.target_pass_rate, tested, unqualified))
+    tested, unqualified = counts.get(None, (0, 0))
+    if tested:
+        out.append(CategoryRate(None, "未分类", "Uncategorised", 0, None, tested, unqualified))
+    return out
 
 
 def calibration_outlook(session: Session, *, today: dt.date,

@@ -7,6 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from markupsafe import Markup
 
@@ -88,13 +89,7 @@ def charts(board: stats.Dashboard) -> list[Chart]:
                                    else 100.0 * w.on_time / w.with_due for w in board.weeks])],
             empty=_("No reports in this period"), y_max=100.0, decimals=0))
     out += [
-        Chart("chart-pass", _("Pass rate per category"),
-              _("Share of the samples reported in the last %(n)s weeks without a failing "
-                "result, per field of the test methods.", n=len(weeks)),
-              _("Category (method field)"), _("Passed (%)"),
-              [p.category for p in board.pass_rates],
-              [Series(_("Passed"), [p.percent for p in board.pass_rates])],
-              empty=_("No reported samples in this period"), y_max=100.0),
+        pass_rate_chart(board.pass_rates, len(weeks)),
         Chart("chart-calibration", _("Calibration due in the next 30 days"),
               _("Equipment in service overdue now, and due in each week of the next 30 days."),
               _("Week from"), _("Instruments"),
@@ -103,6 +98,31 @@ def charts(board: stats.Dashboard) -> list[Chart]:
               empty=_("Nothing due")),
     ]
     return out
+
+
+def pass_rate_chart(rates: list[stats.CategoryRate], weeks: int) -> Chart:
+    """Pass rate (合格率) per product category against the family's target, with the counts
+    behind each rate in the data table (issue 11 §3; the province's targets, issue 13)."""
+    locale = str(get_locale() or "en")
+
+    def label(r: stats.CategoryRate) -> str:
+        if r.code is None:
+            return str(_("Uncategorised"))
+        return ("› " * r.depth) + r.name(locale)
+
+    return Chart(
+        "chart-pass", _("Pass rate per product category"),
+        _("Share of the samples reported in the last %(n)s weeks without a failing result, "
+          "per product category (a family counts its subcategories), against the family's "
+          "target.", n=weeks),
+        _("Product category"), _("Pass rate (%)"), [label(r) for r in rates],
+        [Series(_("Passed (%)"), [r.percent for r in rates]),
+         Series(_("Target (%)"), [None if r.target is None else float(r.target)
+                                  for r in rates])],
+        empty=_("No reported samples in this period"), y_max=100.0, decimals=1, counted=1,
+        table_only=[Series(_("Tested"), [r.tested for r in rates], decimals=0),
+                    Series(_("Qualified"), [r.qualified for r in rates], decimals=0),
+                    Series(_("Unqualified"), [r.unqualified for r in rates], decimals=0)])
 
 
 @bp.get("/dashboard")

@@ -62,7 +62,13 @@ def test_init_demo_report_and_pki(database_url, tmp_path, font_dir):
     with engine.connect() as conn:
         stored = {n: json.loads(c) for n, c in conn.execute(
             text("SELECT number, content FROM reports"))}
+        # The demo's fabric samples are in a product category: the dashboard's pass rate
+        # per category has a figure on a fresh instance.
+        categorised = conn.execute(text(
+            "SELECT count(*) FROM samples s JOIN product_categories c ON c.id = s.category_id"
+            " WHERE c.code = 'IND-TEXTILE'")).scalar()
     engine.dispose()
+    assert categorised == 2
     assert all(c["marks"] == ["CMA", "CNAS"] for c in stored.values())
     calibrated = next(c for c in stored.values() if c["kind"] == "calibration_certificate")
     assert [p["state"] for p in calibrated["points"]].count("as found") == 1

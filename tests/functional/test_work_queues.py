@@ -149,7 +149,12 @@ def test_the_dashboard_draws_the_labs_figures(client, session, world, settings):
     flow = _table(page, "chart-flow")
     assert len(flow) == 12 and flow[-1][1:] == ["3", "2"]  # this week: 3 in, 2 out
     assert all(row[1:] == ["0", "0"] for row in flow[:-1])
-    assert _table(page, "chart-pass") == [["textiles", "50"]]
+    # Per product category: the families with their targets, the samples without one apart.
+    assert _table(page, "chart-pass") == [
+        ["Food", "—", "98.5", "0", "0", "0"],
+        ["Drugs, medical devices and cosmetics", "—", "98.0", "0", "0", "0"],
+        ["Manufactured products", "—", "95.0", "0", "0", "0"],
+        ["Uncategorised", "50.0", "—", "2", "1", "1"]]
     turnaround = _table(page, "chart-turnaround")
     assert turnaround[-1][1] == "0.0" and turnaround[0][1] == "—"
     calibration = _table(page, "chart-calibration")
