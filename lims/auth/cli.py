@@ -150,7 +150,7 @@ def _change_signatory(message: str, username: str, change: Callable[[Any, Any], 
             user = get_user(session, username)
             serial = withdraw_signatory(rt.settings, user) if user is not None else None
     except LimsError as exc:
-        invalid(exc, 1)
+        fail(exc.message)  # fail() shows it in the reader's language
     finally:
         rt.dispose()
     if serial is not None:
