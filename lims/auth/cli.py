@@ -50,7 +50,8 @@ def user_create(username: str, full_name: str, roles: tuple[str, ...], scopes: t
                         password=password, roles=list(roles), scopes=list(scopes),
                         scope_items=list(scope_items))
     except LimsError as exc:
-        fail(f"{exc.field or tr('input')}: {localized(exc.message)}")
+        field = exc.field or tr("input")  # outside the f-string: extraction finds it
+        fail(f"{field}: {localized(exc.message)}")
     finally:
         rt.dispose()  # also on a refusal: no pooled connection is left to the garbage collector
     click.echo(tr("created user %(username)s", username=username))
