@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
-from lims.errors import InvalidInput
+from lims.errors import InvalidInput, msg
 from lims.runtime import Runtime
 
 TABLES_COUNTED = ("samples", "results", "reports", "calibration_records", "audit_events")
@@ -41,7 +41,8 @@ def _pg_tool(name: str) -> str:
         return found
     candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)
     if not candidates:
-        raise InvalidInput(f"{name} is not installed (apt-get install postgresql-client)",
+        raise InvalidInput(msg("%(tool)s is not installed (apt-get install postgresql-client)",
+                               tool=name),
                            field="database")
     return candidates[0]
 
@@ -59,7 +60,8 @@ def _libpq(url: str) -> tuple[str, dict[str, str]]:
 def _sqlite_path(url: str) -> Path:
     database = make_url(url).database
     if not database:
-        raise InvalidInput("an in-memory SQLite database cannot be backed up", field="database")
+        raise InvalidInput(msg("an in-memory SQLite database cannot be backed up"),
+                           field="database")
     return Path(database)
 
 
@@ -85,7 +87,8 @@ def backup(rt: Runtime, dest: Path, *, with_keys: bool = False) -> dict[str, Any
     :raises InvalidInput: the destination exists and is not empty, or the tool is missing.
     """
     if dest.exists() and any(dest.iterdir()):
-        raise InvalidInput(f"{dest} exists and is not empty; choose a new folder", field="dest")
+        raise InvalidInput(msg("%(dest)s exists and is not empty; choose a new folder", dest=dest),
+                           field="dest")
     _private_dir(dest)
     url = rt.settings.database_url
     if rt.engine.dialect.name == "sqlite":
@@ -155,21 +158,22 @@ def restore(rt: Runtime, src: Path) -> RestoreCheck:
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise InvalidInput(f"{src} is not a LIMS backup (no readable manifest.json)",
+        raise InvalidInput(msg("%(src)s is not a LIMS backup (no readable manifest.json)", src=src),
                            field="src") from exc
     dump = src / str(manifest.get("database_file", ""))
     if not dump.is_file() or hashlib.sha256(dump.read_bytes()).hexdigest() != manifest.get(
             "database_sha256"):
-        raise InvalidInput(f"the database file in {src} is missing or does not match its "
-                           "manifest", field="src")
+        raise InvalidInput(msg("the database file in %(src)s is missing or does not match its "
+                               "manifest", src=src), field="src")
     if manifest.get("dialect") != rt.engine.dialect.name:
-        raise InvalidInput(f"the backup is of a {manifest.get('dialect')} database; the "
-                           f"configured one is {rt.engine.dialect.name}", field="src")
+        raise InvalidInput(msg("the backup is of a %(dialect)s database; the configured one is "
+                               "%(configured)s", dialect=manifest.get("dialect"),
+                               configured=rt.engine.dialect.name), field="src")
     from sqlalchemy import inspect
 
     if "samples" in inspect(rt.engine).get_table_names():
-        raise InvalidInput("the configured database already holds a LIMS; restore into an "
-                           "empty one", field="database")
+        raise InvalidInput(msg("the configured database already holds a LIMS; restore into an "
+                               "empty one"), field="database")
     url = rt.settings.database_url
     if rt.engine.dialect.name == "sqlite":
         rt.engine.dispose()

@@ -19,14 +19,15 @@ from lims.clitools import LimsGroup, fail, runtime
 from lims.config import Settings, ensure_secret
 
 
-@click.group(cls=LimsGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LimsGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             help=tr("LIMS for metrology and inspection labs."))
 def main() -> None:
     """LIMS for metrology and inspection labs."""
 
 
 # --- instance ------------------------------------------------------------------------------
 
-@main.command()
+@main.command(help=tr("Create or migrate the instance folder (idempotent)."))
 def init() -> None:
     """Create or migrate the instance folder (idempotent)."""
     from lims.migrate import upgrade
@@ -87,7 +88,7 @@ def _redact(url: str) -> str:
     return url
 
 
-@main.command()
+@main.command(help=tr("Seed demo data once and print the demo logins."))
 def demo() -> None:
     """Seed demo data once and print the demo logins."""
     from lims.demo import seed
@@ -102,10 +103,13 @@ def demo() -> None:
         click.echo(f"  {username:<10} {password:<24} {roles}")
 
 
-@main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=int)
+@main.command(help=tr("Serve the app with gunicorn (production WSGI server)."))
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help=tr("The address to listen on."))
+@click.option("--port", default=5000, show_default=True, type=int,
+              help=tr("The TCP port to listen on."))
+@click.option("--workers", default=2, show_default=True, type=int,
+              help=tr("How many worker processes."))
 def serve(host: str, port: int, workers: int) -> None:
     """Serve the app with gunicorn (production WSGI server)."""
     from gunicorn.app.base import BaseApplication
@@ -133,10 +137,11 @@ def serve(host: str, port: int, workers: int) -> None:
 
 # --- backup ------------------------------------------------------------------------------
 
-@main.command("backup")
+@main.command("backup", help=tr(
+    "Back up the database (SQLite online backup API, or pg_dump) into a new folder DEST."))
 @click.argument("dest", type=click.Path(file_okay=False))
 @click.option("--with-keys", is_flag=True,
-              help="Also copy the signing PKI and the secret key (keep such a backup safe).")
+              help=tr("Also copy the signing PKI and the secret key (keep such a backup safe)."))
 def backup_command(dest: str, with_keys: bool) -> None:
     """Back up the database (SQLite online backup API, or pg_dump) into a new folder DEST."""
     from lims.backup import backup
@@ -146,7 +151,7 @@ def backup_command(dest: str, with_keys: bool) -> None:
     try:
         manifest = backup(rt, Path(dest), with_keys=with_keys)
     except LimsError as exc:
-        fail(str(exc))
+        fail(exc.message)  # fail() shows it in the reader's language
     except (OSError, subprocess.CalledProcessError) as exc:
         fail(tr("backup failed: %(reason)s", reason=getattr(exc, "stderr", b"") or exc))
     finally:
@@ -156,7 +161,9 @@ def backup_command(dest: str, with_keys: bool) -> None:
                   revision=manifest["revision"], counts=counts))
 
 
-@main.command("restore")
+@main.command("restore", help=tr(
+    "Restore a backup into the configured (empty) database, then verify the audit chain and "
+    "every issued report's SHA-256 and signature; exit 1 if anything does not check out."))
 @click.argument("src", type=click.Path(file_okay=False, exists=True))
 def restore_command(src: str) -> None:
     """Restore a backup into the configured (empty) database, then verify the audit chain and
@@ -168,7 +175,7 @@ def restore_command(src: str) -> None:
     try:
         check = restore(rt, Path(src))
     except LimsError as exc:
-        fail(str(exc))
+        fail(exc.message)  # fail() shows it in the reader's language
     except (OSError, subprocess.CalledProcessError) as exc:
         fail(tr("restore failed: %(reason)s", reason=getattr(exc, "stderr", b"") or exc))
     finally:
@@ -185,9 +192,10 @@ def restore_command(src: str) -> None:
 
 # --- scheduler ---------------------------------------------------------------------------
 
-@main.command()
-@click.option("--run", "run_once", metavar="JOB", help="Run one job now and exit (see --list).")
-@click.option("--list", "list_jobs", is_flag=True, help="List the jobs and exit.")
+@main.command(help=tr("Run the job scheduler (one process per deployment)."))
+@click.option("--run", "run_once", metavar="JOB",
+              help=tr("Run one job now and exit (see --list)."))
+@click.option("--list", "list_jobs", is_flag=True, help=tr("List the jobs and exit."))
 def scheduler(run_once: str | None, list_jobs: bool) -> None:
     """Run the job scheduler (one process per deployment)."""
     from lims.domains import jobs

@@ -17,7 +17,7 @@ from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-from lims.errors import ReadOnly, StorageFull, Unavailable
+from lims.errors import ReadOnly, StorageFull, Unavailable, msg
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -126,10 +126,10 @@ _SQLITE_READONLY, _SQLITE_FULL, _SQLITE_CANTOPEN = 8, 13, 14
 # standby, SET TRANSACTION READ ONLY) and disk_full.
 _PG_READ_ONLY, _PG_DISK_FULL = "25006", "53100"
 
-READ_ONLY_MESSAGE = ("the database is read-only: nothing can be saved until an administrator "
-                     "makes it writable again (reading still works)")
-FULL_MESSAGE = ("the disk under the database is full: nothing can be saved until space is "
-                "freed (reading still works)")
+READ_ONLY_MESSAGE = msg("the database is read-only: nothing can be saved until an administrator "
+                        "makes it writable again (reading still works)")
+FULL_MESSAGE = msg("the disk under the database is full: nothing can be saved until space is "
+                   "freed (reading still works)")
 
 
 def storage_error(exc: BaseException) -> Unavailable | None:
@@ -160,8 +160,8 @@ def _classify(exc: object) -> Unavailable | None:
         if code == _SQLITE_FULL:
             return StorageFull(FULL_MESSAGE)
         if code == _SQLITE_CANTOPEN:
-            return Unavailable("the database file cannot be opened: its folder may be "
-                               "read-only, missing or full")
+            return Unavailable(msg("the database file cannot be opened: its folder may be "
+                                   "read-only, missing or full"))
         return None
     sqlstate = getattr(exc, "sqlstate", None)  # psycopg's errors carry it
     if sqlstate == _PG_READ_ONLY:
@@ -170,7 +170,10 @@ def _classify(exc: object) -> Unavailable | None:
         return StorageFull(FULL_MESSAGE)
     if isinstance(exc, OSError):
         if exc.errno == errno.EROFS:
-            return ReadOnly(f"the file system is read-only: cannot write {exc.filename or 'a file'}")
+            return ReadOnly(msg("the file system is read-only: cannot write %(file)s",
+                                file=exc.filename) if exc.filename else
+                            msg("the file system is read-only: cannot write a file"))
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            return StorageFull(f"the disk is full: cannot write {exc.filename or 'a file'}")
+            return StorageFull(msg("the disk is full: cannot write %(file)s", file=exc.filename)
+                               if exc.filename else msg("the disk is full: cannot write a file"))
     return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lims.errors import Conflict, InvalidInput
+from lims.errors import Conflict, InvalidInput, msg
 from lims.validate import text
 
 MAX_REASON = 500
@@ -41,8 +41,8 @@ def check_version(current: int, given: Any, what: str) -> None:
     if isinstance(given, str) and given.strip().isascii() and given.strip().isdecimal():
         given = int(given)
     if isinstance(given, bool) or not isinstance(given, int):
-        raise InvalidInput("must be a whole number", field="version")
+        raise InvalidInput(msg("must be a whole number"), field="version")
     if given != current:
-        raise StaleEdit(f"{what} was changed by someone else since you opened it (version "
-                        f"{given}, now {current}); reload the page and make your change again",
-                        field="version")
+        raise StaleEdit(msg("%(what)s was changed by someone else since you opened it (version "
+                            "%(given)s, now %(current)s); reload the page and make your change "
+                            "again", what=what, given=given, current=current), field="version")

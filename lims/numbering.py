@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from lims.db import Model
-from lims.errors import InvalidInput
+from lims.errors import InvalidInput, msg
 
 
 class NumberSeries(Model):
@@ -30,7 +30,8 @@ def format_number(fmt: str, *, year: int, seq: int) -> str:
     try:
         return fmt.format(year=year, seq=seq)
     except (KeyError, IndexError, ValueError) as exc:
-        raise InvalidInput(f"bad number format {fmt!r}: {exc}", field="format") from exc
+        raise InvalidInput(msg("bad number format %(format)r: %(reason)s", format=fmt, reason=exc),
+                           field="format") from exc
 
 
 def next_number(session: Session, kind: str, fmt: str, *, today: dt.date) -> str:

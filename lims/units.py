@@ -200,6 +200,7 @@ def convert(value: Decimal, unit: pint.Unit, to: pint.Unit) -> Decimal:
         magnitude = Quantity(value, unit).to(to).magnitude
     except (pint.errors.PintError, ArithmeticError, ValueError) as exc:
         given, expected = format(unit, "~P"), format(to, "~P")
-        raise UnitMismatch(f"a value in {given!r} cannot be converted to {expected!r}: {exc}",
+        raise UnitMismatch(msg("a value in %(given)r cannot be converted to %(expected)r: %(reason)s",
+                               given=given, expected=expected, reason=exc),
                            field="unit", given=given, expected=expected) from None
     return magnitude if isinstance(magnitude, Decimal) else Decimal(str(magnitude))

@@ -18,21 +18,24 @@ from lims.catalogs import localized, tr
 from lims.clitools import echo_json, fail, invalid, runtime
 
 
-@click.group()
+@click.group(help=tr("Users and API tokens."))
 def user() -> None:
     """Users and API tokens."""
 
 
-@user.command("create")
+@user.command("create", help=tr(
+    "Create USERNAME with roles (and signatory scopes); prompts for the password."))
 @click.argument("username")
-@click.option("--full-name", default="")
-@click.option("--role", "roles", multiple=True, required=True)
+@click.option("--full-name", default="", help=tr("Full name (default: the username)."))
+@click.option("--role", "roles", multiple=True, required=True,
+              help=tr("A role of the user (repeat for several)."))
 @click.option("--scope", "scopes", multiple=True,
-              help="Field of work outside the accredited scope the signatory may sign for.")
+              help=tr("Field of work outside the accredited scope the signatory may sign for."))
 @click.option("--scope-item", "scope_items", multiple=True, type=int,
-              help="Id of an accredited scope item the signatory may sign for "
-                   "(`lims scope list`).")
-@click.password_option()
+              help=tr("Id of an accredited scope item the signatory may sign for "
+                      "(`lims scope list`)."))
+@click.password_option(prompt=tr("Password"), confirmation_prompt=tr("Repeat for confirmation"),
+                       help=tr("The password (prompted if omitted)."))
 def user_create(username: str, full_name: str, roles: tuple[str, ...], scopes: tuple[str, ...],
                 scope_items: tuple[int, ...], password: str) -> None:
     """Create USERNAME with roles (and signatory scopes); prompts for the password."""
@@ -47,15 +50,17 @@ def user_create(username: str, full_name: str, roles: tuple[str, ...], scopes: t
                         password=password, roles=list(roles), scopes=list(scopes),
                         scope_items=list(scope_items))
     except LimsError as exc:
-        fail(f"{exc.field or 'input'}: {localized(exc.message)}")
+        field = exc.field or tr("input")  # outside the f-string: extraction finds it
+        fail(f"{field}: {localized(exc.message)}")
     finally:
         rt.dispose()  # also on a refusal: no pooled connection is left to the garbage collector
     click.echo(tr("created user %(username)s", username=username))
 
 
-@user.command("token")
+@user.command("token", help=tr("Create an API token for USERNAME and print it once."))
 @click.argument("username")
-@click.option("--name", default="cli")
+@click.option("--name", default="cli", show_default=True,
+              help=tr("A name telling the token apart (for `lims user tokens`)."))
 def user_token(username: str, name: str) -> None:
     """Create an API token for USERNAME and print it once."""
     from lims.auth.services import create_token, get_user
@@ -109,8 +114,8 @@ def _describe(u: Any) -> dict[str, Any]:
             "active": u.active, "locked": u.locked, "failed_logins": u.failed_logins}
 
 
-@user.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@user.command("list", help=tr("List users: roles, scopes, disabled or locked."))
+@click.option("--json", "as_json", is_flag=True, help=tr("Print JSON."))
 def user_list(as_json: bool) -> None:
     """List users: roles, scopes, disabled or locked."""
     from lims.auth.services import list_users
@@ -121,7 +126,8 @@ def user_list(as_json: bool) -> None:
         echo_json(rows)
         return
     for r in rows:
-        state = ("" if r["active"] else " disabled") + (" locked" if r["locked"] else "")
+        state = ("" if r["active"] else " " + tr("disabled")) + \
+            (" " + tr("locked") if r["locked"] else "")
         click.echo(f"{r['username']:<20} {','.join(r['roles']):<30}{state}")
 
 
@@ -145,7 +151,7 @@ def _change_signatory(message: str, username: str, change: Callable[[Any, Any], 
             user = get_user(session, username)
             serial = withdraw_signatory(rt.settings, user) if user is not None else None
     except LimsError as exc:
-        fail(str(exc))
+        fail(exc.message)  # fail() shows it in the reader's language
     finally:
         rt.dispose()
     if serial is not None:
@@ -153,20 +159,23 @@ def _change_signatory(message: str, username: str, change: Callable[[Any, Any], 
                       serial=f"{serial:x}", username=username))
 
 
-@user.command("disable")
+@user.command("disable", help=tr(
+    "Disable USERNAME: their sessions end at once and their API tokens are refused."))
 @click.argument("username")
-@click.option("--reason", default=None, help="Why (kept in the audit trail).")
+@click.option("--reason", default=None, help=tr("Why (kept in the audit trail)."))
 def user_disable(username: str, reason: str | None) -> None:
     """Disable USERNAME: their sessions end at once and their API tokens are refused."""
     from lims.auth.services import set_active
 
-    _change_signatory(tr("disabled %(username)s", username=username), username, lambda s, a: set_active(
-        s, actor=a, username=username, active=False, reason=reason))
+    _change_signatory(tr("disabled %(username)s", username=username), username,
+                      lambda s, a: set_active(s, actor=a, username=username, active=False,
+                                              reason=reason))
 
 
-@user.command("enable")
+@user.command("enable", help=tr(
+    "Enable USERNAME again (their API tokens work again; old sessions stay ended)."))
 @click.argument("username")
-@click.option("--reason", default=None, help="Why (kept in the audit trail).")
+@click.option("--reason", default=None, help=tr("Why (kept in the audit trail)."))
 def user_enable(username: str, reason: str | None) -> None:
     """Enable USERNAME again (their API tokens work again; old sessions stay ended)."""
     from lims.auth.services import set_active
@@ -175,9 +184,12 @@ def user_enable(username: str, reason: str | None) -> None:
         s, actor=a, username=username, active=True, reason=reason))
 
 
-@user.command("reset-password")
+@user.command("reset-password", help=tr(
+    "Set a new password for USERNAME (prompted) and end their sessions."))
 @click.argument("username")
-@click.password_option(prompt="New password")
+@click.password_option(prompt=tr("New password"),
+                       confirmation_prompt=tr("Repeat for confirmation"),
+                       help=tr("The new password (prompted if omitted)."))
 def user_reset_password(username: str, password: str) -> None:
     """Set a new password for USERNAME (prompted) and end their sessions."""
     from lims.auth.services import reset_password
@@ -186,15 +198,17 @@ def user_reset_password(username: str, password: str) -> None:
         s, actor=a, username=username, password=password))
 
 
-@user.command("roles")
+@user.command("roles", help=tr(
+    "Replace the roles and signatory authority (fields, scope items) of USERNAME."))
 @click.argument("username")
-@click.option("--role", "roles", multiple=True, required=True)
+@click.option("--role", "roles", multiple=True, required=True,
+              help=tr("A role of the user (repeat for several)."))
 @click.option("--scope", "scopes", multiple=True,
-              help="Field of work outside the accredited scope the signatory may sign for.")
+              help=tr("Field of work outside the accredited scope the signatory may sign for."))
 @click.option("--scope-item", "scope_items", multiple=True, type=int,
-              help="Id of an accredited scope item the signatory may sign for; given: "
-                   "replaces the grants, omitted: keeps them.")
-@click.option("--no-scope-items", is_flag=True, help="Withdraw every scope item grant.")
+              help=tr("Id of an accredited scope item the signatory may sign for; given: "
+                      "replaces the grants, omitted: keeps them."))
+@click.option("--no-scope-items", is_flag=True, help=tr("Withdraw every scope item grant."))
 def user_roles(username: str, roles: tuple[str, ...], scopes: tuple[str, ...],
                scope_items: tuple[int, ...], no_scope_items: bool) -> None:
     """Replace the roles and signatory authority (fields, scope items) of USERNAME."""
@@ -207,7 +221,8 @@ def user_roles(username: str, roles: tuple[str, ...], scopes: tuple[str, ...],
                                              scopes=list(scopes), scope_items=items))
 
 
-@user.command("unlock")
+@user.command("unlock", help=tr(
+    "Unlock USERNAME after a lockout by failed logins (and clear their throttling)."))
 @click.argument("username")
 def user_unlock(username: str) -> None:
     """Unlock USERNAME after a lockout by failed logins (and clear their throttling)."""
@@ -217,7 +232,8 @@ def user_unlock(username: str) -> None:
             lambda s, a: unlock_user(s, actor=a, username=username))
 
 
-@user.command("sign-out")
+@user.command("sign-out", help=tr(
+    "End every browser session of USERNAME (API tokens are untouched)."))
 @click.argument("username")
 def user_sign_out(username: str) -> None:
     """End every browser session of USERNAME (API tokens are untouched)."""
@@ -228,9 +244,9 @@ def user_sign_out(username: str) -> None:
     click.echo(tr("ended %(n)s session(s) of %(username)s", n=n, username=username))
 
 
-@user.command("tokens")
+@user.command("tokens", help=tr("List the API tokens of USERNAME: id, name, created, revoked."))
 @click.argument("username")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=tr("Print JSON."))
 def user_tokens_command(username: str, as_json: bool) -> None:
     """List the API tokens of USERNAME: id, name, created, revoked."""
     from lims.auth.services import user_tokens
@@ -245,10 +261,12 @@ def user_tokens_command(username: str, as_json: bool) -> None:
         return
     for r in rows:
         click.echo(f"{r['id']:>6}  {r['name']:<30} {r['created_at'][:16]}"
-                   + (f"  revoked {r['revoked_at'][:16]}" if r["revoked_at"] else ""))
+                   + ("  " + tr("revoked %(at)s", at=r["revoked_at"][:16])
+                      if r["revoked_at"] else ""))
 
 
-@user.command("revoke-token")
+@user.command("revoke-token", help=tr(
+    "Revoke the API token TOKEN_ID (from `lims user tokens`)."))
 @click.argument("token_id", type=int)
 def user_revoke_token(token_id: int) -> None:
     """Revoke the API token TOKEN_ID (from ``lims user tokens``)."""

@@ -56,10 +56,10 @@ def _roles(roles: list[str]) -> list[Role]:
     try:
         role_set = sorted({Role(r) for r in roles})
     except ValueError as exc:
-        raise InvalidInput(f"unknown role in {roles!r}; roles are "
-                           f"{', '.join(r.value for r in Role)}", field="roles") from exc
+        raise InvalidInput(msg("unknown role in %(roles)r; roles are %(known)s", roles=roles,
+                               known=", ".join(r.value for r in Role)), field="roles") from exc
     if not role_set:
-        raise InvalidInput("at least one role is required", field="roles")
+        raise InvalidInput(msg("at least one role is required"), field="roles")
     return role_set
 
 
@@ -68,7 +68,7 @@ def _scopes(scopes: list[str] | None) -> list[str]:
     clean = sorted({(s or "").strip() for s in scopes or []} - {""})
     for scope in clean:
         if len(scope) > 80 or not scope.isprintable():
-            raise InvalidInput("a scope is 1-80 printable characters", field="scopes")
+            raise InvalidInput(msg("a scope is 1-80 printable characters"), field="scopes")
     return clean
 
 
@@ -82,7 +82,8 @@ def _scope_items(session: Session, ids: list[object] | None) -> list[int]:
         found = set(session.scalars(select(ScopeItem.id).where(ScopeItem.id.in_(clean))))
         missing = [f"#{i}" for i in clean if i not in found]
         if missing:
-            raise InvalidInput(f"no scope item {', '.join(missing)}", field="scope_items")
+            raise InvalidInput(msg("no scope item %(items)s", items=", ".join(missing)),
+                               field="scope_items")
     return clean
 
 
@@ -97,11 +98,12 @@ def create_user(session: Session, *, username: str, full_name: str, password: st
     """
     username = (username or "").strip()
     if not username or len(username) > 60 or not username.replace("_", "").replace(".", "").isalnum():
-        raise InvalidInput("username must be 1-60 letters, digits, '.' or '_'", field="username")
+        raise InvalidInput(msg("username must be 1-60 letters, digits, '.' or '_'"),
+                           field="username")
     check_password(password)
     role_set = _roles(roles)
     if get_user(session, username) is not None:
-        raise Conflict(f"user {username!r} exists", field="username")
+        raise Conflict(msg("user %(username)r exists", username=username), field="username")
     user = User(username=username, full_name=full_name or username,
                 password_hash=generate_password_hash(password))
     user.role_rows = [UserRole(role=r.value) for r in role_set]
@@ -142,7 +144,7 @@ def user_for_token(session: Session, token: str) -> User | None:
 def revoke_token(session: Session, *, token_id: int, actor: User) -> None:
     row = session.get(ApiToken, as_id(token_id, "token_id"))
     if row is None or (row.user_id != actor.id and Role.ADMIN not in actor.roles):
-        raise InvalidInput("no such token", field="token_id")
+        raise InvalidInput(msg("no such token"), field="token_id")
     if row.revoked_at is not None:
         return
     row.revoked_at = utcnow()
@@ -177,7 +179,7 @@ def managed_user(session: Session, *, actor: User | None, username: str) -> User
                           .execution_options(populate_existing=True)) \
         if isinstance(username, str) else None
     if user is None:
-        raise NotFound(f"no user {username!r}", field="username")
+        raise NotFound(msg("no user %(username)r", username=username), field="username")
     return user
 
 
@@ -195,7 +197,7 @@ def _keep_an_admin(session: Session, user: User, *, active: bool, roles: list[Ro
         return
     others = [a for a in session.scalars(_active_admins()) if a != user.id]  # locked above
     if not others:
-        raise Conflict("this would leave no active administrator", field="username")
+        raise Conflict(msg("this would leave no active administrator"), field="username")
 
 
 def list_users(session: Session, *, actor: User | None) -> list[User]:
@@ -318,7 +320,7 @@ def revoke_user_token(session: Session, *, actor: User | None, username: str,
     user = managed_user(session, actor=actor, username=username)
     row = session.get(ApiToken, as_id(token_id, "token_id"))
     if row is None or row.user_id != user.id:
-        raise InvalidInput("no such token", field="token_id")
+        raise InvalidInput(msg("no such token"), field="token_id")
     revoke_token(session, token_id=row.id, actor=actor)  # type: ignore[arg-type]
 
 
@@ -328,5 +330,6 @@ LOCALES = ("zh_CN", "en")
 def set_locale(session: Session, *, user_id: int, locale: str | None) -> None:
     """Save a user's language for the pages (a display preference: not audited)."""
     if locale is not None and locale not in LOCALES:
-        raise InvalidInput(f"locale must be one of {', '.join(LOCALES)}", field="locale")
+        raise InvalidInput(msg("locale must be one of %(locales)s", locales=", ".join(LOCALES)),
+                           field="locale")
     session.execute(update(User).where(User.id == user_id).values(locale=locale))

@@ -49,7 +49,7 @@ from lims.audit.services import record
 from lims.auth.errors import ReauthenticationFailed, TooManyAttempts
 from lims.auth.models import LoginFailure, User, UserSession
 from lims.db import utcnow
-from lims.errors import InvalidInput
+from lims.errors import InvalidInput, msg
 from lims.validate import is_utf8
 
 # A fixed hash to compare against when the user does not exist, so that a login attempt takes
@@ -180,10 +180,13 @@ class Refusals:
 
 def _refused(field: str, lifted_at: dt.datetime, now: dt.datetime) -> TooManyAttempts:
     wait = max(1, math.ceil((lifted_at - now).total_seconds()))
-    whom = "for this account" if field == "username" else "from your address"
-    return TooManyAttempts(
-        f"too many failed logins {whom}; try again in {math.ceil(wait / 60)} min",
-        field=field, retry_after=wait)
+    minutes = math.ceil(wait / 60)
+    # Two whole sentences, not one with a spliced-in phrase: a translation reorders them.
+    message = msg("too many failed logins for this account; try again in %(minutes)s min",
+                  minutes=minutes) if field == "username" else \
+        msg("too many failed logins from your address; try again in %(minutes)s min",
+            minutes=minutes)
+    return TooManyAttempts(message, field=field, retry_after=wait)
 
 
 def throttle(session: Session, *, username: str, address: str | None, policy: LoginPolicy,
@@ -305,18 +308,19 @@ def reauthenticate(session: Session, *, user: User, password: Any, meaning: str,
     """
     policy = policy or LoginPolicy()
     if not isinstance(password, str) or not password:
-        raise InvalidInput(f"enter your password to apply your electronic signature "
-                           f"({meaning})", field="password")
+        raise InvalidInput(msg("enter your password to apply your electronic signature "
+                               "(%(meaning)s)", meaning=meaning), field="password")
     now = now or utcnow()
     throttle(session, username=user.username, address=None, policy=policy, now=now)
     if not check_password_hash(user.password_hash, password[:200]):
         raise ReauthenticationFailed(
-            f"wrong password: your electronic signature ({meaning}) was not applied",
+            msg("wrong password: your electronic signature (%(meaning)s) was not applied",
+                meaning=meaning),
             field="password", record=True, user_id=user.id, username=user.username)
     if user.locked_at is not None:
         raise ReauthenticationFailed(
-            "this account is locked after too many wrong passwords; ask an administrator to "
-            "unlock it", field="password", record=False, user_id=user.id,
+            msg("this account is locked after too many wrong passwords; ask an administrator "
+                "to unlock it"), field="password", record=False, user_id=user.id,
             username=user.username)
     if user.failed_logins:
         user.failed_logins = 0

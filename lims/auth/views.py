@@ -15,15 +15,16 @@ from lims.auth import services
 from lims.auth.models import ApiToken, Role
 from lims.auth.sessions import check_login, end_session, finish_login
 from lims.db import unit_of_work
-from lims.errors import InvalidInput, PermissionDenied, Unauthenticated
+from lims.errors import InvalidInput, PermissionDenied, Unauthenticated, msg
 from lims.web.auth import client_address, current_user, login_policy, refusals
 from lims.web.context import get_session, settings
 from lims.web.errors import wants_json
 
 bp = Blueprint("auth", __name__)
 
-WRONG = "wrong username or password"
-LOCKED = "this account is locked after too many failed logins; ask an administrator to unlock it"
+WRONG = msg("wrong username or password")
+LOCKED = msg(
+    "this account is locked after too many failed logins; ask an administrator to unlock it")
 # The same refusals as a browser user reads them (the API keeps the English above).
 WRONG_PAGE = lazy_gettext("Wrong username or password.")
 LOCKED_PAGE = lazy_gettext(
@@ -74,7 +75,7 @@ def set_locale() -> ResponseReturnValue:
 
     locale = normalise(request.form.get("locale"))
     if locale is None:
-        raise InvalidInput("locale must be zh_CN or en", field="locale")
+        raise InvalidInput(msg("locale must be zh_CN or en"), field="locale")
     session["lang"] = locale
     user = g.get("user")
     if user is not None:

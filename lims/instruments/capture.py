@@ -16,7 +16,7 @@ from drivers.identity import check_identity
 from drivers.reading import OK
 from lims.calibration.services import check_fit_for_use
 from lims.db import utcnow
-from lims.errors import InstrumentUnavailable, InvalidInput
+from lims.errors import InstrumentUnavailable, InvalidInput, msg
 from lims.instruments.models import Instrument
 from lims.instruments.services import SERIAL_KEYS, check_port
 from lims.units import parse_unit
@@ -38,7 +38,9 @@ def take_readings(instrument: Instrument, unit: str, count: int, *,
     from lims.instruments.models import InstrumentStatus
 
     if instrument.status != InstrumentStatus.IN_SERVICE:
-        raise Unavailable(f"instrument {instrument.asset_number} is {instrument.status}",
+        # The only other status (a whole sentence, so a translation need not splice it in).
+        raise Unavailable(msg("instrument %(asset)s is out of service",
+                              asset=instrument.asset_number),
                           field="instrument", instrument=instrument.asset_number)
     return _read(instrument, unit, count, port_hosts)
 
@@ -65,8 +67,8 @@ def _read(instrument: Instrument, unit: str | None, count: int,
           port_hosts: tuple[str, ...],
           accepts: Callable[[Reading], bool] | None = None) -> list[Reading]:
     if not instrument.driver or not instrument.port:
-        raise InvalidInput(f"instrument {instrument.asset_number} has no driver and port "
-                           "configured for capture", field="instrument_id")
+        raise InvalidInput(msg("instrument %(asset)s has no driver and port configured for capture",
+                               asset=instrument.asset_number), field="instrument_id")
     # Checked again here: a port stored before the rule, or by hand, must not open either.
     check_port(instrument.port, allowed_hosts=port_hosts, field="instrument_id")
     settings = {k: v for k, v in (instrument.port_settings or {}).items() if k in SERIAL_KEYS}
@@ -87,12 +89,14 @@ def _read(instrument: Instrument, unit: str | None, count: int,
             for _ in range(count):
                 taken.append(_pick(device.capture(), unit, instrument, accepts))
     except DriverError as exc:
-        raise InstrumentUnavailable(f"{instrument.asset_number}: {exc}", field="instrument_id",
+        raise InstrumentUnavailable(msg("%(asset)s: %(error)s", asset=instrument.asset_number,
+                                        error=str(exc)), field="instrument_id",
                                     instrument=instrument.asset_number) from exc
     for reading in taken:
         if reading.status != OK:
             raise InstrumentUnavailable(
-                f"{instrument.asset_number} reported {reading.status}: {reading.message}",
+                msg("%(asset)s reported %(status)s: %(message)s", asset=instrument.asset_number,
+                    status=reading.status, message=reading.message),
                 field="instrument_id", instrument=instrument.asset_number)
     return taken
 
@@ -111,5 +115,6 @@ def _pick(readings: list[Reading], unit: str | None, instrument: Instrument,
         if reading.unit is not None and accepts(reading):
             return reading
     sent = ", ".join(r.unit or r.status for r in readings)
-    raise InvalidInput(f"{instrument.asset_number} sends {sent}; none is a unit of what "
-                       f"{unit!r} measures", field="instrument_id")
+    raise InvalidInput(msg("%(asset)s sends %(sent)s; none is a unit of what %(unit)r measures",
+                           asset=instrument.asset_number, sent=sent, unit=unit),
+                       field="instrument_id")

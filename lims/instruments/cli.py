@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from lims.catalogs import tr
 from lims.clitools import fail
 
 
@@ -19,20 +20,25 @@ def _parse_sets(pairs: tuple[str, ...]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            fail(f"--set {pair!r}: write KEY=VALUE", 2)
+            fail(tr("--set %(pair)r: write KEY=VALUE", pair=pair), 2)
         options[key.strip()] = value.strip()
     return options
 
 
-@click.command()
+@click.command(help=tr(
+    "Read COUNT readings from an instrument: does my instrument talk?\n\nKeeps reading across "
+    "an unplug/replug of PORT until --timeout, refusing readings from a different instrument "
+    "on the same path."))
 @click.argument("driver")
 @click.argument("port")
-@click.option("--count", default=1, show_default=True, type=click.IntRange(1, 1_000_000))
-@click.option("--timeout", default=5.0, show_default=True, type=click.FloatRange(0.1, 3600))
-@click.option("--baudrate", type=int, help="Overrides the driver's default baud rate.")
+@click.option("--count", default=1, show_default=True, type=click.IntRange(1, 1_000_000),
+              help=tr("How many valid readings to take."))
+@click.option("--timeout", default=5.0, show_default=True, type=click.FloatRange(0.1, 3600),
+              help=tr("Seconds to wait for them, in all."))
+@click.option("--baudrate", type=int, help=tr("Overrides the driver's default baud rate."))
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
-              help="A driver setting (see the README's driver table); repeatable.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per reading.")
+              help=tr("A driver setting (see the README's driver table); repeatable."))
+@click.option("--json", "as_json", is_flag=True, help=tr("One JSON object per reading."))
 def read(driver: str, port: str, count: int, timeout: float, baudrate: int | None,
          sets: tuple[str, ...], as_json: bool) -> None:
     """Read COUNT readings from an instrument: does my instrument talk?
@@ -61,8 +67,8 @@ def read(driver: str, port: str, count: int, timeout: float, baudrate: int | Non
                 click.echo(json.dumps(reading.to_json(), ensure_ascii=False))
             else:
                 shown = f"{reading.value} {reading.unit}" if reading.value else reading.message
-                flag = "" if reading.stable is None else (" stable" if reading.stable else
-                                                          " dynamic")
+                flag = "" if reading.stable is None else \
+                    " " + (tr("stable") if reading.stable else tr("dynamic"))
                 click.echo(f"{reading.at.isoformat()} {reading.status}{flag}: {shown}  "
                            f"raw={reading.raw!r}")
             if reading.status != ERROR:
@@ -72,27 +78,31 @@ def read(driver: str, port: str, count: int, timeout: float, baudrate: int | Non
     except DriverTimeout:
         pass  # reported below as too few readings
     except PortNotFound:
-        fail(f"port {port} does not exist" if not session.connected_once
-              else f"port {port} did not come back within {timeout} s")
+        fail(tr("port %(port)s does not exist", port=port) if not session.connected_once
+             else tr("port %(port)s did not come back within %(timeout)s s", port=port,
+                     timeout=timeout))
     except DriverError as exc:
         fail(str(exc))
     finally:
         session.close()
     if got < count:
-        fail(f"{'no valid reading' if got == 0 else f'only {got} of {count} readings'} "
-              f"from {port} within {timeout} s")
+        fail(tr("no valid reading from %(port)s within %(timeout)s s", port=port,
+                timeout=timeout) if got == 0 else
+             tr("only %(got)s of %(count)s readings from %(port)s within %(timeout)s s",
+                got=got, count=count, port=port, timeout=timeout))
 
 
 FAULTS = ("garbage", "split", "error", "drop", "overload", "underload", "unplug")
 
 
-@click.command()
+@click.command(help=tr("Serve a simulated instrument on a pseudo-terminal until interrupted."))
 @click.argument("driver")
-@click.option("--link", type=click.Path(), help="Stable symlink to the pty (like /dev/serial/by-id/…).")
-@click.option("--serial-number", help="The identity the instrument reports.")
-@click.option("--faults", default="", help=f"Comma list: {', '.join(FAULTS)}.")
+@click.option("--link", type=click.Path(),
+              help=tr("Stable symlink to the pty (like /dev/serial/by-id/…)."))
+@click.option("--serial-number", help=tr("The identity the instrument reports."))
+@click.option("--faults", default="", help=tr("Comma list: %(faults)s.", faults=", ".join(FAULTS)))
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
-              help="A model setting, e.g. load=100.02 (mt-sics), rh=43.0 (vaisala-hmt330).")
+              help=tr("A model setting, e.g. load=100.02 (mt-sics), rh=43.0 (vaisala-hmt330)."))
 def simulate(driver: str, link: str | None, serial_number: str | None, faults: str,
              sets: tuple[str, ...]) -> None:
     """Serve a simulated instrument on a pseudo-terminal until interrupted."""
@@ -100,22 +110,24 @@ def simulate(driver: str, link: str | None, serial_number: str | None, faults: s
     from drivers.simulators.pty import PtySimulator
 
     if driver not in SIMULATORS:
-        fail(f"no simulator for {driver!r}; known: {', '.join(sorted(SIMULATORS))}", 2)
+        fail(tr("no simulator for %(driver)r; known: %(known)s", driver=driver,
+                known=", ".join(sorted(SIMULATORS))), 2)
     kwargs: dict[str, Any] = dict(_parse_sets(sets))
     if serial_number:
         kwargs["serial_number"] = serial_number
     try:
         model = SIMULATORS[driver](**kwargs)
     except (TypeError, ValueError, ArithmeticError) as exc:
-        fail(f"bad --set for {driver}: {exc}", 2)
+        fail(tr("bad --set for %(driver)s: %(reason)s", driver=driver, reason=exc), 2)
     wanted = {f.strip() for f in faults.split(",") if f.strip()}
     unknown = wanted - set(FAULTS)
     if unknown:
-        fail(f"unknown fault(s): {', '.join(sorted(unknown))}", 2)
+        fail(tr("unknown fault(s): %(faults)s", faults=", ".join(sorted(unknown))), 2)
     for flag in ("overload", "underload"):
         if flag in wanted:
             if not hasattr(model, flag):
-                fail(f"{driver} has no {flag} state", 2)
+                fail(tr("%(driver)s has no overload state", driver=driver) if flag == "overload"
+                     else tr("%(driver)s has no underload state", driver=driver), 2)
             setattr(model, flag, True)
     sim = PtySimulator(model, link)
     sim.split_writes = "split" in wanted

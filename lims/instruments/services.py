@@ -20,7 +20,7 @@ from lims.auth.models import User
 from lims.auth.services import require
 from lims.db import utcnow
 from lims.edits import check_version, reason_of
-from lims.errors import Conflict, InvalidInput, NotFound
+from lims.errors import Conflict, InvalidInput, NotFound, msg
 from lims.instruments.models import (
     EquipmentRole,
     Instrument,
@@ -34,7 +34,8 @@ from lims.validate import as_id, date, text
 def get_instrument(session: Session, instrument_id: int) -> Instrument:
     instrument = session.get(Instrument, as_id(instrument_id, "instrument_id"))
     if instrument is None:
-        raise InvalidInput(f"no instrument with id {instrument_id}", field="instrument_id")
+        raise InvalidInput(msg("no instrument with id %(id)s", id=instrument_id),
+                           field="instrument_id")
     return instrument
 
 
@@ -47,7 +48,7 @@ def find_instrument(session: Session, asset_number: str, *, lock: bool = False) 
         query = query.with_for_update(of=Instrument).execution_options(populate_existing=True)
     instrument = session.scalar(query)
     if instrument is None:
-        raise NotFound(f"no instrument {asset_number!r}")
+        raise NotFound(msg("no instrument %(asset)r", asset=asset_number))
     return instrument
 
 
@@ -68,23 +69,23 @@ def register_instrument(session: Session, *, actor: User, data: dict[str, Any], 
 
     asset = field("asset_number", required=True, max_len=40)
     if session.scalar(select(Instrument).where(Instrument.asset_number == asset)):
-        raise Conflict(f"asset number {asset!r} exists", field="asset_number")
+        raise Conflict(msg("asset number %(asset)r exists", asset=asset), field="asset_number")
     driver = field("driver", max_len=40) or None
     if driver is not None and driver not in DRIVERS:
-        raise InvalidInput(f"unknown driver {driver!r}; known: {', '.join(sorted(DRIVERS))}",
-                           field="driver")
+        raise InvalidInput(msg("unknown driver %(driver)r; known: %(known)s", driver=driver,
+                               known=", ".join(sorted(DRIVERS))), field="driver")
     role = field("role", max_len=20) or EquipmentRole.TEST_EQUIPMENT
     if role not in {r.value for r in EquipmentRole}:
-        raise InvalidInput(f"must be one of {', '.join(r.value for r in EquipmentRole)}",
-                           field="role")
+        raise InvalidInput(msg("must be one of %(allowed)s",
+                               allowed=", ".join(r.value for r in EquipmentRole)), field="role")
     settings = port_settings(data.get("port_settings"), baudrate=data.get("baudrate"))
     calibrated_on = date(data.get("calibrated_on"), "calibrated_on", required=False)
     due_on = date(data.get("calibration_due_on"), "calibration_due_on", required=False)
     if calibrated_on and due_on and due_on < calibrated_on:
-        raise InvalidInput(f"the due date {due_on} is before the calibration date "
-                           f"{calibrated_on}", field="calibration_due_on")
+        raise InvalidInput(msg("the due date %(due)s is before the calibration date %(calibrated)s",
+                               due=due_on, calibrated=calibrated_on), field="calibration_due_on")
     if calibrated_on and not due_on:
-        raise InvalidInput("give the date the calibration is due as well",
+        raise InvalidInput(msg("give the date the calibration is due as well"),
                            field="calibration_due_on")
     instrument = Instrument(
         asset_number=asset, name=field("name", required=True), manufacturer=field("manufacturer"),
@@ -144,12 +145,12 @@ def parse_quantities(value: Any) -> list[InstrumentQuantity]:
     if value in (None, ""):
         return []
     if not isinstance(value, list) or len(value) > 20:
-        raise InvalidInput("must be a list of up to 20 quantities", field="quantities")
+        raise InvalidInput(msg("must be a list of up to 20 quantities"), field="quantities")
     out = []
     for i, q in enumerate(value):
         f = f"quantities[{i}]"
         if not isinstance(q, dict):
-            raise InvalidInput("must be an object", field=f)
+            raise InvalidInput(msg("must be an object"), field=f)
         unit = text(q.get("unit"), f"{f}.unit", max_len=40)
         dim = dimension_of(unit, field=f"{f}.unit")
         numbers: dict[str, str | None] = {}
@@ -162,7 +163,7 @@ def parse_quantities(value: Any) -> list[InstrumentQuantity]:
                 numbers[key] = str(raw).strip()
         if numbers["range_min"] and numbers["range_max"] and \
                 Decimal(numbers["range_min"]) > Decimal(numbers["range_max"]):
-            raise InvalidInput("the range's lower end is above its upper end",
+            raise InvalidInput(msg("the range's lower end is above its upper end"),
                                field=f"{f}.range_min")
         out.append(InstrumentQuantity(quantity=text(q.get("quantity"), f"{f}.quantity",
                                                     max_len=60),
@@ -194,7 +195,7 @@ def update_instrument(session: Session, *, actor: User, asset: str, data: dict[s
     instrument = find_instrument(session, asset, lock=True)
     check_version(instrument.version, version, f"instrument {asset}")
     if instrument.retired_at is not None:
-        raise Conflict(f"{asset} is retired; its register entry is kept as it was")
+        raise Conflict(msg("%(asset)s is retired; its register entry is kept as it was", asset=asset))
     before = {**snapshot(instrument), "quantities": _quantities(instrument)}
     if "quantities" in data:
         # What it measures, as declared; a correction of what the first certificate declared.
@@ -225,10 +226,13 @@ def set_in_service(session: Session, *, actor: User, asset: str, in_service: boo
     reason = text(reason, "reason", max_len=500)
     instrument = find_instrument(session, asset, lock=True)
     if instrument.retired_at is not None:
-        raise Conflict(f"{asset} is retired: out of service for good")
+        raise Conflict(msg("%(asset)s is retired: out of service for good", asset=asset))
     target = InstrumentStatus.IN_SERVICE if in_service else InstrumentStatus.OUT_OF_SERVICE
     if instrument.status == target:
-        raise Conflict(f"{asset} is already {target}")
+        # Whole sentences per status, so a translation can say each its own way.
+        raise Conflict(msg("%(asset)s is already in service", asset=asset)
+                       if target == InstrumentStatus.IN_SERVICE else
+                       msg("%(asset)s is already out of service", asset=asset))
     before = {"status": instrument.status, "status_reason": instrument.status_reason}
     instrument.status, instrument.status_reason = target, reason
     session.flush()
@@ -248,7 +252,7 @@ def retire_instrument(session: Session, *, actor: User, asset: str, reason: Any,
     instrument = find_instrument(session, asset, lock=True)
     check_version(instrument.version, version, f"instrument {asset}")
     if instrument.retired_at is not None:
-        raise Conflict(f"{asset} is already retired")
+        raise Conflict(msg("%(asset)s is already retired", asset=asset))
     before = snapshot(instrument)
     instrument.status, instrument.status_reason = InstrumentStatus.OUT_OF_SERVICE, why
     instrument.retired_at, instrument.retired_by_id, instrument.retired_reason = \
@@ -278,15 +282,15 @@ def check_port(value: str | None, *, allowed_hosts: tuple[str, ...] = (), field:
         scheme, _, rest = value.partition("://")
         hostport = rest.split("?", 1)[0].split("/", 1)[0].lower()
         if scheme.lower() not in NETWORK_SCHEMES or hostport not in allowed_hosts:
-            raise InvalidInput("a network port must be one the administrator has allowed "
-                               "(LIMS_SERIAL_HOSTS); give a serial device path", field=field)
+            raise InvalidInput(msg("a network port must be one the administrator has allowed "
+                                   "(LIMS_SERIAL_HOSTS); give a serial device path"), field=field)
         return value
     if value.startswith("/") or re.fullmatch(r"COM\d{1,3}", value, re.IGNORECASE):
         if ".." in value.split("/"):
-            raise InvalidInput("a device path cannot contain '..'", field=field)
+            raise InvalidInput(msg("a device path cannot contain '..'"), field=field)
         return value
-    raise InvalidInput("give the serial device path, e.g. /dev/ttyUSB0 or "
-                       "/dev/serial/by-id/…", field=field)
+    raise InvalidInput(msg("give the serial device path, e.g. /dev/ttyUSB0 or "
+                           "/dev/serial/by-id/…"), field=field)
 
 
 SERIAL_KEYS = {"baudrate", "bytesize", "parity", "stopbits", "xonxoff"}
@@ -301,13 +305,15 @@ def port_settings(value: Any, *, baudrate: Any = None) -> dict[str, Any]:
     """
     settings = {} if value in (None, "") else value
     if not isinstance(settings, dict):
-        raise InvalidInput("must be an object", field="port_settings")
+        raise InvalidInput(msg("must be an object"), field="port_settings")
     unknown = set(settings) - SETTING_KEYS
     if unknown:
-        raise InvalidInput(f"unknown setting(s) {', '.join(sorted(unknown))}; allowed: "
-                           f"{', '.join(sorted(SETTING_KEYS))}", field="port_settings")
+        raise InvalidInput(msg("unknown setting(s) %(unknown)s; allowed: %(allowed)s",
+                               unknown=", ".join(sorted(unknown)),
+                               allowed=", ".join(sorted(SETTING_KEYS))), field="port_settings")
     if not isinstance(settings.get("options", {}), dict):
-        raise InvalidInput("options must be an object of driver settings", field="port_settings")
+        raise InvalidInput(msg("options must be an object of driver settings"),
+                           field="port_settings")
     settings = dict(settings)
     if baudrate not in (None, ""):
         settings["baudrate"] = baudrate
@@ -316,7 +322,9 @@ def port_settings(value: Any, *, baudrate: Any = None) -> dict[str, Any]:
         if isinstance(rate, str) and rate.strip().isdigit():
             rate = int(rate)
         if isinstance(rate, bool) or not isinstance(rate, int) or rate not in BAUDRATES:
-            raise InvalidInput(f"baud rate {settings['baudrate']!r} is not one of "
-                               f"{', '.join(map(str, sorted(BAUDRATES)))}", field="baudrate")
+            raise InvalidInput(msg("baud rate %(rate)r is not one of %(allowed)s",
+                                   rate=settings["baudrate"],
+                                   allowed=", ".join(map(str, sorted(BAUDRATES)))),
+                               field="baudrate")
         settings["baudrate"] = rate
     return settings

@@ -153,7 +153,7 @@ def retire(asset: str) -> Any:
 @bp.get("/<int:instrument_id>")
 def by_id(instrument_id: int) -> Any:
     """``/instruments/1``: the instrument's page by its id, unless an asset is numbered so."""
-    from lims.errors import NotFound
+    from lims.errors import NotFound, msg
 
     db = get_session()
     asset = db.scalar(select(Instrument.asset_number)
@@ -163,7 +163,7 @@ def by_id(instrument_id: int) -> Any:
 
         found = db.get(Instrument, instrument_id) if instrument_id <= MAX_ID else None
         if found is None:
-            raise NotFound(f"no instrument with id {instrument_id}")
+            raise NotFound(msg("no instrument with id %(id)s", id=instrument_id))
         return redirect(url_for("instruments.detail", asset=found.asset_number), code=302)
     return detail(asset)
 
