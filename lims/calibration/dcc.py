@@ -168,7 +168,7 @@ def _load_xml(data: bytes) -> etree._Element:
                              huge_tree=False, dtd_validation=False)
     # A DCC has no DTD; one here is at best noise and at worst XXE or "billion laughs". libxml2
     # may already stop on the entity declarations, so the refusal names the DOCTYPE either way.
-    no_dtd = InvalidInput("XML with a DOCTYPE (DTD or entity declarations) is not accepted",
+    no_dtd = InvalidInput(msg("XML with a DOCTYPE (DTD or entity declarations) is not accepted"),
                           field="file")
     try:
         root = etree.fromstring(data, parser)
