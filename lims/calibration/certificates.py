@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from lims import validate
-from lims.errors import InvalidInput
+from lims.errors import InvalidInput, msg
 from lims.units import parse_unit, parse_value
 
 # "other": a provider that is neither an NMI nor accredited; a chain through it is incomplete.
@@ -104,9 +104,10 @@ def parse_certificate(data: bytes, *, filename: str | None = None,
     :raises InvalidInput: not a certificate, or a certificate that fails validation.
     """
     if not isinstance(data, bytes | bytearray):
-        raise InvalidInput("a certificate file is required", field="file")
+        raise InvalidInput(msg("a certificate file is required"), field="file")
     if len(data) > MAX_BYTES:
-        raise InvalidInput(f"the file is larger than {MAX_BYTES // (1024 * 1024)} MB", field="file")
+        raise InvalidInput(msg("the file is larger than %(max_mb)s MB",
+                               max_mb=MAX_BYTES // (1024 * 1024)), field="file")
     first = _first_character(bytes(data))
     suffix = Path(filename).suffix.lower() if filename else ""
     if first == "<" or (first not in ("{", "[") and suffix == ".xml"):
@@ -115,7 +116,7 @@ def parse_certificate(data: bytes, *, filename: str | None = None,
         return parse_dcc(bytes(data), provider_kind=provider_kind)
     if first in ("{", "[") or suffix == ".json":
         return parse_json(_load_json(bytes(data)), provider_kind=provider_kind)
-    raise InvalidInput("not a calibration certificate: expected DCC XML or JSON", field="file")
+    raise InvalidInput(msg("not a calibration certificate: expected DCC XML or JSON"), field="file")
 
 
 # --------------------------------------------------------------------------- LIMS JSON
@@ -134,10 +135,11 @@ def _load_json(data: bytes) -> Any:
         return json.loads(data, parse_float=_JSONNumber, parse_int=_JSONNumber,
                           parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
-        raise InvalidInput(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+        raise InvalidInput(msg("malformed JSON: %(error)s at line %(line)s column %(column)s",
+                               error=exc.msg, line=exc.lineno, column=exc.colno),
                            field="file") from exc
     except (ValueError, RecursionError) as exc:  # bad encoding, NaN, absurd nesting
-        raise InvalidInput(f"malformed JSON: {exc}", field="file") from exc
+        raise InvalidInput(msg("malformed JSON: %(error)s", error=exc), field="file") from exc
 
 
 _TOP_KEYS = frozenset({"number", "provider", "instrument", "item", "calibrated_on", "valid_until",
@@ -183,23 +185,25 @@ def parse_json(obj: object, *, provider_kind: str | None = None) -> ParsedCertif
     provider = _object(top.get("provider"), "provider", _PROVIDER_KEYS, required=True)
     kind = _text_field(provider.get("kind"), "provider.kind", max_len=20)
     if kind not in PROVIDER_KINDS:
-        raise InvalidInput(f"must be one of {', '.join(PROVIDER_KINDS)}, not {kind!r}",
+        raise InvalidInput(msg("must be one of %(allowed)s, not %(kind)r",
+                               allowed=', '.join(PROVIDER_KINDS), kind=kind),
                            field="provider.kind")
     accreditation = _text_field(provider.get("accreditation"), "provider.accreditation",
                                 required=kind == "accredited", max_len=80)
     country = _text_field(provider.get("country"), "provider.country", required=False).upper()
     if country and not _COUNTRY.fullmatch(country):
-        raise InvalidInput("must be a two-letter ISO 3166-1 country code", field="provider.country")
+        raise InvalidInput(msg("must be a two-letter ISO 3166-1 country code"), field="provider.country")
     calibrated_on = _date_field(top.get("calibrated_on"), "calibrated_on")
     valid_until = _date_field(top.get("valid_until"), "valid_until", required=False)
     if calibrated_on is None:  # pragma: no cover - required=True already refused it
-        raise InvalidInput("is required (YYYY-MM-DD)", field="calibrated_on")
+        raise InvalidInput(msg("is required (YYYY-MM-DD)"), field="calibrated_on")
     if valid_until is not None and valid_until < calibrated_on:
-        raise InvalidInput(f"is before calibrated_on ({calibrated_on.isoformat()})", field="valid_until")
+        raise InvalidInput(msg("is before calibrated_on (%(calibrated_on)s)",
+                               calibrated_on=calibrated_on.isoformat()), field="valid_until")
     item = _object(top.get("item"), "item", _ITEM_KEYS, required=False)
     results = _list(top.get("results"), "results", required=True)
     if not results:
-        raise InvalidInput("at least one result is required", field="results")
+        raise InvalidInput(msg("at least one result is required"), field="results")
     instrument = top.get("instrument")
     return checked(ParsedCertificate(
         format="json",
@@ -234,23 +238,23 @@ def _json_result(obj: object, at: str) -> CertificateResult:
     nominal_unit = None
     if r.get("nominal_unit") is not None:
         if nominal is None:
-            raise InvalidInput("is given without a nominal", field=f"{at}.nominal_unit")
+            raise InvalidInput(msg("is given without a nominal"), field=f"{at}.nominal_unit")
         nominal_unit = _unit_field(r.get("nominal_unit"), f"{at}.nominal_unit")
     uncertainty = _number_field(r.get("expanded_uncertainty"), f"{at}.expanded_uncertainty",
                                 required=False)
     k = _number_field(r.get("k"), f"{at}.k", required=False)
     p = _number_field(r.get("coverage_probability"), f"{at}.coverage_probability", required=False)
     if uncertainty is not None and parse_value(uncertainty) < 0:
-        raise InvalidInput("must not be negative", field=f"{at}.expanded_uncertainty")
+        raise InvalidInput(msg("must not be negative"), field=f"{at}.expanded_uncertainty")
     if k is not None and parse_value(k) < 1:
-        raise InvalidInput("a coverage factor is at least 1", field=f"{at}.k")
+        raise InvalidInput(msg("a coverage factor is at least 1"), field=f"{at}.k")
     if p is not None and not 0 < parse_value(p) <= 1:
-        raise InvalidInput("must be a fraction in (0, 1], e.g. 0.95", field=f"{at}.coverage_probability")
+        raise InvalidInput(msg("must be a fraction in (0, 1], e.g. 0.95"), field=f"{at}.coverage_probability")
     if uncertainty is not None and k is None and p is None:
-        raise InvalidInput("give k or coverage_probability with the expanded uncertainty "
-                           "(JCGM 100:2008 7.2.3)", field=f"{at}.k")
+        raise InvalidInput(msg("give k or coverage_probability with the expanded uncertainty (JCGM "
+                               "100:2008 7.2.3)"), field=f"{at}.k")
     if uncertainty is None and (k is not None or p is not None):
-        raise InvalidInput("k or coverage_probability is given without an expanded uncertainty",
+        raise InvalidInput(msg("k or coverage_probability is given without an expanded uncertainty"),
                            field=f"{at}.expanded_uncertainty")
     return CertificateResult(
         quantity=_text_field(r.get("quantity"), f"{at}.quantity"),
@@ -271,7 +275,7 @@ def _state(value: object, at: str) -> str:
     if value is None:
         return "as left"
     if value not in STATES:
-        raise InvalidInput(f"must be one of {', '.join(STATES)}", field=at)
+        raise InvalidInput(msg("must be one of %(allowed)s", allowed=', '.join(STATES)), field=at)
     return str(value)
 
 
@@ -296,7 +300,8 @@ def _object(value: object, at: str, keys: frozenset[str], *, required: bool = Fa
     unknown = sorted(str(k) for k in value if k not in keys)
     if unknown:
         where = f"{at}." if at else ""
-        raise InvalidInput(f"unknown field {unknown[0]!r}; allowed: {', '.join(sorted(keys))}",
+        raise InvalidInput(msg("unknown field %(name)r; allowed: %(allowed)s",
+                               name=unknown[0], allowed=', '.join(sorted(keys))),
                            field=f"{where}{unknown[0]}")
     return value
 
@@ -311,7 +316,7 @@ def _list(value: object, at: str, *, required: bool = False) -> list[Any]:
 
 def _text_field(value: object, at: str, *, required: bool = True, max_len: int = 200) -> str:
     if isinstance(value, _JSONNumber):
-        raise InvalidInput("must be text, not a number", field=at)
+        raise InvalidInput(msg("must be text, not a number"), field=at)
     return validate.text(value, at, required=required, max_len=max_len)
 
 
@@ -319,14 +324,14 @@ def _number_field(value: object, at: str, *, required: bool = True) -> str | Non
     """A number as text with its digits as written; a float from elsewhere becomes str(x)."""
     if value is None or value == "":
         if required:
-            raise InvalidInput("is required (a number, e.g. \"100.00\")", field=at)
+            raise InvalidInput(msg("is required (a number, e.g. \"100.00\")"), field=at)
         return None
     if isinstance(value, float) and value == value and value not in (float("inf"), float("-inf")):
         value = repr(value)  # the shortest text that reads back as the same float
     elif isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str):
-        raise InvalidInput("must be a number, e.g. \"100.00\"", field=at)
+        raise InvalidInput(msg("must be a number, e.g. \"100.00\""), field=at)
     text = str(value).strip()
     parse_value(text, field=at)
     return text
@@ -341,10 +346,10 @@ def _unit_field(value: object, at: str) -> str:
 def _date_field(value: object, at: str, *, required: bool = True) -> dt.date | None:
     if value is None or value == "":
         if required:
-            raise InvalidInput("is required (YYYY-MM-DD)", field=at)
+            raise InvalidInput(msg("is required (YYYY-MM-DD)"), field=at)
         return None
     if not isinstance(value, str) or isinstance(value, _JSONNumber) or not _DATE.fullmatch(value.strip()):
-        raise InvalidInput(f"{value!r} is not a date (YYYY-MM-DD)", field=at)
+        raise InvalidInput(msg("%(value)r is not a date (YYYY-MM-DD)", value=value), field=at)
     return validate.date(value.strip(), at)
 
 
@@ -389,7 +394,8 @@ def checked(cert: ParsedCertificate) -> ParsedCertificate:
 
 def kind_override(kind: str | None) -> str | None:
     if kind is not None and kind not in PROVIDER_KINDS:
-        raise InvalidInput(f"must be one of {', '.join(PROVIDER_KINDS)}, not {kind!r}",
+        raise InvalidInput(msg("must be one of %(allowed)s, not %(kind)r",
+                               allowed=', '.join(PROVIDER_KINDS), kind=kind),
                            field="provider_kind")
     return kind
 

@@ -28,7 +28,7 @@ from lims.calibration.models import (
     RecordStatus,
 )
 from lims.calibration.services import DIMENSIONLESS, latest_on
-from lims.errors import InvalidInput, NotFound
+from lims.errors import InvalidInput, NotFound, msg
 from lims.instruments.models import Instrument
 from lims.reports.models import Report
 from lims.samples.models import Customer, Result, Sample, SampleTest, TestRequest
@@ -60,7 +60,8 @@ class SessionLoader:
                 select(Instrument.id, Instrument.asset_number, Instrument.name, Instrument.role)
                 .where(Instrument.id == instrument_id)).first()
             if row is None:
-                raise NotFound(f"no instrument {instrument_id}")
+                raise NotFound(msg("no instrument %(instrument_id)s",
+                                   instrument_id=instrument_id))
             self._instruments[instrument_id] = traceability.InstrumentInfo(*row)
         return self._instruments[instrument_id]
 
@@ -68,7 +69,8 @@ class SessionLoader:
         if record_id not in self._records:
             rec = self.session.get(CalibrationRecord, record_id)
             if rec is None:
-                raise NotFound(f"no calibration record {record_id}")
+                raise NotFound(msg("no calibration record %(record_id)s",
+                                   record_id=record_id))
             self._records[record_id] = info(rec)
         return self._records[record_id]
 
@@ -157,7 +159,7 @@ def trace_report(session: Session, number: str, *, timezone: str) -> dict[str, A
     """
     report = session.scalar(select(Report).where(Report.number == number))
     if report is None:
-        raise NotFound(f"no report {number!r}", report=number)
+        raise NotFound(msg("no report %(number)r", number=number), report=number)
     sample = session.get(Sample, report.sample_id)
     assert sample is not None  # noqa: S101 - a foreign key
     loader = SessionLoader(session, timezone)
@@ -212,11 +214,11 @@ def impact(session: Session, asset: str, *, start: dt.date, end: dt.date,
     then counted in one join against the windows.
     """
     if end < start:
-        raise InvalidInput("the end date is before the start date", field="to")
+        raise InvalidInput(msg("the end date is before the start date"), field="to")
     root = session.execute(select(Instrument.id, Instrument.asset_number)
                            .where(Instrument.asset_number == asset)).first()
     if root is None:
-        raise NotFound(f"no instrument {asset!r}")
+        raise NotFound(msg("no instrument %(asset)r", asset=asset))
     names = {root.id: root.asset_number}
     windows: list[tuple[int, dt.date, dt.date]] = [(root.id, start, end)]
     calibrations: list[dict[str, Any]] = []

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from lims.catalogs import tr
 from lims.clitools import echo_json, fail, invalid, load_json, read, runtime
 
 
@@ -17,22 +18,24 @@ def _trials(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
     try:
         return int(value)
     except ValueError:
-        raise click.BadParameter('a number of trials or "adaptive"') from None
+        raise click.BadParameter(tr('a number of trials or "adaptive"')) from None
 
 
-@click.command()
+# --help texts follow LIMS_DEFAULT_LOCALE (issue 11 §1); the docstrings stay for developers.
+@click.command(help=tr("Evaluate the uncertainty budget in FILE (GUM; Monte Carlo, JCGM 101, when "
+                       "asked or when the GUM framework does not hold)."))
 @click.argument("file", type=click.Path(dir_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--json", "as_json", is_flag=True, help=tr("Print the result as JSON."))
 @click.option("--mc", "trials", metavar="N|adaptive", callback=_trials,
-              help="Also propagate by Monte Carlo (JCGM 101) with N trials, or adaptively "
-                   "(JCGM 101 7.9); run anyway when the GUM result is degenerate.")
-@click.option("--seed", type=int, help="Seed of the Monte Carlo draws (reproducible output).")
+              help=tr("Also propagate by Monte Carlo (JCGM 101) with N trials, or adaptively "
+                      "(JCGM 101 7.9); run anyway when the GUM result is degenerate."))
+@click.option("--seed", type=int, help=tr("Seed of the Monte Carlo draws (reproducible output)."))
 @click.option("--rounding", type=click.Choice(["half-up", "half-even", "up"]),
               default="half-up", show_default=True,
-              help="How U is rounded to its significant digits (half-even: GB/T 8170); "
-                   "rounding never lowers U by more than 5 % (EA-4/02).")
+              help=tr("How U is rounded to its significant digits (half-even: GB/T 8170); "
+                      "rounding never lowers U by more than 5 % (EA-4/02)."))
 @click.option("--digits", type=click.IntRange(1, 2), default=2, show_default=True,
-              help="Significant digits of the reported U.")
+              help=tr("Significant digits of the reported U."))
 def uncertainty(file: str, as_json: bool, trials: int | str | None, seed: int | None,
                 rounding: str, digits: int) -> None:
     """Evaluate the uncertainty budget in FILE (GUM; Monte Carlo, JCGM 101, when asked or when
@@ -51,7 +54,7 @@ def uncertainty(file: str, as_json: bool, trials: int | str | None, seed: int | 
         return
     if budget.description:
         click.echo(budget.description)
-    click.echo(f"model: {budget.symbol} = {budget.model.expression}\n")
+    click.echo(tr("model: %(model)s", model=f"{budget.symbol} = {budget.model.expression}") + "\n")
     click.echo(budget_table(result))
     guf = result.gum or result
     nu = "∞" if guf.dof_effective == float("inf") else f"{guf.dof_effective:.1f}"
@@ -60,34 +63,45 @@ def uncertainty(file: str, as_json: bool, trials: int | str | None, seed: int | 
                f"k = {guf.k:.3f}, U = {guf.expanded_uncertainty:.4g} {budget.unit.text}")
     mc = result.monte_carlo
     if mc is not None:
-        verdict = "validated" if mc.validated else "NOT validated"
-        trials_text = f"{mc.trials} trials" + (", adaptive" if mc.adaptive else "") + \
-            ("" if mc.converged else ", tolerance NOT reached")
-        click.echo(f"Monte Carlo ({trials_text}, seed {mc.seed}): y = {mc.value:.10g}, "
-                   f"u = {mc.standard_uncertainty:.4g}, shortest {mc.coverage_probability:.2%} "
-                   f"coverage interval [{mc.low:.10g}, {mc.high:.10g}]; GUM framework "
-                   f"{verdict} (δ = {mc.tolerance:.2g}, d_low = {mc.d_low:.2g}, "
-                   f"d_high = {mc.d_high:.2g})")
+        trials_text = tr("%(trials)s trials", trials=mc.trials) + (
+            tr(", adaptive") if mc.adaptive else "") + (
+            "" if mc.converged else tr(", tolerance NOT reached"))
+        numbers = {"value": f"{mc.value:.10g}", "u": f"{mc.standard_uncertainty:.4g}",
+                   "p": f"{mc.coverage_probability:.2%}", "low": f"{mc.low:.10g}",
+                   "high": f"{mc.high:.10g}", "tolerance": f"{mc.tolerance:.2g}",
+                   "d_low": f"{mc.d_low:.2g}", "d_high": f"{mc.d_high:.2g}"}
+        # Whole sentences for both verdicts, so a translation needs no grammar of its own.
+        click.echo(tr("Monte Carlo (%(trials)s, seed %(seed)s): y = %(value)s, u = %(u)s, shortest "
+                      "%(p)s coverage interval [%(low)s, %(high)s]; GUM framework validated "
+                      "(δ = %(tolerance)s, d_low = %(d_low)s, d_high = %(d_high)s)",
+                      trials=trials_text, seed=mc.seed, **numbers)
+                   if mc.validated else
+                   tr("Monte Carlo (%(trials)s, seed %(seed)s): y = %(value)s, u = %(u)s, shortest "
+                      "%(p)s coverage interval [%(low)s, %(high)s]; GUM framework NOT validated "
+                      "(δ = %(tolerance)s, d_low = %(d_low)s, d_high = %(d_high)s)",
+                      trials=trials_text, seed=mc.seed, **numbers))
     if result.method == "MCM":
-        click.echo(f"method: Monte Carlo (JCGM 101), because {result.why_monte_carlo}")
-    click.echo(f"reported: {result.reported.text}"
-               + (" (U raised to the CMC)" if result.reported.cmc_applied else ""))
+        click.echo(tr("method: Monte Carlo (JCGM 101), because %(why)s", why=result.why_monte_carlo))
+    click.echo(tr("reported: %(result)s (U raised to the CMC)", result=result.reported.text)
+               if result.reported.cmc_applied else
+               tr("reported: %(result)s", result=result.reported.text))
 
 
-@click.command()
+@click.command(help=tr("Apply a decision rule (ILAC-G8) to a result; options, or a JSON FILE of the "
+                       "same keys."))
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
-@click.option("--value", help="The measured value, e.g. 10.02.")
-@click.option("--unit", help="Its unit.")
-@click.option("--U", "expanded", help="The expanded uncertainty.")
-@click.option("--U-unit", "uncertainty_unit", help="Unit of U (default: the value's unit).")
-@click.option("--k", default="2", show_default=True, help="Coverage factor of U.")
-@click.option("--lower", help="Lower tolerance limit.")
-@click.option("--upper", help="Upper tolerance limit.")
-@click.option("--limit-unit", help="Unit of the limits (default: the value's unit).")
+@click.option("--value", help=tr("The measured value, e.g. 10.02."))
+@click.option("--unit", help=tr("Its unit."))
+@click.option("--U", "expanded", help=tr("The expanded uncertainty."))
+@click.option("--U-unit", "uncertainty_unit", help=tr("Unit of U (default: the value's unit)."))
+@click.option("--k", default="2", show_default=True, help=tr("Coverage factor of U."))
+@click.option("--lower", help=tr("Lower tolerance limit."))
+@click.option("--upper", help=tr("Upper tolerance limit."))
+@click.option("--limit-unit", help=tr("Unit of the limits (default: the value's unit)."))
 @click.option("--rule", type=click.Choice(["simple", "guarded", "non-binary"]),
-              default="simple", show_default=True)
-@click.option("--r", "ratio", default="1", show_default=True, help="Guard band w = r·U.")
-@click.option("--json", "as_json", is_flag=True)
+              default="simple", show_default=True, help=tr("The decision rule (ILAC-G8)."))
+@click.option("--r", "ratio", default="1", show_default=True, help=tr("Guard band w = r·U."))
+@click.option("--json", "as_json", is_flag=True, help=tr("Print the result as JSON."))
 def decide(file: str | None, value: str | None, unit: str | None, expanded: str | None,
            uncertainty_unit: str | None, k: str, lower: str | None, upper: str | None,
            limit_unit: str | None, rule: str, ratio: str, as_json: bool) -> None:
@@ -101,10 +115,10 @@ def decide(file: str | None, value: str | None, unit: str | None, expanded: str 
     if file:
         data = load_json(file)
         if not isinstance(data, dict):
-            fail(f"{file} must hold a JSON object", 2)
+            fail(tr("%(file)s must hold a JSON object", file=file), 2)
         unknown = set(data) - set(args)
         if unknown:
-            fail(f"unknown key(s) in {file}: {', '.join(sorted(unknown))}", 2)
+            fail(tr("unknown key(s) in %(file)s: %(keys)s", file=file, keys=", ".join(sorted(unknown))), 2)
         args.update(data)
     try:
         decision = apply_rule(**args)
@@ -117,20 +131,22 @@ def decide(file: str | None, value: str | None, unit: str | None, expanded: str 
         click.echo(decision.statement_en)
 
 
-@click.group()
+@click.group(help=tr("Calibration records and certificates."))
 def calibration() -> None:
     """Calibration records and certificates."""
 
 
-@calibration.command("import")
+@calibration.command("import", help=tr(
+    "Record an incoming certificate (PTB DCC XML or LIMS JSON) as a calibration record.\n\n"
+    "Nothing is written when the file, a unit or a dimension does not fit."))
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--instrument", "asset", metavar="ASSET",
-              help="The instrument calibrated (default: the file's, or by serial number).")
+              help=tr("The instrument calibrated (default: the file's, or by serial number)."))
 @click.option("--provider-kind", type=click.Choice(["nmi", "accredited", "in-house", "other"]),
-              help="Override the provider kind found in or derived from the file.")
+              help=tr("Override the provider kind found in or derived from the file."))
 @click.option("--valid-until", metavar="DATE",
-              help="End of validity (a DCC has none; default: the lab's interval).")
-@click.option("--json", "as_json", is_flag=True)
+              help=tr("End of validity (a DCC has none; default: the lab's interval)."))
+@click.option("--json", "as_json", is_flag=True, help=tr("Print the result as JSON."))
 def calibration_import(file: str, asset: str | None, provider_kind: str | None,
                        valid_until: str | None, as_json: bool) -> None:
     """Record an incoming certificate (PTB DCC XML or LIMS JSON) as a calibration record.
@@ -149,7 +165,7 @@ def calibration_import(file: str, asset: str | None, provider_kind: str | None,
     try:
         data = Path(file).read_bytes()
     except OSError as exc:
-        fail(f"cannot read {file}: {exc.strerror}", 2)
+        fail(tr("cannot read %(file)s: %(error)s", file=file, error=exc.strerror), 2)
     rt = runtime()
     try:
         with rt.transaction() as session:
@@ -170,10 +186,11 @@ def calibration_import(file: str, asset: str | None, provider_kind: str | None,
         echo_json(body)
         return
     cert = body["certificate"]
-    click.echo(f"recorded certificate {cert['number']} of {cert['provider']} "
-               f"({cert['provider_kind']}) for {body['instrument']}: calibrated "
-               f"{cert['calibrated_on']}, valid until {cert['valid_until']}, "
-               f"{len(body['results'])} result(s)")
+    click.echo(tr("recorded certificate %(number)s of %(provider)s (%(kind)s) for %(instrument)s: "
+                  "calibrated %(calibrated_on)s, valid until %(valid_until)s, %(count)s result(s)",
+                  number=cert["number"], provider=cert["provider"], kind=cert["provider_kind"],
+                  instrument=body["instrument"], calibrated_on=cert["calibrated_on"],
+                  valid_until=cert["valid_until"], count=len(body["results"])))
 
 
 def _cli_actor(session: Any, get_user: Any) -> Any:
@@ -183,13 +200,15 @@ def _cli_actor(session: Any, get_user: Any) -> Any:
     name = os.environ.get("LIMS_CLI_USER", "admin")
     user = get_user(session, name)
     if user is None:
-        fail(f"no user {name!r} to act as; set LIMS_CLI_USER to a quality manager or admin")
+        fail(tr("no user %(username)r to act as; set LIMS_CLI_USER to a quality manager or admin",
+                username=name))
     return user
 
 
-@click.command()
+@click.command(help=tr("Show the traceability chain of every result of a report, up to a national "
+                       "standard."))
 @click.argument("report_number")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=tr("Print the result as JSON."))
 def trace(report_number: str, as_json: bool) -> None:
     """Show the traceability chain of every result of a report, up to a national standard."""
     from lims.calibration.chains import trace_report
@@ -199,27 +218,31 @@ def trace(report_number: str, as_json: bool) -> None:
     if as_json:
         echo_json(data)
         return
-    click.echo(f"report {data['report']} (sample {data['sample']})")
+    click.echo(tr("report %(report)s (sample %(sample)s)", report=data["report"],
+                  sample=data["sample"]))
     for r in data["results"]:
-        state = "complete" if r["complete"] else f"INCOMPLETE: {r['reason']}"
+        state = tr("complete") if r["complete"] else tr("INCOMPLETE: %(reason)s", reason=r["reason"])
         click.echo(f"\n{r['characteristic']} = {r['value']} {r['unit']} "
-                   f"({r['instrument'] or 'no instrument'}): {state}")
+                   f"({r['instrument'] or tr('no instrument')}): {state}")
         for depth, n in enumerate(r["chain"]):
             u = f", U = {n['expanded_uncertainty']} {n['unit']} (k = {n['k']})" \
                 if n["expanded_uncertainty"] else ""
-            click.echo(f"{'  ' * depth}└─ {n['asset']} [{n['role']}] {n['certificate']} by "
-                       f"{n['provider']} ({n['provider_kind']}), {n['calibrated_on']} → "
-                       f"{n['valid_until']}, valid at use: {'yes' if n['valid_at_use'] else 'NO'}"
-                       + u)
+            click.echo(f"{'  ' * depth}└─ " + tr(
+                "%(asset)s [%(role)s] %(certificate)s by %(provider)s (%(kind)s), %(calibrated_on)s "
+                "→ %(valid_until)s, valid at use: %(valid)s", asset=n["asset"], role=n["role"],
+                certificate=n["certificate"], provider=n["provider"], kind=n["provider_kind"],
+                calibrated_on=n["calibrated_on"], valid_until=n["valid_until"],
+                valid=tr("yes") if n["valid_at_use"] else tr("NO")) + u)
             for w in n["warnings"]:
                 click.echo(f"{'  ' * depth}   ⚠ {w}")
 
 
-@click.command()
+@click.command(help=tr("List everything that relied on ASSET since DATE: calibrations, instruments, "
+                       "results, reports and customers (ISO/IEC 17025 7.10)."))
 @click.argument("asset")
-@click.option("--from", "start", required=True, metavar="DATE", help="Start (YYYY-MM-DD).")
-@click.option("--to", "end", metavar="DATE", help="End (YYYY-MM-DD; default today).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--from", "start", required=True, metavar="DATE", help=tr("Start (YYYY-MM-DD)."))
+@click.option("--to", "end", metavar="DATE", help=tr("End (YYYY-MM-DD; default today)."))
+@click.option("--json", "as_json", is_flag=True, help=tr("Print the result as JSON."))
 def impact(asset: str, start: str, end: str | None, as_json: bool) -> None:
     """List everything that relied on ASSET since DATE: calibrations, instruments, results,
     reports and customers (ISO/IEC 17025 7.10)."""
@@ -238,14 +261,16 @@ def impact(asset: str, start: str, end: str | None, as_json: bool) -> None:
     if as_json:
         echo_json(data)
         return
-    click.echo(f"{asset} from {data['from']} to {data['to']}:")
+    click.echo(tr("%(asset)s from %(start)s to %(end)s:", asset=asset, start=data["from"],
+                  end=data["to"]))
     for c in data["calibrations"]:
-        click.echo(f"  calibration {c['certificate']} of {c['instrument']} on "
-                   f"{c['calibrated_on']} used {c['standard']}")
-    click.echo(f"  instruments: {', '.join(data['instruments']) or '—'}")
-    click.echo(f"  results: {data['results']}")
-    click.echo(f"  reports: {', '.join(data['reports']) or '—'}")
-    click.echo(f"  customers: {', '.join(data['customers']) or '—'}")
+        click.echo("  " + tr("calibration %(certificate)s of %(instrument)s on %(calibrated_on)s used "
+                             "%(standard)s", certificate=c["certificate"], instrument=c["instrument"],
+                             calibrated_on=c["calibrated_on"], standard=c["standard"]))
+    click.echo("  " + tr("instruments: %(list)s", list=", ".join(data["instruments"]) or "—"))
+    click.echo("  " + tr("results: %(count)s", count=data["results"]))
+    click.echo("  " + tr("reports: %(list)s", list=", ".join(data["reports"]) or "—"))
+    click.echo("  " + tr("customers: %(list)s", list=", ".join(data["customers"]) or "—"))
 
 
 def commands() -> list[click.Command]:

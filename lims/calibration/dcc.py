@@ -41,7 +41,7 @@ from lims.calibration.certificates import (
     kind_override,
 )
 from lims.calibration.dsi import dsi_to_unit
-from lims.errors import InvalidInput
+from lims.errors import InvalidInput, msg
 from lims.units import parse_value
 
 SCHEMA_VERSION = "3.1.2"  # the vendored dcc.xsd; 3.1.0 and 3.1.1 share its structure
@@ -97,7 +97,7 @@ def parse_dcc(data: bytes, *, provider_kind: str | None = None) -> ParsedCertifi
     end = _xs_date(core.findtext("dcc:endPerformanceDate", "", _NS), "endPerformanceDate")
     calibrated_on = end or begin
     if calibrated_on is None:
-        raise InvalidInput("the DCC has no performance date", field="endPerformanceDate")
+        raise InvalidInput(msg("the DCC has no performance date"), field="endPerformanceDate")
     units: dict[str, str] = {}
     results: list[CertificateResult] = []
     for measurement in root.iterfind("dcc:measurementResults/dcc:measurementResult", _NS):
@@ -108,11 +108,11 @@ def parse_dcc(data: bytes, *, provider_kind: str | None = None) -> ParsedCertifi
             results.extend(r if state == r.state else dataclasses.replace(r, state=state)
                            for r in _walk(data_el, result_name, units))
     if not results:
-        raise InvalidInput("the DCC has no numeric results (si:real under dcc:results)",
+        raise InvalidInput(msg("the DCC has no numeric results (si:real under dcc:results)"),
                            field="measurementResults")
     number = _clean(core.findtext("dcc:uniqueIdentifier", "", _NS))
     if not number:
-        raise InvalidInput("the DCC has no certificate number", field="uniqueIdentifier")
+        raise InvalidInput(msg("the DCC has no certificate number"), field="uniqueIdentifier")
     return checked(ParsedCertificate(
         format="dcc",
         schema_version=version,
@@ -168,17 +168,18 @@ def _load_xml(data: bytes) -> etree._Element:
                              huge_tree=False, dtd_validation=False)
     # A DCC has no DTD; one here is at best noise and at worst XXE or "billion laughs". libxml2
     # may already stop on the entity declarations, so the refusal names the DOCTYPE either way.
-    no_dtd = InvalidInput("XML with a DOCTYPE (DTD or entity declarations) is not accepted",
+    no_dtd = InvalidInput(msg("XML with a DOCTYPE (DTD or entity declarations) is not accepted"),
                           field="file")
     try:
         root = etree.fromstring(data, parser)
     except etree.XMLSyntaxError as exc:
         if b"<!DOCTYPE" in data:
             raise no_dtd from exc
-        raise InvalidInput(f"not well-formed XML: line {exc.lineno}: {exc.msg}", field="file",
+        raise InvalidInput(msg("not well-formed XML: line %(line)s: %(error)s",
+                               line=exc.lineno, error=exc.msg), field="file",
                            line=exc.lineno) from exc
     except (etree.LxmlError, ValueError) as exc:
-        raise InvalidInput(f"cannot read the XML: {exc}", field="file") from exc
+        raise InvalidInput(msg("cannot read the XML: %(error)s", error=exc), field="file") from exc
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:
         raise no_dtd
@@ -187,12 +188,13 @@ def _load_xml(data: bytes) -> etree._Element:
 
 def _schema_version(root: etree._Element) -> str:
     if root.tag != f"{{{DCC}}}digitalCalibrationCertificate":
-        raise InvalidInput(f"not a PTB DCC: the root element is {root.tag!r}", field="file")
+        raise InvalidInput(msg("not a PTB DCC: the root element is %(tag)r", tag=root.tag), field="file")
     version = root.get("schemaVersion")
     if not version:
-        raise InvalidInput("the DCC declares no schemaVersion", field="schemaVersion")
+        raise InvalidInput(msg("the DCC declares no schemaVersion"), field="schemaVersion")
     if not _VERSION.fullmatch(version.strip()):
-        raise InvalidInput(f"unsupported DCC schemaVersion {version!r}: this LIMS reads 3.1.x",
+        raise InvalidInput(msg("unsupported DCC schemaVersion %(version)r: this LIMS reads 3.1.x",
+                               version=version),
                            field="schemaVersion")
     return version.strip()
 
@@ -224,10 +226,12 @@ def _validate(root: etree._Element) -> None:
         root.set("schemaVersion", declared or "")
     if not valid:
         if not errors:
-            raise InvalidInput(f"the DCC does not conform to schema {SCHEMA_VERSION}", field="file")
+            raise InvalidInput(msg("the DCC does not conform to schema %(schema)s",
+                                   schema=SCHEMA_VERSION), field="file")
         first = errors[0]
-        raise InvalidInput(f"the DCC does not conform to schema {SCHEMA_VERSION}: line {first.line}: "
-                           f"{first.message}", field="file", line=first.line)
+        raise InvalidInput(msg("the DCC does not conform to schema %(schema)s: line %(line)s: %(error)s",
+                               schema=SCHEMA_VERSION, line=first.line, error=first.message),
+                           field="file", line=first.line)
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,7 +328,7 @@ def _real(el: etree._Element, units: dict[str, str], real_list: etree._Element |
         if unc is None and el.find("si:coverageInterval", _NS) is None:
             unc = real_list.find("si:listUnivariateUnc/si:expandedUnc", _NS)
     if not dsi:
-        raise InvalidInput(f"si:real at line {el.sourceline} has no unit", field="si:unit",
+        raise InvalidInput(msg("si:real at line %(line)s has no unit", line=el.sourceline), field="si:unit",
                            line=el.sourceline)
     return _Value(
         value=_number_at(el.findtext("si:value", "", _NS), el),
@@ -346,8 +350,9 @@ def _xml_list(el: etree._Element, units: dict[str, str]) -> list[_Value]:
         if len(items) == 1:
             return items * len(values)
         if len(items) != len(values):
-            raise InvalidInput(f"{path.split('/')[-1]} at line {el.sourceline} has {len(items)} "
-                               f"items for {len(values)} values", field=path, line=el.sourceline)
+            raise InvalidInput(msg("%(element)s at line %(line)s has %(items)s items for %(values)s values",
+                                   element=path.split("/")[-1], line=el.sourceline, items=len(items),
+                                   values=len(values)), field=path, line=el.sourceline)
         return list(items)
 
     dsi_units = spread("si:unitXMLList")
@@ -357,7 +362,8 @@ def _xml_list(el: etree._Element, units: dict[str, str]) -> list[_Value]:
     out = []
     for value, dsi, unc, k, p in zip(values, dsi_units, uncs, ks, ps, strict=True):
         if dsi is None:
-            raise InvalidInput(f"si:realListXMLList at line {el.sourceline} has no unit",
+            raise InvalidInput(msg("si:realListXMLList at line %(line)s has no unit",
+                                   line=el.sourceline),
                                field="si:unitXMLList", line=el.sourceline)
         out.append(_Value(
             value=_number_at(value, el), dsi_unit=dsi, unit=_unit_at(dsi, el, units),
@@ -372,7 +378,8 @@ def _number_at(text: str, el: etree._Element) -> str:
     try:
         parse_value(text)
     except InvalidInput as exc:
-        raise InvalidInput(f"{exc.message} (line {el.sourceline})", field="si:value",
+        raise InvalidInput(msg("%(message)s (line %(line)s)",
+                               message=exc.message, line=el.sourceline), field="si:value",
                            line=el.sourceline) from exc
     return text
 
@@ -382,7 +389,8 @@ def _unit_at(dsi: str, el: etree._Element, units: dict[str, str]) -> str:
         try:
             units[dsi] = dsi_to_unit(dsi, field="si:unit")
         except InvalidInput as exc:
-            raise InvalidInput(f"{exc.message} (line {el.sourceline})", field="si:unit",
+            raise InvalidInput(msg("%(message)s (line %(line)s)",
+                                   message=exc.message, line=el.sourceline), field="si:unit",
                                line=el.sourceline, dsi_unit=dsi) from exc
     return units[dsi]
 
@@ -441,7 +449,7 @@ def _identification(identifications: list[etree._Element], ref_type: str, patter
 def _one(parent: etree._Element, path: str) -> etree._Element:
     el = parent.find(path, _NS)
     if el is None:  # the schema requires these; a guard in case it ever does not
-        raise InvalidInput(f"the DCC has no {path}", field=path)
+        raise InvalidInput(msg("the DCC has no %(path)s", path=path), field=path)
     return el
 
 
@@ -477,4 +485,4 @@ def _xs_date(text: str, field: str) -> dt.date | None:
             raise ValueError(text)
         return dt.date.fromisoformat(text[:10])
     except ValueError as exc:
-        raise InvalidInput(f"{text!r} is not a date", field=field) from exc
+        raise InvalidInput(msg("%(text)r is not a date", text=text), field=field) from exc

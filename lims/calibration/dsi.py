@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
-from lims.errors import InvalidInput
+from lims.errors import InvalidInput, msg
 from lims.units import parse_unit, ureg
 
 # D-SI prefix -> (pint symbol, pint long name). SI brochure 9th ed. table 7 (incl. 2022's
@@ -105,15 +105,17 @@ def dsi_to_unit(dsi: str, *, field: str = "unit") -> str:
     """
     text = dsi.strip() if isinstance(dsi, str) else ""
     if not text:
-        raise InvalidInput("a D-SI unit is required", field=field)
+        raise InvalidInput(msg("a D-SI unit is required"), field=field)
     if text.startswith("|"):
-        raise InvalidInput(f"non-D-SI unit {text!r} (marked with '|') is not accepted", field=field)
+        raise InvalidInput(msg("non-D-SI unit %(text)r (marked with '|') is not accepted",
+                               text=text), field=field)
     factors = _parse(text, field)
     long = _compose(factors, symbol=False, sep=" ")
     try:
         expected = ureg.parse_units(long)
     except Exception as exc:  # noqa: BLE001 - pint raises several types for one cause
-        raise InvalidInput(f"D-SI unit {text!r} cannot be represented ({long!r})", field=field) from exc
+        raise InvalidInput(msg("D-SI unit %(text)r cannot be represented (%(pint_unit)r)",
+                               text=text, pint_unit=long), field=field) from exc
     # Try the compact text first. Each candidate goes through parse_unit, the path every
     # consumer takes, because its lab-notation rewriting can change a text: ``bar/min``
     # contains ``r/min`` (-> rpm), and a prefixed symbol can clash (``ft`` for femtotonne).
@@ -124,7 +126,8 @@ def dsi_to_unit(dsi: str, *, field: str = "unit") -> str:
                 return candidate
         except InvalidInput:
             continue
-    raise InvalidInput(f"D-SI unit {text!r} cannot be written as a LIMS unit ({long!r})", field=field)
+    raise InvalidInput(msg("D-SI unit %(text)r cannot be written as a LIMS unit (%(pint_unit)r)",
+                           text=text, pint_unit=long), field=field)
 
 
 def _parse(text: str, field: str) -> list[tuple[str, str, Decimal]]:
@@ -139,47 +142,57 @@ def _parse(text: str, field: str) -> list[tuple[str, str, Decimal]]:
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if not match and pos == 0:
-            raise InvalidInput(f"unit {text!r} is not written in D-SI notation (e.g. \\milli\\gram)",
+            raise InvalidInput(msg("unit %(text)r is not written in D-SI notation (e.g. \\milli\\gram)",
+                                   text=text),
                                field=field)
         if not match:
-            raise InvalidInput(f"D-SI unit {text!r}: cannot read {text[pos:]!r}", field=field)
+            raise InvalidInput(msg("D-SI unit %(text)r: cannot read %(rest)r",
+                                   text=text, rest=text[pos:]), field=field)
         pos = match.end()
         word, arg = match.group(1), match.group(2)
         name = word.lower()
         if arg is not None and name != "tothe":
-            raise InvalidInput(f"D-SI unit {text!r}: \\{word} takes no argument", field=field)
+            raise InvalidInput(msg("D-SI unit %(text)r: \\%(word)s takes no argument",
+                                   text=text, word=word), field=field)
         if name == "tothe":
             if not can_raise:
-                raise InvalidInput(f"D-SI unit {text!r}: \\tothe must follow a unit, once", field=field)
+                raise InvalidInput(msg("D-SI unit %(text)r: \\tothe must follow a unit, once",
+                                       text=text), field=field)
             factors[-1] = (*factors[-1][:2], sign * _exponent(arg, text, field))
             can_raise = False
         elif name == "per":
             if seen_per or prefix or not factors:
-                raise InvalidInput(f"D-SI unit {text!r}: \\per needs a unit before it and may "
-                                   "appear once", field=field)
+                raise InvalidInput(msg("D-SI unit %(text)r: \\per needs a unit before it and may appear "
+                                       "once", text=text), field=field)
             seen_per, sign, can_raise = True, Decimal(-1), False
         elif name in PREFIXES:
             if prefix:
-                raise InvalidInput(f"D-SI unit {text!r}: two prefixes in a row", field=field)
+                raise InvalidInput(msg("D-SI unit %(text)r: two prefixes in a row",
+                                       text=text), field=field)
             prefix, can_raise = name, False
         elif name in UNITS:
             if prefix and name in _NO_PREFIX:
-                raise InvalidInput(f"D-SI unit {text!r}: \\{word} takes no prefix", field=field)
+                raise InvalidInput(msg("D-SI unit %(text)r: \\%(word)s takes no prefix",
+                                       text=text, word=word), field=field)
             if prefix in _BINARY_PREFIXES and name not in ("bit", "byte"):
-                raise InvalidInput(f"D-SI unit {text!r}: \\{prefix} applies only to \\bit and \\byte",
+                raise InvalidInput(msg("D-SI unit %(text)r: \\%(prefix)s applies only to \\bit and \\byte",
+                                       text=text, prefix=prefix),
                                    field=field)
             factors.append((prefix, name, sign))
             prefix, can_raise = "", True
             after_per += seen_per
         elif name in UNSUPPORTED:
-            raise InvalidInput(f"D-SI unit \\{word} (in {text!r}) has no equivalent in the LIMS "
-                               "unit registry", field=field)
+            raise InvalidInput(msg("D-SI unit \\%(word)s (in %(text)r) has no equivalent in the LIMS unit "
+                                   "registry", word=word, text=text), field=field)
         else:
-            raise InvalidInput(f"unknown D-SI unit \\{word} (in {text!r})", field=field)
+            raise InvalidInput(msg("unknown D-SI unit \\%(word)s (in %(text)r)",
+                                   word=word, text=text), field=field)
     if prefix:
-        raise InvalidInput(f"D-SI unit {text!r}: prefix \\{prefix} without a unit", field=field)
+        raise InvalidInput(msg("D-SI unit %(text)r: prefix \\%(prefix)s without a unit",
+                               text=text, prefix=prefix), field=field)
     if seen_per and not after_per:
-        raise InvalidInput(f"D-SI unit {text!r}: \\per without a unit after it", field=field)
+        raise InvalidInput(msg("D-SI unit %(text)r: \\per without a unit after it",
+                               text=text), field=field)
     return factors
 
 
@@ -187,14 +200,17 @@ def _exponent(arg: str | None, text: str, field: str) -> Decimal:
     """Read the argument of ``\\tothe{...}``: an integer or a decimal such as ``0.5``."""
     raw = (arg or "").strip()
     if not _EXPONENT.match(raw):
-        raise InvalidInput(f"D-SI unit {text!r}: exponent {{{raw}}} is not a number", field=field)
+        raise InvalidInput(msg("D-SI unit %(text)r: exponent {%(raw)s} is not a number",
+                               text=text, raw=raw), field=field)
     try:
         exponent = Decimal(raw)
     except InvalidOperation as exc:  # pragma: no cover - the regex already guards this
-        raise InvalidInput(f"D-SI unit {text!r}: exponent {{{raw}}} is not a number",
+        raise InvalidInput(msg("D-SI unit %(text)r: exponent {%(raw)s} is not a number",
+                               text=text, raw=raw),
                            field=field) from exc
     if abs(exponent) > 10:  # no physical unit needs more; pint would build it regardless
-        raise InvalidInput(f"D-SI unit {text!r}: exponent {{{raw}}} is out of range",
+        raise InvalidInput(msg("D-SI unit %(text)r: exponent {%(raw)s} is out of range",
+                               text=text, raw=raw),
                            field=field)
     return exponent
 
@@ -244,7 +260,8 @@ def unit_to_dsi(text: str, *, field: str = "unit") -> str:
     for long, exponent in unit._units.items():
         dsi = _dsi_factor(str(long), names)
         if dsi is None:
-            raise InvalidInput(f"unit {text!r} has a factor ({long}) D-SI cannot write",
+            raise InvalidInput(msg("unit %(text)r has a factor (%(pint_unit)s) D-SI cannot write",
+                                   text=text, pint_unit=long),
                                field=field)
         power = Decimal(str(exponent))
         factors.append(dsi + ("" if power == 1 else f"\\tothe{{{_plain(power)}}}"))

@@ -29,7 +29,7 @@ from lims.calibration.nonconforming import affected
 from lims.calibration.services import lab_day
 from lims.config import Settings
 from lims.db import utcnow
-from lims.errors import NotFound
+from lims.errors import NotFound, msg
 from lims.instruments.models import Instrument
 from lims.reports.render import REGULAR, numbered_canvas, register_fonts, styles
 from lims.reports.sign import load_signer, load_stamping, sign_pdf
@@ -85,8 +85,9 @@ def letter_pdf(session: Session, case: NonconformingCase, customer_name: str,
             if (a.customer_id == customer_id if customer_id is not None
                 else a.customer == customer_name)]
     if not mine:
-        raise NotFound(f"case {case.number} affects no report of customer "
-                       f"{customer_id if customer_id is not None else customer_name!r}",
+        raise NotFound(msg("case %(case)s affects no report of customer %(customer)r",
+                           case=case.number, customer=customer_id if customer_id is not None
+                           else customer_name),
                        case=case.number)
     customer = session.get(Customer, mine[0].customer_id)
     assert customer is not None  # noqa: S101 - a foreign key

@@ -22,7 +22,7 @@ from lims.calibration import chains
 from lims.calibration.models import AffectedReport, CaseStatus, Evaluation, NonconformingCase
 from lims.calibration.services import lab_day
 from lims.db import utcnow
-from lims.errors import Conflict, InvalidInput, NotFound
+from lims.errors import Conflict, InvalidInput, NotFound, msg
 from lims.instruments.models import Instrument
 from lims.numbering import next_number
 from lims.reports.models import Report
@@ -56,7 +56,7 @@ def get_case(session: Session, number: str, *, lock: bool = False) -> Nonconform
         query = query.with_for_update().execution_options(populate_existing=True)
     case = session.scalar(query)
     if case is None:
-        raise NotFound(f"no nonconforming-work case {number!r}", case=number)
+        raise NotFound(msg("no nonconforming-work case %(number)r", number=number), case=number)
     return case
 
 
@@ -97,12 +97,13 @@ def open_case(session: Session, *, actor: User, asset: Any, start: Any, end: Any
     today = lab_day(utcnow(), timezone)
     last = date(end, "to", required=False) or today
     if last > today:
-        raise InvalidInput(f"the period cannot end after today ({today})", field="to")
+        raise InvalidInput(msg("the period cannot end after today (%(today)s)",
+                               today=today), field="to")
     description = text(description, "description", max_len=MAX_TEXT)
     assert first is not None  # noqa: S101 - required above
     instrument = session.scalar(select(Instrument).where(Instrument.asset_number == asset))
     if instrument is None:
-        raise InvalidInput(f"no instrument {asset!r}", field="asset")
+        raise InvalidInput(msg("no instrument %(asset)r", asset=asset), field="asset")
     found = chains.impact(session, asset, start=first, end=last, timezone=timezone)
     reports = session.scalars(select(Report).where(Report.number.in_(found.reports))
                               .order_by(Report.number)).all() if found.reports else []
@@ -134,16 +135,19 @@ def evaluate(session: Session, *, actor: User, case_number: str, report_number: 
     require(actor, "nonconformity.manage")
     case = get_case(session, case_number, lock=True)
     if case.status != CaseStatus.OPEN:
-        raise Conflict(f"case {case.number} is closed; its evaluations cannot change",
+        raise Conflict(msg("case %(case)s is closed; its evaluations cannot change",
+                           case=case.number),
                        case=case.number)
     number = text(report_number, "report", max_len=40)
     if evaluation not in EVALUATIONS:
-        raise InvalidInput(f"must be one of {', '.join(EVALUATIONS)}", field="evaluation")
+        raise InvalidInput(msg("must be one of %(allowed)s",
+                               allowed=', '.join(EVALUATIONS)), field="evaluation")
     why = text(reason, "reason", max_len=MAX_TEXT)
     row = session.scalar(select(AffectedReport).join(Report, Report.id == AffectedReport.report_id)
                          .where(AffectedReport.case_id == case.id, Report.number == number))
     if row is None:
-        raise InvalidInput(f"report {number} is not affected by case {case.number}",
+        raise InvalidInput(msg("report %(number)s is not affected by case %(case)s",
+                               number=number, case=case.number),
                            field="report")
     before = {"report": number, **snapshot(row)}
     row.evaluation, row.reason = Evaluation(evaluation), why
@@ -163,12 +167,15 @@ def close_case(session: Session, *, actor: User, case_number: str) -> Nonconform
     require(actor, "nonconformity.manage")
     case = get_case(session, case_number, lock=True)
     if case.status != CaseStatus.OPEN:
-        raise Conflict(f"case {case.number} is already closed", case=case.number)
+        raise Conflict(msg("case %(case)s is already closed", case=case.number), case=case.number)
     pending = [a.report.number for a in affected(session, case)
                if a.row.evaluation == Evaluation.PENDING]
     if pending:
-        raise Conflict(f"case {case.number} cannot close: {', '.join(pending)} "
-                       f"{'is' if len(pending) == 1 else 'are'} not evaluated yet",
+        # Two messages, not an inflected verb, so a translation needs no grammar of its own.
+        raise Conflict(msg("case %(case)s cannot close: %(reports)s is not evaluated yet", case=case.number,
+                           reports=pending[0]) if len(pending) == 1 else
+                       msg("case %(case)s cannot close: %(reports)s are not evaluated yet",
+                           case=case.number, reports=", ".join(pending)),
                        case=case.number, pending=pending)
     before = snapshot(case)
     case.status, case.closed_at = CaseStatus.CLOSED, utcnow()

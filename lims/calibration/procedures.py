@@ -82,7 +82,7 @@ from lims.calibration.models import (
     ProcedurePoint,
     ProcedureStandard,
 )
-from lims.errors import Conflict, InvalidInput, NotFound
+from lims.errors import Conflict, InvalidInput, NotFound, msg
 from lims.instruments.models import EquipmentRole, Instrument
 from lims.metrology.schema import parse_budget, parse_budget_unit
 from lims.units import parse_value
@@ -121,7 +121,8 @@ def fill(template: Any, values: Mapping[str, Value], *, path: str = "budget") ->
     def one(match: re.Match[str]) -> str:
         value = _value(match.group(1), values, path)
         if isinstance(value, list):
-            raise InvalidInput(f"{{{match.group(1)}}} is a list and cannot stand inside text",
+            raise InvalidInput(msg("{%(name)s} is a list and cannot stand inside text",
+                                   name=match.group(1)),
                                field=path)
         return str(value)
 
@@ -130,10 +131,11 @@ def fill(template: Any, values: Mapping[str, Value], *, path: str = "budget") ->
 
 def _value(name: str, values: Mapping[str, Value], path: str) -> str | list[str]:
     if name not in values:
-        raise InvalidInput(f"unknown placeholder {{{name}}}", field=path, placeholder=name)
+        raise InvalidInput(msg("unknown placeholder {%(name)s}", name=name), field=path, placeholder=name)
     value = values[name]
     if value is None:
-        raise InvalidInput(f"placeholder {{{name}}} has no value at this point", field=path,
+        raise InvalidInput(msg("placeholder {%(name)s} has no value at this point",
+                               name=name), field=path,
                            placeholder=name)
     return value
 
@@ -185,27 +187,28 @@ def create_procedure(session: Session, *, actor: User, code: Any, title: Any, ki
     clause = text(clause, "clause", required=False, max_len=80)
     quantity = text(quantity, "quantity", max_len=120)
     if kind not in tuple(JobKind):
-        raise InvalidInput(f"must be one of {', '.join(JobKind)}", field="kind")
+        raise InvalidInput(msg("must be one of %(allowed)s", allowed=', '.join(JobKind)), field="kind")
     unit_text = text(unit, "unit", max_len=40)
     qkind = kinds.get(quantity_kind) if quantity_kind not in (None, "") else kinds.infer(
         unit_text, field="unit", kind_field="quantity_kind")
     resolved = kinds.resolve(qkind, unit_text, field="unit")
     if resolved.pint is None:
-        raise InvalidInput(f"{qkind.id} values are never converted; a calibration needs a "
-                           "unit pint knows", field="unit")
+        raise InvalidInput(msg("%(kind)s values are never converted; a calibration needs a unit pint knows",
+                               kind=qkind.id), field="unit")
     if session.scalar(select(CalibrationProcedure.id).where(
             CalibrationProcedure.code == code, CalibrationProcedure.clause == clause,
             CalibrationProcedure.quantity == quantity)):
-        raise Conflict(f"procedure {code} {clause} for {quantity} exists", field="code")
+        raise Conflict(msg("procedure %(code)s %(clause)s for %(quantity)s exists",
+                           code=code, clause=clause, quantity=quantity), field="code")
     months = None
     if verification_months not in (None, ""):
         if isinstance(verification_months, bool) or not isinstance(verification_months, int) \
                 or not 1 <= verification_months <= 120:
-            raise InvalidInput("a whole number of months from 1 to 120",
+            raise InvalidInput(msg("a whole number of months from 1 to 120"),
                                field="verification_months")
         months = verification_months
     if kind == JobKind.VERIFICATION and months is None:
-        raise InvalidInput("a verification regulation states its period (检定周期)",
+        raise InvalidInput(msg("a verification regulation states its period (检定周期)"),
                            field="verification_months")
     consts = _constants(constants)
     proc = CalibrationProcedure(
@@ -230,15 +233,15 @@ def _constants(raw: Any) -> dict[str, str]:
     if raw in (None, ""):
         return {}
     if not isinstance(raw, Mapping) or len(raw) > 50:
-        raise InvalidInput("must be an object of at most 50 name: number pairs",
+        raise InvalidInput(msg("must be an object of at most 50 name: number pairs"),
                            field="constants")
     out = {}
     for name, value in raw.items():
         if not isinstance(name, str) or not SLOT.match(name):
-            raise InvalidInput("a constant's name is a word (letters, digits, _)",
+            raise InvalidInput(msg("a constant's name is a word (letters, digits, _)"),
                                field=f"constants.{name}")
         if isinstance(value, bool) or not isinstance(value, str | int):
-            raise InvalidInput("must be a number written as text", field=f"constants.{name}")
+            raise InvalidInput(msg("must be a number written as text"), field=f"constants.{name}")
         parse_value(value, field=f"constants.{name}")
         out[name] = str(value).strip()
     return out
@@ -247,14 +250,14 @@ def _constants(raw: Any) -> dict[str, str]:
 def _points(raw: Any, qkind: kinds.Kind, unit: kinds.KindUnit, kind: str
             ) -> list[ProcedurePoint]:
     if not isinstance(raw, list | tuple) or not raw:
-        raise InvalidInput("at least one calibration point is required", field="points")
+        raise InvalidInput(msg("at least one calibration point is required"), field="points")
     if len(raw) > MAX_POINTS:
-        raise InvalidInput(f"at most {MAX_POINTS} points", field="points")
+        raise InvalidInput(msg("at most %(max_points)s points", max_points=MAX_POINTS), field="points")
     out = []
     for i, spec in enumerate(raw):
         f = f"points[{i}]"
         if not isinstance(spec, Mapping):
-            raise InvalidInput("must be an object", field=f)
+            raise InvalidInput(msg("must be an object"), field=f)
         nominal = spec.get("nominal")
         parse_value(nominal, field=f"{f}.nominal")
         written = unit.written if spec.get("unit") in (None, "") else spec.get("unit")
@@ -263,12 +266,12 @@ def _points(raw: Any, qkind: kinds.Kind, unit: kinds.KindUnit, kind: str
         mpe = spec.get("mpe")
         if mpe in (None, ""):
             if kind == JobKind.VERIFICATION:
-                raise InvalidInput("a verification point needs its maximum permissible error",
+                raise InvalidInput(msg("a verification point needs its maximum permissible error"),
                                    field=f"{f}.mpe")
             mpe = None
         else:
             if parse_value(mpe, field=f"{f}.mpe") <= 0:
-                raise InvalidInput("the MPE is a positive ± value", field=f"{f}.mpe")
+                raise InvalidInput(msg("the MPE is a positive ± value"), field=f"{f}.mpe")
             mpe = str(mpe).strip()
         out.append(ProcedurePoint(seq=i + 1, nominal=str(nominal).strip(),
                                   unit=point_unit.written, mpe=mpe))
@@ -277,29 +280,31 @@ def _points(raw: Any, qkind: kinds.Kind, unit: kinds.KindUnit, kind: str
 
 def _standards(session: Session, raw: Any) -> list[ProcedureStandard]:
     if not isinstance(raw, list | tuple) or not raw:
-        raise InvalidInput("at least one measurement standard is required", field="standards")
+        raise InvalidInput(msg("at least one measurement standard is required"), field="standards")
     out: list[ProcedureStandard] = []
     for i, spec in enumerate(raw[:20]):
         f = f"standards[{i}]"
         if not isinstance(spec, Mapping):
-            raise InvalidInput("must be an object", field=f)
+            raise InvalidInput(msg("must be an object"), field=f)
         asset = text(spec.get("asset_number"), f"{f}.asset_number", max_len=40)
         slot = "standard" if spec.get("slot") in (None, "") else spec.get("slot")
         if not isinstance(slot, str) or not SLOT.match(slot) or slot in (
                 "const", "readings", "standard_readings", "resolution"):
-            raise InvalidInput("a slot is a word (letters, digits, _) other than const, "
-                               "readings, standard_readings and resolution", field=f"{f}.slot")
+            raise InvalidInput(msg("a slot is a word (letters, digits, _) other than const, readings, "
+                                   "standard_readings and resolution"), field=f"{f}.slot")
         if slot in {s.slot for s in out}:
-            raise InvalidInput(f"slot {slot!r} is given twice", field=f"{f}.slot")
+            raise InvalidInput(msg("slot %(slot)r is given twice", slot=slot), field=f"{f}.slot")
         instrument = session.scalar(select(Instrument).where(Instrument.asset_number == asset))
         if instrument is None:
-            raise InvalidInput(f"no instrument {asset!r} in the register", field=f"{f}.asset_number")
+            raise InvalidInput(msg("no instrument %(asset)r in the register", asset=asset),
+                               field=f"{f}.asset_number")
         if instrument.role not in STANDARD_ROLES:
-            raise InvalidInput(f"{asset} is {instrument.role}, not a working or reference "
-                               "standard (ISO/IEC 17025 6.4.1)", field=f"{f}.asset_number")
+            raise InvalidInput(msg("%(asset)s is %(role)s, not a working or reference standard (ISO/IEC "
+                                   "17025 6.4.1)", asset=asset, role=instrument.role),
+                               field=f"{f}.asset_number")
         out.append(ProcedureStandard(instrument_id=instrument.id, slot=slot))
     if len(raw) > 20:
-        raise InvalidInput("at most 20 standards", field="standards")
+        raise InvalidInput(msg("at most 20 standards"), field="standards")
     return out
 
 
@@ -307,12 +312,13 @@ def _check_budget(raw: Any, proc: CalibrationProcedure) -> dict[str, Any]:
     """Check the template: every placeholder known, and, filled with sample values at the
     first point, a budget the engine accepts whose measurand has the procedure's dimension."""
     if not isinstance(raw, Mapping):
-        raise InvalidInput("the budget template must be a JSON object", field="budget")
+        raise InvalidInput(msg("the budget template must be a JSON object"), field="budget")
     known = known_names([s.slot for s in proc.standards], proc.constants)
     unknown = sorted(placeholders(raw) - known)
     if unknown:
-        raise InvalidInput(f"unknown placeholder(s) {', '.join('{' + u + '}' for u in unknown)}"
-                           f"; known: {', '.join(sorted(known))}", field="budget")
+        raise InvalidInput(msg("unknown placeholder(s) %(unknown)s; known: %(known)s",
+                               unknown=", ".join("{" + u + "}" for u in unknown),
+                               known=", ".join(sorted(known))), field="budget")
     point = proc.points[0]
     nominal = point.nominal
     sample: dict[str, Value] = {
@@ -330,8 +336,9 @@ def _check_budget(raw: Any, proc: CalibrationProcedure) -> dict[str, Any]:
     budget = parse_budget(fill(dict(raw), sample))
     mine = parse_budget_unit(proc.unit, "unit", interval=True)
     if budget.unit.base.dimensionality != mine.base.dimensionality:
-        raise InvalidInput(f"the budget's measurand unit {budget.unit.text!r} is not "
-                           f"compatible with the procedure's unit {proc.unit!r}",
+        raise InvalidInput(msg("the budget's measurand unit %(budget_unit)r is not compatible with the "
+                               "procedure's unit %(unit)r",
+                               budget_unit=budget.unit.text, unit=proc.unit),
                            field="budget.measurand.unit")
     return copy.deepcopy(dict(raw))
 
@@ -339,7 +346,8 @@ def _check_budget(raw: Any, proc: CalibrationProcedure) -> dict[str, Any]:
 def get_procedure(session: Session, procedure_id: Any) -> CalibrationProcedure:
     proc = session.get(CalibrationProcedure, as_id(procedure_id, "procedure_id"))
     if proc is None:
-        raise NotFound(f"no procedure {procedure_id}", procedure=procedure_id)
+        raise NotFound(msg("no procedure %(procedure_id)s", procedure_id=procedure_id),
+                       procedure=procedure_id)
     return proc
 
 

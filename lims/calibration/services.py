@@ -31,7 +31,7 @@ from lims.calibration.models import (
     RecordStatus,
 )
 from lims.db import utcnow
-from lims.errors import CalibrationExpired, Conflict, InstrumentUnavailable, InvalidInput, NotFound
+from lims.errors import CalibrationExpired, Conflict, InstrumentUnavailable, InvalidInput, NotFound, msg
 from lims.instruments.models import (
     CalibrationFlag,
     EquipmentRole,
@@ -127,28 +127,37 @@ def check_fit_for_use(session: Session, instrument: Instrument, at: dt.datetime,
     """
     if instrument.status != InstrumentStatus.IN_SERVICE:
         raise InstrumentUnavailable(
-            f"instrument {instrument.asset_number} is {instrument.status}"
-            + (f": {instrument.status_reason}" if instrument.status_reason else ""),
+            msg("instrument %(asset)s is %(status)s: %(reason)s", asset=instrument.asset_number,
+                status=instrument.status, reason=instrument.status_reason)
+            if instrument.status_reason else
+            msg("instrument %(asset)s is %(status)s", asset=instrument.asset_number,
+                status=instrument.status),
             field="instrument_id", instrument=instrument.asset_number)
     if instrument.calibration_flag == CalibrationFlag.CHECK_FAILED:
         raise InstrumentUnavailable(
-            f"instrument {instrument.asset_number} failed its last intermediate check; record "
-            "a passing check or a calibration before using it (ISO/IEC 17025 6.4.10)",
+            msg("instrument %(asset)s failed its last intermediate check; record a passing check or a "
+                "calibration before using it (ISO/IEC 17025 6.4.10)",
+                asset=instrument.asset_number),
             field="instrument_id", instrument=instrument.asset_number)
     rec = record_in_force(session, instrument, at, timezone=timezone)
     if rec is not None and rec.status == RecordStatus.OUT_OF_TOLERANCE:
         raise InstrumentUnavailable(
-            f"instrument {instrument.asset_number} was found out of tolerance on its "
-            f"calibration {rec.certificate_number}; recalibrate it before use (ISO/IEC 17025 "
-            "6.4.9, 7.10)", field="instrument_id", instrument=instrument.asset_number)
+            msg("instrument %(asset)s was found out of tolerance on its calibration %(certificate)s; "
+                "recalibrate it before use (ISO/IEC 17025 6.4.9, 7.10)",
+                asset=instrument.asset_number, certificate=rec.certificate_number),
+            field="instrument_id", instrument=instrument.asset_number)
     if rec is None:
         day = lab_day(at, timezone)
         last = latest_record(session, instrument.id)
         due = last.valid_until.isoformat() if last else None
         raise CalibrationExpired(
-            f"instrument {instrument.asset_number} had no calibration in force on {day}"
-            + (f" (due {due})" if due else " (no calibration recorded)")
-            + "; it cannot be used for results (ISO/IEC 17025 6.4)",
+            msg("instrument %(asset)s had no calibration in force on %(day)s (due %(due)s); it cannot "
+                "be used for results (ISO/IEC 17025 6.4)", asset=instrument.asset_number, day=day,
+                due=due)
+            if due else
+            msg("instrument %(asset)s had no calibration in force on %(day)s (no calibration "
+                "recorded); it cannot be used for results (ISO/IEC 17025 6.4)",
+                asset=instrument.asset_number, day=day),
             field="instrument_id", instrument=instrument.asset_number, due_on=due,
             measured_on=day.isoformat())
     return rec
@@ -208,12 +217,13 @@ def get_provider(session: Session, *, name: Any, kind: Any, accreditation: Any =
     name = text(name, f"{field}.name", max_len=200)
     kinds = [k.value for k in ProviderKind]
     if kind not in kinds:
-        raise InvalidInput(f"must be one of {', '.join(kinds)}", field=f"{field}.kind")
+        raise InvalidInput(msg("must be one of %(allowed)s", allowed=', '.join(kinds)), field=f"{field}.kind")
     provider = session.scalar(select(CalibrationProvider).where(CalibrationProvider.name == name))
     if provider is not None:
         if provider.kind != kind:
-            raise InvalidInput(f"{name} is registered as a provider of kind {provider.kind}, "
-                               f"not {kind}", field=f"{field}.kind")
+            raise InvalidInput(msg("%(name)s is registered as a provider of kind %(registered)s, "
+                                   "not %(kind)s", name=name, registered=provider.kind, kind=kind),
+                               field=f"{field}.kind")
         return provider
     provider = CalibrationProvider(
         name=name, kind=kind, accreditation=text(accreditation, f"{field}.accreditation",
@@ -229,7 +239,7 @@ def get_provider(session: Session, *, name: Any, kind: Any, accreditation: Any =
 def _find_asset(session: Session, asset: str, field: str) -> Instrument:
     instrument = session.scalar(select(Instrument).where(Instrument.asset_number == asset))
     if instrument is None:
-        raise InvalidInput(f"no instrument {asset!r} in the register", field=field)
+        raise InvalidInput(msg("no instrument %(asset)r in the register", asset=asset), field=field)
     return instrument
 
 
@@ -275,8 +285,9 @@ def _declare_or_check(session: Session, instrument: Instrument,
     if not any(d in declared for d in dims):
         shown = ", ".join(f"{q.quantity} ({q.unit})" for q in instrument.quantities)
         given = ", ".join(sorted({r.unit for r in results}))
-        raise InvalidInput(f"the certificate calibrates {given}; {instrument.asset_number} "
-                           f"measures {shown}: none of its quantities is calibrated",
+        raise InvalidInput(msg("the certificate calibrates %(given)s; %(asset)s measures %(shown)s: none "
+                               "of its quantities is calibrated",
+                               given=given, asset=instrument.asset_number, shown=shown),
                            field="results")
     return []
 
@@ -304,17 +315,17 @@ def record_certificate(session: Session, *, actor: User | None, instrument: Inst
     if replaces is None and session.scalar(select(CalibrationRecord.id).where(
             CalibrationRecord.instrument_id == instrument.id,
             CalibrationRecord.certificate_number == cert.number)):
-        raise Conflict(f"certificate {cert.number} is already recorded for "
-                       f"{instrument.asset_number}", field="number")
+        raise Conflict(msg("certificate %(certificate)s is already recorded for %(asset)s",
+                           certificate=cert.number, asset=instrument.asset_number), field="number")
     provider = get_provider(session, name=cert.provider_name, kind=cert.provider_kind,
                             accreditation=cert.provider_accreditation,
                             country=cert.provider_country)
     if cert.valid_until is None and cert.calibrated_on is None:
-        raise InvalidInput("give the calibration date or the valid-until date",
+        raise InvalidInput(msg("give the calibration date or the valid-until date"),
                            field="valid_until")
     valid_until = cert.valid_until or (cert.calibrated_on + dt.timedelta(days=interval_days - 1))
     if cert.calibrated_on is not None and valid_until < cert.calibrated_on:
-        raise InvalidInput("the valid-until date is before the calibration date",
+        raise InvalidInput(msg("the valid-until date is before the calibration date"),
                            field="valid_until")
     points = _points(cert)
     declared = _declare_or_check(session, instrument, points, cert.results)
@@ -332,8 +343,8 @@ def record_certificate(session: Session, *, actor: User | None, instrument: Inst
     in_house = provider.kind == ProviderKind.IN_HOUSE
     every = {*cert.standards_used, *(a for _p, assets in points for a in assets)}
     if instrument.asset_number in every:
-        raise InvalidInput(f"{instrument.asset_number} cannot be a standard of its own "
-                           "calibration", field="standards_used")
+        raise InvalidInput(msg("%(asset)s cannot be a standard of its own calibration",
+                               asset=instrument.asset_number), field="standards_used")
     used: list[str] = []
     for asset in cert.standards_used:
         std = _find_asset(session, asset, "standards_used")
@@ -351,8 +362,9 @@ def record_certificate(session: Session, *, actor: User | None, instrument: Inst
             std_dims = {q.dimension for q in std.quantities}
             if std_dims and point.dimension != DIMENSIONLESS and point.dimension not in std_dims:
                 shown = ", ".join(f"{q.quantity} ({q.unit})" for q in std.quantities)
-                raise InvalidInput(f"{asset} measures {shown}; it cannot have supported a point "
-                                   f"in {point.unit}", field=field)
+                raise InvalidInput(msg("%(asset)s measures %(shown)s; it cannot have supported a point in "
+                                       "%(unit)s",
+                                       asset=asset, shown=shown, unit=point.unit), field=field)
             _standard_in_force(session, std, cert.calibrated_on, in_house, timezone,
                                of=instrument)
             session.add(CalibrationStandard(record_id=rec.id, instrument_id=std.id,
@@ -383,11 +395,14 @@ def _standard_in_force(session: Session, std: Instrument, day: dt.date | None, i
         return
     rec = record_in_force(session, std, day, timezone=timezone)
     if rec is None:
-        raise Conflict(f"standard {std.asset_number} had no calibration in force on {day}; it "
-                       "cannot have been used for this calibration", field="standards_used")
+        raise Conflict(msg("standard %(standard)s had no calibration in force on %(day)s; it cannot have "
+                           "been used for this calibration",
+                           standard=std.asset_number, day=day), field="standards_used")
     if of is not None and any(s.instrument_id == of.id for s in rec.standards):
-        raise InvalidInput(f"{std.asset_number} was itself calibrated against {of.asset_number} "
-                           f"({rec.certificate_number}): the two cannot calibrate each other",
+        raise InvalidInput(msg("%(standard)s was itself calibrated against %(other)s (%(certificate)s): "
+                               "the two cannot calibrate each other",
+                               standard=std.asset_number, other=of.asset_number,
+                               certificate=rec.certificate_number),
                            field="standards_used")
 
 
@@ -426,7 +441,8 @@ def import_certificate(session: Session, *, actor: User, data: bytes, filename: 
         cert = replace(cert, valid_until=valid_until)
     named = asset or cert.instrument
     if asset and cert.instrument and asset != cert.instrument:
-        raise InvalidInput(f"the file is for {cert.instrument}, not {asset}", field="instrument")
+        raise InvalidInput(msg("the file is for %(instrument)s, not %(asset)s",
+                               instrument=cert.instrument, asset=asset), field="instrument")
     if named:
         instrument = _find_asset(session, named, "instrument")
     else:
@@ -454,8 +470,8 @@ def _by_serial(session: Session, cert: ParsedCertificate) -> Instrument | None:
         return None
     found = list(session.scalars(select(Instrument).where(Instrument.serial_number == serial)))
     if len(found) > 1:
-        raise InvalidInput(f"{len(found)} instruments have serial number {serial}; name the "
-                           "instrument (--instrument ASSET)", field="instrument")
+        raise InvalidInput(msg("%(count)s instruments have serial number %(serial)s; name the instrument "
+                               "(--instrument ASSET)", count=len(found), serial=serial), field="instrument")
     return found[0] if found else None
 
 
@@ -492,7 +508,7 @@ def _locked_record(session: Session, record_id: int) -> CalibrationRecord:
     rec = session.get(CalibrationRecord, record_id, with_for_update={"of": CalibrationRecord},
                       populate_existing=True)
     if rec is None:
-        raise NotFound(f"no calibration record {record_id}")
+        raise NotFound(msg("no calibration record %(record_id)s", record_id=record_id))
     return rec
 
 
@@ -503,13 +519,15 @@ def correct_record(session: Session, *, actor: User, record_id: int, data: Any, 
     reason = text(reason, "reason", max_len=2000)
     old = _locked_record(session, record_id)
     if not old.is_current:
-        raise Conflict(f"record {record_id} was already corrected; correct the current version")
+        raise Conflict(msg("record %(record_id)s was already corrected; correct the current version",
+                           record_id=record_id))
     if old.status == RecordStatus.REVOKED:
-        raise Conflict(f"record {record_id} is revoked; record a new calibration instead")
+        raise Conflict(msg("record %(record_id)s is revoked; record a new calibration instead",
+                           record_id=record_id))
     cert = certificate_from_json(data)
     if cert.number != old.certificate_number:
-        raise InvalidInput("a correction keeps the certificate number; record a new "
-                           "calibration instead", field="number")
+        raise InvalidInput(msg("a correction keeps the certificate number; record a new calibration "
+                               "instead"), field="number")
     instrument = session.get(Instrument, old.instrument_id)
     assert instrument is not None  # noqa: S101 - a foreign key
     old.is_current = False
@@ -529,10 +547,10 @@ def set_record_status(session: Session, *, actor: User, record_id: int, status: 
     reason = text(reason, "reason", max_len=2000)
     allowed = (RecordStatus.REVOKED, RecordStatus.OUT_OF_TOLERANCE)
     if status not in allowed:
-        raise InvalidInput(f"must be one of {', '.join(allowed)}", field="status")
+        raise InvalidInput(msg("must be one of %(allowed)s", allowed=', '.join(allowed)), field="status")
     rec = _locked_record(session, record_id)
     if rec.status == RecordStatus.REVOKED:
-        raise Conflict(f"record {record_id} is revoked")
+        raise Conflict(msg("record %(record_id)s is revoked", record_id=record_id))
     before = {"status": rec.status}
     rec.status = status
     session.flush()
@@ -562,15 +580,16 @@ def record_check(session: Session, *, actor: User, instrument: Instrument, data:
     declared = {q.dimension for q in instrument.quantities}
     if declared and dim not in declared:
         shown = ", ".join(f"{q.quantity} ({q.unit})" for q in instrument.quantities)
-        raise InvalidInput(f"{instrument.asset_number} measures {shown}, not {unit_text}",
+        raise InvalidInput(msg("%(asset)s measures %(shown)s, not %(unit_text)s",
+                               asset=instrument.asset_number, shown=shown, unit_text=unit_text),
                            field="unit")
     nominal = units.parse_value(data.get("nominal"), field="nominal")
     limit = units.parse_value(data.get("limit"), field="limit")
     if limit <= 0:
-        raise InvalidInput("the acceptance limit must be positive", field="limit")
+        raise InvalidInput(msg("the acceptance limit must be positive"), field="limit")
     raw = data.get("readings")
     if not isinstance(raw, list) or not raw or len(raw) > 100:
-        raise InvalidInput("give 1 to 100 readings", field="readings")
+        raise InvalidInput(msg("give 1 to 100 readings"), field="readings")
     readings = [units.parse_value(r, field=f"readings[{i}]") for i, r in enumerate(raw)]
     mean = sum(readings, Decimal(0)) / len(readings)
     # parse_value admits finite numbers only, so each exponent is an int (not 'n', 'N' or 'F').
@@ -582,12 +601,12 @@ def record_check(session: Session, *, actor: User, instrument: Instrument, data:
         standard = _find_asset(session, text(data["check_standard"], "check_standard",
                                              max_len=40), "check_standard")
         if standard.id == instrument.id:
-            raise InvalidInput("an instrument cannot be its own check standard",
+            raise InvalidInput(msg("an instrument cannot be its own check standard"),
                                field="check_standard")
     checked_at = utcnow() if data.get("checked_at") in (None, "") else \
         moment(data["checked_at"], "checked_at", timezone=timezone)
     if checked_at > utcnow() + dt.timedelta(minutes=5):
-        raise InvalidInput("a check cannot be in the future", field="checked_at")
+        raise InvalidInput(msg("a check cannot be in the future"), field="checked_at")
     check = IntermediateCheck(
         instrument_id=instrument.id, check_standard_id=standard.id if standard else None,
         checked_at=checked_at, nominal=str(data.get("nominal")).strip(), unit=unit_text,

@@ -18,7 +18,7 @@ from lims.calibration import api_models as m
 from lims.calibration import chains, services, svg
 from lims.calibration.models import CalibrationRecord
 from lims.db import unit_of_work
-from lims.errors import InvalidInput, NotFound
+from lims.errors import InvalidInput, NotFound, msg
 from lims.instruments.services import find_instrument
 from lims.validate import as_id, date
 from lims.web.auth import current_user
@@ -78,7 +78,7 @@ def attachment(name: str) -> str:
 def _record(record_id: int) -> CalibrationRecord:
     rec = get_session().get(CalibrationRecord, as_id(record_id, "record_id"))
     if rec is None:
-        raise NotFound(f"no calibration record {record_id}")
+        raise NotFound(msg("no calibration record %(record_id)s", record_id=record_id))
     return rec
 
 
@@ -91,13 +91,13 @@ def _upload() -> tuple[bytes, str | None]:
             upload.close()  # a large part is spooled to a temporary file: close it now
         name = upload.filename
     elif request.files:
-        raise InvalidInput("choose the certificate file", field="file")
+        raise InvalidInput(msg("choose the certificate file"), field="file")
     else:
         data, name = request.get_data(cache=False), None
     if not data:
-        raise InvalidInput("the certificate file is empty", field="file")
+        raise InvalidInput(msg("the certificate file is empty"), field="file")
     if len(data) > MAX_CERTIFICATE:
-        raise InvalidInput("the certificate file is larger than 20 MB", field="file")
+        raise InvalidInput(msg("the certificate file is larger than 20 MB"), field="file")
     return data, name
 
 
@@ -129,7 +129,8 @@ def record_calibration_json(asset: str) -> Any:
         cert = services.certificate_from_json({**data, "instrument": data.get("instrument",
                                                                                 asset)})
         if cert.instrument != asset:
-            raise InvalidInput(f"the certificate is for {cert.instrument}, not {asset}",
+            raise InvalidInput(msg("the certificate is for %(instrument)s, not %(asset)s",
+                                   instrument=cert.instrument, asset=asset),
                                field="instrument")
         rec = services.record_certificate(db, actor=current_user(), instrument=instrument,
                                           cert=cert, source="typed", timezone=s.timezone,
@@ -204,7 +205,8 @@ def record_status_json(record_id: int) -> Any:
 def record_file(record_id: int) -> Any:
     rec = _record(record_id)
     if rec.file is None:
-        raise NotFound(f"calibration record {record_id} has no stored certificate file")
+        raise NotFound(msg("calibration record %(record_id)s has no stored certificate file",
+                           record_id=record_id))
     return Response(rec.file, mimetype=rec.file_type or "application/octet-stream", headers={
         "Content-Disposition": attachment(rec.file_name or f"calibration-{rec.id}"),
         "X-Content-SHA256": rec.file_sha256 or ""})
@@ -259,10 +261,10 @@ def _capture_check(asset: str, data: dict[str, Any]) -> Any:
     if isinstance(count, str) and count.strip().isdigit():
         count = int(count)
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 20:
-        raise InvalidInput("must be a whole number from 1 to 20", field="count")
+        raise InvalidInput(msg("must be a whole number from 1 to 20"), field="count")
     unit = data.get("unit") or (instrument.quantities[0].unit if instrument.quantities else None)
     if not unit:
-        raise InvalidInput("give the unit of the check", field="unit")
+        raise InvalidInput(msg("give the unit of the check"), field="unit")
     db.rollback()
     readings = take_readings(instrument, unit, count, port_hosts=settings().port_hosts)
     with unit_of_work(db):
@@ -379,8 +381,8 @@ def typed_certificate(data: dict[str, Any], asset: str) -> dict[str, Any]:
             continue
         cells = [c.strip() for c in line.split("|")]
         if len(cells) != 6:
-            raise InvalidInput(f"line {n}: write quantity | nominal | value | unit | U | k "
-                               f"(6 cells, {len(cells)} given)", field="points")
+            raise InvalidInput(msg("line %(line)s: write quantity | nominal | value | unit | U | k (6 "
+                                   "cells, %(cells)s given)", line=n, cells=len(cells)), field="points")
         quantity, nominal, value, unit, u, k = cells
         point = {"quantity": quantity, "value": value, "unit": unit}
         if nominal:
@@ -391,7 +393,7 @@ def typed_certificate(data: dict[str, Any], asset: str) -> dict[str, Any]:
             point["k"] = k  # never assumed: a U without k is refused (JCGM 100 7.2.3)
         points.append(point)
     if not points:
-        raise InvalidInput("give at least one calibrated point", field="points")
+        raise InvalidInput(msg("give at least one calibrated point"), field="points")
     return {"number": data.get("number"), "instrument": asset,
             "provider": {"name": data.get("provider_name"), "kind": data.get("provider_kind"),
                          "accreditation": data.get("accreditation", "")},
@@ -416,7 +418,7 @@ def record_page(asset: str) -> Any:
         finally:
             scan.close()
     if pdf is not None and (not pdf.startswith(b"%PDF-") or len(pdf) > MAX_CERTIFICATE):
-        raise InvalidInput("the scan must be a PDF file of at most 20 MB", field="file")
+        raise InvalidInput(msg("the scan must be a PDF file of at most 20 MB"), field="file")
     with unit_of_work(get_session()) as db:
         require(current_user(), "calibration.record")
         instrument = find_instrument(db, asset)

@@ -67,6 +67,7 @@ from lims.errors import (
     InvalidInput,
     NotFound,
     SampleStateError,
+    msg,
 )
 from lims.instruments.models import Instrument
 from lims.instruments.services import get_instrument
@@ -130,7 +131,7 @@ def create_job(session: Session, *, actor: User, procedure_id: Any, item: Any,
     if isinstance(conformity_requested, bool):
         asked = conformity_requested
     else:
-        raise InvalidInput("must be true or false", field="conformity_requested")
+        raise InvalidInput(msg("must be true or false"), field="conformity_requested")
     interval = text(recalibration_interval, "recalibration_interval", required=False,
                     max_len=80) or None
     where = text(place, "place", required=False, max_len=200) or "本实验室 Laboratory"
@@ -139,14 +140,15 @@ def create_job(session: Session, *, actor: User, procedure_id: Any, item: Any,
     if resolution not in (None, ""):
         res_value = units.parse_value(resolution, field="resolution")
         if res_value <= 0:
-            raise InvalidInput("the resolution is positive", field="resolution")
+            raise InvalidInput(msg("the resolution is positive"), field="resolution")
         res = str(resolution).strip()
     elif placeholders(proc.budget) & {"resolution", "resolution.half"}:
-        raise InvalidInput(f"the budget of {proc.code} needs the item's resolution",
+        raise InvalidInput(msg("the budget of %(procedure)s needs the item's resolution",
+                               procedure=proc.code),
                            field="resolution")
     if sample in (None, ""):
         if condition in (None, ""):
-            raise InvalidInput("the condition on receipt is required", field="condition")
+            raise InvalidInput(msg("the condition on receipt is required"), field="condition")
         req = samples.create_request(session, actor=actor, customer_id=customer_id,
                                      description=description or "", decision_rule=decision_rule,
                                      r=r, number_format=request_number_format,
@@ -166,15 +168,17 @@ def create_job(session: Session, *, actor: User, procedure_id: Any, item: Any,
                                         condition=condition)
     else:
         if any(v not in (None, "") for v in (customer_id, decision_rule, r)):
-            raise InvalidInput("an existing sample keeps its request's customer and decision "
-                               "rule", field="sample")
+            raise InvalidInput(msg("an existing sample keeps its request's customer and decision rule"),
+                               field="sample")
         target = samples.get_sample(session, text(sample, "sample", max_len=40), lock=True)
         if target.status not in (SampleStatus.REGISTERED, SampleStatus.RECEIVED):
-            raise SampleStateError(f"sample {target.number} is {target.status}; only a "
-                                   "registered or received sample becomes a calibration job",
+            raise SampleStateError(msg("sample %(sample)s is %(status)s; only a registered or received "
+                                       "sample becomes a calibration job",
+                                       sample=target.number, status=target.status),
                                    sample=target.number, current=target.status)
     if job_of(session, target) is not None:
-        raise Conflict(f"sample {target.number} is a calibration job already", field="sample")
+        raise Conflict(msg("sample %(sample)s is a calibration job already",
+                           sample=target.number), field="sample")
     job = CalibrationJob(sample_id=target.id, procedure_id=proc.id, kind=proc.kind,
                          conformity_requested=asked or proc.kind == JobKind.VERIFICATION,
                          recalibration_interval=interval, place=where, conditions=conds,
@@ -188,7 +192,7 @@ def create_job(session: Session, *, actor: User, procedure_id: Any, item: Any,
 
 def _item(raw: Any) -> dict[str, str]:
     if not isinstance(raw, dict):
-        raise InvalidInput("must be an object with name, manufacturer, model, serial_number",
+        raise InvalidInput(msg("must be an object with name, manufacturer, model, serial_number"),
                            field="item")
     return {"item_name": text(raw.get("name"), "item.name", max_len=120),
             "manufacturer": text(raw.get("manufacturer"), "item.manufacturer", required=False,
@@ -204,12 +208,12 @@ def _conditions(raw: Any) -> list[dict[str, str | None]]:
     if raw in (None, ""):
         return []
     if not isinstance(raw, list) or len(raw) > 20:
-        raise InvalidInput("must be a list of at most 20 conditions", field="conditions")
+        raise InvalidInput(msg("must be a list of at most 20 conditions"), field="conditions")
     out: list[dict[str, str | None]] = []
     for i, c in enumerate(raw):
         f = f"conditions[{i}]"
         if not isinstance(c, dict):
-            raise InvalidInput("must be an object with name, value and unit", field=f)
+            raise InvalidInput(msg("must be an object with name, value and unit"), field=f)
         unit = text(c.get("unit"), f"{f}.unit", required=False, max_len=40) or None
         if unit is not None:
             units.parse_unit(unit, field=f"{f}.unit")
@@ -233,7 +237,7 @@ def get_job(session: Session, number: str, *, lock: bool = False) -> tuple[Sampl
     sample = get_sample(session, number, lock=lock)
     job = job_of(session, sample)
     if job is None:
-        raise NotFound(f"sample {number} is not a calibration job", sample=number)
+        raise NotFound(msg("sample %(number)s is not a calibration job", number=number), sample=number)
     if lock:
         session.refresh(job)
     return sample, job
@@ -265,30 +269,39 @@ def standard_in_force(session: Session, instrument: Instrument, at: dt.datetime 
             .order_by(CalibrationRecord.id.desc()).limit(1))
         # A record revoked after the work was approved (a recall, ISO/IEC 17025 6.4.4): say
         # so, rather than that the standard was never calibrated.
-        validity = (f"its calibration certificate {last.certificate_number} "
-                    f"({last.provider.name}) was valid until {last.valid_until.isoformat()}"
-                    if last else
-                    f"its calibration certificate {revoked.certificate_number} "
-                    f"({revoked.provider.name}) was revoked" if revoked else
-                    "it has no calibration recorded")
+        # Whole sentences, one per case, so each reads naturally in translation.
+        standard = {"asset": instrument.asset_number, "name": instrument.name, "day": day}
+        if last:
+            message = msg("standard %(asset)s %(name)s cannot be used on %(day)s: its calibration "
+                          "certificate %(certificate)s (%(provider)s) was valid until %(valid_until)s "
+                          "(ISO/IEC 17025 6.4.4, 6.5)", **standard, certificate=last.certificate_number,
+                          provider=last.provider.name, valid_until=last.valid_until.isoformat())
+        elif revoked:
+            message = msg("standard %(asset)s %(name)s cannot be used on %(day)s: its calibration "
+                          "certificate %(certificate)s (%(provider)s) was revoked (ISO/IEC 17025 6.4.4, "
+                          "6.5)", **standard, certificate=revoked.certificate_number,
+                          provider=revoked.provider.name)
+        else:
+            message = msg("standard %(asset)s %(name)s cannot be used on %(day)s: it has no calibration "
+                          "recorded (ISO/IEC 17025 6.4.4, 6.5)", **standard)
         raise CalibrationExpired(
-            f"standard {instrument.asset_number} {instrument.name} cannot be used on {day}: "
-            f"{validity} (ISO/IEC 17025 6.4.4, 6.5)", field="standards",
+            message, field="standards",
             standard=instrument.asset_number, used_on=day.isoformat(),
             certificate=last.certificate_number if last else None,
             valid_until=last.valid_until.isoformat() if last else None) from None
     except InstrumentUnavailable as exc:
-        raise InstrumentUnavailable(f"standard {exc.message}", field="standards",
+        raise InstrumentUnavailable(msg("standard %(message)s", message=exc.message), field="standards",
                                     standard=instrument.asset_number) from None
 
 
 def _numbers(raw: Any, field: str, *, required: bool = True) -> list[str]:
     if raw in (None, "") or raw == [] and not required:
         if required:
-            raise InvalidInput("give at least one reading", field=field)
+            raise InvalidInput(msg("give at least one reading"), field=field)
         return []
     if not isinstance(raw, list | tuple) or not 1 <= len(raw) <= MAX_READINGS:
-        raise InvalidInput(f"give 1 to {MAX_READINGS} readings", field=field)
+        raise InvalidInput(msg("give 1 to %(max_readings)s readings",
+                               max_readings=MAX_READINGS), field=field)
     out = []
     for i, value in enumerate(raw):
         units.parse_value(value, field=f"{field}[{i}]")
@@ -301,14 +314,16 @@ def _point(job: CalibrationJob, point_id: Any) -> ProcedurePoint:
     for point in job.procedure.points:
         if point.id == pid:
             return point
-    raise InvalidInput(f"point {pid} is not a point of {job.procedure.code}", field="point_id")
+    raise InvalidInput(msg("point %(point)s is not a point of %(procedure)s",
+                           point=pid, procedure=job.procedure.code), field="point_id")
 
 
 def _check_open(sample: Sample) -> None:
     if sample.status not in RESULTS_OPEN:
         raise SampleStateError(
-            f"sample {sample.number} is {sample.status}; readings can be recorded or corrected "
-            f"only while it is {', '.join(sorted(RESULTS_OPEN))}",
+            msg("sample %(sample)s is %(status)s; readings can be recorded or corrected only while it is "
+                "%(allowed)s",
+                sample=sample.number, status=sample.status, allowed=', '.join(sorted(RESULTS_OPEN))),
             sample=sample.number, current=sample.status)
 
 
@@ -319,7 +334,7 @@ def _build(session: Session, *, actor: User, sample: Sample, job: CalibrationJob
     from lims.samples.services import measurement_time
 
     if state not in STATES:
-        raise InvalidInput(f"must be one of {', '.join(STATES)}", field="state")
+        raise InvalidInput(msg("must be one of %(allowed)s", allowed=', '.join(STATES)), field="state")
     proc = job.procedure
     qkind = kinds.get(proc.quantity_kind)
     written = proc.unit if unit in (None, "") else unit
@@ -366,13 +381,15 @@ def record_readings(session: Session, *, actor: User, number: str, point_id: Any
     if sample.status == SampleStatus.RESULTS_COMPLETE:
         # Testing was declared complete on this set of points; a new set (an adjustment, a
         # point measured again) reopens testing first. Corrections stay possible until review.
-        raise SampleStateError(f"testing of {sample.number} was declared complete; reopen "
-                               "testing to record further readings", sample=sample.number,
+        raise SampleStateError(msg("testing of %(sample)s was declared complete; reopen testing to record "
+                                   "further readings", sample=sample.number), sample=sample.number,
                                current=sample.status)
     point = _point(job, point_id)
     if (point.id, state) in job.current_readings():
-        raise Conflict(f"point {point.seq} ({point.nominal} {point.unit}) already has {state} "
-                       f"readings on {sample.number}; correct them instead", field="point_id")
+        raise Conflict(msg("point %(point)s (%(nominal)s %(unit)s) already has %(state)s readings on "
+                           "%(sample)s; correct them instead",
+                           point=point.seq, nominal=point.nominal, unit=point.unit, state=state,
+                           sample=sample.number), field="point_id")
     reading = _build(session, actor=actor, sample=sample, job=job, point=point, state=state,
                      values=values, unit=unit, standard_values=standard_values,
                      measured_at=measured_at, source=source, raw=raw,
@@ -415,18 +432,18 @@ def correct_readings(session: Session, *, actor: User, reading_id: Any, values: 
     reason = text(reason, "reason", max_len=MAX_TEXT)
     old = session.get(CalibrationReading, as_id(reading_id, "reading_id"))
     if old is None:
-        raise NotFound("no such readings", reading=reading_id)
+        raise NotFound(msg("no such readings"), reading=reading_id)
     owner = session.get(CalibrationJob, old.job_id)
     sample_row = session.get(Sample, owner.sample_id) if owner else None
     if sample_row is None:  # pragma: no cover - foreign keys
-        raise NotFound("no such readings", reading=reading_id)
+        raise NotFound(msg("no such readings"), reading=reading_id)
     # Lock the sample, then read the readings again: a concurrent correction or review may
     # have changed both since the first read.
     sample, job = get_job(session, sample_row.number, lock=True)
     session.refresh(old)
     if not old.is_current:
-        raise Conflict(f"readings {old.id} were already corrected; correct the current "
-                       "version", field="reading_id")
+        raise Conflict(msg("readings %(readings)s were already corrected; correct the current version",
+                           readings=old.id), field="reading_id")
     _check_open(sample)
     point = _point(job, old.point_id)
     new = _build(session, actor=actor, sample=sample, job=job, point=point, state=old.state,
@@ -462,20 +479,24 @@ def read_for_point(session: Session, *, actor: User, number: str, point_id: Any,
     _sample, job = get_job(session, number)
     _point(job, point_id)
     if target not in ("item", "standard"):
-        raise InvalidInput("must be item or standard", field="target")
+        raise InvalidInput(msg("must be item or standard"), field="target")
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 20:
-        raise InvalidInput("take 1 to 20 readings", field="count")
+        raise InvalidInput(msg("take 1 to 20 readings"), field="count")
     instrument = get_instrument(session, as_id(instrument_id, "instrument_id"))
     standards = {s.instrument_id for s in job.procedure.standards}
     if target == "standard":
         if instrument.id not in standards:
-            raise InvalidInput(f"{instrument.asset_number} is not a standard of "
-                               f"{job.procedure.code}", field="instrument_id")
+            raise InvalidInput(msg("%(asset)s is not a standard of %(procedure)s",
+                                   asset=instrument.asset_number, procedure=job.procedure.code),
+                               field="instrument_id")
         standard_in_force(session, instrument, utcnow(), timezone=timezone)
     elif instrument.id in standards or (job.serial_number and
                                         instrument.serial_number != job.serial_number):
-        raise InvalidInput(f"{instrument.asset_number} is not the item of {number} (serial "
-                           f"number {job.serial_number or 'not recorded'})",
+        raise InvalidInput(msg("%(asset)s is not the item of %(number)s (serial number %(serial)s)",
+                               asset=instrument.asset_number, number=number, serial=job.serial_number)
+                           if job.serial_number else
+                           msg("%(asset)s is not the item of %(number)s (serial number not recorded)",
+                               asset=instrument.asset_number, number=number),
                            field="instrument_id")
     return instrument, take_readings(instrument, job.procedure.unit, count,
                                      port_hosts=port_hosts)
@@ -491,7 +512,7 @@ def record_captured(session: Session, *, actor: User, number: str, point_id: Any
     captured = [r.value for r in readings]
     unit = readings[0].unit if readings else None
     if any(r.unit != unit for r in readings):
-        raise InvalidInput("the readings came in different units", field="instrument_id")
+        raise InvalidInput(msg("the readings came in different units"), field="instrument_id")
     raw = b"\n".join(r.raw for r in readings)
     item, std = (captured, typed) if target == "item" else (typed, captured)
     return record_readings(session, actor=actor, number=number, point_id=point_id, values=item,
@@ -632,8 +653,8 @@ def standards_at(session: Session, job: CalibrationJob, reading: CalibrationRead
         rec = session.get(CalibrationRecord, reading.standard_records.get(s.slot, 0))
         assert instrument is not None  # noqa: S101 - a foreign key
         if rec is None:
-            raise InvalidInput(f"the readings keep no calibration of standard "
-                               f"{instrument.asset_number}", field="standards")
+            raise InvalidInput(msg("the readings keep no calibration of standard %(asset)s",
+                                   asset=instrument.asset_number), field="standards")
         best: tuple[Decimal, int, CalibrationPoint, Decimal, Decimal] | None = None
         for p in rec.points:
             try:
@@ -883,22 +904,25 @@ def certificate_content(session: Session, sample_or_job: Sample | CalibrationJob
         sample = sample_or_job
         found_job = job_of(session, sample)
         if found_job is None:
-            raise NotFound(f"sample {sample.number} is not a calibration job",
+            raise NotFound(msg("sample %(sample)s is not a calibration job",
+                               sample=sample.number),
                            sample=sample.number)
         job = found_job
     if sample.reviewed_by_id is None or sample.approved_by_id is None or \
             job.calibrated_on is None or job.calibrated_by_id is None:
-        raise SampleStateError(f"{sample.number} has not been calibrated, reviewed and "
-                               "approved", sample=sample.number)
+        raise SampleStateError(msg("%(sample)s has not been calibrated, reviewed and approved",
+                                   sample=sample.number), sample=sample.number)
     missing = missing_points(sample)
     if missing:
-        raise SampleStateError(f"{sample.number} lacks readings for {', '.join(missing)}",
+        raise SampleStateError(msg("%(sample)s lacks readings for %(points)s",
+                                   sample=sample.number, points=', '.join(missing)),
                                sample=sample.number, missing=missing)
     proc, req, tz = job.procedure, sample.request, settings.timezone
     results = compute(session, sample, job)
     broken = [f"point {r.seq} ({r.state}): {r.problem}" for r in results if r.problem]
     if broken:
-        raise Conflict(f"{sample.number}: {'; '.join(broken)}", sample=sample.number)
+        raise Conflict(msg("%(sample)s: %(problems)s",
+                           sample=sample.number, problems='; '.join(broken)), sample=sample.number)
     final = final_results(results)
     dsi = unit_to_dsi(proc.unit, field="unit")
     # Both states print when the item was adjusted (ISO/IEC 17025 7.8.4.1 b).
