@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import re
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, WithJsonSchema
@@ -40,10 +41,13 @@ def _raw(text: str) -> bytes:
     return data
 
 
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _printable(text: str) -> str:
     # A NUL cannot be stored in PostgreSQL text; other control characters have no business
     # in a value, a unit or a message (the raw bytes keep whatever the instrument sent).
-    if any(ord(c) < 32 or ord(c) == 0x7F for c in text):
+    if CONTROL.search(text):
         raise PydanticCustomError("control", "must not contain control characters")
     return text
 

@@ -36,7 +36,7 @@ class Agent(Model):
     revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     instruments: Mapped[list[Instrument]] = relationship(
-        secondary="agent_instruments", order_by="Instrument.asset_number", lazy="selectin")
+        secondary="agent_instruments", order_by="Instrument.asset_number")
 
 
 class AgentInstrument(Model):
