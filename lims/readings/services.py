@@ -28,7 +28,8 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, column, func, or_, select, table
+from sqlalchemy import Select, column, func, or_, select, table, text
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from lims.audit.services import record
@@ -40,7 +41,7 @@ from lims.instruments.models import Instrument
 from lims.instruments.services import find_instrument
 from lims.readings.models import Agent, AgentInstrument, Reading
 
-AGENT_TOKEN_PREFIX = "lims_agent_"
+AGENT_TOKEN_PREFIX = "lims_agent_"  # noqa: S105 - the prefix that tells agent tokens apart
 # The only endpoints an agent token may call (lims.web.auth answers 403 to any other).
 AGENT_ENDPOINTS = frozenset({"readings_api.ingest"})
 MAX_BATCH = 1000       # readings per POST; the agent sends more in several batches
@@ -224,18 +225,22 @@ def ingest(session: Session, *, agent: Agent, readings: Sequence[NewReading],
             raise InvalidInput(msg("an ok reading needs its value"),
                                field=f"readings[{index}].value")
     dialect = session.get_bind().dialect.name
-    when = _sqlite_time if dialect == "sqlite" else _same
-    at = when(received_at or utcnow())
+    at = received_at or utcnow()
     # Inserted in seq order, so that two transactions posting overlapping batches take the
     # unique index's row locks in the same order and wait for each other instead of
     # deadlocking (PostgreSQL).
-    rows = [{"agent_id": agent.id, "seq": r.seq, "instrument_id": owned[r.asset],
-             "read_at": when(r.read_at), "received_at": at, "value": r.value, "unit": r.unit,
-             "stable": r.stable, "status": r.status, "error": r.error, "raw": r.raw}
-            for r in sorted(readings, key=lambda r: r.seq)]
-    stored = len(session.execute(_insert_new(dialect), rows).all())
+    ordered = sorted(readings, key=lambda r: r.seq)
+    if dialect == "postgresql":
+        stored = _insert_postgresql(session, agent.id, ordered, owned, at)
+    else:
+        received = _sqlite_time(at)
+        rows = [{"agent_id": agent.id, "seq": r.seq, "instrument_id": owned[r.asset],
+                 "read_at": _sqlite_time(r.read_at), "received_at": received, "value": r.value,
+                 "unit": r.unit, "stable": r.stable, "status": r.status, "error": r.error,
+                 "raw": r.raw} for r in ordered]
+        stored = len(session.execute(_INSERT_SQLITE, rows).all())
     return Acknowledgement(acknowledged=max(seen), stored=stored,
-                           duplicates=len(rows) - stored)
+                           duplicates=len(ordered) - stored)
 
 
 # The hot path's insert goes through untyped columns: the rows are already in the form the
@@ -246,25 +251,44 @@ _READINGS = table("readings", *(column(c) for c in (
     "status", "error", "raw")))
 
 
-def _same(value: dt.datetime) -> dt.datetime:
-    return value.astimezone(dt.UTC)
-
-
 def _sqlite_time(value: dt.datetime) -> str:
     """A UTC time as SQLAlchemy's SQLite DATETIME stores it (always with microseconds, so
     that the text sorts and compares as the time does)."""
     return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def _insert_new(dialect: str) -> Any:
-    """INSERT … ON CONFLICT (agent_id, seq) DO NOTHING RETURNING seq, in the session's dialect:
-    the rows returned are the ones stored now."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert  # type: ignore[assignment]
-    return dialect_insert(_READINGS).on_conflict_do_nothing(
-        index_elements=["agent_id", "seq"]).returning(_READINGS.c.seq)
+# SQLite: INSERT … ON CONFLICT DO NOTHING RETURNING seq, as one multi-row statement per
+# batch (SQLAlchemy's "insertmanyvalues"); the rows returned are the ones stored now.
+_INSERT_SQLITE = sqlite_insert(_READINGS).on_conflict_do_nothing(
+    index_elements=["agent_id", "seq"]).returning(_READINGS.c.seq)
+
+# PostgreSQL: the batch as one array per column, unnested into rows by the server: one short
+# statement with 11 parameters instead of a VALUES list of 5,500, which psycopg would parse
+# anew for each batch (make bench: a third of the request's time).
+_INSERT_POSTGRESQL = text("""
+    INSERT INTO readings (agent_id, seq, instrument_id, read_at, received_at, value, unit,
+                          stable, status, error, raw)
+    SELECT CAST(:agent_id AS integer), r.seq, r.instrument_id, r.read_at,
+           CAST(:received_at AS timestamptz), r.value, r.unit, r.stable, r.status, r.error,
+           r.raw
+    FROM unnest(
+        CAST(:seq AS bigint[]), CAST(:instrument_id AS integer[]),
+        CAST(:read_at AS timestamptz[]), CAST(:value AS text[]), CAST(:unit AS text[]),
+        CAST(:stable AS boolean[]), CAST(:status AS text[]), CAST(:error AS text[]), CAST(:raw AS bytea[]))
+        AS r(seq, instrument_id, read_at, value, unit, stable, status, error, raw)
+    ON CONFLICT (agent_id, seq) DO NOTHING
+    RETURNING seq""")
+
+
+def _insert_postgresql(session: Session, agent_id: int, readings: Sequence[NewReading],
+                       owned: dict[str, int], at: dt.datetime) -> int:
+    params = {"agent_id": agent_id, "seq": [r.seq for r in readings],
+              "instrument_id": [owned[r.asset] for r in readings],
+              "read_at": [r.read_at for r in readings], "received_at": at,
+              "value": [r.value for r in readings], "unit": [r.unit for r in readings],
+              "stable": [r.stable for r in readings], "status": [r.status for r in readings],
+              "error": [r.error for r in readings], "raw": [r.raw for r in readings]}
+    return len(session.execute(_INSERT_POSTGRESQL, params).all())
 
 
 # --- reading them back -----------------------------------------------------------------------
@@ -323,7 +347,7 @@ def readings_page(session: Session, *, asset: str, since: dt.datetime | None, li
     :raises NotFound: no such instrument. :raises InvalidInput: a cursor not from this list.
     """
     instrument = find_instrument(session, asset)
-    query: Select[Any] = select(Reading, Agent.name).join(Agent, Agent.id == Reading.agent_id) \
+    query: Select[Reading, str] = select(Reading, Agent.name).join(Agent, Agent.id == Reading.agent_id) \
         .where(Reading.instrument_id == instrument.id)
     counted = select(func.count()).select_from(Reading).where(
         Reading.instrument_id == instrument.id)
