@@ -8,7 +8,7 @@ import datetime as dt
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, WithJsonSchema
+from pydantic import AfterValidator, Field, WithJsonSchema, field_validator
 from pydantic_core import PydanticCustomError
 
 from lims.readings.services import MAX_BATCH, MAX_RAW, MAX_SEQ, STATUSES
@@ -80,7 +80,18 @@ class ReadingIn(RequestModel):
 
 
 class ReadingsBatch(RequestModel):
-    readings: list[ReadingIn] = Field(description=f"at most {MAX_BATCH} readings, any order")
+    readings: list[ReadingIn] = Field(description=f"1 to {MAX_BATCH} readings, any order",
+                                      json_schema_extra={"minItems": 1, "maxItems": MAX_BATCH})
+
+    @field_validator("readings", mode="before")
+    @classmethod
+    def _counted_first(cls, value: object) -> object:
+        # Before the readings are parsed one by one: a huge batch is refused cheaply.
+        if isinstance(value, list) and not 1 <= len(value) <= MAX_BATCH:
+            raise PydanticCustomError(
+                "batch_size", "a batch holds 1 to {max} readings, not {n}: send them in "
+                "several batches", {"max": MAX_BATCH, "n": len(value)})
+        return value
 
 
 class BatchAcknowledged(ResponseModel):

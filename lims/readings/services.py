@@ -333,7 +333,10 @@ def _after(cursor: str) -> tuple[dt.datetime, int]:
         value = dt.datetime.fromisoformat(at)
         if value.tzinfo is None:
             raise ValueError(at)
-        return value.astimezone(dt.UTC), int(ident)
+        number = int(ident)
+        if not 0 < number <= MAX_SEQ:
+            raise ValueError(ident)
+        return value.astimezone(dt.UTC), number
     except (binascii.Error, UnicodeDecodeError, ValueError, OverflowError):
         raise InvalidInput(msg("not a cursor this list gave"), field="cursor") from None
 

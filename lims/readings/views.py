@@ -60,7 +60,6 @@ from lims.errors import PermissionDenied, msg
 from lims.readings import api_models as m
 from lims.readings.models import Agent
 from lims.readings.services import (
-    check_batch_size,
     ingest,
     last_reading,
     list_agents,
@@ -72,7 +71,7 @@ from lims.readings.services import (
 )
 from lims.web.auth import current_user
 from lims.web.context import get_session
-from lims.web.inputs import allow_upload, json_body, query_model, validated
+from lims.web.inputs import allow_upload, json_model, query_model
 from lims.web.openapi import operation
 
 bp = Blueprint("agents", __name__, url_prefix="/agents")
@@ -96,11 +95,7 @@ def current_agent() -> Agent:
            body=m.ReadingsBatch, response=m.BatchAcknowledged, errors=[403])
 def ingest_batch() -> Any:
     agent = current_agent()
-    data = json_body()
-    if isinstance(data.get("readings"), list):
-        # Counted before the readings are parsed one by one: a huge batch is refused cheaply.
-        check_batch_size(len(data["readings"]))
-    batch = validated(m.ReadingsBatch, data)
+    batch = json_model(m.ReadingsBatch)
     with unit_of_work(get_session()) as db:
         ack = ingest(db, agent=agent, readings=new_readings(batch.readings))
     return jsonify(acknowledged=ack.acknowledged, stored=ack.stored, duplicates=ack.duplicates)
