@@ -28,8 +28,7 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select, column, func, or_, select, table, text
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Select, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from lims.audit.services import record
@@ -233,34 +232,29 @@ def ingest(session: Session, *, agent: Agent, readings: Sequence[NewReading],
     if dialect == "postgresql":
         stored = _insert_postgresql(session, agent.id, ordered, owned, at)
     else:
-        received = _sqlite_time(at)
-        rows = [{"agent_id": agent.id, "seq": r.seq, "instrument_id": owned[r.asset],
-                 "read_at": _sqlite_time(r.read_at), "received_at": received, "value": r.value,
-                 "unit": r.unit, "stable": r.stable, "status": r.status, "error": r.error,
-                 "raw": r.raw} for r in ordered]
-        stored = len(session.execute(_INSERT_SQLITE, rows).all())
+        received, agent_id = _sqlite_time(at), agent.id
+        rows = [(agent_id, r.seq, owned[r.asset], _sqlite_time(r.read_at), received, r.value,
+                 r.unit, r.stable, r.status, r.error, r.raw) for r in ordered]
+        # The driver's executemany sums the rows each insert changed: a conflict changes none.
+        stored = session.connection().exec_driver_sql(_INSERT_SQLITE, rows).rowcount
     return Acknowledgement(acknowledged=max(seen), stored=stored,
                            duplicates=len(ordered) - stored)
-
-
-# The hot path's insert goes through untyped columns: the rows are already in the form the
-# driver takes (times in UTC, as lims.db.UTCDateTime writes them), so SQLAlchemy skips its
-# per-value bind processing, which cost as much as the database's own work (make bench).
-_READINGS = table("readings", *(column(c) for c in (
-    "agent_id", "seq", "instrument_id", "read_at", "received_at", "value", "unit", "stable",
-    "status", "error", "raw")))
 
 
 def _sqlite_time(value: dt.datetime) -> str:
     """A UTC time as SQLAlchemy's SQLite DATETIME stores it (always with microseconds, so
     that the text sorts and compares as the time does)."""
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
-# SQLite: INSERT … ON CONFLICT DO NOTHING RETURNING seq, as one multi-row statement per
-# batch (SQLAlchemy's "insertmanyvalues"); the rows returned are the ones stored now.
-_INSERT_SQLITE = sqlite_insert(_READINGS).on_conflict_do_nothing(
-    index_elements=["agent_id", "seq"]).returning(_READINGS.c.seq)
+# SQLite: the driver's executemany of a prepared INSERT … ON CONFLICT DO NOTHING, the rows
+# already in the form the driver takes (UTC times as text, as lims.db.UTCDateTime stores
+# them): SQLAlchemy's per-value bind processing and multi-row VALUES cost as much as SQLite's
+# own work (make bench).
+_INSERT_SQLITE = (
+    "INSERT INTO readings (agent_id, seq, instrument_id, read_at, received_at, value, unit, "
+    "stable, status, error, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (agent_id, seq) DO NOTHING")
 
 # PostgreSQL: the batch as one array per column, unnested into rows by the server: one short
 # statement with 11 parameters instead of a VALUES list of 5,500, which psycopg would parse
