@@ -54,6 +54,7 @@ bench: $(STAMP) $(MO)
 	$(BIN)/python bench/traceability.py
 	$(BIN)/python bench/issuing.py
 	$(BIN)/python bench/lists.py
+	$(BIN)/python bench/ingest.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

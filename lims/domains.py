@@ -32,6 +32,7 @@ DOMAINS = (
     "lims.accreditation",
     "lims.audit",
     "lims.work",
+    "lims.readings",
 )
 
 

@@ -6,5 +6,6 @@ from lims.auth import models as auth  # noqa: F401
 from lims.calibration import models as calibration  # noqa: F401
 from lims.instruments import models as instruments  # noqa: F401
 from lims.numbering import NumberSeries  # noqa: F401
+from lims.readings import models as readings  # noqa: F401
 from lims.reports import models as reports  # noqa: F401
 from lims.samples import models as samples  # noqa: F401

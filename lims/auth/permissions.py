@@ -36,6 +36,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "nonconformity.manage": frozenset({Q}),        # impact cases, evaluations, letters
     "audit.read": frozenset({Q, A, ADM}),
     "user.manage": frozenset({ADM}),
+    "agent.manage": frozenset({ADM}),             # bench capture agents and their tokens
 }
 
 

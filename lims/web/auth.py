@@ -34,7 +34,8 @@ from lims.auth.sessions import (
     touch_session,
 )
 from lims.db import storage_error, unit_of_work, utcnow
-from lims.errors import Unauthenticated, msg
+from lims.errors import PermissionDenied, Unauthenticated, msg
+from lims.readings.services import AGENT_ENDPOINTS, agent_for_token, is_agent_token
 from lims.web.context import get_session, settings
 from lims.web.errors import localized, respond, wants_json
 from lims.web.inputs import apply_upload_limit
@@ -86,6 +87,9 @@ def _load_user() -> None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated(msg("Authorization must be 'Bearer <token>'"))
+        if is_agent_token(token.strip()):
+            _load_agent(db, token.strip())
+            return
         user = user_for_token(db, token.strip())
         if user is None:
             raise Unauthenticated(msg("invalid or revoked API token"))
@@ -112,6 +116,17 @@ def _load_user() -> None:
         # Bearer-token requests carry no ambient credentials, so only cookie sessions need
         # CSRF protection.
         csrf.protect()
+
+
+def _load_agent(db: Session, token: str) -> None:
+    """A bench capture agent's token: it may post readings and nothing else (issue 12 §2)."""
+    agent = agent_for_token(db, token)
+    if agent is None:
+        raise Unauthenticated(msg("invalid or revoked agent token"))
+    if request.endpoint not in AGENT_ENDPOINTS:
+        raise PermissionDenied(msg("an agent token may only post readings "
+                                   "(POST /api/v1/readings/batch)"))
+    g.agent, g.via_token = agent, True
 
 
 def _touch(db: Session, row_id: int, now: dt.datetime) -> None:

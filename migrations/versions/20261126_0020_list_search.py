@@ -10,7 +10,7 @@ its triggers: such a migration must create them again (:func:`sqlite_triggers`);
 tests/functional/test_list_search.py fails when they are missing.
 
 Revision ID: 0020
-Revises: 0021
+Revises: 0022
 Create Date: 2026-11-26
 """
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0020"
-down_revision = "0021"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 

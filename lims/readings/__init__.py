@@ -1,0 +1,1 @@
+"""Readings streamed by bench capture agents: agents, their tokens, ingestion, stored readings."""

@@ -1,0 +1,83 @@
+"""``lims agent register|list|revoke``: bench capture agents and their tokens (issue 12 §2).
+
+The commands act as ``LIMS_CLI_USER`` (default ``admin``), who must hold the ``admin`` role;
+each change is audited with that user as actor. The agent process itself (``lims agent
+--config FILE``) is a separate, import-light program; it only needs the token printed here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from lims.catalogs import tr
+from lims.clitools import echo_json
+
+
+@click.group()
+def agent() -> None:
+    """Bench capture agents: register (prints the token once), list, revoke."""
+
+
+@agent.command("register")
+@click.argument("name")
+@click.option("--instrument", "instruments", multiple=True, required=True,
+              help="Asset number of an instrument the agent reads (repeat for several).")
+def agent_register(name: str, instruments: tuple[str, ...]) -> None:
+    """Register agent NAME for its instruments and print its token once (last line)."""
+    from lims.auth.cli import _as_admin
+    from lims.readings.services import register_agent
+
+    with _as_admin() as (session, actor):
+        registered, token = register_agent(session, actor=actor, name=name,
+                                           assets=list(instruments))
+        assets = ", ".join(i.asset_number for i in registered.instruments)
+    click.echo(tr("registered agent %(name)s for %(assets)s; its token (shown once):",
+                  name=name, assets=assets))
+    click.echo(token)
+
+
+def _describe(session: Any, a: Any) -> dict[str, Any]:
+    from lims.readings.services import last_reading
+
+    last = last_reading(session, a)
+    return {"name": a.name, "instruments": [i.asset_number for i in a.instruments],
+            "created_at": a.created_at.isoformat(),
+            "revoked_at": a.revoked_at.isoformat() if a.revoked_at else None,
+            "last_seq": last.seq if last else None,
+            "last_received_at": last.received_at.isoformat() if last else None}
+
+
+@agent.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def agent_list(as_json: bool) -> None:
+    """List agents: instruments, revoked, last sequence number received."""
+    from lims.auth.cli import _as_admin
+    from lims.readings.services import list_agents
+
+    with _as_admin() as (session, actor):
+        rows = [_describe(session, a) for a in list_agents(session, actor=actor)]
+    if as_json:
+        echo_json(rows)
+        return
+    for r in rows:
+        state = tr("revoked") if r["revoked_at"] else ""
+        last = f"#{r['last_seq']} {r['last_received_at'][:19]}" if r["last_seq"] else "-"
+        click.echo(f"{r['name']:<24} {','.join(r['instruments']):<30} {last:<30} {state}")
+
+
+@agent.command("revoke")
+@click.argument("name")
+def agent_revoke(name: str) -> None:
+    """Revoke agent NAME's token at once (its stored readings stay)."""
+    from lims.auth.cli import _as_admin
+    from lims.readings.services import revoke_agent
+
+    with _as_admin() as (session, actor):
+        revoke_agent(session, actor=actor, name=name)
+    click.echo(tr("revoked agent %(name)s", name=name))
+
+
+def commands() -> list[click.Command]:
+    return [agent]
