@@ -240,9 +240,12 @@ def verify(session: Session, settings: Settings, *, directory: Path | None = Non
     good, refused = load(directory, trust)
     if refused:
         first = refused[0]
-        more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
-        return (ChainVerdict(False, 0, None, f"checkpoint {first.name} refused: {first.why}{more}",
-                             first.name), None, len(good))
+        if len(refused) > 1:
+            why = msg("checkpoint %(name)s refused: %(reason)s (and %(more)s more)", name=first.name,
+                      reason=first.why, more=len(refused) - 1)
+        else:
+            why = msg("checkpoint %(name)s refused: %(reason)s", name=first.name, reason=first.why)
+        return ChainVerdict(False, 0, None, why, first.name), None, len(good)
     start = good[-1] if since_checkpoint and good else None
     verdict = verify_chain(session, anchors=[c.anchor for c in good],
                            start=start.anchor if start else None)
