@@ -118,7 +118,8 @@ def list_(as_json: bool) -> None:
     for a in data["accreditations"]:
         click.echo(tr("%(scheme)-5s %(number)s  valid %(start)s … %(end)s", scheme=a["scheme"],
                       number=a["certificate_number"], start=a["valid_from"], end=a["valid_until"]))
+    everything = tr("every parameter")
     for i in data["items"]:
-        click.echo(f"#{i['id']:<4} {i['method_code']:<22} {i['parameter'] or tr('every parameter'):<20} "
+        click.echo(f"#{i['id']:<4} {i['method_code']:<22} {i['parameter'] or everything:<20} "
                    f"{i['range']:<22} {','.join(i['schemes'])}")
 
