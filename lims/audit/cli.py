@@ -34,15 +34,15 @@ def audit_verify(since_checkpoint: bool, records: bool, directory: Path | None) 
     from lims.errors import LimsError
 
     rt = runtime()
-    with rt.session() as session:
-        try:
+    try:
+        with rt.session() as session:
             verdict, start, anchors = checkpoints.verify(
                 session, rt.settings, directory=directory, since_checkpoint=since_checkpoint)
             rows = verify_records(session) if records else None
-        except LimsError as exc:
-            fail(exc.message)
-        finally:
-            session.close()
+    except LimsError as exc:
+        fail(exc.message)
+    finally:
+        rt.dispose()  # also on a refusal: no pooled connection is left to the garbage collector
     broken = not verdict.ok
     if broken:
         if verdict.first_bad_seq is not None:
@@ -80,13 +80,13 @@ def audit_checkpoint(out: Path | None) -> None:
     from lims.errors import LimsError
 
     rt = runtime()
-    with rt.session() as session:
-        try:
+    try:
+        with rt.session() as session:
             made, new = checkpoints.take(session, rt.settings)
-        except LimsError as exc:
-            fail(exc.message)
-        finally:
-            session.close()
+    except LimsError as exc:
+        fail(exc.message)
+    finally:
+        rt.dispose()
     if made is None:
         click.echo(tr("the audit trail is empty: nothing to checkpoint"))
     elif new:

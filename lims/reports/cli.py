@@ -144,13 +144,13 @@ def report_export_dcc(number: str, file: str) -> None:
     from lims.reports.services import get_report, stored_dcc
 
     rt = runtime()
-    with rt.session() as session:
-        try:
+    try:
+        with rt.session() as session:
             xml = stored_dcc(get_report(session, number))
-        except LimsError as exc:
-            fail(exc.message)
-        finally:
-            session.close()
+    except LimsError as exc:
+        fail(exc.message)
+    finally:
+        rt.dispose()  # also on a refusal: no pooled connection is left to the garbage collector
     write_file(file, xml)
 
 
@@ -164,13 +164,13 @@ def report_export(number: str, file: str) -> None:
     from lims.reports.services import get_report, stored_pdf
 
     rt = runtime()
-    with rt.session() as session:
-        try:
+    try:
+        with rt.session() as session:
             pdf = stored_pdf(get_report(session, number))
-        except LimsError as exc:
-            fail(exc.message)
-        finally:
-            session.close()
+    except LimsError as exc:
+        fail(exc.message)
+    finally:
+        rt.dispose()  # also on a refusal: no pooled connection is left to the garbage collector
     write_file(file, pdf)
 
 
