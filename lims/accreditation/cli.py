@@ -12,7 +12,8 @@ from typing import Any
 
 import click
 
-from lims.clitools import echo_json, fail, read, runtime
+from lims.catalogs import tr
+from lims.clitools import echo_json, fail, invalid, read, runtime
 
 
 @contextmanager
@@ -31,25 +32,26 @@ def _acting() -> Iterator[tuple[Any, Any]]:
                 with unit_of_work(session):
                     actor = get_user(session, name)
                     if actor is None:
-                        fail(f"no user {name!r} to act as; set LIMS_CLI_USER to a quality "
-                             "manager or an administrator")
+                        fail(tr("no user %(username)r to act as; set LIMS_CLI_USER to a quality "
+                                "manager or an administrator", username=name))
                     yield session, actor
             except LimsError as exc:
-                fail(f"{exc.field}: {exc}" if exc.field else str(exc))
+                invalid(exc, 1)
     finally:
         rt.dispose()
 
 
-@click.group()
+@click.group(help=tr("The accredited scope (CMA 资质认定, CNAS 认可) and its items."))
 def scope() -> None:
     """The accredited scope (CMA 资质认定, CNAS 认可) and its items."""
 
 
-@scope.command("accreditation")
+@scope.command("accreditation",
+               help=tr("Record the SCHEME certificate NUMBER (or its renewal)."))
 @click.argument("scheme", type=click.Choice(["CMA", "CNAS"], case_sensitive=False))
 @click.argument("number")
-@click.option("--from", "valid_from", required=True, help="First valid day, YYYY-MM-DD.")
-@click.option("--until", "valid_until", required=True, help="Last valid day, YYYY-MM-DD.")
+@click.option("--from", "valid_from", required=True, help=tr("First valid day, YYYY-MM-DD."))
+@click.option("--until", "valid_until", required=True, help=tr("Last valid day, YYYY-MM-DD."))
 def accreditation(scheme: str, number: str, valid_from: str, valid_until: str) -> None:
     """Record the SCHEME certificate NUMBER (or its renewal)."""
     from lims.accreditation.services import set_accreditation
@@ -57,24 +59,27 @@ def accreditation(scheme: str, number: str, valid_from: str, valid_until: str) -
     with _acting() as (session, actor):
         a = set_accreditation(session, actor=actor, scheme=scheme, certificate_number=number,
                               valid_from=valid_from, valid_until=valid_until)
-        click.echo(f"{a.scheme} {a.certificate_number} valid {a.valid_from} … {a.valid_until}")
+        click.echo(tr("%(scheme)s %(number)s valid %(start)s … %(end)s", scheme=a.scheme,
+                      number=a.certificate_number, start=a.valid_from, end=a.valid_until))
 
 
-@scope.command("add")
+@scope.command("add", help=tr("Add an item to the accredited scope; prints its id (for `lims user "
+                              "roles --scope-item`)."))
 @click.option("--method", "method_code", required=True,
-              help="Method code with its year, or the JJF/JJG procedure.")
-@click.option("--parameter", default="", help="Characteristic or calibrated quantity "
-              "(omitted: every parameter of the method, 全部参数).")
+              help=tr("Method code with its year, or the JJF/JJG procedure."))
+@click.option("--parameter", default="", help=tr("Characteristic or calibrated quantity "
+              "(omitted: every parameter of the method, 全部参数)."))
 @click.option("--scheme", "schemes", multiple=True, required=True,
               type=click.Choice(["CMA", "CNAS"], case_sensitive=False))
 @click.option("--category", type=click.Choice(["test", "calibration"]), default="test",
               show_default=True)
-@click.option("--object", "object_", default="", help="检测对象 / 校准对象.")
-@click.option("--min", "minimum", help="Lower bound of the range.")
-@click.option("--max", "maximum", help="Upper bound of the range.")
-@click.option("--unit", default="", help="Unit of the range, as written.")
-@click.option("--kind", help="Quantity kind of the range (default: the kind the unit names).")
-@click.option("--limitation", default="", help="限制范围 / 说明, CMC.")
+@click.option("--object", "object_", default="",
+              help=tr("Object tested or calibrated (检测对象 / 校准对象)."))
+@click.option("--min", "minimum", help=tr("Lower bound of the range."))
+@click.option("--max", "maximum", help=tr("Upper bound of the range."))
+@click.option("--unit", default="", help=tr("Unit of the range, as written."))
+@click.option("--kind", help=tr("Quantity kind of the range (default: the kind the unit names)."))
+@click.option("--limitation", default="", help=tr("Limitation or note (限制范围 / 说明), CMC."))
 def add(method_code: str, parameter: str, schemes: tuple[str, ...], category: str,
         object_: str, minimum: str | None, maximum: str | None, unit: str, kind: str | None,
         limitation: str) -> None:
@@ -86,12 +91,14 @@ def add(method_code: str, parameter: str, schemes: tuple[str, ...], category: st
                               parameter=parameter, category=category, object_=object_,
                               minimum=minimum, maximum=maximum, unit=unit, kind=kind,
                               limitation=limitation)
-        click.echo(f"scope item #{item.id}: {item.method_code} {item.parameter} "
-                   f"{item.range_text()} ({', '.join(item.schemes)})")
+        click.echo(tr("scope item #%(id)s: %(method)s %(parameter)s %(range)s (%(schemes)s)",
+                      id=item.id, method=item.method_code, parameter=item.parameter,
+                      range=item.range_text(), schemes=", ".join(item.schemes)))
         waiting, item_id = signatories_to_grant(session, item), item.id
     if waiting:
-        click.echo(f"note: {', '.join(waiting)} signed {method_code} under their field and now "
-                   f"need this item: lims user roles USER --scope-item {item_id} …")
+        click.echo(tr("note: %(users)s signed %(method)s under their field and now need this item: "
+                      "lims user roles USER --scope-item %(id)s …", users=", ".join(waiting),
+                      method=method_code, id=item_id))
 
 
 def _listing(session: Any, _settings: Any) -> dict[str, Any]:
@@ -100,7 +107,7 @@ def _listing(session: Any, _settings: Any) -> dict[str, Any]:
     return scope_json(session)
 
 
-@scope.command("list")
+@scope.command("list", help=tr("List the certificates and the scope items."))
 @click.option("--json", "as_json", is_flag=True)
 def list_(as_json: bool) -> None:
     """List the certificates and the scope items."""
@@ -109,9 +116,10 @@ def list_(as_json: bool) -> None:
         echo_json(data)
         return
     for a in data["accreditations"]:
-        click.echo(f"{a['scheme']:<5} {a['certificate_number']}  valid {a['valid_from']} … "
-                   f"{a['valid_until']}")
+        click.echo(tr("%(scheme)-5s %(number)s  valid %(start)s … %(end)s", scheme=a["scheme"],
+                      number=a["certificate_number"], start=a["valid_from"], end=a["valid_until"]))
+    everything = tr("every parameter")
     for i in data["items"]:
-        click.echo(f"#{i['id']:<4} {i['method_code']:<22} {i['parameter'] or '全部参数':<20} "
+        click.echo(f"#{i['id']:<4} {i['method_code']:<22} {i['parameter'] or everything:<20} "
                    f"{i['range']:<22} {','.join(i['schemes'])}")
 

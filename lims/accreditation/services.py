@@ -27,7 +27,7 @@ from lims.accreditation.models import Accreditation, Scheme, ScopeItem
 from lims.audit.services import record
 from lims.auth.models import Role, User
 from lims.auth.services import require
-from lims.errors import InvalidInput, OutsideScope
+from lims.errors import InvalidInput, OutsideScope, msg
 from lims.kinds import values
 from lims.kinds.registry import GRADE, NUMBER
 from lims.samples.models import Sample, TestMethod
@@ -43,7 +43,7 @@ def _scheme(value: object, field: str = "scheme") -> Scheme:
     try:
         return Scheme(str(value).strip().upper())
     except ValueError:
-        raise InvalidInput(f"unknown scheme {str(value)[:20]!r}; one of CMA, CNAS",
+        raise InvalidInput(msg("unknown scheme %(value)r; one of CMA, CNAS", value=str(value)[:20]),
                            field=field) from None
 
 
@@ -82,9 +82,9 @@ def set_accreditation(session: Session, *, actor: User | None, scheme: object,
     number = text(certificate_number, "certificate_number", max_len=40)
     start, end = date(valid_from, "valid_from"), date(valid_until, "valid_until")
     if start is None or end is None:  # pragma: no cover - required dates are never None
-        raise InvalidInput("is required (YYYY-MM-DD)", field="valid_from")
+        raise InvalidInput(msg("is required (YYYY-MM-DD)"), field="valid_from")
     if end < start:
-        raise InvalidInput("valid_until is before valid_from", field="valid_until")
+        raise InvalidInput(msg("valid_until is before valid_from"), field="valid_until")
     row = session.scalar(select(Accreditation).where(Accreditation.scheme == which.value)
                          .with_for_update())
     before = snapshot(row) if row is not None else None
@@ -113,7 +113,7 @@ def _bound(value: object, field: str) -> str | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise InvalidInput("must be a number written as text, e.g. \"0.01\"", field=field)
+        raise InvalidInput(msg("must be a number written as text, e.g. \"0.01\""), field=field)
     values.number(value, field=field)
     return str(value).strip()
 
@@ -135,15 +135,15 @@ def add_scope_item(session: Session, *, actor: User | None, method_code: object,
     code = text(method_code, "method_code", max_len=80)
     name = text(parameter, "parameter", required=False, max_len=120)
     if category not in CATEGORIES:
-        raise InvalidInput("category is test or calibration", field="category")
+        raise InvalidInput(msg("category is test or calibration"), field="category")
     if isinstance(schemes, str) or not isinstance(schemes, Sequence) or not schemes:
-        raise InvalidInput("at least one scheme (CMA, CNAS) is required", field="schemes")
+        raise InvalidInput(msg("at least one scheme (CMA, CNAS) is required"), field="schemes")
     wanted = sorted({_scheme(s, "schemes") for s in schemes})
     rows = {a.scheme: a for a in list_accreditations(session)}
     missing = [s.value for s in wanted if s.value not in rows]
     if missing:
-        raise InvalidInput(f"no {', '.join(missing)} certificate is recorded; record it first "
-                           "(lims scope accreditation)", field="schemes")
+        raise InvalidInput(msg("no %(schemes)s certificate is recorded; record it first (lims scope "
+                               "accreditation)", schemes=', '.join(missing)), field="schemes")
     low, high = _bound(minimum, "minimum"), _bound(maximum, "maximum")
     written = text(unit, "unit", required=False, max_len=40)
     kind_id: str | None = None
@@ -152,17 +152,18 @@ def add_scope_item(session: Session, *, actor: User | None, method_code: object,
             found = kinds.get(kind)
         else:
             if not written:
-                raise InvalidInput("a range needs its unit", field="unit")
+                raise InvalidInput(msg("a range needs its unit"), field="unit")
             found = kinds.infer(written, field="unit")
         if found.values not in (NUMBER, GRADE):
-            raise InvalidInput(f"a {found.id} characteristic has no numeric range",
+            raise InvalidInput(msg("a %(kind)s characteristic has no numeric range", kind=found.id),
                                field="kind")
         resolved = kinds.resolve(found, written, field="unit")
         written, kind_id = resolved.written, found.id
         if low is not None and high is not None and values.number(low) > values.number(high):
-            raise InvalidInput(f"minimum {low} is above maximum {high}", field="minimum")
+            raise InvalidInput(msg("minimum %(low)s is above maximum %(high)s", low=low,
+                                   high=high), field="minimum")
     elif written:
-        raise InvalidInput("a unit goes with a range: give minimum and/or maximum",
+        raise InvalidInput(msg("a unit goes with a range: give minimum and/or maximum"),
                            field="unit")
     elif kind not in (None, ""):
         kind_id = kinds.get(kind).id
@@ -279,7 +280,7 @@ def check_authority(session: Session, *, actor: User, items: Iterable[Signable],
     if outside or fields:
         named = [f"{k} (scope item {', '.join(f'#{i}' for i in v)})" for k, v in outside.items()]
         named += [f"field {f!r}" for f in sorted(fields)]
-        raise OutsideScope(f"{actor.username} is not authorised to sign for "
-                           f"{'; '.join(named)}", items=sorted(outside),
+        raise OutsideScope(msg("%(username)s is not authorised to sign for %(items)s",
+                               username=actor.username, items='; '.join(named)), items=sorted(outside),
                            scope_items=sorted({i for v in outside.values() for i in v}),
                            fields=sorted(fields), **data)

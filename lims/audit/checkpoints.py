@@ -47,7 +47,7 @@ from lims.audit.models import AuditEvent
 from lims.audit.services import Anchor, ChainVerdict, canonical_json, verify_chain
 from lims.config import Settings
 from lims.db import utcnow
-from lims.errors import LimsError
+from lims.errors import LimsError, msg
 
 FORMAT = "lims-audit-checkpoint/1"
 DIR_NAME = "audit-checkpoints"
@@ -102,8 +102,8 @@ def sign(body: dict[str, Any], signer: Any) -> dict[str, Any]:
     """
     mechanism = signer.get_signature_mechanism_for_digest("sha256").signature_algo
     if mechanism not in _ALGORITHMS:
-        raise CheckpointError(f"the lab's key uses {mechanism}; checkpoints are signed with "
-                              "RSA (PKCS#1 v1.5), ECDSA or Ed25519 keys")
+        raise CheckpointError(msg("the lab's key uses %(mechanism)s; checkpoints are signed with RSA "
+                                  "(PKCS#1 v1.5), ECDSA or Ed25519 keys", mechanism=mechanism))
     value = signer.sign_raw(canonical_json(body).encode("utf-8"), "sha256")
     return {"checkpoint": body, "signature": {
         "algorithm": _ALGORITHMS[mechanism],
@@ -123,16 +123,17 @@ class Trust:
         try:
             data = Path(settings.signing_pkcs12).read_bytes()
         except OSError as exc:
-            raise CheckpointError(f"cannot read the lab's certificate {settings.signing_pkcs12}: "
-                                  f"{exc.strerror}; set LIMS_SIGNING_PKCS12") from None
+            raise CheckpointError(msg("cannot read the lab's certificate %(path)s: %(reason)s; set "
+                                      "LIMS_SIGNING_PKCS12", path=settings.signing_pkcs12,
+                                      reason=exc.strerror)) from None
         passphrase = settings.signing_passphrase.encode() if settings.signing_passphrase else None
         try:
             _key, cert, extra = pkcs12.load_key_and_certificates(data, passphrase)
         except ValueError:
-            raise CheckpointError(f"cannot open {settings.signing_pkcs12}: wrong "
-                                  "passphrase?") from None
+            raise CheckpointError(msg("cannot open %(path)s: wrong passphrase?",
+                                      path=settings.signing_pkcs12)) from None
         if cert is None:
-            raise CheckpointError(f"{settings.signing_pkcs12} holds no certificate")
+            raise CheckpointError(msg("%(path)s holds no certificate", path=settings.signing_pkcs12))
         cas = tuple(c for c in extra if _is_ca(c))
         return cls(cert, cas)
 
@@ -182,21 +183,21 @@ def read(path: Path, trust: Trust) -> Checkpoint:
         algorithm = sig["algorithm"]
         at, event_at = str(body["at"]), str(body["event_at"])
     except OSError as exc:
-        raise CheckpointError(f"cannot read it: {exc.strerror}") from None
+        raise CheckpointError(msg("cannot read it: %(reason)s", reason=exc.strerror)) from None
     except (ValueError, KeyError, TypeError, binascii.Error):
-        raise CheckpointError("it is not a checkpoint document") from None
+        raise CheckpointError(msg("it is not a checkpoint document")) from None
     if body.get("format") != FORMAT or type(seq) is not int or seq < 1 \
             or not isinstance(digest, str) or not re.fullmatch(r"[0-9a-f]{64}", digest):
-        raise CheckpointError("it is not a checkpoint document")
+        raise CheckpointError(msg("it is not a checkpoint document"))
     if not trust.accepts(cert):
-        raise CheckpointError("it is not signed with the lab's key (certificate "
-                              f"{cert.subject.rfc4514_string()})")
+        raise CheckpointError(msg("it is not signed with the lab's key (certificate %(subject)s)",
+                                  subject=cert.subject.rfc4514_string()))
     try:
         _verify_signature(cert, str(algorithm), value, canonical_json(body).encode("utf-8"))
     except InvalidSignature:
-        raise CheckpointError("its signature does not verify: the file was edited") from None
+        raise CheckpointError(msg("its signature does not verify: the file was edited")) from None
     if path.name != file_name(seq):
-        raise CheckpointError(f"it records event {seq} but is named {path.name}")
+        raise CheckpointError(msg("it records event %(seq)s but is named %(name)s", seq=seq, name=path.name))
     return Checkpoint(seq=seq, hash=digest, at=at, event_at=event_at, path=path)
 
 
@@ -213,7 +214,7 @@ def load(directory: Path, trust: Trust | None, *, newest_only: bool = False
     if newest_only:
         paths = paths[-1:]
     if paths and trust is None:
-        raise CheckpointError("no certificate to check the checkpoints against")
+        raise CheckpointError(msg("no certificate to check the checkpoints against"))
     good, refused = [], []
     for path in paths:
         try:
@@ -239,9 +240,12 @@ def verify(session: Session, settings: Settings, *, directory: Path | None = Non
     good, refused = load(directory, trust)
     if refused:
         first = refused[0]
-        more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
-        return (ChainVerdict(False, 0, None, f"checkpoint {first.name} refused: {first.why}{more}",
-                             first.name), None, len(good))
+        if len(refused) > 1:
+            why = msg("checkpoint %(name)s refused: %(reason)s (and %(more)s more)", name=first.name,
+                      reason=first.why, more=len(refused) - 1)
+        else:
+            why = msg("checkpoint %(name)s refused: %(reason)s", name=first.name, reason=first.why)
+        return ChainVerdict(False, 0, None, why, first.name), None, len(good)
     start = good[-1] if since_checkpoint and good else None
     verdict = verify_chain(session, anchors=[c.anchor for c in good],
                            start=start.anchor if start else None)
@@ -272,13 +276,14 @@ def take(session: Session, settings: Settings, *, directory: Path | None = None
     signer = load_signer(settings.signing_pkcs12, settings.signing_passphrase)
     good, refused = load(directory, _trust_if_needed(directory, settings), newest_only=True)
     if refused:
-        raise CheckpointError(f"checkpoint {refused[0].name} refused: {refused[0].why}",
+        raise CheckpointError(msg("checkpoint %(name)s refused: %(reason)s", name=refused[0].name,
+                                  reason=refused[0].why),
                               checkpoint=refused[0].name)
     verdict = verify_chain(session, anchors=[c.anchor for c in good],
                            start=good[-1].anchor if good else None)
     if not verdict.ok:
-        raise CheckpointError(f"audit chain broken at event {verdict.first_bad_seq}: "
-                              f"{verdict.message}; no checkpoint taken",
+        raise CheckpointError(msg("audit chain broken at event %(seq)s: %(reason)s; no checkpoint taken",
+                                  seq=verdict.first_bad_seq, reason=verdict.message),
                               seq=verdict.first_bad_seq)
     if verdict.last_seq == 0:
         return None, False
@@ -286,7 +291,7 @@ def take(session: Session, settings: Settings, *, directory: Path | None = None
         return good[-1], False
     event_at = session.scalar(select(AuditEvent.at).where(AuditEvent.seq == verdict.last_seq))
     if event_at is None:  # only if the event vanished since it was verified
-        raise CheckpointError(f"event {verdict.last_seq} vanished while being checkpointed")
+        raise CheckpointError(msg("event %(seq)s vanished while being checkpointed", seq=verdict.last_seq))
     body = {"format": FORMAT, "seq": verdict.last_seq, "hash": verdict.last_hash,
             "event_at": event_at.astimezone(dt.UTC).isoformat(),
             "at": utcnow().isoformat(), "lab": settings.lab_name_en}

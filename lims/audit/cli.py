@@ -7,23 +7,25 @@ from pathlib import Path
 
 import click
 
+from lims.catalogs import localized, tr
 from lims.clitools import fail, runtime
 
 
-@click.group()
+@click.group(help=tr("The audit trail."))
 def audit() -> None:
     """The audit trail."""
 
 
-@audit.command("verify")
+@audit.command("verify", help=tr("Verify the hash chain against every checkpoint; exit 1 naming the "
+                                  "first bad event, checkpoint or row."))
 @click.option("--since-checkpoint", is_flag=True,
-              help="Walk only the events after the newest checkpoint (older checkpoints are "
-                   "still matched).")
+              help=tr("Walk only the events after the newest checkpoint (older checkpoints are "
+                      "still matched)."))
 @click.option("--records", is_flag=True,
-              help="Also compare results, samples and reports with their last audited state.")
+              help=tr("Also compare results, samples and reports with their last audited state."))
 @click.option("--checkpoints", "directory", type=click.Path(file_okay=False, path_type=Path),
-              help="Checkpoint folder to hold the chain to (default: "
-                   "<instance>/audit-checkpoints), e.g. an exported copy.")
+              help=tr("Checkpoint folder to hold the chain to (default: "
+                      "<instance>/audit-checkpoints), e.g. an exported copy."))
 def audit_verify(since_checkpoint: bool, records: bool, directory: Path | None) -> None:
     """Verify the hash chain against every checkpoint; exit 1 naming the first bad event,
     checkpoint or row."""
@@ -32,60 +34,75 @@ def audit_verify(since_checkpoint: bool, records: bool, directory: Path | None) 
     from lims.errors import LimsError
 
     rt = runtime()
-    with rt.session() as session:
-        try:
+    try:
+        with rt.session() as session:
             verdict, start, anchors = checkpoints.verify(
                 session, rt.settings, directory=directory, since_checkpoint=since_checkpoint)
             rows = verify_records(session) if records else None
-        except LimsError as exc:
-            fail(str(exc))
-        finally:
-            session.close()
+    except LimsError as exc:
+        fail(exc.message)
+    finally:
+        rt.dispose()  # also on a refusal: no pooled connection is left to the garbage collector
     broken = not verdict.ok
     if broken:
-        where = (f"at event {verdict.first_bad_seq}" if verdict.first_bad_seq is not None
-                 else "against its checkpoints")
-        click.echo(f"error: audit chain broken {where}: {verdict.message}", err=True)
+        if verdict.first_bad_seq is not None:
+            click.echo(tr("error: audit chain broken at event %(seq)s: %(reason)s",
+                          seq=verdict.first_bad_seq, reason=localized(verdict.message)), err=True)
+        else:
+            click.echo(tr("error: audit chain broken against its checkpoints: %(reason)s",
+                          reason=localized(verdict.message)), err=True)
     else:
-        scope = f" from checkpoint {start.name}" if start else ""
-        held = f"; matches {anchors} checkpoint{'s' * (anchors != 1)}" if anchors else ""
-        click.echo(f"ok: {verdict.message}{scope}{held} ({verdict.count} events)")
+        scope = tr(" from checkpoint %(name)s", name=start.name) if start else ""
+        held = (tr("; matches %(count)s checkpoint", count=anchors) if anchors == 1
+                else tr("; matches %(count)s checkpoints", count=anchors) if anchors else "")
+        click.echo(tr("ok: %(summary)s%(scope)s%(held)s (%(count)s events)",
+                      summary=localized(verdict.message), scope=scope, held=held,
+                      count=verdict.count))
     if rows is not None:
         for problem in rows.problems:
-            click.echo(f"error: edited behind the application's back: {problem}", err=True)
+            click.echo(tr("error: edited behind the application's back: %(problem)s",
+                          problem=localized(problem)), err=True)
         if rows.ok:
-            click.echo(f"ok: {rows.summary}")
+            click.echo(tr("ok: %(summary)s", summary=localized(rows.summary)))
         broken = broken or not rows.ok
     if broken:
         sys.exit(1)
 
 
-@audit.command("checkpoint")
+@audit.command("checkpoint", help=tr("Sign the verified audit head with the lab's key into "
+                                      "<instance>/audit-checkpoints."))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-              help="Also copy every checkpoint not yet there to DIR (e.g. a write-once share).")
+              help=tr("Also copy every checkpoint not yet there to DIR (e.g. a write-once "
+                      "share)."))
 def audit_checkpoint(out: Path | None) -> None:
     """Sign the verified audit head with the lab's key into <instance>/audit-checkpoints."""
     from lims.audit import checkpoints
     from lims.errors import LimsError
 
     rt = runtime()
-    with rt.session() as session:
-        try:
+    try:
+        with rt.session() as session:
             made, new = checkpoints.take(session, rt.settings)
-        except LimsError as exc:
-            fail(str(exc))
-        finally:
-            session.close()
+    except LimsError as exc:
+        fail(exc.message)
+    finally:
+        rt.dispose()
     if made is None:
-        click.echo("the audit trail is empty: nothing to checkpoint")
+        click.echo(tr("the audit trail is empty: nothing to checkpoint"))
+    elif new:
+        click.echo(tr("wrote checkpoint %(path)s: event %(seq)s %(hash)s", path=made.path,
+                      seq=made.seq, hash=made.hash))
     else:
-        click.echo(f"{'wrote' if new else 'kept'} checkpoint {made.path}: event {made.seq} "
-                   f"{made.hash}")
+        click.echo(tr("kept checkpoint %(path)s: event %(seq)s %(hash)s", path=made.path,
+                      seq=made.seq, hash=made.hash))
     if out is not None:
         copied, differ = checkpoints.export(checkpoints.checkpoint_dir(rt.settings), out)
-        click.echo(f"exported {copied} checkpoint{'s' * (copied != 1)} to {out}")
+        click.echo(tr("exported %(count)s checkpoint to %(folder)s", count=copied, folder=out)
+                   if copied == 1 else
+                   tr("exported %(count)s checkpoints to %(folder)s", count=copied, folder=out))
         if differ:
-            fail(f"{out} holds other files of the same name: {', '.join(differ)}")
+            fail(tr("%(folder)s holds other files of the same name: %(names)s", folder=out,
+                    names=", ".join(differ)))
 
 
 def commands() -> list[click.Command]:

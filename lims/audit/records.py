@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from lims.audit.models import AuditEvent
 from lims.audit.services import _jsonable
 from lims.auth.models import User
+from lims.errors import msg
 from lims.reports.models import Report
 from lims.samples.models import Result, Sample, SampleTest
 
@@ -79,8 +80,9 @@ class RecordsVerdict:
 
     @property
     def summary(self) -> str:
-        return (f"{self.checked['results']} results, {self.checked['samples']} samples and "
-                f"{self.checked['reports']} reports match their last audited state")
+        return msg("%(results)s results, %(samples)s samples and %(reports)s reports match their "
+                   "last audited state", results=self.checked["results"],
+                   samples=self.checked["samples"], reports=self.checked["reports"])
 
 
 def _show(value: Any) -> str:

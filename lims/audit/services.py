@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from lims.audit.models import AuditEvent, AuditHead
 from lims.db import utcnow
+from lims.errors import msg
 
 GENESIS = "0" * 64
 
@@ -133,7 +134,7 @@ class ChainVerdict:
     ok: bool
     count: int  # events walked (from ``start`` when verifying incrementally)
     first_bad_seq: int | None = None
-    message: str = "audit chain intact"
+    message: str = msg("audit chain intact")
     checkpoint: str | None = None  # the anchor a failure concerns
     last_seq: int = 0              # the last event verified, and its hash
     last_hash: str = GENESIS
@@ -158,14 +159,18 @@ def verify_chain(session: Session, *, batch: int = 5000, anchors: Sequence[Ancho
     if start is not None:
         first = session.scalar(select(AuditEvent).where(AuditEvent.seq == start.seq))
         if first is None:
-            return ChainVerdict(False, 0, start.seq, f"event {start.seq} recorded by checkpoint "
-                                f"{start.name} is missing: the chain was cut", start.name)
+            return ChainVerdict(False, 0, start.seq,
+                                msg("event %(seq)s recorded by checkpoint %(checkpoint)s is missing: "
+                                    "the chain was cut", seq=start.seq, checkpoint=start.name),
+                                start.name)
         if first.hash != start.hash:
-            return ChainVerdict(False, 0, start.seq, f"event {start.seq} does not match checkpoint "
-                                f"{start.name}: the chain was rewritten", start.name)
+            return ChainVerdict(False, 0, start.seq,
+                                msg("event %(seq)s does not match checkpoint %(checkpoint)s: the "
+                                    "chain was rewritten", seq=start.seq, checkpoint=start.name),
+                                start.name)
         if event_hash(first) != first.hash:
             return ChainVerdict(False, 0, start.seq,
-                                f"event {start.seq} was altered: its hash does not match")
+                                msg("event %(seq)s was altered: its hash does not match", seq=start.seq))
         prev_hash, expected_seq, last_id = first.hash, start.seq + 1, first.id
         earlier = sorted(seq for seq in by_seq if seq < start.seq)
         for i in range(0, len(earlier), 500):
@@ -185,16 +190,19 @@ def verify_chain(session: Session, *, batch: int = 5000, anchors: Sequence[Ancho
         for event in rows:
             if event.seq != expected_seq:
                 return ChainVerdict(False, count, expected_seq,
-                                    f"event {expected_seq} is missing (next found: {event.seq})")
+                                    msg("event %(seq)s is missing (next found: %(found)s)", seq=expected_seq,
+                                        found=event.seq))
             if event.id <= last_id:
                 return ChainVerdict(False, count, event.seq,
-                                    f"event {event.seq} is out of order (id {event.id})")
+                                    msg("event %(seq)s is out of order (id %(id)s)", seq=event.seq,
+                                        id=event.id))
             if event.prev_hash != prev_hash:
                 return ChainVerdict(False, count, event.seq,
-                                    f"event {event.seq} does not link to event {event.seq - 1}")
+                                    msg("event %(seq)s does not link to event %(previous)s", seq=event.seq,
+                                        previous=event.seq - 1))
             if event_hash(event) != event.hash:
                 return ChainVerdict(False, count, event.seq,
-                                    f"event {event.seq} was altered: its hash does not match")
+                                    msg("event %(seq)s was altered: its hash does not match", seq=event.seq))
             anchor = by_seq.get(event.seq)
             if anchor is not None and anchor.hash != event.hash:
                 return _anchor_broken(anchor, count, False)
@@ -206,22 +214,29 @@ def verify_chain(session: Session, *, batch: int = 5000, anchors: Sequence[Ancho
     if beyond:
         anchor = min(beyond, key=lambda a: a.seq)
         return ChainVerdict(False, count, last + 1,
-                            f"the chain ends at event {last} but checkpoint {anchor.name} records "
-                            f"event {anchor.seq}: events were cut", anchor.name, last, prev_hash)
+                            msg("the chain ends at event %(last)s but checkpoint %(checkpoint)s records "
+                                "event %(seq)s: events were cut", last=last, checkpoint=anchor.name,
+                                seq=anchor.seq), anchor.name, last, prev_hash)
     if head is not None and (head.seq != last or head.hash != prev_hash):
         return ChainVerdict(False, count, last + 1,
-                            f"events after {last} are missing (head says {head.seq})")
+                            msg("events after %(last)s are missing (head says %(head)s)", last=last,
+                                head=head.seq))
     if head is not None and session.scalar(select(AuditEvent.seq).where(AuditEvent.seq > last)
                                            .order_by(AuditEvent.seq).limit(1)) is not None:
         now = session.execute(select(AuditHead.seq).where(AuditHead.id == 1)).scalar()
         if now == head.seq:  # not a concurrent append: events beyond a head set back
             return ChainVerdict(False, count, last + 1,
-                                f"events after {last} lie beyond the head (head says {head.seq})")
+                                msg("events after %(last)s lie beyond the head (head says %(head)s)",
+                                    last=last, head=head.seq))
     return ChainVerdict(True, count, last_seq=last, last_hash=prev_hash)
 
 
 def _anchor_broken(anchor: Anchor, count: int, missing: bool) -> ChainVerdict:
-    what = "is missing: the chain was cut" if missing else "does not match: the chain was rewritten"
-    return ChainVerdict(False, count, anchor.seq,
-                        f"event {anchor.seq} recorded by checkpoint {anchor.name} {what}",
+    if missing:
+        message = msg("event %(seq)s recorded by checkpoint %(checkpoint)s is missing: the chain was "
+                      "cut", seq=anchor.seq, checkpoint=anchor.name)
+    else:
+        message = msg("event %(seq)s recorded by checkpoint %(checkpoint)s does not match: the chain "
+                      "was rewritten", seq=anchor.seq, checkpoint=anchor.name)
+    return ChainVerdict(False, count, anchor.seq, message,
                         anchor.name)

@@ -23,7 +23,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from lims.audit.models import AuditEvent, AuditHead
-from lims.errors import InvalidInput
+from lims.errors import InvalidInput, msg
 from lims.validate import text
 
 MAX_LIMIT = 500
@@ -83,7 +83,7 @@ def _day(value: Any, field: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(found)
     except ValueError:
-        raise InvalidInput("must be a date, YYYY-MM-DD", field=field) from None
+        raise InvalidInput(msg("must be a date, YYYY-MM-DD"), field=field) from None
 
 
 def parse_filters(args: Mapping[str, Any]) -> Filters:
@@ -103,7 +103,7 @@ def parse_filters(args: Mapping[str, Any]) -> Filters:
                       until=_day(args.get("until"), "until"),
                       entity_id=_optional(args.get("entity_id"), "entity_id"))
     if filters.since and filters.until and filters.until < filters.since:
-        raise InvalidInput("ends before since", field="until")
+        raise InvalidInput(msg("ends before since"), field="until")
     return filters
 
 
@@ -119,10 +119,10 @@ def paging(args: Mapping[str, Any]) -> tuple[int, int]:
             values.append(default)
             continue
         if not isinstance(raw, str | int) or not str(raw).strip().isdigit():
-            raise InvalidInput("must be a whole number", field=name)
+            raise InvalidInput(msg("must be a whole number"), field=name)
         number = int(str(raw).strip())
         if not 1 <= number <= top:
-            raise InvalidInput(f"must be between 1 and {top}", field=name)
+            raise InvalidInput(msg("must be between 1 and %(top)s", top=top), field=name)
         values.append(number)
     return values[0], values[1]
 

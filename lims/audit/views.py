@@ -41,6 +41,7 @@ from lims.errors import InvalidInput
 from lims.web.auth import current_user
 from lims.web.context import get_session, settings
 from lims.web.errors import localized
+from lims.web.i18n import field_label
 from lims.web.inputs import query_model
 from lims.web.listing import no_formula
 from lims.web.openapi import operation
@@ -96,7 +97,9 @@ def index() -> ResponseReturnValue:
         filters = trail.parse_filters(args)
         page, limit = trail.paging(args)
     except InvalidInput as exc:
-        return _page(None, args, error=f"{exc.field}: {localized(exc.message)}"), 422
+        # The refusal in the reader's language, naming the field as the page labels it.
+        error = f"{field_label(exc.field or '')}: {localized(exc.message)}"
+        return _page(None, args, error=error), 422
     if args.get("format") == "csv":
         return _csv(filters)
     return _page(trail.search(db, filters, timezone=_zone(), page=page, limit=limit), args)
@@ -140,7 +143,7 @@ def verify_now() -> ResponseReturnValue:
         try:
             verdict, start, anchors = checkpoints.verify(db, settings(), since_checkpoint=True)
         except LimsError as exc:  # the lab's certificate cannot be loaded
-            verdict, start, anchors = ChainVerdict(False, 0, None, localized(exc.message)), None, 0
+            verdict, start, anchors = ChainVerdict(False, 0, None, exc.message), None, 0
         record(db, actor=user, action="audit.verify", entity_type="audit_events",
                entity_id="chain", after={"ok": verdict.ok, "count": verdict.count,
                                          "first_bad_seq": verdict.first_bad_seq,
@@ -150,7 +153,7 @@ def verify_now() -> ResponseReturnValue:
     if verdict.ok:
         flash(_("Audit chain intact: %(n)s events verified.", n=verdict.count), "ok")
     else:
-        flash(_("Audit chain broken: %(message)s", message=verdict.message), "error")
+        flash(_("Audit chain broken: %(message)s", message=localized(verdict.message)), "error")
     return redirect(url_for("audit.index"), code=303)
 
 

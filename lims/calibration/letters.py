@@ -165,10 +165,13 @@ def letter_pdf(session: Session, case: NonconformingCase, customer_name: str,
     doc = SimpleDocTemplate(
         buf, pagesize=A4, leftMargin=20 * mm, rightMargin=20 * mm, topMargin=20 * mm,
         bottomMargin=18 * mm, title=t(_("Nonconforming work %(number)s"), number=case.number),
-        author=settings.lab_name_en, subject=f"Notification to {customer.name}",
+        author=settings.lab_name_en,
+        subject=t(_("Notification to %(customer)s"), customer=customer.name),
         creator="LIMS", initialFontName=REGULAR, initialFontSize=9)
-    doc.build(story, canvasmaker=numbered_canvas(t(_("Ref.: %(number)s"), number=case.number),
-                                                  settings.lab_name_en))
+    doc.build(story, canvasmaker=numbered_canvas(
+        t(_("Ref.: %(number)s"), number=case.number),
+        settings.lab_name if settings.default_locale.lower().startswith("zh") else settings.lab_name_en,
+        footer=lambda page, total: t(_("Page %(page)s of %(total)s"), page=page, total=total)))
     return sign_pdf(buf.getvalue(), signer,
                     reason=t(_("Nonconforming work notification %(number)s"),
                              number=case.number),

@@ -41,7 +41,7 @@ from lims.audit.services import _jsonable, record, snapshot
 from lims.auth.models import Role, User
 from lims.auth.services import require
 from lims.db import utcnow
-from lims.errors import Conflict, InvalidInput, NotFound, ReportError
+from lims.errors import Conflict, InvalidInput, NotFound, ReportError, msg
 from lims.reports.models import Report, ReportAmendment, ReportStatus, WithdrawalCategory
 from lims.samples.lifecycle import SampleStatus, check_transition
 from lims.samples.models import Sample
@@ -69,10 +69,10 @@ def _report(session: Session, number: Any, *, lock: bool = False) -> tuple[Repor
     :raises NotFound:
     """
     if not isinstance(number, str) or not number or len(number) > 40:
-        raise NotFound(f"no report {str(number)[:40]!r}", report=str(number)[:40])
+        raise NotFound(msg("no report %(report)r", report=str(number)[:40]), report=str(number)[:40])
     sample_id = session.scalar(select(Report.sample_id).where(Report.number == number))
     if sample_id is None:
-        raise NotFound(f"no report {number!r}", report=number)
+        raise NotFound(msg("no report %(report)r", report=number), report=number)
     sample_query = select(Sample).where(Sample.id == sample_id)
     report_query = select(Report).where(Report.number == number)
     if lock:
@@ -82,7 +82,7 @@ def _report(session: Session, number: Any, *, lock: bool = False) -> tuple[Repor
             populate_existing=True)
     sample, report = session.scalar(sample_query), session.scalar(report_query)
     if sample is None or report is None:  # deleted meanwhile: triggers refuse it, but say so
-        raise NotFound(f"no report {number!r}", report=number)
+        raise NotFound(msg("no report %(report)r", report=number), report=number)
     return report, sample
 
 
@@ -146,13 +146,14 @@ def amend_report(session: Session, *, actor: User, number: Any, reason: Any) -> 
 
 def _check_amendable(session: Session, actor: User, report: Report, sample: Sample) -> None:
     if report.status != ReportStatus.ISSUED:
-        raise ReportStateError(f"report {report.number} is {report.status}; only an issued "
-                               "report can be amended", report=report.number,
+        raise ReportStateError(msg("report %(report)s is %(status)s; only an issued report can be amended",
+                                   report=report.number, status=report.status), report=report.number,
                                status=report.status)
     current = open_amendment(session, report.id)
     if current is not None:
-        raise ReportStateError(f"report {report.number} is already being amended (since "
-                               f"{current.requested_at:%Y-%m-%d %H:%M} UTC)",
+        raise ReportStateError(msg("report %(report)s is already being amended (since %(since)s UTC)",
+                                   report=report.number,
+                                   since=format(current.requested_at, "%Y-%m-%d %H:%M")),
                                report=report.number)
     _check_scope(session, actor, sample)
     check_transition(sample.status, SampleStatus.IN_TESTING, sample=sample.number,
@@ -219,8 +220,8 @@ def replacement_fields(session: Session, content: str) -> dict[str, Any]:
     if named:
         old_id = session.scalar(select(Report.id).where(Report.number == named))
         if old_id is None:
-            raise ReportError(f"report {data.get('number')} replaces {named}, which does not "
-                              "exist", report=data.get("number"))
+            raise ReportError(msg("report %(report)s replaces %(named)s, which does not exist",
+                                  report=data.get("number"), named=named), report=data.get("number"))
         fields.update(supersedes_id=old_id, amendment_reason=data.get("amendment") or None)
     return fields
 
@@ -284,7 +285,7 @@ def withdraw_report(session: Session, *, actor: User, number: Any, reason: Any,
                 withdrawal_reason=why, withdrawal_category=category)
         .execution_options(synchronize_session=False)).rowcount  # type: ignore[attr-defined]
     if won != 1:  # not reachable under the row lock; kept for a database without one
-        raise ReportStateError(f"report {report.number} changed meanwhile",
+        raise ReportStateError(msg("report %(report)s changed meanwhile", report=report.number),
                                report=report.number)
     session.refresh(report)
     from lims.calibration.nonconforming import review_case
@@ -304,17 +305,24 @@ def withdraw_report(session: Session, *, actor: User, number: Any, reason: Any,
 
 def _category(category: Any) -> None:
     if category not in CATEGORIES:
-        raise InvalidInput(f"must be one of {', '.join(CATEGORIES)}", field="category")
+        raise InvalidInput(msg("must be one of %(choices)s", choices=", ".join(CATEGORIES)),
+                           field="category")
 
 
 def _check_withdrawable(session: Session, report: Report) -> None:
     if report.status != ReportStatus.ISSUED:
-        hint = ""
+        successor = None
         if report.status == ReportStatus.SUPERSEDED:
             successor = superseded_by(session, [report.id]).get(report.id)
-            hint = f" by {successor}; withdraw that one instead" if successor else ""
-        raise ReportStateError(f"report {report.number} is {report.status}{hint}; only an "
-                               "issued report can be withdrawn", report=report.number,
+        if successor:
+            raise ReportStateError(msg("report %(report)s is %(status)s by %(successor)s; withdraw that "
+                                       "one instead; only an issued report can be withdrawn",
+                                       report=report.number, status=report.status,
+                                       successor=successor), report=report.number,
+                                   status=report.status)
+        raise ReportStateError(msg("report %(report)s is %(status)s; only an issued report can be "
+                                   "withdrawn", report=report.number, status=report.status),
+                               report=report.number,
                                status=report.status)
 
 

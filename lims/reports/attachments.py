@@ -20,7 +20,7 @@ from pyhanko.pdf_utils import embed, generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from lims.errors import ReportError
+from lims.errors import ReportError, msg
 
 MIME_TYPE = "text/xml"
 DESCRIPTION = "Digital Calibration Certificate (PTB DCC 3.1.2, XML)"
@@ -35,15 +35,15 @@ def embed_dcc(pdf: bytes, xml: bytes, *, name: str,
         attachment added after signing would not be covered by it).
     """
     if not name.strip() or "/" in name or "\\" in name:
-        raise ReportError(f"{name!r} is not a file name for the attachment", field="name")
+        raise ReportError(msg("%(name)r is not a file name for the attachment", name=name), field="name")
     try:
         writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     except Exception as exc:  # noqa: BLE001 - pyHanko raises several kinds for a bad file
-        raise ReportError(f"cannot read the PDF to attach the DCC to: {exc}",
+        raise ReportError(msg("cannot read the PDF to attach the DCC to: %(reason)s", reason=exc),
                           field="pdf") from exc
     if writer.prev.embedded_signatures:
-        raise ReportError("the PDF is already signed: attach the DCC before signing, so that "
-                          "the signature covers it", field="pdf")
+        raise ReportError(msg("the PDF is already signed: attach the DCC before signing, so that "
+                              "the signature covers it"), field="pdf")
     when = modified or dt.datetime.now(dt.UTC)
     data = embed.EmbeddedFileObject.from_file_data(
         writer, data=xml, compress=True, mime_type=MIME_TYPE,
@@ -69,7 +69,7 @@ def extract_dcc(pdf: bytes) -> bytes | None:
         reader = PdfFileReader(io.BytesIO(pdf))
         root = reader.root
     except Exception as exc:  # noqa: BLE001 - any unreadable upload is "not a PDF"
-        raise ReportError(f"cannot read the PDF: {exc}", field="pdf") from exc
+        raise ReportError(msg("cannot read the PDF: %(reason)s", reason=exc), field="pdf") from exc
     specs: list[Any] = []
     if "/AF" in root:
         specs.extend(item.get_object() for item in root["/AF"])

@@ -37,7 +37,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from lims.errors import ReportError
+from lims.errors import ReportError, msg
 from lims.reports.certificate_content import (
     CALIBRATION_CERTIFICATE,
     VERIFICATION_CERTIFICATE,
@@ -86,7 +86,7 @@ def render_certificate(content: CertificateContent, *, font_dir: Path,
     :param mark_images: configured artwork per mark (:func:`lims.reports.marks.mark_images`).
     """
     if content.kind not in TITLES:
-        raise ReportError(f"not a certificate kind: {content.kind!r}", field="kind",
+        raise ReportError(msg("not a certificate kind: %(kind)r", kind=content.kind), field="kind",
                           kind=content.kind)
     register_fonts(font_dir)
     st = styles()

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from lims.catalogs import tr
 from lims.clitools import fail, invalid, runtime
 
 KINDS = ("test_report", "calibration_certificate", "verification_certificate",
@@ -18,15 +19,18 @@ STATUSES = ("issued", "superseded", "withdrawn")
 CATEGORIES = ("recall", "error", "customer request", "other")
 
 
-@click.group()
+@click.group(help=tr("Issued reports."))
 def report() -> None:
     """Issued reports."""
 
 
-@report.command("list")
+@report.command("list", help=tr(
+    "Issued documents of every kind (test reports, calibration and verification certificates, "
+    "verification notices), newest first, with their status (ISO/IEC 17025 7.8.8: issued, "
+    "superseded by the report that replaced it, or withdrawn)."))
 @click.option("--json", "as_json", is_flag=True)
-@click.option("--kind", type=click.Choice(KINDS), help="Only documents of this kind.")
-@click.option("--status", type=click.Choice(STATUSES), help="Only documents in this status.")
+@click.option("--kind", type=click.Choice(KINDS), help=tr("Only documents of this kind."))
+@click.option("--status", type=click.Choice(STATUSES), help=tr("Only documents in this status."))
 def report_list(as_json: bool, kind: str | None, status: str | None) -> None:
     """Issued documents of every kind (test reports, calibration and verification
     certificates, verification notices), newest first, with their status (ISO/IEC 17025
@@ -55,16 +59,16 @@ def report_list(as_json: bool, kind: str | None, status: str | None) -> None:
         click.echo(json.dumps(rows, ensure_ascii=False))
         return
     for r in rows:
-        note = (f" by {r['superseded_by']}" if r["superseded_by"] else "") + (
+        note = (tr(" by %(number)s", number=r["superseded_by"]) if r["superseded_by"] else "") + (
             f" ({r['withdrawal_category']})" if r["withdrawal_category"] else "") + (
-            f", replaces {r['supersedes']}" if r["supersedes"] else "") + (
-            ", being amended" if r["amending"] else "")
+            tr(", replaces %(number)s", number=r["supersedes"]) if r["supersedes"] else "") + (
+            tr(", being amended") if r["amending"] else "")
         click.echo(f"{r['number']}  {r['kind']:<24} {r['status']}{note}  {r['issued_at']}  "
                    f"{r['sha256']}")
 
 
 USER = click.option("--user", "username", envvar="LIMS_CLI_USER", required=True,
-                    help="The signatory or quality manager acting (or LIMS_CLI_USER).")
+                    help=tr("The signatory or quality manager acting (or LIMS_CLI_USER)."))
 
 
 def _act(username: str, step: Callable[[Any, Any], Any]) -> None:
@@ -78,7 +82,7 @@ def _act(username: str, step: Callable[[Any, Any], Any]) -> None:
         with rt.transaction() as session:
             actor = get_user(session, username)
             if actor is None or not actor.active:
-                fail(f"user: no active user {username!r}")
+                fail(tr("user: no active user %(username)r", username=username))
             step(session, actor)
     except LimsError as exc:
         invalid(exc, 1)
@@ -86,10 +90,12 @@ def _act(username: str, step: Callable[[Any, Any], Any]) -> None:
         rt.dispose()
 
 
-@report.command("amend")
+@report.command("amend", help=tr(
+    "Amend issued report NUMBER (ISO/IEC 17025 7.8.8): its sample goes back to correction, "
+    "review and approval; the report issued next replaces it."))
 @click.argument("number")
-@click.option("--reason", required=True, help="What changes and why (printed on the "
-              "replacement).")
+@click.option("--reason", required=True, help=tr("What changes and why (printed on the "
+              "replacement)."))
 @USER
 def report_amend(number: str, reason: str, username: str) -> None:
     """Amend issued report NUMBER (ISO/IEC 17025 7.8.8): its sample goes back to correction,
@@ -97,14 +103,15 @@ def report_amend(number: str, reason: str, username: str) -> None:
     from lims.reports.amend import amend_report
 
     _act(username, lambda s, actor: amend_report(s, actor=actor, number=number, reason=reason))
-    click.echo(f"report {number} is being amended: its sample is back in testing")
+    click.echo(tr("report %(number)s is being amended: its sample is back in testing",
+                  number=number))
 
 
-@report.command("withdraw")
+@report.command("withdraw", help=tr("Withdraw issued report NUMBER (ISO/IEC 17025 7.8.8)."))
 @click.argument("number")
-@click.option("--reason", required=True, help="Why (kept internal).")
+@click.option("--reason", required=True, help=tr("Why (kept internal)."))
 @click.option("--category", required=True, type=click.Choice(CATEGORIES),
-              help="Shown on the public verification page.")
+              help=tr("Shown on the public verification page."))
 @USER
 def report_withdraw(number: str, reason: str, category: str, username: str) -> None:
     """Withdraw issued report NUMBER (ISO/IEC 17025 7.8.8)."""
@@ -112,7 +119,7 @@ def report_withdraw(number: str, reason: str, category: str, username: str) -> N
 
     _act(username, lambda s, actor: withdraw_report(s, actor=actor, number=number,
                                                     reason=reason, category=category))
-    click.echo(f"report {number} withdrawn ({category})")
+    click.echo(tr("report %(number)s withdrawn (%(category)s)", number=number, category=category))
 
 
 def write_file(file: str, data: bytes) -> None:
@@ -121,11 +128,13 @@ def write_file(file: str, data: bytes) -> None:
     try:
         Path(file).write_bytes(data)
     except OSError as exc:
-        fail(f"cannot write {file}: {exc.strerror or exc}")
-    click.echo(f"wrote {file} ({len(data)} bytes)")
+        fail(tr("cannot write %(path)s: %(reason)s", path=file, reason=exc.strerror or exc))
+    click.echo(tr("wrote %(path)s (%(size)s bytes)", path=file, size=len(data)))
 
 
-@report.command("export-dcc")
+@report.command("export-dcc", help=tr(
+    "Write the Digital Calibration Certificate (PTB DCC XML) of certificate NUMBER to FILE: the "
+    "XML embedded in its signed PDF, after checking the PDF's SHA-256."))
 @click.argument("number")
 @click.argument("file", type=click.Path(dir_okay=False, writable=True))
 def report_export_dcc(number: str, file: str) -> None:
@@ -135,17 +144,18 @@ def report_export_dcc(number: str, file: str) -> None:
     from lims.reports.services import get_report, stored_dcc
 
     rt = runtime()
-    with rt.session() as session:
-        try:
+    try:
+        with rt.session() as session:
             xml = stored_dcc(get_report(session, number))
-        except LimsError as exc:
-            fail(str(exc))
-        finally:
-            session.close()
+    except LimsError as exc:
+        fail(exc.message)
+    finally:
+        rt.dispose()  # also on a refusal: no pooled connection is left to the garbage collector
     write_file(file, xml)
 
 
-@report.command("export")
+@report.command("export", help=tr(
+    "Write the issued PDF of report NUMBER to FILE (after checking its SHA-256)."))
 @click.argument("number")
 @click.argument("file", type=click.Path(dir_okay=False, writable=True))
 def report_export(number: str, file: str) -> None:
@@ -154,17 +164,20 @@ def report_export(number: str, file: str) -> None:
     from lims.reports.services import get_report, stored_pdf
 
     rt = runtime()
-    with rt.session() as session:
-        try:
+    try:
+        with rt.session() as session:
             pdf = stored_pdf(get_report(session, number))
-        except LimsError as exc:
-            fail(str(exc))
-        finally:
-            session.close()
+    except LimsError as exc:
+        fail(exc.message)
+    finally:
+        rt.dispose()  # also on a refusal: no pooled connection is left to the garbage collector
     write_file(file, pdf)
 
 
-@report.command("verify")
+@report.command("verify", help=tr(
+    "Check FILE's signatures against the lab's CA, offline, and whether it is an issued report; "
+    "print each signature (name, meaning, time, PAdES level). Exit 1 unless every signature is "
+    "valid and trusted and the file is identical to an issued report."))
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True)
 def report_verify(file: str, as_json: bool) -> None:
@@ -189,7 +202,7 @@ def report_verify(file: str, as_json: bool) -> None:
             issued = session.execute(select(Report.number, Report.status)
                                      .where(Report.sha256 == digest)).first()
     except LimsError as exc:
-        fail(str(exc))
+        fail(exc.message)
     finally:
         rt.dispose()
     zone = ZoneInfo(rt.settings.timezone)
@@ -207,23 +220,27 @@ def report_verify(file: str, as_json: bool) -> None:
                                "signatures": signatures}, ensure_ascii=False))
     else:
         if not signatures:
-            click.echo(f"{file}: not signed (or not a readable PDF)")
+            click.echo(tr("%(path)s: not signed (or not a readable PDF)", path=file))
         for s in signatures:
-            click.echo(f"{'valid  ' if s['ok'] else 'INVALID'} {s['name']} — {s['meaning']} — "
-                       f"{s['signed_at'] or 'no trusted time-stamp'} ({s['level']})")
-        click.echo(f"SHA-256 {digest}: " + (f"issued report {issued[0]} ({issued[1]})"
-                                            if issued else "not an issued report"))
-        click.echo("genuine" if genuine else "NOT genuine")
+            click.echo(tr("%(verdict)-7s %(name)s — %(meaning)s — %(time)s (%(level)s)",
+                          verdict=tr("valid") if s["ok"] else tr("INVALID"), name=s["name"],
+                          meaning=s["meaning"], time=s["signed_at"] or tr("no trusted time-stamp"),
+                          level=s["level"]))
+        click.echo(tr("SHA-256 %(digest)s: issued report %(number)s (%(status)s)", digest=digest,
+                      number=issued[0], status=issued[1]) if issued else
+                   tr("SHA-256 %(digest)s: not an issued report", digest=digest))
+        click.echo(tr("genuine") if genuine else tr("NOT genuine"))
     if not genuine:
         raise SystemExit(1)
 
 
-@click.group()
+@click.group(help=tr("The signing PKI."))
 def pki() -> None:
     """The signing PKI."""
 
 
-@pki.command("export-ca")
+@pki.command("export-ca", help=tr(
+    "Write the CA certificate (PEM) that outside parties trust to verify reports."))
 @click.argument("file", type=click.Path(dir_okay=False, writable=True))
 def pki_export_ca(file: str) -> None:
     """Write the CA certificate (PEM) that outside parties trust to verify reports."""
@@ -233,15 +250,17 @@ def pki_export_ca(file: str) -> None:
     try:
         pem = ca_certificate_pem(Path(settings.signing_pkcs12), settings.signing_passphrase)
     except (OSError, ValueError) as exc:
-        fail(f"cannot read {settings.signing_pkcs12}: {exc}")
+        fail(tr("cannot read %(path)s: %(reason)s", path=settings.signing_pkcs12, reason=exc))
     Path(file).write_bytes(pem)
-    click.echo(f"wrote {file}")
+    click.echo(tr("wrote %(path)s", path=file))
 
 
-@pki.command("issue-signatory")
+@pki.command("issue-signatory", help=tr(
+    "Issue USERNAME's own signing certificate from the development CA (otherwise issued at their "
+    "first signature). USERNAME must be an active user who may approve or issue."))
 @click.argument("username")
-@click.option("--renew", is_flag=True, help="Issue a new certificate even if the current one "
-              "is fit; the old one is revoked.")
+@click.option("--renew", is_flag=True, help=tr("Issue a new certificate even if the current one "
+              "is fit; the old one is revoked."))
 def pki_issue_signatory(username: str, renew: bool) -> None:
     """Issue USERNAME's own signing certificate from the development CA (otherwise issued at
     their first signature). USERNAME must be an active user who may approve or issue."""
@@ -258,29 +277,33 @@ def pki_issue_signatory(username: str, renew: bool) -> None:
         with rt.session() as session:
             user = get_user(session, username)
             if user is None:
-                fail(f"username: no user {username!r}")
+                fail(tr("username: no user %(username)r", username=username))
             if not user.active or not (allowed(user.roles, "sample.approve")
                                        or allowed(user.roles, "report.issue")):
-                fail(f"username: {username} is not an active signatory (role signatory)")
+                fail(tr("username: %(username)s is not an active signatory (role signatory)",
+                        username=username))
             full_name, user_id = user.full_name, user.id
     finally:
         rt.dispose()
     pki_dir = Path(settings.signing_pkcs12).parent
     if settings.signatory_keys:
-        fail(f"LIMS_SIGNATORY_KEYS is set: the lab's CA issues signatories' certificates; put "
-             f"{username}.p12 in {settings.signatory_keys}")
+        fail(tr("LIMS_SIGNATORY_KEYS is set: the lab's CA issues signatories' certificates; put "
+                "%(file)s in %(folder)s", file=f"{username}.p12", folder=settings.signatory_keys))
     if not (pki_dir / "ca.key").exists():
-        fail(f"there is no development CA in {pki_dir}; set LIMS_SIGNATORY_KEYS")
+        fail(tr("there is no development CA in %(folder)s; set LIMS_SIGNATORY_KEYS", folder=pki_dir))
     try:
         path = ensure_signatory(pki_dir, username=username, full_name=full_name,
                                 user_id=user_id, renew=renew)
         _key, cert, _extra = pkcs12.load_key_and_certificates(
             path.read_bytes(), settings.signing_passphrase.encode())
     except (OSError, ValueError) as exc:
-        fail(f"cannot issue the certificate of {username}: {exc}")
+        fail(tr("cannot issue the certificate of %(username)s: %(reason)s", username=username,
+                reason=exc))
     assert isinstance(cert, x509.Certificate)  # noqa: S101 - ensure_signatory wrote one
-    click.echo(f"{path}: {cert.subject.rfc4514_string()}, serial {cert.serial_number:x}, valid "
-               f"{cert.not_valid_before_utc:%Y-%m-%d} to {cert.not_valid_after_utc:%Y-%m-%d}")
+    click.echo(tr("%(path)s: %(subject)s, serial %(serial)x, valid %(start)s to %(end)s", path=path,
+                  subject=cert.subject.rfc4514_string(), serial=cert.serial_number,
+                  start=format(cert.not_valid_before_utc, "%Y-%m-%d"),
+                  end=format(cert.not_valid_after_utc, "%Y-%m-%d")))
 
 
 def commands() -> list[click.Command]:

@@ -37,7 +37,7 @@ from lxml import etree
 
 from lims.calibration.dcc import _SCHEMA_LOCK, DCC, SCHEMA_VERSION, SI, _schema
 from lims.calibration.dsi import PREFIXES, UNITS, dsi_to_unit
-from lims.errors import InvalidInput, ReportError
+from lims.errors import InvalidInput, ReportError, msg
 from lims.reports.certificate_content import (
     CALIBRATION_CERTIFICATE,
     VERIFICATION_CERTIFICATE,
@@ -74,10 +74,10 @@ def build_dcc(content: CertificateContent, *, software_version: str) -> bytes:
         field), or a document the schema refuses (naming the XSD message).
     """
     if content.kind not in _TITLES:
-        raise ReportError(f"a {content.kind} has no DCC: only certificates have",
+        raise ReportError(msg("a %(kind)s has no DCC: only certificates have", kind=content.kind),
                           field="kind", kind=content.kind)
     if not content.points:
-        raise ReportError("a certificate without calibration points has no DCC results",
+        raise ReportError(msg("a certificate without calibration points has no DCC results"),
                           field="points")
     root = _el(None, "dcc:digitalCalibrationCertificate", schemaVersion=SCHEMA_VERSION)
     try:
@@ -88,7 +88,7 @@ def build_dcc(content: CertificateContent, *, software_version: str) -> bytes:
         for state, points in groups:
             _measurement_result(results, content, state, points, adjusted=adjusted)
     except ValueError as exc:  # lxml: a control character or NUL, which XML cannot carry
-        raise ReportError(f"the certificate holds text XML cannot carry: {exc}",
+        raise ReportError(msg("the certificate holds text XML cannot carry: %(reason)s", reason=exc),
                           field="dcc") from exc
     validate_dcc(root)
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8",
@@ -106,10 +106,14 @@ def validate_dcc(root: etree._Element) -> None:
         errors = list(schema.error_log)
     if not valid:
         first = errors[0] if errors else None
-        where = f" at {first.path}" if first is not None and first.path else ""
         message = first.message if first is not None else "invalid"
-        raise ReportError(f"the DCC does not conform to schema {SCHEMA_VERSION}{where}: "
-                          f"{message}", field="dcc", xsd_message=message)
+        if first is not None and first.path:
+            raise ReportError(msg("the DCC does not conform to schema %(version)s at %(path)s: "
+                                  "%(message)s", version=SCHEMA_VERSION, path=first.path,
+                                  message=message), field="dcc", xsd_message=message)
+        raise ReportError(msg("the DCC does not conform to schema %(version)s: %(message)s",
+                              version=SCHEMA_VERSION, message=message),
+                          field="dcc", xsd_message=message)
 
 
 # --------------------------------------------------------------------------- elements
@@ -466,25 +470,27 @@ class _Line:
             text = getattr(p, field)
             value = _number(text or "")
             if value is None and (text or "").strip() not in _EMPTY:
-                raise ReportError(f"point {p.seq} ({p.state}): {field} {text!r} is not a "
-                                  "number the DCC can carry", field=f"points[{p.seq}].{field}",
+                raise ReportError(msg("point %(seq)s (%(state)s): %(field)s %(text)r is not a number the "
+                                      "DCC can carry", seq=p.seq, state=p.state, field=field,
+                                      text=text), field=f"points[{p.seq}].{field}",
                                   seq=p.seq)
             return value
 
         dsi = _point_dsi(p)
         u = num("expanded_uncertainty")
         if u is not None and u.startswith("-"):
-            raise ReportError(f"point {p.seq}: the expanded uncertainty {u} is negative",
+            raise ReportError(msg("point %(seq)s: the expanded uncertainty %(uncertainty)s is negative",
+                                  seq=p.seq, uncertainty=u),
                               field=f"points[{p.seq}].expanded_uncertainty", seq=p.seq)
         k = p.k.strip() or None
         prob = _probability(p.coverage_probability)
         if u is not None:
             if k is None or not _K.fullmatch(k):
-                raise ReportError(f"point {p.seq}: coverage factor k {p.k!r} is not a number "
-                                  "≥ 1", field=f"points[{p.seq}].k", seq=p.seq)
+                raise ReportError(msg("point %(seq)s: coverage factor k %(k)r is not a number ≥ 1", seq=p.seq,
+                                      k=p.k), field=f"points[{p.seq}].k", seq=p.seq)
             if prob is None:
-                raise ReportError(f"point {p.seq}: coverage probability "
-                                  f"{p.coverage_probability!r} is not a fraction such as 0.95",
+                raise ReportError(msg("point %(seq)s: coverage probability %(probability)r is not a "
+                                      "fraction such as 0.95", seq=p.seq, probability=p.coverage_probability),
                                   field=f"points[{p.seq}].coverage_probability", seq=p.seq)
         mpe = _number((p.mpe or "").replace("±", "")) if p.mpe else None
         if mpe is not None:
@@ -548,7 +554,7 @@ def _list_of_points(data: etree._Element, quantity: str, lines: Sequence[_Line])
         wrote = True
     if not wrote:
         seq = lines[0].point.seq
-        raise ReportError(f"point {seq} has no numeric value to export",
+        raise ReportError(msg("point %(seq)s has no numeric value to export", seq=seq),
                           field=f"points[{seq}]", seq=seq)
 
 
@@ -622,8 +628,9 @@ def _point_dsi(p: PointLine) -> str:
     try:
         _dsi_ok(dsi)
     except InvalidInput as exc:
-        raise ReportError(f"point {p.seq}: D-SI unit {p.dsi_unit!r} of {p.unit!r}: "
-                          f"{exc.message}", field=f"points[{p.seq}].dsi_unit",
+        raise ReportError(msg("point %(seq)s: D-SI unit %(dsi_unit)r of %(unit)r: %(reason)s", seq=p.seq,
+                              dsi_unit=p.dsi_unit, unit=p.unit,
+                              reason=exc.message), field=f"points[{p.seq}].dsi_unit",
                           seq=p.seq) from exc
     return dsi
 

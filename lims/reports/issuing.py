@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from lims.auth.models import User
 from lims.config import Settings
 from lims.db import unit_of_work, utcnow
-from lims.errors import LimsError, ReportError
+from lims.errors import LimsError, ReportError, msg
 from lims.reports.models import Report
 from lims.reports.services import (
     claim_report,
@@ -50,8 +50,8 @@ def issue_in_steps(session: Session, *, actor: User, sample_number: str, setting
         signed = sign_claim(claimed, settings)
     except LimsError as exc:
         log.error("report %s claimed but not signed: %s", claimed.number, exc)
-        raise ReportError(f"report {claimed.number} is allocated but could not be signed "
-                          f"({exc}); it will be finished under the same number",
+        raise ReportError(msg("report %(report)s is allocated but could not be signed (%(reason)s); it "
+                              "will be finished under the same number", report=claimed.number, reason=exc),
                           report=claimed.number) from exc
     try:
         with unit_of_work(session) as db:

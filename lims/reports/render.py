@@ -70,13 +70,21 @@ def register_fonts(font_dir: Path) -> None:
 EdgeSeal = Callable[[canvas.Canvas, int, int], None]
 
 
-def numbered_canvas(reference: str, lab: str, *, edge_seal: EdgeSeal | None = None
+def bilingual_footer(page: int, total: int) -> str:
+    """"page n of N" in both languages, as on reports and certificates."""
+    return f"第 {page} 页 共 {total} 页    Page {page} of {total}"
+
+
+def numbered_canvas(reference: str, lab: str, *, edge_seal: EdgeSeal | None = None,
+                    footer: Callable[[int, int], str] = bilingual_footer
                     ) -> type[canvas.Canvas]:
     """A canvas that heads every page with the lab and ``reference`` (the document's number,
     as it should read) and foots it with "page n of N" (ISO/IEC 17025 7.8.2.1 e).
 
     :param edge_seal: called with the canvas, the page number and the page count on every page
         once the count is known (the 骑缝章 slice of :func:`edge_seal_slice`).
+    :param footer: the footer text of page n of N; a document in one language (a letter)
+        passes its own, so that it reads in that language throughout (issue 11 §1).
     """
 
     class NumberedCanvas(canvas.Canvas):
@@ -107,8 +115,7 @@ def numbered_canvas(reference: str, lab: str, *, edge_seal: EdgeSeal | None = No
             self.drawRightString(width - 20 * mm, height - 12 * mm, reference)
             self.setStrokeColor(colors.grey)
             self.line(20 * mm, height - 14 * mm, width - 20 * mm, height - 14 * mm)
-            self.drawCentredString(width / 2, 10 * mm,
-                                   f"第 {page} 页 共 {total} 页    Page {page} of {total}")
+            self.drawCentredString(width / 2, 10 * mm, footer(page, total))
             if edge_seal is not None:
                 edge_seal(self, page, total)
 

@@ -26,6 +26,7 @@ from lims.errors import (
     NotFound,
     ReportError,
     SampleStateError,
+    msg,
 )
 from lims.instruments.models import Instrument
 from lims.metrology.decision import RULE_NAMES
@@ -112,7 +113,7 @@ def build_content(session: Session, sample: Sample, *, number: str, issued_at: d
     if sample.reviewed_by_id is None or sample.approved_by_id is None:
         # The lifecycle reports only reviewed and approved samples; a row edited behind its
         # back must not become a report with a blank signature.
-        raise SampleStateError(f"{sample.number} has not been reviewed and approved",
+        raise SampleStateError(msg("%(sample)s has not been reviewed and approved", sample=sample.number),
                                sample=sample.number)
     names = {u.id: u.full_name for u in session.scalars(
         select(User).where(User.id.in_(authors | {sample.reviewed_by_id, sample.approved_by_id})))}
@@ -136,8 +137,8 @@ def build_content(session: Session, sample: Sample, *, number: str, issued_at: d
         try:
             ImageReader(Path(settings.seal_image)).getSize()
         except Exception as exc:  # reportlab/PIL raise many kinds for a missing or bad file
-            raise ReportError(f"LIMS_SEAL_IMAGE {settings.seal_image} is not an image file "
-                              f"({exc.__class__.__name__})",
+            raise ReportError(msg("LIMS_SEAL_IMAGE %(path)s is not an image file (%(error)s)",
+                                  path=settings.seal_image, error=exc.__class__.__name__),
                               seal_image=settings.seal_image) from None
     # 检验结论: the signatory's wording when they gave one (with a reason, audited at
     # approval), else what the verdicts give (RB/T 214 4.5.20).
@@ -295,7 +296,8 @@ def store_report(session: Session, claimed: Claimed, signed: Signed) -> Report:
                                   ReportClaim.finished_at.is_(None))
         .values(finished_at=now)).rowcount  # type: ignore[attr-defined]
     if won != 1:
-        raise ReportError(f"report {claimed.number} was already stored", report=claimed.number)
+        raise ReportError(msg("report %(report)s was already stored",
+                              report=claimed.number), report=claimed.number)
     claim = session.execute(select(ReportClaim).where(ReportClaim.id == claimed.claim_id)
                             ).scalar_one()
     actor = session.execute(select(User).where(User.id == claim.issued_by_id)).scalar_one()
@@ -381,10 +383,10 @@ def get_report(session: Session, number: str) -> Report:
         return get_report(session, number.upper())
     if report is None and session.scalar(select(ReportClaim.id).where(
             ReportClaim.number == number, ReportClaim.finished_at.is_(None))):
-        raise ReportError(f"report {number} is being signed; try again in a moment",
+        raise ReportError(msg("report %(report)s is being signed; try again in a moment", report=number),
                           report=number)
     if report is None:
-        raise NotFound(f"no report {number!r}", report=number)
+        raise NotFound(msg("no report %(report)r", report=number), report=number)
     return report
 
 
@@ -409,8 +411,8 @@ def stored_pdf(report: Report) -> bytes:
 
     pdf = report.pdf
     if hashlib.sha256(pdf).hexdigest() != report.sha256:
-        raise ReportError(f"stored file of report {report.number} does not match its recorded "
-                          "SHA-256", report=report.number)
+        raise ReportError(msg("stored file of report %(report)s does not match its recorded SHA-256",
+                              report=report.number), report=report.number)
     return pdf
 
 
@@ -426,11 +428,11 @@ def stored_dcc(report: Report) -> bytes:
     from lims.reports.attachments import extract_dcc
 
     if report.dcc is None:
-        raise NotFound(f"{report.number} is a {report.kind.replace('_', ' ')} and has no "
-                          "Digital Calibration Certificate", report=report.number,
+        raise NotFound(msg("%(report)s is a %(kind)s and has no Digital Calibration Certificate",
+                           report=report.number, kind=report.kind.replace("_", " ")), report=report.number,
                           kind=report.kind)
     embedded = extract_dcc(stored_pdf(report))
     if embedded != report.dcc:
-        raise ReportError(f"the DCC stored with {report.number} differs from the one its signed "
-                          "PDF carries", report=report.number)
+        raise ReportError(msg("the DCC stored with %(report)s differs from the one its signed PDF carries",
+                              report=report.number), report=report.number)
     return embedded

@@ -75,7 +75,7 @@ from pyhanko_certvalidator.policy_decl import (
 )
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
-from lims.errors import ReportError
+from lims.errors import ReportError, msg
 from lims.reports import pki
 
 FIELD_NAME = "LabSignature"  # the one signature of letters and of reports issued before seals
@@ -105,8 +105,8 @@ def load_signer(p12_path: str, passphrase: str) -> signers.SimpleSigner:
     try:
         mtime = os.stat(p12_path).st_mtime_ns
     except FileNotFoundError:
-        raise ReportError(f"signing key file {p12_path} does not exist; run `lims init` or set "
-                          "LIMS_SIGNING_PKCS12") from None
+        raise ReportError(msg("signing key file %(path)s does not exist; run `lims init` or set "
+                              "LIMS_SIGNING_PKCS12", path=p12_path)) from None
     return _load_signer(p12_path, passphrase, mtime)
 
 
@@ -138,7 +138,7 @@ def _load_signer(p12_path: str, passphrase: str, _mtime: int) -> signers.SimpleS
     loaded = signers.SimpleSigner.load_pkcs12(
         p12_path, passphrase=passphrase.encode() if passphrase else None)
     if loaded is None:
-        raise ReportError(f"cannot open signing key file {p12_path}: wrong passphrase?")
+        raise ReportError(msg("cannot open signing key file %(path)s: wrong passphrase?", path=p12_path))
     return KeyCachingSigner(signing_cert=loaded.signing_cert, signing_key=loaded.signing_key,
                             cert_registry=loaded.cert_registry)
 
@@ -146,7 +146,7 @@ def _load_signer(p12_path: str, passphrase: str, _mtime: int) -> signers.SimpleS
 def signer_subject(signer: signers.SimpleSigner) -> str:
     cert = signer.signing_cert
     if cert is None:
-        raise ReportError("the signing key file holds no certificate")
+        raise ReportError(msg("the signing key file holds no certificate"))
     return str(cert.subject.human_friendly)
 
 
@@ -161,13 +161,13 @@ def lab_trust_anchor(settings: Any) -> bytes:
     try:
         mtime = os.stat(settings.signing_pkcs12).st_mtime_ns
     except FileNotFoundError:
-        raise ReportError(f"signing key file {settings.signing_pkcs12} does not exist; run "
-                          "`lims init` or set LIMS_SIGNING_PKCS12") from None
+        raise ReportError(msg("signing key file %(path)s does not exist; run `lims init` or set "
+                              "LIMS_SIGNING_PKCS12", path=settings.signing_pkcs12)) from None
     try:
         return _trust_anchor(settings.signing_pkcs12, settings.signing_passphrase, mtime)
     except ValueError as exc:
-        raise ReportError(f"cannot read the CA certificate from {settings.signing_pkcs12}: "
-                          f"{exc}") from exc
+        raise ReportError(msg("cannot read the CA certificate from %(path)s: %(reason)s",
+                              path=settings.signing_pkcs12, reason=exc)) from exc
 
 
 @functools.lru_cache(maxsize=4)
@@ -198,30 +198,31 @@ def signatory_signer(settings: Any, user: Any) -> signers.SimpleSigner:
     if settings.signatory_keys:
         path = pki.signatory_path(Path(settings.signatory_keys), user.username)
         if not path.exists():
-            raise ReportError(f"there is no signing key for signatory {user.username}: put "
-                              f"{path.name} in LIMS_SIGNATORY_KEYS ({settings.signatory_keys}); "
-                              "nothing was signed", field="signatory")
+            raise ReportError(msg("there is no signing key for signatory %(username)s: put %(name)s in "
+                                  "LIMS_SIGNATORY_KEYS (%(folder)s); nothing was signed",
+                                  username=user.username, name=path.name,
+                                  folder=settings.signatory_keys), field="signatory")
     else:
         pki_dir = Path(settings.signing_pkcs12).parent
         if not (pki_dir / "ca.key").exists():
-            raise ReportError("signatories have no keys: set LIMS_SIGNATORY_KEYS to the folder "
-                              "of their PKCS#12 files (there is no development CA beside "
-                              f"{settings.signing_pkcs12}); nothing was signed",
+            raise ReportError(msg("signatories have no keys: set LIMS_SIGNATORY_KEYS to the folder of "
+                                  "their PKCS#12 files (there is no development CA beside %(path)s); "
+                                  "nothing was signed", path=settings.signing_pkcs12),
                               field="signatory")
         try:
             path = pki.ensure_signatory(pki_dir, username=user.username,
                                         full_name=user.full_name, user_id=user.id)
         except (OSError, ValueError) as exc:
-            raise ReportError(f"cannot issue the signing certificate of {user.username}: "
-                              f"{exc}; nothing was signed") from exc
+            raise ReportError(msg("cannot issue the signing certificate of %(username)s: %(reason)s; "
+                                  "nothing was signed", username=user.username, reason=exc)) from exc
     signer = load_signer(str(path), settings.signing_passphrase)
     roots = [_pyca_cert(c) for c in _pem_certificates(lab_trust_anchor(settings))]
     assert signer.signing_cert is not None  # noqa: S101 - load_signer reads a certificate
     cert = _pyca_cert(signer.signing_cert)
     if not _chains_to(cert, [_pyca_cert(c) for c in signer.cert_registry], roots):
-        raise ReportError(f"the signing certificate of {user.username} "
-                          f"({cert.subject.rfc4514_string()}) is not issued by the lab's CA, so "
-                          "no one verifying the report could trust it; nothing was signed",
+        raise ReportError(msg("the signing certificate of %(username)s (%(subject)s) is not issued by the "
+                              "lab's CA, so no one verifying the report could trust it; nothing was signed",
+                              username=user.username, subject=cert.subject.rfc4514_string()),
                           field="signatory")
     return signer
 
@@ -246,9 +247,9 @@ def withdraw_signatory(settings: Any, user: Any) -> int | None:
     try:
         return pki.revoke_signatory(pki_dir, user.username)
     except (OSError, ValueError) as exc:
-        raise ReportError(f"{user.username} may no longer sign, but their signing certificate "
-                          f"could not be revoked in {pki_dir} ({exc}); revoke it there "
-                          "by hand",
+        raise ReportError(msg("%(username)s may no longer sign, but their signing certificate could not be "
+                              "revoked in %(folder)s (%(reason)s); revoke it there by hand",
+                              username=user.username, folder=pki_dir, reason=exc),
                           field="username") from exc
 
 
@@ -369,8 +370,8 @@ def load_stamping(p12_path: str, *, tsa_url: str = "", tsa_ca_file: str = "") ->
     try:
         mtime = (pki_dir / "tsa.key").stat().st_mtime_ns
     except FileNotFoundError:
-        raise ReportError(f"no time-stamping authority: set LIMS_TSA_URL (there is no development "
-                          f"TSA in {pki_dir}; `lims init` adds one)") from None
+        raise ReportError(msg("no time-stamping authority: set LIMS_TSA_URL (there is no development TSA "
+                              "in %(folder)s; `lims init` adds one)", folder=pki_dir)) from None
     return Stamping(_dev_timestamper(str(pki_dir), mtime), crls, fetch=not crls)
 
 
@@ -407,23 +408,27 @@ def check_signer(signer: signers.SimpleSigner, *,
     :raises ReportError: with the reason; nothing has been signed.
     """
     if signer.signing_cert is None:
-        raise ReportError("the signing key comes without its certificate; nothing was signed")
+        raise ReportError(msg("the signing key comes without its certificate; nothing was signed"))
     cert = x509.load_der_x509_certificate(signer.signing_cert.dump())
     now = at or dt.datetime.now(dt.UTC)
-    who = f"the signing certificate {cert.subject.rfc4514_string()} (serial {cert.serial_number:x})"
+    who = {"subject": cert.subject.rfc4514_string(), "serial": cert.serial_number}
     if now < cert.not_valid_before_utc:
-        raise ReportError(f"{who} is not valid before {cert.not_valid_before_utc:%Y-%m-%d %H:%M} "
-                          "UTC; nothing was signed")
+        raise ReportError(msg("the signing certificate %(subject)s (serial %(serial)x) is not valid "
+                              "before %(since)s UTC; nothing was signed", **who,
+                              since=format(cert.not_valid_before_utc, "%Y-%m-%d %H:%M")))
     if now > cert.not_valid_after_utc:
-        raise ReportError(f"{who} expired on {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC; "
-                          "install a renewed certificate (LIMS_SIGNING_PKCS12); nothing was signed")
+        raise ReportError(msg("the signing certificate %(subject)s (serial %(serial)x) expired on "
+                              "%(until)s UTC; install a renewed certificate "
+                              "(LIMS_SIGNING_PKCS12); nothing was signed", **who,
+                              until=format(cert.not_valid_after_utc, "%Y-%m-%d %H:%M")))
     try:
         usage: x509.KeyUsage | None = cert.extensions.get_extension_for_class(x509.KeyUsage).value
     except x509.ExtensionNotFound:
         usage = None
     if usage is None or not usage.content_commitment:
-        raise ReportError(f"{who} lacks the key usage nonRepudiation (contentCommitment) that a "
-                          "document signature needs; nothing was signed")
+        raise ReportError(msg("the signing certificate %(subject)s (serial %(serial)x) lacks the key "
+                              "usage nonRepudiation (contentCommitment) that a "
+                              "document signature needs; nothing was signed", **who))
     issuer_key = _issuer_key(signer, cert)
     for crl in crls:
         if crl.issuer != cert.issuer or (issuer_key is not None
@@ -431,8 +436,9 @@ def check_signer(signer: signers.SimpleSigner, *,
             continue
         revoked = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
         if revoked is not None:
-            raise ReportError(f"{who} was revoked on {revoked.revocation_date_utc:%Y-%m-%d %H:%M} "
-                              "UTC; nothing was signed")
+            raise ReportError(msg("the signing certificate %(subject)s (serial %(serial)x) was "
+                                  "revoked on %(revoked)s UTC; nothing was signed", **who,
+                                  revoked=format(revoked.revocation_date_utc, "%Y-%m-%d %H:%M")))
 
 
 def _issuer_key(signer: signers.SimpleSigner, cert: x509.Certificate) -> Any:
@@ -541,10 +547,11 @@ def _apply(pdf: bytes, signer: signers.SimpleSigner, *, field: str, reason: str,
             signed = _sign(pdf, signer, meta, timestamper, None, add_field)
     except SigningError as exc:
         cause = f": {exc.__cause__}" if exc.__cause__ else ""
-        raise ReportError(f"cannot sign: {exc}{cause}; nothing was signed") from exc
+        raise ReportError(msg("cannot sign: %(reason)s%(cause)s; nothing was signed", reason=exc,
+                              cause=cause)) from exc
     except (TimestampRequestError, OSError) as exc:
-        raise ReportError(f"the time-stamping authority did not answer ({exc}); nothing was "
-                          "signed") from exc
+        raise ReportError(msg("the time-stamping authority did not answer (%(reason)s); nothing was signed",
+                              reason=exc)) from exc
     if reserved is None:
         size = len(PdfFileReader(io.BytesIO(signed)).embedded_regular_signatures[-1].pkcs7_content)
         _RESERVED[key] = 2 * (size + 512)  # hex digits, with 512 bytes to spare
