@@ -38,5 +38,7 @@ def localized(message: object) -> str:
     from lims.errors import Message
 
     if isinstance(message, Message):
-        return tr(message.template, **message.params)
+        # A message carried inside another ("standard %(message)s") is translated too.
+        return tr(message.template, **{k: localized(v) if isinstance(v, Message) else v
+                                       for k, v in message.params.items()})
     return str(message)

@@ -78,8 +78,11 @@ def localized(message: str) -> str:
     """A service's message in the reader's language when it was marked with
     :func:`lims.errors.msg`; other messages are shown as raised (English)."""
     if isinstance(message, errors.Message):
+        # A message carried inside another ("standard %(message)s") is translated too.
+        params = {k: localized(v) if isinstance(v, errors.Message) else v
+                  for k, v in message.params.items()}
         try:
-            return str(gettext(message.template, **message.params))
+            return str(gettext(message.template, **params))
         except (KeyError, ValueError, TypeError):  # a broken translation never hides the error
             return str(message)
     return message

@@ -203,3 +203,15 @@ def test_the_refusal_detector_finds_literal_messages() -> None:
               'raise NotFound(msg("no %(n)s", n=1))\nraise NotFound(message)\n'
               'raise ValueError("plain")\n')
     assert unmarked_refusals(source, {"InvalidInput", "Conflict", "NotFound"}) == [1, 2]
+
+
+def test_a_message_carried_inside_another_is_translated_too(monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    from lims.catalogs import localized
+    from lims.errors import msg
+
+    monkeypatch.setenv("LIMS_DEFAULT_LOCALE", "zh_CN")
+    nested = msg("standard %(message)s", message=msg("log in first"))
+    assert str(nested) == "standard log in first"  # the API and logs: English
+    shown = localized(nested)
+    assert "log in first" not in shown and "standard" not in shown, shown
