@@ -39,6 +39,10 @@ def localized(message: object) -> str:
 
     if isinstance(message, Message):
         # A message carried inside another ("standard %(message)s") is translated too.
-        return tr(message.template, **{k: localized(v) if isinstance(v, Message) else v
-                                       for k, v in message.params.items()})
+        from lims.errors import STATE_PARAMS
+
+        return tr(message.template, **{
+            k: localized(v) if isinstance(v, Message)
+            else tr(v) if k in STATE_PARAMS and isinstance(v, str) and v else v
+            for k, v in message.params.items()})
     return str(message)

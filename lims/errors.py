@@ -53,6 +53,11 @@ class Message(str):
         return made
 
 
+# Parameters that hold a stored state ("received", "issued" …): shown through the same labels
+# as the pages' status column, so a Chinese refusal does not carry an English status.
+STATE_PARAMS = frozenset({"status", "state", "target"})
+
+
 def msg(template: str, **params: object) -> Message:
     """A translatable message: ``msg("%(unit)s is not a unit of %(kind)s", unit=u, kind=k)``."""
     return Message(template, params)

@@ -79,7 +79,10 @@ def localized(message: str) -> str:
     :func:`lims.errors.msg`; other messages are shown as raised (English)."""
     if isinstance(message, errors.Message):
         # A message carried inside another ("standard %(message)s") is translated too.
-        params = {k: localized(v) if isinstance(v, errors.Message) else v
+        from lims.web.i18n import label
+
+        params = {k: localized(v) if isinstance(v, errors.Message)
+                  else label(v) if k in errors.STATE_PARAMS and isinstance(v, str) else v
                   for k, v in message.params.items()}
         try:
             return str(gettext(message.template, **params))

@@ -50,7 +50,7 @@ def test_a_second_receipt_is_refused_in_chinese_naming_the_states(client: Any,
                         headers={**ZH, "Referer": f"http://localhost{detail}"},
                         follow_redirects=True)
     text = again.get_data(as_text=True)
-    assert f"样品 {number} 处于 received 状态，不能转为 received" in text, \
+    assert f"样品 {number} 处于 已接收 状态，不能转为 已接收" in text, \
         text.split("<main", 1)[-1][:800]
     assert "cannot become" not in text
 
@@ -91,7 +91,7 @@ def test_the_command_line_shows_a_sample_refusal_in_its_language(
     with pytest.raises(SampleStateError) as late:
         check_transition(SampleStatus.REPORTED, SampleStatus.IN_TESTING, sample="YP2026-000001")
     assert localized(late.value.message) == (
-        "样品 YP2026-000001 处于 reported 状态，不能转为 in testing（允许的下一状态：none (final "
+        "样品 YP2026-000001 处于 已出报告 状态，不能转为 检测中（允许的下一状态：none (final "
         "state)）")
     monkeypatch.setenv("LIMS_DEFAULT_LOCALE", "en")
     assert localized(missing.value.message) == "no sample 'NOPE-1'"

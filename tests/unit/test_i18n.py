@@ -215,3 +215,16 @@ def test_a_message_carried_inside_another_is_translated_too(monkeypatch: pytest.
     assert str(nested) == "standard log in first"  # the API and logs: English
     shown = localized(nested)
     assert "log in first" not in shown and "standard" not in shown, shown
+
+
+def test_a_state_inside_a_refusal_is_shown_in_the_readers_language(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from lims.catalogs import localized
+    from lims.errors import msg
+
+    monkeypatch.setenv("LIMS_DEFAULT_LOCALE", "zh_CN")
+    refusal = msg("sample %(number)s is %(status)s: its testing is over", number="YP1",
+                  status="reported")
+    assert str(refusal) == "sample YP1 is reported: its testing is over"
+    shown = localized(refusal)
+    assert "reported" not in shown and "YP1" in shown, shown
