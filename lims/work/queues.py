@@ -52,16 +52,9 @@ class Queue:
     more: bool = False  # the count is a lower bound (signatory window)
 
 
-def due_column() -> Any:
-    """The sample's due date where the model has one (requests with several samples add it),
-    else None: queues are then ordered by registration, oldest first."""
-    return getattr(Sample, "due_date", None)
-
-
 def _sample_order(query: Select[Any]) -> Select[Any]:
-    due = due_column()
-    order: list[Any] = [due.asc().nulls_last()] if due is not None else []
-    return query.order_by(*order, Sample.registered_at, Sample.id)
+    """Due first (samples without a due date last), then oldest registration first."""
+    return query.order_by(Sample.due_date.asc().nulls_last(), Sample.registered_at, Sample.id)
 
 
 def _recorded_by(user_id: int) -> ColumnElement[bool]:

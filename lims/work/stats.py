@@ -14,14 +14,14 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, case, cast, distinct, func, literal, select
+from sqlalchemy import Date, case, cast, distinct, func, select
 from sqlalchemy.orm import Session
 
 from lims.instruments.models import Instrument, InstrumentStatus
 from lims.reports.models import Report
 from lims.samples import categories
 from lims.samples.models import ConformityDecision, Result, Sample, SampleTest
-from lims.work.queues import due_column, latest_calibrations
+from lims.work.queues import latest_calibrations
 
 WEEKS = 12
 CALIBRATION_DAYS = 30
@@ -75,7 +75,6 @@ class Dashboard:
     pass_rates: list[CategoryRate]
     overdue: int
     due: list[DueWeek]
-    has_due_dates: bool
 
 
 def lab_day(session: Session, column: Any, timezone: str) -> Any:
@@ -120,9 +119,9 @@ def weekly(session: Session, *, today: dt.date, timezone: str, weeks: int = WEEK
         registered[key] = registered.get(key, 0) + n
     first = first_reports()
     day = lab_day(session, first.c.first, timezone)
-    due = due_column()
-    on_time = (func.sum(case((day <= due, 1), else_=0)) if due is not None else literal(0))
-    with_due = func.count(due) if due is not None else literal(0)
+    due = Sample.due_date
+    on_time = func.sum(case((day <= due, 1), else_=0))
+    with_due = func.count(due)
     out: dict[dt.date, list[float]] = {}
     for d, n, total_days, timely, dated in session.execute(
             select(day, func.count(), func.sum(_days_between(session, Sample.registered_at,
@@ -216,5 +215,4 @@ def calibration_outlook(session: Session, *, today: dt.date,
 def dashboard(session: Session, *, today: dt.date, timezone: str) -> Dashboard:
     overdue, due = calibration_outlook(session, today=today)
     return Dashboard(weekly(session, today=today, timezone=timezone),
-                     pass_rates(session, today=today, timezone=timezone), overdue, due,
-                     due_column() is not None)
+                     pass_rates(session, today=today, timezone=timezone), overdue, due)

@@ -30,8 +30,7 @@ def queue() -> Any:
     return render_template(
         "work/queue.html", queues=queues.queues_for(
             get_session(), user, now=utcnow(), today=_today(),
-            warning_days=settings().calibration_warning_days),
-        show_due=queues.due_column() is not None)
+            warning_days=settings().calibration_warning_days))
 
 
 @bp.post("/queue/<number>/take")
@@ -80,14 +79,13 @@ def charts(board: stats.Dashboard) -> list[Chart]:
               [Series(_("Mean days to report"), [w.turnaround_days for w in board.weeks])],
               empty=_("No reports in this period"), decimals=1, zero_is_figure=True),
     ]
-    if board.has_due_dates:
-        out.append(Chart(
-            "chart-on-time", _("Reported on time per week"),
-            _("Share of the reported samples with a due date that were reported by it."),
-            week_axis, _("On time (%)"), weeks,
-            [Series(_("On time"), [None if w.on_time is None or not w.with_due
-                                   else 100.0 * w.on_time / w.with_due for w in board.weeks])],
-            empty=_("No reports in this period"), y_max=100.0, decimals=0))
+    out.append(Chart(
+        "chart-on-time", _("Reported on time per week"),
+        _("Share of the reported samples with a due date that were reported by it."),
+        week_axis, _("On time (%)"), weeks,
+        [Series(_("On time"), [None if w.on_time is None or not w.with_due
+                               else 100.0 * w.on_time / w.with_due for w in board.weeks])],
+        empty=_("No reports in this period"), y_max=100.0, decimals=0))
     out += [
         pass_rate_chart(board.pass_rates, len(weeks)),
         Chart("chart-calibration", _("Calibration due in the next 30 days"),
