@@ -48,23 +48,30 @@ class Config:
     batch_size: int = MAX_BATCH
 
 
-def _str(data: dict[str, Any], key: str, where: str, *, required: bool = True) -> str | None:
+def _opt(data: dict[str, Any], key: str, where: str) -> str | None:
     value = data.get(key)
     if value is None:
-        if required:
-            raise ConfigError(where + key, tr("is missing"))
         return None
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(where + key, tr("must be a non-empty text"))
     return value.strip()
 
 
+def _req(data: dict[str, Any], key: str, where: str) -> str:
+    value = _opt(data, key, where)
+    if value is None:
+        raise ConfigError(where + key, tr("is missing"))
+    return value
+
+
 def _number(data: dict[str, Any], key: str, where: str, default: float, *, low: float,
             integer: bool = False, high: float | None = None) -> Any:
-    value = data.get(key, default)
-    kinds: tuple[type, ...] = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or value < low or \
-            (high is not None and value > high):
+    value: Any = data.get(key, default)
+    number = None
+    if isinstance(value, int | float) and not isinstance(value, bool) and \
+            (isinstance(value, int) or not integer):
+        number = float(value)
+    if number is None or number < low or (high is not None and number > high):
         raise ConfigError(where + key, tr("must be a number from %(low)s to %(high)s", low=low,
                                           high=high if high is not None else "∞"))
     return value
@@ -85,12 +92,11 @@ def parse(data: dict[str, Any], base: Path) -> Config:
     data = {k: v for k, v in data.items() if k != "instruments"} | \
         {"instruments": data.get("instruments")}
     _unknown({k: v for k, v in data.items() if k != "instruments"}, TOP_KEYS, "")
-    server = _str(data, "server", "")
-    assert server is not None
+    server = _req(data, "server", "")
     if not server.startswith(("http://", "https://")):
         raise ConfigError("server", tr("must start with http:// or https://"))
-    token = _str(data, "token", "", required=False)
-    token_file = _str(data, "token_file", "", required=False)
+    token = _opt(data, "token", "")
+    token_file = _opt(data, "token_file", "")
     if (token is None) == (token_file is None):
         raise ConfigError("token", tr("give exactly one of token and token_file"))
     if token_file is not None:
@@ -102,8 +108,9 @@ def parse(data: dict[str, Any], base: Path) -> Config:
                                                reason=exc.strerror)) from None
         if not token:
             raise ConfigError("token_file", tr("%(path)s is empty", path=path))
-    spool = _str(data, "spool", "")
-    assert spool is not None and token is not None
+    spool = _req(data, "spool", "")
+    if token is None:  # unreachable: exactly one of token, token_file was given
+        raise ConfigError("token", tr("is missing"))
     spool_max = _number(data, "spool_max", "", 1_000_000, low=1, integer=True)
     batch_size = _number(data, "batch_size", "", MAX_BATCH, low=1, high=MAX_BATCH, integer=True)
     rows = data["instruments"]
@@ -116,8 +123,7 @@ def parse(data: dict[str, Any], base: Path) -> Config:
         if not isinstance(row, dict):
             raise ConfigError(f"instruments[{i}]", tr("must be a table"))
         _unknown(row, INSTRUMENT_KEYS, where)
-        asset, driver, port = (_str(row, k, where) for k in ("asset", "driver", "port"))
-        assert asset is not None and driver is not None and port is not None
+        asset, driver, port = (_req(row, k, where) for k in ("asset", "driver", "port"))
         if asset in seen:
             raise ConfigError(where + "asset", tr("%(asset)s is listed twice", asset=asset))
         seen.add(asset)

@@ -48,7 +48,12 @@ CREATE TABLE IF NOT EXISTS ports (
     asset TEXT PRIMARY KEY, connected INTEGER NOT NULL DEFAULT 0, state TEXT, message TEXT,
     last_read_at TEXT, acked INTEGER);
 """
-COLUMNS = "seq, asset, read_at, value, unit, stable, status, error, raw"
+INSERT = ("INSERT INTO readings (seq, asset, read_at, value, unit, stable, status, error, raw) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+OLDEST = ("SELECT seq, asset, read_at, value, unit, stable, status, error, raw FROM readings "
+          "ORDER BY seq LIMIT ?")
+SET_ASIDE = ("INSERT OR REPLACE INTO quarantine (seq, asset, read_at, value, unit, stable, "
+             "status, error, raw, reason, set_aside_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 
 @dataclass(frozen=True)
@@ -95,16 +100,17 @@ class Spool:
         self._stopped = False
         self._warned = False
         self.count = self._db.execute("SELECT COUNT(*) FROM readings").fetchone()[0]
-        self.last_seq = max(self._meta_int("last_seq"),
-                            *(self._db.execute(f"SELECT COALESCE(MAX(seq), 0) FROM {t}")
-                              .fetchone()[0] for t in ("readings", "quarantine")))
+        self.last_seq = max(
+            self._meta_int("last_seq"),
+            self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM readings").fetchone()[0],
+            self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM quarantine").fetchone()[0])
         self.acked = self._meta_int("acked")
         self._committer: threading.Thread | None = None
 
     # -- meta ------------------------------------------------------------------------------------
     def _meta_int(self, key: str) -> int:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return int(row[0]) if row and row[0] is not None else 0
+        return int(row[0]) if row and row[0] else 0
 
     def _set_meta(self, key: str, value: object) -> None:
         self._db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) "
@@ -144,9 +150,9 @@ class Spool:
                 self._state(asset, None)
             self._begin()
             self.last_seq += 1
-            seq = self.last_seq
+            seq: int = self.last_seq
             self._db.execute(
-                f"INSERT INTO readings ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                INSERT,
                 (seq, asset, reading.at.astimezone(dt.UTC).isoformat(), reading.value,
                  reading.unit, reading.stable, reading.status,
                  reading.message[:500] if reading.message else None, reading.raw))
@@ -212,8 +218,7 @@ class Spool:
     # -- the uploader's side ----------------------------------------------------------------------
     def batch(self, limit: int) -> list[Spooled]:
         """The oldest committed readings, at most ``limit`` (read on the uploader's connection)."""
-        rows = self._read.execute(f"SELECT {COLUMNS} FROM readings ORDER BY seq LIMIT ?",
-                                  (limit,)).fetchall()
+        rows = self._read.execute(OLDEST, (limit,)).fetchall()
         return [Spooled(seq, asset, read_at, value, unit, None if stable is None else
                         bool(stable), status, error, bytes(raw))
                 for seq, asset, read_at, value, unit, stable, status, error, raw in rows]
@@ -238,8 +243,7 @@ class Spool:
             self._begin()
             at = now_iso()
             self._db.executemany(
-                f"INSERT OR REPLACE INTO quarantine ({COLUMNS}, reason, set_aside_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                SET_ASIDE,
                 [(r.seq, r.asset, r.read_at, r.value, r.unit, r.stable, r.status, r.error,
                   r.raw, reason, at) for r in batch])
             self._delete(batch)

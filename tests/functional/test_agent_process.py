@@ -164,7 +164,7 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(bench, session):
     for _ in range(2):
         proc = bench["start"]()
         before = spool_state(spool)[0]
-        wait_for(lambda: spool_state(spool)[0] >= before + 150, "readings spooled")
+        wait_for(lambda b=before: spool_state(spool)[0] >= b + 150, "readings spooled")
         time.sleep(0.05 + 0.2 * (before % 3) / 3)  # somewhere mid-stream, mid-batch
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
