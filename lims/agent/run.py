@@ -29,8 +29,10 @@ RETRY = 1.0          # seconds between attempts to open a port that is away
 
 
 class PortReader:
-    def __init__(self, instrument: Instrument, spool: Spool, stop: threading.Event) -> None:
+    def __init__(self, instrument: Instrument, spool: Spool, stop: threading.Event, *,
+                 offline_after: float = OFFLINE_AFTER) -> None:
         self.inst, self.spool, self.stop = instrument, spool, stop
+        self.offline_after = offline_after
         self.thread = threading.Thread(target=self.run, name=f"read-{instrument.asset}",
                                        daemon=True)
         self.away_since: float | None = None
@@ -48,7 +50,7 @@ class PortReader:
             self.away_since = now
             log.warning("%s on %s: %s", self.inst.asset, self.inst.port, reason)
             self.spool.port_state(self.inst.asset, connected=False, state="away", message=reason)
-        elif now - self.away_since >= OFFLINE_AFTER and not self.offline_sent:
+        elif now - self.away_since >= self.offline_after and not self.offline_sent:
             self.offline_sent = True
             self.spool.append(self.inst.asset, Reading(
                 driver=self.inst.driver, value=None, unit=None, stable=None, status="offline",
