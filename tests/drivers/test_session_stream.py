@@ -47,9 +47,13 @@ def test_stream_refuses_another_balance_on_the_same_path(tmp_path):
                                                 stream_interval=0.01), tmp_path / "bal")
         threading.Timer(0.3, other.start).start()
         time.sleep(0.1)
-        with pytest.raises(IdentityMismatch, match="OTHER0001"):
+
+        def drain() -> None:
             for _ in range(1000):
                 next(stream)
+
+        with pytest.raises(IdentityMismatch, match="OTHER0001"):
+            drain()
         other.stop()
     finally:
         session.close()
