@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -49,6 +50,22 @@ def run_agent(path: str) -> int:
     return 0
 
 
+def _alive(pid: int) -> bool:
+    """Is the agent that wrote its pid to the spool still running (on this PC)?
+
+    A killed agent (``kill -9``) leaves its pid behind; signal 0 tells whether it still lives.
+    """
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, another user's
+    return True
+
+
 def print_status(path: str, *, as_json: bool = False) -> int:
     try:
         config = load(path)
@@ -67,7 +84,8 @@ def print_status(path: str, *, as_json: bool = False) -> int:
                      "connected": p.get("connected", False), "state": p.get("state"),
                      "message": p.get("message"), "last_reading": p.get("last_read_at"),
                      "spooled": p.get("spooled", 0), "last_acknowledged": p.get("acked")})
-    summary = {"running": bool(meta.get("pid")), "pid": meta.get("pid") or None,
+    pid = int(meta.get("pid") or 0)
+    summary = {"running": _alive(pid), "pid": pid or None,
                "spooled": state["spooled"], "spool_max": config.spool_max,
                "quarantined": state["quarantined"], "last_seq": int(meta.get("last_seq") or 0),
                "last_acknowledged": int(meta.get("acked") or 0),

@@ -92,6 +92,11 @@ class PortReader:
                 except DriverError as exc:
                     log.warning("%s: %s", inst.asset, exc)
                     self.stop.wait(RETRY)
+                except Exception as exc:  # noqa: BLE001 - one port's fault must not end its reader
+                    log.exception("%s: reading failed unexpectedly; reopening the port", inst.asset)
+                    session.close()
+                    self.away(f"{type(exc).__name__}: {exc}")
+                    self.stop.wait(RETRY)
         finally:
             session.close()
 

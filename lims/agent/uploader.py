@@ -100,7 +100,11 @@ class Uploader:
     def run(self) -> None:
         delay = BACKOFF
         while not self.stop.is_set():
-            outcome = self.send_once()
+            try:
+                outcome = self.send_once()
+            except Exception:  # noqa: BLE001 - the uploader must outlive any one failure
+                log.exception("uploading failed unexpectedly; retrying")
+                outcome = "retry"
             if outcome == "retry":
                 self.stop.wait(delay)
                 delay = min(delay * 2, self.backoff_max)

@@ -159,6 +159,15 @@ def assert_exactly_once(session: Any, spool: Path) -> int:
     return last_seq
 
 
+def agent_status(config: Path) -> str:
+    out = subprocess.run(
+        [sys.executable, "-m", "lims.cli", "agent", "status", "--config", str(config)],
+        cwd=ROOT, env={**os.environ, "LIMS_DEFAULT_LOCALE": "en"}, capture_output=True,
+        text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
 def test_sigkill_mid_stream_loses_and_duplicates_nothing(bench, session):
     spool = bench["spool"]
     for _ in range(2):
@@ -168,6 +177,7 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(bench, session):
         time.sleep(0.05 + 0.2 * (before % 3) / 3)  # somewhere mid-stream, mid-batch
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
+        assert "agent not running" in agent_status(bench["config"])
     proc = bench["start"]()
     killed_at = spool_state(spool)[0]
     wait_for(lambda: spool_state(spool)[0] >= killed_at + 100, "readings after the restarts")
@@ -191,14 +201,10 @@ def test_server_outage_the_agent_keeps_spooling_and_everything_arrives_once(benc
     at_stop = spool_state(spool)[0]
     wait_for(lambda: spool_state(spool)[1] >= 200, "readings spooled while the server is down")
     assert spool_state(spool)[0] > at_stop
-    status = subprocess.run(
-        [sys.executable, "-m", "lims.cli", "agent", "status", "--config", str(bench["config"])],
-        cwd=ROOT, env={**os.environ, "LIMS_DEFAULT_LOCALE": "en"}, capture_output=True,
-        text=True, timeout=30)
-    assert status.returncode == 0, status.stderr
-    assert "agent running" in status.stdout
-    assert "upload failing: unreachable" in status.stdout
-    assert "EQ-1" in status.stdout and "connected" in status.stdout
+    status = agent_status(bench["config"])
+    assert "agent running" in status
+    assert "upload failing: unreachable" in status
+    assert "EQ-1" in status and ": connected" in status
     server.start()  # the same port again
     bench["sim"].unplug()
     wait_for(lambda: spool_state(spool)[1] == 0, "the spool to drain after the outage", 40)
