@@ -100,6 +100,33 @@ class Session:
                 self.device = None
                 self.reconnects += 1
 
+    def stream(self, *, frame_timeout: float = 1.0) -> Iterator[Reading]:
+        """Yield what the instrument streams, reconnecting as needed, until the caller stops.
+
+        A driver with a streaming mode (``stream``: MT-SICS ``SIR``) is put in it; any other
+        is read back to back. Used by the capture agent's ``mode = "stream"``.
+
+        :raises DriverTimeout: nothing came for ``frame_timeout`` seconds (still connected).
+        :raises IdentityMismatch: a different instrument answered after a reconnect.
+        :raises TransportError: the port did not come back within ``frame_timeout``.
+        """
+        while True:
+            if self.device is None:
+                self.device = self._connect(time.monotonic() + frame_timeout)
+            device = self.device
+            try:
+                if hasattr(device, "stream"):
+                    yield from device.stream(timeout=frame_timeout)
+                while True:
+                    yield from device.read(timeout=frame_timeout)
+            except DriverTimeout:
+                raise
+            except TransportError as exc:
+                log.warning("%s: %s; reconnecting", self.port, exc)
+                device.close()
+                self.device = None
+                self.reconnects += 1
+
     def close(self) -> None:
         if self.device is not None:
             self.device.close()

@@ -15,9 +15,41 @@ from lims.catalogs import tr
 from lims.clitools import echo_json
 
 
-@click.group()
-def agent() -> None:
-    """Bench capture agents: register (prints the token once), list, revoke."""
+@click.group(invoke_without_command=True, help=tr(
+    "Bench capture agents. With --config FILE: run the agent on this bench PC (foreground; "
+    "SIGTERM or Ctrl-C stops it cleanly). On the server: register (prints the token once), "
+    "list, revoke."))
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help=tr("The agent's TOML configuration (server, token, spool, instruments)."))
+@click.pass_context
+def agent(ctx: click.Context, config_path: str | None) -> None:
+    """Bench capture agents: run one (--config), register, list, revoke."""
+    ctx.obj = {"config": config_path}
+    if ctx.invoked_subcommand is not None:
+        return
+    if config_path is None:
+        click.echo(ctx.get_help())
+        return
+    from lims.agent.main import run_agent  # import-light: drivers, stdlib, catalogs
+
+    ctx.exit(run_agent(config_path))
+
+
+@agent.command("status", help=tr(
+    "Per instrument of the agent configured in --config: connected, last reading, spooled "
+    "readings, last acknowledged sequence number (read from its spool; the agent may run)."))
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help=tr("The agent's TOML configuration (server, token, spool, instruments)."))
+@click.option("--json", "as_json", is_flag=True, help=tr("As JSON."))
+@click.pass_context
+def agent_status(ctx: click.Context, config_path: str | None, as_json: bool) -> None:
+    """Show what the agent configured in --config is doing, from its spool."""
+    from lims.agent.main import print_status
+
+    path = config_path or (ctx.obj or {}).get("config")
+    if path is None:
+        raise click.UsageError(tr("give --config FILE"))
+    ctx.exit(print_status(path, as_json=as_json))
 
 
 @agent.command("register")

@@ -28,6 +28,15 @@ def test_drivers_import_nothing_of_ours():
     assert "flask" not in loaded and "sqlalchemy" not in loaded
 
 
+def test_the_capture_agent_imports_drivers_and_the_stdlib_only():
+    # It runs on bench PCs (issue 12 §1): no Flask, no database driver, none of the server.
+    loaded = _imported_after("import lims.agent.main, lims.agent.run")
+    ours = {m for m in loaded if m == "lims" or m.startswith("lims.")}
+    assert ours - {"lims"} <= {m for m in ours if m.startswith("lims.agent")} | {"lims.catalogs"}
+    assert not {m for m in loaded if m.split(".")[0] in {"flask", "sqlalchemy", "psycopg",
+                                                         "werkzeug", "jinja2"}}
+
+
 def test_the_cli_and_scheduler_need_no_flask(tmp_path):
     loaded = _imported_after("import lims.cli, lims.scheduler, lims.runtime")
     assert "flask" not in loaded
