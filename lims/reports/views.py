@@ -136,8 +136,8 @@ def amend_page(number: str) -> Any:
                                data=data)
     with unit_of_work(db) as uow:
         amend.amend_report(uow, actor=current_user(), number=number, reason=data.get("reason"))
-    flash(f"report {number} is being amended: its sample is back in testing; the report "
-          "issued next replaces it", "ok")
+    flash(gettext("Report %(number)s is being amended: its sample is back in testing; the "
+                  "report issued next replaces it.", number=number), "ok")
     return redirect(url_for("reports.detail", number=number), code=303)
 
 
@@ -153,7 +153,7 @@ def withdraw_page(number: str) -> Any:
     with unit_of_work(db) as uow:
         amend.withdraw_report(uow, actor=current_user(), number=number,
                               reason=data.get("reason"), category=data.get("category"))
-    flash(f"report {number} withdrawn", "ok")
+    flash(gettext("Report %(number)s withdrawn.", number=number), "ok")
     return redirect(url_for("reports.detail", number=number), code=303)
 
 
@@ -199,7 +199,7 @@ def confirm_issue(number: str) -> Any:
 def issue(number: str) -> Any:
     report = issue_in_steps(get_session(), actor=current_user(), sample_number=number,
                             settings=settings(), password=request.form.get("password"))
-    flash(f"report {report.number} issued and signed", "ok")
+    flash(gettext("Report %(number)s issued and signed.", number=report.number), "ok")
     return redirect(url_for("samples.detail", number=number), code=303)
 
 
@@ -289,13 +289,21 @@ def verify(number: str) -> Any:
     return _verify_page(report, check)
 
 
+def _lab_name() -> str:
+    """The issuing lab as the reader's language names it (the paper report prints both)."""
+    from flask_babel import get_locale
+
+    locale = str(get_locale() or settings().default_locale)
+    return settings().lab_name if locale.startswith("zh") else settings().lab_name_en
+
+
 def _verify_page(report: Report, check: dict[str, Any] | None) -> str:
     # A recall in an open nonconforming-work case (ISO/IEC 17025 7.10): only the case number.
     from lims.calibration.nonconforming import review_case
 
     review = review_case(get_session(), report.id)
     return render_template("reports/verify.html", report=report, number=report.number,
-                           check=check, lab=settings().lab_name_en, review=review,
+                           check=check, lab=_lab_name(), review=review,
                            summary=public.summary(report.content), asked=True,
                            superseded_by=amend.superseded_by(get_session(), [report.id])
                            .get(report.id))

@@ -91,3 +91,14 @@ def test_the_page_is_in_chinese_with_its_labels(zh_app: Any, session: Any, world
     for text in ("报告核验", "委托单位", "样品", "检验结论", "签发日期", "核对文件"):
         assert text in html, text
     assert "Report verification" not in html
+
+
+def test_the_public_page_names_the_lab_in_the_readers_language(client: Any, session: Any,
+                                                              world: Any, settings: Any) -> None:
+    _sample, number = world.reported_sample(session, settings)
+    public = client.application.test_client()
+    zh = public.get(f"/verify/{number}", headers={"Accept-Language": "zh-CN"})
+    assert settings.lab_name in zh.get_data(as_text=True)
+    assert settings.lab_name_en not in zh.get_data(as_text=True)
+    en = public.get(f"/verify/{number}", headers={"Accept-Language": "en"})
+    assert settings.lab_name_en in en.get_data(as_text=True)
