@@ -7,10 +7,19 @@ is read through the Flask test client as the browser would, a chunk at a time, t
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
 import json
+import re
+import time
 from typing import Any
 
+from sqlalchemy import func, select
+
+from lims.readings.models import Reading
+from lims.samples.models import Result
 from tests.functional.test_readings import agent, post, reading
+from tests.support.world import csrf, login
 
 STREAM = "/api/v1/instruments/EQ-1/readings/stream"
 
@@ -90,3 +99,98 @@ def test_the_stream_needs_a_login_and_a_real_instrument(client, session, world):
     assert missing.status_code == 404
     bad = client.get(STREAM, headers={**user, "Last-Event-ID": "last"})
     assert bad.status_code == 422 and bad.json["error"]["field"] == "Last-Event-ID"
+
+
+# --- Capture from the stream -------------------------------------------------------------------
+
+def _now_reading(seq: int, value: str | None, *, ago: float = 0.01,
+                 **change: Any) -> dict[str, Any]:
+    at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=ago)
+    return reading(seq, read_at=at.isoformat(), value=value,
+                   raw=base64.b64encode(f"S S {value or '':>10} g".encode()).decode(), **change)
+
+
+def _new_sample(session: Any, world: Any) -> str:
+    number: str = world.new_sample(session)
+    time.sleep(0.1)  # so that the readings below are read after the sample was received
+    return number
+
+
+def _capture(client: Any, session: Any, world: Any, number: str) -> Any:
+    return client.post(f"/api/v1/samples/{number}/capture",
+                       json={"characteristic_id": world.mass_id, "instrument_id": world.balance_id},
+                       headers={"Authorization": f"Bearer {world.token(session, 'tech')}"})
+
+
+def test_capture_takes_the_latest_stable_reading_of_the_agent(client, session, world):
+    token = agent(session, "bench-1", "EQ-1")
+    number = _new_sample(session, world)
+    # Unstable readings after the stable one (the item lifted) are passed over; the port of
+    # EQ-1 (/nonexistent) is never opened.
+    assert post(client, token, [_now_reading(1, "99.0000", ago=0.03),
+                                _now_reading(2, "100.0200", ago=0.02),
+                                _now_reading(3, "100.7", ago=0.01, stable=False)]).status_code == 200
+    resp = _capture(client, session, world, number)
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    result = resp.json
+    assert (result["value"], result["unit"], result["source"]) == ("100.0200", "g", "instrument")
+    assert result["raw"] == "S S   100.0200 g" and result["conformity"] == "pass"
+    session.rollback()
+    stored_reading = session.get(Reading, result["reading_id"])
+    assert (stored_reading.seq, stored_reading.value) == (2, "100.0200")
+    stored_result = session.get(Result, result["id"])
+    assert stored_result.reading_id == stored_reading.id
+    assert stored_result.measured_at == stored_reading.read_at  # when it was read, not now
+
+
+def test_capture_refuses_a_stale_or_unsteady_stream(client, session, world):
+    token = agent(session, "bench-1", "EQ-1")
+    number = _new_sample(session, world)
+    post(client, token, [_now_reading(1, "100.0100", stable=False)])
+    unsteady = _capture(client, session, world, number)
+    assert unsteady.status_code == 409
+    assert unsteady.json["error"]["code"] == "instrument_unavailable"
+    assert "no stable reading" in unsteady.json["error"]["message"]
+    post(client, token, [_now_reading(2, "100.0100", ago=95)])
+    stale = _capture(client, session, world, number)
+    assert stale.status_code == 409
+    assert re.search(r"latest stable reading is 9\d s old \(at most 30 s\)",
+                     stale.json["error"]["message"]), stale.json
+    # An error reading is not a value either; nothing was recorded by any of these.
+    post(client, token, [_now_reading(3, None, status="error", error="E: overload", unit=None, stable=None)])
+    assert _capture(client, session, world, number).status_code == 409
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(Result)) == 0
+
+
+def test_capture_checks_the_calibration_at_the_time_read(client, session, world):
+    token = agent(session, "bench-1", "EQ-2")  # EQ-2's calibration ran out two days ago
+    number = _new_sample(session, world)
+    post(client, token, [_now_reading(1, "100.0100", asset="EQ-2")])
+    resp = client.post(f"/api/v1/samples/{number}/capture",
+                       json={"characteristic_id": world.mass_id, "instrument_id": world.overdue_id},
+                       headers={"Authorization": f"Bearer {world.token(session, 'tech')}"})
+    assert resp.status_code == 409 and resp.json["error"]["code"] == "calibration_expired"
+
+
+def test_the_capture_form_takes_the_stream_too(client, session, world):
+    token = agent(session, "bench-1", "EQ-1")
+    number = _new_sample(session, world)
+    post(client, token, [_now_reading(1, "100.0300")])
+    login(client, "tech")
+    resp = client.post(f"/samples/{number}/capture", data={
+        "characteristic_id": world.mass_id, "instrument_id": world.balance_id,
+        "csrf_token": csrf(client, f"/samples/{number}")})
+    assert resp.status_code == 303, resp.get_data(as_text=True)
+    session.rollback()
+    result = session.scalar(select(Result))
+    assert result.value == "100.0300" and result.reading_id is not None
+    assert result.raw == b"S S   100.0300 g"
+
+
+def test_an_instrument_without_an_agent_is_still_read_through_its_port(client, session, world):
+    agent(session, "bench-1", "EQ-2")  # another instrument's agent changes nothing for EQ-1
+    number = _new_sample(session, world)
+    resp = _capture(client, session, world, number)
+    # EQ-1's port (/nonexistent) was opened, and could not be.
+    assert resp.status_code == 409 and "/nonexistent" in resp.json["error"]["message"]
