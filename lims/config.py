@@ -66,6 +66,7 @@ class Settings:
     # threads, `lims serve` runs 4 per worker), and how old the latest stable reading of an
     # instrument with a capture agent may be for Capture to take it as the result.
     live_streams: int = 2
+    live_stream_seconds: int = 300  # then a stream ends and the browser reconnects
     capture_max_age_seconds: int = 30
     serial_hosts: str = ""  # comma list of host:port a port may reach by rfc2217:// or socket://
 

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lims.readings.models import Agent, AgentInstrument, Reading
+from lims.units import display
 
 # A reading older than this (by the server's clock), or none at all, shows the instrument as
 # offline: a polled instrument reports every second or so, even when its value does not change.
@@ -41,12 +42,23 @@ def reading_json(reading: Reading, agent: str, asset: str, at: dt.datetime) -> d
             "received_at": reading.received_at.isoformat(), "value": reading.value,
             "unit": reading.unit, "stable": reading.stable, "status": reading.status,
             "error": reading.error, "raw": base64.b64encode(reading.raw).decode("ascii"),
-            "age": round(max((at - reading.read_at).total_seconds(), 0.0), 3)}
+            "age": round(max((at - reading.read_at).total_seconds(), 0.0), 3),
+            # the unit as the pages show it (|unit: ℃, not degC), for the live value
+            "unit_shown": display(reading.unit) if reading.unit else ""}
 
 
 def highest_id(session: Session) -> int:
     """The highest reading id stored (the end of the primary key index)."""
     return session.scalar(select(func.max(Reading.id))) or 0
+
+
+def agent_fed(session: Session, instrument_ids: list[int]) -> set[int]:
+    """Which of these instruments an active (not revoked) agent reads."""
+    if not instrument_ids:
+        return set()
+    return set(session.scalars(
+        select(AgentInstrument.instrument_id).join(Agent, Agent.id == AgentInstrument.agent_id)
+        .where(AgentInstrument.instrument_id.in_(instrument_ids), Agent.revoked_at.is_(None))))
 
 
 def has_agent(session: Session, instrument_id: int) -> bool:
@@ -76,6 +88,42 @@ def is_offline(reading: Reading | None, at: dt.datetime) -> bool:
     received for a while (the agent or the port is gone)."""
     return (reading is None or reading.status in ("error", "offline")
             or at - reading.received_at > OFFLINE_AFTER)
+
+
+@dataclasses.dataclass(frozen=True)
+class LiveValue:
+    """What a page shows of an agent-fed instrument when it is rendered (without JS, this is
+    all there is); ``after`` is where its stream starts, so nothing stored since is missed."""
+
+    instrument_id: int
+    asset: str
+    reading: Reading | None
+    age: float | None       # seconds since it was read
+    seen_age: float | None  # seconds since the server received it
+    offline: bool
+    after: int
+    offline_after: int = int(OFFLINE_AFTER.total_seconds())
+
+
+def live_values(session: Session, instruments: list[tuple[int, str]],
+                at: dt.datetime) -> dict[int, LiveValue]:
+    """The live values of those of ``instruments`` (id, asset) that an agent reads."""
+    fed = agent_fed(session, [i for i, _ in instruments])
+    if not fed:
+        return {}
+    after = highest_id(session)
+    out = {}
+    for ident, asset in instruments:
+        if ident not in fed:
+            continue
+        found = latest(session, ident)
+        reading = found[0] if found else None
+        out[ident] = LiveValue(
+            instrument_id=ident, asset=asset, reading=reading,
+            age=max((at - reading.read_at).total_seconds(), 0.0) if reading else None,
+            seen_age=max((at - reading.received_at).total_seconds(), 0.0) if reading else None,
+            offline=is_offline(reading, at), after=after)
+    return out
 
 
 @dataclasses.dataclass

@@ -2,7 +2,7 @@
 
 The generator runs after the request's app context is gone, so it takes a session of its own
 for each poll and closes it before sleeping: an open stream holds a worker thread, never a
-database connection. A stream ends after :data:`LIFETIME` (the browser's EventSource
+database connection. A stream ends after ``live_stream_seconds`` (a setting; the browser's EventSource
 reconnects by itself, with ``Last-Event-ID``), so a worker thread is not held for ever and a
 logout or an expired session takes effect at the next reconnect; and at most
 ``live_streams`` (a setting) are open per process, since under gunicorn's gthread workers each one
@@ -27,7 +27,6 @@ from lims.web.context import get_session, settings, state
 
 POLL = 0.15      # seconds between polls: a reading shows within ~150 ms of being stored
 HEARTBEAT = 15.0  # a comment this often keeps proxies and NAT from closing an idle stream
-LIFETIME = 300.0  # then the stream ends and the client reconnects
 RETRY_MS = 1000
 
 
@@ -67,7 +66,7 @@ def _events(follower: Follower, sessionmaker: Callable[[], Session], asset: str,
         time.sleep(POLL)
 
 
-def event_stream(asset: str, lifetime: float = LIFETIME) -> Response:
+def event_stream(asset: str) -> Response:
     """The stream of ``asset``'s readings stored after the one the client last saw (or after
     the newest one now, on a first connection without ``after``).
 
@@ -93,7 +92,8 @@ def event_stream(asset: str, lifetime: float = LIFETIME) -> Response:
         if not released.is_set():
             released.set()
             slots.release()
-    body: Any = _events(follower, state().sessionmaker, asset, lifetime)
+    body: Any = _events(follower, state().sessionmaker, asset,
+                        float(settings().live_stream_seconds))
     response = Response(body, mimetype="text/event-stream", headers=headers)
     response.call_on_close(release)
     return response

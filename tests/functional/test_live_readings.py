@@ -194,3 +194,37 @@ def test_an_instrument_without_an_agent_is_still_read_through_its_port(client, s
     resp = _capture(client, session, world, number)
     # EQ-1's port (/nonexistent) was opened, and could not be.
     assert resp.status_code == 409 and "/nonexistent" in resp.json["error"]["message"]
+
+
+# --- the pages (without JS: the latest stored reading when the page was rendered) ----------------
+
+def test_the_instrument_page_shows_the_latest_reading_stability_and_age(client, session, world):
+    login(client, "tech")
+    plain = client.get("/instruments/EQ-1").get_data(as_text=True)
+    assert "data-live-url" not in plain  # no agent reads EQ-1 yet: nothing live to show
+    token = agent(session, "bench-1", "EQ-1")
+    page = client.get("/instruments/EQ-1").get_data(as_text=True)
+    assert "Live reading" in page and "no reading yet" in page
+    assert 'class="live offline"' in page  # nothing reported: offline
+    post(client, token, [_now_reading(1, "23.40", ago=2, unit="degC")])
+    page = client.get("/instruments/EQ-1").get_data(as_text=True)
+    assert "23.40 ℃" in page and "stable" in page  # the unit as people write it
+    assert re.search(r'<span class="live-age">[23] s ago</span>', page), page
+    assert '<span class="live-state">online</span>' in page
+    assert 'data-live-url="/api/v1/instruments/EQ-1/readings/stream"' in page
+    post(client, token, [_now_reading(2, None, unit=None, stable=None, status="offline",
+                                      error="port gone")])
+    page = client.get("/instruments/EQ-1").get_data(as_text=True)
+    assert 'class="live offline"' in page and '<span class="live-state">offline</span>' in page
+    chinese = client.get("/instruments/EQ-1", headers={"Accept-Language": "zh-CN"})
+    assert "实时读数" in chinese.get_data(as_text=True)
+
+
+def test_the_sample_grid_offers_capture_from_an_agent_fed_instrument(client, session, world):
+    token = agent(session, "bench-1", "EQ-1")
+    number = _new_sample(session, world)
+    post(client, token, [_now_reading(1, "100.0400", stable=False)])
+    login(client, "tech")
+    page = client.get(f"/samples/{number}").get_data(as_text=True)
+    assert 'class="live compact"' in page and "100.0400 g" in page and "dynamic" in page
+    assert page.count('data-live-asset="EQ-1"') == 1  # beside the one row EQ-1 is fit for
