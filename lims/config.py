@@ -62,12 +62,6 @@ class Settings:
     session_idle_minutes: int = 30
     session_lifetime_hours: int = 12
     trusted_proxies: int = 0                  # proxies whose X-Forwarded-For is trusted
-    # Live readings (issue 12 §2): open streams per web process (each holds one of gunicorn's
-    # threads, `lims serve` runs 4 per worker), and how old the latest stable reading of an
-    # instrument with a capture agent may be for Capture to take it as the result.
-    live_streams: int = 2
-    live_stream_seconds: int = 300  # then a stream ends and the browser reconnects
-    capture_max_age_seconds: int = 30
     serial_hosts: str = ""  # comma list of host:port a port may reach by rfc2217:// or socket://
 
     @property

@@ -2,10 +2,10 @@
 
 The generator runs after the request's app context is gone, so it takes a session of its own
 for each poll and closes it before sleeping: an open stream holds a worker thread, never a
-database connection. A stream ends after ``live_stream_seconds`` (a setting; the browser's EventSource
+database connection. A stream ends after :data:`LIFETIME` (the browser's EventSource
 reconnects by itself, with ``Last-Event-ID``), so a worker thread is not held for ever and a
 logout or an expired session takes effect at the next reconnect; and at most
-``live_streams`` (a setting) are open per process, since under gunicorn's gthread workers each one
+:data:`MAX_STREAMS` are open per process, since under gunicorn's gthread workers each one
 takes a thread that ordinary requests would otherwise use.
 """
 
@@ -23,10 +23,15 @@ from sqlalchemy.orm import Session
 from lims.errors import InvalidInput, msg
 from lims.instruments.services import find_instrument
 from lims.readings.live import Follower, highest_id, now, reading_json
-from lims.web.context import get_session, settings, state
+from lims.web.context import get_session, state
 
 POLL = 0.15      # seconds between polls: a reading shows within ~150 ms of being stored
 HEARTBEAT = 15.0  # a comment this often keeps proxies and NAT from closing an idle stream
+# How long a stream lasts before the browser reconnects, and how many a process serves at once
+# (each holds one of its threads: `lims serve` runs 4 per gunicorn worker); the app's config
+# LIMS_LIVE_STREAM_SECONDS and LIMS_LIVE_STREAMS override them (the browser tests do).
+LIFETIME = 300
+MAX_STREAMS = 2
 RETRY_MS = 1000
 
 
@@ -80,8 +85,9 @@ def event_stream(asset: str) -> Response:
     asset = instrument.asset_number
     db.close()  # the stream polls with sessions of its own; give the connection back now
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}  # nginx: do not buffer
-    slots = current_app.extensions.setdefault(
-        "lims_live_streams", threading.BoundedSemaphore(settings().live_streams))
+    most = current_app.config.get("LIMS_LIVE_STREAMS", MAX_STREAMS)
+    slots = current_app.extensions.setdefault("lims_live_streams",
+                                              threading.BoundedSemaphore(most))
     if not slots.acquire(blocking=False):
         # Busy: tell the browser to come back later rather than take the last threads.
         return Response(f"retry: {RETRY_MS * 10}\n\n", mimetype="text/event-stream",
@@ -93,7 +99,7 @@ def event_stream(asset: str) -> Response:
             released.set()
             slots.release()
     body: Any = _events(follower, state().sessionmaker, asset,
-                        float(settings().live_stream_seconds))
+                        float(current_app.config.get("LIMS_LIVE_STREAM_SECONDS", LIFETIME)))
     response = Response(body, mimetype="text/event-stream", headers=headers)
     response.call_on_close(release)
     return response

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from flask import Blueprint, jsonify, request
@@ -221,8 +220,7 @@ def capture(number: str) -> Any:
     instrument, reading = services.read_for_result(
         db, actor=user, number=number, characteristic_id=data.characteristic_id,
         instrument_id=data.instrument_id, timezone=settings().timezone,
-        port_hosts=settings().port_hosts,
-        max_age=dt.timedelta(seconds=settings().capture_max_age_seconds))
+        port_hosts=settings().port_hosts)
     with unit_of_work(db):
         r = services.record_reading(db, actor=user, number=number,
                                     characteristic_id=data.characteristic_id,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
@@ -389,8 +388,7 @@ def capture(number: str) -> Any:
         instrument, reading = services.read_for_result(
             db, actor=user, number=number, characteristic_id=data.get("characteristic_id"),
             instrument_id=data.get("instrument_id"), timezone=settings().timezone,
-            port_hosts=settings().port_hosts,
-            max_age=dt.timedelta(seconds=settings().capture_max_age_seconds))
+            port_hosts=settings().port_hosts)
         with unit_of_work(db):
             services.record_reading(db, actor=user, number=number,
                                     characteristic_id=data.get("characteristic_id"),

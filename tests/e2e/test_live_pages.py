@@ -4,7 +4,6 @@ the Server-Sent Events stream, and keeps doing so across the stream's reconnects
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 import urllib.request
@@ -21,10 +20,11 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def settings(settings: Any) -> Any:
+def app(app: Any) -> Any:
     # Streams end after 2 s here, so the test sees the browser reconnect and resume, and no
     # stream outlives the test's server by more than that.
-    return dataclasses.replace(settings, live_stream_seconds=2)
+    app.config["LIMS_LIVE_STREAM_SECONDS"] = 2
+    return app
 
 
 def _post(base: str, token: str, readings: list[dict[str, Any]]) -> None:

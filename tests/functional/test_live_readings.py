@@ -228,3 +228,24 @@ def test_the_sample_grid_offers_capture_from_an_agent_fed_instrument(client, ses
     page = client.get(f"/samples/{number}").get_data(as_text=True)
     assert 'class="live compact"' in page and "100.0400 g" in page and "dynamic" in page
     assert page.count('data-live-asset="EQ-1"') == 1  # beside the one row EQ-1 is fit for
+
+
+def test_a_process_serves_a_bounded_number_of_streams(client, session, world):
+    token = agent(session, "bench-1", "EQ-1")
+    user = {"Authorization": f"Bearer {world.token(session, 'tech')}"}
+    first = client.get(STREAM, headers=user, buffered=False)
+    second = client.get(STREAM, headers=user, buffered=False)
+    try:
+        # Two open (the default per process): a third is told to come back in 10 s, and ends.
+        third = client.get(STREAM, headers=user)
+        assert third.status_code == 200 and third.get_data(as_text=True) == "retry: 10000\n\n"
+        second.close()  # a closed stream gives its place back
+        fourth = client.get(STREAM, headers=user, buffered=False)
+        try:
+            post(client, token, [reading(1)])
+            assert [e["seq"] for e in events(fourth, 1)] == [1]
+        finally:
+            fourth.close()
+    finally:
+        first.close()
+        second.close()
