@@ -125,7 +125,8 @@ def readings_json(asset: str) -> Any:
 
 
 @instrument_api.get("/<asset>/readings/stream")
-@operation("An instrument's new readings as they arrive (Server-Sent Events)")
+@operation("An instrument's new readings as they arrive (Server-Sent Events)",
+           files=("text/event-stream",))
 def readings_stream(asset: str) -> Any:
     return event_stream(asset)
 
