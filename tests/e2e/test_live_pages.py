@@ -38,7 +38,7 @@ def _post(base: str, token: str, readings: list[dict[str, Any]]) -> None:
 def test_the_instrument_page_shows_a_posted_reading_within_a_second(server, browser, session,
                                                                     world):
     token = agent(session, "bench-1", "EQ-1")
-    page = browser.new_page()
+    page = browser.new_page(viewport={"width": 768, "height": 1024})  # a bench tablet
     try:
         login(page, server, "tech")
         page.goto(f"{server}/instruments/EQ-1")
@@ -61,7 +61,7 @@ def test_the_instrument_page_shows_a_posted_reading_within_a_second(server, brow
         expect(live.locator(".live-value")).to_have_text("—", timeout=3000)
         expect(live).to_have_class("live offline")
         expect(live.locator(".live-state")).to_have_text("offline")
-        assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+        assert page.evaluate("document.documentElement.scrollWidth") <= 768
     finally:
         page.close()
     time.sleep(2.5)  # the last stream ends by itself (live_stream_seconds) before teardown
