@@ -17,9 +17,10 @@ from lims.auth.services import require
 from lims.calibration import api_models as m
 from lims.calibration import chains, services, svg
 from lims.calibration.models import CalibrationRecord
-from lims.db import unit_of_work
+from lims.db import unit_of_work, utcnow
 from lims.errors import InvalidInput, NotFound, msg
 from lims.instruments.services import find_instrument
+from lims.readings.live import live_values
 from lims.validate import as_id, date
 from lims.web.auth import current_user
 from lims.web.context import get_session, settings
@@ -317,7 +318,10 @@ def instrument_page(asset: str) -> Any:
         in_force=services.record_in_force(db, instrument, _today(), timezone=tz),
         others=[a for a in _all_assets() if a != instrument.asset_number],
         can_manage=allowed(current_user().roles, "instrument.manage"),
-        can_calibrate=allowed(current_user().roles, "calibration.record"))
+        can_calibrate=allowed(current_user().roles, "calibration.record"),
+        # issue 12 §2: the live value, when a capture agent reads the instrument
+        live=live_values(db, [(instrument.id, instrument.asset_number)], utcnow()).get(
+            instrument.id))
 
 
 def _control_charts(found: list[Any], timezone: str) -> list[tuple[str, Markup]]:

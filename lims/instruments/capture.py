@@ -6,9 +6,12 @@ database must not stay locked meanwhile); the caller records it afterwards.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import logging
 from collections.abc import Callable
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from drivers import DriverError, Reading, get_driver
@@ -118,3 +121,61 @@ def _pick(readings: list[Reading], unit: str | None, instrument: Instrument,
     raise InvalidInput(msg("%(asset)s sends %(sent)s; none is a unit of what %(unit)r measures",
                            asset=instrument.asset_number, sent=sent, unit=unit),
                        field="instrument_id")
+
+
+# --- from a capture agent's stream (issue 12 §2) ------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class StreamedReading(Reading):
+    """A reading a capture agent uploaded, as the driver gave it, with the stored row's id."""
+
+    reading_id: int = 0
+
+
+def take_streamed_reading(session: Session, instrument: Instrument, *, timezone: str,
+                          max_age: dt.timedelta,
+                          accepts: Callable[[Reading], bool] | None = None) -> StreamedReading:
+    """The latest stable reading the instrument's capture agent uploaded, read at most
+    ``max_age`` ago, instead of opening the port from the web process (which the agent holds).
+
+    Fitness for use is checked at the time it was read, the measurement time of the result.
+
+    :raises InstrumentUnavailable: no stable reading, or the latest one is too old (its age
+        named). :raises InvalidInput: none of the recent stable readings is of the kind.
+    :raises CalibrationExpired: the instrument was overdue when the reading was taken.
+    """
+    from lims.readings.live import latest
+    from lims.readings.models import Agent
+    from lims.readings.models import Reading as Stored
+
+    now = utcnow()
+    rows = session.execute(
+        select(Stored, Agent.name).join(Agent, Agent.id == Stored.agent_id)
+        .where(Stored.instrument_id == instrument.id, Stored.stable.is_(True),
+               Stored.status == OK, Stored.read_at >= now - max_age)
+        .order_by(Stored.read_at.desc(), Stored.id.desc()).limit(50)).all()
+    if not rows:
+        last = latest(session, instrument.id, stable=True)
+        if last is None:
+            raise InstrumentUnavailable(
+                msg("%(asset)s: its capture agent has sent no stable reading",
+                    asset=instrument.asset_number),
+                field="instrument_id", instrument=instrument.asset_number)
+        raise InstrumentUnavailable(
+            msg("%(asset)s: the latest stable reading is %(age)s s old (at most %(max)s s); "
+                "wait for a stable reading and capture again",
+                asset=instrument.asset_number, age=int((now - last[0].read_at).total_seconds()),
+                max=int(max_age.total_seconds())),
+            field="instrument_id", instrument=instrument.asset_number)
+    candidates = [StreamedReading(driver=f"agent:{name}", value=r.value, unit=r.unit,
+                                  stable=r.stable, status=r.status, raw=r.raw, at=r.read_at,
+                                  reading_id=r.id) for r, name in rows]
+    unit = candidates[0].unit
+    picked = candidates[0] if accepts is None else next(
+        (c for c in candidates if c.unit is not None and accepts(c)), None)
+    if picked is None:
+        raise InvalidInput(msg("%(asset)s sends %(sent)s; none is a unit of what is measured",
+                               asset=instrument.asset_number, sent=unit or "?"),
+                           field="instrument_id")
+    check_fit_for_use(session, instrument, picked.at, timezone=timezone)
+    return picked

@@ -45,6 +45,13 @@ Authentication: ``Authorization: Bearer lims_agent_…``, the token printed once
 storage order), ``{"readings": [{agent, seq, asset, read_at, received_at, value, unit,
 stable, status, error, raw}], "total": <readings since since>, "limit": n, "next": <cursor or
 null>}``; pass ``next`` back as ``cursor`` for the following page.
+
+``GET /api/v1/instruments/<asset>/readings/stream`` (a user's session or API token):
+Server-Sent Events. Each reading stored for the instrument after the stream opened is sent
+once as ``event: reading``, ``id: <reading id>``, ``data: <the reading as the list above gives
+it, plus "id" and "age" (seconds since read_at)>``; a comment every ~15 s keeps proxies from
+closing it; the server ends the stream after a few minutes and the client reconnects
+(``retry``) sending ``Last-Event-ID``, from which the stream resumes (also ``?after=<id>``).
 """
 
 from __future__ import annotations
@@ -69,6 +76,7 @@ from lims.readings.services import (
     register_agent,
     revoke_agent,
 )
+from lims.readings.stream import event_stream
 from lims.web.auth import current_user
 from lims.web.context import get_session
 from lims.web.inputs import allow_upload, json_model, query_model
@@ -114,6 +122,13 @@ def readings_json(asset: str) -> Any:
         "stable": r.stable, "status": r.status, "error": r.error,
         "raw": base64.b64encode(r.raw).decode("ascii")} for r, name in page.items],
         total=page.total, limit=page.limit, next=page.next)
+
+
+@instrument_api.get("/<asset>/readings/stream")
+@operation("An instrument's new readings as they arrive (Server-Sent Events)",
+           files=("text/event-stream",))
+def readings_stream(asset: str) -> Any:
+    return event_stream(asset)
 
 
 # --- the agents page (administrators) ----------------------------------------------------------

@@ -391,6 +391,8 @@ class Result(ResponseModel):
     instrument_due_on: dt.date | None
     calibration_record_id: int | None
     raw: str | None = Field(description="the bytes the instrument sent (latin-1)")
+    reading_id: int | None = Field(
+        default=None, description="the capture agent's stored reading it was captured from")
     measured_at: dt.datetime
     recorded_at: dt.datetime
     recorded_by_id: int

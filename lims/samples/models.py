@@ -5,7 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lims.db import Model, utcnow
@@ -278,6 +288,10 @@ class Result(Model):
         ForeignKey("calibration_records.id"), index=True)
     instrument_due_on: Mapped[dt.date | None]
     raw: Mapped[bytes | None] = mapped_column(LargeBinary)  # bytes as received (TRC-03)
+    # A result captured from a capture agent's stream (issue 12 §2): the stored reading it is,
+    # so its agent, sequence number and bytes stay one join away (ISO/IEC 17025 7.5.1).
+    reading_id: Mapped[int | None] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), ForeignKey("readings.id"))
     measured_at: Mapped[dt.datetime]
     recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))

@@ -85,7 +85,7 @@ def result(r: Result) -> dict[str, Any]:
             "instrument_id": r.instrument_id, "instrument_due_on": iso(r.instrument_due_on),
             "calibration_record_id": r.calibration_record_id,
             "raw": r.raw.decode("latin-1") if r.raw is not None else None,
-            "measured_at": iso(r.measured_at), "recorded_at": iso(r.recorded_at),
+            "reading_id": r.reading_id, "measured_at": iso(r.measured_at), "recorded_at": iso(r.recorded_at),
             "recorded_by_id": r.recorded_by_id, "replaces_id": r.replaces_id, "reason": r.reason}
 
 

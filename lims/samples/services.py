@@ -36,12 +36,13 @@ from lims.errors import (
     UnitMismatch,
     msg,
 )
-from lims.instruments.capture import take_reading
+from lims.instruments.capture import take_reading, take_streamed_reading
 from lims.instruments.models import Instrument
 from lims.instruments.services import get_instrument
 from lims.kinds import judge
 from lims.metrology.decision import RULES, UNDECIDED
 from lims.numbering import next_number
+from lims.readings.live import has_agent
 from lims.reports.conclusion import Conclusion, derive
 from lims.samples import categories, particulars, planning
 from lims.samples.lifecycle import RESULTS_OPEN, SampleStatus, check_transition
@@ -341,7 +342,8 @@ def sample_of_result(session: Session, result_id: Any) -> str:
 
 def record_result(session: Session, *, actor: User, number: str, characteristic_id: Any,
                   value: Any, unit: Any, instrument_id: Any = None, measured_at: Any = None,
-                  raw: bytes | None = None, source: str = "manual", timezone: str) -> Result:
+                  raw: bytes | None = None, source: str = "manual", timezone: str,
+                  reading_id: int | None = None) -> Result:
     """Record a result exactly as entered or captured.
 
     ``value`` is written as labs write it (:mod:`lims.kinds.values`: "100.00", "<0.01",
@@ -366,6 +368,7 @@ def record_result(session: Session, *, actor: User, number: str, characteristic_
     result = _build_result(session, actor=actor, sample=sample, test=test, ch=ch, value=value,
                            unit=unit, instrument_id=instrument_id, measured_at=measured_at,
                            raw=raw, source=source, timezone=timezone)
+    result.reading_id = reading_id  # captured from an agent's stream: the reading it is
     session.add(result)
     session.flush()
     record(session, actor=actor, action="result.record", entity_type="results",
@@ -376,10 +379,14 @@ def record_result(session: Session, *, actor: User, number: str, characteristic_
 
 
 def read_for_result(session: Session, *, actor: User, number: str, characteristic_id: Any,
-                    instrument_id: Any, timezone: str, port_hosts: tuple[str, ...] = ()
+                    instrument_id: Any, timezone: str, port_hosts: tuple[str, ...] = (),
+                    max_age: dt.timedelta = dt.timedelta(seconds=30)
                     ) -> tuple[Instrument, Reading]:
     """Read an instrument for a result, writing nothing (run it outside a write transaction:
     a stable weight can take seconds and the database must not stay locked meanwhile).
+
+    An instrument a capture agent reads gives its latest stable reading uploaded at most
+    ``max_age`` ago (the agent holds the port); any other is read through its port now.
 
     :raises CalibrationExpired: the instrument is overdue now (nothing is read).
     :raises InstrumentUnavailable: see :func:`lims.instruments.capture.take_reading`.
@@ -387,9 +394,14 @@ def read_for_result(session: Session, *, actor: User, number: str, characteristi
     require(actor, "result.capture")
     _test, ch = find_characteristic(get_sample(session, number), characteristic_id)
     instrument = get_instrument(session, as_id(instrument_id, "instrument_id"))
+
+    def accepts(reading: Reading) -> bool:
+        return _of_kind(ch, reading.unit, reading.quantity)
+    if has_agent(session, instrument.id):
+        return instrument, take_streamed_reading(session, instrument, timezone=timezone,
+                                                 max_age=max_age, accepts=accepts)
     return instrument, take_reading(session, instrument, ch.unit_text, timezone=timezone,
-                                    port_hosts=port_hosts,
-                                    accepts=lambda reading: _of_kind(ch, reading.unit, reading.quantity))
+                                    port_hosts=port_hosts, accepts=accepts)
 
 
 def _of_kind(ch: Characteristic, unit: str | None, quantity: str | None = None) -> bool:
@@ -426,7 +438,7 @@ def record_reading(session: Session, *, actor: User, number: str, characteristic
                          characteristic_id=characteristic_id, value=reading.value,
                          unit=reading.unit, instrument_id=instrument.id,
                          measured_at=reading.at, raw=reading.raw, source="instrument",
-                         timezone=timezone)
+                         timezone=timezone, reading_id=getattr(reading, "reading_id", None))
 
 
 def correct_result(session: Session, *, actor: User, result_id: Any, value: Any, unit: Any,

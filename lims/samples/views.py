@@ -15,6 +15,7 @@ from lims.db import unit_of_work, utcnow
 from lims.errors import Conflict, InvalidInput, msg
 from lims.instruments.models import Instrument
 from lims.kinds import KINDS
+from lims.readings.live import live_values
 from lims.reports.models import Report
 from lims.samples import bench, categories, intake, lists, particulars, review, services
 from lims.samples.models import Customer, Sample, TestMethod, TestRequest
@@ -201,9 +202,12 @@ def _page(db: Any, number: str, *, errors: dict[str, str] | None = None,
     reports = db.scalars(select(Report).where(Report.sample_id == sample.id)
                          .order_by(Report.id)).all()
     roles = current_user().roles
+    fit = bench.fit_instruments(db, characteristics, timezone=settings().timezone)
     context: dict[str, Any] = dict(
-        sample=sample, reports=reports, assets=assets,
-        fit=bench.fit_instruments(db, characteristics, timezone=settings().timezone),
+        sample=sample, reports=reports, assets=assets, fit=fit,
+        # issue 12 §2: the live value of each instrument a capture agent reads, by id
+        live=live_values(db, sorted({(i.id, i.asset_number) for found in fit.values()
+                                     for i in found}), utcnow()),
         errors=errors or {}, entered=entered or {}, notice=notice, label_sizes=LABEL_SIZES,
         conditions_text=particulars.conditions_text, condition_kinds=particulars.CONDITION_KINDS,
         can={a: allowed(roles, a) for a in ("sample.receive", "result.record", "result.capture",

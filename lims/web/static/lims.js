@@ -49,6 +49,7 @@ async function postFragment(form, submitter) {
   template.innerHTML = (await response.text()).trim();
   const fresh = template.content.getElementById("result-grid");
   grid.replaceWith(fresh);
+  startLive(fresh);
   const status = document.getElementById("sample-status");
   if (status) status.textContent = fresh.dataset.statusLabel;
   if (fresh.dataset.status !== before) refreshWorkflow();
@@ -165,3 +166,66 @@ document.addEventListener("click", (event) => {
     button.hidden = true;
   }
 });
+
+// Live readings (issue 12 §2): a box marked data-live-url shows the latest reading of an
+// instrument a capture agent reads, as rendered; this follows the instrument's Server-Sent
+// Events stream and updates every box of that instrument (the grid may be replaced meanwhile),
+// ticking the age each second and showing the instrument offline when its latest reading says
+// so or nothing has arrived for data-offline-after seconds. The EventSource reconnects by
+// itself (sending Last-Event-ID) when the server ends a stream.
+const liveSources = new Map();
+
+function liveState(box, offline) {
+  box.classList.toggle("offline", offline);
+  const state = box.querySelector(".live-state");
+  if (state) state.textContent = offline ? box.dataset.labelOffline : box.dataset.labelOnline;
+}
+
+function liveTick(box) {
+  const now = Date.now();
+  const readAt = Number(box.dataset.readAtLocal);
+  const age = box.querySelector(".live-age");
+  if (age && readAt) {
+    age.textContent = box.dataset.labelAgo.replace("{n}", String(Math.max(0, Math.round((now - readAt) / 1000))));
+  }
+  const seen = Number(box.dataset.seenAtLocal);
+  if (!seen || now - seen > Number(box.dataset.offlineAfter) * 1000) liveState(box, true);
+}
+
+function liveShow(box, reading) {
+  const now = Date.now();
+  box.dataset.readAtLocal = String(now - reading.age * 1000);  // the age by the server's clock
+  box.dataset.seenAtLocal = String(now);
+  const value = box.querySelector(".live-value");
+  if (value) value.textContent = reading.value === null ? "—" : `${reading.value} ${reading.unit_shown}`.trim();
+  const stability = box.querySelector(".live-stability");
+  if (stability) {
+    stability.textContent = reading.stable === true ? box.dataset.labelStable
+      : reading.stable === false ? box.dataset.labelDynamic : "";
+  }
+  liveState(box, reading.status === "error" || reading.status === "offline");
+  liveTick(box);
+}
+
+function startLive(root) {
+  const now = Date.now();
+  root.querySelectorAll("[data-live-url]").forEach((box) => {
+    if (box.dataset.age !== "") box.dataset.readAtLocal = String(now - Number(box.dataset.age) * 1000);
+    if (box.dataset.seenAge !== "") box.dataset.seenAtLocal = String(now - Number(box.dataset.seenAge) * 1000);
+    const asset = box.dataset.liveAsset;
+    if (liveSources.has(asset) || typeof EventSource === "undefined") return;
+    const url = new URL(box.dataset.liveUrl, window.location.href);
+    url.searchParams.set("after", box.dataset.after);
+    const source = new EventSource(url, {withCredentials: true});
+    liveSources.set(asset, source);
+    source.addEventListener("reading", (event) => {
+      const reading = JSON.parse(event.data);
+      document.querySelectorAll("[data-live-url]").forEach((el) => {
+        if (el.dataset.liveAsset === asset) liveShow(el, reading);
+      });
+    });
+  });
+}
+
+startLive(document);
+setInterval(() => document.querySelectorAll("[data-live-url]").forEach(liveTick), 1000);
