@@ -305,25 +305,40 @@ def _show(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
 
 
-def changes(event: AuditEvent) -> list[Change]:
-    """The event's before/after as field: old → new, changed fields only (a record created
-    shows every field as new, one deleted or replaced every field as old)."""
+class _Absent:
+    """A field missing on one side of a change (not the same as a recorded null)."""
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT: Any = _Absent()
+
+
+def raw_changes(event: AuditEvent) -> list[tuple[str, Any, Any]]:
+    """The event's before/after as (field, old, new) with the values as recorded (JSON
+    decoded; :data:`ABSENT` where the field is missing on that side), changed fields only."""
     before, after = _loads(event.before), _loads(event.after)
     if not isinstance(before, dict) or not isinstance(after, dict):
         if before is None and after is None:
             return []
         if not isinstance(before, dict | None) or not isinstance(after, dict | None):
-            return [Change("", None if before is None else _show(before),
-                           None if after is None else _show(after))]
+            return [("", ABSENT if before is None else before,
+                     ABSENT if after is None else after)]
     old: dict[str, Any] = before or {}
     new: dict[str, Any] = after or {}
-    out = []
-    for key in sorted(set(old) | set(new)):
-        if key in old and key in new and old[key] == new[key]:
-            continue
-        out.append(Change(key, _show(old[key]) if key in old else None,
-                          _show(new[key]) if key in new else None))
-    return out
+    return [(key, old.get(key, ABSENT), new.get(key, ABSENT))
+            for key in sorted(set(old) | set(new))
+            if not (key in old and key in new and old[key] == new[key])]
+
+
+def changes(event: AuditEvent) -> list[Change]:
+    """The event's before/after as field: old → new, changed fields only (a record created
+    shows every field as new, one deleted or replaced every field as old). The values stay
+    machine-faithful (JSON, ``null``): the API and the CSV are evidence."""
+    return [Change(key, None if old is ABSENT else _show(old),
+                   None if new is ABSENT else _show(new))
+            for key, old, new in raw_changes(event)]
 
 
 def changes_text(event: AuditEvent) -> str:

@@ -32,7 +32,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
 from lims.audit import api_models as m
-from lims.audit import trail
+from lims.audit import display, trail
 from lims.audit.models import AuditEvent
 from lims.audit.services import ChainVerdict, verify_chain
 from lims.auth.services import require
@@ -114,8 +114,11 @@ def _page(found: trail.Page | None, args: Any, error: str | None = None) -> str:
                  if k not in ("page", "limit", "format")}
         return url_for("audit.index", **query, format="csv")
 
+    # The changes as a reader reads them; the users they name in one query for the page.
+    reader = display.Reader(get_session(), found.events if found else [], _zone())
     return render_template("audit/index.html", found=found, filters=args, error=error,
-                           entities=ENTITIES, changes=trail.changes, page_url=page_url,
+                           entities=ENTITIES, changes=reader.changes,
+                           action_label=display.action_label, page_url=page_url,
                            csv_url=csv_url(), check=_latest_check(), zone=_zone())
 
 
@@ -176,13 +179,17 @@ def _csv(filters: trail.Filters) -> Response:
             buffer.truncate()
             # Reasons, actors and changed values are typed by people: a cell a spreadsheet
             # would run as a formula is quoted as text (CSV injection), as in every export.
+            # The time is the lab's, in ISO 8601 with its offset (+08:00): a re-imported row
+            # names its instant unambiguously, even across a daylight-saving change; the
+            # changes keep their values as recorded (UTC instants, raw names): evidence.
             writer.writerow([no_formula(v) for v in (
-                e.seq, e.at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"), e.actor, e.action,
+                e.seq, e.at.astimezone(tz).isoformat(), e.actor, e.action,
                 e.entity_type, e.entity_id, trail.changes_text(e), e.reason or "", e.hash)])
             yield buffer.getvalue()
 
     stamp = dt.datetime.now(tz).strftime("%Y%m%d-%H%M")
-    return Response(stream_with_context(rows()), mimetype="text/csv; charset=utf-8", headers={
+    # content_type, not mimetype: Flask appends its own charset to a mimetype (twice).
+    return Response(stream_with_context(rows()), content_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="audit-{stamp}.csv"'})
 
 

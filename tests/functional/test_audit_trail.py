@@ -132,7 +132,7 @@ def test_the_page_shows_local_time_and_what_changed(client: Any, session: Any, w
     assert local in row and utc not in row
     assert "Time (Asia/Shanghai)" in html
     # A readable table of field: old → new, not the raw JSON.
-    assert ('<th scope="row">status</th><td class="old-value">registered</td>'
+    assert ('<th scope="row" title="status">Status</th><td class="old-value">registered</td>'
             '<td aria-hidden="true">→</td><td class="new-value">received</td>') in row
     assert event.after not in row
     api = _api(client, session, world, number=number, action="sample.receive")
@@ -154,6 +154,7 @@ def test_csv_export_is_utf8_with_bom_and_keeps_chinese(client: Any, session: Any
     assert body.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
     assert rows[0][:4] == ["No.", "Time (Asia/Shanghai)", "Actor", "Action"]
+    assert resp.headers["Content-Type"] == "text/csv; charset=utf-8"  # one charset
     mine = [r for r in rows[1:] if "湖北某某有限公司" in r[6]]
     assert len(mine) == 1 and mine[0][3] == "customer.create"  # the page is not applied
     assert all(r[3] == "customer.create" for r in rows[1:])
