@@ -144,11 +144,14 @@ def test_instrument_page_reads_as_words_not_codes(client: Any, session: Any, wor
     assert '<span class="muted" id="port-settings">波特率 9600</span>' in zh
     assert "{&#39;baudrate" not in zh and "[mass]" not in zh and "dimensionless" not in zh
     assert "<td>折算质量</td>" in zh and "<td>示值</td>" in zh
+    # An instrument's quantity is what it measures, not a sample's quantity (样品数量).
+    assert '<th scope="col">测量参数</th>' in zh and "样品数量" not in zh
     shown = zh.split('<table id="quantities">', 1)[1].split('<table id="checks">', 1)[0]
     assert "indication" not in shown and "conventional mass" not in shown
     assert "登记时录入" in zh and ">register " not in zh
     en = _main(client.get("/instruments/EQ-7", headers=EN).get_data(as_text=True))
     assert "baud rate 9600" in en and "<td>indication</td>" in en
+    assert '<th scope="col">Quantity</th>' in en
     assert "entered at registration" in en
 
 
