@@ -24,9 +24,13 @@ def catalog(locale: str) -> NullTranslations:
     return Translations.load(str(TRANSLATIONS), ["zh"])
 
 
+def _locale() -> str:
+    return os.environ.get("LIMS_DEFAULT_LOCALE") or "zh_CN"
+
+
 def tr(template: str, **params: object) -> str:
     """``template`` in the command line's language, with ``params`` filled in."""
-    text = catalog(os.environ.get("LIMS_DEFAULT_LOCALE") or "zh_CN").gettext(template)
+    text = catalog(_locale()).gettext(template)
     try:
         return text % params if params else text
     except (KeyError, ValueError, TypeError):  # a broken translation never hides the message
@@ -35,8 +39,10 @@ def tr(template: str, **params: object) -> str:
 
 def localized(message: object) -> str:
     """A service's message (:func:`lims.errors.msg`) in the command line's language."""
-    from lims.errors import Message
+    from lims.errors import Message, Named
 
+    if isinstance(message, Named):
+        return message.zh if _locale().lower().startswith("zh") else str(message)
     if isinstance(message, Message):
         # A message carried inside another ("standard %(message)s") is translated too.
         from lims.errors import STATE_PARAMS

@@ -53,6 +53,21 @@ class Message(str):
         return made
 
 
+class Named(Message):
+    """A name the code already knows in both languages (a quantity kind: ``mass`` / 质量).
+
+    The English text is the ``str`` (API, CLI in English, logs); a Chinese reader sees ``zh``
+    (lims.web.errors, lims.catalogs), so the registry stays the one place the name is written.
+    """
+
+    zh: str
+
+    def __new__(cls, en: str, zh: str) -> Named:
+        made = str.__new__(cls, en)
+        made.template, made.params, made.zh = en, {}, zh
+        return made
+
+
 # Parameters that hold a stored state ("received", "issued" …): shown through the same labels
 # as the pages' status column, so a Chinese refusal does not carry an English status.
 STATE_PARAMS = frozenset({"status", "state", "target"})

@@ -67,13 +67,13 @@ def _label(value: str) -> str:
 COLUMNS = [
     Column("asset", lazy_gettext("Asset number"), lambda i: i.asset_number),
     Column("name", lazy_gettext("Name"), lambda i: i.name),
-    Column("role", lazy_gettext("Role"), lambda i: i.role),
+    Column("role", lazy_gettext("Role"), lambda i: _label(i.role)),
     Column("manufacturer", lazy_gettext("Manufacturer"), lambda i: i.manufacturer),
     Column("model", lazy_gettext("Model"), lambda i: i.model),
     Column("serial", lazy_gettext("Serial number"), lambda i: i.serial_number),
     Column("location", lazy_gettext("Location"), lambda i: i.location),
     Column("quantities", lazy_gettext("Quantities"),
-           lambda i: "; ".join(f"{q.quantity} ({q.unit})" for q in i.quantities)),
+           lambda i: "; ".join(f"{_label(q.quantity)} ({q.unit})" for q in i.quantities)),
     Column("status", lazy_gettext("Status"), lambda i: _label(i.status)),
     Column("flag", lazy_gettext("Calibration"), lambda i: _label(i.calibration_flag)),
 ]

@@ -192,7 +192,7 @@ def check_domain(number: Decimal, unit: KindUnit, *, field: str, relation: str |
         kind = unit.kind
         text = f"{relation or ''}{shown or format(number, 'f')} {unit.written}".strip()
         raise InvalidInput(msg("%(value)s is outside the values a %(kind)s can take "
-                               "(%(domain)s)", value=text, kind=kind.en,
+                               "(%(domain)s)", value=text, kind=kind.named(),
                                domain=kind.domain_text()), field=field, kind=kind.id)
 
 

@@ -26,7 +26,7 @@ from types import MappingProxyType
 
 import pint
 
-from lims.errors import InvalidInput, UnitMismatch, msg
+from lims.errors import InvalidInput, Message, Named, UnitMismatch, msg
 from lims.units import convert as pint_convert
 from lims.units import normalise_glyphs, parse_unit, ureg
 
@@ -89,13 +89,20 @@ class Kind:
     def notations(self) -> tuple[str, ...]:
         return tuple(u.notation for u in self.units if u.notation)
 
-    def describe(self) -> str:
-        shown = ", ".join(n for n in self.notations) or "no unit"
+    def named(self) -> Named:
+        """The kind's name: ``mass`` in English, 质量 to a Chinese reader (lims.errors.Named)."""
+        return Named(self.en, self.zh)
+
+    def describe(self) -> Message:
+        """The kind and its units for an error: ``mass (质量 mass: kg, g, …)`` in English (the
+        API's text); a page in Chinese shows ``质量（kg、g …）`` (issue 11 §1)."""
+        units: str = ", ".join(n for n in self.notations) or msg("no unit")
         if self.pattern_hint:
-            shown += f", {self.pattern_hint}"
+            units = f"{units}, {self.pattern_hint}"
+        names = {"id": self.id, "zh": self.zh, "en": self.en, "units": units}
         if self.open:
-            shown += ", or any unit of its dimension"
-        return f"{self.id} ({self.zh} {self.en}: {shown})"
+            return msg("%(id)s (%(zh)s %(en)s: %(units)s, or any unit of its dimension)", **names)
+        return msg("%(id)s (%(zh)s %(en)s: %(units)s)", **names)
 
     def domain_text(self) -> str:
         """The value domain as text: ``≥ 0``, ``0 … 100 %``, ``≥ 0 K``."""
@@ -409,7 +416,8 @@ def infer(text: object, *, field: str = "unit", kind_field: str = "kind") -> Kin
 
 
 def _ambiguous(written: str, kinds: list[Kind], kind_field: str) -> InvalidInput:
-    names = " or ".join(k.id for k in kinds)
+    # The kinds by id in English (the API's text), by name on a Chinese page (issue 11 §1).
+    names = _either([Named(k.id, k.zh) for k in kinds])
     return InvalidInput(msg("unit %(unit)r does not say what it measures: give the kind "
                             "(%(kinds)s)", unit=written, kinds=names),
                         field=kind_field, unit=written, kinds=[k.id for k in kinds])
@@ -483,17 +491,26 @@ def _kind_unit(kind: Kind, written: str, spec: UnitSpec) -> KindUnit:
 
 def _mismatch(kind: Kind, written: str, others: list[Kind], field: str,
               expected: str | None) -> UnitMismatch:
-    of = [k.id for k in _unique(others) if k is not kind]
-    what = f"{written!r}" + (f" ({' or '.join(of)})" if of else "")
+    of = [Named(k.id, k.zh) for k in _unique(others) if k is not kind]
+    # The kinds stay ids in English (the API's text); a Chinese page names them (issue 11 §1).
+    what: str = msg("%(unit)s (%(kinds)s)", unit=repr(written), kinds=_either(of)) if of \
+        else repr(written)
     if expected is not None:
         message = msg("unit %(given)s is not a unit of %(kind)s; the characteristic is in "
                       "%(expected)r (%(kind_id)s)", given=what, kind=kind.describe(),
-                      expected=expected, kind_id=kind.id)
+                      expected=expected, kind_id=Named(kind.id, kind.zh))
     else:
         message = msg("unit %(given)s is not a unit of %(kind)s", given=what,
                       kind=kind.describe())
     return UnitMismatch(message, field=field, given=written, kind=kind.id,
                         expected=expected if expected is not None else kind.id)
+
+
+def _either(names: list[Named]) -> Message:
+    """``a or b or c``, each language with its own "or"."""
+    if len(names) == 1:
+        return names[0]
+    return msg("%(first)s or %(rest)s", first=names[0], rest=_either(names[1:]))
 
 
 def convert(value: Decimal, src: KindUnit, dst: KindUnit) -> Decimal:
@@ -503,13 +520,15 @@ def convert(value: Decimal, src: KindUnit, dst: KindUnit) -> Decimal:
         converted (HV to HRC, dB(A) to dB(C)).
     """
     if src.kind is not dst.kind:
-        raise UnitMismatch(msg("a %(kind)s in %(unit)r is not a %(expected)s", kind=src.kind.id,
-                               unit=src.written, expected=dst.kind.id),
+        raise UnitMismatch(msg("a %(kind)s in %(unit)r is not a %(expected)s",
+                               kind=Named(src.kind.id, src.kind.zh), unit=src.written,
+                               expected=Named(dst.kind.id, dst.kind.zh)),
                            field="unit", given=src.written, kind=dst.kind.id, expected=dst.written)
     if src.canonical == dst.canonical:
         return value
     if not src.kind.convertible or src.pint is None or dst.pint is None:
-        names = {"given": src.written, "expected": dst.written, "kind": src.kind.id,
+        names = {"given": src.written, "expected": dst.written,
+                 "kind": Named(src.kind.id, src.kind.zh),
                  "kind_en": src.kind.en}
         raise UnitMismatch(
             msg("unit %(given)r cannot be converted to %(expected)r: %(kind)s (%(kind_en)s) "

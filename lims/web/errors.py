@@ -77,6 +77,10 @@ def wants_json() -> bool:
 def localized(message: str) -> str:
     """A service's message in the reader's language when it was marked with
     :func:`lims.errors.msg`; other messages are shown as raised (English)."""
+    if isinstance(message, errors.Named):
+        from lims.web.i18n import html_lang
+
+        return message.zh if html_lang() != "en" else str(message)
     if isinstance(message, errors.Message):
         # A message carried inside another ("standard %(message)s") is translated too.
         from lims.web.i18n import label

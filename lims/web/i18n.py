@@ -61,6 +61,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["LOCALES"] = LOCALES
     app.jinja_env.globals["current_locale"] = _current_locale
     app.jinja_env.filters["label"] = label
+    app.jinja_env.filters["kind_name"] = kind_name
 
 
 def _current_locale() -> str:
@@ -144,6 +145,22 @@ LABELS: dict[str, Any] = {
     "urgent": lazy_gettext("urgent"),
     "delivered": lazy_gettext("delivered"),
     "sampled": lazy_gettext("sampled"),
+    # A method's field of testing (free text; the demo's and the usual ones are named here).
+    "textiles": lazy_gettext("textiles"),
+    # What an instrument measures and a calibration point's quantity (free text as declared).
+    "mass": lazy_gettext("mass"),
+    "conventional mass": lazy_gettext("conventional mass"),
+    "indication": lazy_gettext("indication"),
+    "temperature": lazy_gettext("temperature"),
+    "relative humidity": lazy_gettext("relative humidity"),
+    "DC voltage": lazy_gettext("DC voltage"),
+    "AC voltage": lazy_gettext("AC voltage"),
+    "length": lazy_gettext("length"),
+    "resistance": lazy_gettext("resistance"),
+    "pressure": lazy_gettext("pressure"),
+    "force": lazy_gettext("force"),
+    # A serial port's settings (Instrument.port_settings keys).
+    "baudrate": lazy_gettext("baud rate"),
 }
 
 
@@ -155,6 +172,17 @@ def label(value: object) -> str:
     text = str(value)
     found = LABELS.get(text)
     return str(found) if found is not None else text
+
+
+def kind_name(value: object) -> str:
+    """Jinja filter: a quantity kind (its stored id, or the kind) by its name in the reader's
+    language: 质量 or mass, never the id ``mass_fraction`` (issue 11 §1)."""
+    from lims.kinds.registry import KINDS, Kind
+
+    kind = value if isinstance(value, Kind) else KINDS.get(str(value or ""))
+    if kind is None:
+        return "" if value is None else str(value)
+    return kind.zh if html_lang() != "en" else kind.en
 
 
 # Form and API field names as a reader knows them, for the "(field)" of an error on a page.

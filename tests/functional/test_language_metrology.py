@@ -34,9 +34,10 @@ def test_the_method_form_refuses_a_unit_of_no_kind_in_chinese(client: Any, sessi
                        data=_method(token, "ZH 1-2026", unit="K", upper_limit="80"))
     assert resp.status_code == 303
     page = client.get("/methods", headers=ZH).get_data(as_text=True)
-    # The kinds registry's refusal, translated, with both kinds it could be still named.
-    assert "单位 &#39;K&#39; 不能确定所测的量：请给出量的种类（temperature or " \
-           "temperature_difference）" in page, page.split("<main", 1)[1][:800]
+    # The kinds registry's refusal, translated, with both kinds it could be named in Chinese.
+    assert "单位 &#39;K&#39; 不能确定所测的量：请给出量的种类（温度或温差）" in page, \
+        page.split("<main", 1)[1][:800]
+    assert "temperature_difference" not in page.split("<main", 1)[1].split("<form", 1)[0]
     assert "does not say what it measures" not in page
     session.rollback()
     assert session.scalar(select(TestMethod).where(TestMethod.code == "ZH 1-2026")) is None
