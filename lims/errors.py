@@ -65,7 +65,8 @@ class Choices(str):
     items: tuple[str, ...]
 
     def __new__(cls, items: Iterable[object]) -> Choices:
-        shown = tuple(str(i) for i in items)
+        # A str enum's member as its value (str() of a (str, Enum) member is its name).
+        shown = tuple(str.__str__(i) if isinstance(i, str) else str(i) for i in items)
         made = super().__new__(cls, ", ".join(shown))
         made.items = shown
         return made
