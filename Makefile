@@ -24,7 +24,7 @@ install: $(STAMP) $(MO)
 
 # After marking new strings: gather them into the catalogs, then translate the empty msgstr.
 translations: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k lazy_ngettext:1,2 -k msg -k tr --no-location \
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k lazy_ngettext:1,2 -k lazy_pgettext:1c,2 -k msg -k tr --no-location \
 	    --sort-output -o $(VENV)/messages.pot lims
 	$(BIN)/pybabel update -i $(VENV)/messages.pot -d lims/translations --no-wrap \
 	    --ignore-obsolete --no-fuzzy-matching

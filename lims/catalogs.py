@@ -37,6 +37,16 @@ def tr(template: str, **params: object) -> str:
         return template % params if params else template
 
 
+def label(value: object) -> str:
+    """A stored value (status, kind, role …) in the command line's language: the pages' label
+    (lims.web.i18n.LABELS) looked up in the same catalog; unknown values are shown as stored."""
+    from lims.web.i18n import LABELS
+
+    text = str(value)
+    found = LABELS.get(text)
+    return tr(found._args[0]) if found is not None else text  # the label's msgid
+
+
 def localized(message: object) -> str:
     """A service's message (:func:`lims.errors.msg`) in the command line's language."""
     from lims.errors import Message, Named
@@ -45,10 +55,11 @@ def localized(message: object) -> str:
         return message.zh if _locale().lower().startswith("zh") else str(message)
     if isinstance(message, Message):
         # A message carried inside another ("standard %(message)s") is translated too.
-        from lims.errors import STATE_PARAMS
+        from lims.errors import STATE_PARAMS, Choices
 
         return tr(message.template, **{
             k: localized(v) if isinstance(v, Message)
+            else tr(", ").join(label(i) for i in v.items) if isinstance(v, Choices)
             else tr(v) if k in STATE_PARAMS and isinstance(v, str) and v else v
             for k, v in message.params.items()})
     return str(message)

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from lims.catalogs import tr
+from lims.catalogs import label, tr
 from lims.clitools import LimsGroup, fail, runtime
 from lims.config import Settings, ensure_secret
 
@@ -100,7 +100,8 @@ def demo() -> None:
         rt.dispose()
     click.echo(tr("Demo logins (username / password / roles):"))
     for username, password, roles in logins:
-        click.echo(f"  {username:<10} {password:<24} {roles}")
+        shown = ", ".join(label(role) for role in roles.split(", "))
+        click.echo(f"  {username:<10} {password:<24} {shown}")
 
 
 @main.command(help=tr("Serve the app with gunicorn (production WSGI server)."))

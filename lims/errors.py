@@ -31,7 +31,7 @@ the driver's error into them with :func:`lims.db.storage_error`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 
@@ -71,6 +71,24 @@ class Named(Message):
 # Parameters that hold a stored state ("received", "issued" …): shown through the same labels
 # as the pages' status column, so a Chinese refusal does not carry an English status.
 STATE_PARAMS = frozenset({"status", "state", "target"})
+
+
+class Choices(str):
+    """The allowed values of a refusal ("must be one of %(choices)s"): the English text joins
+    them as stored; pages and the command line show each through its label (issue 11 §1)."""
+
+    items: tuple[str, ...]
+
+    def __new__(cls, items: Iterable[object]) -> Choices:
+        # A str enum's member as its value (str() of a (str, Enum) member is its name).
+        shown = tuple(str.__str__(i) if isinstance(i, str) else str(i) for i in items)
+        made = super().__new__(cls, ", ".join(shown))
+        made.items = shown
+        return made
+
+
+class FieldName(str):
+    """A field's name inside a message ("%(name)s must be …"): pages show its label."""
 
 
 def msg(template: str, **params: object) -> Message:

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from lims.catalogs import localized, tr
+from lims.catalogs import label, localized, tr
 from lims.clitools import echo_json, fail, invalid, runtime
 
 
@@ -128,7 +128,8 @@ def user_list(as_json: bool) -> None:
     for r in rows:
         state = ("" if r["active"] else " " + tr("disabled")) + \
             (" " + tr("locked") if r["locked"] else "")
-        click.echo(f"{r['username']:<20} {','.join(r['roles']):<30}{state}")
+        roles = ",".join(label(role) for role in r["roles"])  # --json keeps the stored names
+        click.echo(f"{r['username']:<20} {roles:<30}{state}")
 
 
 def _change(message: str, change: Callable[[Any, Any], Any]) -> None:

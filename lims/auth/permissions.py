@@ -7,6 +7,7 @@ scope are checked by the services, since they depend on the record, not only the
 from __future__ import annotations
 
 from lims.auth.models import Role
+from lims.errors import Message, msg
 
 T, R, S, Q, A, ADM = (Role.TECHNICIAN, Role.REVIEWER, Role.SIGNATORY, Role.QUALITY_MANAGER,
                       Role.AUDITOR, Role.ADMIN)
@@ -38,6 +39,40 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "user.manage": frozenset({ADM}),
     "agent.manage": frozenset({ADM}),             # bench capture agents and their tokens
 }
+
+
+# What each permission lets one do, as a refusal names it to a reader (issue 11 §1). The
+# English text of a refusal keeps the code ("your roles do not allow 'user.manage'": the API and
+# scripts match on it); pages and the command line translate the code to these words.
+ACTIONS: dict[str, Message] = {
+    "read": msg("read"),
+    "customer.create": msg("customer.create"),
+    "customer.manage": msg("customer.manage"),
+    "sample.register": msg("sample.register"),
+    "sample.receive": msg("sample.receive"),
+    "result.record": msg("result.record"),
+    "result.capture": msg("result.capture"),
+    "result.correct": msg("result.correct"),
+    "sample.complete": msg("sample.complete"),
+    "sample.review": msg("sample.review"),
+    "sample.approve": msg("sample.approve"),
+    "report.issue": msg("report.issue"),
+    "report.amend": msg("report.amend"),
+    "report.withdraw": msg("report.withdraw"),
+    "method.manage": msg("method.manage"),
+    "scope.manage": msg("scope.manage"),
+    "instrument.manage": msg("instrument.manage"),
+    "calibration.record": msg("calibration.record"),
+    "nonconformity.manage": msg("nonconformity.manage"),
+    "audit.read": msg("audit.read"),
+    "user.manage": msg("user.manage"),
+    "agent.manage": msg("agent.manage"),
+}
+
+
+def action_name(action: str) -> str:
+    """The permission as a refusal carries it: the code, translated where it is shown."""
+    return ACTIONS.get(action, action)
 
 
 def allowed(roles: frozenset[Role], action: str) -> bool:

@@ -18,7 +18,7 @@ from werkzeug.security import generate_password_hash
 from lims.accreditation.models import ScopeItem, SignatoryAuthority
 from lims.audit.services import record
 from lims.auth.models import ApiToken, LoginFailure, Role, SignatoryScope, User, UserRole, UserSession
-from lims.auth.permissions import allowed
+from lims.auth.permissions import action_name, allowed
 from lims.auth.sessions import revoke_sessions
 from lims.db import utcnow
 from lims.errors import Conflict, InvalidInput, NotFound, PermissionDenied, msg
@@ -158,7 +158,8 @@ def require(user: User | None, action: str) -> User:
     :raises PermissionDenied:
     """
     if user is None or not allowed(user.roles, action):
-        raise PermissionDenied(msg("your roles do not allow %(action)r", action=action),
+        raise PermissionDenied(msg("your roles do not allow '%(action)s'",
+                                   action=action_name(action)),
                                action=action)
     return user
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from lims import validate
-from lims.errors import InvalidInput, msg
+from lims.errors import Choices, InvalidInput, msg
 from lims.units import parse_unit, parse_value
 
 # "other": a provider that is neither an NMI nor accredited; a chain through it is incomplete.
@@ -186,7 +186,7 @@ def parse_json(obj: object, *, provider_kind: str | None = None) -> ParsedCertif
     kind = _text_field(provider.get("kind"), "provider.kind", max_len=20)
     if kind not in PROVIDER_KINDS:
         raise InvalidInput(msg("must be one of %(allowed)s, not %(kind)r",
-                               allowed=', '.join(PROVIDER_KINDS), kind=kind),
+                               allowed=Choices(PROVIDER_KINDS), kind=kind),
                            field="provider.kind")
     accreditation = _text_field(provider.get("accreditation"), "provider.accreditation",
                                 required=kind == "accredited", max_len=80)
@@ -275,7 +275,7 @@ def _state(value: object, at: str) -> str:
     if value is None:
         return "as left"
     if value not in STATES:
-        raise InvalidInput(msg("must be one of %(allowed)s", allowed=', '.join(STATES)), field=at)
+        raise InvalidInput(msg("must be one of %(allowed)s", allowed=Choices(STATES)), field=at)
     return str(value)
 
 
@@ -395,7 +395,7 @@ def checked(cert: ParsedCertificate) -> ParsedCertificate:
 def kind_override(kind: str | None) -> str | None:
     if kind is not None and kind not in PROVIDER_KINDS:
         raise InvalidInput(msg("must be one of %(allowed)s, not %(kind)r",
-                               allowed=', '.join(PROVIDER_KINDS), kind=kind),
+                               allowed=Choices(PROVIDER_KINDS), kind=kind),
                            field="provider_kind")
     return kind
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from lims.catalogs import tr
+from lims.catalogs import label, tr
 from lims.clitools import echo_json, fail, invalid, load_json, read, runtime
 
 
@@ -229,8 +229,8 @@ def trace(report_number: str, as_json: bool) -> None:
                 if n["expanded_uncertainty"] else ""
             click.echo(f"{'  ' * depth}└─ " + tr(
                 "%(asset)s [%(role)s] %(certificate)s by %(provider)s (%(kind)s), %(calibrated_on)s "
-                "→ %(valid_until)s, valid at use: %(valid)s", asset=n["asset"], role=n["role"],
-                certificate=n["certificate"], provider=n["provider"], kind=n["provider_kind"],
+                "→ %(valid_until)s, valid at use: %(valid)s", asset=n["asset"], role=label(n["role"]),
+                certificate=n["certificate"], provider=n["provider"], kind=label(n["provider_kind"]),
                 calibrated_on=n["calibrated_on"], valid_until=n["valid_until"],
                 valid=tr("yes") if n["valid_at_use"] else tr("NO")) + u)
             for w in n["warnings"]:

@@ -22,7 +22,7 @@ from lims.calibration import chains
 from lims.calibration.models import AffectedReport, CaseStatus, Evaluation, NonconformingCase
 from lims.calibration.services import lab_day
 from lims.db import utcnow
-from lims.errors import Conflict, InvalidInput, NotFound, msg
+from lims.errors import Choices, Conflict, InvalidInput, NotFound, msg
 from lims.instruments.models import Instrument
 from lims.numbering import next_number
 from lims.reports.models import Report
@@ -141,7 +141,7 @@ def evaluate(session: Session, *, actor: User, case_number: str, report_number: 
     number = text(report_number, "report", max_len=40)
     if evaluation not in EVALUATIONS:
         raise InvalidInput(msg("must be one of %(allowed)s",
-                               allowed=', '.join(EVALUATIONS)), field="evaluation")
+                               allowed=Choices(EVALUATIONS)), field="evaluation")
     why = text(reason, "reason", max_len=MAX_TEXT)
     row = session.scalar(select(AffectedReport).join(Report, Report.id == AffectedReport.report_id)
                          .where(AffectedReport.case_id == case.id, Report.number == number))

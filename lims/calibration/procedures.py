@@ -82,7 +82,7 @@ from lims.calibration.models import (
     ProcedurePoint,
     ProcedureStandard,
 )
-from lims.errors import Conflict, InvalidInput, NotFound, msg
+from lims.errors import Choices, Conflict, InvalidInput, NotFound, msg
 from lims.instruments.models import EquipmentRole, Instrument
 from lims.metrology.schema import parse_budget, parse_budget_unit
 from lims.units import parse_value
@@ -187,7 +187,7 @@ def create_procedure(session: Session, *, actor: User, code: Any, title: Any, ki
     clause = text(clause, "clause", required=False, max_len=80)
     quantity = text(quantity, "quantity", max_len=120)
     if kind not in tuple(JobKind):
-        raise InvalidInput(msg("must be one of %(allowed)s", allowed=', '.join(JobKind)), field="kind")
+        raise InvalidInput(msg("must be one of %(allowed)s", allowed=Choices(JobKind)), field="kind")
     unit_text = text(unit, "unit", max_len=40)
     qkind = kinds.get(quantity_kind) if quantity_kind not in (None, "") else kinds.infer(
         unit_text, field="unit", kind_field="quantity_kind")

@@ -31,7 +31,15 @@ from lims.calibration.models import (
     RecordStatus,
 )
 from lims.db import utcnow
-from lims.errors import CalibrationExpired, Conflict, InstrumentUnavailable, InvalidInput, NotFound, msg
+from lims.errors import (
+    CalibrationExpired,
+    Choices,
+    Conflict,
+    InstrumentUnavailable,
+    InvalidInput,
+    NotFound,
+    msg,
+)
 from lims.instruments.models import (
     CalibrationFlag,
     EquipmentRole,
@@ -217,7 +225,7 @@ def get_provider(session: Session, *, name: Any, kind: Any, accreditation: Any =
     name = text(name, f"{field}.name", max_len=200)
     kinds = [k.value for k in ProviderKind]
     if kind not in kinds:
-        raise InvalidInput(msg("must be one of %(allowed)s", allowed=', '.join(kinds)), field=f"{field}.kind")
+        raise InvalidInput(msg("must be one of %(allowed)s", allowed=Choices(kinds)), field=f"{field}.kind")
     provider = session.scalar(select(CalibrationProvider).where(CalibrationProvider.name == name))
     if provider is not None:
         if provider.kind != kind:
@@ -547,7 +555,7 @@ def set_record_status(session: Session, *, actor: User, record_id: int, status: 
     reason = text(reason, "reason", max_len=2000)
     allowed = (RecordStatus.REVOKED, RecordStatus.OUT_OF_TOLERANCE)
     if status not in allowed:
-        raise InvalidInput(msg("must be one of %(allowed)s", allowed=', '.join(allowed)), field="status")
+        raise InvalidInput(msg("must be one of %(allowed)s", allowed=Choices(allowed)), field="status")
     rec = _locked_record(session, record_id)
     if rec.status == RecordStatus.REVOKED:
         raise Conflict(msg("record %(record_id)s is revoked", record_id=record_id))

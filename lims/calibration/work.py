@@ -62,6 +62,7 @@ from lims.config import Settings
 from lims.db import utcnow
 from lims.errors import (
     CalibrationExpired,
+    Choices,
     Conflict,
     InstrumentUnavailable,
     InvalidInput,
@@ -334,7 +335,7 @@ def _build(session: Session, *, actor: User, sample: Sample, job: CalibrationJob
     from lims.samples.services import measurement_time
 
     if state not in STATES:
-        raise InvalidInput(msg("must be one of %(allowed)s", allowed=', '.join(STATES)), field="state")
+        raise InvalidInput(msg("must be one of %(allowed)s", allowed=Choices(STATES)), field="state")
     proc = job.procedure
     qkind = kinds.get(proc.quantity_kind)
     written = proc.unit if unit in (None, "") else unit

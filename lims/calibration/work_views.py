@@ -16,7 +16,7 @@ from lims.errors import LimsError
 from lims.web.auth import current_user
 from lims.web.context import get_session, settings
 from lims.web.errors import localized, status_of
-from lims.web.i18n import label
+from lims.web.i18n import field_label, label
 from lims.web.inputs import form, json_model
 from lims.web.openapi import operation
 
@@ -163,7 +163,7 @@ def _refused(exc: LimsError, page: Any, **kw: Any) -> Any:
     status = status_of(exc)
     if status not in (403, 404, 409, 422):
         raise exc
-    flash(localized(exc.message) + (f" ({exc.field})" if exc.field else ""), "error")
+    flash(localized(exc.message) + (f" ({field_label(exc.field)})" if exc.field else ""), "error")
     return page(**kw), status
 
 

@@ -20,7 +20,7 @@ from lims.auth.models import User
 from lims.auth.services import require
 from lims.db import utcnow
 from lims.edits import check_version, reason_of
-from lims.errors import Conflict, InvalidInput, NotFound, msg
+from lims.errors import Choices, Conflict, InvalidInput, NotFound, msg
 from lims.instruments.models import (
     EquipmentRole,
     Instrument,
@@ -77,7 +77,7 @@ def register_instrument(session: Session, *, actor: User, data: dict[str, Any], 
     role = field("role", max_len=20) or EquipmentRole.TEST_EQUIPMENT
     if role not in {r.value for r in EquipmentRole}:
         raise InvalidInput(msg("must be one of %(allowed)s",
-                               allowed=", ".join(r.value for r in EquipmentRole)), field="role")
+                               allowed=Choices(r.value for r in EquipmentRole)), field="role")
     settings = port_settings(data.get("port_settings"), baudrate=data.get("baudrate"))
     calibrated_on = date(data.get("calibrated_on"), "calibrated_on", required=False)
     due_on = date(data.get("calibration_due_on"), "calibration_due_on", required=False)

@@ -34,7 +34,7 @@ import math
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from typing import Any
 
-from lims.errors import InvalidInput, msg
+from lims.errors import Choices, InvalidInput, msg
 from lims.units import convert, parse_unit
 
 RULES = ("simple", "guarded", "non-binary")
@@ -140,7 +140,7 @@ def decide(*, value: Any, unit: Any, expanded_uncertainty: Any, lower: Any = Non
     if lo is not None and hi is not None and lo > hi:
         raise InvalidInput(msg("the lower limit is above the upper limit"), field="lower")
     if rule not in RULES:
-        raise InvalidInput(msg("must be one of %(choices)s", choices=", ".join(RULES)), field="rule")
+        raise InvalidInput(msg("must be one of %(choices)s", choices=Choices(RULES)), field="rule")
     ratio = Decimal(0) if rule == "simple" else _required(r, "r")
     kk = _required(k, "k")
     if ratio < 0:
@@ -192,7 +192,7 @@ def verdict_of(x: Decimal, lower: Decimal | None, upper: Decimal | None, *,
     here. ``w`` is the guard band (0 for simple acceptance, ILAC-G8 4.2.1).
     """
     if rule not in RULES:
-        raise InvalidInput(msg("must be one of %(choices)s", choices=", ".join(RULES)), field="rule")
+        raise InvalidInput(msg("must be one of %(choices)s", choices=Choices(RULES)), field="rule")
     w = Decimal(0) if rule == "simple" else w
     a_lo = None if lower is None else lower + w
     a_hi = None if upper is None else upper - w
@@ -224,7 +224,7 @@ def verdict_of_range(low: Decimal | None, high: Decimal | None, lower: Decimal |
     inside the interval and at one point of every stretch between them finds every verdict.
     """
     if rule not in RULES:
-        raise InvalidInput(msg("must be one of %(choices)s", choices=", ".join(RULES)), field="rule")
+        raise InvalidInput(msg("must be one of %(choices)s", choices=Choices(RULES)), field="rule")
     w = Decimal(0) if rule == "simple" else w
 
     def inside(x: Decimal) -> bool:

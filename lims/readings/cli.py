@@ -52,10 +52,11 @@ def agent_status(ctx: click.Context, config_path: str | None, as_json: bool) -> 
     ctx.exit(print_status(path, as_json=as_json))
 
 
-@agent.command("register")
+@agent.command("register", help=tr(
+    "Register agent NAME for its instruments and print its token once (last line)."))
 @click.argument("name")
 @click.option("--instrument", "instruments", multiple=True, required=True,
-              help="Asset number of an instrument the agent reads (repeat for several).")
+              help=tr("Asset number of an instrument the agent reads (repeat for several)."))
 def agent_register(name: str, instruments: tuple[str, ...]) -> None:
     """Register agent NAME for its instruments and print its token once (last line)."""
     from lims.auth.cli import _as_admin
@@ -81,8 +82,9 @@ def _describe(session: Any, a: Any) -> dict[str, Any]:
             "last_received_at": last.received_at.isoformat() if last else None}
 
 
-@agent.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@agent.command("list", help=tr(
+    "List agents: instruments, revoked, last sequence number received."))
+@click.option("--json", "as_json", is_flag=True, help=tr("As JSON."))
 def agent_list(as_json: bool) -> None:
     """List agents: instruments, revoked, last sequence number received."""
     from lims.auth.cli import _as_admin
@@ -99,7 +101,8 @@ def agent_list(as_json: bool) -> None:
         click.echo(f"{r['name']:<24} {','.join(r['instruments']):<30} {last:<30} {state}")
 
 
-@agent.command("revoke")
+@agent.command("revoke", help=tr(
+    "Revoke agent NAME's token at once (its stored readings stay)."))
 @click.argument("name")
 def agent_revoke(name: str) -> None:
     """Revoke agent NAME's token at once (its stored readings stay)."""

@@ -41,7 +41,7 @@ from lims.audit.services import _jsonable, record, snapshot
 from lims.auth.models import Role, User
 from lims.auth.services import require
 from lims.db import utcnow
-from lims.errors import Conflict, InvalidInput, NotFound, ReportError, msg
+from lims.errors import Choices, Conflict, InvalidInput, NotFound, ReportError, msg
 from lims.reports.models import Report, ReportAmendment, ReportStatus, WithdrawalCategory
 from lims.samples.lifecycle import SampleStatus, check_transition
 from lims.samples.models import Sample
@@ -305,7 +305,7 @@ def withdraw_report(session: Session, *, actor: User, number: Any, reason: Any,
 
 def _category(category: Any) -> None:
     if category not in CATEGORIES:
-        raise InvalidInput(msg("must be one of %(choices)s", choices=", ".join(CATEGORIES)),
+        raise InvalidInput(msg("must be one of %(choices)s", choices=Choices(CATEGORIES)),
                            field="category")
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from lims.catalogs import tr
+from lims.catalogs import label, tr
 from lims.clitools import fail, invalid, runtime
 
 KINDS = ("test_report", "calibration_certificate", "verification_certificate",
@@ -28,13 +28,15 @@ def report() -> None:
     "Issued documents of every kind (test reports, calibration and verification certificates, "
     "verification notices), newest first, with their status (ISO/IEC 17025 7.8.8: issued, "
     "superseded by the report that replaced it, or withdrawn)."))
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=tr("As JSON."))
 @click.option("--kind", type=click.Choice(KINDS), help=tr("Only documents of this kind."))
 @click.option("--status", type=click.Choice(STATUSES), help=tr("Only documents in this status."))
 def report_list(as_json: bool, kind: str | None, status: str | None) -> None:
     """Issued documents of every kind (test reports, calibration and verification
     certificates, verification notices), newest first, with their status (ISO/IEC 17025
     7.8.8: issued, superseded by the report that replaced it, or withdrawn)."""
+    from zoneinfo import ZoneInfo
+
     from lims.reports import amend
     from lims.reports.services import list_reports
 
@@ -58,12 +60,16 @@ def report_list(as_json: bool, kind: str | None, status: str | None) -> None:
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False))
         return
-    for r in rows:
+    # Text for a person: kind, status and withdrawal category in the CLI's language, the issue
+    # time in the lab's zone (issue 11 §1); --json above stays the machine's form (UTC ISO).
+    zone = ZoneInfo(rt.settings.timezone)
+    for r, report in zip(rows, reports, strict=True):
         note = (tr(" by %(number)s", number=r["superseded_by"]) if r["superseded_by"] else "") + (
-            f" ({r['withdrawal_category']})" if r["withdrawal_category"] else "") + (
+            f" ({label(r['withdrawal_category'])})" if r["withdrawal_category"] else "") + (
             tr(", replaces %(number)s", number=r["supersedes"]) if r["supersedes"] else "") + (
             tr(", being amended") if r["amending"] else "")
-        click.echo(f"{r['number']}  {r['kind']:<24} {r['status']}{note}  {r['issued_at']}  "
+        issued = report.issued_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        click.echo(f"{r['number']}  {label(r['kind']):<24} {label(r['status'])}{note}  {issued}  "
                    f"{r['sha256']}")
 
 
@@ -119,7 +125,7 @@ def report_withdraw(number: str, reason: str, category: str, username: str) -> N
 
     _act(username, lambda s, actor: withdraw_report(s, actor=actor, number=number,
                                                     reason=reason, category=category))
-    click.echo(tr("report %(number)s withdrawn (%(category)s)", number=number, category=category))
+    click.echo(tr("report %(number)s withdrawn (%(category)s)", number=number, category=label(category)))
 
 
 def write_file(file: str, data: bytes) -> None:
@@ -179,7 +185,7 @@ def report_export(number: str, file: str) -> None:
     "print each signature (name, meaning, time, PAdES level). Exit 1 unless every signature is "
     "valid and trusted and the file is identical to an issued report."))
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help=tr("As JSON."))
 def report_verify(file: str, as_json: bool) -> None:
     """Check FILE's signatures against the lab's CA, offline, and whether it is an issued
     report; print each signature (name, meaning, time, PAdES level). Exit 1 unless every

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
-from flask_babel import lazy_gettext
+from flask_babel import lazy_gettext, lazy_pgettext
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import defer
 
@@ -74,6 +74,8 @@ def columns(public_url: str) -> list[Column]:
         Column("status", lazy_gettext("Status"), lambda r: _label(r[0].status)),
         Column("issued", lazy_gettext("Issued"), lambda r: _time(r[0].issued_at)),
         Column("sha256", "SHA-256", lambda r: r[0].sha256),
-        Column("verify", lazy_gettext("Verification"),
+        # Checking a document's authenticity (核验), not metrological verification (检定),
+        # which the same English word names elsewhere: a context of its own in the catalog.
+        Column("verify", lazy_pgettext("authenticity check", "Verification"),
                lambda r: f"{public_url.rstrip('/')}/verify/{r[0].number}"),
     ]

@@ -258,7 +258,9 @@ def verify_form() -> Any:
 
 def _public_report(number: str) -> Report | None:
     """The report numbered ``number`` as typed, else upper-cased (numbers are issued in upper
-    case; people and scanners type them in any case)."""
+    case; people and scanners type them in any case), without the spaces a pasted or scanned
+    number brings along (as ``/verify?number=`` trims them)."""
+    number = number.strip()
     db = get_session()
     for candidate in dict.fromkeys((number, number.upper())):
         report = db.scalar(select(Report).where(Report.number == candidate))
@@ -277,7 +279,7 @@ def verify(number: str) -> Any:
     """
     report = _public_report(number)
     if report is None:
-        return render_template("reports/verify.html", report=None, number=number,
+        return render_template("reports/verify.html", report=None, number=number.strip(),
                                asked=True), 404
     check = None
     if request.method == "POST":

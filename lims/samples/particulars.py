@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from lims import kinds
-from lims.errors import InvalidInput, msg
+from lims.errors import Choices, InvalidInput, msg
 from lims.kinds import judge
 
 # 检验类别: a closed set, each with its Chinese and English label as the report prints them.
@@ -34,7 +34,7 @@ def inspection_type(value: Any, field: str = "inspection_type") -> str:
         return "commissioned"
     if value not in INSPECTION_TYPES:
         raise InvalidInput(msg("must be one of %(choices)s",
-                               choices=', '.join(INSPECTION_TYPES)), field=field)
+                               choices=Choices(INSPECTION_TYPES)), field=field)
     return str(value)
 
 
@@ -74,7 +74,7 @@ def parse_conditions(raw: Any, field: str = "conditions") -> list[dict[str, str]
         kind_id = item.get("kind")
         if kind_id not in CONDITION_KINDS:
             raise InvalidInput(msg("must be one of %(choices)s",
-                                   choices=', '.join(CONDITION_KINDS)),
+                                   choices=Choices(CONDITION_KINDS)),
                                field=f"{prefix}.kind")
         if kind_id in seen:
             raise InvalidInput(msg("%(kind)s is given twice", kind=kind_id),

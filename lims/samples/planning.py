@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lims.auth.models import Role, User
-from lims.errors import InvalidInput, msg
+from lims.errors import Choices, InvalidInput, msg
 from lims.validate import as_id, date, text
 
 # 样品来源: brought or sent by the customer (送样), or drawn by the lab's own sampler (抽样);
@@ -30,7 +30,7 @@ def acquisition(value: Any, field: str = "acquisition") -> str:
         return "delivered"
     if value not in ACQUISITIONS:
         raise InvalidInput(msg("must be one of %(choices)s",
-                               choices=', '.join(ACQUISITIONS)), field=field)
+                               choices=Choices(ACQUISITIONS)), field=field)
     return str(value)
 
 
@@ -42,7 +42,7 @@ def priority(value: Any, field: str = "priority") -> str:
     if value in (None, ""):
         return "normal"
     if value not in PRIORITIES:
-        raise InvalidInput(msg("must be one of %(choices)s", choices=', '.join(PRIORITIES)),
+        raise InvalidInput(msg("must be one of %(choices)s", choices=Choices(PRIORITIES)),
                            field=field)
     return str(value)
 

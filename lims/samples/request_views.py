@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from sqlalchemy import select
 
-from lims.auth.permissions import allowed
+from lims.auth.permissions import action_name, allowed
 from lims.db import unit_of_work, utcnow
 from lims.errors import InvalidInput, PermissionDenied, msg
 from lims.samples import categories, intake, lists, particulars, planning, services
@@ -103,7 +103,8 @@ def _page(values: dict[str, Any], rows: list[dict[str, Any]], *, status: int = 2
 
 def _require_register() -> None:
     if not allowed(current_user().roles, "sample.register"):
-        raise PermissionDenied(msg("your roles do not allow 'sample.register'"),
+        raise PermissionDenied(msg("your roles do not allow '%(action)s'",
+                                   action=action_name("sample.register")),
                                action="sample.register")
 
 

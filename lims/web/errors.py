@@ -83,9 +83,12 @@ def localized(message: str) -> str:
         return message.zh if html_lang() != "en" else str(message)
     if isinstance(message, errors.Message):
         # A message carried inside another ("standard %(message)s") is translated too.
-        from lims.web.i18n import label
+        from lims.web.i18n import field_label, label
 
         params = {k: localized(v) if isinstance(v, errors.Message)
+                  else str(gettext(", ")).join(label(i) for i in v.items)
+                  if isinstance(v, errors.Choices)
+                  else field_label(v) if isinstance(v, errors.FieldName)
                   else label(v) if k in errors.STATE_PARAMS and isinstance(v, str) else v
                   for k, v in message.params.items()}
         try:

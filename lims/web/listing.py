@@ -31,7 +31,7 @@ from sqlalchemy.orm import QueryableAttribute, Session
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 
-from lims.errors import InvalidInput, msg
+from lims.errors import Choices, FieldName, InvalidInput, msg
 
 # The id column a list's order ends with, so that pages never overlap or skip.
 Tiebreak: TypeAlias = ColumnElement[Any] | QueryableAttribute[Any]
@@ -309,7 +309,7 @@ def choice(args: Mapping[str, str], name: str, allowed: Iterable[str]) -> str | 
     options = list(allowed)
     if raw not in options:
         raise InvalidInput(msg("%(name)s must be one of %(options)s, not %(raw)r",
-                               name=name, options=', '.join(options), raw=raw[:40]),
+                               name=FieldName(name), options=Choices(options), raw=raw[:40]),
                            field=name)
     return raw
 

@@ -185,7 +185,8 @@ def test_amend_and_withdraw_through_the_cli(session, world, settings, cli_env):
     withdrawn = lims(cli_env, "report", "list", "--json", "--status", "withdrawn")
     assert [r["number"] for r in json.loads(withdrawn.stdout)] == [second]
     text = lims(cli_env, "report", "list").stdout
-    assert f"{second}  test_report" in text and "withdrawn (recall)" in text
+    # The text is for a person: the kind's label, not its stored name (--json keeps that).
+    assert f"{second}  Test report" in text and "withdrawn (recall)" in text
     verified = lims(cli_env, "audit", "verify")
     assert verified.returncode == 0 and "intact" in verified.stdout, verified.stdout
 
