@@ -18,11 +18,11 @@ def test_a_bad_audit_filter_is_refused_in_the_readers_language(client: Any, sess
     login(client, "auditor")
     zh = client.get("/audit/?since=yesterday", headers={"Accept-Language": "zh-CN"})
     page = zh.get_data(as_text=True)
-    assert zh.status_code == 422 and "since: 须为日期，YYYY-MM-DD" in page, page
+    assert zh.status_code == 422 and "起始日期: 须为日期，YYYY-MM-DD" in page, page
     assert "must be a date" not in page
     en = client.get("/audit/?since=2026-02-02&until=2026-02-01",
                     headers={"Accept-Language": "en"}).get_data(as_text=True)
-    assert "until: ends before since" in en
+    assert "to date: ends before since" in en
     api = client.get("/api/v1/audit/events",
                      query_string={"since": "2026-02-02", "until": "2026-02-01"},
                      headers={"Authorization": f"Bearer {world.token(session, 'auditor')}",

@@ -145,7 +145,7 @@ def test_the_pages_take_particulars_conditions_and_a_worded_conclusion(client, s
         "conclusion_reason": ""}, headers={"Referer": f"http://localhost/samples/{number}"})
     assert resp.status_code == 303
     page = client.get(f"/samples/{number}").get_data(as_text=True)
-    assert "(conclusion_reason)" in page and 'id="sample-status">reviewed' in page
+    assert "(reason for the conclusion)" in page and 'id="sample-status">reviewed' in page
     resp = client.post(f"/samples/{number}/approve", data={
         "csrf_token": token, "password": PASSWORD, "conclusion": "所检项目不符合要求（质量）。",
         "conclusion_reason": "按委托方要求简写"})
