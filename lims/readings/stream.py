@@ -12,6 +12,7 @@ takes a thread that ordinary requests would otherwise use.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -98,8 +99,11 @@ def event_stream(asset: str) -> Response:
         if not released.is_set():
             released.set()
             slots.release()
-    body: Any = _events(follower, state().sessionmaker, asset,
-                        float(current_app.config.get("LIMS_LIVE_STREAM_SECONDS", LIFETIME)))
+    # The served process (gunicorn) takes the lifetime from its environment: the API fuzz
+    # run reaches real instruments and must not wait five minutes on each stream.
+    lifetime = current_app.config.get("LIMS_LIVE_STREAM_SECONDS") or os.environ.get(
+        "LIMS_LIVE_STREAM_SECONDS") or LIFETIME
+    body: Any = _events(follower, state().sessionmaker, asset, float(lifetime))
     response = Response(body, mimetype="text/event-stream", headers=headers)
     response.call_on_close(release)
     return response

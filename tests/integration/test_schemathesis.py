@@ -81,7 +81,9 @@ def live_server(database_url: str, tmp_path: Path) -> Iterator[tuple[str, str, P
     Yields the base URL, the token and the server's access log.
     """
     env = {**os.environ, "LIMS_INSTANCE_PATH": str(tmp_path / "instance"),
-           "LIMS_DATABASE_URL": database_url, "LIMS_PUBLIC_URL": "https://lims.example.test"}
+           "LIMS_DATABASE_URL": database_url, "LIMS_PUBLIC_URL": "https://lims.example.test",
+           # A live readings stream on a real instrument ends after 1 s instead of 5 minutes.
+           "LIMS_LIVE_STREAM_SECONDS": "1"}
     _lims(env, "init")
     _lims(env, "demo")
     # Every role, so that the run reaches every service rather than stopping at 403; the
