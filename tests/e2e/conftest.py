@@ -50,7 +50,7 @@ def login(page: Any, base: str, name: str) -> None:
     page.goto(f"{base}/login")
     page.fill("input[name=username]", name)
     page.fill("input[name=password]", PASSWORD)
-    page.click("button:has-text('Log in')")
+    page.click("form button:has-text('Log in'), form button:has-text('登录')")  # en or zh page
     page.wait_for_url(f"{base}/")
 
 

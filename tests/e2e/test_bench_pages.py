@@ -131,16 +131,10 @@ def test_grid_is_edited_in_place_at_768_px(server, browser, session, world):
 def test_grid_speaks_chinese_to_a_chinese_bench(server, browser, session, world):
     """The same grid for a zh-CN browser: the refusal, its unit message and the notice in
     Chinese, units as written, the typed input kept (issue 11 §1, §4)."""
-    from tests.support.world import PASSWORD
-
     number, ids = _realistic_sample(session, world)
     page = browser.new_page(viewport={"width": 768, "height": 700}, locale="zh-CN")
     page.set_default_timeout(15000)
-    page.goto(f"{server}/login")
-    page.fill("input[name=username]", "tech")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form button:has-text('登录')")
-    page.wait_for_url(f"{server}/")
+    login(page, server, "tech")
     page.goto(f"{server}/samples/{number}")
     assert _overflow(page) <= 0
     page.fill(f"#value-{ids[2]}", "0.61")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.world import PASSWORD
+from tests.e2e.conftest import login
 
 pytestmark = pytest.mark.e2e
 
@@ -14,11 +14,7 @@ pytestmark = pytest.mark.e2e
 def test_the_request_form_offers_categories_grouped_by_family(server, browser, world):
     page = browser.new_page(locale="zh-CN", viewport={"width": 768, "height": 1000})
     page.set_default_timeout(15000)
-    page.goto(f"{server}/login")
-    page.fill("input[name=username]", "tech")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form button:has-text('登录')")
-    page.wait_for_url(f"{server}/")
+    login(page, server, "tech")
     page.goto(f"{server}/requests/new")
     select = page.locator("select[name=s-0-category]")
     groups = select.locator("optgroup")
