@@ -45,8 +45,11 @@ run: $(STAMP) $(MO)
 	  echo "simulated bench: EQ-BAL-001 balance, EQ-DMM-001 multimeter, EQ-HYG-001 hygrometer in $$dev"; \
 	  LIMS_INSTANCE_PATH=$(INSTANCE) $(BIN)/lims serve --host 127.0.0.1 --port 5000
 
+# Two workers: many tests wait on browsers, ptys and servers, so two keep a 2-core machine busy.
+# Work stealing evens out the long tests (schemathesis, the agent runs) near the end.
+TEST_WORKERS ?= 2
 test: $(STAMP) $(MO)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 bench: $(STAMP) $(MO)
 	$(BIN)/python bench/run.py

@@ -71,7 +71,7 @@ def test_intake_particulars_conditions_and_worded_conclusion(server, browser, se
     page.fill("#approve-form textarea[name=conclusion]", "试样质量不符合 GB/T 5325-2009 要求。")
     page.fill("#approve-form input[name=password]", PASSWORD)
     page.click("button:has-text('Approve')")
-    assert "conclusion_reason" in page.inner_text(".flash.error")
+    assert "reason for the conclusion" in page.inner_text(".flash.error")
     assert page.inner_text("#sample-status") == "reviewed"
     page.click("summary:has-text('Word the conclusion differently')")
     page.fill("#approve-form textarea[name=conclusion]", "试样质量不符合 GB/T 5325-2009 要求。")
