@@ -33,6 +33,8 @@ class PtySimulator:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.slave_name = ""
+        # Set when a client first writes to the port (kept across unplug/replug).
+        self.heard = threading.Event()
 
     @property
     def port(self) -> str:
@@ -64,6 +66,7 @@ class PtySimulator:
                 if readable:
                     data = os.read(master, 4096)
                     if data:
+                        self.heard.set()
                         self.model.feed(data, now)
                 for chunk in self.model.due(now):
                     self._write(master, chunk)

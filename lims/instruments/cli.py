@@ -142,7 +142,9 @@ def simulate(driver: str, link: str | None, serial_number: str | None, faults: s
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    started = time.monotonic()
+    # The unplug cycle starts when a client first talks to the instrument, so that a client
+    # started on a busy machine finds the port there, as a technician finds the cable plugged in.
+    started: float | None = None
     try:
         while not stop:
             if "garbage" in wanted and not model.garbage:
@@ -151,7 +153,9 @@ def simulate(driver: str, link: str | None, serial_number: str | None, faults: s
                 model.error = True
             if "drop" in wanted and not model.drop:
                 model.drop = 1
-            if "unplug" in wanted and time.monotonic() - started > 2:
+            if started is None and sim.heard.is_set():
+                started = time.monotonic()
+            if "unplug" in wanted and started is not None and time.monotonic() - started > 2:
                 sim.unplug()  # out for half a second every two, then back on the same link
                 time.sleep(0.5)
                 sim.replug()
