@@ -24,7 +24,7 @@ from lims.runtime import Runtime
 
 NAME = "demo-bench"
 CONFIG = "agent.toml"
-TOKEN = "agent.token"
+TOKEN_FILE = "agent.token"  # noqa: S105 - a file name, not a secret
 SPOOL = "agent-spool.sqlite"
 # asset, driver, link under <instance>/dev, how the agent reads it
 BENCH = (("EQ-BAL-001", "mt-sics", "balance-1", 'mode = "stream"'),
@@ -49,7 +49,7 @@ def write_bench_agent(rt: Runtime, *, server: str) -> Path:
     """
     instance = rt.settings.instance_path
     instance.mkdir(parents=True, exist_ok=True)
-    token_path = instance / TOKEN
+    token_path = instance / TOKEN_FILE
     token = _token(token_path)
     with rt.session() as session, unit_of_work(session):
         admin = get_user(session, "admin")
@@ -69,7 +69,7 @@ def write_bench_agent(rt: Runtime, *, server: str) -> Path:
             with os.fdopen(fd, "w", encoding="utf-8") as out:
                 out.write(token + "\n")
     lines = ["# Written by `lims demo --agent-server` (make run): the simulated bench's agent.",
-             f'server = "{server}"', f'token_file = "{TOKEN}"', f'spool = "{SPOOL}"']
+             f'server = "{server}"', f'token_file = "{TOKEN_FILE}"', f'spool = "{SPOOL}"']
     for asset, driver, link, how in BENCH:
         lines += ["", "[[instruments]]", f'asset = "{asset}"', f'driver = "{driver}"',
                   f'port = "{dev_link(rt, link)}"', how]

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,20 +19,17 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.processes import free_port, stop_group
+
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="ptys are POSIX only")
 ROOT = Path(__file__).resolve().parents[2]
 VENV = Path(sys.prefix)
 BENCH = ("EQ-BAL-001", "EQ-DMM-001", "EQ-HYG-001")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _readings(base: str, token: str, asset: str) -> list[dict[str, object]]:
-    req = urllib.request.Request(f"{base}/api/v1/instruments/{asset}/readings?limit=50",
+    req = urllib.request.Request(  # noqa: S310 - our own server
+        f"{base}/api/v1/instruments/{asset}/readings?limit=50",
                                  headers={"Authorization": f"Bearer {token}"})
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - our own server
@@ -43,29 +38,8 @@ def _readings(base: str, token: str, asset: str) -> list[dict[str, object]]:
         return []  # not serving yet
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the whole group (make, its shell, simulators, agent, server), then SIGKILL."""
-    for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=wait)
-        except subprocess.TimeoutExpired:
-            continue
-        # make is gone; its children may still be on their way out
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            try:
-                os.killpg(proc.pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.1)
-
-
 def test_make_run_reads_the_demo_bench_through_one_agent(tmp_path: Path) -> None:
-    instance, port = tmp_path / "instance", _free_port()
+    instance, port = tmp_path / "instance", free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIMS_")}  # the defaults
     log = tmp_path / "make-run.log"
     with log.open("wb") as out:
@@ -102,7 +76,7 @@ def test_make_run_reads_the_demo_bench_through_one_agent(tmp_path: Path) -> None
         assert token_file.stat().st_mode & 0o077 == 0  # the agent's secret is the user's only
         assert token_file.read_text().strip() not in log.read_text(errors="replace")
     finally:
-        _stop(proc)
+        stop_group(proc)
     # `make run` again: the same agent and token, the config for the new port.
     token_before = token_file.read_text().strip()
     again = _lims(env, instance, "demo", "--agent-server", "http://127.0.0.1:1")
