@@ -18,7 +18,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from lims.config import Settings
+from lims.demo_agent import write_bench_agent
+from lims.readings.models import Agent
+from lims.runtime import Runtime, open_runtime
 from tests.support.processes import free_port, stop_group
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="ptys are POSIX only")
@@ -81,14 +86,19 @@ def test_make_run_reads_the_demo_bench_through_one_agent(tmp_path: Path) -> None
     token_before = token_file.read_text().strip()
     again = _lims(env, instance, "demo", "--agent-server", "http://127.0.0.1:1")
     assert again.returncode == 0, again.stderr
+    assert token_before not in again.stdout + again.stderr
     assert token_file.read_text().strip() == token_before
-    assert _agents(env, instance) == [("demo-bench", False)]
     assert 'server = "http://127.0.0.1:1"' in (instance / "agent.toml").read_text()
-    # A lost token cannot be shown again: the old agent is revoked, a new one registered.
-    token_file.unlink()
-    assert _lims(env, instance, "demo", "--agent-server", "http://127.0.0.1:1").returncode == 0
-    assert _agents(env, instance) == [("demo-bench", True), ("demo-bench-2", False)]
-    assert token_file.read_text().strip() not in ("", token_before)
+    rt = open_runtime(Settings.from_env({**env, "LIMS_INSTANCE_PATH": str(instance)}))
+    try:
+        assert _agents(rt) == [("demo-bench", False)]
+        # A lost token cannot be shown again: the old agent is revoked, a new one registered.
+        token_file.unlink()
+        write_bench_agent(rt, server="http://127.0.0.1:1")
+        assert _agents(rt) == [("demo-bench", True), ("demo-bench-2", False)]
+        assert token_file.read_text().strip() not in ("", token_before)
+    finally:
+        rt.dispose()
 
 
 def _lims(env: dict[str, str], instance: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -97,7 +107,7 @@ def _lims(env: dict[str, str], instance: Path, *args: str) -> subprocess.Complet
                           text=True, timeout=120, check=False)
 
 
-def _agents(env: dict[str, str], instance: Path) -> list[tuple[str, bool]]:
-    done = _lims(env, instance, "agent", "list", "--json")
-    assert done.returncode == 0, done.stderr
-    return [(a["name"], bool(a["revoked_at"])) for a in json.loads(done.stdout)]
+def _agents(rt: Runtime) -> list[tuple[str, bool]]:
+    with rt.session() as session:
+        return [(a.name, a.revoked_at is not None) for a in session.scalars(
+            select(Agent).order_by(Agent.name))]
