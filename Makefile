@@ -4,6 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 INSTANCE ?= $(CURDIR)/instance
+PORT ?= 5000
 
 # The message catalogs (zh_CN; English is the source language) compiled for Flask-Babel.
 PO := $(wildcard lims/translations/*/LC_MESSAGES/messages.po)
@@ -30,10 +31,11 @@ translations: $(STAMP)
 	    --ignore-obsolete --no-fuzzy-matching
 
 # Set up the instance (SQLite, development PKI, demo data), attach a simulated balance,
-# multimeter and hygrometer on pseudo-terminals, and serve the app at http://127.0.0.1:5000.
+# multimeter and hygrometer on pseudo-terminals, read them through one capture agent (its
+# log in $(INSTANCE)/agent.log) and serve the app at http://127.0.0.1:$(PORT).
 run: $(STAMP) $(MO)
 	LIMS_INSTANCE_PATH=$(INSTANCE) $(BIN)/lims init
-	LIMS_INSTANCE_PATH=$(INSTANCE) $(BIN)/lims demo
+	LIMS_INSTANCE_PATH=$(INSTANCE) $(BIN)/lims demo --agent-server http://127.0.0.1:$(PORT)
 	@dev=$(INSTANCE)/dev; pids=""; \
 	  $(BIN)/lims simulate mt-sics --link $$dev/balance-1 --serial-number B021002593 \
 	      --set load=100.02 > /dev/null & pids="$$pids $$!"; \
@@ -41,9 +43,12 @@ run: $(STAMP) $(MO)
 	      > /dev/null & pids="$$pids $$!"; \
 	  $(BIN)/lims simulate vaisala-hmt330 --link $$dev/hygrometer-1 --serial-number G1234567 \
 	      > /dev/null & pids="$$pids $$!"; \
+	  $(BIN)/lims agent --config $(INSTANCE)/agent.toml > $(INSTANCE)/agent.log 2>&1 & \
+	      pids="$$pids $$!"; \
 	  trap 'kill $$pids 2>/dev/null' EXIT INT TERM; \
 	  echo "simulated bench: EQ-BAL-001 balance, EQ-DMM-001 multimeter, EQ-HYG-001 hygrometer in $$dev"; \
-	  LIMS_INSTANCE_PATH=$(INSTANCE) $(BIN)/lims serve --host 127.0.0.1 --port 5000
+	  echo "read by the capture agent of $(INSTANCE)/agent.toml (log: $(INSTANCE)/agent.log)"; \
+	  LIMS_INSTANCE_PATH=$(INSTANCE) $(BIN)/lims serve --host 127.0.0.1 --port $(PORT)
 
 # Two workers: many tests wait on browsers, ptys and servers, so two keep a 2-core machine busy.
 # Work stealing evens out the long tests (schemathesis, the agent runs) near the end.

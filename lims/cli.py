@@ -89,15 +89,22 @@ def _redact(url: str) -> str:
 
 
 @main.command(help=tr("Seed demo data once and print the demo logins."))
-def demo() -> None:
+@click.option("--agent-server", metavar="URL", help=tr(
+    "Also register the simulated bench's capture agent (once) and write its config to "
+    "<instance>/agent.toml for the server at URL (make run)."))
+def demo(agent_server: str | None) -> None:
     """Seed demo data once and print the demo logins."""
     from lims.demo import seed
+    from lims.demo_agent import write_bench_agent
 
     rt = runtime()
     try:
         logins = seed(rt)
+        config = write_bench_agent(rt, server=agent_server) if agent_server else None
     finally:
         rt.dispose()
+    if config is not None:
+        click.echo(tr("bench agent config: %(path)s", path=config))
     click.echo(tr("Demo logins (username / password / roles):"))
     for username, password, roles in logins:
         shown = ", ".join(label(role) for role in roles.split(", "))

@@ -144,14 +144,14 @@ def take_streamed_reading(session: Session, instrument: Instrument, *, timezone:
         named). :raises InvalidInput: none of the recent stable readings is of the kind.
     :raises CalibrationExpired: the instrument was overdue when the reading was taken.
     """
-    from lims.readings.live import latest
+    from lims.readings.live import latest, settled
     from lims.readings.models import Agent
     from lims.readings.models import Reading as Stored
 
     now = utcnow()
     rows = session.execute(
         select(Stored, Agent.name).join(Agent, Agent.id == Stored.agent_id)
-        .where(Stored.instrument_id == instrument.id, Stored.stable.is_(True),
+        .where(Stored.instrument_id == instrument.id, settled(),
                Stored.status == OK, Stored.read_at >= now - max_age)
         .order_by(Stored.read_at.desc(), Stored.id.desc()).limit(50)).all()
     if not rows:

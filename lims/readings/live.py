@@ -16,7 +16,7 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from lims.readings.models import Agent, AgentInstrument, Reading
@@ -70,14 +70,21 @@ def has_agent(session: Session, instrument_id: int) -> bool:
                Agent.revoked_at.is_(None))) != 0
 
 
+def settled() -> ColumnElement[bool]:
+    """A reading Capture may take: flagged stable, or from an instrument without a stability
+    flag (a multimeter, a hygrometer: ``stable`` is NULL), whose direct read is taken as is."""
+    return or_(Reading.stable.is_(True), Reading.stable.is_(None))
+
+
 def latest(session: Session, instrument_id: int, *,
            stable: bool = False) -> tuple[Reading, str] | None:
     """The instrument's latest reading by read time (and its agent's name); with ``stable``,
-    the latest ok reading flagged stable. The (instrument_id, read_at) index answers it."""
+    the latest ok reading Capture may take (:func:`settled`). The (instrument_id, read_at)
+    index answers it."""
     query = select(Reading, Agent.name).join(Agent, Agent.id == Reading.agent_id) \
         .where(Reading.instrument_id == instrument_id)
     if stable:
-        query = query.where(Reading.stable.is_(True), Reading.status == "ok")
+        query = query.where(settled(), Reading.status == "ok")
     row = session.execute(query.order_by(Reading.read_at.desc(), Reading.id.desc())
                           .limit(1)).first()
     return (row[0], row[1]) if row else None

@@ -163,6 +163,19 @@ def test_capture_refuses_a_stale_or_unsteady_stream(client, session, world):
     assert session.scalar(select(func.count()).select_from(Result)) == 0
 
 
+def test_capture_takes_a_reading_of_an_instrument_without_a_stability_flag(client, session,
+                                                                           world):
+    # A multimeter or hygrometer sends no stability flag (stable is None, as `make run`'s
+    # bench does): its latest ok reading is taken, as a direct read through its port would be.
+    token = agent(session, "bench-1", "EQ-1")
+    number = _new_sample(session, world)
+    post(client, token, [_now_reading(1, "100.0300", ago=0.02, stable=None),
+                         _now_reading(2, "100.4", ago=0.01, stable=False)])
+    resp = _capture(client, session, world, number)
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    assert resp.json["value"] == "100.0300"
+
+
 def test_capture_checks_the_calibration_at_the_time_read(client, session, world):
     token = agent(session, "bench-1", "EQ-2")  # EQ-2's calibration ran out two days ago
     number = _new_sample(session, world)
