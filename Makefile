@@ -48,7 +48,9 @@ run: $(STAMP) $(MO)
 	  trap 'kill $$pids 2>/dev/null' EXIT INT TERM; \
 	  echo "simulated bench: EQ-BAL-001 balance, EQ-DMM-001 multimeter, EQ-HYG-001 hygrometer in $$dev"; \
 	  echo "read by the capture agent of $(INSTANCE)/agent.toml (log: $(INSTANCE)/agent.log)"; \
-	  LIMS_INSTANCE_PATH=$(INSTANCE) $(BIN)/lims serve --host 127.0.0.1 --port $(PORT)
+	  echo "access log: $(INSTANCE)/access.log"; \
+	  LIMS_INSTANCE_PATH=$(INSTANCE) $(BIN)/lims serve --host 127.0.0.1 --port $(PORT) \
+	      --access-log $(INSTANCE)/access.log
 
 # Two workers: many tests wait on browsers, ptys and servers, so two keep a 2-core machine busy.
 # Work stealing evens out the long tests (schemathesis, the agent runs) near the end.

@@ -118,7 +118,9 @@ def demo(agent_server: str | None) -> None:
               help=tr("The TCP port to listen on."))
 @click.option("--workers", default=2, show_default=True, type=int,
               help=tr("How many worker processes."))
-def serve(host: str, port: int, workers: int) -> None:
+@click.option("--access-log", default="-", show_default=True, metavar="PATH",
+              help=tr("Where to write the access log (- for standard output)."))
+def serve(host: str, port: int, workers: int, access_log: str) -> None:
     """Serve the app with gunicorn (production WSGI server)."""
     from gunicorn.app.base import BaseApplication
 
@@ -133,7 +135,7 @@ def serve(host: str, port: int, workers: int) -> None:
         def load_config(self) -> None:
             for key, value in {"bind": f"{host}:{port}", "workers": workers,
                                "worker_class": "gthread", "threads": 4, "timeout": 60,
-                               "accesslog": "-"}.items():
+                               "accesslog": access_log}.items():
                 self.cfg.set(key, value)
 
         def load(self) -> Any:
