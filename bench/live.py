@@ -9,7 +9,9 @@ model of ``lims simulate mt-sics`` in ``SIR`` streaming mode), so the time of ea
 known; each balance sends the numbers 1, 2, 3, … as its weight, which tells every SSE event's
 reading apart. What the latency covers: the agent's reader, its durable spool (fsync'd WAL,
 committed every 20 ms), its uploader (a batch whenever the spool has rows), the server's
-ingestion, and the stream's poll of the database (every 150 ms).
+ingestion, and the stream's poll of the database (every 150 ms). It is also split in three
+legs by the times the event carries (the agent's ``read_at``, the server's ``received_at``; one
+machine, one wall clock): pty -> agent, agent -> server, server -> SSE event.
 
 SSE listeners: 4, on instruments spread over the 32 (1, 9, 17, 25), not 32: the server serves
 at most 2 streams per worker process (``lims.readings.stream.MAX_STREAMS``: each holds one of
