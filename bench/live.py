@@ -258,14 +258,16 @@ def run(url: str, tmp: Path) -> dict[str, Any]:
     port = free_port()
     env = {**os.environ, "LIMS_INSTANCE_PATH": str(tmp / "instance"), "LIMS_DATABASE_URL": url,
            "LIMS_SECRET_KEY": "bench", "LIMS_DEFAULT_LOCALE": "en"}
-    procs: list[subprocess.Popen[bytes]] = []
+    procs: list[tuple[subprocess.Popen[bytes], signal.Signals]] = []  # and how to stop it
     listeners: list[Listener] = []
     logs = [(tmp / "serve.log").open("wb"), (tmp / "agent.log").open("wb")]
     try:
-        procs.append(subprocess.Popen(  # noqa: S603 - our own command, no shell
+        # The server is killed in the end: its workers would wait for the streams the
+        # listeners left, which notice only at their next heartbeat (15 s).
+        procs.append((subprocess.Popen(  # noqa: S603 - our own command, no shell
             [sys.executable, "-m", "lims.cli", "serve", "--port", str(port), "--workers", "2"],
             cwd=ROOT, env=env, stdout=logs[0], stderr=subprocess.STDOUT,
-            start_new_session=True))
+            start_new_session=True), signal.SIGKILL))
         wait_for(lambda: up(port), "lims serve")
         listeners = [Listener(port, user_token, i).start() for i in LISTENED]
         wait_for(lambda: all(x.connected.is_set() for x in listeners), "the SSE streams")
@@ -279,7 +281,7 @@ def run(url: str, tmp: Path) -> dict[str, Any]:
         agent = subprocess.Popen(  # noqa: S603 - our own command, no shell
             [sys.executable, "-m", "lims.cli", "agent", "--config", str(config)], cwd=ROOT,
             env=env, stdout=logs[1], stderr=subprocess.STDOUT, start_new_session=True)
-        procs.append(agent)
+        procs.append((agent, signal.SIGTERM))  # it drains its spool and stops cleanly
         # Every listened instrument's readings arrive (the agent has opened all its ports
         # and the streams hold their slots), then the warm-up.
         wait_for(lambda: all(x.events for x in listeners), "the first SSE events")
@@ -310,9 +312,9 @@ def run(url: str, tmp: Path) -> dict[str, Any]:
     finally:
         for listener in listeners:
             listener.close()
-        for proc in reversed(procs):  # the agent first (it drains), then the server
+        for proc, stop in reversed(procs):  # the agent first
             if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
+                os.killpg(proc.pid, stop)
                 try:
                     proc.wait(timeout=15)
                 except subprocess.TimeoutExpired:
