@@ -87,7 +87,7 @@ ListedId = Annotated[Whole, Field(json_schema_extra={"minimum": 1, "maximum": MA
 DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 DateText = Annotated[str, Field(pattern=DATE_PATTERN, json_schema_extra={"format": "date"})]
 # Text without control characters, checked by pydantic-core itself (Rust: no Python call per
-# field, which cost a third of validating a batch of readings, make bench).
+# field, which cost a sixth of validating a batch of readings, make bench).
 PRINTABLE_PATTERN = r"^[^\x00-\x1f\x7f]*$"
 
 
