@@ -65,6 +65,7 @@ bench: $(STAMP) $(MO)
 	$(BIN)/python bench/issuing.py
 	$(BIN)/python bench/lists.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/live.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
