@@ -26,6 +26,30 @@ from tests.support.postgres import Cluster, find_bindir
 os.environ.setdefault("LIMS_DEFAULT_LOCALE", "en")
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 _counter = itertools.count(1)
+_RUN_LOG: list[str] = []
+
+
+@pytest.fixture
+def run_log(record_property: Any) -> Any:
+    """``run_log(text)``: a line for the run's summary ("run log" at the end of the output), so
+    that what a long test measured (schemathesis' request count, the chaos test's seed) is in
+    the CI log even when it passes; it travels with the test's report, so it works on the
+    pytest-xdist workers too, where printing to the terminal does not."""
+    return lambda line: record_property("run_log", line)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when != "teardown":  # the item's properties, once: as they stand at its end
+        return
+    _RUN_LOG.extend(f"{report.nodeid}: {value}" for name, value in report.user_properties
+                    if name == "run_log")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _RUN_LOG:
+        terminalreporter.section("run log")
+        for line in _RUN_LOG:
+            terminalreporter.write_line(line)
 
 
 def require_binary(name: str) -> str:

@@ -156,8 +156,7 @@ def _known_records(base: str, token: str) -> str:
 
 
 def test_schemathesis_finds_no_5xx_and_no_response_outside_the_document(
-        live_server: tuple[str, str, Path], tmp_path: Path,
-        capsys: pytest.CaptureFixture[str]) -> None:
+        live_server: tuple[str, str, Path], tmp_path: Path, run_log: Any) -> None:
     base, token, log = live_server
     config = tmp_path / "schemathesis.toml"
     config.write_text(CONFIG.read_text() + "\n" + _known_records(base, token))
@@ -175,9 +174,8 @@ def test_schemathesis_finds_no_5xx_and_no_response_outside_the_document(
     requests = [m for m in map(ACCESS.search, log.read_text().splitlines()) if m]
     fuzzed = [m for m in requests if m["path"] != "/api/v1/openapi.json" or m["method"] != "GET"]
     statuses = Counter(m["status"] for m in requests)
-    with capsys.disabled():  # in the CI log too, not only when the test fails
-        print(f"\nschemathesis made {len(fuzzed)} requests in {elapsed:.0f} s; statuses "
-              f"{dict(sorted(statuses.items()))}")
+    run_log(f"schemathesis made {len(fuzzed)} requests in {elapsed:.0f} s; statuses "
+            f"{dict(sorted(statuses.items()))}")
     failed = f"{run.stdout[-20000:]}\n{run.stderr[-5000:]}"
     assert run.returncode == 0, failed
     assert not [m for m in requests if m["status"].startswith("5")], failed
