@@ -158,6 +158,26 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         admin.dispose()
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def server_database_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """An empty database for a ``lims`` process the test starts (``LIMS_DATABASE_URL``): ""
+    for the instance's own SQLite file, or a new, unmigrated PostgreSQL database."""
+    if request.param == "sqlite":
+        yield ""
+        return
+    cluster: Cluster = request.getfixturevalue("pg_cluster")
+    name = f"srv{os.getpid()}_{next(_counter)}"
+    admin = create_engine(cluster.url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    try:
+        yield cluster.url(name)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
 @pytest.fixture(autouse=True)
 def _collect_leaked_connections() -> Iterator[None]:
     """Collect garbage after each test, at a safe point.

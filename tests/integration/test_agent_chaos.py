@@ -38,14 +38,13 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Iterator
 from contextlib import closing
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from drivers.simulators.mtsics import MTSICSBalanceModel
 from drivers.simulators.pty import PtySimulator
@@ -87,23 +86,6 @@ class CountingBalance(MTSICSBalanceModel):
         self.emitted.append(now)
         return super().tick(now)
 
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield ""  # the instance's own lims.sqlite
-        return
-    cluster = request.getfixturevalue("pg_cluster")
-    name = f"chaos{os.getpid()}"
-    admin = create_engine(cluster.url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    try:
-        yield cluster.url(name)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
 
 
 class Bench:
@@ -223,12 +205,12 @@ def schedule(rng: random.Random) -> list[tuple[float, str]]:
 
 
 def test_agent_and_server_killed_at_random_lose_and_duplicate_nothing(
-        database_url: str, tmp_path: Path, run_log: Any) -> None:
+        server_database_url: str, tmp_path: Path, run_log: Any) -> None:
     rng = random.Random(SEED)  # noqa: S311 - a reproducible plan, not a secret
     plan = schedule(rng)
     run_log(f"chaos: seed {SEED} (LIMS_CHAOS_SEED), {SECONDS:.0f} s, plan "
             + ", ".join(f"{victim} at {at:.1f} s" for at, victim in plan))
-    bench = Bench(tmp_path, database_url)
+    bench = Bench(tmp_path, server_database_url)
     killed_at: list[float] = []   # monotonic time of each agent SIGKILL
     bounds = [0]                  # spool last_seq at the end of each agent life
     try:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -26,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
+
+from tests.support.processes import free_port, wait_until_serving
 
 MIN_REQUESTS = 10_000
 # Examples per operation and phase; with the coverage and stateful phases this makes about
@@ -43,12 +43,6 @@ ACCESS = re.compile(r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/[\d.]+" (?P<status>
 pytestmark = pytest.mark.slow
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _lims(env: dict[str, str], *args: str) -> str:
     done = subprocess.run([str(BIN / "lims"), *args], env=env, capture_output=True, text=True,
                           timeout=300, check=False)
@@ -56,33 +50,15 @@ def _lims(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    """An empty database: the instance's own SQLite file, or a new PostgreSQL database."""
-    if request.param == "sqlite":
-        yield ""  # the default: <instance>/lims.sqlite
-        return
-    cluster = request.getfixturevalue("pg_cluster")
-    name = f"fuzz{os.getpid()}"
-    admin = create_engine(cluster.url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    try:
-        yield cluster.url(name)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
-
-
 @pytest.fixture
-def live_server(database_url: str, tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
+def live_server(server_database_url: str, tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
     """``lims init`` + ``lims demo`` + a token of a user with every role, then ``lims serve``.
 
     Yields the base URL, the token and the server's access log.
     """
     env = {**os.environ, "LIMS_INSTANCE_PATH": str(tmp_path / "instance"),
-           "LIMS_DATABASE_URL": database_url, "LIMS_PUBLIC_URL": "https://lims.example.test",
+           "LIMS_DATABASE_URL": server_database_url,
+           "LIMS_PUBLIC_URL": "https://lims.example.test",
            # A live readings stream on a real instrument ends after 1 s instead of 5 minutes.
            "LIMS_LIVE_STREAM_SECONDS": "1"}
     _lims(env, "init")
@@ -93,7 +69,7 @@ def live_server(database_url: str, tmp_path: Path) -> Iterator[tuple[str, str, P
           "--role", "signatory", "--role", "quality_manager", "--role", "admin",
           "--scope", "textiles", "--password", PASSWORD)
     token = _lims(env, "user", "token", "fuzz").strip()
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "access.log"
     with log.open("w") as out:
         server = subprocess.Popen([str(BIN / "lims"), "serve", "--host", "127.0.0.1", "--port",
@@ -101,7 +77,7 @@ def live_server(database_url: str, tmp_path: Path) -> Iterator[tuple[str, str, P
                                   stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_serving(port, server)
+        wait_until_serving(port, server)
         yield base, token, log
     finally:
         server.terminate()
@@ -110,18 +86,6 @@ def live_server(database_url: str, tmp_path: Path) -> Iterator[tuple[str, str, P
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
-
-
-def _wait_until_serving(port: int, server: subprocess.Popen[bytes]) -> None:
-    for _ in range(600):  # up to a minute on a busy machine; not a timing assertion
-        if server.poll() is not None:
-            pytest.fail(f"lims serve exited with {server.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    pytest.fail("lims serve did not start listening")
 
 
 def _known_records(base: str, token: str) -> str:
