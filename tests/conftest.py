@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import itertools
 import os
@@ -128,6 +129,22 @@ def pg_templates(pg_cluster: Cluster) -> dict[str, Any]:
     return {"bare": "tmpl_bare", "world": "tmpl_world", "ids": ids}
 
 
+@contextlib.contextmanager
+def _pg_database(cluster: Cluster, prefix: str, template: str | None = None) -> Iterator[str]:
+    """A new database in the test cluster (a copy of ``template``, or empty), dropped after."""
+    name = f"{prefix}{os.getpid()}_{next(_counter)}"
+    admin = create_engine(cluster.url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template
+                                                        else "")))
+    try:
+        yield cluster.url(name)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, migrated database for one test, on each of SQLite and PostgreSQL.
@@ -146,16 +163,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     cluster: Cluster = request.getfixturevalue("pg_cluster")
     templates = request.getfixturevalue("pg_templates")
     request.node.world_ids = templates["ids"]
-    name = f"t{os.getpid()}_{next(_counter)}"
-    admin = create_engine(cluster.url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name} TEMPLATE {templates[kind]}"))
-    try:
-        yield cluster.url(name)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
+    with _pg_database(cluster, "t", template=templates[kind]) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -166,16 +175,8 @@ def server_database_url(request: pytest.FixtureRequest) -> Iterator[str]:
         yield ""
         return
     cluster: Cluster = request.getfixturevalue("pg_cluster")
-    name = f"srv{os.getpid()}_{next(_counter)}"
-    admin = create_engine(cluster.url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    try:
-        yield cluster.url(name)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
+    with _pg_database(cluster, "srv") as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)
