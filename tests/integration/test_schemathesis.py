@@ -30,7 +30,7 @@ from tests.support.processes import free_port, wait_until_serving
 
 MIN_REQUESTS = 10_000
 # Examples per operation and phase; with the coverage and stateful phases this makes about
-# 11,500 requests against the API's operations (the count is asserted, not assumed). Each
+# 11,000 requests against the API's operations (the count is asserted, not assumed). Each
 # example more adds about 70 requests and 2.5 s per database to the CI run.
 MAX_EXAMPLES = int(os.environ.get("LIMS_FUZZ_EXAMPLES", "85"))
 # A fixed seed makes a failure in CI reproducible; set LIMS_FUZZ_SEED to explore other inputs.
