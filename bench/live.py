@@ -57,6 +57,7 @@ from lims.readings.services import register_agent  # noqa: E402
 from lims.readings.stream import RETRY_MS  # noqa: E402
 from lims.runtime import open_runtime  # noqa: E402
 from tests.support.postgres import Cluster, find_bindir  # noqa: E402
+from tests.support.processes import free_port  # noqa: E402
 from tests.support.world import build_world  # noqa: E402
 
 PORTS = 32
@@ -194,12 +195,6 @@ class Listener:
         if self.conn is not None and self.conn.sock is not None:
             self.conn.sock.shutdown(socket.SHUT_RDWR)
         self.thread.join(timeout=5)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def cpu_seconds(pid: int) -> float:

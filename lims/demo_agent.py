@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 
 from lims.auth.services import get_user
 from lims.db import unit_of_work
-from lims.demo import dev_link
 from lims.errors import NotFound, msg
+from lims.instruments.models import Instrument
 from lims.readings.models import Agent
 from lims.readings.services import agent_for_token, register_agent, revoke_agent
 from lims.runtime import Runtime
@@ -26,10 +26,10 @@ NAME = "demo-bench"
 CONFIG = "agent.toml"
 TOKEN_FILE = "agent.token"  # noqa: S105 - a file name, not a secret
 SPOOL = "agent-spool.sqlite"
-# asset, driver, link under <instance>/dev, how the agent reads it
-BENCH = (("EQ-BAL-001", "mt-sics", "balance-1", 'mode = "stream"'),
-         ("EQ-DMM-001", "scpi-dmm", "dmm-1", 'mode = "poll"\ninterval = 1.0'),
-         ("EQ-HYG-001", "vaisala-hmt330", "hygrometer-1", 'mode = "poll"\ninterval = 2.0'))
+# How the agent reads each demo instrument; its driver and port come from the register.
+READ = {"EQ-BAL-001": 'mode = "stream"',
+        "EQ-DMM-001": 'mode = "poll"\ninterval = 1.0',
+        "EQ-HYG-001": 'mode = "poll"\ninterval = 2.0'}
 
 
 def _token(path: Path) -> str:
@@ -62,17 +62,19 @@ def write_bench_agent(rt: Runtime, *, server: str) -> Path:
             taken = session.scalar(select(func.count()).select_from(Agent)
                                    .where(Agent.name.startswith(NAME)))
             name = NAME if not taken else f"{NAME}-{taken + 1}"
-            _, token = register_agent(session, actor=admin, name=name,
-                                      assets=[asset for asset, *_ in BENCH])
+            _, token = register_agent(session, actor=admin, name=name, assets=list(READ))
             # Written before the commit: a token the file lost would be a token nobody has.
             fd = os.open(token_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as out:
                 out.write(token + "\n")
+        bench = session.execute(
+            select(Instrument.asset_number, Instrument.driver, Instrument.port)
+            .where(Instrument.asset_number.in_(READ)).order_by(Instrument.asset_number)).all()
     lines = ["# Written by `lims demo --agent-server` (make run): the simulated bench's agent.",
              f'server = "{server}"', f'token_file = "{TOKEN_FILE}"', f'spool = "{SPOOL}"']
-    for asset, driver, link, how in BENCH:
+    for asset, driver, port in bench:
         lines += ["", "[[instruments]]", f'asset = "{asset}"', f'driver = "{driver}"',
-                  f'port = "{dev_link(rt, link)}"', how]
+                  f'port = "{port}"', READ[asset]]
     config = instance / CONFIG
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return config
