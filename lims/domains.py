@@ -33,6 +33,7 @@ DOMAINS = (
     "lims.audit",
     "lims.work",
     "lims.readings",
+    "lims.supervision",
 )
 
 

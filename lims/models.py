@@ -9,3 +9,4 @@ from lims.numbering import NumberSeries  # noqa: F401
 from lims.readings import models as readings  # noqa: F401
 from lims.reports import models as reports  # noqa: F401
 from lims.samples import models as samples  # noqa: F401
+from lims.supervision import models as supervision  # noqa: F401

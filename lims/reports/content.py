@@ -82,6 +82,9 @@ class ReportContent:
     manufacturer: str = ""       # 生产单位
     customer_data: str = ""      # which data the customer supplied (7.8.2.2)
     conclusion: str = ""         # 检验结论 as printed ("" in older snapshots: none printed)
+    # The outcome the verdicts give (lims.reports.conclusion: "conforming", "nonconforming" …),
+    # what the pass-rate statistics count; "" in older snapshots.
+    outcome: str = ""
     # The inspection seal (检验检测专用章) as configured at issue: a PNG path ("" draws the
     # vector seal) and whether a slice of it crosses each page's right edge (骑缝章).
     seal_image: str = ""

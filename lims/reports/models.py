@@ -65,6 +65,10 @@ class Report(Model):
     withdrawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     withdrawal_reason: Mapped[str | None] = mapped_column(Text)
     withdrawal_category: Mapped[str | None] = mapped_column(String(20))
+    # A test report's overall conclusion as issued (lims.reports.conclusion outcomes:
+    # "conforming", "nonconforming", … "data only"): what the pass-rate statistics count
+    # (lims.supervision.statistics). None on certificates.
+    outcome: Mapped[str | None] = mapped_column(String(30))
 
 
 class ReportAmendment(Model):

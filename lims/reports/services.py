@@ -142,7 +142,8 @@ def build_content(session: Session, sample: Sample, *, number: str, issued_at: d
                               seal_image=settings.seal_image) from None
     # 检验结论: the signatory's wording when they gave one (with a reason, audited at
     # approval), else what the verdicts give (RB/T 214 4.5.20).
-    conclusion = sample.conclusion or derived_conclusion(sample).text
+    derived = derived_conclusion(sample)
+    conclusion = sample.conclusion or derived.text
     return ReportContent(
         number=number, lab_name=settings.lab_name, lab_name_en=settings.lab_name_en,
         lab_address=settings.lab_address, customer_name=req.customer.name,
@@ -165,7 +166,7 @@ def build_content(session: Session, sample: Sample, *, number: str, issued_at: d
         inspection_type=inspection_label(req.inspection_type),
         product_standard=req.product_standard, trademark=sample.trademark, model=sample.model,
         batch=sample.batch, quantity=sample.quantity, manufacturer=sample.manufacturer,
-        customer_data=req.customer_data, conclusion=conclusion,
+        customer_data=req.customer_data, conclusion=conclusion, outcome=derived.outcome,
         seal_image=settings.seal_image, seal_edge=settings.seal_edge)
 
 
@@ -308,7 +309,8 @@ def store_report(session: Session, claimed: Claimed, signed: Signed) -> Report:
     report = Report(number=claimed.number, sample_id=claim.sample_id, status=ReportStatus.ISSUED,
                     issued_at=claim.issued_at, issued_by_id=actor.id, sha256=digest,
                     size=len(signed.pdf), content=claim.content, pdf=signed.pdf,
-                    dcc=signed.dcc, **replaces)
+                    dcc=signed.dcc, outcome=getattr(claimed.content, "outcome", "") or None,
+                    **replaces)
     session.add(report)
     session.flush()
     record(session, actor=actor, action="report.issue", entity_type="reports",

@@ -219,6 +219,9 @@ class Sample(Model):
     # not categorised (samples registered before the catalogue, or left open).
     category_id: Mapped[int | None] = mapped_column(ForeignKey("product_categories.id"),
                                                     index=True)
+    # A re-inspection (复检) names the sample it re-inspects; its conclusion is the final one
+    # (lims.supervision: the statistics count it instead of the original's).
+    reinspection_of_id: Mapped[int | None] = mapped_column(ForeignKey("samples.id"), index=True)
 
     request: Mapped[TestRequest] = relationship(back_populates="samples", lazy="joined")
     # Many-to-one by primary key: after the first, loads come from the identity map.
