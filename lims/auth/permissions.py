@@ -36,6 +36,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "calibration.record": frozenset({Q, ADM}),     # calibrations, imports, checks
     "nonconformity.manage": frozenset({Q}),        # impact cases, evaluations, letters
     "audit.read": frozenset({Q, A, ADM}),
+    "whitepaper.issue": frozenset({Q, ADM}),      # the annual quality white paper (issue 13)
     "user.manage": frozenset({ADM}),
     "agent.manage": frozenset({ADM}),             # bench capture agents and their tokens
 }
@@ -65,6 +66,7 @@ ACTIONS: dict[str, Message] = {
     "calibration.record": msg("calibration.record"),
     "nonconformity.manage": msg("nonconformity.manage"),
     "audit.read": msg("audit.read"),
+    "whitepaper.issue": msg("whitepaper.issue"),
     "user.manage": msg("user.manage"),
     "agent.manage": msg("agent.manage"),
 }

@@ -9,8 +9,8 @@ from typing import Any
 from lims.domains import Domain
 
 # The modules that register a blueprint ``bp`` and those that add a ``lims`` command ``command``.
-VIEWS: tuple[str, ...] = ()
-COMMANDS: tuple[str, ...] = ()
+VIEWS: tuple[str, ...] = ("whitepaper_views",)
+COMMANDS: tuple[str, ...] = ("whitepaper_cli",)
 
 
 def _blueprints() -> tuple[Any, ...]:

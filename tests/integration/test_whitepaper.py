@@ -1,0 +1,138 @@
+"""The annual quality white paper (issue 13 §4): on both databases its pass-rate figures are
+the statistics API's payload, the PDF shows them, its charts are vector drawings, it is signed
+by the lab key; an empty year gives a paper that says so, a bad year is refused by field; the
+``lims whitepaper`` command (SQLite) writes the stored bytes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import pytest
+from pyhanko.pdf_utils.reader import PdfFileReader
+from sqlalchemy import select
+
+from lims.audit.models import AuditEvent
+from lims.db import unit_of_work, utcnow
+from lims.errors import InvalidInput, PermissionDenied
+from lims.reports.pki import ca_certificate_pem
+from lims.reports.sign import validate_pdf
+from lims.supervision import statistics, whitepaper
+from lims.supervision.models import WhitePaper
+from lims.supervision.whitepaper_render import render
+from tests.integration.test_supervision_statistics import _place, _region
+from tests.support.pdf import pdftotext
+from tests.support.world import TZ
+
+
+def _images(pdf: bytes) -> int:
+    """Image XObjects on the pages (charts drawn as vectors add none)."""
+    reader = PdfFileReader(io.BytesIO(pdf))
+    count = 0
+    for i in range(len(reader.root["/Pages"]["/Kids"])):
+        resources = reader.find_page_for_modification(i)[0].get_object().get("/Resources", {})
+        xobjects = resources.get("/XObject", {})
+        count += sum(1 for x in xobjects.values() if x.get_object().get("/Subtype") == "/Image")
+    return count
+
+
+def _text(pdf: bytes, tmp_path: Path, name: str) -> str:
+    path = tmp_path / name
+    path.write_bytes(pdf)
+    return pdftotext(path)
+
+
+def test_the_white_paper_prints_the_statistics(session, world, settings, tmp_path):
+    with unit_of_work(session):
+        hubei = _region(session, "420000", "湖北省", "Hubei", "province")
+        wuhan = _region(session, "420100", "武汉市", "Wuhan", "prefecture", hubei)
+    # Children's clothing: two pass, one fails; one food sample fails.
+    for seq, (value, category) in enumerate([("100.00", "IND-CHILD-CLOTHING"),
+                                             ("100.00", "IND-CHILD-CLOTHING"),
+                                             ("101.00", "IND-CHILD-CLOTHING"),
+                                             ("101.00", "FOOD-DAIRY")]):
+        number, _ = world.reported_sample(session, settings, value=value)
+        _place(session, world, number, category=category, region=wuhan, size="small", seq=seq)
+    year = utcnow().astimezone(dt.timezone(dt.timedelta(hours=8))).year
+
+    with pytest.raises(PermissionDenied):
+        whitepaper.issue(session, actor=world.user(session, "tech"), year=year,
+                         settings=settings)
+    session.rollback()
+    with unit_of_work(session):
+        paper = whitepaper.issue(session, actor=world.user(session, "qm"), year=year,
+                                 settings=settings)
+        paper_id, pdf = paper.id, paper.pdf
+    stored = session.get(WhitePaper, paper_id)
+    assert stored.sha256 == hashlib.sha256(pdf).hexdigest() and stored.size == len(pdf)
+    assert session.scalar(select(AuditEvent).where(AuditEvent.action == "whitepaper.issue",
+                                                   AuditEvent.entity_id == str(paper_id)))
+
+    # Every pass-rate figure is the API's payload, recomputed here.
+    figures = json.loads(stored.figures)
+    payload = statistics.pass_rates(session, year=year, timezone=TZ,
+                                    inspection_type="supervision").as_dict()
+    assert figures["rates"] == json.loads(json.dumps(payload))
+    assert payload["total"]["sampled"] == 4 and payload["total"]["pass_rate"] == 50.0
+    trend = {code: series[-1] for code, series in figures["trend"].items()}
+    for family in payload["families"]:
+        assert {k: trend[family["key"]][k] for k in ("sampled", "qualified", "pass_rate")} == \
+            {k: family[k] for k in ("sampled", "qualified", "pass_rate")}
+    assert figures["activity"]["tasks"]["sampled"] == 4
+    assert figures["activity"]["reinspections"] == 0
+    assert figures["capacity"]["own_calibrations_recorded"] >= 0
+
+    # The PDF shows them, in both languages, with the intervals of small counts.
+    text = _text(pdf, tmp_path, "paper.pdf")
+    flat = " ".join(text.split())
+    fam = {f["key"]: f for f in payload["families"]}
+    assert "66.67 %" in flat and fam["IND"]["pass_rate"] == 66.67 and fam["IND"]["below_target"]
+    low, high = fam["IND"]["interval"]
+    assert f"{low:.2f} – {high:.2f} %" in flat
+    assert f"{fam['FOOD']['pass_rate']:.2f} %" in flat and "未达标" in flat and "not met" in flat
+    assert f"总体合格率 {payload['total']['pass_rate']:.2f} %" in flat.replace("合 格", "合格")
+    assert "Specimen mass" in flat and "武汉市 Wuhan" in flat
+    assert f"pass-rates?year={year}&inspection_type=supervision" in flat
+    # Charts: drawn (their legends are text) and not bitmaps.
+    assert "目标 Target (%)" in flat and "Pass rate by region" in flat
+    assert _images(pdf) == 0
+    ca = ca_certificate_pem(Path(settings.signing_pkcs12), settings.signing_passphrase)
+    check = validate_pdf(pdf, ca)
+    assert check is not None and check.ok, check
+
+    # A year without samples: a clear paper, no crash; a bad year is refused by field.
+    empty = whitepaper.figures(session, year=year - 1, settings=settings)
+    assert empty.empty and empty.rates["total"]["sampled"] == 0
+    flat = " ".join(_text(render(empty, font_dir=settings.font_path), tmp_path,
+                          "empty.pdf").split())
+    assert "未登记监督抽查样品" in flat.replace(" ", "")
+    assert "registered no supervision spot-check sample" in flat
+    for bad in ("20x6", "1200", str(year + 1)):
+        with pytest.raises(InvalidInput) as caught:
+            whitepaper.figures(session, year=bad, settings=settings)
+        assert caught.value.field == "year"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the same on both
+def test_the_command_writes_the_stored_paper(settings, tmp_path, session):
+    from click.testing import CliRunner
+
+    from lims.cli import main
+
+    env = {"LIMS_DATABASE_URL": settings.database_url,
+           "LIMS_INSTANCE_PATH": str(tmp_path / "inst"), "LIMS_SECRET_KEY": "test-secret",
+           "LIMS_SIGNING_PKCS12": settings.signing_pkcs12,
+           "LIMS_SIGNING_PASSPHRASE": settings.signing_passphrase,
+           "LIMS_FONT_DIR": str(settings.font_path), "LIMS_DEFAULT_LOCALE": "en"}
+    out = tmp_path / "paper.pdf"
+    year = utcnow().year - 1
+    done = CliRunner().invoke(main, ["whitepaper", str(year), "--out", str(out)], env=env)
+    assert done.exit_code == 0, done.output
+    paper = session.scalar(select(WhitePaper))
+    assert paper.year == year and paper.issued_by_id is None
+    assert out.read_bytes() == paper.pdf and paper.sha256 in done.output
+    bad = CliRunner().invoke(main, ["whitepaper", "nineteen", "--out", str(out)], env=env)
+    assert bad.exit_code == 2 and "year:" in bad.output
