@@ -25,7 +25,7 @@ from lims.supervision.models import WhitePaper
 from lims.supervision.whitepaper_render import render
 from tests.integration.test_supervision_statistics import _place, _region
 from tests.support.pdf import pdftotext
-from tests.support.world import TZ
+from tests.support.world import TZ, csrf, login
 
 
 def _images(pdf: bytes) -> int:
@@ -136,3 +136,30 @@ def test_the_command_writes_the_stored_paper(settings, tmp_path, session):
     assert out.read_bytes() == paper.pdf and paper.sha256 in done.output
     bad = CliRunner().invoke(main, ["whitepaper", "nineteen", "--out", str(out)], env=env)
     assert bad.exit_code == 2 and "year:" in bad.output
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the views are thin
+def test_the_page_issues_lists_and_serves_papers(client, world, session):
+    year = utcnow().year - 1
+    login(client, "tech")
+    assert 'id="issue-whitepaper-form"' not in client.get("/whitepapers").get_data(as_text=True)
+    token = csrf(client, "/whitepapers")
+    assert client.post("/whitepapers", data={"year": year, "csrf_token": token}).status_code \
+        == 403
+    client.post("/logout", data={"csrf_token": token})
+    login(client, "qm")
+    token = csrf(client, "/whitepapers")
+    refused = client.post("/whitepapers", data={"year": "next", "csrf_token": token},
+                          headers={"Referer": "http://localhost/whitepapers"},
+                          follow_redirects=True)
+    assert "year" in refused.get_data(as_text=True).lower()
+    done = client.post("/whitepapers", data={"year": year, "csrf_token": token},
+                       follow_redirects=True)
+    page = done.get_data(as_text=True)
+    paper = session.scalar(select(WhitePaper))
+    assert f'data-year="{year}"' in page and paper.sha256[:16] in page
+    pdf = client.get(f"/whitepapers/{paper.id}.pdf")
+    assert pdf.mimetype == "application/pdf" and pdf.data == paper.pdf
+    body = client.get(f"/whitepapers/{paper.id}/figures.json").get_json()
+    assert body["sha256"] == paper.sha256 and body["figures"] == json.loads(paper.figures)
+    assert client.get("/whitepapers/999.pdf").status_code == 404
