@@ -181,8 +181,8 @@ def capacity(session: Session, *, year: int, timezone: str) -> dict[str, Any]:
     first, after = _day_bounds(year)
     in_year = and_(Instrument.created_at < end,
                    or_(Instrument.retired_at.is_(None), Instrument.retired_at >= start))
-    standards = {role: 0 for role in (EquipmentRole.REFERENCE_STANDARD,
-                                      EquipmentRole.WORKING_STANDARD)}
+    standards: dict[str, int] = {role: 0 for role in (EquipmentRole.REFERENCE_STANDARD,
+                                                      EquipmentRole.WORKING_STANDARD)}
     for role, n in session.execute(select(Instrument.role, func.count())
                                    .where(in_year, Instrument.role.in_(list(standards)))
                                    .group_by(Instrument.role)):
@@ -222,10 +222,16 @@ def figures(session: Session, *, year: Any, settings: Settings) -> Figures:
     y = check_year(year, timezone=tz)
     rates = statistics.pass_rates(session, year=y, timezone=tz, inspection_type=PROGRAMME,
                                   items=ITEMS).as_dict()
-    held = [h for h in statistics.years_held(session, tz) if h <= y] or [y]
-    trend = {code: [{"year": when, **counts.as_dict()} for when, counts in series]
-             for code, series in statistics.family_trend(session, years=held, timezone=tz,
-                                                         inspection_type=PROGRAMME).items()}
+    # The trend: the years held before this one, then this year's own figures (not counted
+    # twice: the same payload lines as ``rates["families"]``).
+    earlier = [h for h in statistics.years_held(session, tz) if h < y]
+    trend: dict[str, list[dict[str, Any]]] = {
+        code: [{"year": when, **counts.as_dict()} for when, counts in series]
+        for code, series in statistics.family_trend(session, years=earlier, timezone=tz,
+                                                    inspection_type=PROGRAMME).items()}
+    keys = statistics.Counts().as_dict().keys()
+    for row in rates["families"]:
+        trend.setdefault(row["key"], []).append({"year": y, **{k: row[k] for k in keys}})
     today = utcnow().astimezone(ZoneInfo(tz)).date()
     return Figures(y, today.isoformat(), settings.lab_name, settings.lab_name_en, PROGRAMME,
                    rates, trend, activity(session, year=y, timezone=tz),

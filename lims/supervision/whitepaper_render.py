@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
@@ -18,8 +19,8 @@ from xml.sax.saxutils import escape
 from reportlab.graphics.charts.barcharts import HorizontalBarChart, VerticalBarChart
 from reportlab.graphics.charts.legends import Legend
 from reportlab.graphics.charts.linecharts import HorizontalLineChart
-from reportlab.graphics.widgets.markers import makeMarker
 from reportlab.graphics.shapes import Drawing, String
+from reportlab.graphics.widgets.markers import makeMarker
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
@@ -71,7 +72,7 @@ def few(row: dict[str, Any]) -> bool:
     from lims.supervision.statistics import FEW
 
     judged = row["qualified"] + row["unqualified"]
-    return 0 < judged < FEW
+    return bool(0 < judged < FEW)
 
 
 def verdict(row: dict[str, Any]) -> tuple[str, str]:
@@ -110,7 +111,7 @@ class _Doc:
         self.add(Spacer(1, 1.5 * mm))
 
     def table(self, header: list[tuple[str, str]], rows: list[list[str]],
-              widths: list[float], text_cols: int = 1) -> None:
+              widths: Sequence[float], text_cols: int = 1) -> None:
         """A grid whose first ``text_cols`` columns are text (wrapped, left) and the rest
         figures (right)."""
         cell = self.st["cell"]
@@ -123,7 +124,7 @@ class _Doc:
 
 
 def _name(row: dict[str, Any]) -> str:
-    indent = "　" * int(row.get("depth", 0))
+    indent = "\u00a0" * 4 * int(row.get("depth", 0))  # no-break spaces: kept at line start
     return f"{indent}{row['name_zh']} {row['name_en']}"
 
 
@@ -139,6 +140,14 @@ COUNT_HEADER = [("名称", "Name"), ("抽样", "Sampled"), ("已检", "Tested"),
 COUNT_WIDTHS = [52, 14, 14, 15, 17, 14, 19, 25]
 
 
+def _at(widget: Any, x: float, y: float, width: float | None = None,
+        height: float | None = None) -> None:
+    """Place a chart or legend (points; reportlab's stubs want ints, it takes floats)."""
+    widget.x, widget.y = x, y
+    if width is not None:
+        widget.width, widget.height = width, height
+
+
 def _label(s: String) -> String:
     s.fontName = REGULAR
     s.fontSize = 7
@@ -149,7 +158,7 @@ def family_chart(families: list[dict[str, Any]]) -> Drawing:
     """Each family's pass rate beside its target (vertical bars, percent)."""
     drawing = Drawing(WIDTH, 62 * mm)
     chart = VerticalBarChart()
-    chart.x, chart.y, chart.width, chart.height = 14 * mm, 12 * mm, WIDTH - 60 * mm, 44 * mm
+    _at(chart, 14 * mm, 12 * mm, WIDTH - 60 * mm, 44 * mm)
     chart.data = [[f["pass_rate"] or 0 for f in families],
                   [float(f["target"]) if f["target"] else 0 for f in families]]
     chart.categoryAxis.categoryNames = [f["name_zh"] for f in families]
@@ -165,7 +174,7 @@ def family_chart(families: list[dict[str, Any]]) -> Drawing:
     chart.barLabels.nudge = 5
     drawing.add(chart)
     legend = Legend()
-    legend.x, legend.y = WIDTH - 42 * mm, 50 * mm
+    _at(legend, WIDTH - 42 * mm, 50 * mm)
     legend.fontName, legend.fontSize = REGULAR, 7
     legend.colorNamePairs = [(PALETTE[0], "合格率 Pass rate (%)"), (PALETTE[2], "目标 Target (%)")]
     drawing.add(legend)
@@ -179,8 +188,7 @@ def rate_bars(rows: list[dict[str, Any]], title: str) -> Drawing:
     drawing = Drawing(WIDTH, height)
     drawing.add(_label(String(0, height - 4 * mm, title)))
     chart = HorizontalBarChart()
-    chart.x, chart.y = 58 * mm, 8 * mm
-    chart.width, chart.height = WIDTH - 72 * mm, height - 16 * mm
+    _at(chart, 58 * mm, 8 * mm, WIDTH - 72 * mm, height - 16 * mm)
     # reportlab draws the first category at the bottom: reversed, the list reads top down.
     chart.data = [[r["pass_rate"] for r in reversed(rows)]]
     chart.categoryAxis.categoryNames = [f"{r['name_zh']} {r['name_en']}"[:28]
@@ -204,7 +212,7 @@ def trend_chart(trend: dict[str, list[dict[str, Any]]], names: dict[str, str]) -
     judged sample is left out of its line)."""
     drawing = Drawing(WIDTH, 62 * mm)
     chart = HorizontalLineChart()
-    chart.x, chart.y, chart.width, chart.height = 14 * mm, 12 * mm, WIDTH - 70 * mm, 44 * mm
+    _at(chart, 14 * mm, 12 * mm, WIDTH - 70 * mm, 44 * mm)
     # Only families with a rate in some year get a line (reportlab cannot draw an empty one).
     codes = [c for c in trend if any(p["pass_rate"] is not None for p in trend[c])]
     years = [p["year"] for p in trend[codes[0]]] if codes else []
@@ -221,13 +229,14 @@ def trend_chart(trend: dict[str, list[dict[str, Any]]], names: dict[str, str]) -
     chart.categoryAxis.labels.fontName = REGULAR
     chart.categoryAxis.labels.fontSize = 7
     for i in range(len(codes)):
-        chart.lines[i].symbol = makeMarker("FilledCircle", size=3,
-                                           fillColor=PALETTE[i % len(PALETTE)])
+        colour = PALETTE[i % len(PALETTE)]
+        chart.lines[i].symbol = makeMarker("FilledCircle", size=3,  # type: ignore[no-untyped-call]
+                                           fillColor=colour)
         chart.lines[i].strokeColor = PALETTE[i % len(PALETTE)]
         chart.lines[i].strokeWidth = 1.2
     drawing.add(chart)
     legend = Legend()
-    legend.x, legend.y = WIDTH - 52 * mm, 50 * mm
+    _at(legend, WIDTH - 52 * mm, 50 * mm)
     legend.fontName, legend.fontSize = REGULAR, 7
     legend.colorNamePairs = [(PALETTE[i % len(PALETTE)], names.get(c, c)[:30])
                              for i, c in enumerate(codes)]
