@@ -18,10 +18,13 @@ from sqlalchemy import select
 from lims.audit.models import AuditEvent
 from lims.db import unit_of_work, utcnow
 from lims.errors import InvalidInput, PermissionDenied
+from lims.instruments.models import Instrument
+from lims.reports.models import Report
 from lims.reports.pki import ca_certificate_pem
 from lims.reports.sign import validate_pdf
+from lims.samples.models import Sample
 from lims.supervision import statistics, whitepaper
-from lims.supervision.models import WhitePaper
+from lims.supervision.models import Objection, ResultNotice, WhitePaper
 from lims.supervision.whitepaper_render import render
 from tests.integration.test_supervision_statistics import _place, _region
 from tests.support.pdf import pdftotext
@@ -49,13 +52,33 @@ def test_the_white_paper_prints_the_statistics(session, world, settings, tmp_pat
     with unit_of_work(session):
         hubei = _region(session, "420000", "湖北省", "Hubei", "province")
         wuhan = _region(session, "420100", "武汉市", "Wuhan", "prefecture", hubei)
-    # Children's clothing: two pass, one fails; one food sample fails.
+    # Children's clothing: two pass, two fail, of which one is re-inspected on objection and
+    # passes (the verdict overturned); one food sample fails.
+    numbers = []
     for seq, (value, category) in enumerate([("100.00", "IND-CHILD-CLOTHING"),
                                              ("100.00", "IND-CHILD-CLOTHING"),
                                              ("101.00", "IND-CHILD-CLOTHING"),
+                                             ("101.00", "IND-CHILD-CLOTHING"),
                                              ("101.00", "FOOD-DAIRY")]):
-        number, _ = world.reported_sample(session, settings, value=value)
+        number, report = world.reported_sample(session, settings, value=value)
         _place(session, world, number, category=category, region=wuhan, size="small", seq=seq)
+        numbers.append((number, report))
+    again, _ = world.reported_sample(session, settings, value="100.00")
+    qm = world.user(session, "qm")
+    with unit_of_work(session):  # the notice and objection rows, written directly (setup)
+        original = session.scalar(select(Sample).where(Sample.number == numbers[3][0]))
+        retest = session.scalar(select(Sample).where(Sample.number == again))
+        retest.reinspection_of_id = original.id
+        report = session.scalar(select(Report).where(Report.number == numbers[3][1]))
+        notice = ResultNotice(number="TZ-1", sample_id=original.id, report_id=report.id,
+                              objection_rule="product", issued_by_id=qm.id, sha256="0" * 64,
+                              size=0, content="{}", pdf=b"", delivered_on=utcnow().date())
+        session.add(notice)
+        session.flush()
+        session.add(Objection(notice_id=notice.id, received_on=utcnow().date(), applicant="企业3",
+                              grounds="复检", status="accepted", created_by_id=qm.id,
+                              reinspection_sample_id=retest.id))
+        session.get(Instrument, world.balance_id).role = "reference standard"
     year = utcnow().astimezone(dt.timezone(dt.timedelta(hours=8))).year
 
     with pytest.raises(PermissionDenied):
@@ -76,25 +99,28 @@ def test_the_white_paper_prints_the_statistics(session, world, settings, tmp_pat
     payload = statistics.pass_rates(session, year=year, timezone=TZ,
                                     inspection_type="supervision").as_dict()
     assert figures["rates"] == json.loads(json.dumps(payload))
-    assert payload["total"]["sampled"] == 4 and payload["total"]["pass_rate"] == 50.0
+    assert payload["total"]["sampled"] == 5 and payload["total"]["pass_rate"] == 60.0
     trend = {code: series[-1] for code, series in figures["trend"].items()}
     for family in payload["families"]:
-        assert {k: trend[family["key"]][k] for k in ("sampled", "qualified", "pass_rate")} == \
-            {k: family[k] for k in ("sampled", "qualified", "pass_rate")}
-    assert figures["activity"]["tasks"]["sampled"] == 4
-    assert figures["activity"]["reinspections"] == 0
-    assert figures["capacity"]["own_calibrations_recorded"] >= 0
+        assert {k: trend[family["key"]][k] for k in ("year", "sampled", "pass_rate")} == \
+            {"year": year, "sampled": family["sampled"], "pass_rate": family["pass_rate"]}
+    activity, capacity = figures["activity"], figures["capacity"]
+    assert activity["tasks"]["sampled"] == 5 and activity["sampling_records"] == 5
+    assert (activity["notices_issued"], activity["objections"]["accepted"],
+            activity["reinspections"], activity["reinspections_overturned"]) == (1, 1, 1, 1)
+    assert (capacity["reference_standards"], capacity["working_standards"]) == (1, 0)
 
     # The PDF shows them, in both languages, with the intervals of small counts.
     text = _text(pdf, tmp_path, "paper.pdf")
     flat = " ".join(text.split())
     fam = {f["key"]: f for f in payload["families"]}
-    assert "66.67 %" in flat and fam["IND"]["pass_rate"] == 66.67 and fam["IND"]["below_target"]
+    assert "75.00 %" in flat and fam["IND"]["pass_rate"] == 75.0 and fam["IND"]["below_target"]
     low, high = fam["IND"]["interval"]
     assert f"{low:.2f} – {high:.2f} %" in flat
     assert f"{fam['FOOD']['pass_rate']:.2f} %" in flat and "未达标" in flat and "not met" in flat
     assert f"总体合格率 {payload['total']['pass_rate']:.2f} %" in flat.replace("合 格", "合格")
     assert "Specimen mass" in flat and "武汉市 Wuhan" in flat
+    assert "samples re-inspected: 1, of which 1 overturned the verdict" in flat
     assert f"pass-rates?year={year}&inspection_type=supervision" in flat
     # Charts: drawn (their legends are text) and not bitmaps.
     assert "目标 Target (%)" in flat and "Pass rate by region" in flat
