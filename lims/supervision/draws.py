@@ -79,9 +79,10 @@ def qualify_inspector(session: Session, *, actor: User, username: Any, qualifica
 
 
 def list_inspectors(session: Session) -> list[tuple[SamplingInspector, User]]:
-    return list(session.execute(
-        select(SamplingInspector, User).join(User, User.id == SamplingInspector.user_id)
-        .order_by(User.username)).tuples())
+    rows = session.execute(select(SamplingInspector, User)
+                           .join(User, User.id == SamplingInspector.user_id)
+                           .order_by(User.username))
+    return [(inspector, user) for inspector, user in rows]
 
 
 def inspector_pool(session: Session, on: dt.date) -> list[int]:
@@ -281,5 +282,7 @@ def task_as_dict(task: SamplingTask, users: dict[int, str]) -> dict[str, Any]:
 
 
 def usernames(session: Session, ids: set[int]) -> dict[int, str]:
-    return dict(session.execute(select(User.id, User.username).where(User.id.in_(ids))).tuples()
-                ) if ids else {}
+    if not ids:
+        return {}
+    return {i: name for i, name in session.execute(select(User.id, User.username)
+                                                   .where(User.id.in_(ids)))}
