@@ -33,7 +33,6 @@ from lims.auth.services import get_user, require
 from lims.db import utcnow
 from lims.errors import Conflict, InvalidInput, NotFound, msg
 from lims.numbering import next_number
-from lims.samples import categories
 from lims.supervision import regions
 from lims.supervision.models import (
     Enterprise,
@@ -43,6 +42,7 @@ from lims.supervision.models import (
     SamplingTask,
     SpotCheckPlan,
 )
+from lims.supervision.plans import category as plan_category
 from lims.supervision.plans import category_ids, drawn_counts, get_plan, months_before
 from lims.validate import as_id, date, text
 
@@ -154,9 +154,7 @@ def draw(session: Session, actor: User, plan: SpotCheckPlan | str, category: Any
     locked = _lock_plan(session, get_plan(session, number).id)
     if locked.status != "open":
         raise Conflict(msg("plan %(number)s is closed", number=locked.number), field="plan")
-    kind = categories.resolve(session, category, "category")
-    if kind is None:
-        raise InvalidInput(msg("is required"), field="category")
+    kind = plan_category(session, category, "category")
     place = regions.resolve(session, region, "region")
     quota = session.scalar(select(PlanQuota).where(
         PlanQuota.plan_id == locked.id, PlanQuota.category_id == kind.id,

@@ -21,9 +21,8 @@ from lims.auth.models import User
 from lims.auth.services import require
 from lims.db import utcnow
 from lims.errors import Conflict, InvalidInput, NotFound, msg
-from lims.samples import categories
 from lims.samples.duplicates import credit_code_error
-from lims.supervision import regions
+from lims.supervision import plans, regions
 from lims.supervision.models import Enterprise
 from lims.validate import as_id, text
 
@@ -61,9 +60,7 @@ def create_enterprise(session: Session, *, actor: User, name: Any, credit_code: 
         raise InvalidInput(msg("an enterprise with credit code %(code)s is registered already",
                                code=code), field="credit_code")
     place = regions.resolve(session, region, "region")
-    kind = categories.resolve(session, category, "category")
-    if kind is None:
-        raise InvalidInput(msg("is required"), field="category")
+    kind = plans.category(session, category, "category")
     if size not in SIZES:
         raise InvalidInput(msg("must be one of %(choices)s", choices=", ".join(SIZES)),
                            field="size")
@@ -109,21 +106,18 @@ def retire_enterprise(session: Session, *, actor: User, enterprise_id: Any,
 def enterprises_query(session: Session, args: Mapping[str, str]) -> Select[Any]:
     """The register filtered by ``q`` (name, credit code or address), ``region`` (a code: its
     counties included) and ``category`` (a code: its subcategories included)."""
-    from lims.supervision.plans import category_ids
-
     query = select(Enterprise)
-    if term := (args.get("q") or "").strip()[:100]:
+    if term := text(args.get("q"), "q", required=False, max_len=100):
         pattern = like(term)
         query = query.where(or_(Enterprise.name.like(pattern, escape="\\"),
                                 Enterprise.credit_code.like(pattern.upper(), escape="\\"),
                                 Enterprise.address.like(pattern, escape="\\")))
-    if code := (args.get("region") or "").strip():
+    if code := text(args.get("region"), "region", required=False, max_len=12):
         query = query.where(Enterprise.region_id.in_(
             regions.below(session, regions.resolve(session, code, "region").id)))
-    if code := (args.get("category") or "").strip():
-        kind = categories.resolve(session, code, "category")
-        if kind is not None:
-            query = query.where(Enterprise.category_id.in_(category_ids(session, kind.id)))
+    if code := text(args.get("category"), "category", required=False, max_len=40):
+        query = query.where(Enterprise.category_id.in_(
+            plans.category_ids(session, plans.category(session, code).id)))
     return query
 
 

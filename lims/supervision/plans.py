@@ -28,11 +28,23 @@ from lims.samples import categories
 from lims.samples.models import ProductCategory, TestMethod
 from lims.supervision import regions
 from lims.supervision.models import PlanCategory, PlanQuota, SamplingTask, SpotCheckPlan
-from lims.validate import text
+from lims.validate import is_utf8, text
 
 PLAN_FORMAT = "CJ{year}-{seq:03d}"
 MAX_EXCLUSION_MONTHS = 120
 MAX_BUDGET = 100_000
+
+
+def category(session: Session, value: Any, field: str = "category") -> ProductCategory:
+    """The (not retired) category named by its code, required.
+
+    :raises InvalidInput: missing, not text, control characters, unknown or retired (named
+        ``field``).
+    """
+    found = categories.resolve(session, text(value, field, max_len=40), field)
+    if found is None:
+        raise InvalidInput(msg("is required"), field=field)
+    return found
 
 
 def category_ids(session: Session, category_id: int) -> set[int]:
@@ -77,9 +89,7 @@ def _categories(session: Session, items: Any) -> list[tuple[ProductCategory, str
         where = f"categories[{i}]"
         if not isinstance(item, dict):
             raise InvalidInput(msg("must be an object"), field=where)
-        kind = categories.resolve(session, item.get("code"), f"{where}.code")
-        if kind is None:
-            raise InvalidInput(msg("is required"), field=f"{where}.code")
+        kind = category(session, item.get("code"), f"{where}.code")
         if any(c.id == kind.id for c, _s, _m in out):
             raise InvalidInput(msg("category %(code)s is named twice", code=kind.code),
                                field=f"{where}.code")
@@ -166,8 +176,9 @@ def create_plan(session: Session, *, actor: User, year: Any, title: Any, authori
 
 def get_plan(session: Session, number: str) -> SpotCheckPlan:
     """:raises NotFound:"""
-    found = session.scalar(select(SpotCheckPlan).where(
-        SpotCheckPlan.number == str(number).strip()[:40]))
+    number = str(number).strip()[:40]
+    found = session.scalar(select(SpotCheckPlan).where(SpotCheckPlan.number == number)) \
+        if number.isprintable() and is_utf8(number) else None
     if found is None:
         raise NotFound(msg("no spot-check plan %(number)s", number=str(number)[:40]),
                        plan=str(number)[:40])

@@ -13,13 +13,17 @@ from sqlalchemy.orm import Session
 
 from lims.errors import InvalidInput, NotFound, msg
 from lims.supervision.models import Region
+from lims.validate import is_utf8, text
 
 MAX_DEPTH = 4  # province → prefecture → county (→ township): deeper is a data error
 
 
 def get_region(session: Session, code: str) -> Region:
     """:raises NotFound:"""
-    found = session.scalar(select(Region).where(Region.code == str(code).strip()[:12]))
+    code = str(code).strip()[:12]
+    # A NUL or a lone surrogate names no region (and PostgreSQL would refuse the query).
+    found = session.scalar(select(Region).where(Region.code == code)) \
+        if code.isprintable() and is_utf8(code) else None
     if found is None:
         raise NotFound(msg("no region %(code)s", code=str(code)[:12]), region=str(code)[:12])
     return found
@@ -32,9 +36,10 @@ def resolve(session: Session, value: Any, field: str = "region") -> Region:
     """
     if not isinstance(value, str) or not value.strip():
         raise InvalidInput(msg("must be a region code (GB/T 2260, e.g. 420100)"), field=field)
-    found = session.scalar(select(Region).where(Region.code == value.strip()[:12]))
+    code = text(value, field, max_len=12)
+    found = session.scalar(select(Region).where(Region.code == code))
     if found is None:
-        raise InvalidInput(msg("no region %(code)s", code=value.strip()[:12]), field=field)
+        raise InvalidInput(msg("no region %(code)s", code=code), field=field)
     return found
 
 
