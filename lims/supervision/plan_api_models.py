@@ -31,6 +31,10 @@ class NewEnterprise(RequestModel):
     address: str | None = None
 
 
+class EnterpriseRetirement(RequestModel):
+    reason: str = Field(description="why it is drawn no more (closed, moved away), audited")
+
+
 class Enterprise(ResponseModel):
     id: int
     name: str

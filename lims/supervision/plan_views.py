@@ -171,6 +171,17 @@ def api_create_enterprise() -> Any:
     return jsonify(body), 201
 
 
+@bp.post("/api/v1/enterprises/<int:enterprise_id>/retire")
+@operation("Retire an enterprise: it is drawn no more and keeps its tasks (quality manager, "
+           "admin)", body=m.EnterpriseRetirement, response=m.Enterprise, errors=[403, 409])
+def api_retire_enterprise(enterprise_id: int) -> Any:
+    data = json_model(m.EnterpriseRetirement)
+    with unit_of_work(get_session()) as db:
+        body = enterprises.as_dict(enterprises.retire_enterprise(
+            db, actor=current_user(), enterprise_id=enterprise_id, reason=data.reason))
+    return jsonify(body)
+
+
 def _inspector(i: Any, u: Any) -> dict[str, Any]:
     return {"username": u.username, "full_name": u.full_name, "qualification": i.qualification,
             "valid_until": i.valid_until.isoformat() if i.valid_until else None,

@@ -31,6 +31,12 @@ def test_plan_flow_through_the_api_and_the_pages(client, session, world):
         assert made.status_code == 201, made.json
     listed = client.get("/api/v1/enterprises?q=童装&region=420100", headers=tech).json
     assert listed["total"] == 3 and listed["enterprises"][0]["region"] == "420111"
+    assert client.get("/api/v1/enterprises?q=%00", headers=tech).json["error"]["field"] == "q"
+    spare = post("/enterprises", {"name": "Closed", "credit_code": credit_code(8),
+                                  "region": "420111", "category": "IND-CHILD-CLOTHING",
+                                  "size": "micro"}).json["id"]
+    assert post(f"/enterprises/{spare}/retire", {"reason": "closed"}).json["retired_at"]
+    assert post(f"/enterprises/{spare}/retire", {"reason": "again"}).status_code == 409
     for name in ("tech", "tech2"):
         assert post("/supervision/inspectors", {"username": name, "qualification": "CY-1",
                                                 "valid_until": "2199-12-31"}).status_code == 200

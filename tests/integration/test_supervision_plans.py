@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
+from lims.audit.models import AuditEvent
 from lims.db import unit_of_work, utcnow
 from lims.errors import Conflict, InvalidInput, PermissionDenied
 from lims.samples.duplicates import CREDIT_ALPHABET
@@ -132,6 +133,9 @@ def test_a_draw_is_reproducible_and_honours_the_exclusion_window(session, world)
     assert sorted(people.count(p) for p in set(people)) == [2, 2, 2]
     assert json.loads(made.enterprise_pool) == sorted(pool)
     assert [t.number[-6:] for t in tasks] == ["-00001", "-00002", "-00003"]
+    actions = session.scalars(select(AuditEvent.action).where(
+        AuditEvent.action.in_(["draw.create", "task.draw"]))).all()
+    assert sorted(actions) == ["draw.create"] + ["task.draw"] * 3
     check = draws.replay(session, draw_id)
     assert check.matches and check.seed == "audit-2026"
     # The same seed over the same pools gives the same tasks; another seed another draw.
