@@ -162,7 +162,8 @@ def api_enterprises() -> Any:
 
 @bp.post("/api/v1/enterprises")
 @operation("Add an enterprise to the register (quality manager, admin)", body=m.NewEnterprise,
-           response=m.Enterprise, status=201, errors=[403])
+           response=m.Enterprise, status=201, errors=[403],
+           links=("/api/v1/enterprises/{enterprise_id}", {"enterprise_id": "id"}))
 def api_create_enterprise() -> Any:
     data = json_model(m.NewEnterprise)
     with unit_of_work(get_session()) as db:
@@ -246,7 +247,7 @@ def api_close_plan(number: str) -> Any:
 @bp.post("/api/v1/supervision/plans/<number>/draws")
 @operation("Draw the rest of a quota: enterprises and two inspectors each, with a recorded "
            "seed (quality manager, admin)", body=m.NewDraw, response=m.Draw, status=201,
-           errors=[403, 409])
+           errors=[403, 409], links=("/api/v1/supervision/draws/{draw_id}", {"draw_id": "id"}))
 def api_draw(number: str) -> Any:
     data = json_model(m.NewDraw)
     with unit_of_work(get_session()) as db:
