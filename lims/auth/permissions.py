@@ -38,6 +38,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "audit.read": frozenset({Q, A, ADM}),
     "user.manage": frozenset({ADM}),
     "agent.manage": frozenset({ADM}),             # bench capture agents and their tokens
+    # Supervision spot checks (issue 13): the register of enterprises, sampling inspectors,
+    # plans and their random draws.
+    "plan.manage": frozenset({Q, ADM}),
 }
 
 
@@ -67,6 +70,7 @@ ACTIONS: dict[str, Message] = {
     "audit.read": msg("audit.read"),
     "user.manage": msg("user.manage"),
     "agent.manage": msg("agent.manage"),
+    "plan.manage": msg("plan.manage"),
 }
 
 
