@@ -38,6 +38,12 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "audit.read": frozenset({Q, A, ADM}),
     "user.manage": frozenset({ADM}),
     "agent.manage": frozenset({ADM}),             # bench capture agents and their tokens
+    # Supervision (issue 13): sampling records and backup samples; result notices and the
+    # objections to them (a signatory or the quality manager); the lab's working-day calendar.
+    "sampling.record": frozenset({T}),
+    "notice.issue": frozenset({S, Q}),
+    "objection.decide": frozenset({S, Q}),
+    "calendar.manage": frozenset({ADM}),
 }
 
 
@@ -67,6 +73,10 @@ ACTIONS: dict[str, Message] = {
     "audit.read": msg("audit.read"),
     "user.manage": msg("user.manage"),
     "agent.manage": msg("agent.manage"),
+    "sampling.record": msg("sampling.record"),
+    "notice.issue": msg("notice.issue"),
+    "objection.decide": msg("objection.decide"),
+    "calendar.manage": msg("calendar.manage"),
 }
 
 
