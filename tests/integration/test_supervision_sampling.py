@@ -13,14 +13,11 @@ from sqlalchemy import select, update
 
 from lims.db import unit_of_work
 from lims.errors import Conflict, InvalidInput, LimsError
-from lims.reports.services import issue_report
 from lims.reports.sign import validate_pdf
-from lims.samples import services as samples
 from lims.samples.models import Sample
 from lims.supervision import backups, notices, objections, sampling, workdays
 from lims.supervision.models import BackupSample, ResultNotice, SamplingTask
-from tests.support.supervision import AUTHORITY, SAMPLING, drawn_task
-from tests.support.world import PASSWORD
+from tests.support.supervision import AUTHORITY, SAMPLING, drawn_task, report_sample
 
 TZ = "Asia/Shanghai"
 REQ = {"request_number_format": "WT{year}-{seq:06d}", "timezone": TZ}
@@ -124,7 +121,7 @@ def test_sampling_to_notice_objection_and_reinspection(session, world, settings,
     # No notice before an unqualified report is issued.
     with pytest.raises(Conflict), unit_of_work(session):
         notices.issue_notice(session, actor=qm, record_number=number, settings=settings)
-    _report(session, world, settings, sample_number, mass="101.00")  # above 100.50 g: fails
+    report_sample(session, world, settings, sample_number, mass="101.00")  # above 100.50 g: fails
     with unit_of_work(session):
         notice = notices.issue_notice(session, actor=qm, record_number=number,
                                       settings=settings)
@@ -191,19 +188,3 @@ def test_sampling_to_notice_objection_and_reinspection(session, world, settings,
         backups.dispose_backup(session, actor=tech, record_number=number, method="销毁",
                                reason="test", timezone=TZ)
 
-
-def _report(session: Any, world: Any, settings: Any, number: str, *, mass: str) -> None:
-    tech = world.user(session, "tech")
-    with unit_of_work(session):
-        samples.receive_sample(session, actor=tech, number=number, condition="封样完好")
-        samples.record_result(session, actor=tech, number=number,
-                              characteristic_id=world.mass_id, value=mass, unit="g", timezone=TZ)
-        samples.record_result(session, actor=tech, number=number,
-                              characteristic_id=world.length_id, value="12.0", unit="mm",
-                              timezone=TZ)
-        samples.complete_testing(session, actor=tech, number=number)
-        samples.review_sample(session, actor=world.user(session, "reviewer"), number=number)
-        samples.approve_sample(session, actor=world.user(session, "signatory"), number=number,
-                               password=PASSWORD)
-        issue_report(session, actor=world.user(session, "signatory"), sample_number=number,
-                     settings=settings, password=PASSWORD)

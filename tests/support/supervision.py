@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import itertools
 import json
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lims.auth.services import get_user
 from lims.db import unit_of_work
+from lims.reports.services import issue_report
+from lims.samples import services as samples
 from lims.samples.models import ProductCategory, TestMethod
 from lims.supervision.models import (
     Enterprise,
@@ -20,8 +23,10 @@ from lims.supervision.models import (
     SamplingTask,
     SpotCheckPlan,
 )
+from tests.support.world import PASSWORD
 
 _n = itertools.count(1)
+TZ = "Asia/Shanghai"
 AUTHORITY = "湖北省市场监督管理局"
 SAMPLING = {"site": "成品仓库", "product_name": "儿童连衣裙", "trademark": "小熊",
             "model": "110 cm", "batch": "20261001", "base_quantity": "200 件",
@@ -59,3 +64,22 @@ def drawn_task(session: Session, *, category: str = "IND-CHILD-CLOTHING",
         session.add(task)
         session.flush()
         return task.number
+
+
+def report_sample(session: Any, world: Any, settings: Any, number: str, *, mass: str) -> None:
+    """Receive, test (mass ``mass`` g: 99.50 … 100.50 passes), review, approve and report a
+    sample."""
+    tech = world.user(session, "tech")
+    with unit_of_work(session):
+        samples.receive_sample(session, actor=tech, number=number, condition="封样完好")
+        samples.record_result(session, actor=tech, number=number,
+                              characteristic_id=world.mass_id, value=mass, unit="g", timezone=TZ)
+        samples.record_result(session, actor=tech, number=number,
+                              characteristic_id=world.length_id, value="12.0", unit="mm",
+                              timezone=TZ)
+        samples.complete_testing(session, actor=tech, number=number)
+        samples.review_sample(session, actor=world.user(session, "reviewer"), number=number)
+        samples.approve_sample(session, actor=world.user(session, "signatory"), number=number,
+                               password=PASSWORD)
+        issue_report(session, actor=world.user(session, "signatory"), sample_number=number,
+                     settings=settings, password=PASSWORD)
