@@ -115,7 +115,7 @@ def sample_dict(session: Session, sample: Sample) -> dict[str, Any]:
             **_supervision_of(session, sample)}
 
 
-def _req() -> dict[str, str]:
+def _req() -> dict[str, Any]:
     s = settings()
     return {"request_number_format": s.request_number_format, "timezone": s.timezone}
 
