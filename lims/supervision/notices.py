@@ -94,8 +94,8 @@ def unqualified_report(session: Session, sample: Sample) -> Report:
 
 def issue_notice(session: Session, *, actor: User, record_number: str,
                  settings: Settings) -> ResultNotice:
-    """Issue the signed result notice of a sampling record's unqualified test sample (or of its
-    re-inspection when that, too, is unqualified: the re-inspection's report is the final one).
+    """Issue the signed result notice of a sampling record's unqualified test sample, for its
+    latest issued test report.
 
     :raises Conflict: no unqualified issued report, or a notice of that report exists.
     :raises ReportError: the lab's key cannot sign.

@@ -115,6 +115,25 @@ def sample_dict(session: Session, sample: Sample) -> dict[str, Any]:
             **_supervision_of(session, sample)}
 
 
+@bp.app_context_processor
+def _sample_links() -> dict[str, Any]:
+    """``supervision_of(sample)`` for the sample page: its sampling record, the broken-seal
+    flag and the re-inspection links both ways (None for a sample outside the supervision)."""
+
+    def supervision_of(sample: Sample) -> dict[str, Any] | None:
+        if sample.request.inspection_type != "supervision":
+            return None
+        db = get_session()
+        origin = sampling.record_of_sample(db, sample.id)
+        rec = db.scalar(select(SamplingRecord).where(SamplingRecord.sample_id == sample.id))
+        return {"record": origin.number if origin else None,
+                "seal_broken": rec is not None and rec.seal_intact is False,
+                "reinspection_of": _number(db, sample.reinspection_of_id),
+                "reinspections": [s.number for s in
+                                  objections.reinspections_of(db, sample.id)]}
+    return {"supervision_of": supervision_of}
+
+
 def _req() -> dict[str, Any]:
     s = settings()
     return {"request_number_format": s.request_number_format, "timezone": s.timezone}

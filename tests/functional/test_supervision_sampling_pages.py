@@ -34,6 +34,9 @@ def test_sampling_pages(client, session, world):
     link = page.split('href="/supervision/attachments/', 1)[1].split('"', 1)[0]
     att = client.get(f"/supervision/attachments/{link}")
     assert att.data == PNG
+    sample = page.split('id="sample-link" href="/samples/', 1)[1].split('"', 1)[0]
+    sample_page = client.get(f"/samples/{sample}").get_data(as_text=True)
+    assert 'id="seal-flag"' in sample_page and f"/supervision/sampling/{number}" in sample_page
     assert client.get("/supervision/notices").status_code == 200
     assert client.get("/supervision/backups").status_code == 200
 
