@@ -17,6 +17,7 @@ from lims.reports.sign import validate_pdf
 from lims.samples.models import Sample
 from lims.supervision import backups, notices, objections, sampling, workdays
 from lims.supervision.models import BackupSample, ResultNotice, SamplingTask
+from tests.support.pdf import nss_db, pdfsig, pdftotext
 from tests.support.supervision import AUTHORITY, SAMPLING, drawn_task, report_sample
 
 TZ = "Asia/Shanghai"
@@ -58,7 +59,24 @@ def test_concurrent_sampling_of_one_task_makes_one_record(app, session, world):
     assert isinstance(loser, Conflict) and "is sampled, not drawn" in str(loser)
 
 
-def test_food_deadline_counts_working_days_of_the_calendar(session, world):
+def test_food_rule_deadline_and_backup_disposal(session, world):
+    task = drawn_task(session, category="FOOD-DAIRY")
+    tech = world.user(session, "tech")
+    with unit_of_work(session):
+        rec = sampling.create_record(session, actor=tech, task_number=task,
+                                     data={**SAMPLING, "sampled_on": "2026-01-05"}, **REQ)
+        number = rec.number
+        assert notices.objection_rule(session, session.get(Sample, rec.sample_id)) == "food"
+    today = sampling.lab_today(TZ)
+    assert number in [n for _b, n in backups.due_for_disposal(session, on=today)]
+    with unit_of_work(session):  # kept past its retention: no reason needed
+        backups.dispose_backup(session, actor=tech, record_number=number, method="高压灭菌后销毁",
+                               timezone=TZ)
+    assert number not in [n for _b, n in backups.due_for_disposal(session, on=today)]
+    with pytest.raises(Conflict), unit_of_work(session):
+        backups.dispose_backup(session, actor=tech, record_number=number, method="x",
+                               timezone=TZ)
+
     # 2026: 9-25 (Fri) 中秋, 10-1…7 国庆, 10-10 (Sat) a 调休 working day (migration 0026).
     delivered = dt.date(2026, 9, 24)
     assert notices.objection_deadline(session, "food", delivered) == dt.date(2026, 10, 12)
@@ -73,7 +91,8 @@ def test_food_deadline_counts_working_days_of_the_calendar(session, world):
     assert bad.value.field == "days[0].working"
 
 
-def test_sampling_to_notice_objection_and_reinspection(session, world, settings, pki_dir):
+def test_sampling_to_notice_objection_and_reinspection(session, world, settings, pki_dir,
+                                                       tmp_path):
     task = drawn_task(session)
     tech, qm = world.user(session, "tech"), world.user(session, "qm")
     with pytest.raises(InvalidInput) as bad, unit_of_work(session):
@@ -103,6 +122,10 @@ def test_sampling_to_notice_objection_and_reinspection(session, world, settings,
         sampling.add_attachment(session, actor=tech, record_number=number, filename="x.png",
                                 media_type="image/png", data=b"%PDF-1.7")
     assert bad.value.field == "file"
+    with pytest.raises(InvalidInput) as bad, unit_of_work(session):  # kept until 2027-03-03
+        backups.dispose_backup(session, actor=tech, record_number=number, method="销毁",
+                               timezone=TZ)
+    assert bad.value.field == "reason"
     with pytest.raises(Conflict), unit_of_work(session):  # drawn → sampled happens once
         sampling.create_record(session, actor=tech, task_number=task,
                                data={**SAMPLING, "sampled_on": "2026-09-01"}, **REQ)
@@ -128,11 +151,16 @@ def test_sampling_to_notice_objection_and_reinspection(session, world, settings,
         notice_number, pdf = notice.number, notice.pdf
         assert notice.objection_rule == "product"
         assert hashlib.sha256(pdf).hexdigest() == notice.sha256
-    check = validate_pdf(pdf, (pki_dir / "ca.pem").read_bytes())
-    assert check is not None and check.ok, check
-    assert b"Specimen mass" not in pdf  # the text is in embedded CJK fonts, not plain
-    content = notices.get_notice(session, notice_number).content
-    assert "Specimen mass" in content and "101.00" in content and AUTHORITY in content
+    ca = (pki_dir / "ca.pem").read_bytes()
+    check = validate_pdf(pdf, ca)  # pyHanko
+    assert check is not None and check.ok and check.approval.timestamped, check
+    path = tmp_path / "notice.pdf"
+    path.write_bytes(pdf)
+    assert "Signature is Valid." in pdfsig(path, nss_db(tmp_path, ca))  # poppler
+    printed = pdftotext(path)
+    for text in ("检验结果通知书", "武汉童装有限公司", "Specimen mass", "101.00", AUTHORITY,
+                 "十五日内", sample_number):
+        assert text in printed, text
 
     # Delivery once; the deadline is 15 calendar days for products. (The notice is dated
     # back so that its clock can have run out by today.)
