@@ -39,6 +39,15 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "whitepaper.issue": frozenset({Q, ADM}),      # the annual quality white paper (issue 13)
     "user.manage": frozenset({ADM}),
     "agent.manage": frozenset({ADM}),             # bench capture agents and their tokens
+    # Supervision spot checks (issue 13): the register of enterprises, sampling inspectors,
+    # plans and their random draws.
+    "plan.manage": frozenset({Q, ADM}),
+    # Supervision (issue 13): sampling records and backup samples; result notices and the
+    # objections to them (a signatory or the quality manager); the lab's working-day calendar.
+    "sampling.record": frozenset({T}),
+    "notice.issue": frozenset({S, Q}),
+    "objection.decide": frozenset({S, Q}),
+    "calendar.manage": frozenset({ADM}),
 }
 
 
@@ -69,6 +78,11 @@ ACTIONS: dict[str, Message] = {
     "whitepaper.issue": msg("whitepaper.issue"),
     "user.manage": msg("user.manage"),
     "agent.manage": msg("agent.manage"),
+    "plan.manage": msg("plan.manage"),
+    "sampling.record": msg("sampling.record"),
+    "notice.issue": msg("notice.issue"),
+    "objection.decide": msg("objection.decide"),
+    "calendar.manage": msg("calendar.manage"),
 }
 
 

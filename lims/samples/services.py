@@ -194,7 +194,7 @@ def register_sample(session: Session, *, actor: User, request_id: Any, descripti
                     model: Any = "", batch: Any = "", quantity: Any = "",
                     manufacturer: Any = "", acquisition: Any = None, due_date: Any = None,
                     priority: Any = None, assignee_id: Any = None, assignee: Any = None,
-                    category: Any = None, prefix: str = "") -> Sample:
+                    category: Any = None, prefix: str = "", series: str = "sample") -> Sample:
     """Register a sample under a request with the methods it is to be tested by, and its
     particulars as keywords (RB/T 214 4.5.20): ``trademark`` (商标), ``model`` (规格型号),
     ``batch`` (生产日期/批号), ``quantity`` (样品数量), ``manufacturer`` (生产单位); and its
@@ -205,6 +205,7 @@ def register_sample(session: Session, *, actor: User, request_id: Any, descripti
 
     :param prefix: put before every field an error names (``samples[2].``), for a sample
         registered as one of many.
+    :param series: the number series (supervision samples have their own, issue 13).
     :raises InvalidInput: no such request or method, no method given, a particular too long,
         a due date in the past, an assignee who is not an active technician, an unknown or
         retired category.
@@ -251,7 +252,7 @@ def register_sample(session: Session, *, actor: User, request_id: Any, descripti
             "assignee_id": responsible.id if responsible else None}
     in_category = categories.resolve(session, category, f"{prefix}category")
     sample = Sample(
-        number=next_number(session, "sample", number_format, today=today),
+        number=next_number(session, series, number_format, today=today),
         request_id=req.id, description=description,
         status=SampleStatus.REGISTERED, registered_by_id=actor.id,
         category_id=in_category.id if in_category else None, **given, **plan)

@@ -1,0 +1,278 @@
+"""Pages and API of the register of enterprises, sampling inspectors, spot-check plans and
+their random draws (issue 13 §1). Everyone logged in reads; the quality manager (or an
+administrator) edits, qualifies and draws (permission ``plan.manage``, checked by the services).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
+
+from lims.auth.models import User
+from lims.db import unit_of_work
+from lims.samples import categories
+from lims.samples.models import ProductCategory
+from lims.supervision import draws, enterprises, plans, regions
+from lims.supervision import plan_api_models as m
+from lims.supervision.models import Enterprise, RandomDraw, Region, SpotCheckPlan
+from lims.web import listing
+from lims.web.api_models import API_PER_PAGE
+from lims.web.auth import current_user
+from lims.web.context import get_session, settings
+from lims.web.inputs import form, json_model, query_model
+from lims.web.openapi import operation
+
+bp = Blueprint("plans", __name__)
+
+ENTERPRISE_INPUTS = ("name", "credit_code", "region", "category", "size", "address")
+# Stored states and sizes in the reader's language (shown as stored when unknown).
+STATES = {"open": lazy_gettext("open"), "closed": lazy_gettext("closed"),
+          "drawn": lazy_gettext("drawn"), "sampled": lazy_gettext("sampled"),
+          "refused": lazy_gettext("refused"), "cancelled": lazy_gettext("cancelled"),
+          "large": lazy_gettext("large"), "medium": lazy_gettext("medium"),
+          "small": lazy_gettext("small"), "micro": lazy_gettext("micro")}
+
+
+@bp.app_template_filter("plan_state")
+def plan_state(value: object) -> str:
+    return str(STATES.get(str(value), value))
+
+
+def _draw_dict(found: RandomDraw) -> dict[str, Any]:
+    db = get_session()
+    tasks = draws.draw_tasks(db, found.id)
+    users = draws.usernames(db, {found.drawn_by_id} | {
+        i for t in tasks for i in (t.inspector1_id, t.inspector2_id)})
+    plan, kind = db.get(SpotCheckPlan, found.plan_id), db.get(ProductCategory, found.category_id)
+    place = db.get(Region, found.region_id)
+    return {"id": found.id, "plan": plan.number if plan else "",
+            "category": kind.code if kind else "", "region": place.code if place else "",
+            "seed": found.seed,
+            "count": found.count, "exclusion_months": found.exclusion_months,
+            "enterprise_pool": json.loads(found.enterprise_pool),
+            "inspector_pool": json.loads(found.inspector_pool),
+            "drawn_at": found.drawn_at.isoformat(), "drawn_by": users.get(found.drawn_by_id, ""),
+            "tasks": [draws.task_as_dict(t, users) for t in tasks]}
+
+
+# --- pages: enterprises --------------------------------------------------------------------
+
+@bp.get("/enterprises")
+def enterprise_list() -> Any:
+    db = get_session()
+    args = request.args
+    page = listing.paginate(db, enterprises.enterprises_query(db, args), args,
+                            sorts=enterprises.SORTS, default="name",
+                            tiebreak=Enterprise.id)
+    return render_template("supervision/enterprises.html", page=page, filters=args,
+                           regions=regions.list_regions(db))
+
+
+@bp.get("/enterprises/new")
+def new_enterprise() -> Any:
+    from lims.auth.services import require
+
+    require(current_user(), "plan.manage")
+    db = get_session()
+    return render_template("supervision/enterprises_new.html", sizes=enterprises.SIZES,
+                           regions=regions.list_regions(db), choices=categories.choices(db))
+
+
+@bp.post("/enterprises/new")
+def create_enterprise() -> Any:
+    data = form()
+    with unit_of_work(get_session()) as db:
+        e = enterprises.create_enterprise(db, actor=current_user(),
+                                          **{k: data.get(k, "") for k in ENTERPRISE_INPUTS})
+        name = e.name
+    flash(_("Enterprise %(name)s added to the register.", name=name), "ok")
+    return redirect(url_for("plans.enterprise_list"), code=303)
+
+
+# --- pages: plans and draws ----------------------------------------------------------------
+
+@bp.get("/supervision/plans")
+def plan_list() -> Any:
+    db = get_session()
+    rows = plans.list_plans(db)
+    return render_template("supervision/plans.html", plans=rows,
+                           inspectors=draws.list_inspectors(db))
+
+
+@bp.get("/supervision/plans/<number>")
+def plan(number: str) -> Any:
+    db = get_session()
+    found = plans.get_plan(db, number)
+    tasks = draws.tasks_of_plan(db, found)
+    users = draws.usernames(db, {i for t in tasks for i in (t.inspector1_id, t.inspector2_id)})
+    by_quota: dict[tuple[int, int], list[Any]] = {}
+    for t in tasks:
+        by_quota.setdefault((t.category_id, t.region_id), []).append(t)
+    return render_template("supervision/plans_detail.html", plan=found,
+                           drawn=plans.drawn_counts(db, found), by_quota=by_quota, users=users,
+                           draws=draws.draws_of_plan(db, found),
+                           method_codes=lambda c: json.loads(c.method_codes))
+
+
+@bp.post("/supervision/plans/<number>/draws")
+def draw_quota(number: str) -> Any:
+    data = form()
+    with unit_of_work(get_session()) as db:
+        made = draws.draw(db, current_user(), number, data.get("category"), data.get("region"),
+                          seed=data.get("seed") or None, timezone=settings().timezone)
+        draw_id, count = made.id, made.count
+    flash(_("%(n)s enterprises drawn.", n=count), "ok")
+    return redirect(url_for("plans.draw_page", draw_id=draw_id), code=303)
+
+
+@bp.post("/supervision/plans/<number>/close")
+def close(number: str) -> Any:
+    data = form()
+    with unit_of_work(get_session()) as db:
+        plans.close_plan(db, actor=current_user(), number=number, reason=data.get("reason", ""))
+    flash(_("Plan closed: it takes no more draws."), "ok")
+    return redirect(url_for("plans.plan", number=number), code=303)
+
+
+@bp.get("/supervision/draws/<int:draw_id>")
+def draw_page(draw_id: int) -> Any:
+    db = get_session()
+    found = draws.get_draw(db, draw_id)
+    return render_template("supervision/draw.html", draw=_draw_dict(found),
+                           replay=draws.replay(db, draw_id))
+
+
+# --- API -----------------------------------------------------------------------------------
+
+@bp.get("/api/v1/enterprises")
+@operation("List the register of enterprises, a page at a time", query=m.EnterprisesQuery,
+           response=m.Enterprises)
+def api_enterprises() -> Any:
+    query_model(m.EnterprisesQuery)
+    db = get_session()
+    page = listing.paginate(db, enterprises.enterprises_query(db, request.args), request.args,
+                            sorts=enterprises.SORTS, default="id",
+                            tiebreak=Enterprise.id, per_page=API_PER_PAGE)
+    return jsonify(enterprises=[enterprises.as_dict(e) for e in page.items], **page.api())
+
+
+@bp.post("/api/v1/enterprises")
+@operation("Add an enterprise to the register (quality manager, admin)", body=m.NewEnterprise,
+           response=m.Enterprise, status=201, errors=[403],
+           links=("/api/v1/enterprises/{enterprise_id}", {"enterprise_id": "id"}))
+def api_create_enterprise() -> Any:
+    data = json_model(m.NewEnterprise)
+    with unit_of_work(get_session()) as db:
+        body = enterprises.as_dict(enterprises.create_enterprise(
+            db, actor=current_user(), **data.model_dump()))
+    return jsonify(body), 201
+
+
+@bp.post("/api/v1/enterprises/<int:enterprise_id>/retire")
+@operation("Retire an enterprise: it is drawn no more and keeps its tasks (quality manager, "
+           "admin)", body=m.EnterpriseRetirement, response=m.Enterprise, errors=[403, 409])
+def api_retire_enterprise(enterprise_id: int) -> Any:
+    data = json_model(m.EnterpriseRetirement)
+    with unit_of_work(get_session()) as db:
+        body = enterprises.as_dict(enterprises.retire_enterprise(
+            db, actor=current_user(), enterprise_id=enterprise_id, reason=data.reason))
+    return jsonify(body)
+
+
+def _inspector(i: Any, u: Any) -> dict[str, Any]:
+    return {"username": u.username, "full_name": u.full_name, "qualification": i.qualification,
+            "valid_until": i.valid_until.isoformat() if i.valid_until else None,
+            "active": i.active}
+
+
+@bp.get("/api/v1/supervision/inspectors")
+@operation("List the sampling inspectors and their qualifications", response=m.Inspectors)
+def api_inspectors() -> Any:
+    return jsonify(inspectors=[_inspector(i, u) for i, u in draws.list_inspectors(get_session())])
+
+
+@bp.post("/api/v1/supervision/inspectors")
+@operation("Qualify a user as a sampling inspector, or renew or withdraw the qualification "
+           "(quality manager, admin)", body=m.NewInspector, response=m.Inspector, errors=[403])
+def api_qualify() -> Any:
+    data = json_model(m.NewInspector)
+    with unit_of_work(get_session()) as db:
+        found = draws.qualify_inspector(db, actor=current_user(), **data.model_dump())
+        body = _inspector(found, db.get(User, found.user_id))
+    return jsonify(body)
+
+
+@bp.get("/api/v1/supervision/plans")
+@operation("List the spot-check plans, newest first", query=m.PlansQuery, response=m.Plans)
+def api_plans() -> Any:
+    query = query_model(m.PlansQuery)
+    db = get_session()
+    return jsonify(plans=[plans.as_dict(db, p) for p in plans.list_plans(db, year=query.year)])
+
+
+@bp.post("/api/v1/supervision/plans")
+@operation("Create a spot-check plan with its categories and quotas (quality manager, admin)",
+           body=m.NewPlan, response=m.Plan, status=201, errors=[403],
+           links=("/api/v1/supervision/plans/{number}", {"number": "number"}))
+def api_create_plan() -> Any:
+    data = json_model(m.NewPlan).model_dump()
+    with unit_of_work(get_session()) as db:
+        body = plans.as_dict(db, plans.create_plan(db, actor=current_user(), **data))
+    return jsonify(body), 201
+
+
+@bp.get("/api/v1/supervision/plans/<number>")
+@operation("A spot-check plan with its categories and quotas (and how many drawn)",
+           response=m.Plan)
+def api_plan(number: str) -> Any:
+    db = get_session()
+    return jsonify(plans.as_dict(db, plans.get_plan(db, number)))
+
+
+@bp.post("/api/v1/supervision/plans/<number>/close")
+@operation("Close a plan: no more draws (quality manager, admin)", body=m.PlanClosing,
+           body_required=False, response=m.Plan, errors=[403, 409])
+def api_close_plan(number: str) -> Any:
+    data = json_model(m.PlanClosing)
+    with unit_of_work(get_session()) as db:
+        body = plans.as_dict(db, plans.close_plan(db, actor=current_user(), number=number,
+                                                  reason=data.reason or ""))
+    return jsonify(body)
+
+
+@bp.post("/api/v1/supervision/plans/<number>/draws")
+@operation("Draw the rest of a quota: enterprises and two inspectors each, with a recorded "
+           "seed (quality manager, admin)", body=m.NewDraw, response=m.Draw, status=201,
+           errors=[403, 409], links=("/api/v1/supervision/draws/{draw_id}", {"draw_id": "id"}))
+def api_draw(number: str) -> Any:
+    data = json_model(m.NewDraw)
+    with unit_of_work(get_session()) as db:
+        made = draws.draw(db, current_user(), number, data.category, data.region,
+                          seed=data.seed, timezone=settings().timezone)
+        body = _draw_dict(made)
+    return jsonify(body), 201
+
+
+@bp.get("/api/v1/supervision/draws/<int:draw_id>")
+@operation("A random draw: its seed, pools and tasks", response=m.Draw)
+def api_draw_record(draw_id: int) -> Any:
+    return jsonify(_draw_dict(draws.get_draw(get_session(), draw_id)))
+
+
+def _picks(picks: list[draws.Pick]) -> list[dict[str, Any]]:
+    return [{"enterprise_id": p.enterprise_id, "inspector_ids": [p.inspector1_id,
+                                                                 p.inspector2_id]}
+            for p in picks]
+
+
+@bp.get("/api/v1/supervision/draws/<int:draw_id>/replay")
+@operation("Repeat a draw from its stored seed and pools and compare with the tasks on record "
+           "(an auditor's check)", response=m.Replay)
+def api_replay(draw_id: int) -> Any:
+    check = draws.replay(get_session(), draw_id)
+    return jsonify(draw_id=check.draw_id, seed=check.seed, matches=check.matches,
+                   expected=_picks(check.expected), recorded=_picks(check.recorded))
