@@ -92,19 +92,36 @@ def _redact(url: str) -> str:
 @click.option("--agent-server", metavar="URL", help=tr(
     "Also register the simulated bench's capture agent (once) and write its config to "
     "<instance>/agent.toml for the server at URL (make run)."))
-def demo(agent_server: str | None) -> None:
+@click.option("--supervision", is_flag=True, help=tr(
+    "Also seed four years of supervision spot checks (plans, draws, sampling, reports, "
+    "notices, an objection and its re-inspection) and write the last full year's white "
+    "paper to the instance folder. Takes a few minutes: every report is signed."))
+@click.option("--tasks-per-year", default=50, show_default=True,
+              type=click.IntRange(5, 500), help=tr(
+                  "About how many sampling tasks each year's plan draws (with --supervision)."))
+def demo(agent_server: str | None, supervision: bool, tasks_per_year: int) -> None:
     """Seed demo data once and print the demo logins."""
     from lims.demo import seed
     from lims.demo_agent import write_bench_agent
 
     rt = runtime()
+    paper = None
     try:
         logins = seed(rt)
         config = write_bench_agent(rt, server=agent_server) if agent_server else None
+        if supervision:
+            from lims.supervision.demo import seed_supervision
+
+            paper = seed_supervision(rt, {name: password for name, password, _r in logins},
+                                     tasks_per_year=tasks_per_year,
+                                     progress=lambda line: click.echo(line, err=True))
     finally:
         rt.dispose()
     if config is not None:
         click.echo(tr("bench agent config: %(path)s", path=config))
+    if supervision:
+        click.echo(tr("supervision demo: seeded already") if paper is None else
+                   tr("supervision demo: white paper %(path)s", path=paper))
     click.echo(tr("Demo logins (username / password / roles):"))
     for username, password, roles in logins:
         shown = ", ".join(label(role) for role in roles.split(", "))
