@@ -35,37 +35,42 @@ from lims.supervision.models import SamplingRecord, SamplingTask, SpotCheckPlan
 from lims.supervision.sampling import lab_today
 
 AUTHORITY = "湖北省市场监督管理局 Hubei Administration for Market Regulation"
-REGIONS = ("420100", "420500", "420600", "421000", "421100")  # 武汉 宜昌 襄阳 荆州 黄冈
+REGIONS = {"420100": "武汉", "420500": "宜昌", "420600": "襄阳", "421000": "荆州",
+           "421100": "黄冈"}
+TRADE_NAMES = ("楚天", "江汉", "荆楚", "长江", "汉江", "东湖", "三峡", "隆中", "鄂东", "云梦",
+               "清江", "龟山", "磁湖", "赤壁", "大别山")
 SIZES = ("large", "medium", "small", "small", "micro", "micro")
 YEARS = 4
 
 # (category, product standard, field, method code, title, characteristics as
 # (name, kind, unit, lower, upper, the value a sample passes with, one it fails with), the
-# chance that a sample fails, the product name on the sampling record)
+# chance that a sample fails, the product name on the sampling record, the trade in the names
+# of the enterprises)
 Characteristic = tuple[str, str, str, str | None, str | None, str, str]
-CATEGORIES: list[tuple[str, str, str, str, str, list[Characteristic], float, str]] = [
+CATEGORIES: list[tuple[str, str, str, str, str, list[Characteristic], float, str, str]] = [
     ("IND-CHILD-CLOTHING", "GB 31701-2015 婴幼儿及儿童纺织产品安全技术规范", "textiles",
      "GB/T 2912.1-2009", "纺织品 甲醛的测定 第1部分：游离和水解的甲醛（水萃取法）",
      [("甲醛含量 Formaldehyde", "mass_fraction", "mg/kg", None, "75", "28", "96"),
-      ("pH 值 pH", "ph", "pH", "4.0", "8.5", "6.6", "9.1")], 0.09, "儿童连衣裙 Children's dress"),
+      ("pH 值 pH", "ph", "pH", "4.0", "8.5", "6.6", "9.1")], 0.09, "儿童连衣裙 Children's dress",
+     "童装"),
     ("IND-WIRE-CABLE", "GB/T 5023.3-2008 额定电压450/750V及以下聚氯乙烯绝缘电缆", "electrical",
      "GB/T 2951.11-2008", "电缆和光缆绝缘和护套材料通用试验方法 厚度和外形尺寸测量",
      [("绝缘最薄处厚度 Thinnest insulation", "length", "mm", "0.61", None, "0.72", "0.55"),
       ("导体直流电阻 (1 m, 20 ℃) Conductor resistance", "resistance", "mΩ", None, "7.41",
-       "7.12", "7.90")], 0.12, "BV 2.5 mm² 电线 Building wire"),
+       "7.12", "7.90")], 0.12, "BV 2.5 mm² 电线 Building wire", "电线电缆"),
     ("IND-E-BIKE", "GB 17761-2018 电动自行车安全技术规范", "vehicles",
      "GB 17761-2018 6.1", "电动自行车 最高设计车速和整车质量",
      [("最高设计车速 Maximum speed", "velocity", "km/h", None, "25", "24.1", "27.3"),
       ("整车质量 Vehicle mass", "mass", "kg", None, "55", "49.6", "57.2")], 0.05,
-     "电动自行车 Electric bicycle"),
+     "电动自行车 Electric bicycle", "电动车"),
     ("FOOD-DAIRY", "GB 19301-2010 食品安全国家标准 生乳", "food",
      "GB 5009.5-2016", "食品安全国家标准 食品中蛋白质的测定",
      [("蛋白质 Protein", "mass_fraction", "g/100g", "2.8", None, "3.12", "2.61")], 0.015,
-     "生牛乳 Raw milk"),
+     "生牛乳 Raw milk", "乳业"),
     ("DMC-COSMETIC", "《化妆品安全技术规范》（2015年版）", "cosmetics",
      "《化妆品安全技术规范》4.1", "化妆品 汞的测定 氢化物原子荧光光度法",
      [("汞 Mercury", "mass_fraction", "mg/kg", None, "1", "0.05", "1.8")], 0.02,
-     "保湿面霜 Moisturising cream"),
+     "保湿面霜 Moisturising cream", "日化"),
 ]
 
 
@@ -100,7 +105,7 @@ def seed_supervision(rt: Runtime, passwords: dict[str, str], *, tasks_per_year: 
             raise RuntimeError("seed the demo first (lims demo)")
         actors: dict[str, User] = {k: v for k, v in users.items() if v is not None}
         today = lab_today(tz)
-        regions = REGIONS[:max(1, min(len(REGIONS), tasks_per_year // len(CATEGORIES)))]
+        regions = tuple(REGIONS)[:max(1, min(len(REGIONS), tasks_per_year // len(CATEGORIES)))]
         quota = max(1, tasks_per_year // (len(CATEGORIES) * len(regions)))
         rng = random.Random(20261127)  # noqa: S311 - demo data, the same on every instance
         with unit_of_work(session):
@@ -128,7 +133,7 @@ def seed_supervision(rt: Runtime, passwords: dict[str, str], *, tasks_per_year: 
 
 def _methods(session: Session, actors: dict[str, User]) -> dict[str, TestMethod]:
     out = {}
-    for code, _std, field, method, title, chars, _p, _name in CATEGORIES:
+    for code, _std, field, method, title, chars, _p, _name, _trade in CATEGORIES:
         out[code] = session.scalar(select(TestMethod).where(TestMethod.code == method)) or \
             samples.create_method(
                 session, actor=actors["qm"], code=method, title=title, field=field,
@@ -149,14 +154,15 @@ def _methods(session: Session, actors: dict[str, User]) -> dict[str, TestMethod]
 def _register(session: Session, actors: dict[str, User], rng: random.Random,
               regions: tuple[str, ...], per: int) -> None:
     """``per`` enterprises of each category in each region."""
-    for code, *_rest, product in CATEGORIES:
-        short = product.split(" ", 1)[0]
+    names = iter(rng.sample(TRADE_NAMES, len(TRADE_NAMES)) * 50)
+    for code, *_rest, trade in CATEGORIES:
         for region in regions:
+            city = REGIONS[region]
             for i in range(per):
                 enterprises.create_enterprise(
-                    session, actor=actors["qm"], name=f"湖北{region[2:4]}{short}制造有限公司{i + 1:02d}",
+                    session, actor=actors["qm"], name=f"{city}{next(names)}{trade}有限公司",
                     credit_code=credit_code(rng, region), region=region, category=code,
-                    size=rng.choice(SIZES), address=f"行政区划 {region} 工业园 {i + 1} 号")
+                    size=rng.choice(SIZES), address=f"湖北省{city}市经济开发区{i + 1}号")
 
 
 def _plan(session: Session, actors: dict[str, User], year: int, regions: tuple[str, ...],
@@ -194,7 +200,8 @@ def _sample_plan(session: Session, rt: Runtime, actors: dict[str, User],
     for i, task in enumerate(tasks):
         if current and i % 5 == 4:
             continue  # drawn, not sampled yet
-        code, std, _field, method, _title, chars, p_fail, product = by_code[task.category.code]
+        _code, _std, _field, _method, _title, chars, p_fail, product, _trade = \
+            by_code[task.category.code]
         sampled_on = first + dt.timedelta(days=rng.randrange(max(1, (last - first).days)))
         seq = task.number.rsplit("-", 1)[-1]
         with unit_of_work(session):

@@ -16,7 +16,7 @@ from lims.auth.models import User
 from lims.db import unit_of_work
 from lims.samples import categories
 from lims.samples.models import ProductCategory
-from lims.supervision import draws, enterprises, plans, regions
+from lims.supervision import draws, enterprises, plans, regions, sampling
 from lims.supervision import plan_api_models as m
 from lims.supervision.models import Enterprise, RandomDraw, Region, SpotCheckPlan
 from lims.web import listing
@@ -112,7 +112,8 @@ def plan(number: str) -> Any:
     by_quota: dict[tuple[int, int], list[Any]] = {}
     for t in tasks:
         by_quota.setdefault((t.category_id, t.region_id), []).append(t)
-    return render_template("supervision/plans_detail.html", plan=found,
+    records = sampling.record_numbers(db, [t.id for t in tasks])
+    return render_template("supervision/plans_detail.html", plan=found, records=records,
                            drawn=plans.drawn_counts(db, found), by_quota=by_quota, users=users,
                            draws=draws.draws_of_plan(db, found),
                            method_codes=lambda c: json.loads(c.method_codes))

@@ -90,6 +90,15 @@ def record_of_sample(session: Session, sample_id: int) -> SamplingRecord | None:
     return rec
 
 
+def record_numbers(session: Session, task_ids: list[int]) -> dict[int, str]:
+    """The sampling record number of each of these tasks that has one."""
+    if not task_ids:
+        return {}
+    rows = session.execute(select(SamplingRecord.task_id, SamplingRecord.number).where(
+        SamplingRecord.task_id.in_(task_ids)))
+    return {task_id: number for task_id, number in rows}
+
+
 def authority_customer(session: Session, *, actor: User, name: str) -> Customer:
     """The customer a plan's authority is on requests: found by name, else created."""
     found = session.scalar(select(Customer).where(Customer.name == name,
