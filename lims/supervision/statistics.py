@@ -237,6 +237,13 @@ def filters(session: Session, *, year: Any, category: Any = None, region: Any = 
     """
     from lims.samples.particulars import INSPECTION_TYPES
 
+    for field, value in (("category", category), ("region", region),
+                         ("inspection_type", inspection_type), ("size", size)):
+        # A query string is anyone's text: a control character (NUL) would reach the
+        # database driver, which refuses it (PostgreSQL) instead of finding nothing.
+        if value is not None and (not isinstance(value, str) or len(value) > 60
+                                  or not value.isprintable()):
+            raise InvalidInput(msg("must be a code or a name of one"), field=field)
     category_ids = None
     if category not in (None, ""):
         try:
@@ -258,16 +265,24 @@ def filters(session: Session, *, year: Any, category: Any = None, region: Any = 
                    size or None)
 
 
-def _final(session: Session, f: Filters, timezone: str) -> Any:
+def _final(session: Session, f: Filters, timezone: str,
+           years: list[int] | None = None) -> Any:
     """Per original sample of the year (filtered): its ids, dimensions, the sample whose
-    conclusion is final, and that conclusion's class."""
-    start, end = year_bounds(f.year, timezone)
+    conclusion is final, and that conclusion's class. With ``years`` (ascending), the samples
+    of those years instead, each with its ``year`` (the lab's calendar)."""
+    spans = [year_bounds(y, timezone) for y in (years or [f.year])]
+    start, end = spans[0][0], spans[-1][1]
     original = aliased(Sample)
+    # The year as a CASE over the years' UTC bounds: the same SQL on both databases, and
+    # no time-zone arithmetic in the database (the lab's zone is the app's setting).
+    year = (case(*[((original.registered_at >= lo) & (original.registered_at < hi),
+                    literal(y)) for y, (lo, hi) in zip(years, spans, strict=True)])
+            if years else literal(f.year)).label("year")
     reinspection = (select(func.max(Sample.id))
                     .where(Sample.reinspection_of_id == original.id)
                     .correlate(original).scalar_subquery())
     final_id = func.coalesce(reinspection, original.id).label("final_id")
-    base = (select(original.id.label("sample_id"), final_id,
+    base = (select(original.id.label("sample_id"), final_id, year,
                    original.category_id, SamplingTask.region_id, Enterprise.size,
                    TestRequest.inspection_type)
             .join(TestRequest, TestRequest.id == original.request_id)
@@ -300,12 +315,15 @@ def _grouped(session: Session, final: Any) -> dict[tuple[Any, ...], Counts]:
     keys = (final.c.category_id, final.c.region_id, final.c.size, final.c.inspection_type)
     for category, region, size, kind, klass, n in session.execute(
             select(*keys, final.c["class"], func.count()).group_by(*keys, final.c["class"])):
-        n = int(n)
-        add = Counts(n, n if klass == "q" else 0, n if klass == "u" else 0,
-                     n if klass == "d" else 0)
         key = (category, region, size, kind)
-        out[key] = out.get(key, Counts()) + add
+        out[key] = out.get(key, Counts()) + _counts(klass, int(n))
     return out
+
+
+def _counts(klass: str, n: int) -> Counts:
+    """``n`` samples of one class ("q", "u", "d" or "p")."""
+    return Counts(n, n if klass == "q" else 0, n if klass == "u" else 0,
+                  n if klass == "d" else 0)
 
 
 def _items(session: Session, final: Any, limit: int) -> list[Item]:
@@ -432,12 +450,26 @@ def years_held(session: Session, timezone: str) -> list[int]:
 
 def family_trend(session: Session, *, years: Iterable[int], timezone: str,
                  inspection_type: Any = None) -> dict[str, list[tuple[int, Counts]]]:
-    """Per target family code, its counts in each of ``years`` (for the white paper's trend)."""
-    out: dict[str, list[tuple[int, Counts]]] = defaultdict(list)
-    for year in years:
-        rates = pass_rates(session, year=year, timezone=timezone,
-                           inspection_type=inspection_type, items=0)
-        for row in rates.families:
-            out[row.key].append((year, row.counts))
-    return dict(out)
+    """Per target family code, its counts in each of ``years`` (for the white paper's trend),
+    the same as :func:`pass_rates` gives for each year, in one statement.
 
+    :raises InvalidInput: a year out of range or an unknown inspection type.
+    """
+    wanted = sorted({check_year(y) for y in years})
+    if not wanted:
+        return {}
+    f = filters(session, year=wanted[0], inspection_type=inspection_type)
+    final = _final(session, f, timezone, wanted)
+    keys = (final.c.year, final.c.category_id, final.c["class"])
+    per: dict[tuple[int, int | None], Counts] = defaultdict(Counts)
+    for year, category, klass, n in session.execute(
+            select(*keys, func.count()).group_by(*keys)):
+        if year is None:  # between two years asked for
+            continue
+        per[int(year), category] += _counts(klass, int(n))
+    out: dict[str, list[tuple[int, Counts]]] = {}
+    for family in categories.tree(session):
+        ids = [n.category.id for n in family.walk()]
+        out[family.category.code] = [(y, _sum(per.get((y, i), Counts()) for i in ids))
+                                     for y in wanted]
+    return out
