@@ -66,6 +66,7 @@ bench: $(STAMP) $(MO)
 	$(BIN)/python bench/lists.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/live.py
+	$(BIN)/python bench/passrates.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

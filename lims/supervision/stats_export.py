@@ -16,7 +16,7 @@ from lims.web.listing import no_formula
 def _headers(with_target: bool) -> list[str]:
     out = [_("Code"), _("Name"), _("Level"), _("Sampled"), _("Tested"), _("Qualified"),
            _("Unqualified"), _("Data only"), _("Pending"), _("Pass rate (%)"),
-           _("95 % interval, low (%)"), _("95 % interval, high (%)")]
+           _("Wilson interval, low (%)"), _("Wilson interval, high (%)")]
     if with_target:
         out += [_("Target (%)"), _("Below target")]
     return out

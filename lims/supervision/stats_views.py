@@ -19,15 +19,13 @@ from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from markupsafe import Markup
-from sqlalchemy import select
 
 from lims.db import utcnow
 from lims.errors import InvalidInput, msg
 from lims.samples import categories
 from lims.samples.particulars import INSPECTION_TYPES
-from lims.supervision import stats_api_models as m
 from lims.supervision import statistics
-from lims.supervision.models import Region
+from lims.supervision import stats_api_models as m
 from lims.supervision.stats_charts import Bar, Line, rate_bars, trend_lines
 from lims.supervision.stats_export import workbook
 from lims.web.auth import current_user
@@ -155,17 +153,8 @@ def _options() -> dict[str, Any]:
     zh = locale.startswith("zh")
     cats = [(n.category.code, n.depth, n.category.name_zh if zh else n.category.name_en)
             for family in categories.tree(db) for n in family.walk()]
-    regions = list(db.scalars(select(Region).order_by(Region.code)))
-    depth_of: dict[int, int] = {}
-    by_id = {r.id: r for r in regions}
-
-    def depth(r: Region) -> int:
-        if r.id not in depth_of:
-            parent = by_id.get(r.parent_id) if r.parent_id is not None else None
-            depth_of[r.id] = 0 if parent is None else depth(parent) + 1
-        return depth_of[r.id]
-
-    region_options = [(r.code, depth(r), r.name_zh if zh else r.name_en) for r in regions]
+    region_options = [(r.code, depth, r.name_zh if zh else r.name_en)
+                      for r, depth in statistics.region_choices(db)]
     types = [(k, zh_en[0] if zh else zh_en[1]) for k, zh_en in INSPECTION_TYPES.items()]
     sizes = [("large", _("Large")), ("medium", _("Medium")), ("small", _("Small")),
              ("micro", _("Micro"))]
@@ -215,7 +204,7 @@ def _trend_for_page(year: int) -> tuple[list[int], list[Line]] | None:
 def _page(rates: statistics.PassRates | None, asked: dict[str, str],
           error: str | None = None) -> str:
     locale = _locale()
-    query = {k: v for k, v in asked.items() if v}
+    query: dict[str, Any] = {k: v for k, v in asked.items() if v}
     if rates is not None:
         query["year"] = str(rates.year)
     breakdowns = [] if rates is None else [

@@ -108,5 +108,7 @@ def test_api_page_and_export(client, session, world, settings):
     assert "(20.8–93.9 %)" in html  # Wilson, 2 of 3
     assert html.count("<svg") == 2 and 'class="bar below"' in html
     assert f'href="/statistics.xlsx?year={year}&amp;region=420100"' in html
+    assert '<option value="420100" selected>\u3000Wuhan (420100)</option>' in html
+    assert '<a href="/statistics">' in html  # in the navigation
     bad = client.get("/statistics", query_string={"size": "huge"})
     assert bad.status_code == 422 and 'class="flash error"' in bad.get_data(as_text=True)
