@@ -112,3 +112,4 @@ def test_api_page_and_export(client, session, world, settings):
     assert '<a href="/statistics">' in html  # in the navigation
     bad = client.get("/statistics", query_string={"size": "huge"})
     assert bad.status_code == 422 and 'class="flash error"' in bad.get_data(as_text=True)
+    assert client.get("/statistics.xlsx", query_string={"region": "9"}).status_code == 422
