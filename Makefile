@@ -66,6 +66,7 @@ bench: $(STAMP) $(MO)
 	$(BIN)/python bench/lists.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/live.py
+	$(BIN)/python bench/passrates.py
 	$(BIN)/python bench/whitepaper.py
 
 clean:

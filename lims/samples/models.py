@@ -178,6 +178,9 @@ class Sample(Model):
     # of (registered_at, id), with no sort of the ties (make bench, migration 0020).
     __table_args__ = (Index("ix_samples_status_registered_at", "status", "registered_at"),
                       Index("ix_samples_registered_at_id", "registered_at", "id"),
+                      # The original samples of a year: the pass-rate statistics (0027).
+                      Index("ix_samples_original_registered", "reinspection_of_id",
+                            "registered_at"),
                       trigram_index("samples", "number"), trigram_index("samples", "description"))
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -9,7 +9,7 @@ from typing import Any
 from lims.domains import Domain
 
 # The modules that register a blueprint ``bp`` and those that add a ``lims`` command ``command``.
-VIEWS: tuple[str, ...] = ("plan_views", "sampling_views", "whitepaper_views")
+VIEWS: tuple[str, ...] = ("plan_views", "sampling_views", "stats_views", "whitepaper_views")
 COMMANDS: tuple[str, ...] = ("whitepaper_cli",)
 
 

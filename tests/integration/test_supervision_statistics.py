@@ -118,6 +118,11 @@ def test_pass_rates_count_final_conclusions(session, world, settings):
     only = statistics.pass_rates(session, year=year, timezone=TZ, category="ind",
                                  size="large")
     assert only.total.as_dict()["unqualified"] == 1 and only.total.sampled == 1
+    assert [(i.name, i.samples) for i in only.unqualified_items] == [("Specimen mass", 1)]
+    # The trend (one statement over the years) gives each year's family counts.
+    trend = statistics.family_trend(session, years=[year - 1, year], timezone=TZ)
+    assert trend["IND"] == [(year - 1, statistics.Counts()), (year, family["IND"].counts)]
+    assert trend["FOOD"][1][1] == family["FOOD"].counts
     assert statistics.pass_rates(session, year=year - 1, timezone=TZ).total.sampled == 0
 
     # Withdrawing the final report leaves the sample pending.
