@@ -38,6 +38,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -53,7 +54,7 @@ from lims.supervision import statistics  # noqa: E402
 from tests.support.postgres import Cluster, find_bindir  # noqa: E402
 
 CACHE = Path(__file__).resolve().parent / ".cache"
-DATA_VERSION = 1  # bump when the generator changes: the cached database is rebuilt
+DATA_VERSION = 2  # bump when the generator changes: the cached database is rebuilt
 SEED = 20261127
 N_SAMPLES = int(os.environ.get("BENCH_SAMPLES", "100000"))
 DATABASES = os.environ.get("BENCH_DATABASES", "sqlite,postgresql").split(",")
@@ -63,6 +64,7 @@ PREFECTURES, COUNTIES = 17, 5
 RUNS, WARM = 9, 2
 TARGET_S = 1.0
 TZ = "Asia/Shanghai"
+ZONE = ZoneInfo(TZ)
 OUTCOMES = (("conforming", 0.90), ("conditionally conforming", 0.02),
             ("nonconforming", 0.05), ("conditionally nonconforming", 0.01),
             ("data only", 0.02))
@@ -147,6 +149,8 @@ def generate(categories: dict[str, int]) -> Iterator[tuple[str, list[dict[str, A
                                 "request_id": sid, "description": "样品",
                                 "status": "reported" if final_outcome else "in testing",
                                 "registered_at": at + dt.timedelta(days=20 * n),
+                                "sampled_on": (at + dt.timedelta(days=20 * n)).astimezone(
+                                    ZONE).date(),
                                 "registered_by_id": 1, "trademark": "", "model": "",
                                 "batch": "", "quantity": "", "manufacturer": "",
                                 "category_id": ent["category_id"], "reinspection_of_id": of})
@@ -255,7 +259,7 @@ FINAL = """LEFT JOIN (SELECT reinspection_of_id AS of, max(id) AS id FROM sample
            WHERE reinspection_of_id IS NOT NULL GROUP BY reinspection_of_id) a ON a.of = s.id
 LEFT JOIN reports p ON p.sample_id = COALESCE(a.id, s.id)
     AND p.status = 'issued' AND p.kind = 'test_report'
-WHERE s.reinspection_of_id IS NULL AND s.registered_at >= :start AND s.registered_at < :end"""
+WHERE s.reinspection_of_id IS NULL AND s.sampled_on >= :start AND s.sampled_on < :end"""
 FLOOR_YEAR = f"""
 SELECT s.category_id, t.region_id, e.size, r.inspection_type, {CLASS} AS class, count(*)
 FROM samples s
@@ -275,9 +279,9 @@ GROUP BY 1, 2, 3
 
 
 def _year_case(first: int, last: int) -> str:
-    """The lab's calendar year of registered_at, as a CASE over the years' UTC bounds."""
-    whens = " ".join(f"WHEN s.registered_at < '{statistics.year_bounds(y, TZ)[1]:%Y-%m-%d %H:%M:%S}' "
-                     f"THEN {y}" for y in range(first, last + 1))
+    """The year of sampled_on, as a CASE over the years' first days."""
+    whens = " ".join(f"WHEN s.sampled_on < '{y + 1}-01-01' THEN {y}"
+                     for y in range(first, last + 1))
     return f"CASE {whens} END"
 
 
@@ -308,13 +312,12 @@ def bench(label: str, url: str) -> None:
     engine = make_engine(url)
     session = Session(engine)
     year = FIRST + YEARS - 2
-    start, end = statistics.year_bounds(year, TZ)
-    first_start = statistics.year_bounds(FIRST, TZ)[0]
-    last_end = statistics.year_bounds(FIRST + YEARS - 1, TZ)[1]
+    start, end = dt.date(year, 1, 1), dt.date(year + 1, 1, 1)
+    first_start, last_end = dt.date(FIRST, 1, 1), dt.date(FIRST + YEARS, 1, 1)
     one_year = text(FLOOR_YEAR)
     case = _year_case(FIRST, FIRST + YEARS - 1)
-    if engine.dialect.name == "postgresql":  # the timestamps are compared as timestamptz
-        case = case.replace("' THEN", "+00' THEN")
+    if engine.dialect.name == "postgresql":  # compare dates with dates
+        case = case.replace("' THEN", "'::date THEN")
     ten_years = text(FLOOR_TREND.format(year=case))
     rates = statistics.pass_rates(session, year=year, timezone=TZ)
     rows = session.execute(one_year, {"start": start, "end": end}).all()

@@ -108,7 +108,8 @@ def generate(categories: list[int]) -> Iterator[tuple[str, list[dict[str, Any]]]
                             for s in range(N_SAMPLES)]
     yield "samples", [{"id": s + 1, "number": f"JD{s + 1:07d}", "request_id": s + 1,
                        "description": "监督抽查样品", "status": "reported",
-                       "registered_at": times[s], "registered_by_id": 1, "trademark": "",
+                       "registered_at": times[s], "sampled_on": times[s].date(),
+                       "registered_by_id": 1, "trademark": "",
                        "model": "", "batch": "", "quantity": "", "manufacturer": "",
                        "category_id": firms[s]["category_id"]} for s in range(N_SAMPLES)]
     yield "sampling_tasks", [{"id": s + 1, "number": f"RW{s + 1:07d}",
@@ -169,6 +170,7 @@ def generate(categories: list[int]) -> Iterator[tuple[str, list[dict[str, Any]]]
                             for r, _s, at, _ok in again]
     yield "samples", [{"id": r, "number": f"FJ{r:07d}", "request_id": r,
                        "description": "复检样品", "status": "reported", "registered_at": at,
+                       "sampled_on": times[s].date(),
                        "registered_by_id": 1, "trademark": "", "model": "", "batch": "",
                        "quantity": "", "manufacturer": "", "category_id": firms[s]["category_id"],
                        "reinspection_of_id": s + 1} for r, s, at, _ok in again]

@@ -179,8 +179,8 @@ class Sample(Model):
     __table_args__ = (Index("ix_samples_status_registered_at", "status", "registered_at"),
                       Index("ix_samples_registered_at_id", "registered_at", "id"),
                       # The original samples of a year: the pass-rate statistics (0027).
-                      Index("ix_samples_original_registered", "reinspection_of_id",
-                            "registered_at"),
+                      Index("ix_samples_original_sampled", "reinspection_of_id",
+                            "sampled_on"),
                       trigram_index("samples", "number"), trigram_index("samples", "description"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -225,6 +225,11 @@ class Sample(Model):
     # A re-inspection (复检) names the sample it re-inspects; its conclusion is the final one
     # (lims.supervision: the statistics count it instead of the original's).
     reinspection_of_id: Mapped[int | None] = mapped_column(ForeignKey("samples.id"), index=True)
+    # The day the sample was taken: its sampling record's date (抽样日期) for a sample the lab
+    # took, the day of registration (lab's zone) for a delivered one, the original's for a
+    # re-inspection. The pass-rate statistics count a sample in this day's year. Set by
+    # register_sample; None only on a row written behind the services' back (not counted).
+    sampled_on: Mapped[dt.date | None]
 
     request: Mapped[TestRequest] = relationship(back_populates="samples", lazy="joined")
     # Many-to-one by primary key: after the first, loads come from the identity map.

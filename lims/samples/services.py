@@ -194,7 +194,8 @@ def register_sample(session: Session, *, actor: User, request_id: Any, descripti
                     model: Any = "", batch: Any = "", quantity: Any = "",
                     manufacturer: Any = "", acquisition: Any = None, due_date: Any = None,
                     priority: Any = None, assignee_id: Any = None, assignee: Any = None,
-                    category: Any = None, prefix: str = "", series: str = "sample") -> Sample:
+                    category: Any = None, prefix: str = "", series: str = "sample",
+                    sampled_on: dt.date | None = None) -> Sample:
     """Register a sample under a request with the methods it is to be tested by, and its
     particulars as keywords (RB/T 214 4.5.20): ``trademark`` (商标), ``model`` (规格型号),
     ``batch`` (生产日期/批号), ``quantity`` (样品数量), ``manufacturer`` (生产单位); and its
@@ -206,6 +207,8 @@ def register_sample(session: Session, *, actor: User, request_id: Any, descripti
     :param prefix: put before every field an error names (``samples[2].``), for a sample
         registered as one of many.
     :param series: the number series (supervision samples have their own, issue 13).
+    :param sampled_on: the day the sample was taken, from a validated sampling record (or the
+        original's, for a re-inspection); today in the lab's zone when it was delivered.
     :raises InvalidInput: no such request or method, no method given, a particular too long,
         a due date in the past, an assignee who is not an active technician, an unknown or
         retired category.
@@ -255,7 +258,8 @@ def register_sample(session: Session, *, actor: User, request_id: Any, descripti
         number=next_number(session, series, number_format, today=today),
         request_id=req.id, description=description,
         status=SampleStatus.REGISTERED, registered_by_id=actor.id,
-        category_id=in_category.id if in_category else None, **given, **plan)
+        category_id=in_category.id if in_category else None, sampled_on=sampled_on or today,
+        **given, **plan)
     sample.tests = [SampleTest(method_id=m.id) for m in sorted(methods, key=lambda m: m.id)]
     session.add(sample)
     session.flush()

@@ -167,7 +167,8 @@ def start_reinspection(session: Session, *, actor: User, objection_id: Any,
         series=SAMPLE_SERIES, timezone=timezone, trademark=original.trademark,
         model=original.model, batch=original.batch, quantity=original.quantity,
         manufacturer=original.manufacturer, acquisition="sampled",
-        category=original.category.code if original.category else None)
+        category=original.category.code if original.category else None,
+        sampled_on=original.sampled_on)  # the backup was taken with the original
     sample.reinspection_of_id = original.id
     session.flush()
     used = session.execute(update(BackupSample).where(

@@ -169,7 +169,7 @@ def create_record(session: Session, *, actor: User, task_number: str, data: dict
         series=SAMPLE_SERIES, timezone=timezone, trademark=given["trademark"],
         model=given["model"], batch=given["batch"], quantity=given["sample_quantity"],
         manufacturer=given["manufacturer"] or task.enterprise.name, acquisition="sampled",
-        category=task.category.code)
+        category=task.category.code, sampled_on=sampled_on)
     rec = SamplingRecord(
         number=next_number(session, "sampling", RECORD_FORMAT, today=today), task_id=task.id,
         sampled_on=sampled_on, request_id=req.id, sample_id=sample.id, created_by_id=actor.id,

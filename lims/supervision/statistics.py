@@ -1,8 +1,10 @@
 """Pass rates (合格率) from final conclusions: by year, category, region, enterprise size and
 inspection type, with the unqualified characteristics ranked.
 
-What is counted. A sample counts in the year the lab registered it (its calendar, the lab's
-zone). Its conclusion is the outcome its current test report stated when it was issued
+What is counted. A sample counts in the year it was taken (``samples.sampled_on``: its
+sampling record's date, 抽样日期; for a delivered sample the day the lab registered it, in the
+lab's zone), so a spot check sampled in December and received in January counts in December's
+year. Its conclusion is the outcome its current test report stated when it was issued
 (``reports.outcome``; an amended report replaces it, a withdrawn one leaves the sample
 pending). A re-inspection (复检, ``samples.reinspection_of_id``) is not a sample of its own in
 the statistics: its conclusion is final and replaces the original's, and while it is in
@@ -20,7 +22,7 @@ type, class): a few hundred rows whatever the number of samples; the breakdowns,
 up the catalogue and the region tree, and the targets are folded here. The ranked items are a
 second statement over the unqualified samples only, and the trend over any span of years one
 statement grouped by (year, category, class). The original samples of a year are found
-through ix_samples_original_registered (migration 0027). Over 1,000,000 results in ten years
+through ix_samples_original_sampled (migration 0027). Over 1,000,000 results in ten years
 a year's rates take about 0.2-0.4 s and the ten-year trend 0.2-0.5 s (make bench,
 bench/passrates.py). Pure of Flask.
 """
@@ -295,13 +297,11 @@ def _final(session: Session, f: Filters, timezone: str,
     of those years instead, each with its ``year`` (the lab's calendar). Without
     ``dimensions`` only the category is selected, and the sampling record, task, enterprise
     and request are joined only when a filter needs them (the trend: half the work)."""
-    spans = [year_bounds(y, timezone) for y in (years or [f.year])]
+    spans = [(dt.date(y, 1, 1), dt.date(y + 1, 1, 1)) for y in (years or [f.year])]
     start, end = spans[0][0], spans[-1][1]
     original = aliased(Sample)
-    # The year as a CASE over the years' UTC bounds: the same SQL on both databases, and
-    # no time-zone arithmetic in the database (the lab's zone is the app's setting).
-    year = (case(*[((original.registered_at >= lo) & (original.registered_at < hi),
-                    literal(y)) for y, (lo, hi) in zip(years, spans, strict=True)])
+    year = (case(*[((original.sampled_on >= lo) & (original.sampled_on < hi), literal(y))
+                   for y, (lo, hi) in zip(years, spans, strict=True)])
             if years else literal(f.year)).label("year")
     # The newest re-inspection of each re-inspected sample: a few rows, joined by hash (a
     # correlated subquery per sample cost PostgreSQL a probe per sample; bench/passrates.py).
@@ -318,7 +318,7 @@ def _final(session: Session, f: Filters, timezone: str,
     base = (select(*columns).select_from(original)
             .outerjoin(reinspected, reinspected.c.of == original.id)
             .where(original.reinspection_of_id.is_(None),
-                   original.registered_at >= start, original.registered_at < end))
+                   original.sampled_on >= start, original.sampled_on < end))
     if dimensions or f.inspection_type is not None:
         base = base.join(TestRequest, TestRequest.id == original.request_id)
     if sampling:
@@ -469,19 +469,14 @@ def pass_rates(session: Session, *, year: Any, timezone: str, category: Any = No
 
 
 def years_held(session: Session, timezone: str) -> list[int]:
-    """The calendar years (the lab's zone) in which samples were registered, oldest first."""
-    row: Any = session.execute(select(func.min(Sample.registered_at),
-                                      func.max(Sample.registered_at))).one()
+    """The years in which samples were taken, oldest first (``timezone`` is kept for the
+    callers: the days are the lab's already)."""
+    row: Any = session.execute(select(func.min(Sample.sampled_on),
+                                      func.max(Sample.sampled_on))).one()
     first, last = row
     if first is None:
         return []
-    zone = ZoneInfo(timezone)
-
-    def year(value: dt.datetime) -> int:
-        aware = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-        return aware.astimezone(zone).year
-
-    return list(range(year(first), year(last) + 1))
+    return list(range(first.year, last.year + 1))
 
 
 def family_trend(session: Session, *, years: Iterable[int], timezone: str,

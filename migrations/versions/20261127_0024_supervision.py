@@ -42,6 +42,18 @@ BACKFILL = f"""UPDATE reports SET outcome = CASE
   WHERE kind = 'test_report'"""  # noqa: S608 - constants
 
 
+def _restore_search_triggers() -> None:
+    """batch_alter_table rebuilt samples on SQLite, which drops the list search's triggers:
+    create them again with migration 0020's own statements."""
+    from alembic import context
+    from alembic.script import ScriptDirectory
+
+    search = ScriptDirectory.from_config(context.config).get_revision("0020")
+    assert search is not None  # noqa: S101 - an earlier revision of this chain
+    for statement in search.module.sqlite_triggers("samples"):
+        op.execute(statement)
+
+
 def _guard_reports(columns: tuple[str, ...]) -> None:
     cols = ", ".join(columns)
     if op.get_bind().dialect.name == "postgresql":
@@ -358,18 +370,28 @@ def upgrade() -> None:
     op.execute(BACKFILL)
     _guard_reports(FROZEN_AFTER)
 
-    with op.batch_alter_table('samples', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('reinspection_of_id', sa.Integer(), nullable=True))
-        batch_op.create_index(batch_op.f('ix_samples_reinspection_of_id'), ['reinspection_of_id'], unique=False)
-        batch_op.create_foreign_key(batch_op.f('fk_samples_reinspection_of_id_samples'), 'samples', ['reinspection_of_id'], ['id'])
+    # Not batch_alter_table: on SQLite that rebuilds samples and drops the list search's
+    # triggers (migration 0020). SQLite adds a column with its REFERENCES clause in place.
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("ALTER TABLE samples ADD COLUMN reinspection_of_id INTEGER "
+                   "CONSTRAINT fk_samples_reinspection_of_id_samples REFERENCES samples (id)")
+    else:
+        op.add_column('samples', sa.Column('reinspection_of_id', sa.Integer(), nullable=True))
+        op.create_foreign_key(op.f('fk_samples_reinspection_of_id_samples'), 'samples',
+                              'samples', ['reinspection_of_id'], ['id'])
+    op.create_index(op.f('ix_samples_reinspection_of_id'), 'samples', ['reinspection_of_id'],
+                    unique=False)
 
 
 
 def downgrade() -> None:
+    op.drop_index(op.f('ix_samples_reinspection_of_id'), table_name='samples')
+    # The column's foreign key goes with it (SQLite reflects no name for a constraint added
+    # with the column, so it cannot be dropped by name).
     with op.batch_alter_table('samples', schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f('fk_samples_reinspection_of_id_samples'), type_='foreignkey')
-        batch_op.drop_index(batch_op.f('ix_samples_reinspection_of_id'))
         batch_op.drop_column('reinspection_of_id')
+    if op.get_bind().dialect.name == "sqlite":
+        _restore_search_triggers()
 
     _guard_reports(FROZEN_BEFORE)
     with op.batch_alter_table('reports', schema=None) as batch_op:

@@ -36,7 +36,7 @@ def _data(session, world, settings):
     # A commissioned sample from the year before (for the trend).
     with unit_of_work(session):
         old = session.scalar(select(Sample).where(Sample.number == world.new_sample(session)))
-        old.registered_at = old.registered_at - dt.timedelta(days=400)
+        old.sampled_on = old.sampled_on - dt.timedelta(days=400)
 
 
 def test_api_page_and_export(client, session, world, settings):
