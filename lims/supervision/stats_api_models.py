@@ -5,7 +5,7 @@ checked against it."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -19,8 +19,9 @@ Size = Literal["large", "medium", "small", "micro"]
 
 class PassRatesQuery(QueryModel):
     year: int | None = Field(default=None, ge=FIRST_YEAR, le=9998,
-                             description="the calendar year (the lab's zone) the samples were "
-                                         "registered in; this year when not given")
+                             description="the calendar year the samples were taken in (the "
+                                         "sampling record's date; a delivered sample's "
+                                         "registration day); this year when not given")
     category: str | None = Field(default=None, max_length=40, pattern=PRINTABLE_PATTERN,
                                  description="a product category's code (GET "
                                              "/api/v1/product-categories); what is below it "
@@ -105,3 +106,18 @@ class Trend(ResponseModel):
     from_: int = Field(alias="from")
     to: int
     families: list[TrendFamily]
+
+
+class ActivityQuery(QueryModel):
+    year: int | None = Field(default=None, ge=FIRST_YEAR, le=9998,
+                             description="the calendar year; this year when not given")
+
+
+class Activity(ResponseModel):
+    """The white paper's other figures, counted afresh (lims.supervision.whitepaper.activity
+    and capacity): the year's plans, tasks, sampling records, notices, objections and
+    re-inspections, and the centre's metrological capacity."""
+
+    year: int
+    activity: dict[str, Any]
+    capacity: dict[str, Any]

@@ -79,6 +79,20 @@ def trend_api() -> ResponseReturnValue:
     return jsonify(_trend(first, last, q.inspection_type))
 
 
+@bp.get("/api/v1/statistics/supervision-activity")
+@operation("The year's supervision activity and the centre's metrological capacity, as the "
+           "white paper counts them (any role)", query=m.ActivityQuery, response=m.Activity)
+def activity_api() -> ResponseReturnValue:
+    from lims.supervision import whitepaper
+
+    current_user()
+    year = query_model(m.ActivityQuery).year or _this_year()
+    db = get_session()
+    return jsonify({"year": year,
+                    "activity": whitepaper.activity(db, year=year, timezone=_zone()),
+                    "capacity": whitepaper.capacity(db, year=year, timezone=_zone())})
+
+
 def _span(first: int | None, last: int | None) -> tuple[int, int]:
     """The years asked for, by default those held (this year when none is).
 

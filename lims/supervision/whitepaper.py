@@ -74,7 +74,7 @@ class Figures:
 
     @property
     def empty(self) -> bool:
-        """No supervision sample registered in the year."""
+        """No supervision sample taken in the year."""
         return not self.rates["total"]["sampled"]
 
     def as_dict(self) -> dict[str, Any]:

@@ -248,8 +248,8 @@ def summary(fig: Figures) -> list[tuple[str, str]]:
     """The executive summary: sentences made from the figures, each in Chinese and English."""
     y, total = fig.year, fig.rates["total"]
     if fig.empty:
-        return [(f"{y} 年度本中心未登记监督抽查样品，本白皮书无合格率可报告。",
-                 f"The centre registered no supervision spot-check sample in {y}: this paper "
+        return [(f"{y} 年度本中心无监督抽查样品，本白皮书无合格率可报告。",
+                 f"The centre took no supervision spot-check sample in {y}: this paper "
                  "has no pass rate to report.")]
     out = [(f"{y} 年度本中心承检监督抽查样品 {total['sampled']} 批次，已出具结论 {total['tested']} "
             f"批次，其中合格 {total['qualified']} 批次、不合格 {total['unqualified']} 批次，"
@@ -411,9 +411,15 @@ def render(fig: Figures, *, font_dir: Path) -> bytes:
            "Pass rates count final conclusions: a re-inspection's conclusion is final and "
            "replaces the original's; pass rate = qualified ÷ (qualified + unqualified); "
            "samples reported with data only are tested but not judged; the rest are pending.")
-    d.text(f"本白皮书的合格率数字均可由统计接口复现：{query}",
-           f"Every pass-rate figure in this paper can be reproduced from the statistics API: "
-           f"{query}")
+    trend = (f"GET /api/v1/statistics/pass-rates/trend?to={y}"
+             f"&inspection_type={fig.programme}")
+    counts = f"GET /api/v1/statistics/supervision-activity?year={y}"
+    d.text(f"本白皮书的数字均可由统计接口复现：合格率 {query}；历年趋势 {trend}；"
+           f"监督抽查工作与计量能力 {counts}。样品按抽样日期计入年度（送样按登记日期）。",
+           f"Every figure in this paper can be reproduced from the statistics API: the pass "
+           f"rates {query}; the trend {trend}; the supervision activity and metrological "
+           f"capacity {counts}. A sample counts in the year it was taken (a delivered one, "
+           f"registered).")
     d.add(Spacer(1, 8 * mm))
     d.add(KeepTogether([
         Paragraph(escape(fig.lab_name), st["base"]),

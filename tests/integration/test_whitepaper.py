@@ -48,7 +48,7 @@ def _text(pdf: bytes, tmp_path: Path, name: str) -> str:
     return pdftotext(path)
 
 
-def test_the_white_paper_prints_the_statistics(session, world, settings, tmp_path):
+def test_the_white_paper_prints_the_statistics(client, session, world, settings, tmp_path):
     with unit_of_work(session):
         hubei = _region(session, "420000", "湖北省", "Hubei", "province")
         wuhan = _region(session, "420100", "武汉市", "Wuhan", "prefecture", hubei)
@@ -105,6 +105,16 @@ def test_the_white_paper_prints_the_statistics(session, world, settings, tmp_pat
         assert {k: trend[family["key"]][k] for k in ("year", "sampled", "pass_rate")} == \
             {"year": year, "sampled": family["sampled"], "pass_rate": family["pass_rate"]}
     activity, capacity = figures["activity"], figures["capacity"]
+    # ... and through the statistics API, as an auditor outside the lab would recompute them.
+    login(client, "auditor")
+    api = "/api/v1/statistics"
+    assert client.get(f"{api}/pass-rates?year={year}&inspection_type=supervision"
+                      ).get_json() == figures["rates"]
+    trend_api = client.get(f"{api}/pass-rates/trend?to={year}&inspection_type=supervision"
+                           ).get_json()
+    assert {f["key"]: f["years"] for f in trend_api["families"]} == figures["trend"]
+    assert client.get(f"{api}/supervision-activity?year={year}").get_json() == {
+        "year": year, "activity": activity, "capacity": capacity}
     assert activity["tasks"]["sampled"] == 5 and activity["sampling_records"] == 5
     assert (activity["notices_issued"], activity["objections"]["accepted"],
             activity["reinspections"], activity["reinspections_overturned"]) == (1, 1, 1, 1)
@@ -134,8 +144,8 @@ def test_the_white_paper_prints_the_statistics(session, world, settings, tmp_pat
     assert empty.empty and empty.rates["total"]["sampled"] == 0
     flat = " ".join(_text(render(empty, font_dir=settings.font_path), tmp_path,
                           "empty.pdf").split())
-    assert "未登记监督抽查样品" in flat.replace(" ", "")
-    assert "registered no supervision spot-check sample" in flat
+    assert "年度本中心无监督抽查样品" in flat.replace(" ", "")
+    assert "took no supervision spot-check sample" in flat
     for bad in ("20x6", "1200", str(year + 1)):
         with pytest.raises(InvalidInput) as caught:
             whitepaper.figures(session, year=bad, settings=settings)
