@@ -207,6 +207,8 @@ def load(engine: Engine) -> dict[str, int]:
 
     with engine.begin() as conn:
         categories = dict(conn.execute(select(ProductCategory.code, ProductCategory.id)).all())
+        # The bench's own region tree replaces the one the migrations seed (0025).
+        conn.execute(tables["regions"].delete())
         for name, rows in generate(categories):
             if rows:
                 conn.execute(insert(tables[name]), rows)

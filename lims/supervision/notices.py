@@ -10,7 +10,7 @@ objection follows from the rule of the product's family:
 * products: 15 days from delivery (《中华人民共和国产品质量法》 art. 15 para. 3;
   《产品质量监督抽查管理暂行办法》 (SAMR Order 18, 2019) repeats the 15 days);
 * food (the ``FOOD`` family): 7 working days from delivery (《中华人民共和国食品安全法》 art. 88;
-  《食品安全抽样检验管理办法》 (SAMR Order 15, 2019) art. 29), in the lab's working-day calendar
+  《食品安全抽样检验管理办法》 (SAMR Order 15, 2019) art. 30), in the lab's working-day calendar
   (:mod:`lims.supervision.workdays`).
 """
 
