@@ -40,7 +40,7 @@ class Accreditation(Model):
 scope_item_schemes = Table(
     "scope_item_schemes", Model.metadata,
     Column("scope_item_id", ForeignKey("scope_items.id"), primary_key=True),
-    Column("accreditation_id", ForeignKey("accreditations.id"), primary_key=True),
+    Column("accreditation_id", ForeignKey("accreditations.id"), primary_key=True, index=True),
 )
 
 
@@ -95,5 +95,6 @@ class SignatoryAuthority(Model):
     __tablename__ = "signatory_authorities"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
-    scope_item_id: Mapped[int] = mapped_column(ForeignKey("scope_items.id"), primary_key=True)
+    scope_item_id: Mapped[int] = mapped_column(ForeignKey("scope_items.id"), primary_key=True,
+                                               index=True)
     granted_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -342,7 +342,8 @@ class CalibrationReading(Model):
     measured_at: Mapped[dt.datetime]
     recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("calibration_readings.id"))
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("calibration_readings.id"),
+                                                    index=True)
     reason: Mapped[str | None] = mapped_column(Text)
 
     job: Mapped[CalibrationJob] = relationship(back_populates="readings")

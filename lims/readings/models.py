@@ -45,7 +45,8 @@ class AgentInstrument(Model):
     __tablename__ = "agent_instruments"
 
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), primary_key=True)
-    instrument_id: Mapped[int] = mapped_column(ForeignKey("instruments.id"), primary_key=True)
+    instrument_id: Mapped[int] = mapped_column(ForeignKey("instruments.id"), primary_key=True,
+                                               index=True)
 
 
 class Reading(Model):

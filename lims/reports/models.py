@@ -52,7 +52,7 @@ class Report(Model):
     content: Mapped[str] = mapped_column(Text)  # JSON snapshot of what the report says
     # The signed file itself, kept in the database so web workers stay stateless.
     pdf: Mapped[bytes] = deferred(mapped_column(LargeBinary))
-    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"))
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"), index=True)
     # test_report, calibration_certificate, verification_certificate, verification_notice
     # (lims.reports.certificate_content.KINDS).
     kind: Mapped[str] = mapped_column(String(40), server_default=text("'test_report'"))
@@ -90,7 +90,7 @@ class ReportAmendment(Model):
     requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     requested_at: Mapped[dt.datetime]
     finished_at: Mapped[dt.datetime | None]
-    new_report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"))
+    new_report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"), index=True)
 
 
 class ReportClaim(Model):

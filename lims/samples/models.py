@@ -81,7 +81,7 @@ class Characteristic(Model):
     __tablename__ = "characteristics"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    method_id: Mapped[int] = mapped_column(ForeignKey("test_methods.id"))
+    method_id: Mapped[int] = mapped_column(ForeignKey("test_methods.id"), index=True)
     name: Mapped[str] = mapped_column(String(120))
     kind: Mapped[str] = mapped_column(String(40))
     unit: Mapped[str] = mapped_column(String(60))       # canonical (pint's form, or the notation)
@@ -278,7 +278,8 @@ class Result(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     test_id: Mapped[int] = mapped_column(ForeignKey("sample_tests.id"))
-    characteristic_id: Mapped[int] = mapped_column(ForeignKey("characteristics.id"))
+    characteristic_id: Mapped[int] = mapped_column(ForeignKey("characteristics.id"),
+                                                   index=True)
     version: Mapped[int] = mapped_column(default=1)
     is_current: Mapped[bool] = mapped_column(default=True)
     value: Mapped[str] = mapped_column(String(40))          # the digits as recorded
@@ -302,11 +303,11 @@ class Result(Model):
     # A result captured from a capture agent's stream (issue 12 §2): the stored reading it is,
     # so its agent, sequence number and bytes stay one join away (ISO/IEC 17025 7.5.1).
     reading_id: Mapped[int | None] = mapped_column(
-        BigInteger().with_variant(Integer(), "sqlite"), ForeignKey("readings.id"))
+        BigInteger().with_variant(Integer(), "sqlite"), ForeignKey("readings.id"), index=True)
     measured_at: Mapped[dt.datetime]
     recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("results.id"))
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("results.id"), index=True)
     reason: Mapped[str | None] = mapped_column(Text)
 
     test: Mapped[SampleTest] = relationship(back_populates="results")
@@ -366,7 +367,7 @@ class ReviewComment(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id"), index=True)
-    result_id: Mapped[int | None] = mapped_column(ForeignKey("results.id"))
+    result_id: Mapped[int | None] = mapped_column(ForeignKey("results.id"), index=True)
     result_version: Mapped[int | None]
     stage: Mapped[str] = mapped_column(String(20))
     comment: Mapped[str] = mapped_column(Text)
