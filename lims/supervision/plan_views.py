@@ -171,14 +171,17 @@ def _padded(rows: list[dict[str, Any]], count: int, blank: dict[str, Any]) -> li
 def _plan_form(values: dict[str, Any], kinds: list[dict[str, Any]], quotas: list[dict[str, Any]],
                *, status: int = 200, errors: dict[str, str] | None = None,
                row_errors: dict[tuple[str, int], dict[str, str]] | None = None,
-               summary: str | None = None) -> Any:
+               summary: str | None = None, more: bool = False) -> Any:
     db = get_session()
+    # "More rows" (a submit button, so it works without a script) adds a set of blank rows.
+    extra = (CATEGORY_ROWS, QUOTA_ROWS) if more else (0, 0)
     return render_template(
         "supervision/plans_new.html", values=values, errors=errors or {},
-        row_errors=row_errors or {}, summary=summary,
-        kinds=_padded(kinds, CATEGORY_ROWS, {"code": "", "product_standard": "",
-                                             "method_codes": []}),
-        quotas=_padded(quotas, QUOTA_ROWS, {"category": "", "region": "", "quota": ""}),
+        row_errors=row_errors or {}, summary=summary, max_rows=MAX_ROWS,
+        kinds=_padded(kinds, min(MAX_ROWS, max(CATEGORY_ROWS, len(kinds) + extra[0])),
+                      {"code": "", "product_standard": "", "method_codes": []}),
+        quotas=_padded(quotas, min(MAX_ROWS, max(QUOTA_ROWS, len(quotas) + extra[1])),
+                       {"category": "", "region": "", "quota": ""}),
         category_groups=categories.choices(db), region_choices=statistics.region_choices(db),
         methods=db.scalars(select(TestMethod).where(TestMethod.retired_at.is_(None))
                            .order_by(TestMethod.code)).all()), status
@@ -196,9 +199,15 @@ def new_plan() -> Any:
 @bp.post("/supervision/plans/new")
 def create_plan() -> Any:
     """Create the plan from the rows filled in (blank rows ignored), all or nothing; a refusal
-    shows the form again, everything kept, the message beside the field it names."""
+    shows the form again, everything kept, the message beside the field it names. With
+    ``?more=1`` nothing is saved: the form comes back as typed with more blank rows."""
     data = form()
     kinds, quotas = _plan_rows()
+    if request.args.get("more"):
+        from lims.auth.services import require
+
+        require(current_user(), "plan.manage")
+        return _plan_form(data, kinds, quotas, more=True)
     kept_kinds = [i for i, r in enumerate(kinds) if r["code"] or r["product_standard"]
                   or r["method_codes"]]
     kept_quotas = [i for i, r in enumerate(quotas) if any(r.values())]

@@ -35,6 +35,9 @@ def test_plan_and_inspector_forms(client, session, world):
             "q-0-category": "IND-CHILD-CLOTHING", "q-0-region": "420100", "q-0-quota": "3",
             "q-2-category": "IND-CHILD-CLOTHING", "q-2-region": "420500",
             "q-2-quota": "0"}
+    more = client.post("/supervision/plans/new?more=1", data=form).get_data(as_text=True)
+    # Three quota rows posted (a browser posts all ten), ten blank ones more, nothing saved.
+    assert more.count("data-quota-row=") == 13 and 'name="q-2-quota" value="0"' in more
     bad = client.post("/supervision/plans/new", data=form)
     page = bad.get_data(as_text=True)
     # The service named quotas[1].quota (the second row kept): the form's third row.
