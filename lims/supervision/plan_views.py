@@ -101,26 +101,37 @@ def create_enterprise() -> Any:
 # --- pages: plans and draws ----------------------------------------------------------------
 
 @bp.get("/supervision/plans")
-def plan_list() -> Any:
+def plan_list(*, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
+              status: int = 200) -> Any:
+    """The plans and the sampling inspectors; for the quality manager, the form qualifying an
+    inspector (shown again as typed, with ``errors``, after a refusal)."""
     db = get_session()
     rows = plans.list_plans(db)
     return render_template("supervision/plans.html", plans=rows,
                            inspectors=draws.list_inspectors(db),
                            users=db.scalars(select(User).where(User.active.is_(True))
-                                            .order_by(User.username)).all())
+                                            .order_by(User.username)).all(),
+                           values=values or {"active": "1"}, errors=errors or {}), status
+
+
+INSPECTOR_INPUTS = ("username", "qualification", "valid_until")
 
 
 @bp.post("/supervision/inspectors")
 def qualify() -> Any:
     """Qualify a user as a sampling inspector, renew the qualification or (``active`` left
-    unticked) withdraw it; a refusal comes back to the plans page with its message."""
+    unticked) withdraw it; a refusal shows the plans page again, 422, the message beside the
+    field it names."""
     data = form()
-    with unit_of_work(get_session()) as db:
-        found = draws.qualify_inspector(
-            db, actor=current_user(), username=data.get("username", ""),
-            qualification=data.get("qualification", ""), valid_until=data.get("valid_until", ""),
-            active=bool(data.get("active")))
-        name = draws.usernames(db, {found.user_id}).get(found.user_id, "")
+    try:
+        with unit_of_work(get_session()) as db:
+            found = draws.qualify_inspector(
+                db, actor=current_user(), **{k: data.get(k, "") for k in INSPECTOR_INPUTS},
+                active=bool(data.get("active")))
+            name = draws.usernames(db, {found.user_id}).get(found.user_id, "")
+    except InvalidInput as exc:
+        return plan_list(values=data, errors={exc.field or "username": localized(exc.message)},
+                         status=422)
     flash(_("Sampling inspector %(name)s recorded.", name=name), "ok")
     return redirect(url_for("plans.plan_list") + "#inspectors", code=303)
 

@@ -53,9 +53,12 @@ def test_plan_and_inspector_forms(client, session, world):
     assert page.count("0 of 3 drawn") == 1 and page.count("0 of 2 drawn") == 1
     assert session.scalar(select(SpotCheckPlan.exclusion_months)) == 12
 
-    resp = client.post("/supervision/inspectors", data={
-        "csrf_token": form["csrf_token"], "username": "tech2", "qualification": "CY-7",
-        "valid_until": "2199-12-31", "active": "1"})
+    qualify = {"csrf_token": form["csrf_token"], "username": "tech2", "qualification": "CY-7",
+               "valid_until": "", "active": "1"}
+    bad = client.post("/supervision/inspectors", data=qualify)
+    assert bad.status_code == 422 and 'id="valid_until-error"' in bad.get_data(as_text=True)
+    assert 'value="CY-7"' in bad.get_data(as_text=True)
+    resp = client.post("/supervision/inspectors", data={**qualify, "valid_until": "2199-12-31"})
     assert resp.status_code == 303
     assert "CY-7" in client.get(resp.location).get_data(as_text=True)
     session.rollback()
