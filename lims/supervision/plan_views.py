@@ -6,23 +6,28 @@ administrator) edits, qualifies and draws (permission ``plan.manage``, checked b
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
+from sqlalchemy import select
 
 from lims.auth.models import User
-from lims.db import unit_of_work
+from lims.db import unit_of_work, utcnow
+from lims.errors import InvalidInput
 from lims.samples import categories
-from lims.samples.models import ProductCategory
-from lims.supervision import draws, enterprises, plans, regions, sampling
+from lims.samples.models import ProductCategory, TestMethod
+from lims.samples.turnaround import local_date
+from lims.supervision import draws, enterprises, plans, regions, sampling, statistics
 from lims.supervision import plan_api_models as m
 from lims.supervision.models import Enterprise, RandomDraw, Region, SpotCheckPlan
 from lims.web import listing
 from lims.web.api_models import API_PER_PAGE
 from lims.web.auth import current_user
 from lims.web.context import get_session, settings
+from lims.web.errors import localized
 from lims.web.inputs import form, json_model, query_model
 from lims.web.openapi import operation
 
@@ -96,11 +101,164 @@ def create_enterprise() -> Any:
 # --- pages: plans and draws ----------------------------------------------------------------
 
 @bp.get("/supervision/plans")
-def plan_list() -> Any:
+def plan_list(*, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
+              status: int = 200) -> Any:
+    """The plans and the sampling inspectors; for the quality manager, the form qualifying an
+    inspector (shown again as typed, with ``errors``, after a refusal)."""
     db = get_session()
     rows = plans.list_plans(db)
     return render_template("supervision/plans.html", plans=rows,
-                           inspectors=draws.list_inspectors(db))
+                           inspectors=draws.list_inspectors(db),
+                           users=db.scalars(select(User).where(User.active.is_(True))
+                                            .order_by(User.username)).all(),
+                           values=values or {"active": "1"}, errors=errors or {}), status
+
+
+INSPECTOR_INPUTS = ("username", "qualification", "valid_until")
+
+
+@bp.post("/supervision/inspectors")
+def qualify() -> Any:
+    """Qualify a user as a sampling inspector, renew the qualification or (``active`` left
+    unticked) withdraw it; a refusal shows the plans page again, 422, the message beside the
+    field it names."""
+    data = form()
+    try:
+        with unit_of_work(get_session()) as db:
+            found = draws.qualify_inspector(
+                db, actor=current_user(), **{k: data.get(k, "") for k in INSPECTOR_INPUTS},
+                active=bool(data.get("active")))
+            name = draws.usernames(db, {found.user_id}).get(found.user_id, "")
+    except InvalidInput as exc:
+        return plan_list(values=data, errors={exc.field or "username": localized(exc.message)},
+                         status=422)
+    flash(_("Sampling inspector %(name)s recorded.", name=name), "ok")
+    return redirect(url_for("plans.plan_list") + "#inspectors", code=303)
+
+
+# --- the plan form: fixed rows, so it works without the page's script ----------------------
+
+CATEGORY_ROWS, QUOTA_ROWS, MAX_ROWS = 5, 10, 50
+PLAN_INPUTS = ("year", "title", "authority", "budget_samples", "sampling_method")
+CATEGORY_INPUTS, QUOTA_INPUTS = ("code", "product_standard"), ("category", "region", "quota")
+# A row's inputs are named "c-<i>-code", "q-<i>-region" …; the service names fields
+# "categories[0].method_codes[1]", "quotas[2].region" (indexes among the rows kept).
+_ROW_KEY = re.compile(r"^([cq])-(\d{1,3})-\w+$")
+_ROW_FIELD = re.compile(r"^(categories|quotas)\[(\d+)\](?:\.(\w+))?")
+# The words the form uses for a field an error names.
+FIELD_LABELS: dict[str, Any] = {
+    "year": lazy_gettext("Year"), "title": lazy_gettext("Title"),
+    "authority": lazy_gettext("Authority"), "budget_samples": lazy_gettext("Budget of samples"),
+    "exclusion_months": lazy_gettext("Excluded if sampled within (months)"),
+    "sampling_method": lazy_gettext("Sampling method"), "categories": lazy_gettext("Categories"),
+    "quotas": lazy_gettext("Quotas"), "code": lazy_gettext("Category"),
+    "category": lazy_gettext("Category"), "product_standard": lazy_gettext("Product standard"),
+    "method_codes": lazy_gettext("Test methods"), "region": lazy_gettext("Region"),
+    "quota": lazy_gettext("Quota"),
+}
+
+
+def _plan_rows() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The category and quota rows as typed, each at its place on the form (``c-3-code`` is
+    the fourth category row), up to the last row posted."""
+    last = {"c": -1, "q": -1}
+    for key in request.form:
+        match = _ROW_KEY.match(key)
+        if match and int(match.group(2)) < MAX_ROWS:
+            last[match.group(1)] = max(last[match.group(1)], int(match.group(2)))
+    kinds = [{**{f: request.form.get(f"c-{i}-{f}", "").strip() for f in CATEGORY_INPUTS},
+              "method_codes": [c.strip() for c in request.form.getlist(f"c-{i}-method_codes")
+                               if c.strip()]}
+             for i in range(last["c"] + 1)]
+    quotas = [{f: request.form.get(f"q-{i}-{f}", "").strip() for f in QUOTA_INPUTS}
+              for i in range(last["q"] + 1)]
+    return kinds, quotas
+
+
+def _padded(rows: list[dict[str, Any]], count: int, blank: dict[str, Any]) -> list[dict[str, Any]]:
+    return rows + [dict(blank) for _ in range(count - len(rows))]
+
+
+def _plan_form(values: dict[str, Any], kinds: list[dict[str, Any]], quotas: list[dict[str, Any]],
+               *, status: int = 200, errors: dict[str, str] | None = None,
+               row_errors: dict[tuple[str, int], dict[str, str]] | None = None,
+               summary: str | None = None, more: bool = False) -> Any:
+    db = get_session()
+    # "More rows" (a submit button, so it works without a script) adds a set of blank rows.
+    extra = (CATEGORY_ROWS, QUOTA_ROWS) if more else (0, 0)
+    return render_template(
+        "supervision/plans_new.html", values=values, errors=errors or {},
+        row_errors=row_errors or {}, summary=summary, max_rows=MAX_ROWS,
+        kinds=_padded(kinds, min(MAX_ROWS, max(CATEGORY_ROWS, len(kinds) + extra[0])),
+                      {"code": "", "product_standard": "", "method_codes": []}),
+        quotas=_padded(quotas, min(MAX_ROWS, max(QUOTA_ROWS, len(quotas) + extra[1])),
+                       {"category": "", "region": "", "quota": ""}),
+        category_groups=categories.choices(db), region_choices=statistics.region_choices(db),
+        methods=db.scalars(select(TestMethod).where(TestMethod.retired_at.is_(None))
+                           .order_by(TestMethod.code)).all()), status
+
+
+@bp.get("/supervision/plans/new")
+def new_plan() -> Any:
+    from lims.auth.services import require
+
+    require(current_user(), "plan.manage")
+    year = local_date(utcnow(), settings().timezone).year
+    return _plan_form({"year": str(year), "exclusion_months": "12"}, [], [])
+
+
+@bp.post("/supervision/plans/new")
+def create_plan() -> Any:
+    """Create the plan from the rows filled in (blank rows ignored), all or nothing; a refusal
+    shows the form again, everything kept, the message beside the field it names. With
+    ``?more=1`` nothing is saved: the form comes back as typed with more blank rows."""
+    data = form()
+    kinds, quotas = _plan_rows()
+    if request.args.get("more"):
+        from lims.auth.services import require
+
+        require(current_user(), "plan.manage")
+        return _plan_form(data, kinds, quotas, more=True)
+    kept_kinds = [i for i, r in enumerate(kinds) if r["code"] or r["product_standard"]
+                  or r["method_codes"]]
+    kept_quotas = [i for i, r in enumerate(quotas) if any(r.values())]
+    try:
+        with unit_of_work(get_session()) as db:
+            made = plans.create_plan(
+                db, actor=current_user(), **{k: data.get(k, "") for k in PLAN_INPUTS},
+                # Left empty, the service's default (12 months) applies.
+                exclusion_months=data.get("exclusion_months") or None,
+                categories=[kinds[i] for i in kept_kinds],
+                quotas=[quotas[i] for i in kept_quotas])
+            number = made.number
+    except InvalidInput as exc:
+        return _plan_invalid(exc, data, kinds, quotas, {"categories": kept_kinds,
+                                                        "quotas": kept_quotas})
+    flash(_("Plan %(number)s created.", number=number), "ok")
+    return redirect(url_for("plans.plan", number=number), code=303)
+
+
+def _plan_invalid(exc: InvalidInput, data: dict[str, Any], kinds: list[dict[str, Any]],
+                  quotas: list[dict[str, Any]], kept: dict[str, list[int]]) -> Any:
+    """The form again, 422, with the error beside the input it names: a row's field maps
+    back from its index among the rows kept to the row on the form."""
+    field, message = exc.field or "", localized(exc.message)
+    match = _ROW_FIELD.match(field)
+    if match and int(match.group(2)) < len(kept[match.group(1)]):
+        which, row = match.group(1), kept[match.group(1)][int(match.group(2))]
+        # A whole row (a quota named twice) is shown at its region; a whole category row at
+        # its category.
+        name = match.group(3) or ("region" if which == "quotas" else "code")
+        label = _("Category row %(row)s", row=row + 1) if which == "categories" \
+            else _("Quota row %(row)s", row=row + 1)
+        summary = _("%(row)s, %(field)s: %(message)s", row=label,
+                    field=FIELD_LABELS.get(name, name), message=message)
+        return _plan_form(data, kinds, quotas, status=422,
+                          row_errors={(which[0], row): {name: message}}, summary=summary)
+    summary = _("%(field)s: %(message)s", field=FIELD_LABELS.get(field, field),
+                message=message) if field else message
+    return _plan_form(data, kinds, quotas, status=422, errors={field: message},
+                      summary=summary)
 
 
 @bp.get("/supervision/plans/<number>")
