@@ -6,7 +6,7 @@ of its success response; the document walks the app's URL map, so a route cannot
 from it, and the schemas come from the same models that validate the requests.
 
 Error responses are added by what a route can do: every route answers 401 without a valid
-token; every POST and PATCH can answer 400 (malformed JSON, a cookie session's CSRF check)
+token; every POST, PUT and PATCH can answer 400 (malformed JSON, a cookie session's CSRF check)
 and 413 (a body over the size limit); a path parameter can name nothing (404, also when it does not
 match the route's converter); a body, a query or an id in the path can be invalid (422). The
 rest (403, 404 for an id in the body, 409, 429) each view declares.
@@ -165,7 +165,7 @@ def build_spec(app: Flask) -> dict[str, Any]:
         assert op is not None  # noqa: S101 - refused above
         path, params = _path_parameters(rule)
         errors = {401} | set(op.errors)
-        if method in ("POST", "PATCH"):  # a body: malformed, too large, the CSRF check
+        if method in ("POST", "PUT", "PATCH"):  # a body: malformed, too large, the CSRF check
             errors |= {400, 413}
         if params:
             errors.add(404)
