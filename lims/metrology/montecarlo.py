@@ -243,9 +243,25 @@ def shortest_interval(ordered: np.ndarray, p: float) -> tuple[float, float]:
     model values, the shortest."""
     m = len(ordered)
     q = int(p * m + 0.5)
-    widths = ordered[q - 1:] - ordered[:m - q + 1]
-    r = int(np.argmin(widths))
+    # The widths slice by slice: all M of them at once would double the run's memory.
+    r, best = 0, math.inf
+    for start in range(0, m - q + 1, MAX_CHUNK):
+        stop = min(m - q + 1, start + MAX_CHUNK)
+        widths = ordered[start + q - 1:stop + q - 1] - ordered[start:stop]
+        i = int(np.argmin(widths))
+        if widths[i] < best:  # strictly: the first shortest, as np.argmin over all
+            r, best = start + i, float(widths[i])
     return float(ordered[r]), float(ordered[r + q - 1])
+
+
+def _mean_std(y: np.ndarray) -> tuple[float, float]:
+    """The mean (numpy's pairwise sum) and the standard deviation (two passes, the squared
+    deviations summed slice by slice: np.std would hold all M deviations at once). Up to
+    MAX_CHUNK values, exactly np.mean and np.std(ddof=1)."""
+    mean = float(np.mean(y))
+    squares = [float(np.sum(np.square(y[i:i + MAX_CHUNK] - mean)))
+               for i in range(0, len(y), MAX_CHUNK)]
+    return mean, math.sqrt(math.fsum(squares) / (len(y) - 1))
 
 
 def symmetric_interval(ordered: np.ndarray, p: float) -> tuple[float, float]:
@@ -293,9 +309,10 @@ def monte_carlo(budget: Budget, gum: Evaluation, *, trials: int | None = 10**6,
     # is the same but its ends slide about with the draws (its width hardly depends on where it
     # sits), which would fail a sound GUF result on Monte Carlo noise; for an asymmetric output
     # the symmetric interval's ends are as far from y ± U_p as the shortest interval's.
+    value, standard_uncertainty = _mean_std(y)
     return MonteCarlo(
-        trials=len(y), seed=seed, value=float(np.mean(y)),
-        standard_uncertainty=float(np.std(y, ddof=1)), coverage_probability=p,
+        trials=len(y), seed=seed, value=value,
+        standard_uncertainty=standard_uncertainty, coverage_probability=p,
         low=low, high=high, tolerance=tolerance,
         d_low=abs(guf.value - guf.expanded_uncertainty - s_low),
         d_high=abs(guf.value + guf.expanded_uncertainty - s_high),

@@ -141,18 +141,22 @@ def test_chunked_monte_carlo_matches_the_exact_answer(monkeypatch):
 
 
 def test_monte_carlo_memory_is_the_model_values_not_every_draw(monkeypatch):
-    """20 inputs × 200,000 trials: every draw kept would be 32 MB. The run holds the sorted
-    model values (8 bytes a trial) and their temporaries (the deviations from the mean, the
-    widths of the intervals), plus one chunk of draws."""
-    inputs, trials = 20, 200_000
+    """20 inputs: each trial costs the 8 bytes of its model value, not the 160 of its draws,
+    and the rest is fixed: one chunk of draws and slices of MAX_CHUNK values."""
+    inputs = 20
     monkeypatch.setattr(montecarlo, "CHUNK_VALUES", 20_000)  # 1,000 trials a chunk: 160 kB
     b = parse_budget(rectangular_sum(inputs))
     gum = evaluate(b)
-    tracemalloc.start()
-    try:
-        monte_carlo(b, gum, trials=trials, seed=1)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    every_draw = inputs * trials * 8
-    assert peak < 3 * 8 * trials + 1_000_000 < every_draw / 5, peak
+
+    def peak(trials: int) -> int:
+        tracemalloc.start()
+        try:
+            monte_carlo(b, gum, trials=trials, seed=1)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    small, large = peak(100_000), peak(300_000)
+    fixed = 16 * montecarlo.MAX_CHUNK + 8 * 20_000 + 256_000
+    assert small < 8 * 100_000 + fixed and large < 8 * 300_000 + fixed, (small, large)
+    assert (large - small) / 200_000 < 9 < 8 * inputs  # bytes per extra trial
