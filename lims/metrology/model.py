@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import functools
 import operator
 from collections.abc import Callable, Mapping
 from decimal import Decimal
@@ -208,8 +209,8 @@ class Model:
                 if name == "abs":
                     return arg
                 if name == "sqrt":
-                    return Dim(arg.unit ** Decimal("0.5"))
-                if arg.unit.dimensionality != one.dimensionality:
+                    return Dim(_unit_op(operator.pow, arg.unit, _HALF))
+                if _dimensionality(arg.unit) != _dimensionality(one):
                     raise InvalidInput(
                         msg("%(function)s() needs a dimensionless argument, but %(token)r is in "
                             "%(unit)s", function=name, token=self._token(node.args[0]),
@@ -225,22 +226,22 @@ class Model:
                 if dim.absolute:
                     self._absolute_misuse(side, dim, node)
             if op is ast.Mult:
-                return Dim(left.unit * right.unit)
+                return Dim(_unit_op(operator.mul, left.unit, right.unit))
             if op is ast.Div:
-                return Dim(left.unit / right.unit)
+                return Dim(_unit_op(operator.truediv, left.unit, right.unit))
             # Power: the exponent must be a dimensionless number known before evaluation.
-            if right.unit.dimensionality != one.dimensionality:
+            if _dimensionality(right.unit) != _dimensionality(one):
                 raise InvalidInput(msg("the exponent %(token)r has the unit %(unit)s; exponents "
                                        "must be dimensionless", token=self._token(node.right),
                                        unit=_show(right)), field=self.field)
-            if left.unit.dimensionality == one.dimensionality:
+            if _dimensionality(left.unit) == _dimensionality(one):
                 return Dim(one)
             exponent = _constant(node.right)
             if exponent is None:
                 raise InvalidInput(msg("%(base)r has a unit, so its exponent %(exponent)r must "
                                        "be a number", base=self._token(node.left),
                                        exponent=self._token(node.right)), field=self.field)
-            return Dim(left.unit ** exponent)
+            return Dim(_unit_op(operator.pow, left.unit, exponent))
 
         dims_stack: list[Dim] = []
         for node in self.program:
@@ -248,7 +249,7 @@ class Model:
         return dims_stack[0]
 
     def _add(self, node: ast.BinOp, left: Dim, right: Dim, *, subtract: bool) -> Dim:
-        if left.unit.dimensionality != right.unit.dimensionality:
+        if _dimensionality(left.unit) != _dimensionality(right.unit):
             a, b = self._token(node.left), self._token(node.right)
             units = {"left": a, "left_unit": _show(left), "right": b, "right_unit": _show(right)}
             raise InvalidInput(
@@ -277,6 +278,22 @@ class Model:
                 "difference of temperatures (K, delta_degC) can be scaled, negated or passed to "
                 "a function", token=self._token(node), unit=dim.text or "°C", where=where),
             field=self.field)
+
+
+_HALF = Decimal("0.5")
+
+
+# pint works a unit's dimensionality and a product of units out afresh at every call (tens of
+# µs each), and a budget's model combines the same few units over and over; the units of the
+# one registry are immutable and hashable.
+@functools.lru_cache(maxsize=4096)
+def _dimensionality(unit: PlainUnit) -> Any:
+    return unit.dimensionality
+
+
+@functools.lru_cache(maxsize=4096)
+def _unit_op(op: Callable[[Any, Any], Any], left: PlainUnit, right: Any) -> PlainUnit:
+    return cast(PlainUnit, op(left, right))
 
 
 def _operands(node: ast.expr) -> list[ast.expr]:
