@@ -10,6 +10,7 @@ import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pytest
 
 from lims.errors import InvalidInput
@@ -160,3 +161,12 @@ def test_monte_carlo_memory_is_the_model_values_not_every_draw(monkeypatch):
     fixed = 16 * montecarlo.MAX_CHUNK + 8 * 20_000 + 256_000
     assert small < 8 * 100_000 + fixed and large < 8 * 300_000 + fixed, (small, large)
     assert (large - small) / 200_000 < 9 < 8 * inputs  # bytes per extra trial
+
+
+def test_batches_continue_the_same_draws_as_one_run():
+    """The adaptive procedure's batches of 10⁴ are the first trials of a fixed run: a run
+    stopped at M trials has the values of a fixed run of M trials."""
+    b = parse_budget(MIXED)
+    batches = montecarlo._Sampler(b, 5)
+    joined = np.concatenate([batches.sample(10_000) for _ in range(3)])
+    assert np.array_equal(joined, montecarlo._Sampler(b, 5).sample(30_000))
