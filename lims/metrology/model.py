@@ -189,7 +189,7 @@ class Model:
             temperatures, a unit in an exponent or a function argument that must be
             dimensionless.
         """
-        one = ureg.dimensionless
+        one = _dimensionless(ureg)
 
         def step(node: ast.expr, stack: list[Dim]) -> Dim:
             if isinstance(node, ast.Constant):
@@ -286,6 +286,11 @@ _HALF = Decimal("0.5")
 # pint works a unit's dimensionality and a product of units out afresh at every call (tens of
 # µs each), and a budget's model combines the same few units over and over; the units of the
 # one registry are immutable and hashable.
+@functools.lru_cache(maxsize=8)
+def _dimensionless(ureg: pint.UnitRegistry[Decimal]) -> PlainUnit:
+    return cast(PlainUnit, ureg.dimensionless)  # pint parses the name at every lookup
+
+
 @functools.lru_cache(maxsize=4096)
 def _dimensionality(unit: PlainUnit) -> Any:
     return unit.dimensionality
