@@ -1,7 +1,7 @@
 """Benchmarks: ratios against a bare-library floor measured in the same run.
 
-Uncertainty (issue #4): evaluating a 10-input budget (target <= 2 ms) and a 10^6-trial Monte
-Carlo run (target <= 2 s), each against evaluating the same model once on plain floats.
+The uncertainty engine is in bench/uncertainty.py, against GTC and numpy doing the same work
+(issue 14; its floor here was one plain-float evaluation of the model, which does none of it).
 
 Issuing one report (render + sign + store, with its audit event and numbering) is compared
 with reportlab rendering the same content plus pyHanko signing it with an invisible field and
@@ -170,54 +170,5 @@ def main() -> None:
     session.close()
 
 
-BUDGET = {
-    "measurand": {"symbol": "y", "unit": "V"},
-    "model": "x0 + x1 * x2 / x3 + sqrt(x4 * x5) + x6 - x7 + x8 - x9",
-    "coverage": {"probability": 0.95},
-    "inputs": [
-        {"symbol": f"x{i}", "value": str(1 + i / 10), "unit": "mV" if i % 3 else "V",
-         "uncertainty": ({"type": "B", "distribution": d, "half_width": "0.01"}
-                         if d in ("rectangular", "triangular", "arcsine") else
-                         {"type": "A", "standard": "0.005", "dof": 9 + i})}
-        for i, d in enumerate(["rectangular", "normal", "triangular", "normal", "arcsine",
-                               "rectangular", "normal", "triangular", "rectangular", "normal"])
-    ],
-}
-
-
-def uncertainty_bench() -> None:
-    from lims.metrology.uncertainty import evaluate, monte_carlo, parse_budget
-
-    budget = parse_budget(BUDGET)
-    env = {q.symbol: float(q.value) for q in budget.inputs}
-    floor_fn = eval(  # noqa: S307 - the bench's own fixed expression: the bare-Python floor
-        "lambda x0, x1, x2, x3, x4, x5, x6, x7, x8, x9: "
-        "x0 + x1 * x2 / x3 + (x4 * x5) ** 0.5 + x6 - x7 + x8 - x9")
-    floors = []
-    for _ in range(2000):
-        t0 = time.perf_counter()
-        floor_fn(**env)
-        floors.append(time.perf_counter() - t0)
-    floor = statistics.median(floors)
-    evals = []
-    for _ in range(RUNS * 8):
-        t0 = time.perf_counter()
-        result = evaluate(budget)
-        evals.append(time.perf_counter() - t0)
-    mcs = []
-    for seed in range(5):
-        t0 = time.perf_counter()
-        monte_carlo(budget, result, trials=10**6, seed=seed)
-        mcs.append(time.perf_counter() - t0)
-    e, m = statistics.median(evals), statistics.median(mcs)
-    print(f"uncertainty budget, 10 inputs: median {e * 1000:.2f} ms "
-          f"[target <= 2 ms: {'met' if e <= 0.002 else 'NOT met'}], ratio {e / floor:,.0f} to "
-          f"one plain-float evaluation ({floor * 1e6:.2f} µs)")
-    print(f"Monte Carlo, 10^6 trials: median {m:.2f} s "
-          f"[target <= 2 s: {'met' if m <= 2 else 'NOT met'}], ratio {m / floor:,.0f} to one "
-          "plain-float evaluation")
-
-
 if __name__ == "__main__":
     main()
-    uncertainty_bench()

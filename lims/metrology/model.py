@@ -8,13 +8,23 @@ with an error naming the offending token.
 
 The same tree is walked three ways: for dimensions (pint units, with absolute temperatures
 tracked separately), for the GUM propagation (GTC uncertain numbers) and for Monte Carlo
-(numpy arrays). Pure: imports neither Flask nor a Session.
+(numpy arrays). Each walk is a loop over the nodes in post-order, computed once at parsing,
+with a stack of values: a sum of 2,000 inputs is a tree 2,000 levels deep, deeper than
+Python's recursion limit, and a loop costs one step per node. Parsing is linear too: the
+source text of a node is only cut out for an error message.
+
+Caps against hostile input: MAX_LENGTH characters, MAX_NODES operands and operations (ten
+times a 2,000-input sum), and whatever nesting Python's own parser refuses (200 parentheses,
+~3,000 levels of operators), each refused as an InvalidInput naming the field.
+
+Pure: imports neither Flask nor a Session.
 """
 
 from __future__ import annotations
 
 import ast
 import dataclasses
+import functools
 import operator
 from collections.abc import Callable, Mapping
 from decimal import Decimal
@@ -31,8 +41,10 @@ _BINOPS: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Div: operator.truediv, ast.Pow: operator.pow,
 }
 _SYMBOLS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
-MAX_LENGTH = 2000
-MAX_NODES = 500
+# A 200-input budget is ~1,500 characters and ~400 operands and operations; the caps leave
+# room for 2,000 inputs with long names and keep the parse of the worst input to milliseconds.
+MAX_LENGTH = 100_000
+MAX_NODES = 20_000  # operands and operations (ast.expr nodes), not counting operator tokens
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,15 +73,53 @@ class Model:
         except SyntaxError as exc:
             raise InvalidInput(msg("the model is not a valid expression: %(reason)s",
                                    reason=exc.msg), field=field) from None
-        nodes = list(ast.walk(self.tree))
-        if len(nodes) > MAX_NODES:
-            raise InvalidInput(msg("the model is too large"), field=field)
+        except (RecursionError, MemoryError):
+            # CPython's parser gives up on deep nesting (a long chain of ** or unary signs)
+            # with these rather than a SyntaxError.
+            raise InvalidInput(msg("the model is nested too deeply"), field=field) from None
+        nodes = list(ast.walk(self.tree))  # breadth first: the first refusal is the shallowest
+        size = sum(isinstance(node, ast.expr) for node in nodes)
+        if size > MAX_NODES:
+            raise InvalidInput(msg("the model is too large: %(size)s operands and operations, "
+                                   "at most %(limit)s", size=size, limit=MAX_NODES), field=field)
         self.used: set[str] = set()
+        self._lines: list[int] | None = None
         for node in nodes:
             self._check(node, symbols)
+        # Post-order (operands before their operation), built with an explicit stack: the
+        # order in which evaluate() and dimension() consume the nodes.
+        self.program: list[ast.expr] = []
+        stack: list[tuple[ast.expr, bool]] = [(self.tree.body, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if expanded:
+                self.program.append(node)
+                continue
+            stack.append((node, True))
+            stack.extend((child, False) for child in reversed(_operands(node)))
 
     def _token(self, node: ast.AST) -> str:
-        return ast.get_source_segment(self.expression, node) or type(node).__name__
+        """The source text of a node, for an error message. What ast.get_source_segment gives,
+        from a table of line offsets built once: get_source_segment splits the whole source at
+        every call, which made a model's parse quadratic in its length."""
+        if self._lines is None:
+            starts = [0]
+            for line in self.expression.splitlines(keepends=True):
+                starts.append(starts[-1] + len(line))
+            self._lines = starts
+        try:
+            # ast offsets are in UTF-8 bytes within the line.
+            start = self._offset(node.lineno, node.col_offset)  # type: ignore[attr-defined]
+            end = self._offset(node.end_lineno, node.end_col_offset)  # type: ignore[attr-defined]
+        except (AttributeError, TypeError, IndexError):
+            return type(node).__name__
+        return self.expression[start:end] or type(node).__name__
+
+    def _offset(self, lineno: int, col: int) -> int:
+        assert self._lines is not None  # noqa: S101 - built by _token
+        start = self._lines[lineno - 1]
+        line = self.expression[start:self._lines[lineno]] if lineno < len(self._lines) else ""
+        return start + len(line.encode()[:col].decode(errors="ignore"))
 
     def _check(self, node: ast.AST, symbols: set[str]) -> None:
         if isinstance(node, ast.Expression | ast.Load | ast.operator | ast.unaryop):
@@ -113,23 +163,24 @@ class Model:
                  ) -> Any:
         """Evaluate with the given values (floats, GTC ureals or numpy arrays)."""
 
-        def walk(node: ast.AST) -> Any:
-            if isinstance(node, ast.Expression):
-                return walk(node.body)
-            if isinstance(node, ast.BinOp):
-                return _BINOPS[type(node.op)](walk(node.left), walk(node.right))
-            if isinstance(node, ast.UnaryOp):
-                value = walk(node.operand)
-                return -value if isinstance(node.op, ast.USub) else +value
-            if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
-                return float(node.value)
+        stack: list[Any] = []
+        push, pop = stack.append, stack.pop
+        for node in self.program:
             if isinstance(node, ast.Name):
-                return env[node.id]
-            if isinstance(node, ast.Call):
-                return functions[node.func.id](walk(node.args[0]))  # type: ignore[attr-defined]
-            raise AssertionError(type(node))  # pragma: no cover - refused by _check
-
-        return walk(self.tree)
+                push(env[node.id])
+            elif isinstance(node, ast.BinOp):
+                right = pop()
+                push(_BINOPS[type(node.op)](pop(), right))
+            elif isinstance(node, ast.Constant):
+                push(float(node.value))  # type: ignore[arg-type]  # _check: int or float
+            elif isinstance(node, ast.UnaryOp):
+                if isinstance(node.op, ast.USub):
+                    push(-pop())
+                else:
+                    push(+pop())
+            else:
+                push(functions[node.func.id](pop()))  # type: ignore[attr-defined]
+        return stack[0]
 
     def dimension(self, dims: Mapping[str, Dim], ureg: pint.UnitRegistry[Decimal]) -> Dim:
         """Work out the unit of the model's result, refusing dimension errors by name.
@@ -138,37 +189,36 @@ class Model:
             temperatures, a unit in an exponent or a function argument that must be
             dimensionless.
         """
-        one = ureg.dimensionless
+        one = _dimensionless(ureg)
 
-        def walk(node: ast.AST) -> Dim:
-            if isinstance(node, ast.Expression):
-                return walk(node.body)
+        def step(node: ast.expr, stack: list[Dim]) -> Dim:
             if isinstance(node, ast.Constant):
                 return Dim(one, text=repr(node.value))
             if isinstance(node, ast.Name):
                 return dims[node.id]
             if isinstance(node, ast.UnaryOp):
-                inner = walk(node.operand)
+                inner = stack.pop()
                 if inner.absolute and isinstance(node.op, ast.USub):
                     self._absolute_misuse(node, inner)
                 return inner
             if isinstance(node, ast.Call):
                 name = node.func.id  # type: ignore[attr-defined]
-                arg = walk(node.args[0])
+                arg = stack.pop()
                 if arg.absolute and name != "abs":
                     self._absolute_misuse(node, arg)
                 if name == "abs":
                     return arg
                 if name == "sqrt":
-                    return Dim(arg.unit ** Decimal("0.5"))
-                if arg.unit.dimensionality != one.dimensionality:
+                    return Dim(_unit_op(operator.pow, arg.unit, _HALF))
+                if _dimensionality(arg.unit) != _dimensionality(one):
                     raise InvalidInput(
                         msg("%(function)s() needs a dimensionless argument, but %(token)r is in "
                             "%(unit)s", function=name, token=self._token(node.args[0]),
                             unit=_show(arg)), field=self.field)
                 return Dim(one)
             node = cast(ast.BinOp, node)
-            left, right = walk(node.left), walk(node.right)
+            right = stack.pop()
+            left = stack.pop()
             op = type(node.op)
             if op in (ast.Add, ast.Sub):
                 return self._add(node, left, right, subtract=op is ast.Sub)
@@ -176,28 +226,31 @@ class Model:
                 if dim.absolute:
                     self._absolute_misuse(side, dim, node)
             if op is ast.Mult:
-                return Dim(left.unit * right.unit)
+                return Dim(_unit_op(operator.mul, left.unit, right.unit))
             if op is ast.Div:
-                return Dim(left.unit / right.unit)
+                return Dim(_unit_op(operator.truediv, left.unit, right.unit))
             # Power: the exponent must be a dimensionless number known before evaluation.
-            if right.unit.dimensionality != one.dimensionality:
+            if _dimensionality(right.unit) != _dimensionality(one):
                 raise InvalidInput(msg("the exponent %(token)r has the unit %(unit)s; exponents "
                                        "must be dimensionless", token=self._token(node.right),
                                        unit=_show(right)), field=self.field)
-            if left.unit.dimensionality == one.dimensionality:
+            if _dimensionality(left.unit) == _dimensionality(one):
                 return Dim(one)
             exponent = _constant(node.right)
             if exponent is None:
                 raise InvalidInput(msg("%(base)r has a unit, so its exponent %(exponent)r must "
                                        "be a number", base=self._token(node.left),
                                        exponent=self._token(node.right)), field=self.field)
-            return Dim(left.unit ** exponent)
+            return Dim(_unit_op(operator.pow, left.unit, exponent))
 
-        return walk(self.tree)
+        dims_stack: list[Dim] = []
+        for node in self.program:
+            dims_stack.append(step(node, dims_stack))
+        return dims_stack[0]
 
     def _add(self, node: ast.BinOp, left: Dim, right: Dim, *, subtract: bool) -> Dim:
-        a, b = self._token(node.left), self._token(node.right)
-        if left.unit.dimensionality != right.unit.dimensionality:
+        if _dimensionality(left.unit) != _dimensionality(right.unit):
+            a, b = self._token(node.left), self._token(node.right)
             units = {"left": a, "left_unit": _show(left), "right": b, "right_unit": _show(right)}
             raise InvalidInput(
                 msg("cannot subtract %(left)r in %(left_unit)s and %(right)r in %(right_unit)s: "
@@ -208,6 +261,7 @@ class Model:
         if left.absolute and right.absolute:
             if subtract:
                 return Dim(left.unit)  # the difference of two temperatures is an interval
+            a, b = self._token(node.left), self._token(node.right)
             raise InvalidInput(msg("cannot add two absolute temperatures %(left)r and %(right)r; "
                                    "write a temperature difference or correction in K or "
                                    "delta_degC", left=a, right=b), field=self.field)
@@ -224,6 +278,38 @@ class Model:
                 "difference of temperatures (K, delta_degC) can be scaled, negated or passed to "
                 "a function", token=self._token(node), unit=dim.text or "°C", where=where),
             field=self.field)
+
+
+_HALF = Decimal("0.5")
+
+
+# pint works a unit's dimensionality and a product of units out afresh at every call (tens of
+# µs each), and a budget's model combines the same few units over and over; the units of the
+# one registry are immutable and hashable.
+@functools.lru_cache(maxsize=8)
+def _dimensionless(ureg: pint.UnitRegistry[Decimal]) -> PlainUnit:
+    return cast(PlainUnit, ureg.dimensionless)  # pint parses the name at every lookup
+
+
+@functools.lru_cache(maxsize=4096)
+def _dimensionality(unit: PlainUnit) -> Any:
+    return unit.dimensionality
+
+
+@functools.lru_cache(maxsize=4096)
+def _unit_op(op: Callable[[Any, Any], Any], left: PlainUnit, right: Any) -> PlainUnit:
+    return cast(PlainUnit, op(left, right))
+
+
+def _operands(node: ast.expr) -> list[ast.expr]:
+    """The operands of a node that _check accepted (a function's name is not one)."""
+    if isinstance(node, ast.BinOp):
+        return [node.left, node.right]
+    if isinstance(node, ast.UnaryOp):
+        return [node.operand]
+    if isinstance(node, ast.Call):
+        return [node.args[0]]
+    return []
 
 
 def _constant(node: ast.AST) -> Decimal | None:

@@ -1,5 +1,19 @@
 """Propagation of distributions by Monte Carlo (JCGM 101) with the §8 check against GUM.
 
+Memory. The trials are drawn and evaluated in chunks of at most CHUNK_VALUES input values
+(16 MB), so the draws of every input never sit in memory at once (50 inputs × 10⁷ trials
+would be 4 GB). What is kept is the model's value of every trial, 8 bytes per trial (80 MB at
+the 10⁷ ceiling): the coverage intervals of JCGM 101 7.7 are order statistics of those values,
+and keeping them gives them exactly, as the unchunked computation did, where a fixed-memory
+quantile sketch would add an approximation error of its own to set against the numerical
+tolerance δ of the §8 comparison. The mean and standard deviation are computed from the same
+values (numpy's pairwise sums, two passes), so no running update is needed.
+
+Reproducibility. Each input (each jointly drawn block) has its own random stream, spawned
+from the seed: the draws of an input are then the same sequence however the trials are cut
+into chunks, so a seeded run gives the same numbers whatever the chunk size, and an adaptive
+run that stops at M trials gives the same values as a fixed run of M trials.
+
 Pure: imports neither Flask nor a Session.
 """
 
@@ -23,7 +37,10 @@ BATCH = 10**4
 # The adaptive procedure stops here even if it has not reached its tolerance (then
 # ``converged`` is false); the same ceiling as a fixed number of trials.
 MAX_TRIALS = 10**7
-CHUNK = 10**6
+# Input values drawn per chunk (16 MB of float64): 40,000 trials at 50 inputs, 10⁵ at 20 or
+# fewer (beyond 10⁵ trials a chunk is no faster: numpy's per-call cost is already negligible).
+CHUNK_VALUES = 2 * 10**6
+MAX_CHUNK = 10**5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,8 +104,8 @@ def _draw(q: InputQuantity, rng: np.random.Generator, trials: int) -> Any:
         # JCGM 101 6.4.4.4: the sum of two rectangular draws of half-widths a(1 + β)/2 and
         # a(1 − β)/2 is trapezoidal with base half-width a and top half-width β·a.
         a, beta = (q.half_width or 0.0) * q.unit.factor, q.beta or 0.0
-        r1, r2 = rng.random(trials), rng.random(trials)
-        return x - a + a * ((1 + beta) * r1 + (1 - beta) * r2)
+        r = rng.random((trials, 2))  # pairs, so that a chunk boundary keeps them together
+        return x - a + a * ((1 + beta) * r[:, 0] + (1 - beta) * r[:, 1])
     if q.distribution in DIVISORS:
         a = (q.half_width or 0.0) * q.unit.factor
         if q.distribution == "rectangular":
@@ -160,7 +177,8 @@ def _joint_blocks(budget: Budget) -> list[_Joint]:
     return blocks
 
 
-def _draw_joint(block: _Joint, rng: np.random.Generator, trials: int) -> np.ndarray:
+def _draw_joint(block: _Joint, rng: np.random.Generator, rng_dof: np.random.Generator,
+                trials: int) -> np.ndarray:
     """A multivariate normal draw (JCGM 101 6.4.8), or for finite ν the multivariate t with the
     same scale matrix: the normal draw divided by one √(χ²_ν/ν) per trial, the multivariate form
     of JCGM 101 6.4.9. For simultaneous readings ν = n − 1, the degrees of freedom the GUF gives
@@ -169,32 +187,55 @@ def _draw_joint(block: _Joint, rng: np.random.Generator, trials: int) -> np.ndar
     z = rng.multivariate_normal(np.zeros(len(block.symbols)), block.covariance, trials,
                                 method="eigh")
     if block.dof != INF:
-        z = z / np.sqrt(rng.chisquare(block.dof, trials) / block.dof)[:, None]
+        z = z / np.sqrt(rng_dof.chisquare(block.dof, trials) / block.dof)[:, None]
     return block.mean + z
 
 
-def _check_joint(budget: Budget) -> None:
-    _joint_blocks(budget)
+class _Sampler:
+    """Draws and evaluates trials chunk by chunk, with one random stream per input (two for a
+    multivariate t block: the normal draws and the χ² divisors) so that the values do not
+    depend on how the trials are chunked."""
 
+    def __init__(self, budget: Budget, seed: int | None) -> None:
+        self.budget = budget
+        self.blocks = _joint_blocks(budget)
+        joint = {s for block in self.blocks for s in block.symbols}
+        self.independent = [q for q in budget.inputs if q.symbol not in joint]
+        streams = iter(np.random.SeedSequence(seed).spawn(
+            2 * len(self.blocks) + len(self.independent)))
+        self.block_rngs = [(np.random.default_rng(next(streams)),
+                            np.random.default_rng(next(streams))) for _ in self.blocks]
+        self.rngs = [np.random.default_rng(next(streams)) for _ in self.independent]
+        drawn = sum(len(b.symbols) for b in self.blocks) + sum(
+            not q.constant for q in self.independent)
+        self.chunk = max(1, min(MAX_CHUNK, CHUNK_VALUES // max(1, drawn)))
 
-def _sample(budget: Budget, rng: np.random.Generator, trials: int) -> np.ndarray:
-    """Draw ``trials`` values of every input and return the model's values in the measurand's
-    unit (JCGM 101 7.3, 7.4)."""
-    draws: dict[str, Any] = {}
-    for block in _joint_blocks(budget):
-        joint = _draw_joint(block, rng, trials)
-        for i, s in enumerate(block.symbols):
-            draws[s] = joint[:, i]
-    for q in budget.inputs:
-        if q.symbol not in draws:
+    def sample(self, trials: int, out: np.ndarray | None = None) -> np.ndarray:
+        """The model's values of the next ``trials`` trials, in the measurand's unit (JCGM 101
+        7.3, 7.4), written into ``out`` when given."""
+        if out is None:
+            out = np.empty(trials)
+        for start in range(0, trials, self.chunk):
+            stop = min(trials, start + self.chunk)
+            out[start:stop] = self._chunk(stop - start)
+        return out
+
+    def _chunk(self, trials: int) -> np.ndarray:
+        draws: dict[str, Any] = {}
+        for block, (rng, rng_dof) in zip(self.blocks, self.block_rngs, strict=True):
+            joint = _draw_joint(block, rng, rng_dof, trials)
+            for i, s in enumerate(block.symbols):
+                draws[s] = joint[:, i]
+        for q, rng in zip(self.independent, self.rngs, strict=True):
             draws[q.symbol] = _draw(q, rng, trials)
-    with np.errstate(all="ignore"):
-        y = budget.model.evaluate(draws, NUMPY_FUNCTIONS)
-    y = np.broadcast_to(np.asarray(y, dtype=float), (trials,))
-    if not np.all(np.isfinite(y)):
-        raise InvalidInput(msg("the model is undefined for some Monte Carlo trials (division by "
-                               "zero, log of a negative number)"), field="model")
-    return np.asarray(budget.unit.from_base(y), dtype=float)
+        with np.errstate(all="ignore"):
+            y = self.budget.model.evaluate(draws, NUMPY_FUNCTIONS)
+        y = np.broadcast_to(np.asarray(y, dtype=float), (trials,))
+        if not np.all(np.isfinite(y)):
+            raise InvalidInput(msg("the model is undefined for some Monte Carlo trials "
+                                   "(division by zero, log of a negative number)"),
+                               field="model")
+        return np.asarray(self.budget.unit.from_base(y), dtype=float)
 
 
 def shortest_interval(ordered: np.ndarray, p: float) -> tuple[float, float]:
@@ -202,9 +243,25 @@ def shortest_interval(ordered: np.ndarray, p: float) -> tuple[float, float]:
     model values, the shortest."""
     m = len(ordered)
     q = int(p * m + 0.5)
-    widths = ordered[q - 1:] - ordered[:m - q + 1]
-    r = int(np.argmin(widths))
+    # The widths slice by slice: all M of them at once would double the run's memory.
+    r, best = 0, math.inf
+    for start in range(0, m - q + 1, MAX_CHUNK):
+        stop = min(m - q + 1, start + MAX_CHUNK)
+        widths = ordered[start + q - 1:stop + q - 1] - ordered[start:stop]
+        i = int(np.argmin(widths))
+        if widths[i] < best:  # strictly: the first shortest, as np.argmin over all
+            r, best = start + i, float(widths[i])
     return float(ordered[r]), float(ordered[r + q - 1])
+
+
+def _mean_std(y: np.ndarray) -> tuple[float, float]:
+    """The mean (numpy's pairwise sum) and the standard deviation (two passes, the squared
+    deviations summed slice by slice: np.std would hold all M deviations at once). Up to
+    MAX_CHUNK values, exactly np.mean and np.std(ddof=1)."""
+    mean = float(np.mean(y))
+    squares = [float(np.sum(np.square(y[i:i + MAX_CHUNK] - mean)))
+               for i in range(0, len(y), MAX_CHUNK)]
+    return mean, math.sqrt(math.fsum(squares) / (len(y) - 1))
 
 
 def symmetric_interval(ordered: np.ndarray, p: float) -> tuple[float, float]:
@@ -232,19 +289,17 @@ def monte_carlo(budget: Budget, gum: Evaluation, *, trials: int | None = 10**6,
         raise InvalidInput(msg("Monte Carlo needs between 1 000 and 10 000 000 trials"),
                            field="trials")
     guf = gum.gum or gum  # validate against the first-order result, even when MCM is reported
-    _check_joint(budget)
-    rng = np.random.default_rng(seed)
+    sampler = _Sampler(budget, seed)
     p = guf.coverage_probability
     converged = True
     if trials is not None:
-        # Drawn in batches so that the draws of every input never sit in memory at once.
-        y = _sorted([_sample(budget, rng, min(CHUNK, trials - done))
-                     for done in range(0, trials, CHUNK)])
+        y = sampler.sample(trials)
+        y.sort()
     else:
         # JCGM 101 8.2: Monte Carlo results that validate the GUF must themselves be known well
         # within the tolerance δ of the comparison, or noise decides it; they are run to δ/5.
         target = numerical_tolerance(guf.standard_uncertainty, digits) / 5
-        y, converged = _adaptive(budget, rng, p, digits, target)
+        y, converged = _adaptive(sampler, p, digits, target)
     low, high = shortest_interval(y, p)
     s_low, s_high = symmetric_interval(y, p)
     tolerance = numerical_tolerance(guf.standard_uncertainty, digits)
@@ -254,9 +309,10 @@ def monte_carlo(budget: Budget, gum: Evaluation, *, trials: int | None = 10**6,
     # is the same but its ends slide about with the draws (its width hardly depends on where it
     # sits), which would fail a sound GUF result on Monte Carlo noise; for an asymmetric output
     # the symmetric interval's ends are as far from y ± U_p as the shortest interval's.
+    value, standard_uncertainty = _mean_std(y)
     return MonteCarlo(
-        trials=len(y), seed=seed, value=float(np.mean(y)),
-        standard_uncertainty=float(np.std(y, ddof=1)), coverage_probability=p,
+        trials=len(y), seed=seed, value=value,
+        standard_uncertainty=standard_uncertainty, coverage_probability=p,
         low=low, high=high, tolerance=tolerance,
         d_low=abs(guf.value - guf.expanded_uncertainty - s_low),
         d_high=abs(guf.value + guf.expanded_uncertainty - s_high),
@@ -264,7 +320,7 @@ def monte_carlo(budget: Budget, gum: Evaluation, *, trials: int | None = 10**6,
         converged=converged)
 
 
-def _adaptive(budget: Budget, rng: np.random.Generator, p: float, digits: int,
+def _adaptive(sampler: _Sampler, p: float, digits: int,
               validation: float) -> tuple[np.ndarray, bool]:
     """JCGM 101 7.9.4, and to ``validation`` (if not 0) for the results compared with the GUF;
     returns the sorted model values of all batches and whether the tolerances were reached."""
@@ -274,7 +330,7 @@ def _adaptive(budget: Budget, rng: np.random.Generator, p: float, digits: int,
     results: list[tuple[float, ...]] = []
     n, mean, m2 = 0, 0.0, 0.0   # all values so far (Chan et al.'s pairwise update)
     while True:
-        y = np.sort(_sample(budget, rng, batch))
+        y = np.sort(sampler.sample(batch))
         runs.append(y)
         b_mean = float(np.mean(y))
         results.append((b_mean, float(np.std(y, ddof=1)), *shortest_interval(y, p),
@@ -297,7 +353,15 @@ def _adaptive(budget: Budget, rng: np.random.Generator, p: float, digits: int,
 
 
 def _sorted(parts: list[np.ndarray]) -> np.ndarray:
-    values = np.concatenate(parts)
-    parts.clear()
+    """The parts merged and sorted in one array, each part freed once copied: 8 bytes a
+    trial plus one part at the peak, not twice the values as np.concatenate would hold."""
+    values = np.empty(sum(len(part) for part in parts))
+    done = 0
+    parts.reverse()
+    while parts:
+        part = parts.pop()
+        values[done:done + len(part)] = part
+        done += len(part)
+        del part
     values.sort()  # in place: 10⁷ values are 80 MB
     return values
