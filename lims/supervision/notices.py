@@ -38,7 +38,7 @@ from lims.samples.models import Sample
 from lims.supervision import workdays
 from lims.supervision.models import ResultNotice, SamplingRecord
 from lims.supervision.notice_render import render_notice
-from lims.supervision.sampling import get_record, lab_today
+from lims.supervision.sampling import get_record, lab_today, lock_sample
 from lims.validate import date
 
 NUMBER_FORMAT = "TZ{year}-{seq:05d}"
@@ -103,8 +103,10 @@ def issue_notice(session: Session, *, actor: User, record_number: str,
     require(actor, "notice.issue")
     rec = get_record(session, record_number)
     assert rec.sample_id is not None  # noqa: S101 - set when the record is made
-    sample = session.get(Sample, rec.sample_id)
-    assert sample is not None  # noqa: S101 - a foreign key
+    # The sample's row lock first, as every state change of a sample takes it: of two
+    # concurrent issues the second waits here and then finds the first one's notice (one
+    # notice per report; the check below alone let both through on PostgreSQL).
+    sample = lock_sample(session, rec.sample_id)
     report = unqualified_report(session, sample)
     if session.scalar(select(ResultNotice.id).where(ResultNotice.report_id == report.id)):
         raise Conflict(msg("report %(number)s has a notice already", number=report.number),

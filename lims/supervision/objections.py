@@ -30,6 +30,7 @@ from lims.supervision.sampling import (
     SAMPLE_FORMAT,
     SAMPLE_SERIES,
     lab_today,
+    lock_sample,
     record_of_sample,
 )
 from lims.validate import as_id, date, text
@@ -72,6 +73,10 @@ def receive_objection(session: Session, *, actor: User, notice_number: str, rece
                                "%(number)s was %(deadline)s", number=notice.number,
                                deadline=notice.objection_deadline), field="received_on",
                            deadline=notice.objection_deadline.isoformat())
+    # The sample's row lock before the check: of two concurrent objections to one notice the
+    # second waits and then sees the first (the check alone let both in on PostgreSQL); a
+    # backup's disposal takes the same lock, so it cannot slip past a new objection.
+    lock_sample(session, notice.sample_id)
     if session.scalar(select(Objection.id).where(Objection.notice_id == notice.id,
                                                  Objection.status.in_(("received", "accepted")))):
         raise Conflict(msg("notice %(number)s has an open or accepted objection",

@@ -216,3 +216,75 @@ def test_sampling_to_notice_objection_and_reinspection(session, world, settings,
         backups.dispose_backup(session, actor=tech, record_number=number, method="销毁",
                                reason="test", timezone=TZ)
 
+
+
+def _race(app: Any, world: Any, user: str, act: Any) -> list[Any]:
+    """Run ``act(session, actor)`` in two threads at once, each in its own transaction; what
+    each returned (an id or number), or the LimsError it raised."""
+    outcomes: list[Any] = [None, None]
+    barrier = threading.Barrier(2)
+
+    def run(i: int) -> None:
+        session = app.extensions["lims"].sessionmaker()
+        try:
+            barrier.wait()
+            with unit_of_work(session):
+                outcomes[i] = act(session, world.user(session, user))
+        except LimsError as exc:
+            outcomes[i] = exc
+        finally:
+            session.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return outcomes
+
+
+def _one_wins(outcomes: list[Any]) -> Any:
+    losers = [o for o in outcomes if isinstance(o, LimsError)]
+    assert len(losers) == 1 and isinstance(losers[0], Conflict), outcomes
+    return next(o for o in outcomes if not isinstance(o, LimsError))
+
+
+def test_concurrent_notice_delivery_objection_decision_reinspection_disposal(
+        app, session, world, settings):
+    """Of two concurrent attempts at each step of the notice → objection → re-inspection path,
+    and at a backup's disposal, exactly one wins and the other gets a Conflict."""
+    tasks = drawn_task(session), drawn_task(session)
+    with unit_of_work(session):
+        rec = sampling.create_record(session, actor=world.user(session, "tech"),
+                                     task_number=tasks[0],
+                                     data={**SAMPLING, "sampled_on": "2026-09-01"}, **REQ)
+        number, sample_id = rec.number, rec.sample_id
+        sample_number = session.get(Sample, sample_id).number
+        other = sampling.create_record(session, actor=world.user(session, "tech"),
+                                       task_number=tasks[1],
+                                       data={**SAMPLING, "sampled_on": "2026-09-01"},
+                                       **REQ).number
+    report_sample(session, world, settings, sample_number, mass="101.00")
+
+    notice = _one_wins(_race(app, world, "qm", lambda db, qm: notices.issue_notice(
+        db, actor=qm, record_number=number, settings=settings).number))
+    session.rollback()  # a fresh snapshot (SQLite's WAL keeps the old one open)
+    assert len(notices.notices_of_sample(session, sample_id)) == 1
+    with unit_of_work(session):
+        session.execute(update(ResultNotice).values(
+            issued_at=dt.datetime(2026, 9, 20, tzinfo=dt.UTC)))
+    _one_wins(_race(app, world, "qm", lambda db, qm: notices.record_delivery(
+        db, actor=qm, notice_number=notice, delivered_on="2026-09-24", timezone=TZ).number))
+    objection = _one_wins(_race(app, world, "qm", lambda db, qm: objections.receive_objection(
+        db, actor=qm, notice_number=notice, received_on="2026-09-25", applicant="A",
+        grounds="G", timezone=TZ).id))
+    session.rollback()
+    assert len(objections.objections_of(session, [session.scalar(select(ResultNotice.id))])) == 1
+    _one_wins(_race(app, world, "qm", lambda db, qm: objections.decide_objection(
+        db, actor=qm, objection_id=objection, decision="accept").status))
+    again = _one_wins(_race(app, world, "tech", lambda db, tech: objections.start_reinspection(
+        db, actor=tech, objection_id=objection, backup_seal_intact=True, **REQ).number))
+    session.rollback()
+    assert [s.number for s in objections.reinspections_of(session, sample_id)] == [again]
+    _one_wins(_race(app, world, "tech", lambda db, tech: backups.dispose_backup(
+        db, actor=tech, record_number=other, method="销毁", reason="test", timezone=TZ).id))
