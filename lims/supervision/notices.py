@@ -56,10 +56,19 @@ def objection_rule(session: Session, sample: Sample) -> str:
 
 
 def objection_deadline(session: Session, rule: str, delivered_on: dt.date) -> dt.date:
-    """The last day an objection may be received."""
+    """The last day an objection may be received.
+
+    The 15 days of a product run in calendar days, but a period whose last day is a rest
+    day (a weekend or public holiday of the lab's calendar) ends on the next working day
+    (《中华人民共和国民法典》 art. 203 para. 1): a notice delivered on 2026-09-16 may be
+    objected to until 2026-10-08, after the National Day holiday, not only until 10-01.
+    """
     if rule == "food":
         return workdays.add_working_days(session, delivered_on, FOOD_WORKING_DAYS)
-    return delivered_on + dt.timedelta(days=PRODUCT_DAYS)
+    last = delivered_on + dt.timedelta(days=PRODUCT_DAYS)
+    while not workdays.is_working_day(session, last):
+        last += dt.timedelta(days=1)
+    return last
 
 
 def get_notice(session: Session, number: str) -> ResultNotice:

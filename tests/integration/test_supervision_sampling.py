@@ -81,6 +81,15 @@ def test_food_rule_deadline_and_backup_disposal(session, world):
     delivered = dt.date(2026, 9, 24)
     assert notices.objection_deadline(session, "food", delivered) == dt.date(2026, 10, 12)
     assert notices.objection_deadline(session, "product", delivered) == dt.date(2026, 10, 9)
+    # 15 days ending in a rest day run on to the next working day (民法典 art. 203): 10-01
+    # (国庆) → 10-08; 10-04 (a Sunday in the holiday) → 10-08; 2027-01-02 (Saturday) → 01-04.
+    for day, deadline in (("2026-09-16", "2026-10-08"), ("2026-09-19", "2026-10-08"),
+                          ("2026-12-18", "2027-01-04"), ("2026-12-16", "2026-12-31")):
+        assert notices.objection_deadline(session, "product", dt.date.fromisoformat(day)) \
+            == dt.date.fromisoformat(deadline), day
+    # Food across the year's end: 12-29, 30, 31, 2027-01-01 (as the calendar stands), 01-04…06.
+    assert notices.objection_deadline(session, "food", dt.date(2026, 12, 28)) == \
+        dt.date(2027, 1, 6)
     with unit_of_work(session):
         workdays.set_overrides(session, actor=world.user(session, "admin"), days=[
             {"day": "2026-10-12", "working": False, "note": "test"}])
