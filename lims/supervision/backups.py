@@ -34,9 +34,14 @@ def backup_of(session: Session, record_id: int) -> BackupSample:
 
 
 def open_objection(session: Session, sample_id: int) -> Objection | None:
-    """An objection still awaiting its decision on a notice of the sample."""
+    """An objection to a notice of the sample still awaiting its decision, or accepted and
+    awaiting its re-inspection (which is made of the backup: disposing of it then would
+    deny the enterprise the re-inspection it was granted)."""
     return session.scalar(select(Objection).join(ResultNotice).where(
-        ResultNotice.sample_id == sample_id, Objection.status == "received").limit(1))
+        ResultNotice.sample_id == sample_id,
+        (Objection.status == "received") | ((Objection.status == "accepted")
+                                            & Objection.reinspection_sample_id.is_(None)))
+        .limit(1))
 
 
 def dispose_backup(session: Session, *, actor: User, record_number: str, method: Any,

@@ -202,6 +202,9 @@ def test_sampling_to_notice_objection_and_reinspection(session, world, settings,
     with unit_of_work(session):
         objections.decide_objection(session, actor=qm, objection_id=objection_id,
                                     decision="accept")
+    with pytest.raises(Conflict), unit_of_work(session):  # kept for the re-inspection granted
+        backups.dispose_backup(session, actor=tech, record_number=number, method="销毁",
+                               reason="test", timezone=TZ)
     with pytest.raises(InvalidInput) as bad, unit_of_work(session):
         objections.start_reinspection(session, actor=tech, objection_id=objection_id,
                                       backup_seal_intact=False, **REQ)
