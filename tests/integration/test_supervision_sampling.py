@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select, update
 
 from lims.db import unit_of_work
-from lims.errors import Conflict, InvalidInput, LimsError
+from lims.errors import Conflict, InvalidInput, LimsError, SeparationOfDuties
 from lims.reports.sign import validate_pdf
 from lims.samples.models import Sample
 from lims.supervision import backups, notices, objections, sampling, workdays
@@ -199,6 +199,10 @@ def test_sampling_to_notice_objection_and_reinspection(session, world, settings,
         objections.decide_objection(session, actor=qm, objection_id=objection_id,
                                     decision="reject")
     assert bad.value.field == "reason"
+    with pytest.raises(SeparationOfDuties), unit_of_work(session):  # ISO/IEC 17025 7.9.6
+        objections.decide_objection(session, actor=world.user(session, "signatory"),
+                                    objection_id=objection_id, decision="reject",
+                                    reason="the signatory who approved the result")
     with unit_of_work(session):
         objections.decide_objection(session, actor=qm, objection_id=objection_id,
                                     decision="accept")
