@@ -22,7 +22,7 @@ from lims.auth.services import require
 from lims.db import utcnow
 from lims.errors import Conflict, InvalidInput, NotFound, msg
 from lims.supervision.models import BackupSample, Objection, ResultNotice, SamplingRecord
-from lims.supervision.sampling import get_record, lab_today
+from lims.supervision.sampling import get_record, lab_today, lock_sample
 from lims.validate import text
 
 
@@ -34,9 +34,14 @@ def backup_of(session: Session, record_id: int) -> BackupSample:
 
 
 def open_objection(session: Session, sample_id: int) -> Objection | None:
-    """An objection still awaiting its decision on a notice of the sample."""
+    """An objection to a notice of the sample still awaiting its decision, or accepted and
+    awaiting its re-inspection (which is made of the backup: disposing of it then would
+    deny the enterprise the re-inspection it was granted)."""
     return session.scalar(select(Objection).join(ResultNotice).where(
-        ResultNotice.sample_id == sample_id, Objection.status == "received").limit(1))
+        ResultNotice.sample_id == sample_id,
+        (Objection.status == "received") | ((Objection.status == "accepted")
+                                            & Objection.reinspection_sample_id.is_(None)))
+        .limit(1))
 
 
 def dispose_backup(session: Session, *, actor: User, record_number: str, method: Any,
@@ -51,6 +56,8 @@ def dispose_backup(session: Session, *, actor: User, record_number: str, method:
     backup = backup_of(session, rec.id)
     how = text(method, "method", max_len=200)
     why = text(reason, "reason", required=False, max_len=500)
+    if rec.sample_id is not None:  # the lock an objection takes: see receive_objection
+        lock_sample(session, rec.sample_id)
     if rec.sample_id is not None and open_objection(session, rec.sample_id) is not None:
         raise Conflict(msg("an objection to %(number)s is open: its backup sample must be "
                            "kept", number=rec.number), record=rec.number)

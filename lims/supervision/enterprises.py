@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Select, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lims.audit.services import record, snapshot
@@ -67,8 +68,15 @@ def create_enterprise(session: Session, *, actor: User, name: Any, credit_code: 
     enterprise = Enterprise(name=name, credit_code=code, region_id=place.id,
                             category_id=kind.id, size=size,
                             address=text(address, "address", required=False, max_len=300))
-    session.add(enterprise)
-    session.flush()
+    try:
+        # The check above cannot see a concurrent registration of the same code; the unique
+        # index does, and the savepoint keeps the transaction usable to say so.
+        with session.begin_nested():
+            session.add(enterprise)
+            session.flush()
+    except IntegrityError:
+        raise InvalidInput(msg("an enterprise with credit code %(code)s is registered already",
+                           code=code), field="credit_code") from None
     record(session, actor=actor, action="enterprise.create", entity_type="enterprises",
            entity_id=enterprise.id, after=snapshot(enterprise))
     return enterprise

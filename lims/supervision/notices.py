@@ -38,7 +38,7 @@ from lims.samples.models import Sample
 from lims.supervision import workdays
 from lims.supervision.models import ResultNotice, SamplingRecord
 from lims.supervision.notice_render import render_notice
-from lims.supervision.sampling import get_record, lab_today
+from lims.supervision.sampling import get_record, lab_today, lock_sample
 from lims.validate import date
 
 NUMBER_FORMAT = "TZ{year}-{seq:05d}"
@@ -56,10 +56,19 @@ def objection_rule(session: Session, sample: Sample) -> str:
 
 
 def objection_deadline(session: Session, rule: str, delivered_on: dt.date) -> dt.date:
-    """The last day an objection may be received."""
+    """The last day an objection may be received.
+
+    The 15 days of a product run in calendar days, but a period whose last day is a rest
+    day (a weekend or public holiday of the lab's calendar) ends on the next working day
+    (《中华人民共和国民法典》 art. 203 para. 1): a notice delivered on 2026-09-16 may be
+    objected to until 2026-10-08, after the National Day holiday, not only until 10-01.
+    """
     if rule == "food":
         return workdays.add_working_days(session, delivered_on, FOOD_WORKING_DAYS)
-    return delivered_on + dt.timedelta(days=PRODUCT_DAYS)
+    last = delivered_on + dt.timedelta(days=PRODUCT_DAYS)
+    while not workdays.is_working_day(session, last):
+        last += dt.timedelta(days=1)
+    return last
 
 
 def get_notice(session: Session, number: str) -> ResultNotice:
@@ -103,8 +112,10 @@ def issue_notice(session: Session, *, actor: User, record_number: str,
     require(actor, "notice.issue")
     rec = get_record(session, record_number)
     assert rec.sample_id is not None  # noqa: S101 - set when the record is made
-    sample = session.get(Sample, rec.sample_id)
-    assert sample is not None  # noqa: S101 - a foreign key
+    # The sample's row lock first, as every state change of a sample takes it: of two
+    # concurrent issues the second waits here and then finds the first one's notice (one
+    # notice per report; the check below alone let both through on PostgreSQL).
+    sample = lock_sample(session, rec.sample_id)
     report = unqualified_report(session, sample)
     if session.scalar(select(ResultNotice.id).where(ResultNotice.report_id == report.id)):
         raise Conflict(msg("report %(number)s has a notice already", number=report.number),

@@ -20,7 +20,8 @@ from lims.audit.services import record, snapshot
 from lims.auth.models import User
 from lims.auth.services import require
 from lims.db import utcnow
-from lims.errors import Conflict, InvalidInput, NotFound, msg
+from lims.errors import Conflict, InvalidInput, NotFound, SeparationOfDuties, msg
+from lims.reports.models import Report
 from lims.samples import services as samples
 from lims.samples.models import Sample, TestRequest
 from lims.supervision.backups import backup_of
@@ -30,6 +31,7 @@ from lims.supervision.sampling import (
     SAMPLE_FORMAT,
     SAMPLE_SERIES,
     lab_today,
+    lock_sample,
     record_of_sample,
 )
 from lims.validate import as_id, date, text
@@ -72,6 +74,10 @@ def receive_objection(session: Session, *, actor: User, notice_number: str, rece
                                "%(number)s was %(deadline)s", number=notice.number,
                                deadline=notice.objection_deadline), field="received_on",
                            deadline=notice.objection_deadline.isoformat())
+    # The sample's row lock before the check: of two concurrent objections to one notice the
+    # second waits and then sees the first (the check alone let both in on PostgreSQL); a
+    # backup's disposal takes the same lock, so it cannot slip past a new objection.
+    lock_sample(session, notice.sample_id)
     if session.scalar(select(Objection.id).where(Objection.notice_id == notice.id,
                                                  Objection.status.in_(("received", "accepted")))):
         raise Conflict(msg("notice %(number)s has an open or accepted objection",
@@ -95,6 +101,7 @@ def decide_objection(session: Session, *, actor: User, objection_id: Any, decisi
     """
     require(actor, "objection.decide")
     objection = get_objection(session, objection_id)
+    _not_involved(session, actor, objection)
     if decision not in DECISIONS:
         raise InvalidInput(msg("must be one of %(choices)s", choices=", ".join(DECISIONS)),
                            field="decision")
@@ -114,6 +121,25 @@ def decide_objection(session: Session, *, actor: User, objection_id: Any, decisi
     record(session, actor=actor, action=f"objection.{decision}", entity_type="objections",
            entity_id=objection.id, after=snapshot(objection), reason=why or None)
     return objection
+
+
+def _not_involved(session: Session, actor: User, objection: Objection) -> None:
+    """An objection is a complaint about the result: it is decided by someone not involved in
+    the result objected to (ISO/IEC 17025:2017 7.9.6) — not its reviewer, its approving
+    signatory or the signatory who issued its report.
+
+    :raises SeparationOfDuties:
+    """
+    notice = objection.notice
+    sample = session.get(Sample, notice.sample_id)
+    report = session.get(Report, notice.report_id)
+    involved = {sample.reviewed_by_id if sample else None,
+                sample.approved_by_id if sample else None,
+                report.issued_by_id if report else None}
+    if actor.id in involved:
+        raise SeparationOfDuties(msg("you reviewed, approved or issued the result objected to: "
+                                     "someone not involved decides the objection"),
+                                 objection=objection.id)
 
 
 def _kept_backup(session: Session, objection: Objection) -> tuple[Sample, SamplingRecord,

@@ -79,6 +79,20 @@ def get_record(session: Session, number: str) -> SamplingRecord:
     return rec
 
 
+def lock_sample(session: Session, sample_id: int) -> Sample:
+    """The sample, read afresh under its row lock for the rest of the transaction
+    (PostgreSQL ``SELECT … FOR UPDATE``; SQLite serialises writers already): the supervision
+    steps of a sample (notice, objection, backup disposal) take it first, as the sample's own
+    state changes do (:func:`lims.samples.services.get_sample`), so that of concurrent
+    attempts one wins and the others see what it did."""
+    sample = session.scalar(select(Sample).where(Sample.id == sample_id)
+                            .with_for_update(of=Sample)
+                            .execution_options(populate_existing=True))
+    if sample is None:
+        raise NotFound(msg("no sample %(number)r", number=sample_id), sample=sample_id)
+    return sample
+
+
 def record_of_sample(session: Session, sample_id: int) -> SamplingRecord | None:
     """The sampling record a test sample (or, through the re-inspection, its original) came
     from."""

@@ -25,6 +25,7 @@ from lims.supervision.models import (
     SamplingAttachment,
     SamplingRecord,
 )
+from lims.validate import FIRST_YEAR, LAST_YEAR, as_id
 from lims.web.auth import current_user
 from lims.web.context import get_session, settings
 from lims.web.inputs import allow_upload, form, json_model, query_model
@@ -371,7 +372,7 @@ def attach_page(number: str) -> Any:
 @bp.get("/supervision/attachments/<int:attachment_id>")
 def attachment(attachment_id: int) -> Any:
     current_user()
-    att = get_session().get(SamplingAttachment, attachment_id)
+    att = get_session().get(SamplingAttachment, as_id(attachment_id, "attachment"))
     if att is None:
         raise NotFound(msg("no attachment %(id)s", id=attachment_id))
     return Response(att.data, mimetype=att.media_type, headers={
@@ -481,10 +482,25 @@ def reinspection_page(objection_id: int) -> Any:
     return redirect(request.referrer or url_for(".notices_page"), code=303)
 
 
+def _calendar_year(value: str) -> int:
+    """The year the calendar page shows: this year when not given.
+
+    :raises InvalidInput: not a whole number within the years a date may have (a year such as
+        99999 or -1 would overflow the date arithmetic).
+    """
+    if not value.strip():
+        return sampling.lab_today(settings().timezone).year
+    text_ = value.strip()
+    if not (text_.isascii() and text_.isdecimal() and len(text_) <= 4) \
+            or not FIRST_YEAR <= int(text_) <= LAST_YEAR:
+        raise InvalidInput(msg("must be a year such as 2026"), field="year")
+    return int(text_)
+
+
 @bp.get("/supervision/calendar")
 def calendar_page() -> Any:
     current_user()
-    year = request.args.get("year", type=int) or sampling.lab_today(settings().timezone).year
+    year = _calendar_year(request.args.get("year", ""))
     return render_template("supervision/sampling_calendar.html", year=year,
                            days=workdays.list_overrides(get_session(), year=year), can=_can())
 

@@ -45,6 +45,7 @@ from lims.supervision.models import (
     SpotCheckPlan,
     WhitePaper,
 )
+from lims.validate import as_id
 
 # The inspection type the paper counts: the province's supervision spot checks.
 PROGRAMME = "supervision"
@@ -282,9 +283,11 @@ def list_papers(session: Session) -> list[WhitePaper]:
                                 .order_by(WhitePaper.year.desc(), WhitePaper.issued_at.desc())))
 
 
-def get_paper(session: Session, paper_id: int) -> WhitePaper:
-    """:raises NotFound:"""
-    paper = session.get(WhitePaper, paper_id)
+def get_paper(session: Session, paper_id: Any) -> WhitePaper:
+    """:raises NotFound:
+    :raises InvalidInput: not an id (one beyond PostgreSQL's INTEGER is refused here, not by
+        the database)."""
+    paper = session.get(WhitePaper, as_id(paper_id, "paper"))
     if paper is None:
         raise NotFound(msg("no white paper %(id)s", id=paper_id))
     return paper

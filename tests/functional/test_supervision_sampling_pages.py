@@ -47,3 +47,19 @@ def test_sampling_pages(client, session, world):
                                                "note": "春节", "csrf_token": token})
     cal = client.get("/supervision/calendar?year=2027").get_data(as_text=True)
     assert "2027-02-05" in cal and "春节" in cal
+
+
+def test_a_year_or_id_out_of_range_is_refused_naming_it(client, session, world):
+    """A calendar year the date arithmetic cannot hold, and ids beyond PostgreSQL's INTEGER,
+    are 422s naming the field, not 500s."""
+    login(client, "admin")
+    for path, field in (("/supervision/calendar?year=99999", "year"),
+                        ("/supervision/calendar?year=-1", "year"),
+                        ("/supervision/calendar?year=99999999999999999999", "year"),
+                        ("/supervision/attachments/99999999999", "attachment"),
+                        ("/whitepapers/99999999999.pdf", "paper"),
+                        ("/whitepapers/99999999999/figures.json", "paper")):
+        resp = client.get(path, headers={"Accept": "application/json"})
+        assert resp.status_code == 422, (path, resp.status_code)
+        assert resp.json["error"]["field"] == field, path
+    assert "2027" in client.get("/supervision/calendar?year=2027").get_data(as_text=True)

@@ -190,3 +190,19 @@ def test_concurrent_draws_never_exceed_the_quota(app, session, world, database_u
     assert session.scalar(select(func.count()).select_from(SamplingTask)) == 4
     assert session.scalar(select(func.count()).select_from(RandomDraw)) == 1
     assert session.scalar(select(func.count()).select_from(Enterprise)) == 8
+
+
+def test_concurrent_registrations_of_one_credit_code_make_one_enterprise(app, session, world):
+    """The loser of two concurrent registrations is told the code is taken (422 naming
+    ``credit_code``), not a database error."""
+    def attempt(s: Any) -> int:
+        return enterprises.create_enterprise(
+            s, actor=world.user(s, "qm"), name="Twin", credit_code=credit_code(99),
+            region="420111", category="IND", size="small").id
+
+    outcomes = race(app, [attempt] * 2)
+    losers = [o for o in outcomes if not isinstance(o, int)]
+    assert len(losers) == 1 and isinstance(losers[0], InvalidInput), outcomes
+    assert losers[0].field == "credit_code"
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(Enterprise)) == 1

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select, update
 
 from lims.db import unit_of_work
-from lims.errors import Conflict, InvalidInput, LimsError
+from lims.errors import Conflict, InvalidInput, LimsError, SeparationOfDuties
 from lims.reports.sign import validate_pdf
 from lims.samples.models import Sample
 from lims.supervision import backups, notices, objections, sampling, workdays
@@ -81,6 +81,15 @@ def test_food_rule_deadline_and_backup_disposal(session, world):
     delivered = dt.date(2026, 9, 24)
     assert notices.objection_deadline(session, "food", delivered) == dt.date(2026, 10, 12)
     assert notices.objection_deadline(session, "product", delivered) == dt.date(2026, 10, 9)
+    # 15 days ending in a rest day run on to the next working day (民法典 art. 203): 10-01
+    # (国庆) → 10-08; 10-04 (a Sunday in the holiday) → 10-08; 2027-01-02 (Saturday) → 01-04.
+    for day, deadline in (("2026-09-16", "2026-10-08"), ("2026-09-19", "2026-10-08"),
+                          ("2026-12-18", "2027-01-04"), ("2026-12-16", "2026-12-31")):
+        assert notices.objection_deadline(session, "product", dt.date.fromisoformat(day)) \
+            == dt.date.fromisoformat(deadline), day
+    # Food across the year's end: 12-29, 30, 31, 2027-01-01 (as the calendar stands), 01-04…06.
+    assert notices.objection_deadline(session, "food", dt.date(2026, 12, 28)) == \
+        dt.date(2027, 1, 6)
     with unit_of_work(session):
         workdays.set_overrides(session, actor=world.user(session, "admin"), days=[
             {"day": "2026-10-12", "working": False, "note": "test"}])
@@ -190,9 +199,16 @@ def test_sampling_to_notice_objection_and_reinspection(session, world, settings,
         objections.decide_objection(session, actor=qm, objection_id=objection_id,
                                     decision="reject")
     assert bad.value.field == "reason"
+    with pytest.raises(SeparationOfDuties), unit_of_work(session):  # ISO/IEC 17025 7.9.6
+        objections.decide_objection(session, actor=world.user(session, "signatory"),
+                                    objection_id=objection_id, decision="reject",
+                                    reason="the signatory who approved the result")
     with unit_of_work(session):
         objections.decide_objection(session, actor=qm, objection_id=objection_id,
                                     decision="accept")
+    with pytest.raises(Conflict), unit_of_work(session):  # kept for the re-inspection granted
+        backups.dispose_backup(session, actor=tech, record_number=number, method="销毁",
+                               reason="test", timezone=TZ)
     with pytest.raises(InvalidInput) as bad, unit_of_work(session):
         objections.start_reinspection(session, actor=tech, objection_id=objection_id,
                                       backup_seal_intact=False, **REQ)
@@ -216,3 +232,75 @@ def test_sampling_to_notice_objection_and_reinspection(session, world, settings,
         backups.dispose_backup(session, actor=tech, record_number=number, method="销毁",
                                reason="test", timezone=TZ)
 
+
+
+def _race(app: Any, world: Any, user: str, act: Any) -> list[Any]:
+    """Run ``act(session, actor)`` in two threads at once, each in its own transaction; what
+    each returned (an id or number), or the LimsError it raised."""
+    outcomes: list[Any] = [None, None]
+    barrier = threading.Barrier(2)
+
+    def run(i: int) -> None:
+        session = app.extensions["lims"].sessionmaker()
+        try:
+            barrier.wait()
+            with unit_of_work(session):
+                outcomes[i] = act(session, world.user(session, user))
+        except LimsError as exc:
+            outcomes[i] = exc
+        finally:
+            session.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return outcomes
+
+
+def _one_wins(outcomes: list[Any]) -> Any:
+    losers = [o for o in outcomes if isinstance(o, LimsError)]
+    assert len(losers) == 1 and isinstance(losers[0], Conflict), outcomes
+    return next(o for o in outcomes if not isinstance(o, LimsError))
+
+
+def test_concurrent_notice_delivery_objection_decision_reinspection_disposal(
+        app, session, world, settings):
+    """Of two concurrent attempts at each step of the notice → objection → re-inspection path,
+    and at a backup's disposal, exactly one wins and the other gets a Conflict."""
+    tasks = drawn_task(session), drawn_task(session)
+    with unit_of_work(session):
+        rec = sampling.create_record(session, actor=world.user(session, "tech"),
+                                     task_number=tasks[0],
+                                     data={**SAMPLING, "sampled_on": "2026-09-01"}, **REQ)
+        number, sample_id = rec.number, rec.sample_id
+        sample_number = session.get(Sample, sample_id).number
+        other = sampling.create_record(session, actor=world.user(session, "tech"),
+                                       task_number=tasks[1],
+                                       data={**SAMPLING, "sampled_on": "2026-09-01"},
+                                       **REQ).number
+    report_sample(session, world, settings, sample_number, mass="101.00")
+
+    notice = _one_wins(_race(app, world, "qm", lambda db, qm: notices.issue_notice(
+        db, actor=qm, record_number=number, settings=settings).number))
+    session.rollback()  # a fresh snapshot (SQLite's WAL keeps the old one open)
+    assert len(notices.notices_of_sample(session, sample_id)) == 1
+    with unit_of_work(session):
+        session.execute(update(ResultNotice).values(
+            issued_at=dt.datetime(2026, 9, 20, tzinfo=dt.UTC)))
+    _one_wins(_race(app, world, "qm", lambda db, qm: notices.record_delivery(
+        db, actor=qm, notice_number=notice, delivered_on="2026-09-24", timezone=TZ).number))
+    objection = _one_wins(_race(app, world, "qm", lambda db, qm: objections.receive_objection(
+        db, actor=qm, notice_number=notice, received_on="2026-09-25", applicant="A",
+        grounds="G", timezone=TZ).id))
+    session.rollback()
+    assert len(objections.objections_of(session, [session.scalar(select(ResultNotice.id))])) == 1
+    _one_wins(_race(app, world, "qm", lambda db, qm: objections.decide_objection(
+        db, actor=qm, objection_id=objection, decision="accept").status))
+    again = _one_wins(_race(app, world, "tech", lambda db, tech: objections.start_reinspection(
+        db, actor=tech, objection_id=objection, backup_seal_intact=True, **REQ).number))
+    session.rollback()
+    assert [s.number for s in objections.reinspections_of(session, sample_id)] == [again]
+    _one_wins(_race(app, world, "tech", lambda db, tech: backups.dispose_backup(
+        db, actor=tech, record_number=other, method="销毁", reason="test", timezone=TZ).id))
