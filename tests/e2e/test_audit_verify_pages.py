@@ -64,6 +64,8 @@ def test_the_public_types_a_number_in_lower_case_on_a_phone(
     page.fill("#verify-number", number.lower())
     page.press("#verify-number", "Enter")  # as a scanner ends a code
     page.wait_for_selector("#verification")
+    # The element can be there before the stylesheet is: measure the laid-out page.
+    page.wait_for_load_state("load")
     assert page.url.endswith(f"/verify/{number.lower()}")
     assert page.inner_text("#report-number") == number
     assert page.inner_text("#customer") == "AC*********es"
