@@ -64,6 +64,13 @@ def normalise_credit_code(code: str) -> str:
     return _NON_WORD.sub("", unicodedata.normalize("NFKC", code)).upper()
 
 
+def credit_check_character(body: str) -> str:
+    """The check character of a unified social credit code's first 17 characters
+    (GB 32100-2015: weights 3^i mod 31, the alphabet without I, O, S, V, Z)."""
+    total = sum(CREDIT_ALPHABET.index(ch) * pow(3, i, 31) for i, ch in enumerate(body))
+    return CREDIT_ALPHABET[(31 - total % 31) % 31]
+
+
 def credit_code_error(code: str) -> str | None:
     """Why a unified social credit code is not valid (length, alphabet, check digit of
     GB 32100-2015), or None when it is."""
@@ -72,9 +79,7 @@ def credit_code_error(code: str) -> str | None:
     if any(ch not in CREDIT_ALPHABET for ch in code):
         return msg("a unified social credit code has digits and capital letters other than "
                    "I, O, S, V, Z")
-    total = sum(CREDIT_ALPHABET.index(ch) * pow(3, i, 31) for i, ch in enumerate(code[:17]))
-    check = (31 - total % 31) % 31
-    if CREDIT_ALPHABET[check] != code[17]:
+    if credit_check_character(code[:17]) != code[17]:
         return msg("the check character of the unified social credit code does not match")
     return None
 

@@ -28,7 +28,7 @@ from lims.db import unit_of_work
 from lims.reports.services import issue_report
 from lims.runtime import Runtime
 from lims.samples import services as samples
-from lims.samples.duplicates import CREDIT_ALPHABET
+from lims.samples.duplicates import CREDIT_ALPHABET, credit_check_character
 from lims.samples.models import Sample, TestMethod
 from lims.supervision import draws, enterprises, notices, objections, plans, sampling
 from lims.supervision.models import SamplingRecord, SamplingTask, SpotCheckPlan
@@ -79,8 +79,7 @@ def credit_code(rng: random.Random, region: str) -> str:
     regulation) 1 (enterprise), the region, nine characters of the organisation code."""
     body = "91" + region + "".join(rng.choice(CREDIT_ALPHABET[:10] + "ABCDEFGHJK")
                                    for _ in range(9))
-    total = sum(CREDIT_ALPHABET.index(ch) * pow(3, i, 31) for i, ch in enumerate(body))
-    return body + CREDIT_ALPHABET[(31 - total % 31) % 31]
+    return body + credit_check_character(body)
 
 
 def seeded(session: Session) -> bool:

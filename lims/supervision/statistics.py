@@ -52,6 +52,7 @@ from lims.samples.models import (
     SampleTest,
     TestRequest,
 )
+from lims.supervision import plans, regions
 from lims.supervision.models import Enterprise, Region, SamplingRecord, SamplingTask
 
 Z95 = 1.959963984540054  # the standard normal quantile of 0.975
@@ -208,50 +209,22 @@ def check_year(value: Any, field: str = "year") -> int:
     return year
 
 
-def _category_subtree(session: Session, code: str) -> frozenset[int]:
-    category = categories.get_category(session, code)
-    nodes = [n for family in categories.tree(session) for n in family.walk()]
-    node = next(n for n in nodes if n.category.id == category.id)
-    return frozenset(n.category.id for n in node.walk())
-
-
-def _regions(session: Session) -> list[Region]:
-    return list(session.scalars(select(Region).order_by(Region.code)))
-
-
 def region_choices(session: Session) -> list[tuple[Region, int]]:
     """Every region with its depth in the tree, depth first (a filter's choices)."""
-    regions = _regions(session)
+    rows = regions.list_regions(session)
     below: dict[int | None, list[Region]] = defaultdict(list)
-    ids = {r.id for r in regions}
-    for r in regions:
+    ids = {r.id for r in rows}
+    for r in rows:
         below[r.parent_id if r.parent_id in ids else None].append(r)
     out: list[tuple[Region, int]] = []
     todo = [(r, 0) for r in reversed(below[None])]
     while todo:
         r, depth = todo.pop()
-        if len(out) > len(regions):  # a cycle in the table: stop rather than loop
+        if len(out) > len(rows):  # a cycle in the table: stop rather than loop
             break
         out.append((r, depth))
         todo += [(k, depth + 1) for k in reversed(below[r.id])]
     return out
-
-
-def _region_subtree(regions: Iterable[Region], code: str) -> frozenset[int] | None:
-    rows = list(regions)
-    found = next((r for r in rows if r.code == code), None)
-    if found is None:
-        return None
-    below: dict[int | None, list[int]] = defaultdict(list)
-    for r in rows:
-        below[r.parent_id].append(r.id)
-    ids, todo = {found.id}, [found.id]
-    while todo:
-        for child in below.get(todo.pop(), []):
-            if child not in ids:
-                ids.add(child)
-                todo.append(child)
-    return frozenset(ids)
 
 
 def filters(session: Session, *, year: Any, category: Any = None, region: Any = None,
@@ -272,15 +245,17 @@ def filters(session: Session, *, year: Any, category: Any = None, region: Any = 
     category_ids = None
     if category not in (None, ""):
         try:
-            category_ids = _category_subtree(session, str(category))
+            found = categories.get_category(session, str(category))
         except NotFound:
             raise InvalidInput(msg("no product category %(code)s", code=category),
                                field="category") from None
+        category_ids = frozenset(plans.category_ids(session, found.id))
     region_ids = None
     if region not in (None, ""):
-        region_ids = _region_subtree(_regions(session), str(region).strip())
-        if region_ids is None:
-            raise InvalidInput(msg("no region %(code)s", code=region), field="region")
+        try:
+            region_ids = frozenset(regions.descendant_ids(session, str(region)))
+        except NotFound:
+            raise InvalidInput(msg("no region %(code)s", code=region), field="region") from None
     if inspection_type not in (None, "") and inspection_type not in INSPECTION_TYPES:
         raise InvalidInput(msg("no inspection type %(value)s", value=inspection_type),
                            field="inspection_type")
@@ -425,9 +400,8 @@ def pass_rates(session: Session, *, year: Any, timezone: str, category: Any = No
     if per_category.get(None, Counts()).sampled:
         category_rows.append(Row("", "未分类", "Uncategorised", per_category[None]))
 
-    regions = _regions(session)
     below: dict[int | None, list[Region]] = defaultdict(list)
-    for r in regions:
+    for r in regions.list_regions(session):
         below[r.parent_id].append(r)
 
     def region_total(r: Region) -> Counts:
