@@ -42,6 +42,9 @@ class Driver:
                                                   "stopbits": 1, "xonxoff": False}
     terminator: ClassVar[bytes] = b"\r\n"
     options: ClassVar[dict[str, Option]] = {}
+    # Does the instrument stream on its own once told (start_stream)? Such a port can be read
+    # by a drivers.stream.MultiPortReader with every other one, from one thread.
+    passive_stream: ClassVar[bool] = False
 
     def __init__(self, transport: SerialTransport, **options: str) -> None:
         self.transport = transport
@@ -89,6 +92,17 @@ class Driver:
     def capture(self) -> list[Reading]:
         """Measure for a result: like :meth:`read`, but stable where the protocol can wait."""
         return self.read()
+
+    def start_stream(self) -> None:
+        """Put the instrument in its streaming mode (only where ``passive_stream``)."""
+        raise NotImplementedError
+
+    def parse_stream(self, frame: bytes) -> Reading | list[Reading] | None:
+        """Parse one streamed frame; None for a frame that is not a reading (counted)."""
+        raise NotImplementedError
+
+    def stop_stream(self) -> None:
+        """Leave the streaming mode; the port may already be gone."""
 
     def identify(self) -> str | None:
         """Get the instrument's serial number as reported, or None when it cannot tell."""

@@ -74,6 +74,24 @@ class Session:
                 time.sleep(delay)
                 delay = min(delay * 2, self.backoff_max)
 
+    def connect(self, *, timeout: float) -> Driver:
+        """Return the connected driver, (re)connecting within ``timeout`` seconds if needed.
+
+        :raises IdentityMismatch: a different instrument answered after a reconnect.
+        :raises TransportError: the port did not come back in time.
+        """
+        if self.device is None:
+            self.device = self._connect(time.monotonic() + timeout)
+        return self.device
+
+    def drop(self, reason: str) -> None:
+        """The port was lost while someone else read it: close it; the next use reconnects."""
+        log.warning("%s: %s; reconnecting", self.port, reason)
+        if self.device is not None:
+            self.device.close()
+            self.device = None
+        self.reconnects += 1
+
     def readings(self, *, count: int, timeout: float) -> Iterator[Reading]:
         """Yield up to ``count`` readings before ``timeout`` seconds, reconnecting as needed.
 

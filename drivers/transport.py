@@ -1,16 +1,22 @@
 """A serial transport that frames from its own bounded buffer.
 
-It reads with ``read(in_waiting or 1)`` rather than ``readline()`` (one syscall per byte, and
-partial lines returned silently on timeout), opens the port once with a short fixed timeout
-and implements per-command deadlines in its own loop, since changing ``Serial.timeout`` after
-opening costs a tcsetattr and fails on ptys (protocols.md §8.2).
+pyserial opens and configures the port (line settings, exclusive lock); reading and writing a
+local port then go straight to its file descriptor, which pyserial leaves non-blocking: one
+``os.read`` takes everything the OS holds, and waits use ``poll()``. pyserial's own ``read`` and
+``write`` wait in ``select()``, which refuses any descriptor numbered 1024 or more: with five
+descriptors per port (the port and two pipe pairs) a process crashed at about 204 ports (issue
+14). Per-command deadlines are implemented in our own loop, since changing ``Serial.timeout``
+after opening costs a tcsetattr and fails on ptys (protocols.md §8.2). Network ports
+(``socket://``, ``rfc2217://``) have no descriptor to poll and keep pyserial's calls.
 """
 
 from __future__ import annotations
 
 import errno
 import logging
+import math
 import os
+import select
 import termios
 import time
 from collections.abc import Iterator
@@ -22,6 +28,9 @@ import serial
 from drivers.errors import DriverTimeout, PortNotFound, TransportError
 
 log = logging.getLogger(__name__)
+
+READ_SIZE = 65536    # one os.read takes all a port holds (a tty buffers at most 64 KiB)
+WRITE_TIMEOUT = 2.0  # seconds a write may wait for room before the port counts as gone
 
 
 @contextmanager
@@ -52,6 +61,8 @@ class SerialTransport:
         self.fell_back_to_8n1 = False
         self._buf = bytearray()
         self._serial: serial.Serial | None = None
+        self._fd: int | None = None          # the local port's descriptor (None: network)
+        self._poller: select.poll | None = None
 
     def open(self) -> SerialTransport:
         if "://" not in self.port and not os.path.exists(self.port):
@@ -75,6 +86,11 @@ class SerialTransport:
                 self._serial = serial.serial_for_url(
                     self.port, **{**kwargs, "bytesize": 8, "parity": "N"})
         self._buf.clear()
+        if "://" not in self.port:
+            self._fd = int(self._serial.fileno())
+            os.set_blocking(self._fd, False)  # pyserial opens O_NONBLOCK; make sure of it
+            self._poller = select.poll()
+            self._poller.register(self._fd, select.POLLIN)
         return self
 
     @property
@@ -82,6 +98,7 @@ class SerialTransport:
         return self._serial is not None and self._serial.is_open
 
     def close(self) -> None:
+        self._fd, self._poller = None, None
         if self._serial is not None:
             try:
                 self._serial.close()
@@ -101,8 +118,27 @@ class SerialTransport:
         return self._serial
 
     def write(self, data: bytes) -> None:
+        port = self._port()
+        if self._fd is None:
+            with map_serial_errors(self.port):
+                port.write(data)
+            return
+        fd, view = self._fd, memoryview(data)
+        deadline = time.monotonic() + WRITE_TIMEOUT
+        waiter: select.poll | None = None
         with map_serial_errors(self.port):
-            self._port().write(data)
+            while view:
+                try:
+                    view = view[os.write(fd, view):]
+                    continue
+                except BlockingIOError:
+                    pass
+                if waiter is None:
+                    waiter = select.poll()
+                    waiter.register(fd, select.POLLOUT)
+                left = deadline - time.monotonic()
+                if left <= 0 or not waiter.poll(math.ceil(left * 1000)):
+                    raise TransportError(f"connection lost on {self.port}: write timeout")
 
     def flush_input(self) -> None:
         """Drop everything received so far (stale replies, power-on banners)."""
@@ -110,7 +146,7 @@ class SerialTransport:
             self._port().reset_input_buffer()
         self._buf.clear()
 
-    def _drop_noise(self, frame: bytes) -> bytes:
+    def drop_noise(self, frame: bytes) -> bytes:
         """Drop leading bytes no text protocol sends (line noise, a power-on glitch); count them.
 
         Only control and 8-bit bytes before the first printable character go: what follows is
@@ -125,16 +161,44 @@ class SerialTransport:
     def fileno(self) -> int:
         return int(self._port().fileno())
 
-    def read_available(self, terminator: bytes) -> list[bytes]:
-        """Without blocking, take what the OS holds and return every complete frame in it."""
+    @property
+    def selectable(self) -> bool:
+        """Is this a local port whose descriptor a multi-port reader can wait on?"""
+        return self._fd is not None
+
+    def take_buffer(self) -> bytes:
+        """Hand over the bytes received but not yet framed (to a multi-port reader)."""
+        data = bytes(self._buf)
+        self._buf.clear()
+        return data
+
+    def _read_some(self, wait: float) -> bytes:
+        """Wait up to ``wait`` seconds for input and take all of it (b"" if none came)."""
         port = self._port()
         with map_serial_errors(self.port):
-            waiting = port.in_waiting
-            chunk = port.read(waiting) if waiting else b""
+            if self._fd is None or self._poller is None:
+                return bytes(port.read(port.in_waiting or 1))
+            if not self._poller.poll(math.ceil(max(wait, 0.0) * 1000)):
+                return b""
+            try:
+                chunk = os.read(self._fd, READ_SIZE)
+            except BlockingIOError:
+                return b""
             if not chunk:
                 # Readable with nothing to read: the device is gone (pyserial's own test).
-                raise serial.SerialException("device reports readiness to read but returned "
-                                             "no data (device disconnected?)")
+                raise TransportError(f"connection lost on {self.port}: device reports readiness "
+                                     "to read but returned no data (device disconnected?)")
+            return chunk
+
+    def read_available(self, terminator: bytes) -> list[bytes]:
+        """Without blocking, take what the OS holds and return every complete frame in it.
+
+        :raises TransportError: nothing to read on a port that said it was readable (gone).
+        """
+        chunk = self._read_some(0.0)
+        if not chunk:
+            raise TransportError(f"connection lost on {self.port}: device reports readiness "
+                                 "to read but returned no data (device disconnected?)")
         self._buf.extend(chunk)
         frames = []
         while (frame := self._pop_frame(terminator)) is not None:
@@ -147,7 +211,7 @@ class SerialTransport:
         if idx >= 0:
             frame = bytes(self._buf[:idx])
             del self._buf[: idx + len(terminator)]
-            return self._drop_noise(frame)
+            return self.drop_noise(frame)
         if len(self._buf) > self.max_buffer:
             # A frame longer than any protocol sends is noise.
             self.noise_bytes += len(self._buf)
@@ -160,15 +224,12 @@ class SerialTransport:
         :raises DriverTimeout: no complete frame in time; ``partial`` holds any half frame.
         :raises TransportError: the port went away.
         """
-        port = self._port()
         while True:
             frame = self._pop_frame(terminator)
             if frame is not None:
                 return frame
-            if time.monotonic() >= deadline:
+            left = deadline - time.monotonic()
+            if left <= 0:
                 raise DriverTimeout(f"no reply on {self.port} before the deadline",
                                     partial=bytes(self._buf))
-            with map_serial_errors(self.port):
-                chunk = port.read(port.in_waiting or 1)
-            if chunk:
-                self._buf.extend(chunk)
+            self._buf.extend(self._read_some(min(left, self.poll)))

@@ -26,7 +26,7 @@ def run_agent(path: str) -> int:
     except ConfigError as exc:
         _err(tr("invalid agent configuration: %(error)s", error=exc))
         return 2
-    from lims.agent.run import Agent
+    from lims.agent.run import Agent, TooManyPorts
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     stopped = threading.Event()
@@ -38,6 +38,12 @@ def run_agent(path: str) -> int:
     signal.signal(signal.SIGINT, stop)
     try:
         agent = Agent(config).start()
+    except TooManyPorts as exc:
+        _err(tr("%(n)s instruments need about %(needed)s open files, but the hard limit "
+                "(RLIMIT_NOFILE) is %(limit)s: raise it (ulimit -Hn, or LimitNOFILE= in the "
+                "systemd unit) or split the instruments between agents", n=exc.ports,
+                needed=exc.needed, limit=exc.limit))
+        return 2
     except OSError as exc:
         _err(tr("cannot open the spool %(path)s: %(reason)s", path=config.spool, reason=exc))
         return 1
