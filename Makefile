@@ -69,6 +69,7 @@ bench: $(STAMP) $(MO)
 	$(BIN)/python bench/live.py
 	$(BIN)/python bench/passrates.py
 	$(BIN)/python bench/whitepaper.py
+	$(BIN)/python bench/bulk_import.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -251,10 +251,12 @@ def scheduler(run_once: str | None, list_jobs: bool) -> None:
 
 def _add_domain_commands() -> None:
     from lims.domains import domains
+    from lims.imports.cli import import_group
 
     for domain in domains():
         for command in domain.commands():
             main.add_command(command)
+    main.add_command(import_group)  # legacy data of several domains (issue 14)
 
 
 _add_domain_commands()
