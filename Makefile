@@ -68,6 +68,7 @@ bench: $(STAMP) $(MO)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/live.py
 	$(BIN)/python bench/passrates.py
+	$(BIN)/python bench/audit_trail.py
 	$(BIN)/python bench/whitepaper.py
 	$(BIN)/python bench/bulk_import.py
 

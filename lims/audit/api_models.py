@@ -58,7 +58,17 @@ class Events(ResponseModel):
 
 
 class Verdict(ResponseModel):
-    ok: bool
-    count: int = Field(description="events verified")
+    ok: bool = Field(description="the newest recorded check found the chain intact (false "
+                     "until it has been checked)")
+    count: int = Field(description="events verified by that check")
     first_bad_seq: int | None
     message: str
+    checked_at: dt.datetime | None = Field(description="when that check was recorded")
+    checked_by: str | None = Field(description="who asked for it (system: the nightly job)")
+    since_seq: int = Field(description="the checkpoint it walked from (0: the first event)")
+    last_seq: int | None = Field(description="the last event it verified")
+    checkpoints: int | None = Field(description="checkpoints it matched")
+    head_seq: int = Field(description="events recorded so far")
+    pending: bool = Field(description="a check is queued and not yet run")
+    requested_at: dt.datetime | None
+    requested_seq: int | None = Field(description="the event recording that request")

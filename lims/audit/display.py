@@ -32,6 +32,7 @@ ACTIONS: dict[str, Any] = {
     "agent.register": lazy_gettext("Capture agent registered"),
     "agent.revoke": lazy_gettext("Capture agent revoked"),
     "audit.verify": lazy_gettext("Audit chain verified"),
+    "audit.verify_request": lazy_gettext("Audit chain check requested"),
     "auth.login": lazy_gettext("Signed in"),
     "auth.login_failed": lazy_gettext("Sign-in failed"),
     "auth.logout": lazy_gettext("Signed out"),

@@ -25,6 +25,12 @@ def _verify(session: Any, settings: Any) -> dict[str, Any]:
     return verify_audit_chain(session, settings)
 
 
+def _queued(session: Any, settings: Any) -> dict[str, Any]:
+    from lims.audit.jobs import run_queued_verification
+
+    return run_queued_verification(session, settings)
+
+
 def _checkpoint(session: Any, settings: Any) -> dict[str, Any]:
     from lims.audit.jobs import checkpoint_audit_head
 
@@ -37,5 +43,8 @@ DOMAIN = Domain(
               lambda s: {"hour": s.audit_verify_hour, "minute": 30},
               doc="verify the audit hash chain since the last checkpoint and record the "
                   "outcome (nightly)"),
+          Job("audit-verify-queued", _queued, lambda s: {"minute": "*"},
+              doc="run a chain check asked for on the audit page or the API, from the last "
+                  "checkpoint, and record the outcome (every minute; nothing when none waits)"),
           Job("audit-checkpoint", _checkpoint, lambda s: {"minute": 0},
               doc="sign the verified audit head into <instance>/audit-checkpoints (hourly)")))

@@ -161,20 +161,26 @@ def test_csv_export_is_utf8_with_bom_and_keeps_chinese(client: Any, session: Any
     assert "name: — → 湖北某某有限公司" in mine[0][6]
 
 
-def test_the_chain_check_runs_on_request_and_is_shown(client: Any, session: Any,
-                                                      world: Any) -> None:
+def test_the_chain_check_is_queued_on_request_and_is_shown(app: Any, client: Any, session: Any,
+                                                           world: Any) -> None:
+    from lims.scheduler import run_job
+
     login(client, "auditor")
     before = session.scalar(select(func.count()).select_from(AuditEvent))
     html = client.get("/audit/").get_data(as_text=True)
-    assert "has not been checked yet" in html
+    assert "has not been checked yet" in html and f"{before} events recorded" in html
     session.rollback()
     assert session.scalar(select(func.count()).select_from(AuditEvent)) == before  # no walk
     resp = client.post("/audit/verify", data={"csrf_token": csrf(client, "/audit/")})
     assert resp.status_code == 303
     html = client.get("/audit/").get_data(as_text=True)
+    assert "Verification queued" in html and 'id="chain-queued"' in html
+    assert "has not been checked yet" in html  # queued, not walked in the request
+    assert run_job("audit-verify-queued", app)["ran"] is True  # the scheduler's next minute
+    html = client.get("/audit/").get_data(as_text=True)
     verdict = html.split('id="verdict"', 1)[1].split("</p>", 1)[0]
-    assert "Intact:" in verdict and f"{before} events verified" in verdict
-    assert "by auditor" in verdict
+    assert "Intact:" in verdict and f"{before + 1} events verified" in verdict  # + the request
+    assert "by auditor" in verdict and 'id="chain-queued"' not in html
     session.rollback()
     check = session.scalar(select(AuditEvent).where(AuditEvent.action == "audit.verify"))
     assert check.actor == "auditor" and json.loads(check.after)["ok"] is True

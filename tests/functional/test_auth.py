@@ -33,6 +33,7 @@ ACTIONS = [
         "valid_until": "2029-12-31"}),
     ("GET", "/api/v1/audit/events", "audit.read", None),
     ("GET", "/api/v1/audit/verify", "audit.read", None),
+    ("POST", "/api/v1/audit/verify", "audit.read", None),
     ("GET", "/api/v1/samples", "read", None),
     ("GET", "/api/v1/reports", "read", None),
 ]

@@ -38,7 +38,7 @@ def test_scheduler_persists_its_jobs(app):
     sched = build_scheduler(app)  # an app or a Runtime
     assert {j.id for j in sched.get_jobs()} == {"flag-calibration-due", "verify-audit-chain",
                                                 "report-recovery",
-                                                "audit-checkpoint"}
+                                                "audit-checkpoint", "audit-verify-queued"}
 
 
 def test_instrument_list_shows_flags(client, session, world):
@@ -77,7 +77,7 @@ def test_scheduler_process_runs_the_due_job_and_persists_jobs(session, world, se
                 time.sleep(0.2)
             assert flag == "due soon"
             jobs = session.scalar(select(func.count()).select_from(text("apscheduler_jobs")))
-            assert jobs == 4
+            assert jobs == 5
         finally:
             proc.send_signal(signal.SIGINT)
             proc.wait(timeout=20)
