@@ -39,13 +39,19 @@ DOMAINS = (
 
 @dataclasses.dataclass(frozen=True)
 class Job:
-    """A scheduled job: one transaction per run (see :mod:`lims.scheduler`)."""
+    """A scheduled job: one transaction per run (see :mod:`lims.scheduler`).
+
+    ``own_transaction``: ``run`` gets a session outside any write transaction and opens its own
+    :func:`lims.db.unit_of_work` for what it writes, so that a long read (a walk of the audit
+    chain) does not hold SQLite's one write lock and stall every writer meanwhile.
+    """
 
     id: str
     run: Callable[[Session, Settings], dict[str, Any]]
     trigger: Callable[[Settings], Mapping[str, Any]]  # APScheduler cron fields from settings
     run_at_start: bool = False
     doc: str = ""
+    own_transaction: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

@@ -34,13 +34,18 @@ def _as_runtime(owner: Any) -> Runtime:
 
 
 def run_job(name: str, owner: Any = None) -> dict[str, Any]:
-    """Run one job as one transaction (module-level so APScheduler can pickle the reference)."""
+    """Run one job as one transaction, or as the job's own (``Job.own_transaction``);
+    module-level so APScheduler can pickle the reference."""
     rt = _as_runtime(owner) if owner is not None else _runtime
     if rt is None:
         raise RuntimeError("scheduler runtime not configured")
     job = jobs()[name]
-    with rt.transaction() as session:
-        outcome = job.run(session, rt.settings)
+    if job.own_transaction:
+        with rt.session() as session:
+            outcome = job.run(session, rt.settings)
+    else:
+        with rt.transaction() as session:
+            outcome = job.run(session, rt.settings)
     log.info("job %s: %s", name, outcome)
     return outcome
 

@@ -42,9 +42,10 @@ DOMAIN = Domain(
     jobs=(Job("verify-audit-chain", _verify,
               lambda s: {"hour": s.audit_verify_hour, "minute": 30},
               doc="verify the audit hash chain since the last checkpoint and record the "
-                  "outcome (nightly)"),
+                  "outcome (nightly)", own_transaction=True),
           Job("audit-verify-queued", _queued, lambda s: {"minute": "*"},
               doc="run a chain check asked for on the audit page or the API, from the last "
-                  "checkpoint, and record the outcome (every minute; nothing when none waits)"),
+                  "checkpoint, and record the outcome (every minute; nothing when none waits)",
+              own_transaction=True),
           Job("audit-checkpoint", _checkpoint, lambda s: {"minute": 0},
               doc="sign the verified audit head into <instance>/audit-checkpoints (hourly)")))

@@ -18,19 +18,30 @@ from lims.audit import checkpoints, trail
 from lims.audit.models import AuditEvent, AuditHead
 from lims.audit.services import ChainVerdict, record
 from lims.config import Settings
+from lims.db import unit_of_work
 from lims.errors import LimsError
 
 log = logging.getLogger(__name__)
 
 
-def _verify_and_record(session: Session, settings: Settings, *, actor: Any | None,
+def _verify_and_record(session: Session, settings: Settings, *, actor_id: int | None,
                        requested_seq: int | None = None) -> tuple[ChainVerdict, int]:
     """Verify the chain from the newest checkpoint on (all of it when there is none) against
-    every checkpoint, and record the outcome as an ``audit.verify`` event (21 CFR 11.10(e))."""
+    every checkpoint, and record the outcome as an ``audit.verify`` event (21 CFR 11.10(e)).
+
+    The walk reads in its own read transaction and only the outcome is written in a write
+    transaction afterwards: on SQLite a write transaction holds the database's one write lock,
+    and a walk of a million events inside it (a lab without checkpoints) would stall every
+    registration for tens of seconds. Events recorded between the two are checked next time
+    (the outcome names the last event it covered).
+    """
+    from lims.auth.models import User
+
     try:
         verdict, start, anchors = checkpoints.verify(session, settings, since_checkpoint=True)
     except LimsError as exc:  # the lab's certificate cannot be loaded
         verdict, start, anchors = ChainVerdict(False, 0, None, exc.message), None, 0
+    session.rollback()  # end the read transaction before taking the write lock
     since = start.seq if start else 0
     after: dict[str, Any] = {"ok": verdict.ok, "count": verdict.count,
                              "first_bad_seq": verdict.first_bad_seq, "message": verdict.message,
@@ -38,8 +49,10 @@ def _verify_and_record(session: Session, settings: Settings, *, actor: Any | Non
                              "last_seq": verdict.last_seq if verdict.ok else None}
     if requested_seq is not None:
         after["requested_seq"] = requested_seq
-    record(session, actor=actor, action=trail.CHECK, entity_type="audit_events",
-           entity_id="chain", after=after)
+    with unit_of_work(session):
+        actor = session.get(User, actor_id) if actor_id is not None else None
+        record(session, actor=actor, action=trail.CHECK, entity_type="audit_events",
+               entity_id="chain", after=after)
     if not verdict.ok:
         log.error("audit chain broken: %s", verdict.message)
     return verdict, since
@@ -53,7 +66,7 @@ def verify_audit_chain(session: Session, settings: Settings) -> dict[str, Any]:
     run walks the events since the last hour's checkpoint; only a lab without checkpoints (no
     signing key) walks everything, in the scheduler, never in a request.
     """
-    verdict, since = _verify_and_record(session, settings, actor=None)
+    verdict, since = _verify_and_record(session, settings, actor_id=None)
     return {"ok": verdict.ok, "message": verdict.message, "count": verdict.count,
             "since_seq": since}
 
@@ -75,13 +88,13 @@ def queue_verification(session: Session, actor: Any) -> tuple[AuditEvent, bool]:
 def run_queued_verification(session: Session, settings: Settings) -> dict[str, Any]:
     """Job ``audit-verify-queued`` (every minute): answer a waiting request for a chain check,
     recording the outcome in the name of whoever asked; nothing when none waits."""
-    from lims.auth.models import User
 
     waiting = trail.pending_check(session)
     if waiting is None:
         return {"ok": True, "ran": False}
-    actor = session.get(User, waiting.actor_id) if waiting.actor_id is not None else None
-    verdict, since = _verify_and_record(session, settings, actor=actor,
+    # Only one scheduler process runs the job, so the request still waits when the outcome is
+    # recorded; were a second one to answer it too, the later outcome would merely repeat.
+    verdict, since = _verify_and_record(session, settings, actor_id=waiting.actor_id,
                                         requested_seq=waiting.seq)
     return {"ok": verdict.ok, "ran": True, "message": verdict.message, "count": verdict.count,
             "since_seq": since, "requested_seq": waiting.seq}

@@ -96,3 +96,35 @@ def test_a_queued_check_of_a_broken_chain_names_the_first_bad_event(
     found = client.get("/api/v1/audit/verify", headers=headers).json
     assert found["ok"] is False and found["first_bad_seq"] == 4
     assert found["message"] == "event 4 was altered: its hash does not match"
+
+
+def test_the_walk_leaves_the_write_lock_free(app: Any, session: Any, world: Any,
+                                             monkeypatch: Any) -> None:
+    """A check walks in a read transaction and writes its outcome after: on SQLite another
+    writer can take the database's one write lock in the middle of the walk (with no wait)."""
+    import sqlite3
+
+    from lims.audit import checkpoints
+
+    walk, took = checkpoints.verify, []
+    engine = app.extensions["lims"].engine
+
+    def verify_while_another_writes(db: Any, *args: Any, **kwargs: Any) -> Any:
+        found = walk(db, *args, **kwargs)
+        if engine.dialect.name == "sqlite":
+            other = sqlite3.connect(engine.url.database, timeout=0, isolation_level=None)
+            try:
+                other.execute("BEGIN IMMEDIATE")  # "database is locked" if the job held it
+                other.execute("ROLLBACK")
+                took.append(True)
+            finally:
+                other.close()
+        else:
+            took.append(not db.connection().get_execution_options().get("lims_write"))
+        return found
+
+    monkeypatch.setattr(checkpoints, "verify", verify_while_another_writes)
+    outcome = run_job("verify-audit-chain", app)
+    assert outcome["ok"] is True and took == [True]
+    newest = session.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1)).one()
+    assert newest.action == "audit.verify"  # the outcome is still recorded
