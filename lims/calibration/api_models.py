@@ -18,6 +18,8 @@ from lims.calibration.models import (
 from lims.web.api_models import (
     DateText,
     NumberOrText,
+    PageQuery,
+    Paging,
     QueryModel,
     RequestModel,
     ResponseModel,
@@ -321,5 +323,9 @@ class Case(ResponseModel):
     customers: list[CaseCustomer]
 
 
-class Cases(ResponseModel):
+class Cases(Paging):
     cases: list[Case]
+
+
+class CasesQuery(PageQuery):
+    """Newest first (sort ``-id``, the default, or ``id``)."""

@@ -20,7 +20,7 @@ from lims.instruments.models import Instrument
 from lims.web.auth import current_user
 from lims.web.context import get_session, settings
 from lims.web.i18n import label
-from lims.web.inputs import form, json_model
+from lims.web.inputs import form, json_model, query_model
 from lims.web.openapi import operation
 
 bp = Blueprint("nonconforming", __name__)
@@ -93,9 +93,19 @@ def _letter(number: str, customer_id: int) -> Response:
 # --- API -------------------------------------------------------------------------------------
 
 @api.get("/nonconformities")
-@operation("Nonconforming-work cases, newest first", response=m.Cases)
+@operation("Nonconforming-work cases, newest first, a page at a time", query=m.CasesQuery,
+           response=m.Cases)
 def list_json() -> Any:
-    return jsonify(cases=[case_json(c) for c in nc.list_cases(get_session())])
+    from flask import request
+
+    from lims.web import listing
+    from lims.web.api_models import API_PER_PAGE
+
+    query_model(m.CasesQuery)
+    page = listing.paginate(get_session(), select(NonconformingCase), request.args,
+                            sorts={"id": NonconformingCase.id}, default="-id",
+                            per_page=API_PER_PAGE)
+    return jsonify(cases=[case_json(c) for c in page.items], **page.api())
 
 
 @api.post("/nonconformities")

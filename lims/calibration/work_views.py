@@ -144,7 +144,8 @@ def jobs_page(typed: dict[str, str] | None = None) -> Any:
     from sqlalchemy import select
 
     from lims.calibration.models import CalibrationJob
-    from lims.samples.models import Customer, Sample
+    from lims.samples.lists import recent_customers
+    from lims.samples.models import Sample
 
     db = get_session()
     jobs = db.execute(select(CalibrationJob, Sample).join(Sample, Sample.id ==
@@ -152,7 +153,8 @@ def jobs_page(typed: dict[str, str] | None = None) -> Any:
                       .order_by(CalibrationJob.id.desc()).limit(200)).all()
     return render_template(
         "calibration/jobs.html", jobs=jobs, procedures=procedures.list_procedures(db),
-        customers=db.scalars(select(Customer).order_by(Customer.name)).all(),
+        # A typed customer with suggestions, not a <select> of every customer (issue 14).
+        customers=recent_customers(db),
         can_register=allowed(current_user().roles, "sample.register"), typed=typed or {})
 
 
@@ -184,11 +186,14 @@ def receive() -> Any:
 
 
 def _receive(data: dict[str, str], conditions: list[dict[str, str]]) -> str:
+    from lims.samples.lists import resolve_customer
+
     s = settings()
     with unit_of_work(get_session()) as db:
         job = work.create_job(
             db, actor=current_user(), procedure_id=data.get("procedure_id"),
-            customer_id=data.get("customer_id"), condition=data.get("condition"),
+            customer_id=data.get("customer_id") or resolve_customer(db, data.get("customer")),
+            condition=data.get("condition"),
             item={"name": data.get("item_name"), "manufacturer": data.get("manufacturer"),
                   "model": data.get("model"), "serial_number": data.get("serial_number"),
                   "accuracy_class": data.get("accuracy_class")},

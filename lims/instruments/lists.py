@@ -8,7 +8,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext
 from sqlalchemy import Select, exists, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from lims.instruments.models import (
     CalibrationFlag,
@@ -56,6 +56,19 @@ def instruments_query(args: Mapping[str, str]) -> Select[Any]:
             Instrument.asset_number, Instrument.name, Instrument.serial_number,
             Instrument.model))))
     return query
+
+
+def find_instruments(session: Session, term: str, limit: int = 20) -> list[Instrument]:
+    """Instruments whose asset number or name contains ``term`` (any case), those whose asset
+    number starts with it first, then by asset number; retired ones too (a list's filter
+    finds the samples measured with them)."""
+    query = select(Instrument).options(lazyload(Instrument.quantities))
+    if term := term.strip()[:100]:
+        query = query.where(or_(*(c.ilike(like(term), escape="\\")
+                                  for c in (Instrument.asset_number, Instrument.name))))
+        query = query.order_by(func.upper(Instrument.asset_number)
+                               .startswith(term.upper(), autoescape=True).desc())
+    return list(session.scalars(query.order_by(Instrument.asset_number).limit(limit)))
 
 
 def _label(value: str) -> str:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from drivers import DRIVERS
 from lims.auth.permissions import allowed
+from lims.calibration.models import CalibrationRecord, RecordStatus
 from lims.calibration.services import latest_record
 from lims.db import unit_of_work
 from lims.instruments import api_models as m
@@ -36,8 +37,25 @@ bp = Blueprint("instruments", __name__, url_prefix="/instruments")
 api = Blueprint("instruments_api", __name__, url_prefix="/api/v1/instruments")
 
 
-def to_json(i: Instrument, db: Session) -> dict[str, Any]:
-    last = latest_record(db, i.id)
+_UNREAD: Any = object()
+
+
+def latest_records(db: Session, ids: list[int]) -> dict[int, CalibrationRecord]:
+    """:func:`latest_record` of each of ``ids`` in one query (a list page's, not N)."""
+    rows = db.scalars(select(CalibrationRecord).where(
+        CalibrationRecord.instrument_id.in_(ids), CalibrationRecord.is_current,
+        CalibrationRecord.status != RecordStatus.REVOKED)
+        .order_by(CalibrationRecord.calibrated_on.desc().nulls_last(),
+                  CalibrationRecord.id.desc()))
+    latest: dict[int, CalibrationRecord] = {}
+    for rec in rows:
+        latest.setdefault(rec.instrument_id, rec)
+    return latest
+
+
+def to_json(i: Instrument, db: Session, last: Any = _UNREAD) -> dict[str, Any]:
+    if last is _UNREAD:
+        last = latest_record(db, i.id)
     return {"id": i.id, "asset_number": i.asset_number, "name": i.name,
             "manufacturer": i.manufacturer, "model": i.model, "serial_number": i.serial_number,
             "location": i.location, "role": i.role, "accuracy_class": i.accuracy_class,
@@ -77,11 +95,20 @@ def index() -> Any:
                               lists.COLUMNS, fmt, "instruments")
     page = listing.paginate(db, query, args, sorts=lists.SORTS, default=lists.DEFAULT_SORT,
                             tiebreak=Instrument.id)
-    due = {i.id: latest_record(db, i.id) for i in page.items}
+    due = latest_records(db, [i.id for i in page.items])
     return render_template("instruments/index.html", page=page, due=due, filters=args,
                            statuses=lists.STATUSES, flags=lists.FLAGS, roles=lists.ROLES,
                            quantities=lists.quantities(db), drivers=sorted(DRIVERS),
                            can_manage=allowed(current_user().roles, "instrument.manage"))
+
+
+@bp.get("/search")
+def search() -> Any:
+    """Instruments whose asset number or name contains ``q``, at most 20, for the fields that
+    name an instrument (the sample list's filter): JSON for lims.js (issue 14)."""
+    found = lists.find_instruments(get_session(), listing.search_term(request.args))
+    return jsonify(instruments=[{"id": i.id, "asset_number": i.asset_number, "name": i.name,
+                                 "value": i.asset_number, "label": i.name} for i in found])
 
 
 @bp.post("/")
@@ -184,7 +211,9 @@ def list_json() -> Any:
     page = listing.paginate(db, lists.instruments_query(args), args, sorts=lists.SORTS,
                             default=lists.DEFAULT_SORT, tiebreak=Instrument.id,
                             per_page=API_PER_PAGE)
-    return jsonify(instruments=[to_json(i, db) for i in page.items], **page.api())
+    last = latest_records(db, [i.id for i in page.items])
+    return jsonify(instruments=[to_json(i, db, last.get(i.id)) for i in page.items],
+                   **page.api())
 
 
 @api.post("")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, jsonify, request
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from lims.db import unit_of_work
 from lims.samples import api_models as m
@@ -49,11 +49,21 @@ def create_customer() -> Any:
     return jsonify(body), 201
 
 
+METHOD_SORTS = {"id": TestMethod.id, "code": TestMethod.code}
+
+
 @bp.get("/methods")
-@operation("List test methods with their characteristics", response=m.Methods)
+@operation("List test methods with their characteristics, a page at a time",
+           query=m.MethodsQuery, response=m.Methods)
 def methods() -> Any:
-    rows = get_session().scalars(select(TestMethod).order_by(TestMethod.id)).all()
-    return jsonify(methods=[serialize.method(m) for m in rows])
+    query_model(m.MethodsQuery)
+    query = select(TestMethod)
+    if term := listing.search_term(request.args):
+        query = query.where(or_(*(c.ilike(listing.like(term), escape="\\")
+                                  for c in (TestMethod.code, TestMethod.title))))
+    page = listing.paginate(get_session(), query, request.args, sorts=METHOD_SORTS,
+                            default="id", tiebreak=TestMethod.id, per_page=API_PER_PAGE)
+    return jsonify(methods=[serialize.method(m) for m in page.items], **page.api())
 
 
 @bp.get("/product-categories")

@@ -319,8 +319,12 @@ class Method(ResponseModel):
     characteristics: list[Characteristic]
 
 
-class Methods(ResponseModel):
+class Methods(Paging):
     methods: list[Method]
+
+
+class MethodsQuery(PageQuery):
+    """Sort by id (the default) or code; ``q`` searches the code and title."""
 
 
 class Turnaround(ResponseModel):
@@ -495,6 +499,8 @@ class SamplesQuery(PageQuery):
     method: Id | None = Field(default=None, description="a test method id")
     instrument: Id | None = Field(default=None,
                                   description="an instrument id: samples measured with it")
+    asset: str | None = Field(default=None, max_length=40,
+                              description="an instrument's asset number: samples measured with it")
     category: str | None = Field(
         default=None, description="a product category code: the samples in it or in any of "
                                   "its subcategories; \"none\": the samples without one")

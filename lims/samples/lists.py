@@ -20,6 +20,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from lims.auth.models import User
 from lims.errors import InvalidInput, msg
+from lims.instruments.models import Instrument
 from lims.samples.lifecycle import SampleStatus
 from lims.samples.models import (
     Customer,
@@ -85,7 +86,8 @@ def samples_query(args: Mapping[str, str], *, timezone: str, lean: bool = False)
     """The samples the filters and search of ``args`` select (unsorted).
 
     ``status``, ``from``/``to`` (registration date in the lab's zone, both days included),
-    ``customer``, ``method``, ``instrument`` (a result measured with it), ``assignee`` (a
+    ``customer``, ``method``, ``instrument`` (a result measured with it; ``asset``: the same by
+    its asset number), ``assignee`` (a
     username, or ``none`` for samples no one has taken), ``category`` (a product category's
     code: the samples in it or below it; ``none`` for samples without one) and ``q``.
 
@@ -116,6 +118,13 @@ def samples_query(args: Mapping[str, str], *, timezone: str, lean: bool = False)
         conditions.append(exists().where(SampleTest.sample_id == Sample.id,
                                          Result.test_id == SampleTest.id,
                                          Result.instrument_id == instrument))
+    if asset := text_arg(args, "asset", max_len=40):
+        # The page's instrument field takes an asset number (typed, not a <select> of every
+        # instrument: issue 14); an unknown one selects nothing.
+        conditions.append(exists().where(
+            SampleTest.sample_id == Sample.id, Result.test_id == SampleTest.id,
+            Result.instrument_id.in_(select(Instrument.id).where(
+                func.upper(Instrument.asset_number) == asset.strip().upper()))))
     if category := text_arg(args, "category", max_len=40):
         conditions.append(in_category(category))
     assignee = text_arg(args, "assignee", max_len=10_000)

@@ -18,6 +18,7 @@ from lims.kinds import KINDS
 from lims.readings.live import live_values
 from lims.reports.models import Report
 from lims.samples import bench, categories, intake, lists, particulars, review, services
+from lims.samples.lifecycle import RESULTS_OPEN
 from lims.samples.models import Customer, Sample, TestMethod, TestRequest
 from lims.samples.turnaround import local_date, turnaround
 from lims.web import listing
@@ -52,15 +53,16 @@ def index() -> Any:
                             lean=lists.samples_query(args, timezone=settings().timezone,
                                                      lean=True),
                             rows=lists.samples_query({}, timezone=settings().timezone))
-    customer = record_id(args, "customer")
+    customer, instrument = record_id(args, "customer"), record_id(args, "instrument")
     return render_template(
         "samples/index.html", page=page, filters=args, statuses=lists.STATUSES,
         customer=db.get(Customer, customer) if customer else None,
+        # Customers and instruments are typed with a server-side list (issue 14): the page
+        # holds the few it shows, not the register (3,000 customers, 2,000 instruments).
         customers=lists.recent_customers(db),
+        instrument=db.get(Instrument, instrument) if instrument else None,
         methods=db.scalars(select(TestMethod).where(TestMethod.retired_at.is_(None))
                            .order_by(TestMethod.code)).all(),
-        instruments=db.execute(select(Instrument.id, Instrument.asset_number, Instrument.name)
-                               .order_by(Instrument.asset_number)).all(),
         inspection_types=particulars.INSPECTION_TYPES,
         category_groups=categories.choices(db, include_retired=True),
         register_groups=categories.choices(db),
@@ -195,18 +197,22 @@ def _page(db: Any, number: str, *, errors: dict[str, str] | None = None,
     """The sample page, or its result grid as a fragment, with the errors beside their fields
     and what was typed kept (a refused entry loses nothing)."""
     sample = services.get_sample(db, number)
-    characteristics = [ch for test in sample.tests for ch in test.method.characteristics]
+    roles = current_user().roles
+    open_rows = [ch for test in sample.tests for ch in test.method.characteristics
+                 if ch.id not in test.current_results()]
     used = {r.instrument_id for test in sample.tests for r in test.results if r.instrument_id}
     assets = {iid: asset for iid, asset in db.execute(
         select(Instrument.id, Instrument.asset_number).where(Instrument.id.in_(used)))}
     reports = db.scalars(select(Report).where(Report.sample_id == sample.id)
                          .order_by(Report.id)).all()
-    roles = current_user().roles
-    fit = bench.fit_instruments(db, characteristics, timezone=settings().timezone)
+    # Only the instruments the page shows (issue 14): those of the results, and a bounded
+    # few capture sources per open row; the instrument of a typed row is chosen by type-ahead.
+    sources = (bench.capture_sources(db, open_rows, timezone=settings().timezone)
+               if sample.status in RESULTS_OPEN and allowed(roles, "result.capture") else {})
     context: dict[str, Any] = dict(
-        sample=sample, reports=reports, assets=assets, fit=fit,
+        sample=sample, reports=reports, assets=assets, sources=sources,
         # issue 12 §2: the live value of each instrument a capture agent reads, by id
-        live=live_values(db, sorted({(i.id, i.asset_number) for found in fit.values()
+        live=live_values(db, sorted({(i.id, i.asset_number) for found in sources.values()
                                      for i in found}), utcnow()),
         errors=errors or {}, entered=entered or {}, notice=notice, label_sizes=LABEL_SIZES,
         conditions_text=particulars.conditions_text, condition_kinds=particulars.CONDITION_KINDS,
@@ -249,7 +255,9 @@ def _refused(number: str, errors: dict[str, str], entered: dict[str, str]) -> An
 # Errors that a person can fix on the page; a permission or a missing record is answered as
 # everywhere else (lims.web.errors).
 _FIXABLE = (InvalidInput, Conflict)
-GRID_FIELDS = ("value", "unit", "measured_at", "instrument_id")
+# ``instrument``: the asset number typed or picked from the type-ahead; ``instrument_id`` (an
+# id, as the grid's former <select> sent it) is still taken from scripts.
+GRID_FIELDS = ("value", "unit", "measured_at", "instrument", "instrument_id")
 
 
 def grid_rows(form_data: Any) -> dict[int, dict[str, str]]:
@@ -263,6 +271,34 @@ def grid_rows(form_data: Any) -> dict[int, dict[str, str]]:
         if field in GRID_FIELDS and cid.isascii() and cid.isdigit() and len(cid) <= 9:
             rows.setdefault(int(cid), {})[field] = value.strip()
     return {cid: row for cid, row in rows.items() if row.get("value")}
+
+
+def _instrument(db: Any, number: str, cid: int, row: dict[str, str]) -> Any:
+    """The row's instrument: the asset number typed (resolved here, an unknown one refused
+    beside the field), else the id a script sent, else none."""
+    if row.get("instrument"):
+        _test, ch = services.find_characteristic(services.get_sample(db, number), cid)
+        return bench.resolve(db, ch, row["instrument"])
+    return row.get("instrument_id") or None
+
+
+@bp.get("/samples/<number>/instruments")
+def instrument_search(number: str) -> Any:
+    """The grid's instrument type-ahead: at most :data:`bench.SHOWN` instruments fit for the
+    characteristic (in service, calibrated now, measuring its quantity) whose asset number or
+    name contains ``q``: JSON for lims.js; without JavaScript the asset number typed is
+    resolved when the grid is saved."""
+    db, args = get_session(), request.args
+    cid = record_id(args, "characteristic")
+    if cid is None:
+        raise InvalidInput(msg("characteristic is required"), field="characteristic")
+    try:
+        _test, ch = services.find_characteristic(services.get_sample(db, number), cid)
+    except InvalidInput as exc:
+        raise InvalidInput(exc.message, field="characteristic") from None
+    found = bench.search(db, ch, listing.search_term(args), timezone=settings().timezone)
+    return jsonify(instruments=[{"id": i.id, "asset_number": i.asset_number, "name": i.name,
+                                 "value": i.asset_number, "label": i.name} for i in found])
 
 
 class _Rejected(Exception):
@@ -292,11 +328,13 @@ def save_grid(number: str) -> Any:
                         services.record_result(db, actor=user, number=number,
                                                characteristic_id=cid, value=row.get("value"),
                                                unit=row.get("unit"),
-                                               instrument_id=row.get("instrument_id") or None,
+                                               instrument_id=_instrument(db, number, cid, row),
                                                measured_at=row.get("measured_at") or None,
                                                timezone=tz)
                 except _FIXABLE as exc:
+                    # The instrument's errors go beside the one instrument field of the row.
                     field = exc.field if exc.field in GRID_FIELDS else "row"
+                    field = "instrument_id" if field == "instrument" else field
                     errors[f"{field}-{cid}"] = localized(exc.message)
             if errors:
                 raise _Rejected

@@ -133,9 +133,16 @@ def test_only_fit_instruments_of_the_quantity_are_offered(client, session, world
     capture = mass_row.split('class="inline capture"')[1].split("</form>")[0]
     offered = re.findall(r'<option value="(\d+)"( selected)?>(EQ-\d+)', capture)
     assert [(a, s) for _i, s, a in offered] == [("EQ-1", " selected"), ("EQ-7", "")]
-    manual = mass_row.split(f'name="instrument_id-{world.mass_id}"')[1].split("</select>")[0]
-    assert "EQ-1" in manual and "EQ-7" in manual
+    # The typed row's instrument is a type-ahead field: the server's list, fit ones only.
+    assert f'name="instrument-{world.mass_id}"' in mass_row
     assert "EQ-2" not in mass_row and "EQ-8" not in mass_row and "EQ-9" not in mass_row
+    found = client.get(f"/samples/{number}/instruments?characteristic={world.mass_id}").json
+    assert [i["asset_number"] for i in found["instruments"]] == ["EQ-1", "EQ-7"]
+    found = client.get(f"/samples/{number}/instruments?characteristic={world.mass_id}&q=eq-7")
+    assert [(i["value"], i["label"]) for i in found.json["instruments"]] == [
+        ("EQ-7", "Balance EQ-7")]
+    found = client.get(f"/samples/{number}/instruments?characteristic={world.length_id}")
+    assert found.json == {"instruments": []}
     length_row = page.split(f'data-characteristic="{world.length_id}"')[1].split("</tr>")[0]
     assert "EQ-" not in length_row and 'class="inline capture"' not in length_row
     session.rollback()
@@ -268,3 +275,56 @@ def test_labels_of_every_sample_of_a_request(client, session, world):
     login(client, "tech")
     page = html.unescape(client.get(f"/samples/{numbers[0]}").get_data(as_text=True))
     assert f"/labels.pdf?numbers={numbers[0]},{numbers[1]}" in page.replace("%2C", ",")
+
+
+def _typed(client, session, world, cid, value, unit, instrument):
+    """Post one grid row with its instrument typed by asset number (no JavaScript)."""
+    number = world.new_sample(session)
+    login(client, "tech")
+    token = csrf(client, f"/samples/{number}")
+    return number, client.post(f"/samples/{number}/grid", data={
+        "csrf_token": token, "save": "all", f"value-{cid}": value, f"unit-{cid}": unit,
+        f"instrument-{cid}": instrument})
+
+
+def test_the_instrument_typed_by_asset_number_is_recorded(client, session, world):
+    """Without JavaScript the grid's instrument field takes the asset number, in any case."""
+    _number, resp = _typed(client, session, world, world.mass_id, "100.01", "g", " eq-1 ")
+    assert resp.status_code == 303
+    session.rollback()
+    assert session.scalars(select(Result.instrument_id)).all() == [world.balance_id]
+
+
+@pytest.mark.parametrize(("typed", "error"), [
+    ("EQ-404", "no instrument has the asset number 'EQ-404'"),
+    ("EQ-2", "EQ-2 had no calibration in force"),
+])
+def test_an_unknown_or_unfit_instrument_is_refused_beside_its_field(client, session, world,
+                                                                     typed, error):
+    number, resp = _typed(client, session, world, world.mass_id, "100.01", "g", typed)
+    assert resp.status_code == 422
+    page = resp.get_data(as_text=True)
+    shown = html.unescape(re.search(rf'id="instrument_id-{world.mass_id}-error">([^<]*)<',
+                                    page).group(1))
+    assert error in shown
+    assert f'id="instrument-{world.mass_id}" value="{typed}"' in page  # kept as typed
+    assert f'aria-describedby="instrument_id-{world.mass_id}-error"' in page
+    assert _results(session, number) == 0
+
+
+def test_an_instrument_of_another_quantity_is_refused(client, session, world):
+    _number, resp = _typed(client, session, world, world.length_id, "12.5", "mm", "EQ-1")
+    assert resp.status_code == 422
+    assert "EQ-1 does not measure Length (mm)" in resp.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("query", ["", "characteristic=abc", "characteristic=999999",
+                                   "characteristic={mass}&q=%00"])
+def test_the_instrument_search_names_a_bad_parameter(client, session, world, query):
+    number = world.new_sample(session)
+    login(client, "tech")
+    resp = client.get(f"/samples/{number}/instruments?" + query.format(mass=world.mass_id),
+                      headers={"Accept": "application/json"})
+    assert resp.status_code in (400, 422)
+    body = resp.get_data(as_text=True)
+    assert "characteristic" in body or "q" in body

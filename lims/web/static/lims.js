@@ -103,36 +103,52 @@ document.addEventListener("keydown", (event) => {
   next.select();
 });
 
-// The register form's customer field: as one types, the server's matches (name or pinyin
-// initials) fill its <datalist>. Without this file the field takes the exact name or initials.
-document.querySelectorAll("input[data-lookup]").forEach((input) => {
+// Fields typed with a server-side list (issue 14): the register form's customer (name or
+// pinyin initials) and the result grid's instrument (asset number or name, the fit ones only).
+// As one types, the server's matches fill the field's <datalist>; a field marked
+// data-lookup-empty asks as soon as it is focused. Delegated, so that the grid's fields work
+// after the grid is replaced. Without this file the field takes the exact text.
+const lookups = new WeakMap();
+
+async function lookup(input) {
   const list = input.list;
-  if (!list) return;
-  let timer = 0;
-  let asked = "";
-  input.addEventListener("input", () => {
-    window.clearTimeout(timer);
-    timer = window.setTimeout(async () => {
-      const q = input.value.trim();
-      if (q === asked) return;
-      asked = q;
-      try {
-        const url = new URL(input.dataset.lookup, window.location.href);
-        url.searchParams.set("q", q);
-        const reply = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
-        if (!reply.ok || q !== asked) return;
-        const body = await reply.json();
-        list.replaceChildren(...body.customers.map((c) => {
-          const option = document.createElement("option");
-          option.value = c.value;
-          option.textContent = c.initials;
-          return option;
-        }));
-      } catch (error) {
-        // The field still works without suggestions.
-      }
-    }, 200);
-  });
+  const state = lookups.get(input) || {asked: null};
+  lookups.set(input, state);
+  const q = input.value.trim();
+  if (!list || q === state.asked) return;
+  state.asked = q;
+  try {
+    const url = new URL(input.dataset.lookup, window.location.href);
+    url.searchParams.set("q", q);
+    const reply = await fetch(url, {headers: {Accept: "application/json"}, credentials: "same-origin"});
+    if (!reply.ok || q !== state.asked) return;
+    const body = await reply.json();
+    const items = body.customers || body.instruments || [];
+    list.replaceChildren(...items.map((item) => {
+      const option = document.createElement("option");
+      option.value = item.value;
+      option.textContent = item.label || item.initials || "";
+      return option;
+    }));
+  } catch (error) {
+    // The field still works without suggestions.
+  }
+}
+
+document.addEventListener("input", (event) => {
+  const input = event.target;
+  if (!(input instanceof HTMLInputElement) || !input.dataset.lookup) return;
+  const state = lookups.get(input) || {asked: null};
+  lookups.set(input, state);
+  window.clearTimeout(state.timer);
+  state.timer = window.setTimeout(() => lookup(input), 200);
+});
+
+document.addEventListener("focusin", (event) => {
+  const input = event.target;
+  if (input instanceof HTMLInputElement && input.dataset.lookup && "lookupEmpty" in input.dataset) {
+    lookup(input);
+  }
 });
 
 // A new request's form: "Add a sample row" clones the row template in place, keeping what is
