@@ -99,10 +99,11 @@ def main() -> None:
 
     password_hash = signatory_user.password_hash
 
-    def honest_floor() -> None:
+    def honest_floor(password: bool = True) -> None:
         # The signatory's password, re-entered at every issue (21 CFR 11.200), is checked
         # with the same deliberately slow hash: the same work, not overhead.
-        check_password_hash(password_hash, PASSWORD)
+        if password:
+            check_password_hash(password_hash, PASSWORD)
         rendered = render_document(document, font_dir=settings.font_path, mark_images=marks)
         sign_report(rendered.pdf, signatory=approver, seal=seal, reason=f"floor: {title(document)}",
                     location=settings.lab_name_en, name=who.full_name, stamping=stamping,
@@ -154,8 +155,8 @@ def main() -> None:
           f"(p10-p90 {spread}) [target <= 1.5 and <= 150 ms: "
           f"{'met' if ratio <= 1.5 and median_ms(issue) <= 150 else 'NOT met'}]")
     print(f"  (the old floor, pyHanko's stock SimpleSigner, one B-B signature, the key parsed "
-          f"at each signature: {median_ms(stock):.1f} ms, ratio "
-          f"{median_ms(issue) / median_ms(stock):.2f}: it flatters the issue)")
+          f"at each signature, and no password check: {median_ms(stock):.1f} ms, ratio "
+          f"{median_ms(issue) / median_ms(stock):.2f}: not the same work)")
     print(f"sample registration via API: median {median_ms(register):.1f} ms")
 
     # A 20-point calibration certificate (issue 10): render, DCC built and validated against
@@ -177,7 +178,7 @@ def main() -> None:
     cert_floor, cert, claim, whole = [], [], [], []
     for i, number in enumerate(jobs):
         t0 = time.perf_counter()
-        honest_floor()
+        honest_floor(password=False)  # the timed steps below follow the password check
         cert_floor.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         if i % 2:  # every other job issued in one call, as the CLI and the demo do
