@@ -60,6 +60,7 @@ test: $(STAMP) $(MO)
 
 bench: $(STAMP) $(MO)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/registration.py
 	$(BIN)/python bench/uncertainty.py
 	$(BIN)/python bench/capture.py
 	$(BIN)/python bench/traceability.py

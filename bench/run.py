@@ -4,9 +4,16 @@ The uncertainty engine is in bench/uncertainty.py, against GTC and numpy doing t
 (issue 14; its floor here was one plain-float evaluation of the model, which does none of it).
 
 Issuing one report (render + sign + store, with its audit event and numbering) is compared
-with reportlab rendering the same content plus pyHanko signing it with an invisible field and
-nothing else. Targets (issue #2): ratio <= 1.5 and median <= 150 ms. Also printed: the median
-time to register a sample through the API.
+with the same document work and nothing else: the same content (built once, as the claim
+builds it) rendered by the same reportlab layout, sealed and signed by pyHanko with the same
+time-stamps and validation data, with the signers loaded once (each key parsed once); it also
+checks the signatory's password with the same hash, as an issue must. Issue 14: the floor was
+pyHanko's stock SimpleSigner, which parses the RSA key again for every signature, twice per
+PDF; that floor, still printed, flattered the ratio (0.55 against an honest 1.2).
+Targets (issue #2): ratio <= 1.5 and median <= 150 ms; the ratio is the median of the
+per-round ratios (issue and floor timed back to back), with their 10th-90th percentiles. Also
+printed: the median time to register a sample through the API (bench/registration.py compares
+it with a bare Flask + Core floor and counts the statements of each write request).
 
 Issuing a 20-point calibration certificate with its DCC (render, DCC build, schema validation,
 embedding, sign, store; issue 10: the signing and storing steps of an issue) is compared with
@@ -31,11 +38,19 @@ from lims import create_app  # noqa: E402
 from lims.config import Settings  # noqa: E402
 from lims.db import unit_of_work, utcnow  # noqa: E402
 from lims.migrate import upgrade  # noqa: E402
+from lims.reports.documents import render_document, title  # noqa: E402
 from lims.reports.fonts import default_font_dir, ensure_fonts  # noqa: E402
+from lims.reports.marks import mark_images  # noqa: E402
 from lims.reports.pki import create_dev_pki  # noqa: E402
 from lims.reports.render import render_report  # noqa: E402
-from lims.reports.services import build_content, issue_report  # noqa: E402
-from lims.reports.sign import load_signer, sign_pdf  # noqa: E402
+from lims.reports.services import (  # noqa: E402
+    Signatory,
+    _signers,
+    build_content,
+    document_content,
+    issue_report,
+)
+from lims.reports.sign import sign_pdf, sign_report  # noqa: E402
 from lims.samples.services import get_sample  # noqa: E402
 from tests.support.world import PASSWORD, build_world  # noqa: E402
 
@@ -64,34 +79,58 @@ def main() -> None:
 
     numbers = [world.approved_sample(session) for _ in range(RUNS + 3)]
 
-    # The floor signs with pyHanko's stock SimpleSigner, exactly as its documentation shows.
+    # The old floor: pyHanko's stock SimpleSigner, one B-B signature, as its documentation
+    # shows; it parses the key at every signature.
     from pyhanko.sign import signers
+    from werkzeug.security import check_password_hash
 
     signer = signers.SimpleSigner.load_pkcs12(settings.signing_pkcs12,
                                               passphrase=settings.signing_passphrase.encode())
-    cached = load_signer(settings.signing_pkcs12, settings.signing_passphrase)
     content = build_content(session, get_sample(session, numbers[0]), number="BG-FLOOR",
                             issued_at=utcnow(), settings=settings)
+    # The honest floor: what an issue does to the document, with everything loaded once.
+    signatory_user = u(session, "signatory")
+    who = Signatory(signatory_user.id, signatory_user.username, signatory_user.full_name)
+    document = document_content(session, get_sample(session, numbers[0]), number="BG-FLOOR",
+                                issued_at=utcnow(), settings=settings)
     session.rollback()
+    approver, seal, stamping = _signers(settings, who)
+    marks = mark_images(settings)
+
+    password_hash = signatory_user.password_hash
+
+    def honest_floor(password: bool = True) -> None:
+        # The signatory's password, re-entered at every issue (21 CFR 11.200), is checked
+        # with the same deliberately slow hash: the same work, not overhead.
+        if password:
+            check_password_hash(password_hash, PASSWORD)
+        rendered = render_document(document, font_dir=settings.font_path, mark_images=marks)
+        sign_report(rendered.pdf, signatory=approver, seal=seal, reason=f"floor: {title(document)}",
+                    location=settings.lab_name_en, name=who.full_name, stamping=stamping,
+                    lta=settings.pades_lta)
+
     # Warm both paths (font registration, signer load, first-use imports) before timing.
     sign_pdf(render_report(content, font_dir=settings.font_path), signer, reason="r", location="l")
+    honest_floor()
 
-    floor, floor_cached, issue = [], [], []
-    for number in numbers[: RUNS + 1]:
+    floor, stock, issue = [], [], []
+    for i, number in enumerate(numbers[: RUNS + 1]):
         t0 = time.perf_counter()
         sign_pdf(render_report(content, font_dir=settings.font_path), signer, reason="r",
                  location="l")
-        floor.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        sign_pdf(render_report(content, font_dir=settings.font_path), cached, reason="r",
-                 location="l")
-        floor_cached.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        with unit_of_work(session):
-            issue_report(session, actor=u(session, "signatory"), sample_number=number,
-                         settings=settings, password=PASSWORD)
-        issue.append(time.perf_counter() - t0)
-    floor, floor_cached, issue = floor[1:], floor_cached[1:], issue[1:]
+        stock.append(time.perf_counter() - t0)
+        for step in range(2):
+            t0 = time.perf_counter()
+            if (step + i) % 2:
+                with unit_of_work(session):
+                    issue_report(session, actor=u(session, "signatory"), sample_number=number,
+                                 settings=settings, password=PASSWORD)
+                issue.append(time.perf_counter() - t0)
+            else:
+                honest_floor()
+                floor.append(time.perf_counter() - t0)
+    floor, stock, issue = floor[1:], stock[1:], issue[1:]
+    ratios = sorted(a / b for a, b in zip(issue, floor, strict=True))
 
     client = app.test_client()
     token = world.token(session, "tech")
@@ -107,13 +146,17 @@ def main() -> None:
         assert resp.status_code == 201, resp.get_data(as_text=True)
     register = register[1:]
 
-    ratio = median_ms(issue) / median_ms(floor)
-    print(f"report issue (render+sign+store): median {median_ms(issue):.1f} ms, "
-          f"floor (reportlab+pyHanko) {median_ms(floor):.1f} ms, ratio {ratio:.2f} "
-          f"[target <= 1.5 and <= 150 ms: "
+    ratio = statistics.median(ratios)
+    spread = f"{ratios[len(ratios) // 10]:.2f}-{ratios[len(ratios) * 9 // 10]:.2f}"
+    print(f"report issue (render+seal+sign+store): median {median_ms(issue):.1f} ms, "
+          f"floor (the password check, the same content and layout sealed and signed by "
+          f"pyHanko with the same time-stamps, keys parsed once) {median_ms(floor):.1f} ms, "
+          f"ratio {ratio:.2f} "
+          f"(p10-p90 {spread}) [target <= 1.5 and <= 150 ms: "
           f"{'met' if ratio <= 1.5 and median_ms(issue) <= 150 else 'NOT met'}]")
-    print(f"  (floor with the key parsed once, as lims.reports.sign does: "
-          f"{median_ms(floor_cached):.1f} ms, ratio {median_ms(issue) / median_ms(floor_cached):.2f})")
+    print(f"  (the old floor, pyHanko's stock SimpleSigner, one B-B signature, the key parsed "
+          f"at each signature, and no password check: {median_ms(stock):.1f} ms, ratio "
+          f"{median_ms(issue) / median_ms(stock):.2f}: not the same work)")
     print(f"sample registration via API: median {median_ms(register):.1f} ms")
 
     # A 20-point calibration certificate (issue 10): render, DCC built and validated against
@@ -135,8 +178,7 @@ def main() -> None:
     cert_floor, cert, claim, whole = [], [], [], []
     for i, number in enumerate(jobs):
         t0 = time.perf_counter()
-        sign_pdf(render_report(content, font_dir=settings.font_path), signer, reason="r",
-                 location="l")
+        honest_floor(password=False)  # the timed steps below follow the password check
         cert_floor.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         if i % 2:  # every other job issued in one call, as the CLI and the demo do
@@ -161,8 +203,8 @@ def main() -> None:
     cert_floor, cert, claim, whole = cert_floor[1:], cert[1:], claim[1:], whole[1:]
     ratio = median_ms(cert) / median_ms(cert_floor)
     print(f"calibration certificate issue, {CERT_POINTS} points (render+DCC build+validate+"
-          f"embed+sign+store): median {median_ms(cert):.1f} ms, floor (reportlab test report+"
-          f"pyHanko) {median_ms(cert_floor):.1f} ms, ratio {ratio:.2f} "
+          f"embed+sign+store): median {median_ms(cert):.1f} ms, floor (the test report's, "
+          f"above) {median_ms(cert_floor):.1f} ms, ratio {ratio:.2f} "
           f"[target <= 2: {'met' if ratio <= 2 else 'NOT met'}]")
     print(f"  (before it, the claim: password check, lock, number, content of {CERT_POINTS} "
           f"points: median {median_ms(claim):.1f} ms; the whole issue in one call: median "

@@ -13,8 +13,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, inspect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.types import TypeDecorator
 
 from lims.errors import ReadOnly, StorageFull, Unavailable, msg
@@ -101,20 +102,80 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 
 @contextmanager
 def unit_of_work(session: Session) -> Iterator[Session]:
-    """Run a block as one write transaction: commit on success, roll back on any error."""
+    """Run a block as one write transaction: commit on success, roll back on any error.
+
+    Objects given to :func:`keep_loaded` (the request's user) keep what was loaded of them
+    through the read-only transaction's end and the commit, instead of being expired and read
+    again (issue 14: the user, roles and scopes were loaded twice per write request).
+    """
     if session.in_transaction():
         if session.new or session.dirty or session.deleted:
             raise RuntimeError("unit_of_work entered with unflushed changes pending")
         # A read-only transaction (authentication, say) is open; end it so the write
         # transaction starts with the write lock and sees the latest committed state.
+        kept = _loaded(session)
         session.rollback()
+        _restore(kept)
     session.connection(execution_options={"lims_write": True})
     try:
         yield session
+        session.flush()
     except BaseException:
-        session.rollback()
+        session.rollback()  # what the block changed is gone: the kept objects expire too
         raise
+    kept = _loaded(session)  # flushed, so what is loaded is what the commit makes durable
     session.commit()
+    _restore(kept)
+
+
+_KEEP = "lims_keep_loaded"
+
+
+def keep_loaded(session: Session, *objects: object) -> None:
+    """Keep these objects (and the objects in their loaded relationships) loaded across the
+    transactions :func:`unit_of_work` ends, for as long as ``session`` lives.
+
+    For the principal of a request: who it authenticated as at its start is who it acts as
+    (a web request always has), so reading the user, roles and scopes again in the write
+    transaction and after its commit bought nothing but statements. Anything else read in the
+    read-only transaction still expires, so the write transaction reads it afresh.
+    """
+    session.info[_KEEP] = objects
+
+
+_Saved = list[tuple[Any, dict[str, Any]]]
+
+
+def _loaded(session: Session) -> _Saved:
+    saved: _Saved = []
+    for obj in session.info.get(_KEEP, ()):
+        for item in [obj, *_related(obj)]:
+            state = inspect(item)
+            if state.persistent:  # state.dict holds only what is loaded
+                values = {key: state.dict[key] for key in state.mapper.attrs.keys()
+                          if key in state.dict}
+                saved.append((item, {k: list(v) if isinstance(v, list) else v
+                                      for k, v in values.items()}))
+    return saved
+
+
+def _related(obj: object) -> list[object]:
+    state = inspect(obj)
+    found: list[object] = []
+    for rel in state.mapper.relationships:
+        value = state.dict.get(rel.key)
+        if isinstance(value, list):
+            found.extend(value)
+        elif value is not None:
+            found.append(value)
+    return found
+
+
+def _restore(saved: _Saved) -> None:
+    for obj, values in saved:
+        if inspect(obj).persistent:  # not deleted by the transaction
+            for key, value in values.items():
+                set_committed_value(obj, key, value)
 
 
 # --- a database or disk that refuses writes -------------------------------------------------

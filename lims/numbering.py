@@ -1,16 +1,16 @@
 """Gapless, never-reused numbers per series, safe under concurrent issue.
 
-The counter row is incremented with one ``UPDATE … RETURNING`` inside the caller's write
-transaction: PostgreSQL serialises concurrent increments on the row lock, SQLite on its write
-lock (taken up front by :func:`lims.db.unit_of_work`). A rolled-back transaction rolls its
-increment back, so the series stays gapless.
+The counter row is inserted or incremented with one ``INSERT … ON CONFLICT DO UPDATE …
+RETURNING`` inside the caller's write transaction: PostgreSQL serialises concurrent increments
+on the row lock, SQLite on its write lock (taken up front by :func:`lims.db.unit_of_work`). A
+rolled-back transaction rolls its increment back, so the series stays gapless.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import String, update
+from sqlalchemy import String
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -39,11 +39,12 @@ def next_number(session: Session, kind: str, fmt: str, *, today: dt.date) -> str
     series = f"{kind}:{today.year}" if "{year" in fmt else kind
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(
-        insert(NumberSeries).values(series=series, last=0).on_conflict_do_nothing()
-    )
+    # One statement: the first number of a series inserts its row, the others take the row's
+    # lock and increment it (PostgreSQL's INSERT … ON CONFLICT DO UPDATE is atomic).
+    stmt = insert(NumberSeries).values(series=series, last=1)
     seq = session.execute(
-        update(NumberSeries).where(NumberSeries.series == series)
-        .values(last=NumberSeries.last + 1).returning(NumberSeries.last)
+        stmt.on_conflict_do_update(index_elements=[NumberSeries.series],
+                                   set_={"last": NumberSeries.last + 1})
+        .returning(NumberSeries.last)
     ).scalar_one()
     return format_number(fmt, year=today.year, seq=seq)

@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import DateTime, String, inspect, select, type_coerce
+from sqlalchemy import DateTime, String, inspect, select, type_coerce, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -89,32 +89,80 @@ def record(
     """Append one event to the chain inside the caller's transaction.
 
     :param actor: the acting user, or None for the system (scheduler, migrations).
+
+    The head is locked and read once per transaction (:func:`_head`); each event then moves it
+    with a conditional ``UPDATE`` and is inserted: two statements an event and one a
+    transaction (issue 14; it was four an event).
     """
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(insert(AuditHead).values(id=1, seq=0, hash=GENESIS).on_conflict_do_nothing())
-    head = session.execute(
-        select(AuditHead).where(AuditHead.id == 1).with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one()
-    event = AuditEvent(
-        seq=head.seq + 1,
-        at=utcnow(),
-        actor_id=getattr(actor, "id", None),
-        actor=getattr(actor, "username", None) or "system",
-        action=action,
-        entity_type=entity_type,
-        entity_id=str(entity_id),
-        before=None if before is None else canonical_json(before),
-        after=None if after is None else canonical_json(after),
-        reason=reason,
-        prev_hash=head.hash,
-    )
-    event.hash = event_hash(event)
-    head.seq, head.hash = event.seq, event.hash
-    session.add(event)
-    session.flush()
-    return event
+    for _attempt in range(2):
+        seq, prev = _head(session)
+        event = AuditEvent(
+            seq=seq + 1,
+            at=utcnow(),
+            actor_id=getattr(actor, "id", None),
+            actor=getattr(actor, "username", None) or "system",
+            action=action,
+            entity_type=entity_type,
+            entity_id=str(entity_id),
+            before=None if before is None else canonical_json(before),
+            after=None if after is None else canonical_json(after),
+            reason=reason,
+            prev_hash=prev,
+        )
+        event.hash = event_hash(event)
+        if _move_head(session, event.seq, event.hash):
+            session.add(event)
+            session.flush()
+            return event
+    raise RuntimeError("the audit head keeps moving under this transaction")
+
+
+# session.info key: (the transaction the head was locked in, its seq, its hash).
+_HEAD = "lims_audit_head"
+
+
+def _transaction(session: Session) -> object:
+    return session.get_nested_transaction() or session.get_transaction()
+
+
+def _head(session: Session) -> tuple[int, str]:
+    """The head as this transaction left it, locked (``SELECT … FOR UPDATE``).
+
+    Read from the database once per transaction: the lock is held to its end (PostgreSQL;
+    SQLite's writer holds the whole database), so no other writer can move the head meanwhile.
+    A savepoint counts as a transaction of its own, since rolling it back undoes its head
+    updates and releases the row lock it took: the head is then read and locked again.
+    """
+    cached = session.info.get(_HEAD)
+    if cached is not None and cached[0] is _transaction(session):
+        return cached[1], cached[2]
+    query = select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with_for_update()
+    row = session.execute(query).first()
+    if row is None:  # the first event of a new database
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        session.execute(insert(AuditHead).values(id=1, seq=0, hash=GENESIS)
+                        .on_conflict_do_nothing())
+        row = session.execute(query).one()
+    session.info[_HEAD] = (_transaction(session), row.seq, row.hash)
+    return row.seq, row.hash
+
+
+def _move_head(session: Session, seq: int, digest: str) -> bool:
+    """Move the head to the event ``seq``, from ``seq - 1`` where this transaction saw it.
+
+    False when the head is not there: code that moved it by other means in the same
+    transaction (its own bulk of events, say) left the remembered head stale; it is then read
+    again rather than an event written on a stale hash.
+    """
+    moved = session.execute(
+        update(AuditHead).where(AuditHead.id == 1, AuditHead.seq == seq - 1)
+        .values(seq=seq, hash=digest).execution_options(synchronize_session=False))
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        session.info.pop(_HEAD, None)
+        return False
+    session.info[_HEAD] = (_transaction(session), seq, digest)
+    return True
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,7 +17,16 @@ from werkzeug.security import generate_password_hash
 
 from lims.accreditation.models import ScopeItem, SignatoryAuthority
 from lims.audit.services import record
-from lims.auth.models import ApiToken, LoginFailure, Role, SignatoryScope, User, UserRole, UserSession
+from lims.auth.models import (
+    ApiToken,
+    LoginFailure,
+    Role,
+    SignatoryScope,
+    User,
+    UserRole,
+    UserSession,
+    principal_loading,
+)
 from lims.auth.permissions import action_name, allowed
 from lims.auth.sessions import revoke_sessions
 from lims.db import utcnow
@@ -135,10 +144,14 @@ def create_token(session: Session, *, user: User, name: str) -> str:
 
 
 def user_for_token(session: Session, token: str) -> User | None:
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
-    if row is None or row.revoked_at is not None or not row.user.active:
-        return None
-    return row.user
+    """The active user of a live token, or None; in one statement with the roles and scopes
+    (:func:`principal_loading`)."""
+    return session.execute(
+        select(User).join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == _token_hash(token), ApiToken.revoked_at.is_(None),
+               User.active.is_(True))
+        .options(*principal_loading())).unique().scalar_one_or_none()
+
 
 
 def revoke_token(session: Session, *, token_id: int, actor: User) -> None:

@@ -42,12 +42,12 @@ import threading
 from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from lims.audit.services import record
 from lims.auth.errors import ReauthenticationFailed, TooManyAttempts
-from lims.auth.models import LoginFailure, User, UserSession
+from lims.auth.models import LoginFailure, User, UserSession, principal_loading
 from lims.db import utcnow
 from lims.errors import InvalidInput, msg
 from lims.validate import is_utf8
@@ -311,6 +311,9 @@ def reauthenticate(session: Session, *, user: User, password: Any, meaning: str,
         raise InvalidInput(msg("enter your password to apply your electronic signature "
                                "(%(meaning)s)", meaning=meaning), field="password")
     now = now or utcnow()
+    # The password and the lock as they stand now: the request's user was loaded when it was
+    # authenticated and kept (lims.db.keep_loaded); a lock or a new password since then counts.
+    session.refresh(user, ["password_hash", "locked_at", "failed_logins"])
     throttle(session, username=user.username, address=None, policy=policy, now=now)
     if not check_password_hash(user.password_hash, password[:200]):
         raise ReauthenticationFailed(
@@ -360,7 +363,11 @@ def resume_session(session: Session, sid: str, *, policy: LoginPolicy,
     """The live session with this id, or None if it is unknown, revoked, idle too long, too
     old, or its user is disabled."""
     now = now or utcnow()
-    row = session.scalar(select(UserSession).where(UserSession.sid_hash == _hash(sid)))
+    # The row and its user with roles and scopes in one statement (principal_loading).
+    row = session.execute(
+        select(UserSession).where(UserSession.sid_hash == _hash(sid))
+        .options(joinedload(UserSession.user).options(*principal_loading()))
+    ).unique().scalar_one_or_none()
     if row is None or row.revoked_at is not None:
         return None
     if (policy.idle and now - row.last_seen_at > policy.idle) \

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from reportlab.lib.utils import ImageReader
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from lims.accreditation.marks import Item as AccreditedItem
 from lims.accreditation.services import decide, mark_results
@@ -99,8 +99,9 @@ def build_content(session: Session, sample: Sample, *, number: str, issued_at: d
             censored = censored or r.is_bound()
             note = ""
             if r.decision is not None:
-                decider = session.get(User, r.decision.decided_by_id)
-                note = (f"人工判定 decided by {decider.full_name if decider else '?'}: "
+                decider = session.scalar(select(User.full_name)
+                                         .where(User.id == r.decision.decided_by_id))
+                note = (f"人工判定 decided by {decider or '?'}: "
                         f"{r.decision.reason}")
             results.append(ResultLine(
                 method=test.method.code, characteristic=ch.name,
@@ -115,8 +116,10 @@ def build_content(session: Session, sample: Sample, *, number: str, issued_at: d
         # back must not become a report with a blank signature.
         raise SampleStateError(msg("%(sample)s has not been reviewed and approved", sample=sample.number),
                                sample=sample.number)
-    names = {u.id: u.full_name for u in session.scalars(
-        select(User).where(User.id.in_(authors | {sample.reviewed_by_id, sample.approved_by_id})))}
+    # The names only: whole users would bring their roles and scopes along (issue 14).
+    names: dict[int, str] = dict(session.execute(
+        select(User.id, User.full_name)
+        .where(User.id.in_(authors | {sample.reviewed_by_id, sample.approved_by_id}))).all())
     signatures: tuple[Signature, ...] = (
         Signature("编制 Prepared by", "、".join(sorted(names[a] for a in authors)), max(measured)),
         Signature("审核 Reviewed by", names[sample.reviewed_by_id], sample.reviewed_at),
@@ -292,16 +295,19 @@ def store_report(session: Session, claimed: Claimed, signed: Signed) -> Report:
     :raises ReportError: the claim was already finished (by the recovery job, say).
     """
     now = utcnow()
-    won = session.execute(
+    # Finish the claim and read it in one statement; none returned: another finished it.
+    claim = session.execute(
         update(ReportClaim).where(ReportClaim.id == claimed.claim_id,
                                   ReportClaim.finished_at.is_(None))
-        .values(finished_at=now)).rowcount  # type: ignore[attr-defined]
-    if won != 1:
+        .values(finished_at=now)
+        .returning(ReportClaim.sample_id, ReportClaim.issued_by_id, ReportClaim.issued_at,
+                   ReportClaim.content)).first()
+    if claim is None:
         raise ReportError(msg("report %(report)s was already stored",
                               report=claimed.number), report=claimed.number)
-    claim = session.execute(select(ReportClaim).where(ReportClaim.id == claimed.claim_id)
-                            ).scalar_one()
-    actor = session.execute(select(User).where(User.id == claim.issued_by_id)).scalar_one()
+    # The issuer: the request's own user when the web issues (kept loaded, no statement), else
+    # the user row alone (their roles and scopes are not needed to store).
+    actor = session.get_one(User, claim.issued_by_id, options=[lazyload("*")])
     digest = hashlib.sha256(signed.pdf).hexdigest()
     signature = signature_record(actor, claim.issued_at, APPROVAL_MEANING)
     signature["signature"]["certificate"] = signed.certificate

@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from drivers import Reading
 from lims import kinds
@@ -222,7 +222,9 @@ def register_sample(session: Session, *, actor: User, request_id: Any, descripti
     if len(method_ids) > 200:  # PostgreSQL caps bind parameters; no sample has 200 methods
         raise InvalidInput(msg("at most 200 methods per sample"), field=f"{prefix}method_ids")
     ids = [as_id(m, f"{prefix}method_ids") for m in method_ids]
-    methods = session.scalars(select(TestMethod).where(TestMethod.id.in_(ids))).all()
+    # The characteristics joined (the decision rule checks them, the reply lists them).
+    methods = session.scalars(select(TestMethod).where(TestMethod.id.in_(ids))
+                              .options(joinedload(TestMethod.characteristics))).unique().all()
     if len({m.id for m in methods}) != len(set(ids)):
         raise InvalidInput(msg("unknown method id"), field=f"{prefix}method_ids")
     retired = sorted(m.code for m in methods if m.retired_at is not None)
@@ -254,18 +256,28 @@ def register_sample(session: Session, *, actor: User, request_id: Any, descripti
             "priority": planning.priority(priority, f"{prefix}priority"),
             "assignee_id": responsible.id if responsible else None}
     in_category = categories.resolve(session, category, f"{prefix}category")
+    # The graph is built of the objects just read (the request, its methods, their empty
+    # results), so that the reply and the audit event read none of them again (issue 14).
     sample = Sample(
         number=next_number(session, series, number_format, today=today),
-        request_id=req.id, description=description,
+        request=req, description=description,
         status=SampleStatus.REGISTERED, registered_by_id=actor.id,
-        category_id=in_category.id if in_category else None, sampled_on=sampled_on or today,
+        category=in_category, sampled_on=sampled_on or today,
         **given, **plan)
-    sample.tests = [SampleTest(method_id=m.id) for m in sorted(methods, key=lambda m: m.id)]
+    sample.tests = [SampleTest(method=m, results=[]) for m in sorted(methods, key=lambda m: m.id)]
     session.add(sample)
     session.flush()
     record(session, actor=actor, action="sample.register", entity_type="samples",
            entity_id=sample.number, after={**snapshot(sample), "method_ids": sorted(set(ids))})
     return sample
+
+
+# A sample with what its services read: the request and customer (joined by the model), the
+# tests with their methods and characteristics, the results with their decisions; three
+# statements (issue 14: four to five with the models' own loaders).
+SAMPLE_GRAPH = (selectinload(Sample.tests).options(
+    joinedload(SampleTest.method).joinedload(TestMethod.characteristics),
+    selectinload(SampleTest.results).joinedload(Result.decision)),)
 
 
 def get_sample(session: Session, number: str, *, lock: bool = False) -> Sample:
@@ -276,7 +288,7 @@ def get_sample(session: Session, number: str, *, lock: bool = False) -> Sample:
     wins and the others see the state it left (PostgreSQL: ``SELECT … FOR UPDATE``; SQLite
     serialises writers already, :func:`lims.db.unit_of_work` takes its lock up front).
     """
-    query = select(Sample).where(Sample.number == number)
+    query = select(Sample).where(Sample.number == number).options(*SAMPLE_GRAPH)
     if lock:
         query = query.with_for_update(of=Sample).execution_options(populate_existing=True)
     sample = session.scalar(query)
@@ -363,7 +375,17 @@ def record_result(session: Session, *, actor: User, number: str, characteristic_
     :raises Conflict: the characteristic already has a result (correct it instead).
     """
     require(actor, "result.capture" if source == "instrument" else "result.record")
-    sample = get_sample(session, number, lock=True)
+    return _record_result(session, actor=actor, sample=get_sample(session, number, lock=True),
+                          characteristic_id=characteristic_id, value=value, unit=unit,
+                          instrument_id=instrument_id, measured_at=measured_at, raw=raw,
+                          source=source, timezone=timezone, reading_id=reading_id)
+
+
+def _record_result(session: Session, *, actor: User, sample: Sample, characteristic_id: Any,
+                   value: Any, unit: Any, instrument_id: Any, measured_at: Any,
+                   raw: bytes | None, source: str, timezone: str,
+                   reading_id: int | None) -> Result:
+    """:func:`record_result` on a sample locked and loaded by the caller."""
     _check_results_open(sample)
     test, ch = find_characteristic(sample, characteristic_id)
     if ch.id in test.current_results():
@@ -432,18 +454,20 @@ def record_reading(session: Session, *, actor: User, number: str, characteristic
     :raises UnitMismatch: the driver says the reading is a temperature and the characteristic
         a temperature difference, or the other way round (both read in ℃).
     """
-    _test, ch = find_characteristic(get_sample(session, number), characteristic_id)
+    require(actor, "result.capture")
+    sample = get_sample(session, number, lock=True)  # once: the result is recorded on it
+    _test, ch = find_characteristic(sample, characteristic_id)
     if not _of_kind(ch, reading.unit, reading.quantity) and reading.quantity in _TEMPERATURES:
         raise UnitMismatch(msg("%(instrument)s read a %(quantity)s in "
                                "%(unit)r; %(characteristic)s is a %(kind)s",
                                instrument=instrument.asset_number, quantity=reading.quantity,
                                unit=reading.unit, characteristic=ch.name, kind=ch.kind), field="unit",
                            given=reading.unit, kind=ch.kind)
-    return record_result(session, actor=actor, number=number,
-                         characteristic_id=characteristic_id, value=reading.value,
-                         unit=reading.unit, instrument_id=instrument.id,
-                         measured_at=reading.at, raw=reading.raw, source="instrument",
-                         timezone=timezone, reading_id=getattr(reading, "reading_id", None))
+    return _record_result(session, actor=actor, sample=sample,
+                          characteristic_id=characteristic_id, value=reading.value,
+                          unit=reading.unit, instrument_id=instrument.id,
+                          measured_at=reading.at, raw=reading.raw, source="instrument",
+                          timezone=timezone, reading_id=getattr(reading, "reading_id", None))
 
 
 def correct_result(session: Session, *, actor: User, result_id: Any, value: Any, unit: Any,
@@ -539,7 +563,8 @@ def _build_result(session: Session, *, actor: User, sample: Sample, test: Sample
         instrument_id=instrument.id if instrument else None,
         calibration_record_id=calibration.id if calibration else None,
         instrument_due_on=calibration.valid_until if calibration else None,
-        raw=raw, measured_at=at, recorded_by_id=actor.id)
+        raw=raw, measured_at=at, recorded_by_id=actor.id,
+        decision=None)  # a new result has none: not looked up when the reply lists it
 
 
 def _check_results_open(sample: Sample) -> None:

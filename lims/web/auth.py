@@ -33,7 +33,7 @@ from lims.auth.sessions import (
     resume_session,
     touch_session,
 )
-from lims.db import storage_error, unit_of_work, utcnow
+from lims.db import keep_loaded, storage_error, unit_of_work, utcnow
 from lims.errors import PermissionDenied, Unauthenticated, msg
 from lims.readings.services import AGENT_ENDPOINTS, agent_for_token, is_agent_token
 from lims.web.context import get_session, settings
@@ -93,6 +93,7 @@ def _load_user() -> None:
         user = user_for_token(db, token.strip())
         if user is None:
             raise Unauthenticated(msg("invalid or revoked API token"))
+        keep_loaded(db, user)
         g.user, g.via_token = user, True
         return
     g.via_token = False
@@ -105,9 +106,10 @@ def _load_user() -> None:
             if request.endpoint not in PUBLIC_ENDPOINTS:
                 raise Unauthenticated(msg("your session has ended; log in again"))
         else:
+            keep_loaded(db, row.user)
+            g.user, g.session_id = row.user, row.id
             if needs_touch(row, now):
                 _touch(db, row.id, now)
-            g.user, g.session_id = row.user, row.id
     elif "user_id" in session:  # a cookie from before server-side sessions
         session.clear()
     if g.user is None and request.endpoint not in PUBLIC_ENDPOINTS:
