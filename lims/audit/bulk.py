@@ -1,8 +1,8 @@
 """Append many events to the hash-chained audit trail at once (bulk import of legacy data).
 
-:func:`lims.audit.services.record` costs an upsert, a locked read and an update of the head per
-event. Here the head is locked once, every event's hash is computed with the same
-:func:`~lims.audit.services.event_hash` over the same canonical JSON (so ``lims audit verify``
+:func:`lims.audit.services.record` inserts its events one by one. Here the head is locked as
+record() locks it (:func:`~lims.audit.services.locked_head`), every event's hash is computed
+with the same :func:`~lims.audit.services.event_hash` over the same canonical JSON (so ``lims audit verify``
 checks them like any other), the events go in with ``executemany`` in chunks, and the head moves
 once, all inside the caller's transaction: a rolled-back import leaves neither events nor a
 moved head (21 CFR 11.10(e), ISO/IEC 17025 7.5.2).
@@ -15,11 +15,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 from sqlalchemy import Table, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from lims.audit.models import AuditEvent, AuditHead
-from lims.audit.services import GENESIS, canonical_json, event_hash
+from lims.audit.services import canonical_json, event_hash, locked_head, move_head
 from lims.db import utcnow
 
 CHUNK = 1000
@@ -47,19 +46,13 @@ def record_many(session: Session, *, actor: Any | None, events: Sequence[Pending
     """
     if not events:
         return int(session.scalar(select(AuditHead.seq).where(AuditHead.id == 1)) or 0)
-    # The same lock as record(): the head row, created once, then held until commit, so that
-    # concurrent writers append after the whole import, never in the middle of it.
-    dialect = session.get_bind().dialect.name
-    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(upsert(AuditHead).values(id=1, seq=0, hash=GENESIS).on_conflict_do_nothing())
-    head = session.execute(
-        select(AuditHead).where(AuditHead.id == 1).with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one()
+    # The same lock as record(), held until commit, so that concurrent writers append after
+    # the whole import, never in the middle of it.
+    start, prev = locked_head(session)
     at = utcnow()
     actor_id = getattr(actor, "id", None)
     actor_name = getattr(actor, "username", None) or "system"
-    seq, prev = head.seq, head.hash
+    seq = start
     table = cast(Table, AuditEvent.__table__)
     rows: list[dict[str, Any]] = []
     for pending in events:
@@ -86,6 +79,6 @@ def record_many(session: Session, *, actor: Any | None, events: Sequence[Pending
         session.execute(insert(table), rows)
         if progress:
             progress(len(rows))
-    head.seq, head.hash = seq, prev
-    session.flush()
+    if not move_head(session, seq, prev, from_seq=start):
+        raise RuntimeError("the audit head moved under a locked bulk append")
     return seq

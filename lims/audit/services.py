@@ -90,12 +90,12 @@ def record(
 
     :param actor: the acting user, or None for the system (scheduler, migrations).
 
-    The head is locked and read once per transaction (:func:`_head`); each event then moves it
+    The head is locked and read once per transaction (:func:`locked_head`); each event then moves it
     with a conditional ``UPDATE`` and is inserted: two statements an event and one a
     transaction (issue 14; it was four an event).
     """
     for _attempt in range(2):
-        seq, prev = _head(session)
+        seq, prev = locked_head(session)
         event = AuditEvent(
             seq=seq + 1,
             at=utcnow(),
@@ -110,7 +110,7 @@ def record(
             prev_hash=prev,
         )
         event.hash = event_hash(event)
-        if _move_head(session, event.seq, event.hash):
+        if move_head(session, event.seq, event.hash):
             session.add(event)
             session.flush()
             return event
@@ -125,7 +125,7 @@ def _transaction(session: Session) -> object:
     return session.get_nested_transaction() or session.get_transaction()
 
 
-def _head(session: Session) -> tuple[int, str]:
+def locked_head(session: Session) -> tuple[int, str]:
     """The head as this transaction left it, locked (``SELECT … FOR UPDATE``).
 
     Read from the database once per transaction: the lock is held to its end (PostgreSQL;
@@ -148,15 +148,17 @@ def _head(session: Session) -> tuple[int, str]:
     return row.seq, row.hash
 
 
-def _move_head(session: Session, seq: int, digest: str) -> bool:
-    """Move the head to the event ``seq``, from ``seq - 1`` where this transaction saw it.
+def move_head(session: Session, seq: int, digest: str, *, from_seq: int | None = None) -> bool:
+    """Move the head to the event ``seq``, from ``from_seq`` (default ``seq - 1``) where this
+    transaction saw it (:func:`locked_head`).
 
     False when the head is not there: code that moved it by other means in the same
     transaction (its own bulk of events, say) left the remembered head stale; it is then read
     again rather than an event written on a stale hash.
     """
     moved = session.execute(
-        update(AuditHead).where(AuditHead.id == 1, AuditHead.seq == seq - 1)
+        update(AuditHead).where(AuditHead.id == 1,
+                                AuditHead.seq == (seq - 1 if from_seq is None else from_seq))
         .values(seq=seq, hash=digest).execution_options(synchronize_session=False))
     if moved.rowcount != 1:  # type: ignore[attr-defined]
         session.info.pop(_HEAD, None)

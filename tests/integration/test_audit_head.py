@@ -83,3 +83,15 @@ def test_an_event_follows_a_head_moved_by_other_code_in_the_transaction(session)
         last = _event(session, "b")
     assert (last.seq, last.prev_hash) == (other.seq + 1, other.hash)
     assert verify_chain(session).ok
+
+
+def test_a_bulk_append_between_single_events_keeps_one_chain(session):
+    from lims.audit.bulk import PendingEvent, record_many
+
+    with unit_of_work(session):
+        first = _event(session, "a")
+        last_bulk = record_many(session, actor=None, events=[
+            PendingEvent("bulk", "tests", i) for i in range(3)])
+        last = _event(session, "b")
+    assert last_bulk == first.seq + 3 and last.seq == first.seq + 4
+    assert verify_chain(session).ok
