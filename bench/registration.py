@@ -236,18 +236,31 @@ def _other_writes(app: Any, session: Any, world: Any, client: Any,
 
 
 def main() -> None:
+    """On the shared database of a centre's size (bench/dataset.py: 100,000 samples, 2,000
+    instruments, 3,000 customers, 1,000,000 audit events), a private copy of it per database;
+    ``--small`` runs on an empty database instead (seconds, for a quick look)."""
+    from bench import dataset
+
     tmp = Path(tempfile.mkdtemp(prefix="lims-bench-reg-"))
     create_dev_pki(tmp / "pki", lab_name="Bench Lab")
-    run("SQLite", f"sqlite:///{tmp / 'bench.sqlite'}", tmp)
+    small = "--small" in sys.argv[1:]
+    where = "an empty database" if small else "the shared dataset (bench/dataset.py)"
+    print(f"registration and statements per request, on {where}")
+    run("SQLite", f"sqlite:///{tmp / 'bench.sqlite'}" if small else dataset.sqlite(copy=True),
+        tmp)
     bindir = find_bindir()
     if bindir is None:
         print("[PostgreSQL] skipped: no PostgreSQL binaries (pg_ctl) on this machine")
         return
-    cluster = Cluster(bindir).start()
+    if small:
+        cluster = Cluster(bindir).start()
+        url, stop = cluster.url(), cluster.stop
+    else:
+        url, stop = dataset.postgres()
     try:
-        run("PostgreSQL", cluster.url(), tmp)
+        run("PostgreSQL", url, tmp)
     finally:
-        cluster.stop()
+        stop()
 
 
 if __name__ == "__main__":
