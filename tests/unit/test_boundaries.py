@@ -62,5 +62,6 @@ def test_every_domain_contributes_through_the_registry():
     names = [d.name for d in domains()]
     assert names == ["web", "auth", "samples", "instruments", "calibration", "reports",
                      "accreditation", "audit", "work", "readings", "supervision"]
-    assert set(jobs()) == {"flag-calibration-due", "verify-audit-chain", "audit-checkpoint",
+    assert set(jobs()) == {"flag-calibration-due", "verify-audit-chain", "audit-verify-queued",
+                           "audit-checkpoint",
                            "report-recovery"}
