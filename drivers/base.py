@@ -101,6 +101,11 @@ class Driver:
         """Parse one streamed frame; None for a frame that is not a reading (counted)."""
         raise NotImplementedError
 
+    def parse_stream_block(self, block: bytes, at: dt.datetime) -> list[Reading] | None:
+        """Parse a block of complete streamed frames (each with its terminator) at once, all
+        received ``at``; None: parse it frame by frame with :meth:`parse_stream` instead."""
+        return None
+
     def stop_stream(self) -> None:
         """Leave the streaming mode; the port may already be gone."""
 

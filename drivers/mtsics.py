@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from drivers.base import Driver, Option
 from drivers.errors import DeviceError, DriverError, ProtocolError
-from drivers.reading import ERROR, OK, OVERLOAD, UNDERLOAD, Reading
+from drivers.reading import ERROR, OK, OVERLOAD, UNDERLOAD, Reading, readings
 
 NAME = "mt-sics"
 TERMINATOR = b"\r\n"
@@ -24,6 +24,14 @@ _SERIAL = re.compile(r'^I4\s+A\s+"?(?P<sn>[^"]*)"?$')
 # MT-SICS unit text -> a unit string the LIMS unit registry accepts.
 UNITS = {"g": "g", "mg": "mg", "kg": "kg", "ct": "ct", "lb": "lb", "oz": "oz", "ozt": "ozt",
          "GN": "grain", "dwt": "dwt"}
+
+# A block of streamed weight lines, each ending with CRLF, in one pass of the regex engine
+# (issue 14): only the plainest form (``S``, spaces, a known unit), so that a line it takes
+# gives exactly what parse_weight gives; anything else sends the block to parse_weight.
+_STREAM_LINE = re.compile(rb"(?m)^(S +([SDA]) +(-?\d+(?:\.\d*)?) +(%s) *)\r\n" % b"|".join(
+    re.escape(u.encode()) for u in sorted(UNITS, key=len, reverse=True)))
+_UNITS_B = {text.encode(): unit for text, unit in UNITS.items()}
+_NOT_DYNAMIC = b"D".__ne__
 
 GENERAL_ERRORS = {
     "ES": "syntax error: command not recognised (ES)",
@@ -84,6 +92,22 @@ def parse_weight(frame: bytes, *, at: dt.datetime | None = None) -> Reading:
         if status == "L":
             return Reading(NAME, None, None, None, ERROR, frame, at, "logical error (L)")
     return Reading(NAME, None, None, None, ERROR, frame, at, f"unexpected reply {text!r}")
+
+
+def parse_stream_lines(block: bytes, at: dt.datetime) -> list[Reading] | None:
+    """Parse a block of complete ``S`` weight lines (each with its CRLF), all received ``at``.
+
+    Returns None unless every line is a plain weight line: then the caller parses the block
+    line by line (:func:`parse_weight`), which also handles noise, errors and odd spacing.
+    """
+    rows = _STREAM_LINE.findall(block)
+    # Every CRLF ends a match and there is no other LF: so no byte was skipped between
+    # matches (a match starts only at the start of the block or after a LF).
+    if not rows or len(rows) != block.count(b"\r\n") or len(rows) != block.count(b"\n"):
+        return None
+    raws, stability, values, units = zip(*rows, strict=True)
+    return readings(NAME, map(bytes.decode, values), map(_UNITS_B.__getitem__, units),
+                    map(_NOT_DYNAMIC, stability), raws, at, "mass")
 
 
 def parse_serial_number(frame: bytes) -> str:
@@ -147,6 +171,10 @@ class MTSICSBalance(Driver):
             self.skipped_frames += 1
             return None
         return parse_weight(frame)
+
+    def parse_stream_block(self, block: bytes, at: dt.datetime) -> list[Reading] | None:
+        """A block of plain weight lines at once (:func:`parse_stream_lines`)."""
+        return parse_stream_lines(block, at)
 
     def stop_stream(self) -> None:
         """Send ``@`` (cancels streaming); a port already gone is no error here."""

@@ -112,10 +112,10 @@ class StreamHub:
         self.start()
         return attached
 
-    def _take(self, name: str, reading: Reading) -> None:
+    def _take(self, name: str, readings: list[Reading]) -> None:
         attached = self._by_name[name]
-        attached.count += 1
-        attached.reader.take(reading)
+        attached.count += len(readings)
+        attached.reader.take_many(readings)
 
     def _lost(self, stream: Stream) -> None:
         self._end(self._by_name[stream.name], stream.reason or "connection lost", lost=True)
@@ -140,7 +140,8 @@ class StreamHub:
                     name = attached.reader.inst.asset
                     self._by_name[name] = attached
                     attached.stream = self.reader.add(name, device.transport, device.terminator,
-                                                      device.parse_stream)
+                                                      device.parse_stream,
+                                                      device.parse_stream_block)
                 try:
                     self.reader.poll(0.05, self._take, self._lost)
                 except SpoolFull:
@@ -176,10 +177,13 @@ class PortReader:
         self.offline_sent = False
 
     def take(self, reading: Reading) -> None:
+        self.take_many([reading])
+
+    def take_many(self, readings: list[Reading]) -> None:
         if self.away_since is not None:
             self.away_since, self.offline_sent = None, False
             self.spool.port_state(self.inst.asset, connected=True)
-        self.spool.append(self.inst.asset, reading)
+        self.spool.append_many(self.inst.asset, readings)
 
     def away(self, reason: str) -> None:
         now = time.monotonic()

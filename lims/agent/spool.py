@@ -24,7 +24,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,39 +137,52 @@ class Spool:
 
         :raises SpoolFull: the spool was closed while waiting for room.
         """
-        with self._lock:
-            if self.count >= self.max_rows:
-                log.error("spool %s is FULL (%s readings): not reading %s until the server "
-                          "takes readings", self.path, self.count, asset)
-                self._state(asset, "spool full")
-                self._commit()
-                while self.count >= self.max_rows and not self._stopped:
-                    self._lock.wait(0.5)
-                if self._stopped:
-                    raise SpoolFull(asset)
-                self._state(asset, None)
-            self._begin()
-            self.last_seq += 1
-            seq: int = self.last_seq
-            self._db.execute(
-                INSERT,
-                (seq, asset, reading.at.astimezone(dt.UTC).isoformat(), reading.value,
-                 reading.unit, reading.stable, reading.status,
-                 reading.message[:500] if reading.message else None, reading.raw))
-            self._db.execute("INSERT INTO ports (asset, connected, last_read_at) VALUES (?, 1, ?) "
-                             "ON CONFLICT (asset) DO UPDATE SET connected = 1, "
-                             "last_read_at = excluded.last_read_at",
-                             (asset, reading.at.astimezone(dt.UTC).isoformat()))
-            self.count += 1
-            self._pending += 1
-            if self.count >= WARN_AT * self.max_rows and not self._warned:
-                self._warned = True
-                log.warning("spool %s is %d%% full (%s of %s readings): is the server "
-                            "reachable?", self.path, 100 * self.count // self.max_rows,
-                            self.count, self.max_rows)
-            if self._pending >= self.commit_rows:
-                self._commit()
-            return seq
+        return self.append_many(asset, [reading])
+
+    def append_many(self, asset: str, readings: Sequence[Reading]) -> int:
+        """Number ``readings`` in order and add them to the open transaction; return the last
+        seq. One statement for the lot: a streaming port hands over a read's lines at once.
+
+        Blocks while the spool is full (never drops): what fits goes in, the rest waits.
+
+        :raises SpoolFull: the spool was closed while waiting for room.
+        """
+        done = 0
+        seq: int = self.last_seq
+        while done < len(readings):
+            with self._lock:
+                if self.count >= self.max_rows:
+                    log.error("spool %s is FULL (%s readings): not reading %s until the server "
+                              "takes readings", self.path, self.count, asset)
+                    self._state(asset, "spool full")
+                    self._commit()
+                    while self.count >= self.max_rows and not self._stopped:
+                        self._lock.wait(0.5)
+                    if self._stopped:
+                        raise SpoolFull(asset)
+                    self._state(asset, None)
+                part = readings[done:done + self.max_rows - self.count]
+                self._begin()
+                first = self.last_seq + 1
+                rows = [(first + i, asset, r.at.astimezone(dt.UTC).isoformat(), r.value, r.unit,
+                         r.stable, r.status, r.message[:500] if r.message else None, r.raw)
+                        for i, r in enumerate(part)]
+                self._db.executemany(INSERT, rows)
+                self.last_seq = seq = first + len(part) - 1
+                self._db.execute("INSERT INTO ports (asset, connected, last_read_at) VALUES "
+                                 "(?, 1, ?) ON CONFLICT (asset) DO UPDATE SET connected = 1, "
+                                 "last_read_at = excluded.last_read_at", (asset, rows[-1][2]))
+                self.count += len(part)
+                self._pending += len(part)
+                done += len(part)
+                if self.count >= WARN_AT * self.max_rows and not self._warned:
+                    self._warned = True
+                    log.warning("spool %s is %d%% full (%s of %s readings): is the server "
+                                "reachable?", self.path, 100 * self.count // self.max_rows,
+                                self.count, self.max_rows)
+                if self._pending >= self.commit_rows:
+                    self._commit()
+        return seq
 
     def _state(self, asset: str, state: str | None, message: str | None = None) -> None:
         self._begin()

@@ -6,10 +6,10 @@ database must not stay locked meanwhile); the caller records it afterwards.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -125,11 +125,15 @@ def _pick(readings: list[Reading], unit: str | None, instrument: Instrument,
 
 # --- from a capture agent's stream (issue 12 §2) ------------------------------------------------
 
-@dataclasses.dataclass(frozen=True)
 class StreamedReading(Reading):
     """A reading a capture agent uploaded, as the driver gave it, with the stored row's id."""
 
-    reading_id: int = 0
+    reading_id: int
+
+    def __new__(cls, *, reading_id: int = 0, **fields: Any) -> StreamedReading:
+        reading = super().__new__(cls, **fields)
+        reading.reading_id = reading_id
+        return reading
 
 
 def take_streamed_reading(session: Session, instrument: Instrument, *, timezone: str,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import tty
 
-from drivers.mtsics import parse_weight
+import pytest
+
+from drivers.mtsics import parse_stream_lines, parse_weight
 from drivers.stream import MultiPortReader
 from drivers.transport import SerialTransport
 
@@ -24,13 +26,13 @@ def test_reads_every_line_of_every_port_and_notices_a_lost_port(tmp_path):
     os.write(ptys[0][0], b"\xff\xfeS S  half a li")  # noise and half a line stay buffered
     seen: dict[str, list[int]] = {"p0": [], "p1": [], "p2": []}
     for _ in range(50):
-        reader.poll(0.05, lambda name, r: seen[name].append(int(r.value.split(".")[0])))
+        reader.poll(0.05, lambda name, rs: seen[name].extend(int(r.value.split(".")[0]) for r in rs))
         if all(len(v) == 50 for v in seen.values()):
             break
     assert all(v == list(range(1, 51)) for v in seen.values())
     os.close(ptys[1][0])  # unplug port 1
     for _ in range(5):
-        reader.poll(0.05, lambda name, r: None)
+        reader.poll(0.05, lambda name, rs: None)
     assert [s.lost for s in reader.streams] == [False, True, False]
     reader.close()
     for master, slave in ptys:
@@ -83,11 +85,11 @@ def test_reads_more_ports_than_select_allows_every_line_in_order():
         for n in range(1, lines + 1):
             for master, _ in ptys:
                 os.write(master, f"S D {n:>7}.00 g\r\n".encode())
-            reader.poll(0, lambda name, r: seen[name].append(int(r.value.split(".")[0])))
+            reader.poll(0, lambda name, rs: seen[name].extend(int(r.value.split(".")[0]) for r in rs))
         for _ in range(200):
             if all(len(v) == lines for v in seen.values()):
                 break
-            reader.poll(0.05, lambda name, r: seen[name].append(int(r.value.split(".")[0])))
+            reader.poll(0.05, lambda name, rs: seen[name].extend(int(r.value.split(".")[0]) for r in rs))
         assert all(v == list(range(1, lines + 1)) for v in seen.values())
     finally:
         reader.close()
@@ -107,12 +109,12 @@ def test_a_port_that_hangs_up_is_reported_and_the_others_go_on():
         for n in range(1, 31):
             for j in (0, 2):
                 os.write(ptys[j][0], f"S D {n:>7}.00 g\r\n".encode())
-            reader.poll(0.01, lambda name, r: seen[name].append(int(r.value.split(".")[0])),
+            reader.poll(0.01, lambda name, rs: seen[name].extend(int(r.value.split(".")[0]) for r in rs),
                         lost.append)
         for _ in range(50):
             if len(seen["p0"]) == len(seen["p2"]) == 30:
                 break
-            reader.poll(0.02, lambda name, r: seen[name].append(int(r.value.split(".")[0])),
+            reader.poll(0.02, lambda name, rs: seen[name].extend(int(r.value.split(".")[0]) for r in rs),
                         lost.append)
         assert [s.name for s in lost] == ["p1"] and "connection lost" in lost[0].reason
         assert seen["p0"] == seen["p2"] == list(range(1, 31))
@@ -122,18 +124,19 @@ def test_a_port_that_hangs_up_is_reported_and_the_others_go_on():
         _close_all([ptys[0][0], ptys[2][0]] + [slave for _, slave in ptys])
 
 
-def test_lines_cut_across_reads_are_joined_and_noise_is_dropped():
+@pytest.mark.parametrize("block", [None, parse_stream_lines])
+def test_lines_cut_across_reads_are_joined_and_noise_is_dropped(block):
     (master, slave), = _ptys(1)
     reader = MultiPortReader()
     got: list[str] = []
     try:
         transport = SerialTransport(os.ttyname(slave)).open()
-        reader.add("p", transport, b"\r\n", parse_weight)
+        reader.add("p", transport, b"\r\n", parse_weight, block)
         pieces = [b"S D  ", b"    1.00 g\r", b"\nS D      2", b".00 g\r\n\x00\xffS S", b"    3.50 g\r\n"]
         for piece in pieces:
             os.write(master, piece)
             for _ in range(3):
-                reader.poll(0.02, lambda name, r: got.append(r.value))
+                reader.poll(0.02, lambda name, rs: got.extend(r.value for r in rs))
         assert got == ["1.00", "2.00", "3.50"]
         assert transport.noise_bytes == 2
     finally:
@@ -178,3 +181,22 @@ def test_more_ports_than_the_hard_file_limit_is_a_clear_error():
     with pytest.raises(TooManyPorts) as err:
         raise_fd_limit(fds_needed(ports), ports=ports)
     assert err.value.limit == hard and f"{ports} instruments" in str(err.value)
+
+
+def test_a_read_is_handed_over_as_one_list_in_order_whichever_parser_takes_it():
+    (master, slave), = _ptys(1)
+    reader = MultiPortReader()
+    batches: list[list[str | None]] = []
+    try:
+        reader.add("p", SerialTransport(os.ttyname(slave)).open(), b"\r\n", parse_weight,
+                   parse_stream_lines)
+        for data in (b"S D 1.00 g\r\nS D 2.00 g\r\nS D 3.", b"00 g\r\nS D 4.00 g\r\n",
+                     b"S D 5.00 g\r\nS +\r\nS D 6.00 g\r\n"):  # an overload among weights
+            os.write(master, data)
+            for _ in range(20):
+                if reader.poll(0.05, lambda name, rs: batches.append([r.value for r in rs])):
+                    break
+        assert batches == [["1.00", "2.00"], ["3.00", "4.00"], ["5.00", None, "6.00"]]
+    finally:
+        reader.close()
+        _close_all([master, slave])

@@ -151,3 +151,25 @@ def test_a_full_spool_blocks_the_reader_and_never_drops(tmp_path, caplog):
     spool.close()
     with pytest.raises(sqlite3.ProgrammingError):
         spool.batch(1)
+
+
+def test_a_batch_is_numbered_in_order_and_waits_for_room_without_dropping(tmp_path):
+    spool = Spool(tmp_path / "s.sqlite", max_rows=5).start()
+    assert spool.append_many("EQ-1", [reading(i) for i in range(1, 4)]) == 3
+    done: list[int] = []
+    blocked = threading.Thread(
+        target=lambda: done.append(spool.append_many("EQ-1", [reading(i) for i in range(4, 8)])))
+    blocked.start()
+    time.sleep(0.3)
+    assert done == [] and blocked.is_alive()  # two fitted, two wait for room
+    spool.flush()
+    assert [r.value for r in spool.batch(10)] == ["1.00", "2.00", "3.00", "4.00", "5.00"]
+    spool.acknowledge(spool.batch(2), 2)
+    blocked.join(timeout=3)
+    assert done == [7]
+    spool.flush()
+    assert [(r.seq, r.value) for r in spool.batch(10)] == [
+        (3, "3.00"), (4, "4.00"), (5, "5.00"), (6, "6.00"), (7, "7.00")]
+    assert status(tmp_path / "s.sqlite")["ports"]["EQ-1"]["last_read_at"].startswith(
+        "2026-11-27T01:00:07")
+    spool.close()
