@@ -180,8 +180,13 @@ class CalibrationRecord(ResponseModel):
     standards: list[int] = Field(description="ids of the instruments used as standards")
 
 
-class CalibrationRecords(ResponseModel):
+class CalibrationRecords(Paging):
     calibrations: list[CalibrationRecord]
+
+
+class CalibrationRecordsQuery(PageQuery):
+    """Newest first (sort ``-calibrated``, the default, or ``calibrated``), corrected versions
+    included; ``q`` searches the certificate number."""
 
 
 class ImportedCertificateHead(ResponseModel):
@@ -224,8 +229,12 @@ class Check(ResponseModel):
     source: str
 
 
-class Checks(ResponseModel):
+class Checks(Paging):
     checks: list[Check]
+
+
+class ChecksQuery(PageQuery):
+    """Oldest first (sort ``checked``, the default, or ``-checked``)."""
 
 
 class Branch(ResponseModel):

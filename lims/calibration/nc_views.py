@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, flash, jsonify, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -17,6 +26,8 @@ from lims.calibration.letters import letter_pdf
 from lims.calibration.models import CaseStatus, Evaluation, NonconformingCase
 from lims.db import unit_of_work
 from lims.instruments.models import Instrument
+from lims.web import listing
+from lims.web.api_models import API_PER_PAGE
 from lims.web.auth import current_user
 from lims.web.context import get_session, settings
 from lims.web.i18n import label
@@ -96,11 +107,6 @@ def _letter(number: str, customer_id: int) -> Response:
 @operation("Nonconforming-work cases, newest first, a page at a time", query=m.CasesQuery,
            response=m.Cases)
 def list_json() -> Any:
-    from flask import request
-
-    from lims.web import listing
-    from lims.web.api_models import API_PER_PAGE
-
     query_model(m.CasesQuery)
     page = listing.paginate(get_session(), select(NonconformingCase), request.args,
                             sorts={"id": NonconformingCase.id}, default="-id",
@@ -150,13 +156,20 @@ def letter_json(number: str, customer_id: int) -> Any:
 
 # --- pages -----------------------------------------------------------------------------------
 
+# The page's sort keys; a page at a time, never cut off (issue 14).
+PAGE_SORTS = {"number": NonconformingCase.number, "status": NonconformingCase.status,
+              "opened": NonconformingCase.opened_at}
+
+
 @bp.get("/nonconformities")
 def index() -> Any:
     db = get_session()
-    cases = nc.list_cases(db)
+    page = listing.paginate(db, select(NonconformingCase), request.args, sorts=PAGE_SORTS,
+                            default="-opened", tiebreak=NonconformingCase.id)
+    cases = page.items
     assets = dict(db.execute(select(Instrument.id, Instrument.asset_number).where(
         Instrument.id.in_({c.instrument_id for c in cases}))).all()) if cases else {}
-    return render_template("calibration/cases.html", cases=cases, assets=assets,
+    return render_template("calibration/cases.html", page=page, cases=cases, assets=assets,
                            can_manage=allowed(current_user().roles, "nonconformity.manage"))
 
 

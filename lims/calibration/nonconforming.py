@@ -60,11 +60,6 @@ def get_case(session: Session, number: str, *, lock: bool = False) -> Nonconform
     return case
 
 
-def list_cases(session: Session, *, limit: int = 200) -> list[NonconformingCase]:
-    return list(session.scalars(select(NonconformingCase)
-                                .order_by(NonconformingCase.id.desc()).limit(limit)))
-
-
 def affected(session: Session, case: NonconformingCase) -> list[Affected]:
     """The case's reports with their customers, in report-number order."""
     rows = session.execute(

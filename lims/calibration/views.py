@@ -9,19 +9,21 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from lims import units
 from lims.auth.permissions import allowed
 from lims.auth.services import require
 from lims.calibration import api_models as m
 from lims.calibration import chains, services, svg
-from lims.calibration.models import CalibrationRecord
+from lims.calibration.models import CalibrationRecord, IntermediateCheck
 from lims.db import unit_of_work, utcnow
 from lims.errors import InvalidInput, NotFound, msg
 from lims.instruments.services import find_instrument
 from lims.readings.live import live_values
 from lims.validate import as_id, date
+from lims.web import listing
+from lims.web.api_models import API_PER_PAGE
 from lims.web.auth import current_user
 from lims.web.context import get_session, settings
 from lims.web.i18n import LABELS, label
@@ -108,12 +110,24 @@ def _optional_date(value: Any, field: str) -> dt.date | None:
 
 # --- API -------------------------------------------------------------------------------------
 
+# services.history's order as a sort key: an undated record sorts as the oldest, last when
+# newest first, on both databases.
+RECORD_SORTS = {"calibrated": func.coalesce(CalibrationRecord.calibrated_on, dt.date(1, 1, 1))}
+
+
 @api.get("/instruments/<asset>/calibrations")
-@operation("Calibration history of an instrument", response=m.CalibrationRecords)
+@operation("Calibration history of an instrument, a page at a time",
+           query=m.CalibrationRecordsQuery, response=m.CalibrationRecords)
 def calibrations_json(asset: str) -> Any:
+    query_model(m.CalibrationRecordsQuery)
     db = get_session()
     instrument = find_instrument(db, asset)
-    return jsonify(calibrations=[record_json(r) for r in services.history(db, instrument.id)])
+    query = select(CalibrationRecord).where(CalibrationRecord.instrument_id == instrument.id)
+    if term := listing.search_term(request.args):
+        query = query.where(listing.contains_text(CalibrationRecord.certificate_number, term))
+    page = listing.paginate(db, query, request.args, sorts=RECORD_SORTS, default="-calibrated",
+                            tiebreak=CalibrationRecord.id, per_page=API_PER_PAGE)
+    return jsonify(calibrations=[record_json(r) for r in page.items], **page.api())
 
 
 @api.post("/instruments/<asset>/calibrations")
@@ -214,11 +228,17 @@ def record_file(record_id: int) -> Any:
 
 
 @api.get("/instruments/<asset>/checks")
-@operation("Intermediate checks", response=m.Checks)
+@operation("Intermediate checks, oldest first, a page at a time", query=m.ChecksQuery,
+           response=m.Checks)
 def checks_json(asset: str) -> Any:
+    query_model(m.ChecksQuery)
     db = get_session()
     instrument = find_instrument(db, asset)
-    return jsonify(checks=[check_json(c) for c in services.checks(db, instrument.id)])
+    page = listing.paginate(db, select(IntermediateCheck).where(
+        IntermediateCheck.instrument_id == instrument.id), request.args,
+        sorts={"checked": IntermediateCheck.checked_at}, default="checked",
+        tiebreak=IntermediateCheck.id, per_page=API_PER_PAGE)
+    return jsonify(checks=[check_json(c) for c in page.items], **page.api())
 
 
 def check_json(c: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from lims.web.api_models import Id, RequestModel, ResponseModel
+from lims.web.api_models import Id, PageQuery, Paging, RequestModel, ResponseModel
 
 # --- requests ---------------------------------------------------------------------------------
 
@@ -140,8 +140,12 @@ class ProcedureOut(ResponseModel):
     standards: list[StandardOut]
 
 
-class Procedures(ResponseModel):
+class Procedures(Paging):
     procedures: list[ProcedureOut]
+
+
+class ProceduresQuery(PageQuery):
+    """Sort by id (the default) or code; ``q`` searches the code and title."""
 
 
 class ReadingsOut(ResponseModel):

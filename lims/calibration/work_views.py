@@ -17,7 +17,7 @@ from lims.web.auth import current_user
 from lims.web.context import get_session, settings
 from lims.web.errors import localized, status_of
 from lims.web.i18n import field_label, label
-from lims.web.inputs import form, json_model
+from lims.web.inputs import form, json_model, query_model
 from lims.web.openapi import operation
 
 bp = Blueprint("calibration_work", __name__)
@@ -27,11 +27,27 @@ api = Blueprint("calibration_work_api", __name__, url_prefix="/api/v1")
 # --- API -------------------------------------------------------------------------------------
 
 @api.get("/procedures")
-@operation("List calibration procedures (JJF/JJG)", response=m.Procedures)
+@operation("List calibration procedures (JJF/JJG), a page at a time", query=m.ProceduresQuery,
+           response=m.Procedures)
 def procedures_json() -> Any:
+    from flask import request
+    from sqlalchemy import or_, select
+
+    from lims.calibration.models import CalibrationProcedure as Procedure
+    from lims.web import listing
+    from lims.web.api_models import API_PER_PAGE
+
+    query_model(m.ProceduresQuery)
     db = get_session()
-    return jsonify(procedures=[procedures.procedure_json(p, db)
-                               for p in procedures.list_procedures(db)])
+    query = select(Procedure)
+    if term := listing.search_term(request.args):
+        query = query.where(or_(listing.contains_text(Procedure.code, term),
+                                listing.contains_text(Procedure.title, term)))
+    page = listing.paginate(db, query, request.args,
+                            sorts={"id": Procedure.id, "code": Procedure.code}, default="id",
+                            tiebreak=Procedure.id, per_page=API_PER_PAGE)
+    return jsonify(procedures=[procedures.procedure_json(p, db) for p in page.items],
+                   **page.api())
 
 
 @api.post("/procedures")
@@ -207,6 +223,24 @@ def _receive(data: dict[str, str], conditions: list[dict[str, str]]) -> str:
         return _number_of(db, job)
 
 
+SOURCES = 10  # capture sources the job page lists; others are typed (issue 14)
+
+
+def _capture_instruments(db: Any, job: Any, term: str, limit: int) -> list[Any]:
+    """Instruments with a driver whose asset number or name contains ``term``: the procedure's
+    standards and the item (its serial number is the job's) first, then by asset number: the
+    ones :func:`lims.calibration.work.read_for_point` takes come first."""
+    from lims.instruments import lists
+    from lims.instruments.models import Instrument
+
+    standards = [s.instrument_id for s in job.procedure.standards]
+    first = Instrument.id.in_(standards)
+    if job.serial_number:
+        first = first | (Instrument.serial_number == job.serial_number)
+    return lists.find_instruments(db, term, limit, where=[Instrument.driver.is_not(None)],
+                                  first=first)
+
+
 @bp.get("/calibration-jobs/<number>")
 def job_page(number: str, typed: dict[str, str] | None = None) -> Any:
     """A job's points and readings, what issuing will give, and the forms; ``typed`` refills
@@ -216,19 +250,46 @@ def job_page(number: str, typed: dict[str, str] | None = None) -> Any:
     roles = current_user().roles
     from sqlalchemy import select
 
-    from lims.instruments.models import Instrument
-
-    capturable = db.scalars(select(Instrument).where(Instrument.driver.is_not(None))
-                            .order_by(Instrument.asset_number)).all()
     from lims.reports.models import Report
 
     reports = db.scalars(select(Report).where(Report.sample_id == sample.id)
                          .order_by(Report.id)).all()
     return render_template(
         "calibration/job.html", sample=sample, job=job, data=work.job_json(db, sample, job),
-        instruments=capturable, typed=typed or {}, reports=reports,
+        # A bounded few capture sources, the others typed with suggestions: never every
+        # instrument with a driver (issue 14).
+        instruments=_capture_instruments(db, job, "", SOURCES) if allowed(
+            roles, "result.capture") else [],
+        typed=typed or {}, reports=reports,
         can={a: allowed(roles, a) for a in ("result.record", "result.capture",
                                              "result.correct", "sample.complete")})
+
+
+@bp.get("/calibration-jobs/<number>/instruments")
+def instrument_search(number: str) -> Any:
+    """The capture form's instrument type-ahead: at most 20 instruments with a driver whose
+    asset number or name contains ``q``, the job's standards and item first: JSON for
+    lims.js; without JavaScript the asset number typed is resolved on capture."""
+    from flask import request
+
+    from lims.web import listing
+
+    db = get_session()
+    _sample, job = work.get_job(db, number)
+    found = _capture_instruments(db, job, listing.search_term(request.args), 20)
+    return jsonify(instruments=[{"id": i.id, "asset_number": i.asset_number, "name": i.name,
+                                 "value": i.asset_number,
+                                 "label": f"{i.name} {i.serial_number or ''}".strip()}
+                                for i in found])
+
+
+def _capture_instrument(db: Any, data: dict[str, str]) -> Any:
+    """The capture form's instrument: the asset number typed, else the id a script sent."""
+    from lims.instruments.lists import resolve_asset
+
+    if data.get("instrument"):
+        return resolve_asset(db, data["instrument"]).id
+    return data.get("instrument_id")
 
 
 @bp.post("/calibration-jobs/<number>/capture")
@@ -243,7 +304,7 @@ def capture_page(number: str) -> Any:
     count = data.get("count") or "3"
     instrument, readings = work.read_for_point(
         db, actor=user, number=number, point_id=data.get("point_id"),
-        instrument_id=data.get("instrument_id"), target=target,
+        instrument_id=_capture_instrument(db, data), target=target,
         count=int(count) if count.isdecimal() and len(count) < 3 else 0,
         timezone=s.timezone, port_hosts=s.port_hosts)
     with unit_of_work(db):

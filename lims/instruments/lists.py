@@ -3,13 +3,15 @@ shared by the page and the JSON API; see :mod:`lims.web.listing`."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flask_babel import lazy_gettext
-from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy import Select, case, exists, func, or_, select
 from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.sql.elements import ColumnElement
 
+from lims.errors import InvalidInput, msg
 from lims.instruments.models import (
     CalibrationFlag,
     EquipmentRole,
@@ -58,17 +60,39 @@ def instruments_query(args: Mapping[str, str]) -> Select[Any]:
     return query
 
 
-def find_instruments(session: Session, term: str, limit: int = 20) -> list[Instrument]:
+def find_instruments(session: Session, term: str, limit: int = 20, *,
+                     where: Sequence[ColumnElement[bool]] = (),
+                     first: ColumnElement[bool] | None = None) -> list[Instrument]:
     """Instruments whose asset number or name contains ``term`` (any case), those whose asset
     number starts with it first, then by asset number; retired ones too (a list's filter
-    finds the samples measured with them)."""
-    query = select(Instrument).options(lazyload(Instrument.quantities))
+    finds the samples measured with them). ``where``: further conditions; ``first``: those
+    it holds for come before the others (a calibration job's standards and item)."""
+    query = select(Instrument).options(lazyload(Instrument.quantities)).where(*where)
+    if first is not None:
+        query = query.order_by(case((first, 0), else_=1))
     if term := term.strip()[:100]:
         query = query.where(or_(*(c.ilike(like(term), escape="\\")
                                   for c in (Instrument.asset_number, Instrument.name))))
         query = query.order_by(func.upper(Instrument.asset_number)
                                .startswith(term.upper(), autoescape=True).desc())
     return list(session.scalars(query.order_by(Instrument.asset_number).limit(limit)))
+
+
+def resolve_asset(session: Session, text: str) -> Instrument:
+    """The instrument a typed field names by its asset number (any case), as typed without
+    JavaScript or picked from a type-ahead's list ("EQ-1 Balance").
+
+    :raises InvalidInput: an unknown asset number, naming ``instrument_id``.
+    """
+    text = text.strip()[:200]
+    asset = text.split()[0] if text else ""
+    found = session.scalars(select(Instrument).options(lazyload(Instrument.quantities))
+                            .where(func.upper(Instrument.asset_number) == asset.upper())
+                            .limit(1)).first()
+    if found is None:
+        raise InvalidInput(msg("instrument: no instrument has the asset number %(asset)r",
+                               asset=text[:60]), field="instrument_id")
+    return found
 
 
 def _label(value: str) -> str:

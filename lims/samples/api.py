@@ -11,7 +11,7 @@ from lims.db import unit_of_work
 from lims.samples import api_models as m
 from lims.samples import categories, intake, lists, serialize, services
 from lims.samples import review as workflow
-from lims.samples.models import Customer, Sample, TestMethod
+from lims.samples.models import Customer, ProductCategory, Sample, TestMethod
 from lims.web import listing
 from lims.web.api_models import API_PER_PAGE
 from lims.web.auth import current_user, login_policy
@@ -66,14 +66,27 @@ def methods() -> Any:
     return jsonify(methods=[serialize.method(m) for m in page.items], **page.api())
 
 
+CATEGORY_SORTS = {"id": ProductCategory.id, "code": ProductCategory.code}
+
+
 @bp.get("/product-categories")
-@operation("List the product catalogue as a tree: the target families and their subcategories",
+@operation("List the product catalogue as a tree: the target families and their "
+           "subcategories, a page of families at a time", query=m.ProductCategoriesQuery,
            response=m.ProductCategories)
 def product_categories() -> Any:
     """Every category, retired ones too (older samples name them), each family with its
     target pass rate in percent; a sample is registered in one by its ``code``."""
     current_user()  # permission "read": every role
-    return jsonify(categories=[categories.as_dict(n) for n in categories.tree(get_session())])
+    query_model(m.ProductCategoriesQuery)
+    db = get_session()
+    query = select(ProductCategory).where(ProductCategory.parent_id.is_(None))
+    if term := listing.search_term(request.args):
+        query = query.where(or_(*(listing.contains_text(c, term) for c in (
+            ProductCategory.code, ProductCategory.name_zh, ProductCategory.name_en))))
+    page = listing.paginate(db, query, request.args, sorts=CATEGORY_SORTS, default="id",
+                            tiebreak=ProductCategory.id, per_page=API_PER_PAGE)
+    return jsonify(categories=[categories.as_dict(n)
+                               for n in categories.subtrees(db, page.items)], **page.api())
 
 
 @bp.post("/methods")

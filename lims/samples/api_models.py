@@ -518,5 +518,12 @@ class ProductCategoryNode(ResponseModel):
     children: list[ProductCategoryNode]
 
 
-class ProductCategories(ResponseModel):
+class ProductCategories(Paging):
+    """A page of the families, each with its whole tree below it."""
+
     categories: list[ProductCategoryNode]
+
+
+class ProductCategoriesQuery(PageQuery):
+    """The families in the order they were added (sort ``id``, the default, or ``code``);
+    ``q`` searches a family's code and names."""

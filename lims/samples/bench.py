@@ -19,9 +19,10 @@ from sqlalchemy import Select, exists, func, or_, select
 from sqlalchemy.orm import Session, lazyload
 from sqlalchemy.sql.elements import ColumnElement
 
-from lims.calibration.services import DIMENSIONLESS, check_fit_for_use, dimension_of
+from lims.calibration.services import DIMENSIONLESS, dimension_of, fit_for_use
 from lims.db import utcnow
 from lims.errors import InvalidInput, LimsError, msg
+from lims.instruments.lists import resolve_asset
 from lims.instruments.models import (
     CalibrationFlag,
     Instrument,
@@ -71,20 +72,21 @@ def _candidates(ch: Characteristic) -> Select[Instrument] | None:
 
 
 class _Fitness:
-    """Whether an instrument is fit for use now, checked once per instrument per request."""
+    """Whether an instrument is fit for use now, checked once per instrument per request: a
+    page of candidates at a time, their records in force read in one query
+    (:func:`lims.calibration.services.fit_for_use`, the rules of ``check_fit_for_use``)."""
 
     def __init__(self, session: Session, timezone: str) -> None:
         self.session, self.timezone, self.now = session, timezone, utcnow()
         self.known: dict[int, bool] = {}
 
-    def __call__(self, instrument: Instrument) -> bool:
-        if instrument.id not in self.known:
-            try:
-                check_fit_for_use(self.session, instrument, self.now, timezone=self.timezone)
-                self.known[instrument.id] = True
-            except LimsError:
-                self.known[instrument.id] = False
-        return self.known[instrument.id]
+    def check(self, instruments: list[Instrument]) -> list[Instrument]:
+        """The fit ones of ``instruments``, in their order."""
+        unknown = [i for i in instruments if i.id not in self.known]
+        if unknown:
+            fit = fit_for_use(self.session, unknown, self.now, timezone=self.timezone)
+            self.known.update((i.id, i.id in fit) for i in unknown)
+        return [i for i in instruments if self.known[i.id]]
 
     def first(self, query: Select[Instrument], limit: int) -> list[Instrument]:
         """The first ``limit`` fit instruments of ``query`` (ordered), reading it a page of
@@ -92,7 +94,7 @@ class _Fitness:
         found: list[Instrument] = []
         for offset in range(0, SCANNED, limit):
             page = list(self.session.scalars(query.limit(limit).offset(offset)))
-            found += [i for i in page if self(i)]
+            found += self.check(page)
             if len(found) >= limit or len(page) < limit:
                 break
         return found[:limit]
@@ -144,14 +146,7 @@ def resolve(session: Session, ch: Characteristic, text: str) -> int:
 
     :raises InvalidInput: naming ``instrument_id``.
     """
-    text = text.strip()[:200]
-    asset = text.split()[0] if text else ""
-    found = session.execute(select(Instrument.id, Instrument.asset_number)
-                            .where(func.upper(Instrument.asset_number) == asset.upper())
-                            .limit(1)).first()
-    if found is None:
-        raise InvalidInput(msg("instrument: no instrument has the asset number %(asset)r",
-                               asset=text[:60]), field="instrument_id")
+    found = resolve_asset(session, text)
     # One that declares no quantity (registered before quantities were kept) is let through:
     # what it measures is not known, so it is not refused for it.
     measured = measures(ch)

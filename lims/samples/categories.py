@@ -219,12 +219,33 @@ def tree(session: Session, *, include_retired: bool = True) -> list[Node]:
     below: dict[int | None, list[ProductCategory]] = {}
     for c in rows:
         below.setdefault(c.parent_id, []).append(c)
+    return _nodes(below.get(None, []), below)
 
+
+def _nodes(roots: list[ProductCategory],
+           below: dict[int | None, list[ProductCategory]]) -> list[Node]:
     def build(c: ProductCategory, depth: int) -> Node:
         kids = below.get(c.id, []) if depth < MAX_DEPTH else []
         return Node(c, depth, tuple(build(k, depth + 1) for k in kids))
 
-    return [build(c, 0) for c in below.get(None, [])]
+    return [build(c, 0) for c in roots]
+
+
+def subtrees(session: Session, roots: list[ProductCategory]) -> list[Node]:
+    """``roots`` (a page of families) each with every category below it, retired ones too:
+    read a level at a time (at most MAX_DEPTH queries), not the whole catalogue (issue 14)."""
+    below: dict[int | None, list[ProductCategory]] = {}
+    level = [c.id for c in roots]
+    for _depth in range(MAX_DEPTH):
+        if not level:
+            break
+        kids = session.scalars(select(ProductCategory)
+                               .where(ProductCategory.parent_id.in_(level))
+                               .order_by(ProductCategory.id)).all()
+        for k in kids:
+            below.setdefault(k.parent_id, []).append(k)
+        level = [k.id for k in kids]
+    return _nodes(roots, below)
 
 
 def as_dict(node: Node) -> dict[str, Any]:

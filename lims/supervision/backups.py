@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.orm import Session
 
 from lims.audit.services import record
@@ -80,13 +80,18 @@ def dispose_backup(session: Session, *, actor: User, record_number: str, method:
     return backup
 
 
+def due_query(on: dt.date) -> Select[*tuple[Any, ...]]:
+    """Backups kept past their retention on ``on``, with their record's number (unsorted: the
+    API pages it)."""
+    return (select(BackupSample, SamplingRecord.number).join(SamplingRecord)
+            .where(BackupSample.retain_until <= on, BackupSample.disposed_at.is_(None),
+                   BackupSample.used_for_sample_id.is_(None)))
+
+
 def due_for_disposal(session: Session, *, on: dt.date) -> list[tuple[BackupSample, str]]:
     """Backups kept past their retention on ``on``, with their record's number."""
-    rows = session.execute(select(BackupSample, SamplingRecord.number).join(SamplingRecord)
-                           .where(BackupSample.retain_until <= on,
-                                  BackupSample.disposed_at.is_(None),
-                                  BackupSample.used_for_sample_id.is_(None))
-                           .order_by(BackupSample.retain_until, BackupSample.id)).all()
+    rows = session.execute(due_query(on).order_by(BackupSample.retain_until,
+                                                  BackupSample.id)).all()
     return [(b, n) for b, n in rows]
 
 

@@ -12,7 +12,6 @@ from lims.web.api_models import (
     DateText,
     PageQuery,
     Paging,
-    QueryModel,
     RequestModel,
     ResponseModel,
     Whole,
@@ -77,8 +76,12 @@ class Inspector(ResponseModel):
     active: bool
 
 
-class Inspectors(ResponseModel):
+class Inspectors(Paging):
     inspectors: list[Inspector]
+
+
+class InspectorsQuery(PageQuery):
+    """Sort by username (the default); ``q`` searches the username and full name."""
 
 
 # --- plans ----------------------------------------------------------------------------------
@@ -135,11 +138,14 @@ class Plan(ResponseModel):
     quotas: list[Quota]
 
 
-class Plans(ResponseModel):
+class Plans(Paging):
     plans: list[Plan]
 
 
-class PlansQuery(QueryModel):
+class PlansQuery(PageQuery):
+    """Newest first (sort ``-id``, the default; also ``id``, ``number``, ``year``); ``q``
+    searches the number and title."""
+
     year: int | None = Field(default=None, ge=2000, le=2199)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
-from sqlalchemy import select
+from sqlalchemy import Select, or_, select
 
 from lims.auth.models import User
 from lims.db import unit_of_work, utcnow
@@ -22,7 +22,13 @@ from lims.samples.models import ProductCategory, TestMethod
 from lims.samples.turnaround import local_date
 from lims.supervision import draws, enterprises, plans, regions, sampling, statistics
 from lims.supervision import plan_api_models as m
-from lims.supervision.models import Enterprise, RandomDraw, Region, SpotCheckPlan
+from lims.supervision.models import (
+    Enterprise,
+    RandomDraw,
+    Region,
+    SamplingInspector,
+    SpotCheckPlan,
+)
 from lims.web import listing
 from lims.web.api_models import API_PER_PAGE
 from lims.web.auth import current_user
@@ -348,10 +354,23 @@ def _inspector(i: Any, u: Any) -> dict[str, Any]:
             "active": i.active}
 
 
+INSPECTOR_SORTS = {"username": User.username}
+
+
 @bp.get("/api/v1/supervision/inspectors")
-@operation("List the sampling inspectors and their qualifications", response=m.Inspectors)
+@operation("List the sampling inspectors and their qualifications, a page at a time",
+           query=m.InspectorsQuery, response=m.Inspectors)
 def api_inspectors() -> Any:
-    return jsonify(inspectors=[_inspector(i, u) for i, u in draws.list_inspectors(get_session())])
+    query_model(m.InspectorsQuery)
+    query: Select[*tuple[Any, ...]] = select(SamplingInspector, User).join(
+        User, User.id == SamplingInspector.user_id)
+    if term := listing.search_term(request.args):
+        query = query.where(or_(listing.contains_text(User.username, term),
+                                listing.contains_text(User.full_name, term)))
+    page = listing.paginate(get_session(), query, request.args, sorts=INSPECTOR_SORTS,
+                            default="username", tiebreak=SamplingInspector.id,
+                            per_page=API_PER_PAGE, scalars=False)
+    return jsonify(inspectors=[_inspector(i, u) for i, u in page.items], **page.api())
 
 
 @bp.post("/api/v1/supervision/inspectors")
@@ -365,12 +384,25 @@ def api_qualify() -> Any:
     return jsonify(body)
 
 
+PLAN_SORTS = {"id": SpotCheckPlan.id, "number": SpotCheckPlan.number,
+              "year": SpotCheckPlan.year}
+
+
 @bp.get("/api/v1/supervision/plans")
-@operation("List the spot-check plans, newest first", query=m.PlansQuery, response=m.Plans)
+@operation("List the spot-check plans, newest first, a page at a time", query=m.PlansQuery,
+           response=m.Plans)
 def api_plans() -> Any:
-    query = query_model(m.PlansQuery)
+    args = query_model(m.PlansQuery)
     db = get_session()
-    return jsonify(plans=[plans.as_dict(db, p) for p in plans.list_plans(db, year=query.year)])
+    query = select(SpotCheckPlan)
+    if args.year is not None:
+        query = query.where(SpotCheckPlan.year == args.year)
+    if term := listing.search_term(request.args):
+        query = query.where(or_(listing.contains_text(SpotCheckPlan.number, term),
+                                listing.contains_text(SpotCheckPlan.title, term)))
+    page = listing.paginate(db, query, request.args, sorts=PLAN_SORTS, default="-id",
+                            tiebreak=SpotCheckPlan.id, per_page=API_PER_PAGE)
+    return jsonify(plans=[plans.as_dict(db, p) for p in page.items], **page.api())
 
 
 @bp.post("/api/v1/supervision/plans")

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from lims.web.api_models import DateText, QueryModel, RequestModel, ResponseModel
+from lims.web.api_models import DateText, PageQuery, Paging, RequestModel, ResponseModel
 
 # --- requests ---------------------------------------------------------------------------------
 
@@ -69,8 +69,20 @@ class CalendarChange(RequestModel):
     days: list[CalendarDay]
 
 
-class CalendarQuery(QueryModel):
+class CalendarQuery(PageQuery):
+    """In date order (sort ``day``, the default, or ``-day``)."""
+
     year: int | None = Field(default=None, ge=1900, le=2200)
+
+
+class NoticesQuery(PageQuery):
+    """The ones awaiting delivery or within their deadline first (sort ``-deadline``, the
+    default; also ``number``, ``issued``); ``q`` searches the number."""
+
+
+class DueBackupsQuery(PageQuery):
+    """The longest overdue first (sort ``retain_until``, the default, or ``-retain_until``);
+    ``q`` searches the record and seal numbers."""
 
 
 # --- responses --------------------------------------------------------------------------------
@@ -118,7 +130,7 @@ class Notice(ResponseModel):
     pdf_url: str
 
 
-class Notices(ResponseModel):
+class Notices(Paging):
     notices: list[Notice]
 
 
@@ -174,7 +186,7 @@ class DueBackup(ResponseModel):
     retain_until: str
 
 
-class DueBackups(ResponseModel):
+class DueBackups(Paging):
     backups: list[DueBackup]
 
 
@@ -185,4 +197,8 @@ class CalendarOverride(ResponseModel):
 
 
 class Calendar(ResponseModel):
+    days: list[CalendarOverride]
+
+
+class CalendarPage(Paging):
     days: list[CalendarOverride]

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from lims.auth.models import User
@@ -20,12 +20,16 @@ from lims.samples.services import get_sample
 from lims.supervision import backups, notices, objections, sampling, workdays
 from lims.supervision import sampling_api_models as m
 from lims.supervision.models import (
+    BackupSample,
     Objection,
     ResultNotice,
     SamplingAttachment,
     SamplingRecord,
+    WorkingDayOverride,
 )
 from lims.validate import FIRST_YEAR, LAST_YEAR, as_id
+from lims.web import listing
+from lims.web.api_models import API_PER_PAGE
 from lims.web.auth import current_user
 from lims.web.context import get_session, settings
 from lims.web.inputs import allow_upload, form, json_model, query_model
@@ -201,13 +205,23 @@ def api_dispose(number: str) -> Any:
 
 
 @bp.get("/api/v1/supervision/backups/due")
-@operation("Backup samples past their retention, not yet disposed of", response=m.DueBackups)
+@operation("Backup samples past their retention, not yet disposed of, a page at a time",
+           query=m.DueBackupsQuery, response=m.DueBackups)
 def api_due() -> Any:
     current_user()
+    query_model(m.DueBackupsQuery)
     today = sampling.lab_today(settings().timezone)
+    query = backups.due_query(today)
+    if term := listing.search_term(request.args):
+        query = query.where(or_(listing.contains_text(SamplingRecord.number, term),
+                                listing.contains_text(BackupSample.seal_number, term)))
+    page = listing.paginate(get_session(), query, request.args,
+                            sorts={"retain_until": BackupSample.retain_until},
+                            default="retain_until", tiebreak=BackupSample.id,
+                            per_page=API_PER_PAGE, scalars=False)
     return jsonify(backups=[{"record": n, "seal_number": b.seal_number, "location": b.location,
                              "retain_until": b.retain_until.isoformat()}
-                            for b, n in backups.due_for_disposal(get_session(), on=today)])
+                            for b, n in page.items], **page.api())
 
 
 @bp.post("/api/v1/supervision/sampling/<number>/notice")
@@ -222,12 +236,25 @@ def api_issue_notice(number: str) -> Any:
     return jsonify(body), 201
 
 
+# notices.open_notices's order as a sort key: no deadline yet (awaiting delivery) sorts as
+# the latest, so that "-deadline" puts those first on both databases.
+NOTICE_SORTS = {"deadline": func.coalesce(ResultNotice.objection_deadline, dt.date(9999, 12, 31)),
+                "number": ResultNotice.number, "issued": ResultNotice.issued_at}
+
+
 @bp.get("/api/v1/supervision/notices")
-@operation("Result notices with their delivery and objection deadline", response=m.Notices)
+@operation("Result notices with their delivery and objection deadline, a page at a time",
+           query=m.NoticesQuery, response=m.Notices)
 def api_notices() -> Any:
     current_user()
+    query_model(m.NoticesQuery)
     db = get_session()
-    return jsonify(notices=[notice_dict(db, n) for n in notices.open_notices(db)])
+    query = select(ResultNotice)
+    if term := listing.search_term(request.args):
+        query = query.where(listing.contains_text(ResultNotice.number, term))
+    page = listing.paginate(db, query, request.args, sorts=NOTICE_SORTS, default="-deadline",
+                            tiebreak=ResultNotice.id, per_page=API_PER_PAGE)
+    return jsonify(notices=[notice_dict(db, n) for n in page.items], **page.api())
 
 
 @bp.get("/api/v1/supervision/notices/<number>/pdf")
@@ -288,13 +315,15 @@ def api_reinspection(objection_id: int) -> Any:
 
 
 @bp.get("/api/v1/supervision/calendar")
-@operation("The working-day calendar's exceptions (holidays, 调休 working days)",
-           query=m.CalendarQuery, response=m.Calendar)
+@operation("The working-day calendar's exceptions (holidays, 调休 working days), a page at a "
+           "time", query=m.CalendarQuery, response=m.CalendarPage)
 def api_calendar() -> Any:
     current_user()
     q = query_model(m.CalendarQuery)
-    return jsonify(days=[workdays.as_dict(r)
-                         for r in workdays.list_overrides(get_session(), year=q.year)])
+    page = listing.paginate(get_session(), workdays.overrides_query(q.year), request.args,
+                            sorts={"day": WorkingDayOverride.day}, default="day",
+                            per_page=API_PER_PAGE)
+    return jsonify(days=[workdays.as_dict(r) for r in page.items], **page.api())
 
 
 @bp.put("/api/v1/supervision/calendar")

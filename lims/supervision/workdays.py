@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from lims.audit.services import record
@@ -51,12 +51,17 @@ def add_working_days(session: Session, start: dt.date, n: int) -> dt.date:
     return day
 
 
-def list_overrides(session: Session, *, year: int | None = None) -> list[WorkingDayOverride]:
-    query = select(WorkingDayOverride).order_by(WorkingDayOverride.day)
+def overrides_query(year: int | None = None) -> Select[WorkingDayOverride]:
+    """The exceptions, of one year or all (unsorted: the API pages it)."""
+    query = select(WorkingDayOverride)
     if year is not None:
         query = query.where(WorkingDayOverride.day >= dt.date(year, 1, 1),
                             WorkingDayOverride.day <= dt.date(year, 12, 31))
-    return list(session.scalars(query))
+    return query
+
+
+def list_overrides(session: Session, *, year: int | None = None) -> list[WorkingDayOverride]:
+    return list(session.scalars(overrides_query(year).order_by(WorkingDayOverride.day)))
 
 
 def as_dict(row: WorkingDayOverride) -> dict[str, Any]:
