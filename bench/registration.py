@@ -9,6 +9,9 @@ inserted, head moved). The app registers through ``POST /api/v1/samples`` (the s
 validation, the whole reply). Both run interleaved in the same run, through Flask's test
 client, so that both see the same machine. Target (issue 14): ratio <= 1.5 (median of the
 per-round ratios; the spread is their 10th-90th percentiles), on SQLite and PostgreSQL.
+A sample's first result is timed the same way against a floor route that reads the sample and
+its test, checks the unit with pint and the limits, and writes the result, the status and
+their two audit events (target <= 1.5).
 
 Also printed: the statements each write request runs (registration, a result, an agent's
 capture upload, a report issue), counted with a ``before_cursor_execute`` listener; the
@@ -19,6 +22,7 @@ issue's target is <= 12 for registration. Never asserted in tests: machines are 
 from __future__ import annotations
 
 import base64
+import decimal
 import hashlib
 import json
 import statistics
@@ -32,6 +36,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import pint  # noqa: E402
 from flask import Flask, jsonify, request  # noqa: E402
 from sqlalchemy import Engine, event, text  # noqa: E402
 
@@ -45,8 +50,14 @@ from tests.support.postgres import Cluster, find_bindir  # noqa: E402
 from tests.support.world import PASSWORD, build_world  # noqa: E402
 
 RUNS = 60
+RESULT_RUNS = 40
 HEAD = text("SELECT seq, hash FROM audit_head WHERE id = 1")
 HEAD_LOCKED = text("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE")
+SAMPLE = text("SELECT id, status FROM samples WHERE number = :n")
+SAMPLE_LOCKED = text("SELECT id, status FROM samples WHERE number = :n FOR UPDATE")
+TOKEN = text("SELECT u.id, u.username, r.role FROM api_tokens t JOIN users u ON u.id = t.user_id "
+             "JOIN user_roles r ON r.user_id = u.id WHERE t.token_hash = :h AND "
+             "t.revoked_at IS NULL AND u.active")
 
 
 def pct(values: list[float], q: float) -> float:
@@ -79,11 +90,7 @@ def floor_app(url: str) -> tuple[Flask, Engine]:
         token = request.headers.get("Authorization", "").partition(" ")[2]
         data = request.get_json()
         with engine.connect() as conn:
-            roles = conn.execute(text(
-                "SELECT u.id, u.username, r.role FROM api_tokens t JOIN users u ON u.id = "
-                "t.user_id JOIN user_roles r ON r.user_id = u.id WHERE t.token_hash = :h AND "
-                "t.revoked_at IS NULL AND u.active"),
-                {"h": hashlib.sha256(token.encode()).hexdigest()}).all()
+            roles = conn.execute(TOKEN, {"h": hashlib.sha256(token.encode()).hexdigest()}).all()
             conn.rollback()
         if not any(r.role == "technician" for r in roles):
             return jsonify(error="forbidden"), 403
@@ -126,7 +133,82 @@ def floor_app(url: str) -> tuple[Flask, Engine]:
                 {**body, "at": stamp, "hash": digest})
         return jsonify(number=number), 201
 
+    ureg = pint.UnitRegistry()
+
+    @app.post("/api/v1/samples/<number>/results")
+    def record_result(number: str) -> Any:
+        token = request.headers.get("Authorization", "").partition(" ")[2]
+        data = request.get_json()
+        with engine.connect() as conn:
+            roles = conn.execute(TOKEN, {"h": hashlib.sha256(token.encode()).hexdigest()}).all()
+            conn.rollback()
+        if not any(r.role == "technician" for r in roles):
+            return jsonify(error="forbidden"), 403
+        user_id, username = roles[0].id, roles[0].username
+        now = utcnow()
+        stamp = now if postgres else now.replace(tzinfo=None)
+        with engine.connect().execution_options(lims_write=True) as conn, conn.begin():
+            sample = conn.execute(SAMPLE_LOCKED if postgres else SAMPLE, {"n": number}).one()
+            if sample.status not in ("received", "in_testing"):
+                return jsonify(error="status"), 409
+            test = conn.execute(text(
+                "SELECT t.id, c.unit, c.lower_limit, c.upper_limit FROM sample_tests t JOIN "
+                "characteristics c ON c.method_id = t.method_id WHERE t.sample_id = :s AND "
+                "c.id = :c"), {"s": sample.id, "c": data["characteristic_id"]}).one()
+            if conn.execute(text("SELECT 1 FROM results WHERE test_id = :t AND "
+                                 "characteristic_id = :c AND is_current"),
+                            {"t": test.id, "c": data["characteristic_id"]}).first():
+                return jsonify(error="recorded"), 409
+            # The same checks: the digits as a decimal, the unit by pint within the
+            # characteristic's dimension, the limits compared in the characteristic's unit.
+            value = decimal.Decimal(data["value"])
+            unit = ureg.Unit(data["unit"])
+            converted = ureg.Quantity(value, unit).to(test.unit).magnitude
+            low, high = test.lower_limit, test.upper_limit
+            conforms = (low is None or converted >= decimal.Decimal(low)) and (
+                high is None or converted <= decimal.Decimal(high))
+            result_id = conn.execute(text(
+                "INSERT INTO results (test_id, characteristic_id, version, is_current, value, "
+                "unit, unit_text, conformity, source, measured_at, recorded_at, recorded_by_id) "
+                "VALUES (:t, :c, 1, :cur, :v, :u, :ut, :conf, 'manual', :at, :at, :by) "
+                "RETURNING id"),
+                {"t": test.id, "c": data["characteristic_id"], "cur": True, "v": data["value"],
+                 "u": str(unit), "ut": data["unit"], "conf": "pass" if conforms else "fail",
+                 "at": stamp, "by": user_id}).scalar_one()
+            head = conn.execute(HEAD_LOCKED if postgres else HEAD).one()
+            seq, prev = head.seq, head.hash
+            changes = [("result.record", "results", str(result_id),
+                        {"value": data["value"], "unit": data["unit"]})]
+            if sample.status == "received":
+                conn.execute(text("UPDATE samples SET status = 'in_testing' WHERE id = :s"),
+                             {"s": sample.id})
+                changes.append(("sample.start_testing", "samples", number,
+                                {"status": "in_testing"}))
+            for action, entity, entity_id, after in changes:
+                seq += 1
+                prev = _append(conn, seq, prev, stamp, now, user_id, username, action, entity,
+                               entity_id, after)
+            conn.execute(text("UPDATE audit_head SET seq = :s, hash = :h WHERE id = 1"),
+                         {"s": seq, "h": prev})
+        return jsonify(id=result_id), 201
+
     return app, engine
+
+
+def _append(conn: Any, seq: int, prev: str, stamp: Any, now: Any, user_id: int, username: str,
+            action: str, entity: str, entity_id: str, after: dict[str, Any]) -> str:
+    """The floor's audit row: its SHA-256 over canonical JSON, chained to ``prev``."""
+    body = {"seq": seq, "at": now.isoformat(), "actor_id": user_id, "actor": username,
+            "action": action, "entity_type": entity, "entity_id": entity_id, "before": None,
+            "after": json.dumps(after, sort_keys=True, separators=(",", ":"),
+                                ensure_ascii=False), "reason": None, "prev_hash": prev}
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"),
+                                       ensure_ascii=False).encode()).hexdigest()
+    conn.execute(text(
+        "INSERT INTO audit_events (seq, at, actor_id, actor, action, entity_type, entity_id, "
+        "after, prev_hash, hash) VALUES (:seq, :at, :actor_id, :actor, :action, :entity_type, "
+        ":entity_id, :after, :prev_hash, :hash)"), {**body, "at": stamp, "hash": digest})
+    return digest
 
 
 def settings_for(tmp: Path, url: str) -> Settings:
@@ -181,6 +263,8 @@ def run(label: str, url: str, tmp: Path) -> None:
           f"(p10-p90 {pct(ratios, 0.1):.2f}-{pct(ratios, 0.9):.2f}) "
           f"[target <= 1.5: {'met' if ratio <= 1.5 else 'NOT met'}]")
 
+    _results(label, client, floor_client, session, world, auth)
+
     with counted(engine) as ours_sql:
         lims_once()
     with counted(floor_engine) as floor_sql:
@@ -194,6 +278,41 @@ def run(label: str, url: str, tmp: Path) -> None:
     session.close()
     floor_engine.dispose()
     engine.dispose()
+
+
+def _results(label: str, client: Any, floor_client: Any, session: Any, world: Any,
+             auth: dict[str, str]) -> None:
+    """A sample's first result through ``POST /api/v1/samples/<number>/results`` (which also
+    starts testing) against the floor's route doing the same reads, checks and writes; each
+    posts on a received sample of its own, made beforehand through the services."""
+    body = {"characteristic_id": world.length_id, "value": "12.0", "unit": "mm"}
+    numbers = iter([world.new_sample(session) for _ in range(2 * RESULT_RUNS + 4)])
+
+    def post(target: Any) -> float:
+        number = next(numbers)
+        t0 = time.perf_counter()
+        resp = target.post(f"/api/v1/samples/{number}/results", json=body, headers=auth)
+        elapsed = time.perf_counter() - t0
+        assert resp.status_code == 201, resp.get_data(as_text=True)
+        return elapsed
+
+    for warm in (client, floor_client, client, floor_client):
+        post(warm)
+    ours, theirs = [], []
+    for i in range(RESULT_RUNS):
+        if i % 2:
+            ours.append(post(client))
+            theirs.append(post(floor_client))
+        else:
+            theirs.append(post(floor_client))
+            ours.append(post(client))
+    ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
+    ratio = statistics.median(ratios)
+    print(f"[{label}] a first result via the API: median {statistics.median(ours) * 1000:.2f} ms, "
+          f"floor (bare Flask + Core + pint, same reads, checks and writes) "
+          f"{statistics.median(theirs) * 1000:.2f} ms, ratio {ratio:.2f} "
+          f"(p10-p90 {pct(ratios, 0.1):.2f}-{pct(ratios, 0.9):.2f}) "
+          f"[target <= 1.5: {'met' if ratio <= 1.5 else 'NOT met'}]")
 
 
 def _other_writes(app: Any, session: Any, world: Any, client: Any,
