@@ -13,6 +13,7 @@ may be written and converted in, is :mod:`lims.kinds`; this module is the pint s
 
 from __future__ import annotations
 
+import pickle  # noqa: S403 - only to name the error of pint's own cache
 import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
@@ -21,7 +22,19 @@ import pint
 
 from lims.errors import InvalidInput, UnitMismatch, msg
 
-ureg: pint.UnitRegistry[Decimal] = pint.UnitRegistry(non_int_type=Decimal, cache_folder=":auto:")
+
+def _registry() -> pint.UnitRegistry[Decimal]:
+    """pint's registry, from its parsed-definitions cache in the user's cache folder (it halves
+    start-up). Another process writing that cache at the same moment (two test workers, two
+    gunicorn workers on a fresh machine) can leave us a half-written pickle: its read then
+    fails, and the definitions are parsed from pint's own files instead."""
+    try:
+        return pint.UnitRegistry(non_int_type=Decimal, cache_folder=":auto:")
+    except (EOFError, pickle.UnpicklingError, OSError, ValueError):
+        return pint.UnitRegistry(non_int_type=Decimal)
+
+
+ureg: pint.UnitRegistry[Decimal] = _registry()
 # Kept so that units stored as "percent_relative_humidity" before quantity kinds still parse.
 # It is a percent to pint; that %RH is not a mass fraction is for lims.kinds to say.
 ureg.define("percent_relative_humidity = percent = %RH")
