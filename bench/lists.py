@@ -35,14 +35,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import Engine, event, insert, text  # noqa: E402
+from sqlalchemy import Engine, event, text  # noqa: E402
 
 import lims.models  # noqa: E402, F401 - registers every table on the metadata
+from bench import dataset  # noqa: E402
 from lims import create_app  # noqa: E402
 from lims.auth.services import create_token, create_user  # noqa: E402
 from lims.config import Settings  # noqa: E402
-from lims.db import Model, make_engine, unit_of_work  # noqa: E402
-from lims.migrate import alembic_config, upgrade  # noqa: E402
+from lims.db import make_engine, unit_of_work  # noqa: E402
+from lims.migrate import upgrade  # noqa: E402
 from lims.samples.names import initials  # noqa: E402
 from tests.support.postgres import Cluster, find_bindir  # noqa: E402
 from tests.support.world import PASSWORD  # noqa: E402
@@ -126,40 +127,14 @@ def generate() -> Iterator[tuple[str, list[dict[str, Any]]]]:
 
 
 def load(engine: Engine) -> dict[str, int]:
-    """Insert every generated row with Core executemany, then fix PostgreSQL's sequences."""
-    counts: dict[str, int] = {}
-    tables = Model.metadata.tables
-    if engine.dialect.name == "sqlite":
-        @event.listens_for(engine, "connect")
-        def _fast(dbapi_conn: Any, _record: Any) -> None:  # a throwaway file until it is whole
-            dbapi_conn.execute("PRAGMA synchronous=OFF")
-
-    with engine.begin() as conn:
-        for name, rows in generate():
-            conn.execute(insert(tables[name]), rows)
-            counts[name] = counts.get(name, 0) + len(rows)
-        if engine.dialect.name == "postgresql":
-            for name in counts:  # explicit ids were given: move the sequences past them
-                conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "  # noqa: S608
-                                  f"(SELECT max(id) FROM {name}))"))
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        # PostgreSQL: the steady state autovacuum reaches soon after a bulk load, with the
-        # visibility map set, so that index-only scans (the count, a deep page's ids) read no
-        # table pages; measured right after the load they would visit every row's page.
-        conn.execute(text("VACUUM (ANALYZE)" if engine.dialect.name == "postgresql"
-                          else "ANALYZE"))
-    return counts
-
-
-def head_revision() -> str:
-    from alembic.script import ScriptDirectory
-    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head() or "base"
+    """Insert every generated row with Core executemany (bench/dataset.py's loader)."""
+    return dataset.bulk_load(engine, lambda _conn: generate())
 
 
 def sqlite_database() -> tuple[str, str]:
     """The cached SQLite database, built when missing; and what was done, for the log."""
     CACHE.mkdir(exist_ok=True)
-    path = CACHE / f"lists-v{DATA_VERSION}-{N_SAMPLES}-{head_revision()}.sqlite"
+    path = CACHE / f"lists-v{DATA_VERSION}-{N_SAMPLES}-{dataset.head_revision()}.sqlite"
     if path.exists():
         return f"sqlite:///{path}", f"reused {path.name} (built earlier)"
     for stale in CACHE.glob(f"lists-v*-{N_SAMPLES}-*.sqlite*"):

@@ -42,12 +42,13 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import Engine, event, insert, select, text  # noqa: E402
+from sqlalchemy import Connection, Engine, select, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 import lims.models  # noqa: E402, F401 - registers every table on the metadata
+from bench import dataset  # noqa: E402
 from lims.db import Model, make_engine  # noqa: E402
-from lims.migrate import alembic_config, upgrade  # noqa: E402
+from lims.migrate import upgrade  # noqa: E402
 from lims.samples.models import ProductCategory  # noqa: E402
 from lims.samples.particulars import INSPECTION_TYPES  # noqa: E402
 from lims.supervision import statistics  # noqa: E402
@@ -197,42 +198,21 @@ def generate(categories: dict[str, int]) -> Iterator[tuple[str, list[dict[str, A
 
 
 def load(engine: Engine) -> dict[str, int]:
-    """Insert every generated row with Core executemany, then fix PostgreSQL's sequences."""
-    counts: dict[str, int] = {}
-    tables = Model.metadata.tables
-    if engine.dialect.name == "sqlite":
-        @event.listens_for(engine, "connect")
-        def _fast(dbapi_conn: Any, _record: Any) -> None:  # a throwaway file until it is whole
-            dbapi_conn.execute("PRAGMA synchronous=OFF")
+    """Insert every generated row with Core executemany (bench/dataset.py's loader), the
+    bench's own region tree in place of the one the migrations seed (0025)."""
 
-    with engine.begin() as conn:
+    def rows(conn: Connection) -> dataset.Rows:
         categories = dict(conn.execute(select(ProductCategory.code, ProductCategory.id)).all())
-        # The bench's own region tree replaces the one the migrations seed (0025).
-        conn.execute(tables["regions"].delete())
-        for name, rows in generate(categories):
-            if rows:
-                conn.execute(insert(tables[name]), rows)
-            counts[name] = counts.get(name, 0) + len(rows)
-        if engine.dialect.name == "postgresql":
-            for name in counts:  # explicit ids were given: move the sequences past them
-                conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "  # noqa: S608
-                                  f"(SELECT max(id) FROM {name}))"))
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        # The steady state autovacuum reaches soon after a bulk load (as bench/lists.py).
-        conn.execute(text("VACUUM (ANALYZE)" if engine.dialect.name == "postgresql"
-                          else "ANALYZE"))
-    return counts
+        conn.execute(Model.metadata.tables["regions"].delete())
+        yield from generate(categories)
 
-
-def head_revision() -> str:
-    from alembic.script import ScriptDirectory
-    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head() or "base"
+    return dataset.bulk_load(engine, rows)
 
 
 def sqlite_database() -> tuple[str, str]:
     """The cached SQLite database, built when missing; and what was done, for the log."""
     CACHE.mkdir(exist_ok=True)
-    path = CACHE / f"passrates-v{DATA_VERSION}-{N_SAMPLES}-{head_revision()}.sqlite"
+    path = CACHE / f"passrates-v{DATA_VERSION}-{N_SAMPLES}-{dataset.head_revision()}.sqlite"
     if path.exists():
         return f"sqlite:///{path}", f"reused {path.name} (built earlier)"
     for stale in CACHE.glob(f"passrates-v*-{N_SAMPLES}-*.sqlite*"):

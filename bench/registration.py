@@ -85,16 +85,22 @@ def floor_app(url: str) -> tuple[Flask, Engine]:
     postgres = url.startswith("postgresql")
     app = Flask("floor")
 
-    @app.post("/api/v1/samples")
-    def register() -> Any:
+    def technician() -> tuple[int, str] | None:
+        """The bearer token's user, when a technician: token, user and roles in one read."""
         token = request.headers.get("Authorization", "").partition(" ")[2]
-        data = request.get_json()
         with engine.connect() as conn:
             roles = conn.execute(TOKEN, {"h": hashlib.sha256(token.encode()).hexdigest()}).all()
             conn.rollback()
         if not any(r.role == "technician" for r in roles):
+            return None
+        return roles[0].id, roles[0].username
+
+    @app.post("/api/v1/samples")
+    def register() -> Any:
+        data = request.get_json()
+        if (who := technician()) is None:
             return jsonify(error="forbidden"), 403
-        user_id, username = roles[0].id, roles[0].username
+        user_id, username = who
         now = utcnow()
         with engine.connect().execution_options(lims_write=True) as conn, conn.begin():
             req = conn.execute(text("SELECT id FROM test_requests WHERE id = :id"),
@@ -137,14 +143,10 @@ def floor_app(url: str) -> tuple[Flask, Engine]:
 
     @app.post("/api/v1/samples/<number>/results")
     def record_result(number: str) -> Any:
-        token = request.headers.get("Authorization", "").partition(" ")[2]
         data = request.get_json()
-        with engine.connect() as conn:
-            roles = conn.execute(TOKEN, {"h": hashlib.sha256(token.encode()).hexdigest()}).all()
-            conn.rollback()
-        if not any(r.role == "technician" for r in roles):
+        if (who := technician()) is None:
             return jsonify(error="forbidden"), 403
-        user_id, username = roles[0].id, roles[0].username
+        user_id, username = who
         now = utcnow()
         stamp = now if postgres else now.replace(tzinfo=None)
         with engine.connect().execution_options(lims_write=True) as conn, conn.begin():

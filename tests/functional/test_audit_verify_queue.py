@@ -5,30 +5,13 @@ PostgreSQL."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event, func, select, text
+from sqlalchemy import func, select, text
 
 from lims.audit.models import AuditEvent
 from lims.scheduler import run_job
-
-
-@contextmanager
-def statements(app: Any) -> Iterator[list[str]]:
-    """Every SQL statement the app's engine runs inside the block."""
-    seen: list[str] = []
-    engine = app.extensions["lims"].engine
-
-    def capture(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
-        seen.append(" ".join(sql.split()))
-
-    event.listen(engine, "before_cursor_execute", capture)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", capture)
+from tests.support.sql import statements
 
 
 def _headers(session: Any, world: Any) -> dict[str, str]:

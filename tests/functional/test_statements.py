@@ -10,14 +10,11 @@ reached, so that a regression fails; the issue's target for registration is 12 a
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
-
-from sqlalchemy import event
 
 from lims.db import unit_of_work, utcnow
 from lims.readings.services import register_agent
+from tests.support.sql import statements
 from tests.support.world import PASSWORD
 
 # dialect: (registration, a result that starts testing, a result read on an instrument,
@@ -25,18 +22,6 @@ from tests.support.world import PASSWORD
 BOUNDS = {"sqlite": (12, 13, 15, 5, 37), "postgresql": (10, 11, 13, 3, 33)}
 
 
-@contextmanager
-def statements(app: Any) -> Iterator[list[str]]:
-    engine, seen = app.extensions["lims"].engine, []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(" ".join(statement.split()))
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def _bounds(app: Any) -> tuple[int, ...]:
