@@ -55,6 +55,11 @@ class Dim:
     unit: PlainUnit  # what pint's operators are typed to return
     absolute: bool = False
     text: str = ""
+    # dimension_key(unit): dimensions compared as tuples, in C.
+    key: tuple[tuple[str, Any], ...] = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", dimension_key(self.unit))
 
 
 class Model:
@@ -77,26 +82,81 @@ class Model:
             # CPython's parser gives up on deep nesting (a long chain of ** or unary signs)
             # with these rather than a SyntaxError.
             raise InvalidInput(msg("the model is nested too deeply"), field=field) from None
-        nodes = list(ast.walk(self.tree))  # breadth first: the first refusal is the shallowest
+        self.used: set[str] = set()
+        self._lines: list[int] | None = None
+        # Post-order (operands before their operation): the steps evaluate() and dimension()
+        # take in turn, each an (opcode, argument, node) triple.
+        program = self._compile(self.tree.body, symbols)
+        if program is None:
+            self._refuse(symbols)
+            raise AssertionError(self.expression)  # pragma: no cover - _refuse raised
+        self.program = program
+
+    def _compile(self, body: ast.expr, symbols: set[str]) -> list[tuple[int, Any, ast.expr]] | None:
+        """The post-order program of a model made only of what the whitelist allows, in one
+        walk that skips the operator and context tokens; None at the first thing it does not
+        accept, and _refuse() then finds the error to report. A walk right operand first,
+        reversed, is the post-order: children before their parent, left before right."""
+        program: list[tuple[int, Any, ast.expr]] = []
+        add, used = program.append, self.used
+        stack = [body]
+        push, pop = stack.append, stack.pop
+        size = 0
+        while stack:
+            node = pop()
+            kind = type(node)
+            if kind is ast.Name:
+                name = node.id  # type: ignore[attr-defined]
+                if name not in symbols:
+                    return None  # unknown, or a function's name without its call
+                used.add(name)
+                add((_NAME, name, node))
+            elif kind is ast.BinOp:
+                op = type(node.op)  # type: ignore[attr-defined]
+                if op not in _BINARY:
+                    return None
+                push(node.left)  # type: ignore[attr-defined]
+                push(node.right)  # type: ignore[attr-defined]
+                add((_BINARY[op], _BINOPS[op], node))
+            elif kind is ast.Constant:
+                value = node.value  # type: ignore[attr-defined]
+                if type(value) is not int and type(value) is not float:
+                    return None  # a bool, a string, a complex number, None, …
+                add((_CONSTANT, float(value), node))
+            elif kind is ast.UnaryOp:
+                op = type(node.op)  # type: ignore[attr-defined]
+                if op is not ast.USub and op is not ast.UAdd:
+                    return None
+                push(node.operand)  # type: ignore[attr-defined]
+                add((_NEGATE if op is ast.USub else _PLUS, None, node))
+            elif kind is ast.Call:
+                func, args = node.func, node.args  # type: ignore[attr-defined]
+                if type(func) is not ast.Name or func.id not in FUNCTIONS or len(args) != 1 \
+                        or type(args[0]) is ast.Starred or node.keywords:  # type: ignore[attr-defined]
+                    return None
+                size += 1  # the function's name is an ast.expr too
+                push(args[0])
+                add((_CALL, func.id, node))
+            else:
+                return None
+            size += 1
+        if size > MAX_NODES:
+            return None
+        program.reverse()
+        return program
+
+    def _refuse(self, symbols: set[str]) -> None:
+        """Raise the error for a model _compile did not accept: the size cap first, then the
+        first refusal breadth first, so that it is the shallowest one."""
+        nodes = list(ast.walk(self.tree))
         size = sum(isinstance(node, ast.expr) for node in nodes)
         if size > MAX_NODES:
             raise InvalidInput(msg("the model is too large: %(size)s operands and operations, "
-                                   "at most %(limit)s", size=size, limit=MAX_NODES), field=field)
-        self.used: set[str] = set()
-        self._lines: list[int] | None = None
+                                   "at most %(limit)s", size=size, limit=MAX_NODES),
+                               field=self.field)
+        called = {id(node.func) for node in nodes if isinstance(node, ast.Call)}
         for node in nodes:
-            self._check(node, symbols)
-        # Post-order (operands before their operation), built with an explicit stack: the
-        # order in which evaluate() and dimension() consume the nodes.
-        self.program: list[ast.expr] = []
-        stack: list[tuple[ast.expr, bool]] = [(self.tree.body, False)]
-        while stack:
-            node, expanded = stack.pop()
-            if expanded:
-                self.program.append(node)
-                continue
-            stack.append((node, True))
-            stack.extend((child, False) for child in reversed(_operands(node)))
+            self._check(node, symbols, called)
 
     def _token(self, node: ast.AST) -> str:
         """The source text of a node, for an error message. What ast.get_source_segment gives,
@@ -121,7 +181,7 @@ class Model:
         line = self.expression[start:self._lines[lineno]] if lineno < len(self._lines) else ""
         return start + len(line.encode()[:col].decode(errors="ignore"))
 
-    def _check(self, node: ast.AST, symbols: set[str]) -> None:
+    def _check(self, node: ast.AST, symbols: set[str], called: set[int]) -> None:
         if isinstance(node, ast.Expression | ast.Load | ast.operator | ast.unaryop):
             if (isinstance(node, ast.operator) and type(node) not in _BINOPS) or (
                     isinstance(node, ast.unaryop) and not isinstance(node, ast.UAdd | ast.USub)):
@@ -136,7 +196,7 @@ class Model:
                                        "input symbols", token=self._token(node)), field=self.field)
             return
         if isinstance(node, ast.Name):
-            if node.id in FUNCTIONS:
+            if node.id in FUNCTIONS and id(node) in called:
                 return  # checked as the function of a Call
             if node.id not in symbols:
                 raise InvalidInput(msg("unknown symbol %(symbol)r in the model; inputs are "
@@ -165,21 +225,20 @@ class Model:
 
         stack: list[Any] = []
         push, pop = stack.append, stack.pop
-        for node in self.program:
-            if isinstance(node, ast.Name):
-                push(env[node.id])
-            elif isinstance(node, ast.BinOp):
+        for code, arg, _node in self.program:
+            if code == _NAME:
+                push(env[arg])
+            elif code >= _ADD:
                 right = pop()
-                push(_BINOPS[type(node.op)](pop(), right))
-            elif isinstance(node, ast.Constant):
-                push(float(node.value))  # type: ignore[arg-type]  # _check: int or float
-            elif isinstance(node, ast.UnaryOp):
-                if isinstance(node.op, ast.USub):
-                    push(-pop())
-                else:
-                    push(+pop())
+                push(arg(pop(), right))
+            elif code == _CONSTANT:
+                push(arg)
+            elif code == _NEGATE:
+                push(-pop())
+            elif code == _PLUS:
+                push(+pop())
             else:
-                push(functions[node.func.id](pop()))  # type: ignore[attr-defined]
+                push(functions[arg](pop()))
         return stack[0]
 
     def dimension(self, dims: Mapping[str, Dim], ureg: pint.UnitRegistry[Decimal]) -> Dim:
@@ -189,67 +248,71 @@ class Model:
             temperatures, a unit in an exponent or a function argument that must be
             dimensionless.
         """
-        one = _dimensionless(ureg)
-
-        def step(node: ast.expr, stack: list[Dim]) -> Dim:
-            if isinstance(node, ast.Constant):
-                return Dim(one, text=repr(node.value))
-            if isinstance(node, ast.Name):
-                return dims[node.id]
-            if isinstance(node, ast.UnaryOp):
-                inner = stack.pop()
-                if inner.absolute and isinstance(node.op, ast.USub):
-                    self._absolute_misuse(node, inner)
-                return inner
-            if isinstance(node, ast.Call):
-                name = node.func.id  # type: ignore[attr-defined]
-                arg = stack.pop()
-                if arg.absolute and name != "abs":
-                    self._absolute_misuse(node, arg)
-                if name == "abs":
-                    return arg
-                if name == "sqrt":
-                    return Dim(_unit_op(operator.pow, arg.unit, _HALF))
-                if _dimensionality(arg.unit) != _dimensionality(one):
+        one = _dim_op(None, _dimensionless(ureg), None)
+        stack: list[Dim] = []
+        push, pop = stack.append, stack.pop
+        for code, arg, node in self.program:
+            if code == _NAME:
+                push(dims[arg])
+            elif code >= _ADD:
+                right = pop()
+                left = pop()
+                if code <= _SUB:
+                    if left.unit is right.unit and not left.absolute and not right.absolute:
+                        push(left)  # what _add gives, in the common case: units are interned
+                    else:
+                        push(self._add(node, left, right,  # type: ignore[arg-type]
+                                       subtract=code == _SUB))
+                    continue
+                if left.absolute or right.absolute:
+                    for side, dim in ((node.left, left), (node.right, right)):  # type: ignore[attr-defined]
+                        if dim.absolute:
+                            self._absolute_misuse(side, dim, node)
+                if code != _POW:
+                    push(_dim_op(arg, left.unit, right.unit))
+                    continue
+                # Power: the exponent must be a dimensionless number known before evaluation.
+                if right.key:
+                    raise InvalidInput(msg("the exponent %(token)r has the unit %(unit)s; "
+                                           "exponents must be dimensionless",
+                                           token=self._token(node.right),  # type: ignore[attr-defined]
+                                           unit=_show(right)), field=self.field)
+                if not left.key:
+                    push(one)
+                    continue
+                exponent = _constant(node.right)  # type: ignore[attr-defined]
+                if exponent is None:
+                    raise InvalidInput(msg("%(base)r has a unit, so its exponent %(exponent)r "
+                                           "must be a number",
+                                           base=self._token(node.left),  # type: ignore[attr-defined]
+                                           exponent=self._token(node.right)),  # type: ignore[attr-defined]
+                                       field=self.field)
+                push(_dim_op(operator.pow, left.unit, exponent))
+            elif code == _CONSTANT:
+                push(Dim(one.unit, text=repr(node.value)))  # type: ignore[attr-defined]
+            elif code == _NEGATE or code == _PLUS:
+                if code == _NEGATE and stack[-1].absolute:
+                    self._absolute_misuse(node, stack[-1])
+            else:
+                argument = pop()
+                if argument.absolute and arg != "abs":
+                    self._absolute_misuse(node, argument)
+                if arg == "abs":
+                    push(argument)
+                elif arg == "sqrt":
+                    push(_dim_op(operator.pow, argument.unit, _HALF))
+                elif argument.key:
                     raise InvalidInput(
                         msg("%(function)s() needs a dimensionless argument, but %(token)r is in "
-                            "%(unit)s", function=name, token=self._token(node.args[0]),
-                            unit=_show(arg)), field=self.field)
-                return Dim(one)
-            node = cast(ast.BinOp, node)
-            right = stack.pop()
-            left = stack.pop()
-            op = type(node.op)
-            if op in (ast.Add, ast.Sub):
-                return self._add(node, left, right, subtract=op is ast.Sub)
-            for side, dim in ((node.left, left), (node.right, right)):
-                if dim.absolute:
-                    self._absolute_misuse(side, dim, node)
-            if op is ast.Mult:
-                return Dim(_unit_op(operator.mul, left.unit, right.unit))
-            if op is ast.Div:
-                return Dim(_unit_op(operator.truediv, left.unit, right.unit))
-            # Power: the exponent must be a dimensionless number known before evaluation.
-            if _dimensionality(right.unit) != _dimensionality(one):
-                raise InvalidInput(msg("the exponent %(token)r has the unit %(unit)s; exponents "
-                                       "must be dimensionless", token=self._token(node.right),
-                                       unit=_show(right)), field=self.field)
-            if _dimensionality(left.unit) == _dimensionality(one):
-                return Dim(one)
-            exponent = _constant(node.right)
-            if exponent is None:
-                raise InvalidInput(msg("%(base)r has a unit, so its exponent %(exponent)r must "
-                                       "be a number", base=self._token(node.left),
-                                       exponent=self._token(node.right)), field=self.field)
-            return Dim(_unit_op(operator.pow, left.unit, exponent))
-
-        dims_stack: list[Dim] = []
-        for node in self.program:
-            dims_stack.append(step(node, dims_stack))
-        return dims_stack[0]
+                            "%(unit)s", function=arg,
+                            token=self._token(node.args[0]),  # type: ignore[attr-defined]
+                            unit=_show(argument)), field=self.field)
+                else:
+                    push(one)
+        return stack[0]
 
     def _add(self, node: ast.BinOp, left: Dim, right: Dim, *, subtract: bool) -> Dim:
-        if _dimensionality(left.unit) != _dimensionality(right.unit):
+        if left.key != right.key:
             a, b = self._token(node.left), self._token(node.right)
             units = {"left": a, "left_unit": _show(left), "right": b, "right_unit": _show(right)}
             raise InvalidInput(
@@ -281,6 +344,9 @@ class Model:
 
 
 _HALF = Decimal("0.5")
+# The opcodes of a compiled model's steps; those from _ADD on are binary operations.
+_NAME, _CONSTANT, _NEGATE, _PLUS, _CALL, _ADD, _SUB, _MUL, _DIV, _POW = range(10)
+_BINARY = {ast.Add: _ADD, ast.Sub: _SUB, ast.Mult: _MUL, ast.Div: _DIV, ast.Pow: _POW}
 
 
 # pint works a unit's dimensionality and a product of units out afresh at every call (tens of
@@ -288,17 +354,29 @@ _HALF = Decimal("0.5")
 # one registry are immutable and hashable.
 @functools.lru_cache(maxsize=8)
 def _dimensionless(ureg: pint.UnitRegistry[Decimal]) -> PlainUnit:
-    return cast(PlainUnit, ureg.dimensionless)  # pint parses the name at every lookup
+    return interned(cast(PlainUnit, ureg.dimensionless))  # pint parses the name at every lookup
 
 
 @functools.lru_cache(maxsize=4096)
-def _dimensionality(unit: PlainUnit) -> Any:
-    return unit.dimensionality
+def interned(unit: PlainUnit) -> PlainUnit:
+    """The first unit seen equal to ``unit``. The caches here are keyed on units, and pint
+    compares two equal units in Python (µs) where one unit is found by identity: with every
+    unit interned, a model of V and mV inputs hits the caches without comparing units."""
+    return unit
 
 
 @functools.lru_cache(maxsize=4096)
-def _unit_op(op: Callable[[Any, Any], Any], left: PlainUnit, right: Any) -> PlainUnit:
-    return cast(PlainUnit, op(left, right))
+def dimension_key(unit: PlainUnit) -> tuple[tuple[str, Any], ...]:
+    """The dimension of a unit as a tuple of (dimension, exponent), () for a number: compared
+    in C, where two pint dimensionalities compare in Python."""
+    return tuple(sorted(unit.dimensionality.items()))
+
+
+@functools.lru_cache(maxsize=4096)
+def _dim_op(op: Callable[[Any, Any], Any] | None, left: PlainUnit, right: Any) -> Dim:
+    """The Dim of ``op(left, right)`` (of ``left`` itself for no op): one shared, immutable
+    object for each combination the budgets use."""
+    return Dim(left if op is None else interned(cast(PlainUnit, op(left, right))))
 
 
 def _operands(node: ast.expr) -> list[ast.expr]:
