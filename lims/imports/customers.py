@@ -7,7 +7,6 @@ is refused, as is the same customer twice in the file: an import never makes a d
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -17,7 +16,7 @@ from lims.audit.bulk import PendingEvent
 from lims.config import Settings
 from lims.db import utcnow
 from lims.errors import msg
-from lims.imports.table import Column, Rows, chunks, table_of
+from lims.imports.table import Column, RowPlan, Rows, chunks, table_of
 from lims.samples.duplicates import normalise
 from lims.samples.models import Customer
 from lims.samples.names import initials
@@ -34,17 +33,7 @@ COLUMNS = (
 )
 
 
-@dataclasses.dataclass
-class Plan:
-    rows: list[dict[str, Any]]
-
-    @property
-    def count(self) -> int:
-        return len(self.rows)
-
-    @property
-    def steps(self) -> int:  # for the progress bar: the rows, then their audit events
-        return 2 * len(self.rows)
+Plan = RowPlan
 
 
 def validate(session: Session, rows: Rows, settings: Settings, tick: Any) -> Plan:

@@ -23,7 +23,7 @@ from lims.calibration.services import calibration_flag, get_provider
 from lims.config import Settings
 from lims.db import utcnow
 from lims.errors import InvalidInput, LimsError, msg
-from lims.imports.table import Column, Row, Rows, choice, chunks, names, table_of
+from lims.imports.table import Column, Row, RowPlan, Rows, choice, chunks, names, table_of
 from lims.instruments.models import EquipmentRole, Instrument, InstrumentQuantity, InstrumentStatus
 from lims.instruments.services import parse_quantities
 
@@ -63,20 +63,11 @@ QUANTITY_KEYS = ("quantity", "unit", "range_min", "range_max", "resolution", "mp
 
 
 @dataclasses.dataclass
-class Plan:
-    rows: list[dict[str, Any]]
+class Plan(RowPlan):
     quantities: dict[str, list[dict[str, Any]]]
     calibrations: dict[str, dict[str, Any]]
     warning_days: int
     today: dt.date
-
-    @property
-    def count(self) -> int:
-        return len(self.rows)
-
-    @property
-    def steps(self) -> int:  # for the progress bar: the rows, then their audit events
-        return 2 * len(self.rows)
 
 
 def validate(session: Session, rows: Rows, settings: Settings, tick: Any) -> Plan:

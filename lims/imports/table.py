@@ -11,7 +11,7 @@ import dataclasses
 import datetime as dt
 import re
 from collections.abc import Callable, Iterator
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Table
 
@@ -21,6 +21,21 @@ from lims.imports.read import Table as Sheet
 from lims.validate import date, text
 
 T = TypeVar("T")
+
+
+@dataclasses.dataclass
+class RowPlan:
+    """What a validated file will write: one record a row (customers, instruments)."""
+
+    rows: list[dict[str, Any]]
+
+    @property
+    def count(self) -> int:
+        return len(self.rows)
+
+    @property
+    def steps(self) -> int:  # for the progress bar: the rows, then their audit events
+        return 2 * len(self.rows)
 
 
 @dataclasses.dataclass(frozen=True)
