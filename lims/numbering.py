@@ -9,8 +9,9 @@ rolled-back transaction rolls its increment back, so the series stays gapless.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from sqlalchemy import String
+from sqlalchemy import String, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -37,14 +38,20 @@ def format_number(fmt: str, *, year: int, seq: int) -> str:
 def next_number(session: Session, kind: str, fmt: str, *, today: dt.date) -> str:
     """Take the next number of a series; the series restarts each year when the format uses it."""
     series = f"{kind}:{today.year}" if "{year" in fmt else kind
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = _TAKE[session.get_bind().dialect.name == "postgresql"]
+    seq = session.execute(stmt, {"series": series}).scalar_one()
+    return format_number(fmt, year=today.year, seq=seq)
+
+
+def _take(insert: Any) -> Any:
     # One statement: the first number of a series inserts its row, the others take the row's
     # lock and increment it (PostgreSQL's INSERT … ON CONFLICT DO UPDATE is atomic).
-    stmt = insert(NumberSeries).values(series=series, last=1)
-    seq = session.execute(
-        stmt.on_conflict_do_update(index_elements=[NumberSeries.series],
+    return (insert(NumberSeries).values(series=bindparam("series"), last=1)
+            .on_conflict_do_update(index_elements=[NumberSeries.series],
                                    set_={"last": NumberSeries.last + 1})
-        .returning(NumberSeries.last)
-    ).scalar_one()
-    return format_number(fmt, year=today.year, seq=seq)
+            .returning(NumberSeries.last))
+
+
+# Built once per dialect (False: SQLite, True: PostgreSQL): a statement memoises its cache key,
+# so each number then costs only its execution (issue 14).
+_TAKE = {False: _take(sqlite.insert), True: _take(postgresql.insert)}

@@ -14,9 +14,9 @@ import enum
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import DateTime, String, inspect, select, type_coerce, update
+from sqlalchemy import DateTime, String, Table, bindparam, insert, inspect, select, type_coerce, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -111,14 +111,25 @@ def record(
         )
         event.hash = event_hash(event)
         if move_head(session, event.seq, event.hash):
-            session.add(event)
-            session.flush()
+            # Inserted as a row, not flushed as an object: the event is never changed after
+            # (the trail is append-only), so the unit of work has nothing to track (issue 14).
+            session.execute(_INSERT_EVENT, {c: getattr(event, c) for c in _EVENT_COLUMNS})
             return event
     raise RuntimeError("the audit head keeps moving under this transaction")
 
 
 # session.info key: (the transaction the head was locked in, its seq, its hash).
 _HEAD = "lims_audit_head"
+# The head's statements, built once: a statement memoises its cache key, so each write then
+# skips building it and its key (issue 14).
+_HEAD_LOCKED = select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with_for_update()
+_INSERT_EVENT = insert(cast(Table, AuditEvent.__table__))
+_EVENT_COLUMNS = ("seq", "at", "actor_id", "actor", "action", "entity_type", "entity_id",
+                  "before", "after", "reason", "prev_hash", "hash")
+_MOVE_HEAD = (update(AuditHead)
+              .where(AuditHead.id == 1, AuditHead.seq == bindparam("from_seq"))
+              .values(seq=bindparam("to_seq"), hash=bindparam("digest"))
+              .execution_options(synchronize_session=False))
 
 
 def _transaction(session: Session) -> object:
@@ -136,14 +147,13 @@ def locked_head(session: Session) -> tuple[int, str]:
     cached = session.info.get(_HEAD)
     if cached is not None and cached[0] is _transaction(session):
         return cached[1], cached[2]
-    query = select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with_for_update()
-    row = session.execute(query).first()
+    row = session.execute(_HEAD_LOCKED).first()
     if row is None:  # the first event of a new database
         dialect = session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        session.execute(insert(AuditHead).values(id=1, seq=0, hash=GENESIS)
+        upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        session.execute(upsert(AuditHead).values(id=1, seq=0, hash=GENESIS)
                         .on_conflict_do_nothing())
-        row = session.execute(query).one()
+        row = session.execute(_HEAD_LOCKED).one()
     session.info[_HEAD] = (_transaction(session), row.seq, row.hash)
     return row.seq, row.hash
 
@@ -156,10 +166,8 @@ def move_head(session: Session, seq: int, digest: str, *, from_seq: int | None =
     transaction (its own bulk of events, say) left the remembered head stale; it is then read
     again rather than an event written on a stale hash.
     """
-    moved = session.execute(
-        update(AuditHead).where(AuditHead.id == 1,
-                                AuditHead.seq == (seq - 1 if from_seq is None else from_seq))
-        .values(seq=seq, hash=digest).execution_options(synchronize_session=False))
+    moved = session.execute(_MOVE_HEAD, {"from_seq": seq - 1 if from_seq is None else from_seq,
+                                         "to_seq": seq, "digest": digest})
     if moved.rowcount != 1:  # type: ignore[attr-defined]
         session.info.pop(_HEAD, None)
         return False

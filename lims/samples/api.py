@@ -194,7 +194,8 @@ def register_sample() -> Any:
             quantity=data.quantity, manufacturer=data.manufacturer,
             acquisition=data.acquisition, due_date=data.due_date, priority=data.priority,
             assignee_id=data.assignee_id, assignee=data.assignee, category=data.category)
-        body = serialize.sample(sample)
+        # Registered just now: nobody has sent it back with comments yet.
+        body = serialize.sample(sample, comments=[])
     return jsonify(body), 201
 
 

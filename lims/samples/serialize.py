@@ -94,8 +94,10 @@ def request_particulars(req: TestRequest) -> dict[str, Any]:
             "customer_data": req.customer_data}
 
 
-def sample(s: Sample, *, with_results: bool = True, timezone: str | None = None
-           ) -> dict[str, Any]:
+def sample(s: Sample, *, with_results: bool = True, timezone: str | None = None,
+           comments: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A sample as the API shows it; ``comments``: its review comments when the caller knows
+    them already (none, for a sample registered in this transaction), read otherwise."""
     zone = _lab_zone(timezone)
     data: dict[str, Any] = {
         "number": s.number, "request": s.request.number, "customer": customer(s.request.customer),
@@ -117,7 +119,7 @@ def sample(s: Sample, *, with_results: bool = True, timezone: str | None = None
                           "conditions": json.loads(t.conditions) if t.conditions else None,
                           "deviation": t.deviation,
                           "results": [result(r) for r in t.results]} for t in s.tests]
-        data["review_comments"] = review_comments(s)
+        data["review_comments"] = review_comments(s) if comments is None else comments
     return data
 
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from drivers import Reading
@@ -185,6 +185,11 @@ def create_request(session: Session, *, actor: User, customer_id: Any, descripti
     return req
 
 
+# Methods by id with their characteristics joined (the decision rule checks them, the reply
+# lists them); built once, so that registering skips building the query and its cache key.
+_METHODS_BY_ID = (select(TestMethod).where(TestMethod.id.in_(bindparam("ids", expanding=True)))
+                  .options(joinedload(TestMethod.characteristics)))
+
 SAMPLE_PARTICULARS = {"trademark": 120, "model": 120, "batch": 120, "quantity": 120,
                       "manufacturer": 200}
 
@@ -222,9 +227,7 @@ def register_sample(session: Session, *, actor: User, request_id: Any, descripti
     if len(method_ids) > 200:  # PostgreSQL caps bind parameters; no sample has 200 methods
         raise InvalidInput(msg("at most 200 methods per sample"), field=f"{prefix}method_ids")
     ids = [as_id(m, f"{prefix}method_ids") for m in method_ids]
-    # The characteristics joined (the decision rule checks them, the reply lists them).
-    methods = session.scalars(select(TestMethod).where(TestMethod.id.in_(ids))
-                              .options(joinedload(TestMethod.characteristics))).unique().all()
+    methods = session.scalars(_METHODS_BY_ID, {"ids": ids}).unique().all()
     if len({m.id for m in methods}) != len(set(ids)):
         raise InvalidInput(msg("unknown method id"), field=f"{prefix}method_ids")
     retired = sorted(m.code for m in methods if m.retired_at is not None)
