@@ -8,6 +8,7 @@ records an ``audit.verify_request`` event that the ``audit-verify-queued`` job a
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -25,7 +26,8 @@ log = logging.getLogger(__name__)
 
 
 def _verify_and_record(session: Session, settings: Settings, *, actor_id: int | None,
-                       requested_seq: int | None = None) -> tuple[ChainVerdict, int]:
+                       requested_seq: int | None = None, incremental: bool = False
+                       ) -> tuple[ChainVerdict, int]:
     """Verify the chain from the newest checkpoint on (all of it when there is none) against
     every checkpoint, and record the outcome as an ``audit.verify`` event (21 CFR 11.10(e)).
 
@@ -34,11 +36,18 @@ def _verify_and_record(session: Session, settings: Settings, *, actor_id: int | 
     and a walk of a million events inside it (a lab without checkpoints) would stall every
     registration for tens of seconds. Events recorded between the two are checked next time
     (the outcome names the last event it covered).
+
+    ``incremental`` (the nightly check) reads only the checkpoint files since the last
+    successful check's (:class:`lims.audit.checkpoints.Held`); a check asked for reads them all,
+    so that an auditor who has looked into a lost file can take the remaining ones as the new
+    baseline.
     """
     from lims.auth.models import User
 
     try:
-        verdict, start, anchors = checkpoints.verify(session, settings, since_checkpoint=True)
+        held = _held(session) if incremental else None
+        verdict, start, anchors = checkpoints.verify(session, settings, since_checkpoint=True,
+                                                     held=held)
     except LimsError as exc:  # the lab's certificate cannot be loaded
         verdict, start, anchors = ChainVerdict(False, 0, None, exc.message), None, 0
     session.rollback()  # end the read transaction before taking the write lock
@@ -58,6 +67,21 @@ def _verify_and_record(session: Session, settings: Settings, *, actor_id: int | 
     return verdict, since
 
 
+def _held(session: Session) -> checkpoints.Held | None:
+    """What the last successful check held the chain to, when it walked from a checkpoint.
+
+    The last successful one, not the last: a check that found files gone must not make the
+    next one forget them.
+    """
+    last = trail.latest_check(session, passed=True)
+    outcome = json.loads(last.after or "{}") if last is not None else {}
+    since, count = outcome.get("since_seq"), outcome.get("checkpoints")
+    if outcome.get("ok") is True and isinstance(since, int) and since > 0 \
+            and isinstance(count, int) and count > 0:
+        return checkpoints.Held(since, count)
+    return None
+
+
 def verify_audit_chain(session: Session, settings: Settings) -> dict[str, Any]:
     """Verify the chain since the newest checkpoint, against every checkpoint, and record the
     outcome as an audit event (``lims audit verify`` walks the whole chain on demand).
@@ -66,7 +90,7 @@ def verify_audit_chain(session: Session, settings: Settings) -> dict[str, Any]:
     run walks the events since the last hour's checkpoint; only a lab without checkpoints (no
     signing key) walks everything, in the scheduler, never in a request.
     """
-    verdict, since = _verify_and_record(session, settings, actor_id=None)
+    verdict, since = _verify_and_record(session, settings, actor_id=None, incremental=True)
     return {"ok": verdict.ok, "message": verdict.message, "count": verdict.count,
             "since_seq": since}
 

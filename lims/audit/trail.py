@@ -287,17 +287,19 @@ CHECK = "audit.verify"
 REQUEST = "audit.verify_request"
 
 
-def _newest(session: Session, action: str) -> AuditEvent | None:
-    return session.scalar(select(AuditEvent).where(AuditEvent.entity_type == "audit_events",
-                                                   AuditEvent.entity_id == "chain",
-                                                   AuditEvent.action == action)
-                          .order_by(AuditEvent.seq.desc()).limit(1))
+def _newest(session: Session, action: str, *, passed: bool = False) -> AuditEvent | None:
+    query = select(AuditEvent).where(AuditEvent.entity_type == "audit_events",
+                                     AuditEvent.entity_id == "chain", AuditEvent.action == action)
+    if passed:  # the outcome is canonical JSON (sorted keys, no spaces)
+        query = query.where(AuditEvent.after.contains('"ok":true'))
+    return session.scalar(query.order_by(AuditEvent.seq.desc()).limit(1))
 
 
-def latest_check(session: Session) -> AuditEvent | None:
+def latest_check(session: Session, *, passed: bool = False) -> AuditEvent | None:
     """The newest recorded chain verification (the nightly job's or one asked for on the
-    page or the API), found through the entity index."""
-    return _newest(session, CHECK)
+    page or the API), found through the entity index; with ``passed``, the newest that
+    passed."""
+    return _newest(session, CHECK, passed=passed)
 
 
 def pending_check(session: Session) -> AuditEvent | None:

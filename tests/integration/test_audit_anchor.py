@@ -310,3 +310,64 @@ def test_cli_checkpoint_export_and_verify_records(session, world, settings, lab,
     refused = _lims(settings, "audit", "verify")
     assert refused.returncode == 1
     assert f"checkpoint {checkpoints.file_name(head)} refused" in refused.stderr
+
+
+def _edit_time(made):
+    """Change a checkpoint's content (its signature no longer verifies)."""
+    doc = json.loads(made.path.read_text())
+    doc["checkpoint"]["at"] = "2020-01-01T00:00:00+00:00"
+    made.path.write_text(json.dumps(doc))
+
+
+def test_the_nightly_check_reads_only_the_checkpoints_since_the_last_one(
+        app, session, world, settings, lab):
+    first, _ = checkpoints.take(session, settings)
+    _more_events(session, world)
+    second, _ = checkpoints.take(session, settings)
+    outcome = run_job("verify-audit-chain", app)
+    assert outcome["ok"] and outcome["since_seq"] == second.seq
+    _edit_time(first)  # read by no check from now on but a full one
+    _more_events(session, world)
+    third, _ = checkpoints.take(session, settings)
+    outcome = run_job("verify-audit-chain", app)
+    assert outcome["ok"] and outcome["since_seq"] == third.seq and outcome["count"] == 0
+    session.rollback()  # see what the job committed
+    assert json.loads(session.scalar(
+        select(AuditEvent.after).where(AuditEvent.action == "audit.verify")
+        .order_by(AuditEvent.seq.desc()).limit(1)))["checkpoints"] == 3
+    # Every file is read by the full check, by `--since-checkpoint` and by a check asked for.
+    for since in (False, True):
+        verdict, _, _ = checkpoints.verify(session, settings, since_checkpoint=since)
+        assert not verdict.ok and verdict.checkpoint == first.name
+    failed = _lims(settings, "audit", "verify", "--since-checkpoint")
+    assert failed.returncode == 1 and first.name in failed.stderr
+    queued = checkpoints.verify(session, settings, since_checkpoint=True, held=None)[0]
+    assert not queued.ok
+
+
+def test_the_nightly_check_fails_while_checkpoints_it_held_are_gone(
+        app, client, session, world, settings, lab):
+    first, _ = checkpoints.take(session, settings)
+    _more_events(session, world)
+    second, _ = checkpoints.take(session, settings)
+    assert run_job("verify-audit-chain", app)["ok"]
+    saved = first.path.read_bytes()
+    first.path.unlink()
+    for _ in range(2):  # a failed check does not become the next one's baseline
+        outcome = run_job("verify-audit-chain", app)
+        assert not outcome["ok"]
+        assert "1 of the 2 checkpoints the last check held the chain to are gone" \
+            in outcome["message"]
+    first.path.write_bytes(saved)  # restored from the exported copy
+    assert run_job("verify-audit-chain", app)["ok"]
+
+    second.path.unlink()  # the very file the last check walked from
+    outcome = run_job("verify-audit-chain", app)
+    assert not outcome["ok"] and second.name in outcome["message"] and "gone" in outcome["message"]
+    # An auditor who has looked into it asks for a check: it reads every file that is left and,
+    # passing, becomes the baseline of the nightly checks.
+    headers = {"Authorization": f"Bearer {world.token(session, 'auditor')}"}
+    assert client.post("/api/v1/audit/verify", headers=headers).status_code == 202
+    asked = run_job("audit-verify-queued", app)
+    assert asked["ok"] and asked["since_seq"] == first.seq
+    assert run_job("verify-audit-chain", app)["ok"]
