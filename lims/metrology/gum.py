@@ -27,7 +27,7 @@ from GTC import reporting as gtc_reporting
 from lims.errors import InvalidInput, msg
 from lims.metrology.coverage import coverage_factor, coverage_probability
 from lims.metrology.rounding import group_digits, round_outward, round_to, round_uncertainty
-from lims.metrology.schema import INF, Budget, InputQuantity
+from lims.metrology.schema import INF, Budget
 
 if TYPE_CHECKING:
     from lims.metrology.montecarlo import MonteCarlo
@@ -214,24 +214,31 @@ def evaluate(budget: Budget, *, rounding: str = "half-up", digits: int = 2) -> E
         k = coverage_factor(nu, p)
     expanded = k * u
 
-    rows: list[tuple[InputQuantity, float | None, float]] = []
-    squares = []
+    # Each row is built whole once ν_eff and every component are known (its percent needs the
+    # sum of the squares), straight from a tuple: a NamedTuple's own __new__ is a Python
+    # function, a call per input at every evaluation (issue 14).
+    rows: list[tuple[Any, ...]] = []
+    squares: list[float] = []
     scalar = isinstance(y, float | int)
     sensitivity, component, factor = gtc_reporting.sensitivity, gtc_reporting.u_component, m.factor
-    for q in budget.inputs:
+    for q, x_value in zip(budget.inputs, values, strict=True):
+        unit = q.unit
         if scalar or q.type == "constant":
-            rows.append((q, None, 0.0))
+            rows.append((q.symbol, x_value, unit.text, q.standard, q.type, q.distribution,
+                         None, 0.0, q.dof))
+            squares.append(0.0)
             continue
         x = env[q.symbol]
-        c = float(sensitivity(y, x)) * q.unit.factor / factor
+        c = float(sensitivity(y, x)) * unit.factor / factor
         contribution = float(component(y, x)) / factor
-        rows.append((q, c + 0.0, contribution + 0.0))  # + 0.0 turns -0.0 into 0.0
+        # + 0.0 turns -0.0 into 0.0
+        rows.append((q.symbol, x_value, unit.text, q.standard, q.type, q.distribution,
+                     c + 0.0, contribution + 0.0, q.dof))
         squares.append(contribution ** 2)
     total = sum(squares) or 1.0
-    budget_rows = tuple(
-        BudgetRow(q.symbol, value, q.unit.text, q.standard, q.type, q.distribution,
-                  c, contribution, q.dof, 100 * contribution ** 2 / total)
-        for (q, c, contribution), value in zip(rows, values, strict=True))
+    new = tuple.__new__
+    budget_rows = tuple([new(BudgetRow, (*row, 100 * square / total))
+                         for row, square in zip(rows, squares, strict=True)])
     return Evaluation(budget, value, u, nu, k, p, expanded, budget_rows,
                       _report(budget, value, expanded, k, p, rounding=rounding, digits=digits),
                       coverage_interval=(value - expanded, value + expanded))

@@ -105,34 +105,35 @@ class Model:
         while stack:
             node = pop()
             kind = type(node)
-            if kind is ast.Name:
+            if kind is _Name:
                 name = node.id  # type: ignore[attr-defined]
                 if name not in symbols:
                     return None  # unknown, or a function's name without its call
                 used.add(name)
                 add((_NAME, name, node))
-            elif kind is ast.BinOp:
+            elif kind is _BinOp:
                 op = type(node.op)  # type: ignore[attr-defined]
-                if op not in _BINARY:
+                binary = _BINARY_STEPS.get(op)
+                if binary is None:
                     return None
                 push(node.left)  # type: ignore[attr-defined]
                 push(node.right)  # type: ignore[attr-defined]
-                add((_BINARY[op], _BINOPS[op], node))
-            elif kind is ast.Constant:
+                add((*binary, node))
+            elif kind is _Constant:
                 value = node.value  # type: ignore[attr-defined]
                 if type(value) is not int and type(value) is not float:
                     return None  # a bool, a string, a complex number, None, …
                 add((_CONSTANT, float(value), node))
-            elif kind is ast.UnaryOp:
+            elif kind is _UnaryOp:
                 op = type(node.op)  # type: ignore[attr-defined]
-                if op is not ast.USub and op is not ast.UAdd:
+                if op is not _USub and op is not _UAdd:
                     return None
                 push(node.operand)  # type: ignore[attr-defined]
-                add((_NEGATE if op is ast.USub else _PLUS, None, node))
-            elif kind is ast.Call:
+                add((_NEGATE if op is _USub else _PLUS, None, node))
+            elif kind is _Call:
                 func, args = node.func, node.args  # type: ignore[attr-defined]
-                if type(func) is not ast.Name or func.id not in FUNCTIONS or len(args) != 1 \
-                        or type(args[0]) is ast.Starred or node.keywords:  # type: ignore[attr-defined]
+                if type(func) is not _Name or func.id not in FUNCTIONS or len(args) != 1 \
+                        or type(args[0]) is _Starred or node.keywords:  # type: ignore[attr-defined]
                     return None
                 size += 1  # the function's name is an ast.expr too
                 push(args[0])
@@ -347,6 +348,12 @@ _HALF = Decimal("0.5")
 # The opcodes of a compiled model's steps; those from _ADD on are binary operations.
 _NAME, _CONSTANT, _NEGATE, _PLUS, _CALL, _ADD, _SUB, _MUL, _DIV, _POW = range(10)
 _BINARY = {ast.Add: _ADD, ast.Sub: _SUB, ast.Mult: _MUL, ast.Div: _DIV, ast.Pow: _POW}
+# What _compile looks up at every node, bound once (issue 14): each step's opcode and function,
+# and the node types.
+_BINARY_STEPS = {op: (code, _BINOPS[op]) for op, code in _BINARY.items()}
+_Name, _BinOp, _Constant, _UnaryOp, _Call, _Starred = (
+    ast.Name, ast.BinOp, ast.Constant, ast.UnaryOp, ast.Call, ast.Starred)
+_USub, _UAdd = ast.USub, ast.UAdd
 
 
 # pint works a unit's dimensionality and a product of units out afresh at every call (tens of

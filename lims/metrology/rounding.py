@@ -15,6 +15,8 @@ _RULES = {"half-up": ROUND_HALF_UP, "half-even": ROUND_HALF_EVEN, "up": ROUND_CE
 # EA-4/02 M:2013 clause 6 (statement of uncertainty): when rounding to the nearest digit brings
 # the numerical value of the uncertainty down by more than 5 %, the rounded-up value is used.
 MAX_DECREASE = Decimal("0.05")
+_KEEP = 1 - MAX_DECREASE  # computed once rather than at every reported result (issue 14)
+_ONE = Decimal(1)
 
 
 def round_uncertainty(u: Decimal, *, digits: int = 2, mode: str = "half-up") -> Decimal:
@@ -33,16 +35,16 @@ def round_uncertainty(u: Decimal, *, digits: int = 2, mode: str = "half-up") -> 
     if u <= 0:
         return Decimal(0)
     rounded = _round(u, digits, _RULES[mode])
-    if rounded < u * (1 - MAX_DECREASE):
+    if rounded < u * _KEEP:
         rounded = _round(u, digits, ROUND_CEILING)
     return rounded
 
 
 def _round(u: Decimal, digits: int, rule: str) -> Decimal:
     exp = u.adjusted() - digits + 1
-    rounded = u.quantize(Decimal(1).scaleb(exp), rounding=rule)
+    rounded = u.quantize(_ONE.scaleb(exp), rounding=rule)
     if rounded.adjusted() > u.adjusted():  # 9.96 -> 10.0 has one digit too many
-        rounded = rounded.quantize(Decimal(1).scaleb(exp + 1), rounding=rule)
+        rounded = rounded.quantize(_ONE.scaleb(exp + 1), rounding=rule)
     return rounded
 
 

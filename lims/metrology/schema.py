@@ -32,6 +32,7 @@ DISTRIBUTIONS = ("normal", "rectangular", "triangular", "trapezoidal", "arcsine"
 # GUM 4.3.7-4.3.9: divisors from a half-width a to a standard uncertainty.
 DIVISORS = {"rectangular": math.sqrt(3), "triangular": math.sqrt(6), "arcsine": math.sqrt(2)}
 INF = math.inf
+_FUNCTION_NAMES = frozenset(FUNCTIONS)  # looked up once per input: a set, not a tuple scan
 
 
 # --- units -----------------------------------------------------------------------------------
@@ -140,7 +141,9 @@ def _number(value: Any, field: str, key: str = "", *, positive: bool = False,
     if not number.is_finite():
         raise InvalidInput(msg("%(value)r is not a finite number", value=value),
                            field=_field(field, key))
-    if positive and (number < 0 or (number == 0 and not allow_zero)):
+    # is_zero()/is_signed() rather than comparing with 0: a Decimal's comparison with an int
+    # costs three times as much, at every number of a budget (issue 14). -0 counts as zero.
+    if positive and (not allow_zero if number.is_zero() else number.is_signed()):
         raise InvalidInput(msg("must be positive") if not allow_zero else
                            msg("must be zero or positive"), field=_field(field, key))
     return number
@@ -224,7 +227,7 @@ def _parse_input(i: int, raw: Any) -> InputQuantity:
     if type(raw) is not dict and not isinstance(raw, Mapping):
         raise InvalidInput(msg("must be an object"), field=f)
     symbol = raw.get("symbol")
-    if not isinstance(symbol, str) or not symbol.isidentifier() or symbol in FUNCTIONS:
+    if not isinstance(symbol, str) or not symbol.isidentifier() or symbol in _FUNCTION_NAMES:
         raise InvalidInput(msg("must be a name such as m_S (letters, digits, _)"), field=f"{f}.symbol")
     unit = parse_budget_unit(raw.get("unit"), f, "unit")
     unc = raw.get("uncertainty")
@@ -234,33 +237,13 @@ def _parse_input(i: int, raw: Any) -> InputQuantity:
     if type(unc) is not dict and not isinstance(unc, Mapping):
         raise InvalidInput(msg("must be an object"), field=f"{f}.uncertainty")
     kind = unc.get("type")
-    u_unit = unit if unc.get("unit") is None else parse_budget_unit(
-        unc.get("unit"), f, "uncertainty.unit", interval=True)
-    if u_unit.absolute:  # the uncertainty of an absolute temperature is an interval
-        u_unit = parse_budget_unit(unit.text, f, "uncertainty.unit", interval=True)
-    relative = not u_unit.dimension and bool(unit.dimension)  # dimensionless on a unit
-    if relative:
-        # ppm, %, µV/V on a quantity with a unit: relative to the input's value, as calibrator
-        # and DMM certificates state them (u = 5 ppm of 10 V is 50 µV).
-        if kind == "A" and "readings" in unc:
-            raise InvalidInput(msg("readings are in the input's unit; a relative unit applies "
-                                   "to standard, expanded or half_width"), field=f"{f}.uncertainty.unit")
-        if unit.absolute:
-            raise InvalidInput(msg("an uncertainty relative to an absolute temperature "
-                                   "(%(relative)r of %(unit)r) has no meaning; give it in K or mK",
-                                   relative=u_unit.text, unit=unit.text), field=f"{f}.uncertainty.unit")
-        value = _number(raw.get("value"), f, "value")
-        if value == 0:
-            raise InvalidInput(msg("a relative uncertainty (%(relative)r) needs a value other "
-                                   "than zero", relative=u_unit.text), field=f"{f}.uncertainty.unit")
-        scale = u_unit.factor * abs(float(value))  # relative unit -> input unit
-    elif u_unit is not unit and u_unit.dimension != unit.dimension:
-        raise InvalidInput(msg("the uncertainty unit %(given)r of %(symbol)s is not compatible "
-                               "with its unit %(unit)r", given=u_unit.text, symbol=symbol,
-                               unit=unit.text), field=f"{f}.uncertainty.unit")
+    u_text = unc.get("unit")
+    if u_text is None and not unit.absolute:
+        # Most uncertainties are in the input's own unit: what the branches below give then
+        # (factor / factor is exactly 1.0), without their checks at every input (issue 14).
+        scale = 1.0
     else:
-        scale = u_unit.factor / unit.factor  # uncertainty unit -> input unit
-
+        scale = _uncertainty_scale(raw, unc, f, kind, symbol, unit, u_text)
     if kind == "A":
         if "readings" in unc:
             readings = unc["readings"]
@@ -314,6 +297,39 @@ def _parse_input(i: int, raw: Any) -> InputQuantity:
     return InputQuantity(symbol, value, unit, "B", "normal", expanded / k, dof, None)
 
 
+def _uncertainty_scale(raw: Mapping[str, Any], unc: Mapping[str, Any], f: str, kind: Any,
+                       symbol: str, unit: UnitInfo, u_text: Any) -> float:
+    """What converts an input's uncertainty, as written, to the input's unit: from the unit
+    its uncertainty gives, or relative to its value (ppm, %, µV/V)."""
+    u_unit = unit if u_text is None else parse_budget_unit(
+        u_text, f, "uncertainty.unit", interval=True)
+    if u_unit.absolute:  # the uncertainty of an absolute temperature is an interval
+        u_unit = parse_budget_unit(unit.text, f, "uncertainty.unit", interval=True)
+    relative = not u_unit.dimension and bool(unit.dimension)  # dimensionless on a unit
+    if relative:
+        # ppm, %, µV/V on a quantity with a unit: relative to the input's value, as calibrator
+        # and DMM certificates state them (u = 5 ppm of 10 V is 50 µV).
+        if kind == "A" and "readings" in unc:
+            raise InvalidInput(msg("readings are in the input's unit; a relative unit applies "
+                                   "to standard, expanded or half_width"), field=f"{f}.uncertainty.unit")
+        if unit.absolute:
+            raise InvalidInput(msg("an uncertainty relative to an absolute temperature "
+                                   "(%(relative)r of %(unit)r) has no meaning; give it in K or mK",
+                                   relative=u_unit.text, unit=unit.text), field=f"{f}.uncertainty.unit")
+        value = _number(raw.get("value"), f, "value")
+        if value == 0:
+            raise InvalidInput(msg("a relative uncertainty (%(relative)r) needs a value other "
+                                   "than zero", relative=u_unit.text), field=f"{f}.uncertainty.unit")
+        scale = u_unit.factor * abs(float(value))  # relative unit -> input unit
+    elif u_unit is not unit and u_unit.dimension != unit.dimension:
+        raise InvalidInput(msg("the uncertainty unit %(given)r of %(symbol)s is not compatible "
+                               "with its unit %(unit)r", given=u_unit.text, symbol=symbol,
+                               unit=unit.text), field=f"{f}.uncertainty.unit")
+    else:
+        scale = u_unit.factor / unit.factor  # uncertainty unit -> input unit
+    return scale
+
+
 def _probability(value: Any, field: str) -> float:
     p = float(_number(value, field))
     if not 0 < p < 1:
@@ -358,6 +374,27 @@ def parse_budget(data: Any) -> Budget:
     else:
         p = Decimal(str(_probability(coverage["probability"], "coverage.probability")))
 
+    raw_correlations = data.get("correlations") or []
+    if raw_correlations or data.get("simultaneous") is not None or \
+            data.get("ensembles") is not None:
+        correlations, simultaneous, ensembles, estimated = _parse_relations(
+            data, inputs, raw_correlations)
+    else:  # most budgets: independent inputs, nothing to index them for (issue 14)
+        correlations, simultaneous, ensembles, estimated = [], (), (), []
+
+    cmc = _parse_cmc(data.get("cmc"), unit)
+    budget = Budget(symbol.strip(), unit, str(m.get("description") or ""), model, k, p, inputs,
+                    tuple(correlations), cmc, simultaneous, ensembles, tuple(estimated))
+    _check_dimensions(budget)
+    return budget
+
+
+def _parse_relations(data: Mapping[str, Any], inputs: tuple[InputQuantity, ...],
+                     raw_correlations: Any) -> tuple[
+        list[tuple[str, str, float]], tuple[tuple[str, ...], ...], tuple[tuple[str, ...], ...],
+        list[tuple[str, str, float]]]:
+    """The stated correlations, the simultaneous inputs and ensembles, and the correlations
+    estimated from simultaneous readings."""
     by_symbol = {q.symbol: q for q in inputs}
     taken: dict[str, str] = {}
     simultaneous = _parse_groups(data, "simultaneous", by_symbol, taken)
@@ -365,7 +402,7 @@ def parse_budget(data: Any) -> Budget:
     in_group = {s: group for group in simultaneous for s in group}
     in_ensemble = {s: group for group in (*simultaneous, *ensembles) for s in group}
     correlations: list[tuple[str, str, float]] = []
-    for j, c in enumerate(data.get("correlations") or []):
+    for j, c in enumerate(raw_correlations):
         cf = f"correlations[{j}]"
         if not isinstance(c, Mapping):
             raise InvalidInput(msg("must be an object with a, b and r"), field=cf)
@@ -410,12 +447,7 @@ def parse_budget(data: Any) -> Budget:
                 y = [float(v) for v in by_symbol[b].readings]
                 r = statistics.correlation(x, y)
                 estimated.append((a, b, max(-1.0, min(1.0, r))))  # rounding: |r| ≤ 1
-
-    cmc = _parse_cmc(data.get("cmc"), unit)
-    budget = Budget(symbol.strip(), unit, str(m.get("description") or ""), model, k, p, inputs,
-                    tuple(correlations), cmc, simultaneous, ensembles, tuple(estimated))
-    _check_dimensions(budget)
-    return budget
+    return correlations, simultaneous, ensembles, estimated
 
 
 def _parse_groups(data: Mapping[str, Any], key: str, by_symbol: Mapping[str, InputQuantity],
