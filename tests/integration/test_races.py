@@ -18,7 +18,7 @@ from lims.errors import Conflict, LimsError, SampleStateError
 from lims.reports.models import Report
 from lims.reports.services import issue_report
 from lims.samples import services as samples
-from lims.samples.models import Result, Sample
+from lims.samples.models import Result, Sample, SampleTest
 from tests.support.world import PASSWORD, TZ
 
 
@@ -117,6 +117,31 @@ def test_concurrent_results_for_one_characteristic_give_one_and_409s(app, sessio
     outcomes = race(app, [record] * 4)
     assert sum(isinstance(o, int) for o in outcomes) == 1
     assert all(isinstance(o, Conflict) for o in outcomes if not isinstance(o, int))
+
+
+def test_concurrent_results_on_a_sample_in_testing_give_one_and_409s(app, session, world):
+    """The winner does not touch the sample's row (testing started already): the losers see
+    its result only because they look for it after taking the lock (issue 14)."""
+    number = world.new_sample(session)
+    with unit_of_work(session):
+        samples.record_result(session, actor=world.user(session, "tech"), number=number,
+                              characteristic_id=world.mass_id, value="100.00", unit="g",
+                              timezone=TZ)
+
+    def record(s: Any) -> int:
+        return samples.record_result(s, actor=world.user(s, "tech"), number=number,
+                                     characteristic_id=world.length_id, value="12.0",
+                                     unit="mm", timezone=TZ).id
+
+    outcomes = race(app, [record] * 4)
+    assert sum(isinstance(o, int) for o in outcomes) == 1
+    assert all(isinstance(o, Conflict) for o in outcomes if not isinstance(o, int))
+    with unit_of_work(session):
+        current = session.scalars(
+            select(Result).join(SampleTest).join(Sample).where(
+                Sample.number == number, Result.characteristic_id == world.length_id,
+                Result.is_current)).all()
+    assert len(current) == 1
 
 
 def test_the_result_author_or_reviewer_cannot_issue(session, world, settings):
