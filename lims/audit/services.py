@@ -49,12 +49,12 @@ def canonical_json(value: Any) -> str:
 
 def snapshot(obj: Any, exclude: Iterable[str] = ()) -> dict[str, Any]:
     """Return the column values of a model instance (bytes become their SHA-256)."""
-    skip = set(exclude)
     state = inspect(obj)
+    skip = set(exclude) | state.unloaded  # a computed set: taken once, not once per column
     return {
         attr.key: _jsonable(getattr(obj, attr.key))
         for attr in state.mapper.column_attrs
-        if attr.key not in skip and attr.key not in state.unloaded
+        if attr.key not in skip
     }
 
 
