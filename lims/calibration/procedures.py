@@ -65,18 +65,19 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, lazyload
 
 from lims import kinds
 from lims.audit.services import record, snapshot
 from lims.auth.models import User
 from lims.auth.services import require
 from lims.calibration.models import (
+    CalibrationJob,
     CalibrationProcedure,
     JobKind,
     ProcedurePoint,
@@ -353,6 +354,71 @@ def get_procedure(session: Session, procedure_id: Any) -> CalibrationProcedure:
 
 def list_procedures(session: Session) -> list[CalibrationProcedure]:
     return list(session.scalars(select(CalibrationProcedure).order_by(CalibrationProcedure.id)))
+
+
+# -- the reception form's procedure: typed with suggestions (issue 14) -----------------------
+
+SUGGESTED = 20  # procedures the reception form offers before anything is typed
+_TAGGED = re.compile(r"^(?P<code>.*?)\s*#(?P<id>\d{1,9})$")
+
+
+def choice_text(proc: CalibrationProcedure) -> str:
+    """The procedure as the form's list offers it: its code tagged with its id, since one
+    code serves several quantities ("JJG 1036-2022 #3")."""
+    return f"{proc.code} #{proc.id}"
+
+
+def find_procedures(session: Session, term: str, limit: int = SUGGESTED
+                    ) -> list[CalibrationProcedure]:
+    """Procedures whose code, clause, title or quantity contains ``term`` (any case), those
+    whose code starts with it first; with no term, the procedures of the latest jobs, then
+    the others by code. At most ``limit``: never the whole register."""
+    from lims.web.listing import contains_text
+
+    query = select(CalibrationProcedure).options(lazyload(CalibrationProcedure.points),
+                                                 lazyload(CalibrationProcedure.standards))
+    term = term.strip()[:100]
+    if not term:
+        recent = list(dict.fromkeys(session.scalars(
+            select(CalibrationJob.procedure_id).order_by(CalibrationJob.id.desc())
+            .limit(5 * limit))))[:limit]
+        found = {p.id: p for p in session.scalars(
+            query.where(CalibrationProcedure.id.in_(recent)))} if recent else {}
+        first = [found[i] for i in recent if i in found]
+        rest: Iterable[CalibrationProcedure] = session.scalars(
+            query.where(CalibrationProcedure.id.not_in(recent))
+            .order_by(CalibrationProcedure.code, CalibrationProcedure.id)
+            .limit(limit - len(first))) if len(first) < limit else []
+        return first + list(rest)
+    query = query.where(or_(*(contains_text(c, term) for c in (
+        CalibrationProcedure.code, CalibrationProcedure.clause, CalibrationProcedure.title,
+        CalibrationProcedure.quantity))))
+    return list(session.scalars(query.order_by(
+        func.upper(CalibrationProcedure.code).startswith(term.upper(), autoescape=True).desc(),
+        CalibrationProcedure.code, CalibrationProcedure.id).limit(limit)))
+
+
+def resolve_procedure(session: Session, text: str | None, *, field: str = "procedure") -> int:
+    """The id of the procedure the reception form's text names: as the list offers it
+    (:func:`choice_text`), or its code alone when one procedure has that code.
+
+    :raises InvalidInput: naming ``field``, when nothing or more than one procedure matches.
+    """
+    text = (text or "").strip()[:200]
+    if not text:
+        raise InvalidInput(msg("procedure is required: type its code"), field=field)
+    if (tagged := _TAGGED.match(text)) is not None:
+        found = session.get(CalibrationProcedure, int(tagged["id"]))
+        if found is not None and tagged["code"].lower() in ("", found.code.lower()):
+            return found.id
+    ids = list(session.scalars(select(CalibrationProcedure.id).where(
+        func.lower(CalibrationProcedure.code) == text.lower()).limit(2)))
+    if len(ids) == 1:
+        return ids[0]
+    if ids:
+        raise InvalidInput(msg("several procedures have the code %(code)r: pick one from the "
+                               "list", code=text[:80]), field=field)
+    raise InvalidInput(msg("no procedure has the code %(code)r", code=text[:80]), field=field)
 
 
 def procedure_json(proc: CalibrationProcedure, session: Session) -> dict[str, Any]:

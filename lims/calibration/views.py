@@ -323,20 +323,36 @@ def _today() -> dt.date:
 
 # --- pages -----------------------------------------------------------------------------------
 
+# The instrument page's lists, each paged by its own arguments (``cal_page``, ``check_page``):
+# a register entry that grows for years is shown a page at a time, newest first (issue 14).
+RECORDS_PER_PAGE = 20  # a record unfolds into its points: fewer per page than a plain list
+CHECKS_PER_PAGE = 50
+CHECK_SORTS = {"checked": IntermediateCheck.checked_at}
+
+
 def instrument_page(asset: str) -> Any:
-    """The instrument's register entry, calibration history, checks and the forms to act."""
-    db = get_session()
+    """The instrument's register entry, the calibration in force, a page of its calibration
+    history and a page of its checks (newest first, with their control charts), and the
+    forms to act. Nothing on it grows with the history (issue 14)."""
+    db, args = get_session(), request.args
     instrument = find_instrument(db, asset)
-    records = services.history(db, instrument.id)
-    found = services.checks(db, instrument.id)
-    names = _asset_names({s.instrument_id for r in records for s in r.standards}
-                         | {c.check_standard_id for c in found if c.check_standard_id})
+    records = listing.paginate(
+        db, select(CalibrationRecord).where(CalibrationRecord.instrument_id == instrument.id),
+        args, sorts=RECORD_SORTS, default="-calibrated", tiebreak=CalibrationRecord.id,
+        per_page=RECORDS_PER_PAGE, prefix="cal_")
+    checks = listing.paginate(
+        db, select(IntermediateCheck).where(IntermediateCheck.instrument_id == instrument.id),
+        args, sorts=CHECK_SORTS, default="-checked", tiebreak=IntermediateCheck.id,
+        per_page=CHECKS_PER_PAGE, prefix="check_")
+    names = _asset_names({s.instrument_id for r in records.items for s in r.standards}
+                         | {c.check_standard_id for c in checks.items if c.check_standard_id})
     tz = settings().timezone
     return render_template(
         "calibration/instrument.html", instrument=instrument, records=records,
-        standard_names=names, checks=found, charts=_control_charts(found, tz),
+        standard_names=names, checks=checks,
+        # The charts plot the checks of the page shown: the next page charts the older ones.
+        charts=_control_charts(checks.items, tz),
         in_force=services.record_in_force(db, instrument, _today(), timezone=tz),
-        others=[a for a in _all_assets() if a != instrument.asset_number],
         can_manage=allowed(current_user().roles, "instrument.manage"),
         can_calibrate=allowed(current_user().roles, "calibration.record"),
         # issue 12 §2: the live value, when a capture agent reads the instrument
@@ -366,15 +382,6 @@ def _asset_names(ids: set[int]) -> dict[int, str]:
         return {}
     return dict(get_session().execute(select(Instrument.id, Instrument.asset_number)
                                       .where(Instrument.id.in_(ids))).all())
-
-
-def _all_assets() -> list[str]:
-    from lims.instruments.models import Instrument
-
-    # A retired instrument is out of service for good: never offered as a standard again.
-    return list(get_session().scalars(select(Instrument.asset_number)
-                                      .where(Instrument.retired_at.is_(None))
-                                      .order_by(Instrument.asset_number)))
 
 
 @bp.post("/instruments/<asset>/calibrations/import")

@@ -11,8 +11,10 @@ from lims import units
 from lims.auth.permissions import allowed
 from lims.calibration import procedures, work
 from lims.calibration import work_api_models as m
+from lims.calibration.models import CalibrationJob, CalibrationProcedure
 from lims.db import unit_of_work
 from lims.errors import LimsError
+from lims.samples.models import Sample
 from lims.web.auth import current_user
 from lims.web.context import get_session, settings
 from lims.web.errors import localized, status_of
@@ -154,24 +156,57 @@ def capture_json(number: str) -> Any:
 
 # --- pages -----------------------------------------------------------------------------------
 
+JOB_SORTS: dict[str, Any] = {"received": CalibrationJob.id, "number": Sample.number}
+
+
 @bp.get("/calibration-jobs")
 def jobs_page(typed: dict[str, str] | None = None) -> Any:
-    """The jobs and the reception form; ``typed`` refills the form after a refused post."""
-    from sqlalchemy import select
+    """The jobs, a page at a time (newest first), and the reception form; ``typed`` refills
+    the form after a refused post. Nothing on it grows with the jobs or the procedures
+    (issue 14)."""
+    from typing import cast
 
-    from lims.calibration.models import CalibrationJob
+    from flask import request
+    from sqlalchemy import Select, select
+    from sqlalchemy.orm import joinedload, lazyload
+
     from lims.samples.lists import recent_customers
-    from lims.samples.models import Sample
+    from lims.web import listing
 
     db = get_session()
-    jobs = db.execute(select(CalibrationJob, Sample).join(Sample, Sample.id ==
-                                                          CalibrationJob.sample_id)
-                      .order_by(CalibrationJob.id.desc()).limit(200)).all()
+    query = cast("Select[Any]", select(CalibrationJob, Sample)
+                 .join(Sample, Sample.id == CalibrationJob.sample_id)
+                 # The list shows a job's procedure code, not its readings nor the
+                 # procedure's points and standards.
+                 .options(lazyload(CalibrationJob.readings),
+                          joinedload(CalibrationJob.procedure)
+                          .lazyload(CalibrationProcedure.points),
+                          joinedload(CalibrationJob.procedure)
+                          .lazyload(CalibrationProcedure.standards)))
+    page = listing.paginate(db, query, request.args, sorts=JOB_SORTS, default="-received",
+                            tiebreak=CalibrationJob.id, scalars=False)
     return render_template(
-        "calibration/jobs.html", jobs=jobs, procedures=procedures.list_procedures(db),
+        "calibration/jobs.html", page=page, jobs=page.items,
+        # The procedure typed with suggestions, not a <select> of every procedure (issue 14).
+        procedures=procedures.find_procedures(db, ""), choice=procedures.choice_text,
         # A typed customer with suggestions, not a <select> of every customer (issue 14).
         customers=recent_customers(db),
         can_register=allowed(current_user().roles, "sample.register"), typed=typed or {})
+
+
+@bp.get("/procedures/search")
+def procedure_search() -> Any:
+    """The reception form's procedure type-ahead: at most 20 procedures whose code, clause,
+    title or quantity contains ``q``: JSON for lims.js; without JavaScript the code typed is
+    resolved on receipt."""
+    from flask import request
+
+    from lims.web import listing
+
+    found = procedures.find_procedures(get_session(), listing.search_term(request.args))
+    return jsonify(procedures=[{"id": p.id, "code": p.code, "value": procedures.choice_text(p),
+                                "label": f"{p.clause} {p.quantity} ({label(p.kind)})".strip()}
+                               for p in found])
 
 
 def _refused(exc: LimsError, page: Any, **kw: Any) -> Any:
@@ -207,7 +242,10 @@ def _receive(data: dict[str, str], conditions: list[dict[str, str]]) -> str:
     s = settings()
     with unit_of_work(get_session()) as db:
         job = work.create_job(
-            db, actor=current_user(), procedure_id=data.get("procedure_id"),
+            db, actor=current_user(),
+            # The code typed in the form; a script may still send the id.
+            procedure_id=data.get("procedure_id") or procedures.resolve_procedure(
+                db, data.get("procedure")),
             customer_id=data.get("customer_id") or resolve_customer(db, data.get("customer")),
             condition=data.get("condition"),
             item={"name": data.get("item_name"), "manufacturer": data.get("manufacturer"),

@@ -123,7 +123,7 @@ async function lookup(input) {
     const reply = await fetch(url, {headers: {Accept: "application/json"}, credentials: "same-origin"});
     if (!reply.ok || q !== state.asked) return;
     const body = await reply.json();
-    const items = body.customers || body.instruments || [];
+    const items = body.customers || body.instruments || body.procedures || [];
     list.replaceChildren(...items.map((item) => {
       const option = document.createElement("option");
       option.value = item.value;
