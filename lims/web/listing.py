@@ -106,12 +106,13 @@ def whole_number(args: Mapping[str, str], name: str, default: int, *, low: int,
     return value
 
 
-def sort_key(args: Mapping[str, str], sorts: Mapping[str, Any], default: str) -> str:
-    raw = (args.get("sort") or default).strip()
+def sort_key(args: Mapping[str, str], sorts: Mapping[str, Any], default: str, *,
+             name: str = "sort") -> str:
+    raw = (args.get(name) or default).strip()
     if raw.lstrip("-") not in sorts:
-        raise InvalidInput(msg("sort must be one of %(sorts)s (prefix - for "
-                               "descending), not %(raw)r",
-                               sorts=', '.join(sorted(sorts)), raw=raw[:40]), field="sort")
+        raise InvalidInput(msg("%(name)s must be one of %(sorts)s (prefix - for "
+                               "descending), not %(raw)r", name=name,
+                               sorts=', '.join(sorted(sorts)), raw=raw[:40]), field=name)
     return raw
 
 
@@ -134,18 +135,19 @@ def paginate(session: Session, query: Select[Any], args: Mapping[str, str], *,
              sorts: Mapping[str, Any], default: str, tiebreak: Tiebreak | None = None,
              per_page: int = PER_PAGE, scalars: bool = True,
              deferred_from: int | None = None, lean: Select[Any] | None = None,
-             rows: Select[Any] | None = None) -> Page:
+             rows: Select[Any] | None = None, prefix: str = "") -> Page:
     """One page of ``query``: ``page`` (1-based) and ``limit`` (per page) from ``args``.
 
     ``lean``: the same rows selected with fewer joins and no eager loading, used to count and
     to walk a page's ids; ``rows``: the unfiltered query that loads the rows of those ids
-    (the filters need not be checked twice).
+    (the filters need not be checked twice); ``prefix``: of the arguments' names, for a
+    second list on one page (``inspectors_page``, ``inspectors_limit``, ``inspectors_sort``).
 
     :raises InvalidInput: a page or limit that is not a whole number in range, an unknown sort.
     """
-    limit = whole_number(args, "limit", per_page, low=1, high=MAX_PER_PAGE)
-    number = whole_number(args, "page", 1, low=1, high=10_000_000)
-    key = sort_key(args, sorts, default)
+    limit = whole_number(args, f"{prefix}limit", per_page, low=1, high=MAX_PER_PAGE)
+    number = whole_number(args, f"{prefix}page", 1, low=1, high=10_000_000)
+    key = sort_key(args, sorts, default, name=f"{prefix}sort")
     total = count(session, query if lean is None else lean)
     ordered = sorted_query(query, key, sorts, tiebreak)
     offset = (number - 1) * limit
@@ -340,9 +342,10 @@ def day(args: Mapping[str, str], name: str, timezone: str, *,
 
 def url_with(**changes: Any) -> str:
     """The current page's URL with some query arguments changed (None removes one); a change
-    of filter or sort goes back to page 1."""
+    of filter or sort goes back to page 1 (a change of a second list's page, ``*_page``,
+    keeps the first list's)."""
     args: dict[str, Any] = request.args.to_dict(flat=False)
-    if any(k not in ("page",) for k in changes):
+    if any(k != "page" and not k.endswith("_page") for k in changes):
         args.pop("page", None)
     for key, value in changes.items():
         if value is None or value == "":
