@@ -24,7 +24,7 @@ import secrets
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from lims.audit.services import record, snapshot
@@ -45,6 +45,7 @@ from lims.supervision.models import (
 from lims.supervision.plans import category as plan_category
 from lims.supervision.plans import category_ids, drawn_counts, get_plan, months_before
 from lims.validate import as_id, date, text
+from lims.web.listing import contains_text
 
 TASK_FORMAT = "RW{year}-{seq:05d}"
 INSPECTORS_PER_TASK = 2
@@ -78,11 +79,24 @@ def qualify_inspector(session: Session, *, actor: User, username: Any, qualifica
     return found
 
 
-def list_inspectors(session: Session) -> list[tuple[SamplingInspector, User]]:
-    rows = session.execute(select(SamplingInspector, User)
-                           .join(User, User.id == SamplingInspector.user_id)
-                           .order_by(User.username))
-    return [(inspector, user) for inspector, user in rows]
+def inspectors_query() -> Select[SamplingInspector, User]:
+    """The sampling inspectors with their users (unsorted: the page and the API page it, by
+    username)."""
+    return select(SamplingInspector, User).join(User, User.id == SamplingInspector.user_id)
+
+
+SUGGESTED_USERS = 20  # the qualify form's type-ahead: at most this many users (issue 14)
+
+
+def find_users(session: Session, term: str) -> list[User]:
+    """Active users whose username or full name contains ``term``, by username, at most
+    :data:`SUGGESTED_USERS`: the qualify form's type-ahead, so that the form does not list
+    every user (issue 14)."""
+    query = select(User).where(User.active.is_(True))
+    if term:
+        query = query.where(or_(contains_text(User.username, term),
+                                contains_text(User.full_name, term)))
+    return list(session.scalars(query.order_by(User.username).limit(SUGGESTED_USERS)))
 
 
 def inspector_pool(session: Session, on: dt.date) -> list[int]:

@@ -200,10 +200,3 @@ def record_delivery(session: Session, *, actor: User, notice_number: str, delive
            entity_id=notice.number,
            after={"delivered_on": day.isoformat(), "objection_deadline": deadline.isoformat()})
     return notice
-
-
-def open_notices(session: Session) -> list[ResultNotice]:
-    """Every notice, the ones awaiting delivery or within their deadline first."""
-    return list(session.scalars(select(ResultNotice).order_by(
-        ResultNotice.objection_deadline.desc().nulls_first(), ResultNotice.id.desc())))
-

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
@@ -109,15 +110,27 @@ def create_enterprise() -> Any:
 @bp.get("/supervision/plans")
 def plan_list(*, values: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
               status: int = 200) -> Any:
-    """The plans and the sampling inspectors; for the quality manager, the form qualifying an
-    inspector (shown again as typed, with ``errors``, after a refusal)."""
-    db = get_session()
-    rows = plans.list_plans(db)
-    return render_template("supervision/plans.html", plans=rows,
-                           inspectors=draws.list_inspectors(db),
-                           users=db.scalars(select(User).where(User.active.is_(True))
-                                            .order_by(User.username)).all(),
+    """The plans, newest first, and the sampling inspectors, each a page at a time
+    (``page``/``limit``, ``inspectors_page``/``inspectors_limit``: issue 14); for the quality
+    manager, the form qualifying an inspector (shown again as typed, with ``errors``, after a
+    refusal), its user typed with the server's suggestions rather than chosen from every
+    user."""
+    page = _plans_page(request.args, listing.PER_PAGE)
+    inspectors = _inspectors_page(request.args, listing.PER_PAGE, prefix="inspectors_")
+    return render_template("supervision/plans.html", page=page, plans=page.items,
+                           inspectors_page=inspectors, inspectors=inspectors.items,
                            values=values or {"active": "1"}, errors=errors or {}), status
+
+
+@bp.get("/supervision/inspectors/users")
+def user_search() -> Any:
+    """Active users whose username or full name contains ``q``, at most 20, for the qualify
+    form's user field: JSON for lims.js (issue 14)."""
+    from lims.auth.services import require
+
+    require(current_user(), "plan.manage")
+    found = draws.find_users(get_session(), listing.search_term(request.args))
+    return jsonify(users=[{"value": u.username, "label": u.full_name} for u in found])
 
 
 INSPECTOR_INPUTS = ("username", "qualification", "valid_until")
@@ -357,19 +370,25 @@ def _inspector(i: Any, u: Any) -> dict[str, Any]:
 INSPECTOR_SORTS = {"username": User.username}
 
 
+def _inspectors_page(args: Mapping[str, str], per_page: int, *,
+                     prefix: str = "") -> listing.Page:
+    """A page of the sampling inspectors by username, ``q`` (the API's) searching usernames
+    and full names: the page's list and the API's, one query."""
+    query: Select[*tuple[Any, ...]] = draws.inspectors_query()
+    if not prefix and (term := listing.search_term(args)):
+        query = query.where(or_(listing.contains_text(User.username, term),
+                                listing.contains_text(User.full_name, term)))
+    return listing.paginate(get_session(), query, args, sorts=INSPECTOR_SORTS,
+                            default="username", tiebreak=SamplingInspector.id,
+                            per_page=per_page, scalars=False, prefix=prefix)
+
+
 @bp.get("/api/v1/supervision/inspectors")
 @operation("List the sampling inspectors and their qualifications, a page at a time",
            query=m.InspectorsQuery, response=m.Inspectors)
 def api_inspectors() -> Any:
     query_model(m.InspectorsQuery)
-    query: Select[*tuple[Any, ...]] = select(SamplingInspector, User).join(
-        User, User.id == SamplingInspector.user_id)
-    if term := listing.search_term(request.args):
-        query = query.where(or_(listing.contains_text(User.username, term),
-                                listing.contains_text(User.full_name, term)))
-    page = listing.paginate(get_session(), query, request.args, sorts=INSPECTOR_SORTS,
-                            default="username", tiebreak=SamplingInspector.id,
-                            per_page=API_PER_PAGE, scalars=False)
+    page = _inspectors_page(request.args, API_PER_PAGE)
     return jsonify(inspectors=[_inspector(i, u) for i, u in page.items], **page.api())
 
 
@@ -393,16 +412,21 @@ PLAN_SORTS = {"id": SpotCheckPlan.id, "number": SpotCheckPlan.number,
            response=m.Plans)
 def api_plans() -> Any:
     args = query_model(m.PlansQuery)
+    page = _plans_page(request.args, API_PER_PAGE, year=args.year)
     db = get_session()
-    query = select(SpotCheckPlan)
-    if args.year is not None:
-        query = query.where(SpotCheckPlan.year == args.year)
-    if term := listing.search_term(request.args):
+    return jsonify(plans=[plans.as_dict(db, p) for p in page.items], **page.api())
+
+
+def _plans_page(args: Mapping[str, str], per_page: int, *,
+                year: int | None = None) -> listing.Page:
+    """A page of the plans, newest first unless sorted otherwise, ``q`` searching numbers and
+    titles: the page's list and the API's, one query."""
+    query = plans.plans_query(year=year)
+    if term := listing.search_term(args):
         query = query.where(or_(listing.contains_text(SpotCheckPlan.number, term),
                                 listing.contains_text(SpotCheckPlan.title, term)))
-    page = listing.paginate(db, query, request.args, sorts=PLAN_SORTS, default="-id",
-                            tiebreak=SpotCheckPlan.id, per_page=API_PER_PAGE)
-    return jsonify(plans=[plans.as_dict(db, p) for p in page.items], **page.api())
+    return listing.paginate(get_session(), query, args, sorts=PLAN_SORTS, default="-id",
+                            tiebreak=SpotCheckPlan.id, per_page=per_page)
 
 
 @bp.post("/api/v1/supervision/plans")

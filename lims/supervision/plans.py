@@ -16,7 +16,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.orm import Session
 
 from lims.audit.services import record, snapshot
@@ -185,12 +185,13 @@ def get_plan(session: Session, number: str) -> SpotCheckPlan:
     return found
 
 
-def list_plans(session: Session, *, year: int | None = None) -> list[SpotCheckPlan]:
-    """Newest first."""
-    query = select(SpotCheckPlan).order_by(SpotCheckPlan.id.desc())
+def plans_query(*, year: int | None = None) -> Select[SpotCheckPlan]:
+    """The plans, of one year or all (unsorted: the page and the API page it, newest
+    first)."""
+    query = select(SpotCheckPlan)
     if year is not None:
         query = query.where(SpotCheckPlan.year == year)
-    return list(session.scalars(query))
+    return query
 
 
 def close_plan(session: Session, *, actor: User, number: str, reason: Any = "") -> SpotCheckPlan:

@@ -4,6 +4,7 @@ calendar (issue 13 §2–3). Thin: parse, call one service in one unit of work, 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
@@ -52,14 +53,29 @@ def _number(session: Session, sample_id: int | None) -> str | None:
 
 
 def notice_dict(session: Session, n: ResultNotice) -> dict[str, Any]:
+    return notice_dicts(session, [n])[0]
+
+
+def notice_dicts(session: Session, found: Sequence[ResultNotice]) -> list[dict[str, Any]]:
+    """The notices as the API gives them, their samples' and reports' numbers read in one
+    query each, not two a notice (a page of them: issue 14)."""
     from lims.reports.models import Report
 
-    return {"number": n.number, "sample": _number(session, n.sample_id) or "",
-            "report": session.scalar(select(Report.number).where(Report.id == n.report_id)),
-            "objection_rule": n.objection_rule, "issued_at": n.issued_at.isoformat(),
-            "sha256": n.sha256, "size": n.size, "delivered_on": _iso(n.delivered_on),
-            "objection_deadline": _iso(n.objection_deadline),
-            "pdf_url": url_for("supervision_sampling.notice_pdf", number=n.number)}
+    if not found:
+        return []
+    samples = {i: number for i, number in session.execute(select(Sample.id, Sample.number)
+                                                        .where(Sample.id.in_(
+                                                            {n.sample_id for n in found})))}
+    reports = {i: number for i, number in session.execute(select(Report.id, Report.number)
+                                                        .where(Report.id.in_(
+                                                            {n.report_id for n in found})))}
+    return [{"number": n.number, "sample": samples.get(n.sample_id) or "",
+             "report": reports.get(n.report_id),
+             "objection_rule": n.objection_rule, "issued_at": n.issued_at.isoformat(),
+             "sha256": n.sha256, "size": n.size, "delivered_on": _iso(n.delivered_on),
+             "objection_deadline": _iso(n.objection_deadline),
+             "pdf_url": url_for("supervision_sampling.notice_pdf", number=n.number)}
+            for n in found]
 
 
 def objection_dict(session: Session, o: Objection) -> dict[str, Any]:
@@ -72,7 +88,7 @@ def objection_dict(session: Session, o: Objection) -> dict[str, Any]:
 def _supervision_of(session: Session, sample: Sample) -> dict[str, Any]:
     """Notices, objections and re-inspections of a sample."""
     found = notices.notices_of_sample(session, sample.id)
-    return {"notices": [notice_dict(session, n) for n in found],
+    return {"notices": notice_dicts(session, found),
             "objections": [objection_dict(session, o) for o in
                            objections.objections_of(session, [n.id for n in found])],
             "reinspections": [s.number for s in objections.reinspections_of(session, sample.id)]}
@@ -210,18 +226,23 @@ def api_dispose(number: str) -> Any:
 def api_due() -> Any:
     current_user()
     query_model(m.DueBackupsQuery)
-    today = sampling.lab_today(settings().timezone)
-    query = backups.due_query(today)
-    if term := listing.search_term(request.args):
-        query = query.where(or_(listing.contains_text(SamplingRecord.number, term),
-                                listing.contains_text(BackupSample.seal_number, term)))
-    page = listing.paginate(get_session(), query, request.args,
-                            sorts={"retain_until": BackupSample.retain_until},
-                            default="retain_until", tiebreak=BackupSample.id,
-                            per_page=API_PER_PAGE, scalars=False)
+    page = _due_page(request.args, API_PER_PAGE)
     return jsonify(backups=[{"record": n, "seal_number": b.seal_number, "location": b.location,
                              "retain_until": b.retain_until.isoformat()}
                             for b, n in page.items], **page.api())
+
+
+def _due_page(args: Mapping[str, str], per_page: int) -> listing.Page:
+    """A page of the backups past their retention, the longest due first, ``q`` searching
+    record and seal numbers: the page's list and the API's, one query (issue 14)."""
+    query = backups.due_query(sampling.lab_today(settings().timezone))
+    if term := listing.search_term(args):
+        query = query.where(or_(listing.contains_text(SamplingRecord.number, term),
+                                listing.contains_text(BackupSample.seal_number, term)))
+    return listing.paginate(get_session(), query, args,
+                            sorts={"retain_until": BackupSample.retain_until},
+                            default="retain_until", tiebreak=BackupSample.id,
+                            per_page=per_page, scalars=False)
 
 
 @bp.post("/api/v1/supervision/sampling/<number>/notice")
@@ -248,13 +269,18 @@ NOTICE_SORTS = {"deadline": func.coalesce(ResultNotice.objection_deadline, dt.da
 def api_notices() -> Any:
     current_user()
     query_model(m.NoticesQuery)
-    db = get_session()
+    page = _notices_page(request.args, API_PER_PAGE)
+    return jsonify(notices=notice_dicts(get_session(), page.items), **page.api())
+
+
+def _notices_page(args: Mapping[str, str], per_page: int) -> listing.Page:
+    """A page of the notices, the ones awaiting delivery or within their deadline first,
+    ``q`` searching numbers: the page's list and the API's, one query (issue 14)."""
     query = select(ResultNotice)
-    if term := listing.search_term(request.args):
+    if term := listing.search_term(args):
         query = query.where(listing.contains_text(ResultNotice.number, term))
-    page = listing.paginate(db, query, request.args, sorts=NOTICE_SORTS, default="-deadline",
-                            tiebreak=ResultNotice.id, per_page=API_PER_PAGE)
-    return jsonify(notices=[notice_dict(db, n) for n in page.items], **page.api())
+    return listing.paginate(get_session(), query, args, sorts=NOTICE_SORTS,
+                            default="-deadline", tiebreak=ResultNotice.id, per_page=per_page)
 
 
 @bp.get("/api/v1/supervision/notices/<number>/pdf")
@@ -320,10 +346,16 @@ def api_reinspection(objection_id: int) -> Any:
 def api_calendar() -> Any:
     current_user()
     q = query_model(m.CalendarQuery)
-    page = listing.paginate(get_session(), workdays.overrides_query(q.year), request.args,
-                            sorts={"day": WorkingDayOverride.day}, default="day",
-                            per_page=API_PER_PAGE)
+    page = _calendar_page(request.args, API_PER_PAGE, q.year)
     return jsonify(days=[workdays.as_dict(r) for r in page.items], **page.api())
+
+
+def _calendar_page(args: Mapping[str, str], per_page: int, year: int | None) -> listing.Page:
+    """A page of the calendar's exceptions by day, of one year or all: the page's list and
+    the API's, one query (issue 14)."""
+    return listing.paginate(get_session(), workdays.overrides_query(year), args,
+                            sorts={"day": WorkingDayOverride.day}, default="day",
+                            per_page=per_page)
 
 
 @bp.put("/api/v1/supervision/calendar")
@@ -421,10 +453,10 @@ def dispose_page(number: str) -> Any:
 
 @bp.get("/supervision/backups")
 def backups_page() -> Any:
+    """The backups due for disposal, a page at a time (issue 14)."""
     current_user()
-    today = sampling.lab_today(settings().timezone)
-    return render_template("supervision/backup_list.html",
-                           due=backups.due_for_disposal(get_session(), on=today))
+    page = _due_page(request.args, listing.PER_PAGE)
+    return render_template("supervision/backup_list.html", page=page, due=page.items)
 
 
 @bp.post("/supervision/sampling/<number>/notice")
@@ -438,10 +470,12 @@ def notice_page(number: str) -> Any:
 
 @bp.get("/supervision/notices")
 def notices_page() -> Any:
+    """The notices, the ones awaiting delivery or within their deadline first, a page at a
+    time (issue 14)."""
     current_user()
-    db = get_session()
-    return render_template("supervision/notice_list.html",
-                           notices=[notice_dict(db, n) for n in notices.open_notices(db)],
+    page = _notices_page(request.args, listing.PER_PAGE)
+    return render_template("supervision/notice_list.html", page=page,
+                           notices=notice_dicts(get_session(), page.items),
                            today=sampling.lab_today(settings().timezone).isoformat())
 
 
@@ -530,8 +564,9 @@ def _calendar_year(value: str) -> int:
 def calendar_page() -> Any:
     current_user()
     year = _calendar_year(request.args.get("year", ""))
-    return render_template("supervision/sampling_calendar.html", year=year,
-                           days=workdays.list_overrides(get_session(), year=year), can=_can())
+    page = _calendar_page(request.args, listing.PER_PAGE, year)  # issue 14
+    return render_template("supervision/sampling_calendar.html", year=year, page=page,
+                           days=page.items, can=_can())
 
 
 @bp.post("/supervision/calendar")

@@ -60,10 +60,6 @@ def overrides_query(year: int | None = None) -> Select[WorkingDayOverride]:
     return query
 
 
-def list_overrides(session: Session, *, year: int | None = None) -> list[WorkingDayOverride]:
-    return list(session.scalars(overrides_query(year).order_by(WorkingDayOverride.day)))
-
-
 def as_dict(row: WorkingDayOverride) -> dict[str, Any]:
     return {"day": row.day.isoformat(), "working": row.working, "note": row.note}
 

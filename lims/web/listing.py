@@ -110,8 +110,8 @@ def sort_key(args: Mapping[str, str], sorts: Mapping[str, Any], default: str, *,
              name: str = "sort") -> str:
     raw = (args.get(name) or default).strip()
     if raw.lstrip("-") not in sorts:
-        raise InvalidInput(msg("sort must be one of %(sorts)s (prefix - for "
-                               "descending), not %(raw)r",
+        raise InvalidInput(msg("%(name)s must be one of %(sorts)s (prefix - for "
+                               "descending), not %(raw)r", name=name,
                                sorts=', '.join(sorted(sorts)), raw=raw[:40]), field=name)
     return raw
 
@@ -138,7 +138,7 @@ def paginate(session: Session, query: Select[Any], args: Mapping[str, str], *,
              rows: Select[Any] | None = None, prefix: str = "") -> Page:
     """One page of ``query``: ``page`` (1-based) and ``limit`` (per page) from ``args``.
 
-    ``prefix``: the names of the paging arguments, for a page with more than one list paged
+    ``prefix``: of the paging arguments' names, for a page with more than one list paged
     independently (``cal_page``, ``cal_limit``, ``cal_sort``).
 
     ``lean``: the same rows selected with fewer joins and no eager loading, used to count and

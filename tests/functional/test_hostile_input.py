@@ -41,6 +41,8 @@ PATHS = [
     "/samples/NOPE/grid", "/samples/%00/label.pdf",
     "/api/v1/samples", "/api/v1/reports", "/api/v1/instruments", "/api/v1/customers",
     "/api/v1/audit/events", "/api/v1/requests/NOPE", "/api/v1/methods",
+    "/supervision/plans", "/supervision/notices", "/supervision/backups",
+    "/supervision/calendar", "/supervision/inspectors/users",
 ]
 
 

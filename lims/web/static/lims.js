@@ -104,7 +104,8 @@ document.addEventListener("keydown", (event) => {
 });
 
 // Fields typed with a server-side list (issue 14): the register form's customer (name or
-// pinyin initials) and the result grid's instrument (asset number or name, the fit ones only).
+// pinyin initials), the result grid's instrument (asset number or name, the fit ones only) and
+// the qualify form's user (username or full name).
 // As one types, the server's matches fill the field's <datalist>; a field marked
 // data-lookup-empty asks as soon as it is focused. Delegated, so that the grid's fields work
 // after the grid is replaced. Without this file the field takes the exact text.
@@ -123,7 +124,7 @@ async function lookup(input) {
     const reply = await fetch(url, {headers: {Accept: "application/json"}, credentials: "same-origin"});
     if (!reply.ok || q !== state.asked) return;
     const body = await reply.json();
-    const items = body.customers || body.instruments || body.procedures || [];
+    const items = body.customers || body.instruments || body.procedures || body.users || [];
     list.replaceChildren(...items.map((item) => {
       const option = document.createElement("option");
       option.value = item.value;
