@@ -72,7 +72,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, lazyload
 
-from lims import kinds
+from lims import kinds, validate
 from lims.audit.services import record, snapshot
 from lims.auth.models import User
 from lims.auth.services import require
@@ -404,9 +404,10 @@ def resolve_procedure(session: Session, text: str | None, *, field: str = "proce
 
     :raises InvalidInput: naming ``field``, when nothing or more than one procedure matches.
     """
-    text = (text or "").strip()[:200]
-    if not text:
+    if not (text or "").strip():
         raise InvalidInput(msg("procedure is required: type its code"), field=field)
+    # Checked as any text is (control characters, a lone surrogate: PostgreSQL refuses NUL).
+    text = validate.text(text, field, max_len=200)
     if (tagged := _TAGGED.match(text)) is not None:
         found = session.get(CalibrationProcedure, int(tagged["id"]))
         if found is not None and tagged["code"].lower() in ("", found.code.lower()):

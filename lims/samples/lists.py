@@ -18,6 +18,7 @@ from sqlalchemy import Select, exists, func, or_, select, union
 from sqlalchemy.orm import Session, contains_eager, lazyload
 from sqlalchemy.sql.elements import ColumnElement
 
+from lims import validate
 from lims.auth.models import User
 from lims.errors import InvalidInput, msg
 from lims.instruments.models import Instrument
@@ -283,10 +284,11 @@ def resolve_customer(session: Session, text: str | None, *, field: str = "custom
 
     :raises InvalidInput: naming ``field``, when nothing or more than one customer matches.
     """
-    text = (text or "").strip()
-    if not text:
+    if not (text or "").strip():
         raise InvalidInput(msg("customer is required: type its name or pinyin initials"),
                            field=field)
+    # Checked as any text is (control characters, a lone surrogate: PostgreSQL refuses NUL).
+    text = validate.text(text, field, max_len=200)
     if (tagged := _TAGGED.match(text)) is not None:
         found = session.get(Customer, int(tagged["id"]))
         if found is not None and tagged["name"] in ("", found.name):

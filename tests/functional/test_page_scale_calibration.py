@@ -211,6 +211,13 @@ def test_the_procedure_is_typed_with_suggestions_and_checked(client, session, wo
         text = resp.get_data(as_text=True)
         assert resp.status_code == 422 and error in text, (typed, text[:2000])
         assert f'value="{typed}"' in text.split('name="procedure"')[1][:400]  # kept
+    for field, typed in (("procedure", "JJF\x00Z-0007"), ("procedure", "JJF\x1bZ"),
+                         ("customer", "\x00ACME")):  # PostgreSQL refuses NUL in text
+        resp = client.post("/calibration-jobs", data={
+            **form, "procedure": "jjf z-0007", "customer_id": "", "customer": "ACME Textiles",
+            field: typed})
+        assert resp.status_code == 422, (field, resp.status_code)
+        assert "control character" in resp.get_data(as_text=True)
     resp = client.post("/calibration-jobs", data={**form, "procedure": "jjf z-0007"})
     assert resp.status_code == 303
     made = resp.headers["Location"].rsplit("/", 1)[1]
