@@ -665,6 +665,9 @@ def record_check(session: Session, *, actor: User, instrument: Instrument, data:
         if standard.id == instrument.id:
             raise InvalidInput(msg("an instrument cannot be its own check standard"),
                                field="check_standard")
+        if standard.retired_at is not None:  # withdrawn from use (ISO/IEC 17025 6.4.13)
+            raise InvalidInput(msg("check standard %(asset)s is retired",
+                                   asset=standard.asset_number), field="check_standard")
     checked_at = utcnow() if data.get("checked_at") in (None, "") else \
         moment(data["checked_at"], "checked_at", timezone=timezone)
     if checked_at > utcnow() + dt.timedelta(minutes=5):

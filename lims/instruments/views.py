@@ -105,8 +105,11 @@ def index() -> Any:
 @bp.get("/search")
 def search() -> Any:
     """Instruments whose asset number or name contains ``q``, at most 20, for the fields that
-    name an instrument (the sample list's filter): JSON for lims.js (issue 14)."""
-    found = lists.find_instruments(get_session(), listing.search_term(request.args))
+    name an instrument (the sample list's filter): JSON for lims.js (issue 14). ``active=1``:
+    those in use only (a check standard), not the retired ones a list's filter still finds."""
+    active = [Instrument.retired_at.is_(None)] if request.args.get("active") == "1" else []
+    found = lists.find_instruments(get_session(), listing.search_term(request.args),
+                                   where=active)
     return jsonify(instruments=[{"id": i.id, "asset_number": i.asset_number, "name": i.name,
                                  "value": i.asset_number, "label": i.name} for i in found])
 

@@ -222,3 +222,19 @@ def test_an_intermediate_check_read_through_the_driver(client, session, world, a
               {"nominal": "100.00", "limit": "0.01", "count": 1}, 201).json
     assert fail["result"] == "fail"
     assert qm("GET", "/api/v1/instruments/EQ-1").json["calibration_flag"] == "check failed"
+
+
+def test_a_retired_instrument_is_neither_offered_nor_taken_as_a_check_standard(client, session,
+                                                                             world):
+    qm = _api(client, world.token(session, "qm"))
+    admin = _api(client, world.token(session, "admin"))
+    check = {"nominal": "100.0000", "unit": "g", "readings": ["100.0001", "100.0002"],
+             "limit": "0.0005", "check_standard": "EQ-2"}
+    assert qm("POST", "/api/v1/instruments/EQ-1/checks", check, 201).json["result"] == "pass"
+    admin("POST", "/api/v1/instruments/EQ-2/retire", {"reason": "scrapped"}, 200)
+    refused = qm("POST", "/api/v1/instruments/EQ-1/checks", check, 422).json["error"]
+    assert refused["field"] == "check_standard" and "EQ-2 is retired" in refused["message"]
+    found = qm("GET", "/instruments/search?q=EQ", None, 200).json["instruments"]
+    assert {i["value"] for i in found} == {"EQ-1", "EQ-2"}  # a list's filter still finds it
+    offered = qm("GET", "/instruments/search?q=EQ&active=1", None, 200).json["instruments"]
+    assert [i["value"] for i in offered] == ["EQ-1"]
