@@ -248,7 +248,7 @@ class Held:
 
 
 def verify(session: Session, settings: Settings, *, directory: Path | None = None,
-           since_checkpoint: bool = False, held: Held | None = None
+           since_checkpoint: bool = False, held: Held | None = None, read_all: bool = False
            ) -> tuple[ChainVerdict, Checkpoint | None, int]:
     """Verify the chain against every checkpoint: (verdict, start checkpoint, checkpoints).
 
@@ -260,14 +260,16 @@ def verify(session: Session, settings: Settings, *, directory: Path | None = Non
         rather than the whole history (issue 14: an hourly checkpoint makes 52,000 files in
         six years). The older files were read and matched then; a chain rewritten before them
         since would no longer match the newest, which is read again. That none of them was
-        edited since is left to the full check (``lims audit verify``).
+        edited since is left to the full check (``lims audit verify``) and to ``read_all``.
+    :param read_all: with ``held``, read every file all the same (a check someone asked for),
+        still failing while one that ``held`` counted is gone.
     A refused checkpoint file fails the verification, naming the file.
     """
     directory = directory or checkpoint_dir(settings)
     trust = _trust_if_needed(directory, settings)
     earlier, from_seq = 0, None
     if held is not None and since_checkpoint:
-        from_seq = held.seq
+        from_seq = None if read_all else held.seq
         names = [p.name for p in _paths(directory)]
         mark = file_name(held.seq)
         if mark not in names:
@@ -291,7 +293,7 @@ def verify(session: Session, settings: Settings, *, directory: Path | None = Non
     start = good[-1] if since_checkpoint and good else None
     verdict = verify_chain(session, anchors=[c.anchor for c in good],
                            start=start.anchor if start else None)
-    return verdict, start, earlier + len(good)
+    return verdict, start, len(good) if from_seq is None else earlier + len(good)
 
 
 def _trust_if_needed(directory: Path, settings: Settings) -> Trust | None:

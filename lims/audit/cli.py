@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from lims.catalogs import localized, tr
-from lims.clitools import fail, runtime
+from lims.clitools import fail, invalid, runtime
 
 
 @click.group(help=tr("The audit trail."))
@@ -103,6 +103,38 @@ def audit_checkpoint(out: Path | None) -> None:
         if differ:
             fail(tr("%(folder)s holds other files of the same name: %(names)s", folder=out,
                     names=", ".join(differ)))
+
+
+@audit.command("accept-checkpoints", help=tr(
+    "After checkpoint files were lost and cannot be restored from an exported copy: check the "
+    "chain against the files that are left and, when it passes, make them the baseline of the "
+    "nightly check (which fails while a file it held is gone). Needs the quality manager's "
+    "right; recorded in the audit trail with the reason."))
+@click.option("--user", "username", envvar="LIMS_CLI_USER", required=True,
+              help=tr("Who accepts (or LIMS_CLI_USER); named in the audit event."))
+@click.option("--reason", required=True, help=tr("Why the lost files cannot be restored."))
+def audit_accept_checkpoints(username: str, reason: str) -> None:
+    """Take the checkpoint files that are left as the chain checks' new baseline."""
+    from lims.audit.jobs import accept_checkpoints
+    from lims.auth.services import get_user
+    from lims.errors import LimsError
+
+    rt = runtime()
+    try:
+        with rt.session() as session:
+            actor = get_user(session, username)
+            if actor is None or not actor.active:
+                fail(tr("user: no active user %(username)r", username=username))
+            verdict = accept_checkpoints(session, rt.settings, actor=actor, reason=reason)
+    except LimsError as exc:
+        invalid(exc, 1)
+    finally:
+        rt.dispose()
+    if not verdict.ok:
+        fail(tr("audit chain broken against the checkpoints left: %(reason)s; nothing accepted",
+                reason=localized(verdict.message)))
+    click.echo(tr("ok: the checkpoints left are the new baseline: %(summary)s",
+                  summary=localized(verdict.message)))
 
 
 def commands() -> list[click.Command]:

@@ -26,8 +26,8 @@ log = logging.getLogger(__name__)
 
 
 def _verify_and_record(session: Session, settings: Settings, *, actor_id: int | None,
-                       requested_seq: int | None = None, incremental: bool = False
-                       ) -> tuple[ChainVerdict, int]:
+                       requested_seq: int | None = None, incremental: bool = False,
+                       accepted: str | None = None) -> tuple[ChainVerdict, int]:
     """Verify the chain from the newest checkpoint on (all of it when there is none) against
     every checkpoint, and record the outcome as an ``audit.verify`` event (21 CFR 11.10(e)).
 
@@ -37,17 +37,18 @@ def _verify_and_record(session: Session, settings: Settings, *, actor_id: int | 
     registration for tens of seconds. Events recorded between the two are checked next time
     (the outcome names the last event it covered).
 
-    ``incremental`` (the nightly check) reads only the checkpoint files since the last
-    successful check's (:class:`lims.audit.checkpoints.Held`); a check asked for reads them all,
-    so that an auditor who has looked into a lost file can take the remaining ones as the new
-    baseline.
+    Every check fails while a checkpoint file that the last successful one held is gone
+    (:class:`lims.audit.checkpoints.Held`); ``incremental`` (the nightly check) reads only the
+    files since that check's newest, a check asked for reads them all. ``accepted``: the
+    reason the quality manager gave for taking the files that are left as the new baseline
+    (:func:`accept_checkpoints`); the check then holds the chain to those alone.
     """
     from lims.auth.models import User
 
     try:
-        held = _held(session) if incremental else None
+        held = _held(session) if accepted is None else None
         verdict, start, anchors = checkpoints.verify(session, settings, since_checkpoint=True,
-                                                     held=held)
+                                                     held=held, read_all=not incremental)
     except LimsError as exc:  # the lab's certificate cannot be loaded
         verdict, start, anchors = ChainVerdict(False, 0, None, exc.message), None, 0
     session.rollback()  # end the read transaction before taking the write lock
@@ -58,6 +59,8 @@ def _verify_and_record(session: Session, settings: Settings, *, actor_id: int | 
                              "last_seq": verdict.last_seq if verdict.ok else None}
     if requested_seq is not None:
         after["requested_seq"] = requested_seq
+    if accepted is not None:
+        after["accepted"] = accepted
     with unit_of_work(session):
         actor = session.get(User, actor_id) if actor_id is not None else None
         record(session, actor=actor, action=trail.CHECK, entity_type="audit_events",
@@ -80,6 +83,25 @@ def _held(session: Session) -> checkpoints.Held | None:
             and isinstance(count, int) and count > 0:
         return checkpoints.Held(since, count)
     return None
+
+
+def accept_checkpoints(session: Session, settings: Settings, *, actor: Any, reason: Any
+                       ) -> ChainVerdict:
+    """Check the chain against the checkpoint files that are left and, when it passes, make
+    them the baseline of the checks that follow, which otherwise fail for as long as a file
+    they held is gone; recorded with the reason (21 CFR 11.10(e)). For when lost files cannot
+    be restored from an exported copy (``lims audit checkpoint --out``).
+
+    :raises PermissionDenied: not the quality manager (``audit.accept``).
+    :raises InvalidInput: no reason given.
+    """
+    from lims.auth.services import require
+    from lims.validate import text
+
+    require(actor, "audit.accept")
+    why = text(reason, "reason", max_len=500)
+    verdict, _since = _verify_and_record(session, settings, actor_id=actor.id, accepted=why)
+    return verdict
 
 
 def verify_audit_chain(session: Session, settings: Settings) -> dict[str, Any]:

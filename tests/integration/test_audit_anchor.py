@@ -364,10 +364,27 @@ def test_the_nightly_check_fails_while_checkpoints_it_held_are_gone(
     second.path.unlink()  # the very file the last check walked from
     outcome = run_job("verify-audit-chain", app)
     assert not outcome["ok"] and second.name in outcome["message"] and "gone" in outcome["message"]
-    # An auditor who has looked into it asks for a check: it reads every file that is left and,
-    # passing, becomes the baseline of the nightly checks.
+    # A check asked for reads every file that is left, and fails all the same.
     headers = {"Authorization": f"Bearer {world.token(session, 'auditor')}"}
     assert client.post("/api/v1/audit/verify", headers=headers).status_code == 202
     asked = run_job("audit-verify-queued", app)
-    assert asked["ok"] and asked["since_seq"] == first.seq
+    assert not asked["ok"] and second.name in asked["message"]
+    assert not run_job("verify-audit-chain", app)["ok"]
+
+    # Only the quality manager, giving a reason, takes the files left as the new baseline.
+    refused = _lims(settings, "audit", "accept-checkpoints", "--user", "admin", "--reason", "x")
+    assert refused.returncode == 1 and "audit.accept" in refused.stderr, refused.stderr
+    unreasoned = _lims(settings, "audit", "accept-checkpoints", "--user", "qm", "--reason", " ")
+    assert unreasoned.returncode == 1 and "reason" in unreasoned.stderr
+    accepted = _lims(settings, "audit", "accept-checkpoints", "--user", "qm", "--reason",
+                     "disk failure, no exported copy")
+    assert accepted.returncode == 0, accepted.stderr
+    assert "new baseline" in accepted.stdout
+    session.rollback()
+    event = session.scalar(select(AuditEvent).where(AuditEvent.action == "audit.verify")
+                           .order_by(AuditEvent.seq.desc()).limit(1))
+    outcome = json.loads(event.after)
+    assert event.actor == "qm" and outcome["ok"] and outcome["since_seq"] == first.seq
+    assert outcome["accepted"] == "disk failure, no exported copy"
+    assert outcome["checkpoints"] == 1
     assert run_job("verify-audit-chain", app)["ok"]
