@@ -15,6 +15,7 @@ from lims.runtime import Runtime, open_runtime
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from lims.auth.models import User
     from lims.config import Settings
 
 
@@ -70,6 +71,16 @@ def load_json(path: str) -> Any:
         fail(tr("cannot read %(path)s: %(reason)s", path=path, reason=exc.strerror), 2)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         fail(tr("%(path)s is not valid JSON: %(reason)s", path=path, reason=exc), 2)
+
+
+def active_user(session: Session, username: str) -> User:
+    """The active user a command acts as (``--user``), or exit 1 naming the option."""
+    from lims.auth.services import get_user
+
+    actor = get_user(session, username)
+    if actor is None or not actor.active:
+        fail(tr("user: no active user %(username)r", username=username))
+    return actor
 
 
 def invalid(exc: Exception, code: int = 2) -> NoReturn:

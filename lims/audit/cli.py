@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from lims.catalogs import localized, tr
-from lims.clitools import fail, invalid, runtime
+from lims.clitools import active_user, fail, invalid, runtime
 
 
 @click.group(help=tr("The audit trail."))
@@ -116,15 +116,12 @@ def audit_checkpoint(out: Path | None) -> None:
 def audit_accept_checkpoints(username: str, reason: str) -> None:
     """Take the checkpoint files that are left as the chain checks' new baseline."""
     from lims.audit.jobs import accept_checkpoints
-    from lims.auth.services import get_user
     from lims.errors import LimsError
 
     rt = runtime()
     try:
         with rt.session() as session:
-            actor = get_user(session, username)
-            if actor is None or not actor.active:
-                fail(tr("user: no active user %(username)r", username=username))
+            actor = active_user(session, username)
             verdict = accept_checkpoints(session, rt.settings, actor=actor, reason=reason)
     except LimsError as exc:
         invalid(exc, 1)

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from lims.catalogs import tr
-from lims.clitools import fail, invalid, runtime
+from lims.clitools import active_user, fail, invalid, runtime
 
 SHOWN = 50  # errors listed; the rest are counted
 
@@ -67,7 +67,7 @@ def _bar(length: int, label: str) -> Any:
 def _run(kind: str, file: str, username: str, encoding: str | None, dry_run: bool) -> None:
     from sqlalchemy.exc import IntegrityError
 
-    from lims.auth.services import get_user, require
+    from lims.auth.services import require
     from lims.errors import LimsError
     from lims.imports import KINDS, check, write
     from lims.imports.read import read_table
@@ -81,9 +81,7 @@ def _run(kind: str, file: str, username: str, encoding: str | None, dry_run: boo
         # A dry run only reads; a real one checks inside its write transaction, so that what
         # was checked against the database is what the rows are written against.
         with rt.session() if dry_run else rt.transaction() as session:
-            actor = get_user(session, username)
-            if actor is None or not actor.active:
-                fail(tr("user: no active user %(username)r", username=username))
+            actor = active_user(session, username)
             require(actor, KINDS[kind].PERMISSION)
             with _bar(len(table.rows), tr("checking %(count)s rows", count=len(table.rows))) as bar:
                 checked = check(session, kind, table, rt.settings, bar.update)

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from lims.catalogs import label, tr
-from lims.clitools import fail, invalid, runtime
+from lims.clitools import active_user, fail, invalid, runtime
 
 KINDS = ("test_report", "calibration_certificate", "verification_certificate",
          "verification_notice")
@@ -80,15 +80,12 @@ USER = click.option("--user", "username", envvar="LIMS_CLI_USER", required=True,
 def _act(username: str, step: Callable[[Any, Any], Any]) -> None:
     """Run ``step(session, actor)`` in one transaction as ``username``; an error the
     application raises on purpose exits 1 naming its field (nothing is written)."""
-    from lims.auth.services import get_user
     from lims.errors import LimsError
 
     rt = runtime()
     try:
         with rt.transaction() as session:
-            actor = get_user(session, username)
-            if actor is None or not actor.active:
-                fail(tr("user: no active user %(username)r", username=username))
+            actor = active_user(session, username)
             step(session, actor)
     except LimsError as exc:
         invalid(exc, 1)
