@@ -49,20 +49,14 @@ def create_customer() -> Any:
     return jsonify(body), 201
 
 
-METHOD_SORTS = {"id": TestMethod.id, "code": TestMethod.code}
-
-
 @bp.get("/methods")
 @operation("List test methods with their characteristics, a page at a time",
            query=m.MethodsQuery, response=m.Methods)
 def methods() -> Any:
     query_model(m.MethodsQuery)
-    query = select(TestMethod)
-    if term := listing.search_term(request.args):
-        query = query.where(or_(*(c.ilike(listing.like(term), escape="\\")
-                                  for c in (TestMethod.code, TestMethod.title))))
-    page = listing.paginate(get_session(), query, request.args, sorts=METHOD_SORTS,
-                            default="id", tiebreak=TestMethod.id, per_page=API_PER_PAGE)
+    page = listing.paginate(get_session(), lists.methods_query(request.args), request.args,
+                            sorts=lists.METHOD_SORTS, default="id", tiebreak=TestMethod.id,
+                            per_page=API_PER_PAGE)
     return jsonify(methods=[serialize.method(m) for m in page.items], **page.api())
 
 

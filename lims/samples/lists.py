@@ -29,6 +29,7 @@ from lims.samples.models import (
     Result,
     Sample,
     SampleTest,
+    TestMethod,
     TestRequest,
 )
 from lims.samples.names import initials
@@ -310,3 +311,15 @@ def resolve_customer(session: Session, text: str | None, *, field: str = "custom
     raise InvalidInput(msg("customer: %(text)r matches several customers "
                            "(%(names)s); type the full name",
                            text=text[:60], names='; '.join(names)), field=field)
+
+
+METHOD_SORTS = {"id": TestMethod.id, "code": TestMethod.code}
+
+
+def methods_query(args: Mapping[str, str]) -> Select[Any]:
+    """The methods whose code or title contains ``q``: the methods page and API (issue 14)."""
+    query = select(TestMethod)
+    if term := search_term(args):
+        query = query.where(or_(*(c.ilike(like(term), escape="\\")
+                                  for c in (TestMethod.code, TestMethod.title))))
+    return query

@@ -556,11 +556,12 @@ def _characteristic(row: dict[str, Any]) -> dict[str, Any]:
 
 @bp.get("/methods")
 def methods() -> Any:
-    db = get_session()
+    # A page at a time, by code (issue 14: a centre's standards library runs to thousands).
+    page = listing.paginate(get_session(), lists.methods_query(request.args), request.args,
+                            sorts=lists.METHOD_SORTS, default="code", tiebreak=TestMethod.id)
     return render_template(
-        "samples/methods.html", kinds=KINDS.values(), rows=CHARACTERISTIC_ROWS,
-        methods=db.scalars(select(TestMethod).order_by(TestMethod.code)).all(),
-        can_manage=allowed(current_user().roles, "method.manage"))
+        "samples/methods.html", kinds=KINDS.values(), rows=CHARACTERISTIC_ROWS, page=page,
+        filters=request.args, can_manage=allowed(current_user().roles, "method.manage"))
 
 
 @bp.post("/methods")

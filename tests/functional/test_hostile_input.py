@@ -34,7 +34,7 @@ HOSTILE_QUERIES = [
 PATHS = [
     "/", "/dashboard", "/samples", "/requests", "/requests/new", "/customers",
     "/customers/new", "/customers/{customer}", "/customers/abc", "/customers/999999999999",
-    "/methods/{method}", "/methods/abc", "/methods/-1", "/instruments", "/instruments/EQ-1",
+    "/methods", "/methods/{method}", "/methods/abc", "/methods/-1", "/instruments", "/instruments/EQ-1",
     "/samples/{sample}", "/samples/{sample}/grid", "/samples/{sample}?fragment=grid",
     "/samples/{sample}/label.pdf", "/labels.pdf", "/scan", "/audit/", "/verify",
     "/samples/{sample}/report/preview.pdf", "/samples/{sample}/report/confirm",
