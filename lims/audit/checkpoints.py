@@ -211,19 +211,10 @@ def _paths(directory: Path) -> list[Path]:
     return [directory / name for name in names]
 
 
-def load(directory: Path, trust: Trust | None, *, newest_only: bool = False,
-         from_seq: int | None = None) -> tuple[list[Checkpoint], list[Refused]]:
-    """Read the checkpoints in ``directory`` in sequence order: (trusted, refused).
-
-    Every ``*.json`` file counts; a missing folder holds none. ``trust`` may be None only when
-    the folder holds no checkpoint. With ``newest_only``, only the last file is read; with
-    ``from_seq``, only the files named for that event and later ones.
+def load(paths: Sequence[Path], trust: Trust | None) -> tuple[list[Checkpoint], list[Refused]]:
+    """Read these checkpoint files (:func:`_paths`, or some of them): (trusted, refused), in
+    sequence order. ``trust`` may be None only when there is none to read.
     """
-    paths = _paths(directory)
-    if newest_only:
-        paths = paths[-1:]
-    if from_seq is not None:
-        paths = [p for p in paths if p.name >= file_name(from_seq)]
     if paths and trust is None:
         raise CheckpointError(msg("no certificate to check the checkpoints against"))
     good, refused = [], []
@@ -265,23 +256,24 @@ def verify(session: Session, settings: Settings, *, directory: Path | None = Non
         still failing while one that ``held`` counted is gone.
     A refused checkpoint file fails the verification, naming the file.
     """
-    directory = directory or checkpoint_dir(settings)
-    trust = _trust_if_needed(directory, settings)
-    earlier, from_seq = 0, None
+    paths = _paths(directory or checkpoint_dir(settings))  # one listing, whatever the count
+    trust = _trust_for(paths, settings)
+    earlier = 0  # files held before and only counted this time
     if held is not None and since_checkpoint:
-        from_seq = None if read_all else held.seq
-        names = [p.name for p in _paths(directory)]
         mark = file_name(held.seq)
+        names = [p.name for p in paths]
         if mark not in names:
             return ChainVerdict(False, 0, None, msg(
                 "checkpoint %(name)s, which the last check held the chain to, is gone",
                 name=mark), mark), None, 0
-        earlier = sum(1 for n in names if n < mark)
-        if earlier + 1 < held.count:
+        before = sum(1 for n in names if n < mark)
+        if before + 1 < held.count:
             return ChainVerdict(False, 0, None, msg(
                 "%(gone)s of the %(count)s checkpoints the last check held the chain to are gone",
-                gone=held.count - earlier - 1, count=held.count)), None, 0
-    good, refused = load(directory, trust, from_seq=from_seq)
+                gone=held.count - before - 1, count=held.count)), None, 0
+        if not read_all:
+            earlier, paths = before, [p for p in paths if p.name >= mark]
+    good, refused = load(paths, trust)
     if refused:
         first = refused[0]
         if len(refused) > 1:
@@ -293,13 +285,12 @@ def verify(session: Session, settings: Settings, *, directory: Path | None = Non
     start = good[-1] if since_checkpoint and good else None
     verdict = verify_chain(session, anchors=[c.anchor for c in good],
                            start=start.anchor if start else None)
-    return verdict, start, len(good) if from_seq is None else earlier + len(good)
+    return verdict, start, earlier + len(good)
 
 
-def _trust_if_needed(directory: Path, settings: Settings) -> Trust | None:
-    if not directory.is_dir() or not any(p.suffix == ".json" for p in directory.iterdir()):
-        return None
-    return Trust.of(settings)
+def _trust_for(paths: Sequence[Path], settings: Settings) -> Trust | None:
+    """The lab's trust anchors, loaded only when there is a checkpoint to check."""
+    return Trust.of(settings) if paths else None
 
 
 # --- taking and exporting ------------------------------------------------------------------
@@ -318,7 +309,8 @@ def take(session: Session, settings: Settings, *, directory: Path | None = None
 
     directory = directory or checkpoint_dir(settings)
     signer = load_signer(settings.signing_pkcs12, settings.signing_passphrase)
-    good, refused = load(directory, _trust_if_needed(directory, settings), newest_only=True)
+    newest = _paths(directory)[-1:]
+    good, refused = load(newest, _trust_for(newest, settings))
     if refused:
         raise CheckpointError(msg("checkpoint %(name)s refused: %(reason)s", name=refused[0].name,
                                   reason=refused[0].why),

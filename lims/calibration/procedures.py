@@ -352,10 +352,6 @@ def get_procedure(session: Session, procedure_id: Any) -> CalibrationProcedure:
     return proc
 
 
-def list_procedures(session: Session) -> list[CalibrationProcedure]:
-    return list(session.scalars(select(CalibrationProcedure).order_by(CalibrationProcedure.id)))
-
-
 # -- the reception form's procedure: typed with suggestions (issue 14) -----------------------
 
 SUGGESTED = 20  # procedures the reception form offers before anything is typed

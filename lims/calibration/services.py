@@ -143,12 +143,10 @@ def latest_record(session: Session, instrument_id: int) -> CalibrationRecord | N
                   CalibrationRecord.id.desc()).limit(1))
 
 
-def history(session: Session, instrument_id: int) -> list[CalibrationRecord]:
-    """Every record of an instrument, corrected versions included, newest first."""
-    return list(session.scalars(
-        select(CalibrationRecord).where(CalibrationRecord.instrument_id == instrument_id)
-        .order_by(CalibrationRecord.calibrated_on.desc().nulls_last(),
-                  CalibrationRecord.id.desc())))
+def history_query(instrument_id: int) -> Select[CalibrationRecord]:
+    """Every record of an instrument, corrected versions included; ordered and paged by the
+    caller (the instrument page and its API)."""
+    return select(CalibrationRecord).where(CalibrationRecord.instrument_id == instrument_id)
 
 
 _LOOK_UP: Any = object()  # check_fit_for_use reads the record in force itself
@@ -706,7 +704,6 @@ def record_check(session: Session, *, actor: User, instrument: Instrument, data:
     return check
 
 
-def checks(session: Session, instrument_id: int) -> list[IntermediateCheck]:
-    return list(session.scalars(select(IntermediateCheck)
-                                .where(IntermediateCheck.instrument_id == instrument_id)
-                                .order_by(IntermediateCheck.checked_at)))
+def checks_query(instrument_id: int) -> Select[IntermediateCheck]:
+    """An instrument's intermediate checks; ordered and paged by the caller."""
+    return select(IntermediateCheck).where(IntermediateCheck.instrument_id == instrument_id)

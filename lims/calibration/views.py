@@ -110,9 +110,10 @@ def _optional_date(value: Any, field: str) -> dt.date | None:
 
 # --- API -------------------------------------------------------------------------------------
 
-# services.history's order as a sort key: an undated record sorts as the oldest, last when
-# newest first, on both databases.
+# Newest first by default: an undated record sorts as the oldest, last when newest first, on
+# both databases.
 RECORD_SORTS = {"calibrated": func.coalesce(CalibrationRecord.calibrated_on, dt.date(1, 1, 1))}
+CHECK_SORTS = {"checked": IntermediateCheck.checked_at}
 
 
 @api.get("/instruments/<asset>/calibrations")
@@ -122,7 +123,7 @@ def calibrations_json(asset: str) -> Any:
     query_model(m.CalibrationRecordsQuery)
     db = get_session()
     instrument = find_instrument(db, asset)
-    query = select(CalibrationRecord).where(CalibrationRecord.instrument_id == instrument.id)
+    query = services.history_query(instrument.id)
     if term := listing.search_term(request.args):
         query = query.where(listing.contains_text(CalibrationRecord.certificate_number, term))
     page = listing.paginate(db, query, request.args, sorts=RECORD_SORTS, default="-calibrated",
@@ -234,10 +235,9 @@ def checks_json(asset: str) -> Any:
     query_model(m.ChecksQuery)
     db = get_session()
     instrument = find_instrument(db, asset)
-    page = listing.paginate(db, select(IntermediateCheck).where(
-        IntermediateCheck.instrument_id == instrument.id), request.args,
-        sorts={"checked": IntermediateCheck.checked_at}, default="checked",
-        tiebreak=IntermediateCheck.id, per_page=API_PER_PAGE)
+    page = listing.paginate(db, services.checks_query(instrument.id), request.args,
+                            sorts=CHECK_SORTS, default="checked", tiebreak=IntermediateCheck.id,
+                            per_page=API_PER_PAGE)
     return jsonify(checks=[check_json(c) for c in page.items], **page.api())
 
 
@@ -327,7 +327,6 @@ def _today() -> dt.date:
 # a register entry that grows for years is shown a page at a time, newest first (issue 14).
 RECORDS_PER_PAGE = 20  # a record unfolds into its points: fewer per page than a plain list
 CHECKS_PER_PAGE = 50
-CHECK_SORTS = {"checked": IntermediateCheck.checked_at}
 
 
 def instrument_page(asset: str) -> Any:
@@ -337,13 +336,12 @@ def instrument_page(asset: str) -> Any:
     db, args = get_session(), request.args
     instrument = find_instrument(db, asset)
     records = listing.paginate(
-        db, select(CalibrationRecord).where(CalibrationRecord.instrument_id == instrument.id),
-        args, sorts=RECORD_SORTS, default="-calibrated", tiebreak=CalibrationRecord.id,
-        per_page=RECORDS_PER_PAGE, prefix="cal_")
+        db, services.history_query(instrument.id), args, sorts=RECORD_SORTS,
+        default="-calibrated", tiebreak=CalibrationRecord.id, per_page=RECORDS_PER_PAGE,
+        prefix="cal_")
     checks = listing.paginate(
-        db, select(IntermediateCheck).where(IntermediateCheck.instrument_id == instrument.id),
-        args, sorts=CHECK_SORTS, default="-checked", tiebreak=IntermediateCheck.id,
-        per_page=CHECKS_PER_PAGE, prefix="check_")
+        db, services.checks_query(instrument.id), args, sorts=CHECK_SORTS, default="-checked",
+        tiebreak=IntermediateCheck.id, per_page=CHECKS_PER_PAGE, prefix="check_")
     names = _asset_names({s.instrument_id for r in records.items for s in r.standards}
                          | {c.check_standard_id for c in checks.items if c.check_standard_id})
     tz = settings().timezone

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, bindparam, exists, inspect, select
+from sqlalchemy import Select, Table, bindparam, exists, inspect, select
 from sqlalchemy.orm import Session, joinedload, lazyload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -282,6 +282,10 @@ def register_sample(session: Session, *, actor: User, request_id: Any, descripti
 SAMPLE_GRAPH = (selectinload(Sample.tests).options(
     joinedload(SampleTest.method).joinedload(TestMethod.characteristics),
     selectinload(SampleTest.results).joinedload(Result.decision)),)
+# Built once (a statement memoises its cache key): the sample by number with its graph, and
+# the same locked and read afresh.
+_SAMPLE = select(Sample).where(Sample.number == bindparam("number")).options(*SAMPLE_GRAPH)
+_SAMPLE_LOCKED = _SAMPLE.with_for_update(of=Sample).execution_options(populate_existing=True)
 
 
 def get_sample(session: Session, number: str, *, lock: bool = False) -> Sample:
@@ -292,14 +296,19 @@ def get_sample(session: Session, number: str, *, lock: bool = False) -> Sample:
     wins and the others see the state it left (PostgreSQL: ``SELECT … FOR UPDATE``; SQLite
     serialises writers already, :func:`lims.db.unit_of_work` takes its lock up front).
     """
-    query = select(Sample).where(Sample.number == number).options(*SAMPLE_GRAPH)
-    if lock:
-        query = query.with_for_update(of=Sample).execution_options(populate_existing=True)
-    sample = session.scalar(query)
+    return _one_sample(session, _SAMPLE_LOCKED if lock else _SAMPLE, number)
+
+
+def _one_sample(session: Session, statement: Select[Sample], number: str) -> Sample:
+    """The sample ``statement`` reads by its ``number`` parameter.
+
+    :raises NotFound:
+    """
+    sample = session.scalar(statement, {"number": number})
     if sample is None and number != number.upper():
         # A number typed or scanned in lower case ("yp2026-000001") still finds its sample;
         # the exact match first keeps the usual lookup on the unique index.
-        return get_sample(session, number.upper(), lock=lock)
+        return _one_sample(session, statement, number.upper())
     if sample is None:
         raise NotFound(msg("no sample %(number)r", number=number), sample=number)
     return sample
@@ -421,12 +430,7 @@ _START_TESTING = (_SAMPLES.update()
 
 def _locked_sample(session: Session, number: str) -> Sample:
     """:func:`get_sample` with ``lock``, loading the sample and its request only."""
-    sample = session.scalar(_LOCKED_SAMPLE, {"number": number})
-    if sample is None and number != number.upper():  # as get_sample: typed in lower case
-        return _locked_sample(session, number.upper())
-    if sample is None:
-        raise NotFound(msg("no sample %(number)r", number=number), sample=number)
-    return sample
+    return _one_sample(session, _LOCKED_SAMPLE, number)
 
 
 def _test_of(session: Session, sample: Sample, characteristic_id: Any

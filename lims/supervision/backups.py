@@ -82,17 +82,10 @@ def dispose_backup(session: Session, *, actor: User, record_number: str, method:
 
 def due_query(on: dt.date) -> Select[*tuple[Any, ...]]:
     """Backups kept past their retention on ``on``, with their record's number (unsorted: the
-    API pages it)."""
+    page and the API page it)."""
     return (select(BackupSample, SamplingRecord.number).join(SamplingRecord)
             .where(BackupSample.retain_until <= on, BackupSample.disposed_at.is_(None),
                    BackupSample.used_for_sample_id.is_(None)))
-
-
-def due_for_disposal(session: Session, *, on: dt.date) -> list[tuple[BackupSample, str]]:
-    """Backups kept past their retention on ``on``, with their record's number."""
-    rows = session.execute(due_query(on).order_by(BackupSample.retain_until,
-                                                  BackupSample.id)).all()
-    return [(b, n) for b, n in rows]
 
 
 def as_dict(backup: BackupSample) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from lims.audit.services import record, snapshot
 from lims.auth.models import User
@@ -94,9 +95,13 @@ def find_users(session: Session, term: str) -> list[User]:
     every user (issue 14)."""
     query = select(User).where(User.active.is_(True))
     if term:
-        query = query.where(or_(contains_text(User.username, term),
-                                contains_text(User.full_name, term)))
+        query = query.where(user_matches(term))
     return list(session.scalars(query.order_by(User.username).limit(SUGGESTED_USERS)))
+
+
+def user_matches(term: str) -> ColumnElement[bool]:
+    """A user whose username or full name contains ``term`` (any case)."""
+    return or_(contains_text(User.username, term), contains_text(User.full_name, term))
 
 
 def inspector_pool(session: Session, on: dt.date) -> list[int]:

@@ -376,8 +376,7 @@ def _inspectors_page(args: Mapping[str, str], per_page: int, *,
     and full names: the page's list and the API's, one query."""
     query: Select[*tuple[Any, ...]] = draws.inspectors_query()
     if not prefix and (term := listing.search_term(args)):
-        query = query.where(or_(listing.contains_text(User.username, term),
-                                listing.contains_text(User.full_name, term)))
+        query = query.where(draws.user_matches(term))
     return listing.paginate(get_session(), query, args, sorts=INSPECTOR_SORTS,
                             default="username", tiebreak=SamplingInspector.id,
                             per_page=per_page, scalars=False, prefix=prefix)

@@ -257,8 +257,8 @@ def api_issue_notice(number: str) -> Any:
     return jsonify(body), 201
 
 
-# notices.open_notices's order as a sort key: no deadline yet (awaiting delivery) sorts as
-# the latest, so that "-deadline" puts those first on both databases.
+# No deadline yet (awaiting delivery) sorts as the latest, so that "-deadline" (the default)
+# puts those first, then the ones within their deadline, on both databases.
 NOTICE_SORTS = {"deadline": func.coalesce(ResultNotice.objection_deadline, dt.date(9999, 12, 31)),
                 "number": ResultNotice.number, "issued": ResultNotice.issued_at}
 
