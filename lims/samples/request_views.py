@@ -13,13 +13,20 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
-from sqlalchemy import select
 
 from lims.auth.permissions import action_name, allowed
 from lims.db import unit_of_work, utcnow
 from lims.errors import InvalidInput, PermissionDenied, msg
-from lims.samples import categories, intake, lists, particulars, planning, services
-from lims.samples.models import Customer, TestMethod
+from lims.samples import (
+    categories,
+    intake,
+    lists,
+    method_lookup,
+    particulars,
+    planning,
+    services,
+)
+from lims.samples.models import Customer
 from lims.samples.turnaround import local_date, turnaround
 from lims.web.auth import current_user
 from lims.web.context import get_session, settings
@@ -40,7 +47,8 @@ FIELD_LABELS: dict[str, Any] = {
     "model": lazy_gettext("Model / specification"),
     "batch": lazy_gettext("Batch / production date"), "quantity": lazy_gettext("Quantity"),
     "manufacturer": lazy_gettext("Manufacturer"), "acquisition": lazy_gettext("Obtained by"),
-    "method_ids": lazy_gettext("Methods"), "due_date": lazy_gettext("Due date"),
+    "method_ids": lazy_gettext("Methods"), "method_codes": lazy_gettext("Methods"),
+    "due_date": lazy_gettext("Due date"),
     "priority": lazy_gettext("Priority"), "assignee_id": lazy_gettext("Assignee"),
     "customer": lazy_gettext("Customer"), "description_request": lazy_gettext("Request note"),
     "decision_rule": lazy_gettext("Decision rule"), "r": lazy_gettext("Guard band factor r"),
@@ -60,12 +68,13 @@ def _form_rows() -> list[dict[str, Any]]:
     found: dict[int, dict[str, Any]] = {}
     for key in request.form:
         match = _ROW_KEY.match(key)
-        if match and match.group(2) in (*ROW_FIELDS, "method_ids"):
+        if match and match.group(2) in (*ROW_FIELDS, "method_ids", "method_codes"):
             found.setdefault(int(match.group(1)), {})
     rows = []
     for i in sorted(found)[:MAX_ROWS]:
         row: dict[str, Any] = {f: request.form.get(f"s-{i}-{f}", "").strip() for f in ROW_FIELDS}
         row["method_ids"] = request.form.getlist(f"s-{i}-method_ids")
+        row["method_codes"] = request.form.get(f"s-{i}-method_codes", "")
         rows.append(row)
     return rows
 
@@ -73,11 +82,11 @@ def _form_rows() -> list[dict[str, Any]]:
 def _blank(row: dict[str, Any]) -> bool:
     """A row nobody typed in (the selects keep their defaults) is not a sample."""
     return not any(row[f] for f in (*TEXT_FIELDS, "assignee_id", "category")) \
-        and not row["method_ids"]
+        and not row["method_ids"] and not row["method_codes"].strip()
 
 
 def _empty_row() -> dict[str, Any]:
-    return {**{f: "" for f in ROW_FIELDS}, "method_ids": []}
+    return {**{f: "" for f in ROW_FIELDS}, "method_ids": [], "method_codes": ""}
 
 
 def _page(values: dict[str, Any], rows: list[dict[str, Any]], *, status: int = 200,
@@ -94,11 +103,26 @@ def _page(values: dict[str, Any], rows: list[dict[str, Any]], *, status: int = 2
         row_errors=row_errors or {}, summary=summary, max_rows=MAX_ROWS,
         # A searchable field, not a <select> of every customer: a lab has thousands.
         customers=lists.recent_customers(db),
-        methods=db.scalars(select(TestMethod).order_by(TestMethod.code)).all(),
+        # Each row's methods: the ticked ones and the latest used as boxes, the rest searched
+        # (issue 14: not a box for every method in the lab's scope on every row).
+        method_boxes=_method_boxes(db, rows),
         technicians=planning.technicians(db), inspection_types=particulars.INSPECTION_TYPES,
         category_groups=categories.choices(db),
         priorities=planning.PRIORITIES, acquisitions=planning.ACQUISITIONS,
         today=local_date(utcnow(), settings().timezone).isoformat()), status
+
+
+def _method_boxes(db: Any, rows: list[dict[str, Any]]) -> list[list[tuple[str, str, bool]]]:
+    """Each row's method boxes, and the blank row template's last."""
+    recent = method_lookup.recent(db)
+    known = method_lookup.by_ids(db, [i for row in rows for i in row["method_ids"]])
+    boxes = []
+    for row in [*rows, _empty_row()]:
+        ticked = [known[int(i)] for i in dict.fromkeys(row["method_ids"])
+                  if str(i).isdigit() and int(i) in known]
+        boxes.append(method_lookup.options([(str(m.id), f"{m.code} {m.title}") for m in ticked],
+                                           recent))
+    return boxes
 
 
 def _require_register() -> None:
@@ -143,12 +167,15 @@ def create() -> Any:
     data = form()
     rows = _form_rows()
     kept = [i for i, row in enumerate(rows) if not _blank(row)]
-    samples = [{**{f: rows[i][f] or None for f in ROW_FIELDS}, "method_ids": rows[i]["method_ids"],
-                "description": rows[i]["description"]} for i in kept]
     s = settings()
     db = get_session()
     try:
         with unit_of_work(db):
+            # Ticked boxes by id, and codes typed in a row's method field, named by row.
+            samples = [{**{f: rows[i][f] or None for f in ROW_FIELDS},
+                        "method_ids": rows[i]["method_ids"] + method_lookup.resolve_codes(
+                            db, [rows[i]["method_codes"]], field=f"samples[{k}].method_codes"),
+                        "description": rows[i]["description"]} for k, i in enumerate(kept)]
             # The customer field takes a name or pinyin initials, as on the sample list's
             # register form; customer_id is still accepted from older forms and scripts.
             customer_id = data.get("customer_id") or lists.resolve_customer(

@@ -17,7 +17,16 @@ from lims.instruments.models import Instrument
 from lims.kinds import KINDS
 from lims.readings.live import live_values
 from lims.reports.models import Report
-from lims.samples import bench, categories, intake, lists, particulars, review, services
+from lims.samples import (
+    bench,
+    categories,
+    intake,
+    lists,
+    method_lookup,
+    particulars,
+    review,
+    services,
+)
 from lims.samples.lifecycle import RESULTS_OPEN
 from lims.samples.models import Customer, Sample, TestMethod, TestRequest
 from lims.samples.turnaround import local_date, turnaround
@@ -54,6 +63,7 @@ def index() -> Any:
                                                      lean=True),
                             rows=lists.samples_query({}, timezone=settings().timezone))
     customer, instrument = record_id(args, "customer"), record_id(args, "instrument")
+    method = record_id(args, "method")
     return render_template(
         "samples/index.html", page=page, filters=args, statuses=lists.STATUSES,
         customer=db.get(Customer, customer) if customer else None,
@@ -61,8 +71,9 @@ def index() -> Any:
         # holds the few it shows, not the register (3,000 customers, 2,000 instruments).
         customers=lists.recent_customers(db),
         instrument=db.get(Instrument, instrument) if instrument else None,
-        methods=db.scalars(select(TestMethod).where(TestMethod.retired_at.is_(None))
-                           .order_by(TestMethod.code)).all(),
+        method=db.get(TestMethod, method) if method else None,
+        # Methods too: the register form offers the latest ones and searches the rest.
+        method_boxes=method_lookup.options([], method_lookup.recent(db)),
         inspection_types=particulars.INSPECTION_TYPES,
         category_groups=categories.choices(db, include_retired=True),
         register_groups=categories.choices(db),
@@ -113,6 +124,15 @@ def customer_search() -> Any:
     found = lists.find_customers(get_session(), listing.search_term(request.args))
     return jsonify(customers=[{"id": c.id, "name": c.name, "initials": c.name_initials,
                                "value": c.name} for c in found])
+
+
+@bp.get("/methods/search")
+def method_search() -> Any:
+    """Active methods whose code or title contains ``q`` for the method fields' lists (JSON
+    for lims.js); the latest used when ``q`` is empty."""
+    found = method_lookup.find(get_session(), listing.search_term(request.args))
+    return jsonify(methods=[{"id": m.id, "code": m.code, "title": m.title, "value": m.code,
+                             "label": m.title} for m in found])
 
 
 @bp.get("/scan")
@@ -171,7 +191,10 @@ def register() -> Any:
                                       number_format=s.request_number_format, timezone=s.timezone)
         sample = services.register_sample(
             db, actor=user, request_id=req.id, description=data.get("description"),
-            method_ids=request.form.getlist("method_ids"),
+            # Ticked boxes by id, and codes typed in the method field (resolved here, so that
+            # an unknown code is named).
+            method_ids=request.form.getlist("method_ids") + method_lookup.resolve_codes(
+                db, request.form.getlist("method_codes"), field="method_codes"),
             number_format=s.sample_number_format, timezone=s.timezone,
             category=data.get("category") or None,
             **{key: data.get(key, "") for key in services.SAMPLE_PARTICULARS})

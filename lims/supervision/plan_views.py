@@ -13,13 +13,13 @@ from typing import Any
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, or_
 
 from lims.auth.models import User
 from lims.db import unit_of_work, utcnow
 from lims.errors import InvalidInput
-from lims.samples import categories
-from lims.samples.models import ProductCategory, TestMethod
+from lims.samples import categories, method_lookup
+from lims.samples.models import ProductCategory
 from lims.samples.turnaround import local_date
 from lims.supervision import draws, enterprises, plans, regions, sampling, statistics
 from lims.supervision import plan_api_models as m
@@ -172,7 +172,8 @@ FIELD_LABELS: dict[str, Any] = {
     "sampling_method": lazy_gettext("Sampling method"), "categories": lazy_gettext("Categories"),
     "quotas": lazy_gettext("Quotas"), "code": lazy_gettext("Category"),
     "category": lazy_gettext("Category"), "product_standard": lazy_gettext("Product standard"),
-    "method_codes": lazy_gettext("Test methods"), "region": lazy_gettext("Region"),
+    "method_codes": lazy_gettext("Test methods"),
+    "methods_typed": lazy_gettext("Test methods"), "region": lazy_gettext("Region"),
     "quota": lazy_gettext("Quota"),
 }
 
@@ -187,7 +188,9 @@ def _plan_rows() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
             last[match.group(1)] = max(last[match.group(1)], int(match.group(2)))
     kinds = [{**{f: request.form.get(f"c-{i}-{f}", "").strip() for f in CATEGORY_INPUTS},
               "method_codes": [c.strip() for c in request.form.getlist(f"c-{i}-method_codes")
-                               if c.strip()]}
+                               if c.strip()],
+              # Codes typed in the row's method field, resolved with the plan (issue 14).
+              "methods_typed": request.form.get(f"c-{i}-methods_typed", "")}
              for i in range(last["c"] + 1)]
     quotas = [{f: request.form.get(f"q-{i}-{f}", "").strip() for f in QUOTA_INPUTS}
               for i in range(last["q"] + 1)]
@@ -205,16 +208,26 @@ def _plan_form(values: dict[str, Any], kinds: list[dict[str, Any]], quotas: list
     db = get_session()
     # "More rows" (a submit button, so it works without a script) adds a set of blank rows.
     extra = (CATEGORY_ROWS, QUOTA_ROWS) if more else (0, 0)
+    kinds = _padded(kinds, min(MAX_ROWS, max(CATEGORY_ROWS, len(kinds) + extra[0])),
+                    {"code": "", "product_standard": "", "method_codes": [],
+                     "methods_typed": ""})
     return render_template(
         "supervision/plans_new.html", values=values, errors=errors or {},
-        row_errors=row_errors or {}, summary=summary, max_rows=MAX_ROWS,
-        kinds=_padded(kinds, min(MAX_ROWS, max(CATEGORY_ROWS, len(kinds) + extra[0])),
-                      {"code": "", "product_standard": "", "method_codes": []}),
+        row_errors=row_errors or {}, summary=summary, max_rows=MAX_ROWS, kinds=kinds,
         quotas=_padded(quotas, min(MAX_ROWS, max(QUOTA_ROWS, len(quotas) + extra[1])),
                        {"category": "", "region": "", "quota": ""}),
         category_groups=categories.choices(db), region_choices=statistics.region_choices(db),
-        methods=db.scalars(select(TestMethod).where(TestMethod.retired_at.is_(None))
-                           .order_by(TestMethod.code)).all()), status
+        method_boxes=_method_boxes(db, kinds)), status
+
+
+def _method_boxes(db: Any, kinds: list[dict[str, Any]]) -> list[list[tuple[str, str, bool]]]:
+    """Each category row's method boxes by code: its chosen methods ticked, then the latest
+    used (issue 14: not an option for every method in the lab's scope on every row)."""
+    recent = method_lookup.recent(db)
+    known = method_lookup.by_codes(db, [c for k in kinds for c in k["method_codes"]])
+    return [method_lookup.options(
+        [(c, f"{c} {known[c].title}" if c in known else c) for c in k["method_codes"]],
+        recent, by="code") for k in kinds]
 
 
 @bp.get("/supervision/plans/new")
@@ -239,7 +252,7 @@ def create_plan() -> Any:
         require(current_user(), "plan.manage")
         return _plan_form(data, kinds, quotas, more=True)
     kept_kinds = [i for i, r in enumerate(kinds) if r["code"] or r["product_standard"]
-                  or r["method_codes"]]
+                  or r["method_codes"] or r["methods_typed"].strip()]
     kept_quotas = [i for i, r in enumerate(quotas) if any(r.values())]
     try:
         with unit_of_work(get_session()) as db:
@@ -247,7 +260,11 @@ def create_plan() -> Any:
                 db, actor=current_user(), **{k: data.get(k, "") for k in PLAN_INPUTS},
                 # Left empty, the service's default (12 months) applies.
                 exclusion_months=data.get("exclusion_months") or None,
-                categories=[kinds[i] for i in kept_kinds],
+                categories=[{**kinds[i], "method_codes": list(dict.fromkeys(
+                    kinds[i]["method_codes"] + [code for _id, code in method_lookup.resolve(
+                        db, [kinds[i]["methods_typed"]],
+                        field=f"categories[{k}].methods_typed")]))}
+                    for k, i in enumerate(kept_kinds)],
                 quotas=[quotas[i] for i in kept_quotas])
             number = made.number
     except InvalidInput as exc:

@@ -191,6 +191,8 @@ FIELD_LABELS: dict[str, Any] = {
     "customer_id": lazy_gettext("customer"),
     "customer": lazy_gettext("customer"),
     "method_ids": lazy_gettext("methods"),
+    "method_codes": lazy_gettext("method codes"),
+    "method_code": lazy_gettext("method code"),
     "request_id": lazy_gettext("request"),
     "value": lazy_gettext("value"),
     "unit": lazy_gettext("unit"),

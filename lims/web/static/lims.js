@@ -105,7 +105,8 @@ document.addEventListener("keydown", (event) => {
 
 // Fields typed with a server-side list (issue 14): the register form's customer (name or
 // pinyin initials), the result grid's instrument (asset number or name, the fit ones only) and
-// the qualify form's user (username or full name).
+// the qualify form's user (username or full name), and the methods of the register forms and
+// the new-plan form (code or title).
 // As one types, the server's matches fill the field's <datalist>; a field marked
 // data-lookup-empty asks as soon as it is focused. Delegated, so that the grid's fields work
 // after the grid is replaced. Without this file the field takes the exact text.
@@ -124,11 +125,13 @@ async function lookup(input) {
     const reply = await fetch(url, {headers: {Accept: "application/json"}, credentials: "same-origin"});
     if (!reply.ok || q !== state.asked) return;
     const body = await reply.json();
-    const items = body.customers || body.instruments || body.procedures || body.users || [];
+    const items = body.customers || body.instruments || body.procedures || body.users
+      || body.methods || [];
     list.replaceChildren(...items.map((item) => {
       const option = document.createElement("option");
       option.value = item.value;
       option.textContent = item.label || item.initials || "";
+      if (item.id !== undefined) option.dataset.id = item.id;
       return option;
     }));
   } catch (error) {
@@ -136,9 +139,48 @@ async function lookup(input) {
   }
 }
 
+// A multi-choice field (data-pick, the methods of a register form): a suggestion picked, or
+// typed exactly and confirmed with Enter, becomes a ticked box beside the field, which is
+// emptied for the next. What matches no suggestion stays typed; the server resolves it.
+function pick(input) {
+  const typed = input.value.trim();
+  const option = input.list && typed
+    ? Array.from(input.list.options).find((o) => o.value === typed) : null;
+  const picked = input.closest("[data-picker]")?.querySelector(".picked");
+  if (!option || !picked) return false;
+  const value = input.dataset.pickBy === "code" ? option.value : option.dataset.id;
+  if (value === undefined) return false;
+  let box = Array.from(picked.querySelectorAll("input[type=checkbox]"))
+    .find((b) => b.name === input.dataset.pick && b.value === value);
+  if (!box) {
+    const label = document.createElement("label");
+    label.className = "check";
+    box = document.createElement("input");
+    box.type = "checkbox";
+    box.name = input.dataset.pick;
+    box.value = value;
+    label.append(box, ` ${option.value} ${option.textContent}`);
+    picked.append(label);
+  }
+  box.checked = true;
+  input.value = "";
+  return true;
+}
+
+document.addEventListener("keydown", (event) => {
+  const input = event.target;
+  if (event.key === "Enter" && input instanceof HTMLInputElement && input.dataset.pick
+      && pick(input)) {
+    event.preventDefault();
+  }
+});
+
 document.addEventListener("input", (event) => {
   const input = event.target;
   if (!(input instanceof HTMLInputElement) || !input.dataset.lookup) return;
+  // Choosing from the browser's list replaces the text in one step (no key typed).
+  if (input.dataset.pick && (!event.inputType || event.inputType === "insertReplacementText")
+      && pick(input)) return;
   const state = lookups.get(input) || {asked: null};
   lookups.set(input, state);
   window.clearTimeout(state.timer);

@@ -1,0 +1,177 @@
+"""Methods chosen by typing (issue 14): the sample list's register form, a new request's rows
+and a new plan's rows offer the latest methods and search the rest on the server, so they are
+as big, and ask the database as often, at 60 methods as at 560; without the page's script a
+method field takes codes as typed, and an unknown code is refused by name with nothing
+written."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+from sqlalchemy import func, insert, select
+
+from lims.db import unit_of_work, utcnow
+from lims.samples.models import Sample, SampleTest, TestMethod, TestRequest
+from lims.supervision.models import SpotCheckPlan
+from tests.functional.test_page_scale import _measure, _tokens
+from tests.support.world import csrf, login
+
+PAGES = ("/samples", "/requests/new", "/supervision/plans/new")
+
+
+def _methods(session: Any, numbers: range) -> None:
+    with unit_of_work(session):
+        session.execute(insert(TestMethod), [
+            {"code": f"GB/T Y{i:04d}-2021", "title": f"Picker method {i:04d}", "field": "textiles"}
+            for i in numbers])
+
+
+def _codes(page: str) -> set[str]:
+    return set(re.findall(r"GB/T Y\d{4}-2021", page))
+
+
+def _count(session: Any, model: Any) -> int:
+    session.rollback()  # read what the app committed, not this snapshot
+    return session.scalar(select(func.count()).select_from(model))
+
+
+def _measure_all(app: Any, client: Any) -> dict[str, tuple[str, int]]:
+    measured = {}
+    for user, urls in (("tech", PAGES[:2]), ("qm", PAGES[2:])):
+        login(client, user)
+        measured.update({url: _measure(app, client, url) for url in urls})
+        client.post("/logout", data={"csrf_token": csrf(client, "/")})
+    return measured
+
+
+def test_forms_do_not_grow_with_the_methods(app, client, session, world, run_log):
+    _methods(session, range(1, 60))
+    few = _measure_all(app, client)
+    _methods(session, range(60, 560))
+    many = _measure_all(app, client)
+    for url in PAGES:
+        (small, small_sql), (big, big_sql) = few[url], many[url]
+        assert big_sql == small_sql, url
+        # The same boxes: the world's method (the only one used) then the first by code.
+        assert _tokens(big) == _tokens(small), url
+        assert _codes(big) == {f"GB/T Y{i:04d}-2021" for i in range(1, 12)}, url
+        run_log(f"{url}: {len(small)} -> {len(big)} bytes, {big_sql} statements "
+                f"at 60 -> 560 methods")
+
+
+def test_method_search_finds_active_methods_by_code_or_title(client, session, world):
+    assert client.get("/methods/search?q=Y").status_code == 401
+    _methods(session, range(1, 40))
+    with unit_of_work(session):
+        session.scalars(select(TestMethod).where(TestMethod.code == "GB/T Y0007-2021")).one() \
+            .retired_at = utcnow()
+    login(client, "tech")
+    found = client.get("/methods/search", query_string={"q": "picker method 000"}).get_json()
+    codes = [m["code"] for m in found["methods"]]
+    assert codes == [f"GB/T Y{i:04d}-2021" for i in range(1, 10) if i != 7]  # retired: not offered
+    first = found["methods"][0]
+    assert first["value"] == first["code"] and first["label"] == "Picker method 0001"
+    assert isinstance(first["id"], int)
+    # An exact code comes first whatever else contains it; at most 20 answers.
+    assert client.get("/methods/search?q=gb/t y0003-2021").get_json()["methods"][0]["code"] \
+        == "GB/T Y0003-2021"
+    assert len(client.get("/methods/search?q=GB").get_json()["methods"]) == 20
+    # Nothing typed: the methods of the latest tests first.
+    world.new_sample(session)
+    latest = client.get("/methods/search?q=").get_json()["methods"]
+    assert latest[0]["id"] == world.method_id and len(latest) == 20
+    assert client.get("/methods/search", query_string={"q": "x" * 101}).status_code == 422
+
+
+def _register(client: Any, **fields: Any) -> Any:
+    return client.post("/samples", data={
+        "csrf_token": csrf(client, "/samples"), "customer": "ACME Textiles",
+        "description": "cotton", "decision_rule": "simple", **fields})
+
+
+def test_the_register_form_takes_typed_codes(client, session, world):
+    _methods(session, range(1, 5))
+    login(client, "tech")
+    before = (_count(session, Sample), _count(session, TestRequest))
+    for typed, wanted in (
+            ("GB/T Y0404-2021", "'GB/T Y0404-2021'"),
+            ("gb/t y0001-2021; NOPE-1", "'NOPE-1'"),
+            ("GB/T Y0001-2021\x00", "control character")):
+        resp = _register(client, method_codes=typed)
+        text = html.unescape(resp.get_data(as_text=True))
+        assert resp.status_code == 422 and "method codes" in text and wanted in text, typed
+    assert (_count(session, Sample), _count(session, TestRequest)) == before  # nothing written
+
+    with unit_of_work(session):
+        session.scalars(select(TestMethod).where(TestMethod.code == "GB/T Y0004-2021")).one() \
+            .retired_at = utcnow()
+    resp = _register(client, method_codes="GB/T Y0004-2021")
+    assert resp.status_code == 422 and "GB/T Y0004-2021 is retired" in resp.get_data(as_text=True)
+
+    # Codes typed in any case, separated by ";" "," or a new line, with a ticked box.
+    resp = _register(client, method_ids=str(world.method_id),
+                     method_codes="gb/t y0001-2021，GB/T Y0002-2021\nGB/T Y0003-2021; GB/T 4669-2008")
+    assert resp.status_code == 303, resp.get_data(as_text=True)
+    number = resp.location.rsplit("/", 1)[1]
+    session.rollback()
+    tested = session.scalars(select(TestMethod.code).join(SampleTest.method).join(SampleTest.sample)
+                             .where(Sample.number == number).order_by(TestMethod.code)).all()
+    assert tested == ["GB/T 4669-2008", "GB/T Y0001-2021", "GB/T Y0002-2021",
+                      "GB/T Y0003-2021"]
+    # The list's method filter takes the code as typed; an unknown code selects nothing.
+    listed = client.get("/samples", query_string={"method_code": "gb/t y0002-2021"})
+    assert number in listed.get_data(as_text=True)
+    assert number not in client.get("/samples?method_code=NOPE").get_data(as_text=True)
+    chosen = client.get("/samples", query_string={"method": world.method_id}).get_data(as_text=True)
+    assert f'<option value="{world.method_id}" selected>GB/T 4669-2008</option>' in chosen
+
+
+def test_a_request_row_takes_typed_codes_and_keeps_them_when_refused(client, session, world):
+    _methods(session, range(1, 5))
+    login(client, "tech")
+    form = {"csrf_token": csrf(client, "/requests/new"), "customer": "ACME Textiles",
+            "decision_rule": "simple",
+            "s-0-description": "cotton", "s-0-method_ids": str(world.method_id),
+            "s-2-description": "linen", "s-2-method_codes": "GB/T Y0001-2021; GB/T Y9999-2021"}
+    bad = client.post("/requests", data=form)
+    page = bad.get_data(as_text=True)
+    # The rows come back in order, without the gap the page's script may leave (s-1 is gone).
+    assert bad.status_code == 422 and 'id="s-1-method_ids-error"' in page, page
+    assert "Sample 2, Methods" in page and "GB/T Y9999-2021" in page
+    # What was typed and ticked is kept: the typed text, and row 1's ticked box.
+    assert 'name="s-1-method_codes" value="GB/T Y0001-2021; GB/T Y9999-2021"' in page
+    assert f'name="s-0-method_ids" value="{world.method_id}" checked' in page
+    assert _count(session, TestRequest) == 0
+
+    made = client.post("/requests", data={**form, "s-2-method_codes": "GB/T Y0001-2021"})
+    assert made.status_code == 303, made.get_data(as_text=True)
+    session.rollback()
+    rows = session.execute(select(Sample.description, TestMethod.code)
+                           .join(SampleTest.sample).join(SampleTest.method)
+                           .order_by(Sample.number)).all()
+    assert [tuple(r) for r in rows] == [("cotton", "GB/T 4669-2008"),
+                                        ("linen", "GB/T Y0001-2021")]
+
+
+def test_a_plan_row_takes_typed_codes(client, session, world):
+    _methods(session, range(1, 5))
+    login(client, "qm")
+    form = {"csrf_token": csrf(client, "/supervision/plans/new"), "year": "2026",
+            "title": "儿童服装抽查", "authority": "湖北省市场监督管理局", "budget_samples": "9",
+            "sampling_method": "随机抽取", "c-0-code": "IND-CHILD-CLOTHING",
+            "c-0-product_standard": "GB 31701-2015", "c-0-method_codes": "GB/T 4669-2008",
+            "c-0-methods_typed": "gb/t y0002-2021; GB/T Y7777-2021",
+            "q-0-category": "IND-CHILD-CLOTHING", "q-0-region": "420100", "q-0-quota": "3"}
+    bad = client.post("/supervision/plans/new", data=form)
+    page = bad.get_data(as_text=True)
+    assert bad.status_code == 422 and 'id="c-0-method_codes-error"' in page, page
+    assert "GB/T Y7777-2021" in page and 'value="gb/t y0002-2021; GB/T Y7777-2021"' in page
+    assert 'name="c-0-method_codes" value="GB/T 4669-2008" checked' in page
+    assert _count(session, SpotCheckPlan) == 0
+    made = client.post("/supervision/plans/new",
+                       data={**form, "c-0-methods_typed": "gb/t y0002-2021"})
+    assert made.status_code == 303, made.get_data(as_text=True)
+    page = client.get(made.location).get_data(as_text=True)
+    assert "GB/T 4669-2008" in page and "GB/T Y0002-2021" in page
