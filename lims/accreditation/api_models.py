@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from lims.web.api_models import DateText, RequestModel, ResponseModel
+from lims.web.api_models import DateText, PageQuery, Paging, RequestModel, ResponseModel
 
 SchemeName = Literal["CMA", "CNAS"]
 
@@ -70,9 +70,15 @@ class ScopeItem(ResponseModel):
     schemes: list[str]
 
 
-class Scope(ResponseModel):
+class Scope(Paging):
+    """The certificates, and a page of the scope items."""
+
     accreditations: list[Accreditation]
     items: list[ScopeItem]
+
+
+class ScopeQuery(PageQuery):
+    """Sort by method (the default) or id; ``q`` searches the method, parameter and object."""
 
 
 class Verdict(ResponseModel):

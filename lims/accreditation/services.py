@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import Session, object_session, selectinload
 
 from lims import kinds
 from lims.accreditation import marks
@@ -107,6 +107,21 @@ def list_accreditations(session: Session) -> list[Accreditation]:
 def list_scope(session: Session) -> list[ScopeItem]:
     return list(session.scalars(select(ScopeItem).order_by(ScopeItem.method_code,
                                                            ScopeItem.id)))
+
+
+SCOPE_SORTS = {"method": ScopeItem.method_code, "id": ScopeItem.id}
+
+
+def scope_query(args: Mapping[str, str]) -> Select[Any]:
+    """The scope items whose method, parameter or object contains ``q``: the scope page and
+    API, a page at a time (issue 14: a centre's scope runs to thousands of items)."""
+    from lims.web.listing import contains_text, search_term
+
+    query = select(ScopeItem).options(selectinload(ScopeItem.accreditations))
+    if term := search_term(args):
+        query = query.where(or_(*(contains_text(c, term) for c in (
+            ScopeItem.method_code, ScopeItem.parameter, ScopeItem.object))))
+    return query
 
 
 def _bound(value: object, field: str) -> str | None:

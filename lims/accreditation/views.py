@@ -17,9 +17,11 @@ from lims.auth.permissions import allowed
 from lims.db import unit_of_work, utcnow
 from lims.kinds import KINDS
 from lims.validate import date
+from lims.web import listing
+from lims.web.api_models import API_PER_PAGE
 from lims.web.auth import current_user
 from lims.web.context import get_session, settings
-from lims.web.inputs import form, json_model
+from lims.web.inputs import form, json_model, query_model
 from lims.web.openapi import operation
 
 bp = Blueprint("scope", __name__, url_prefix="/scope")
@@ -35,10 +37,22 @@ def _add(db: Session, data: dict[str, Any], schemes: list[Any]) -> ScopeItem:
         limitation=data.get("limitation") or "")
 
 
+def _page(db: Session, per_page: int = listing.PER_PAGE) -> listing.Page:
+    return listing.paginate(db, services.scope_query(request.args), request.args,
+                            sorts=services.SCOPE_SORTS, default="method",
+                            tiebreak=ScopeItem.id, per_page=per_page)
+
+
 @bp.get("/")
 def index() -> Any:
+    """The certificates and the scope, a page at a time, searched by ``q``."""
     db = get_session()
-    return render_template("accreditation/index.html", **services.scope_json(db), kinds=KINDS.values(),
+    page = _page(db)
+    return render_template("accreditation/index.html", page=page, filters=request.args,
+                           accreditations=[services.snapshot(a)
+                                           for a in services.list_accreditations(db)],
+                           items=[services.item_json(i) for i in page.items],
+                           kinds=KINDS.values(),
                            can_manage=allowed(current_user().roles, "scope.manage"))
 
 
@@ -70,9 +84,14 @@ def set_accreditation() -> Any:
 
 
 @api.get("")
-@operation("The accredited scope: CMA and CNAS certificates and scope items", response=m.Scope)
+@operation("The accredited scope: CMA and CNAS certificates and a page of the scope items",
+           query=m.ScopeQuery, response=m.Scope)
 def scope_json() -> Any:
-    return jsonify(services.scope_json(get_session()))
+    query_model(m.ScopeQuery)
+    db = get_session()
+    page = _page(db, API_PER_PAGE)
+    return jsonify(accreditations=[services.snapshot(a) for a in services.list_accreditations(db)],
+                   items=[services.item_json(i) for i in page.items], **page.api())
 
 
 @api.post("/items")
