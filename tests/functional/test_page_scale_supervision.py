@@ -147,6 +147,10 @@ def test_page_two_shows_the_next_rows(client, lists):
                       ).get_data(as_text=True)
     assert re.findall(r"\(insp(\d{5})\)", page) == [f"{n:05d}" for n in range(21, 31)]
     assert _shown(page, ROW["/supervision/plans"]) == PAGES["/supervision/plans"](MANY)[:PER_PAGE]
+    # The plans page's search box keeps what was searched, and finds by number.
+    page = client.get("/supervision/plans?q=PS00012").get_data(as_text=True)
+    assert _shown(page, ROW["/supervision/plans"]) == ["PS00012"]
+    assert 'id="plan-search"' in page and 'name="q" value="PS00012"' in page
 
 
 @pytest.mark.parametrize("query", ["page=0", "page=x", "limit=0", "limit=501",
