@@ -10,10 +10,11 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from lims.accreditation import api_models as m
-from lims.accreditation import services
+from lims.accreditation import scope_lookup, services
 from lims.accreditation.marks import Item
 from lims.accreditation.models import ScopeItem
 from lims.auth.permissions import allowed
+from lims.auth.services import require
 from lims.db import unit_of_work, utcnow
 from lims.kinds import KINDS
 from lims.validate import date
@@ -54,6 +55,18 @@ def index() -> Any:
                            items=[services.item_json(i) for i in page.items],
                            kinds=KINDS.values(),
                            can_manage=allowed(current_user().roles, "scope.manage"))
+
+
+@bp.get("/search")
+def search() -> Any:
+    """Scope items whose label, object or limitation contains ``q``, for the scope field of
+    the user administration forms (JSON for lims.js; at most 20); the latest granted when
+    ``q`` is empty. Only for those who grant them (``user.manage``)."""
+    require(current_user(), "user.manage")
+    found = scope_lookup.find(get_session(), listing.search_term(request.args))
+    return jsonify(scope_items=[{"id": i.id, "value": i.label(), "label": scope_lookup.detail(i),
+                                 "method_code": i.method_code, "parameter": i.parameter}
+                                for i in found])
 
 
 @bp.post("/items")

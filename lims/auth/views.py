@@ -2,25 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
-from sqlalchemy import select
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
-from lims.accreditation.services import list_scope
+from lims.accreditation import scope_lookup
 from lims.auth import services
-from lims.auth.models import ApiToken, Role
+from lims.auth.models import ApiToken, Role, User
 from lims.auth.sessions import check_login, end_session, finish_login
 from lims.db import unit_of_work
 from lims.errors import InvalidInput, PermissionDenied, Unauthenticated, msg
+from lims.web import listing
 from lims.web.auth import client_address, current_user, login_policy, refusals
 from lims.web.context import get_session, settings
-from lims.web.errors import wants_json
+from lims.web.errors import localized, wants_json
+from lims.web.listing import contains_text
 
 bp = Blueprint("auth", __name__)
+
+SCOPE_TYPED = "scope_items_typed"  # the scope field's typed items (scope_lookup.resolve)
+USER_SORTS = {"username": User.username, "full_name": User.full_name,
+              "created": User.created_at}
 
 WRONG = msg("wrong username or password")
 LOCKED = msg(
@@ -126,9 +135,12 @@ def _scopes() -> list[str]:
     return [s.strip() for s in request.form.get("scopes", "").split(",") if s.strip()]
 
 
-def _scope_items() -> list[object]:
-    """The accredited scope items ticked on the form (授权签字人授权范围)."""
-    return list(request.form.getlist("scope_items"))
+def _scope_items(db: Session) -> list[object]:
+    """The accredited scope items granted on the form (授权签字人授权范围): the ticked boxes
+    (ids, as scripts post them too) and the items typed in the scope field, resolved here so
+    that an unknown one is named."""
+    return [*request.form.getlist("scope_items"),
+            *scope_lookup.resolve(db, request.form.getlist(SCOPE_TYPED), field=SCOPE_TYPED)]
 
 
 def _done(username: str, message: str) -> ResponseReturnValue:
@@ -136,35 +148,90 @@ def _done(username: str, message: str) -> ResponseReturnValue:
     return redirect(url_for("auth.user_detail", username=username), code=303)
 
 
+def _scope_refused(exc: InvalidInput) -> bool:
+    """A refusal of the scope field on a page: shown beside the field, with what was typed and
+    ticked kept (other refusals go back to the form as a message, as before)."""
+    return exc.field in (SCOPE_TYPED, "scope_items") and not wants_json()
+
+
+def _scope_boxes(db: Session, chosen: Iterable[object]) -> list[tuple[str, str, bool]]:
+    """The scope field's boxes: the chosen items ticked, then the latest granted (issue 14:
+    not a box for every item of the scope)."""
+    return scope_lookup.options(scope_lookup.by_ids(db, chosen), scope_lookup.recent(db))
+
+
+def _posted_scope() -> dict[str, Any]:
+    """What a refused form had in its scope field, to show it again."""
+    return {"chosen": request.form.getlist("scope_items"),
+            "typed": request.form.get(SCOPE_TYPED, "")}
+
+
 @bp.get("/users")
 def users() -> ResponseReturnValue:
-    rows = services.list_users(get_session(), actor=current_user())
-    return render_template("auth/users.html", users=rows, roles=[r.value for r in Role],
-                           scope=list_scope(get_session()))
+    return _users_page()
+
+
+def _users_page(*, error: str | None = None, status: int = 200) -> ResponseReturnValue:
+    """The users, a page at a time (searched by username or full name), and the form that
+    creates one; after a refusal of its scope field, the form as it was posted."""
+    db, args = get_session(), request.args
+    services.require(current_user(), "user.manage")
+    term = listing.search_term(args)
+    query = select(User)
+    if term:
+        query = query.where(or_(contains_text(User.username, term),
+                                contains_text(User.full_name, term)))
+    page = listing.paginate(db, query, args, sorts=USER_SORTS, default="username",
+                            tiebreak=User.id)
+    posted = _posted_scope() if error else {"chosen": [], "typed": ""}
+    values = request.form if error else {}
+    return render_template("auth/users.html", page=page, filters=args,
+                           roles=[r.value for r in Role], values=values,
+                           posted_roles=request.form.getlist("roles") if error else [],
+                           scope_boxes=_scope_boxes(db, posted["chosen"]),
+                           scope_typed=posted["typed"], scope_error=error), status
 
 
 @bp.post("/users")
 def create_user() -> ResponseReturnValue:
-    with unit_of_work(get_session()) as db:
-        user = services.create_user(
-            db, actor=services.require(current_user(), "user.manage"),
-            username=request.form.get("username", ""),
-            full_name=request.form.get("full_name", ""),
-            password=request.form.get("password", ""),
-            roles=request.form.getlist("roles"), scopes=_scopes(),
-            scope_items=_scope_items())
-        username = user.username
+    db = get_session()
+    try:
+        with unit_of_work(db):
+            user = services.create_user(
+                db, actor=services.require(current_user(), "user.manage"),
+                username=request.form.get("username", ""),
+                full_name=request.form.get("full_name", ""),
+                password=request.form.get("password", ""),
+                roles=request.form.getlist("roles"), scopes=_scopes(),
+                scope_items=_scope_items(db))
+            username = user.username
+    except InvalidInput as exc:
+        if not _scope_refused(exc):
+            raise
+        return _users_page(error=localized(exc.message), status=422)
     return _done(username, _("Created user %(user)s", user=username))
 
 
 @bp.get("/users/<username>")
 def user_detail(username: str) -> ResponseReturnValue:
+    return _user_page(username)
+
+
+def _user_page(username: str, *, error: str | None = None,
+               status: int = 200) -> ResponseReturnValue:
+    """A user's page; after a refusal of the scope field, the roles form as it was posted."""
     db, actor = get_session(), current_user()
     user = services.managed_user(db, actor=actor, username=username)
+    posted = _posted_scope() if error else {"chosen": sorted(user.scope_items), "typed": ""}
     return render_template(
-        "auth/user.html", managed=user, roles=[r.value for r in Role], scope=list_scope(db),
+        "auth/user.html", managed=user, roles=[r.value for r in Role],
+        checked_roles=request.form.getlist("roles") if error else [r.value for r in user.roles],
+        scopes_text=request.form.get("scopes", "") if error
+        else ", ".join(sorted(user.scopes)),
+        scope_boxes=_scope_boxes(db, posted["chosen"]), scope_typed=posted["typed"],
+        scope_error=error,
         tokens=services.user_tokens(db, actor=actor, username=username),
-        sessions=services.live_sessions(db, actor=actor, username=username))
+        sessions=services.live_sessions(db, actor=actor, username=username)), status
 
 
 def _withdraw(user: object) -> str:
@@ -205,10 +272,16 @@ def reset_password(username: str) -> ResponseReturnValue:
 
 @bp.post("/users/<username>/roles")
 def set_roles(username: str) -> ResponseReturnValue:
-    with unit_of_work(get_session()) as db:
-        user = services.set_roles(db, actor=current_user(), username=username,
-                                  roles=request.form.getlist("roles"), scopes=_scopes(),
-                                  scope_items=_scope_items())
+    db = get_session()
+    try:
+        with unit_of_work(db):
+            user = services.set_roles(db, actor=current_user(), username=username,
+                                      roles=request.form.getlist("roles"), scopes=_scopes(),
+                                      scope_items=_scope_items(db))
+    except InvalidInput as exc:
+        if not _scope_refused(exc):
+            raise
+        return _user_page(username, error=localized(exc.message), status=422)
     return _done(username, _("Roles of %(user)s saved", user=username) + _withdraw(user))
 
 

@@ -290,6 +290,7 @@ FIELD_LABELS: dict[str, Any] = {
     "reading_id": lazy_gettext("reading"),
     "token_id": lazy_gettext("token"),
     "scope_items": lazy_gettext("scope items"),
+    "scope_items_typed": lazy_gettext("scope items typed"),
     "item": lazy_gettext("item"),
     "conditions": lazy_gettext("environmental conditions"),
     "budget": lazy_gettext("uncertainty budget"),

@@ -42,7 +42,8 @@ PATHS = [
     "/api/v1/samples", "/api/v1/reports", "/api/v1/instruments", "/api/v1/customers",
     "/api/v1/audit/events", "/api/v1/requests/NOPE", "/api/v1/methods",
     "/supervision/plans", "/supervision/notices", "/supervision/backups",
-    "/supervision/calendar", "/supervision/inspectors/users",
+    "/supervision/calendar", "/supervision/inspectors/users", "/users", "/users/tech",
+    "/scope/search",
 ]
 
 

@@ -105,8 +105,8 @@ document.addEventListener("keydown", (event) => {
 
 // Fields typed with a server-side list (issue 14): the register form's customer (name or
 // pinyin initials), the result grid's instrument (asset number or name, the fit ones only) and
-// the qualify form's user (username or full name), and the methods of the register forms and
-// the new-plan form (code or title).
+// the qualify form's user (username or full name), the methods of the register forms and
+// the new-plan form (code or title), and the scope items of the user forms (label).
 // As one types, the server's matches fill the field's <datalist>; a field marked
 // data-lookup-empty asks as soon as it is focused. Delegated, so that the grid's fields work
 // after the grid is replaced. Without this file the field takes the exact text.
@@ -126,7 +126,7 @@ async function lookup(input) {
     if (!reply.ok || q !== state.asked) return;
     const body = await reply.json();
     const items = body.customers || body.instruments || body.procedures || body.users
-      || body.methods || [];
+      || body.methods || body.scope_items || [];
     list.replaceChildren(...items.map((item) => {
       const option = document.createElement("option");
       option.value = item.value;
