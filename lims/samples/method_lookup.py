@@ -125,10 +125,17 @@ def resolve(session: Session, values: Iterable[str | None], *,
     return list(dict.fromkeys(by_code[c] for c in codes))
 
 
+def posted_id(value: Any) -> int | None:
+    """A box's posted id as a number, or None: only ASCII digits ("²" and "٣" are digits to
+    str.isdigit(); the registration refuses them by name)."""
+    text = str(value)
+    return int(text) if text.isascii() and text.isdecimal() and len(text) < 10 else None
+
+
 def by_ids(session: Session, ids: Iterable[Any]) -> dict[int, TestMethod]:
     """The methods of the ids a form posted (its ticked boxes), by id; non-numbers ignored
     here (the registration names them)."""
-    wanted = {int(i) for i in ids if str(i).isdigit() and len(str(i)) < 10}
+    wanted = {i for i in map(posted_id, ids) if i is not None}
     if not wanted:
         return {}
     return {m.id: m for m in session.scalars(select(TestMethod)

@@ -175,3 +175,23 @@ def test_a_plan_row_takes_typed_codes(client, session, world):
     assert made.status_code == 303, made.get_data(as_text=True)
     page = client.get(made.location).get_data(as_text=True)
     assert "GB/T 4669-2008" in page and "GB/T Y0002-2021" in page
+
+
+def test_a_refused_request_row_with_a_non_ascii_digit_id_is_shown_again(client, session, world):
+    """"²" is a digit to str.isdigit() but not to int(): the form came back as a 500 (the row's
+    boxes), and "٣" (an Arabic-Indic 3, refused as an id) came back as method 3 ticked."""
+    _methods(session, range(1, 5))
+    login(client, "tech")
+    token = csrf(client, "/requests/new")
+    for posted in ("²", "٣"):
+        form = {"csrf_token": token, "customer": "ACME Textiles", "decision_rule": "simple",
+                "s-0-description": "cotton", "s-0-method_ids": posted,
+                "s-0-method_codes": "GB/T Y0001-2021"}
+        for url in ("/requests", "/requests/new?rows=4"):
+            resp = client.post(url, data=form)
+            page = resp.get_data(as_text=True)
+            assert resp.status_code == (422 if url == "/requests" else 200), (posted, url, page)
+            assert 'value="GB/T Y0001-2021"' in page  # what was typed is kept
+            assert not re.search(r'name="s-0-method_ids" value="\d+" checked', page), posted
+    assert _count(session, TestRequest) == 0
+
