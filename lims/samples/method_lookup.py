@@ -143,7 +143,12 @@ def by_ids(session: Session, ids: Iterable[Any]) -> dict[int, TestMethod]:
 
 
 def by_codes(session: Session, codes: Iterable[str]) -> dict[str, TestMethod]:
-    wanted = {c for c in codes if c}
+    """The methods of the codes a form posted (its ticked boxes), by code; what no code can be
+    (a control character, a lone surrogate: PostgreSQL cannot compare it) is ignored here
+    (the plan names it)."""
+    wanted = {c for c in codes
+              if c and len(c) <= 80 and validate.is_utf8(c)
+              and not any(ord(ch) < 32 or ord(ch) == 0x7F for ch in c)}
     if not wanted:
         return {}
     return {m.code: m for m in session.scalars(select(TestMethod)

@@ -195,3 +195,22 @@ def test_a_refused_request_row_with_a_non_ascii_digit_id_is_shown_again(client, 
             assert not re.search(r'name="s-0-method_ids" value="\d+" checked', page), posted
     assert _count(session, TestRequest) == 0
 
+
+def test_a_refused_plan_shows_a_posted_code_holding_a_nul_again(client, session, world):
+    """A category row's box posted with a NUL is refused; the form showing it again looked
+    the codes up (PostgreSQL cannot compare text holding a NUL: a 500)."""
+    login(client, "qm")
+    form = {"csrf_token": csrf(client, "/supervision/plans/new"), "year": "2026",
+            "title": "儿童服装抽查", "authority": "湖北省市场监督管理局", "budget_samples": "9",
+            "sampling_method": "随机抽取", "c-0-code": "IND-CHILD-CLOTHING",
+            "c-0-product_standard": "GB 31701-2015",
+            "c-0-method_codes": ["GB/T 4669-2008", "GB/T\x004669"],
+            "q-0-category": "IND-CHILD-CLOTHING", "q-0-region": "420100", "q-0-quota": "3"}
+    bad = client.post("/supervision/plans/new", data=form)
+    page = html.unescape(bad.get_data(as_text=True))
+    assert bad.status_code == 422 and "control character" in page, page
+    assert 'name="c-0-method_codes" value="GB/T 4669-2008" checked' in page
+    more = client.post("/supervision/plans/new?more=1", data=form)
+    assert more.status_code == 200
+    assert _count(session, SpotCheckPlan) == 0
+
