@@ -214,3 +214,41 @@ def test_a_refused_plan_shows_a_posted_code_holding_a_nul_again(client, session,
     assert more.status_code == 200
     assert _count(session, SpotCheckPlan) == 0
 
+
+def _two_in_case(session: Any, world: Any) -> dict[str, str]:
+    """Methods "GB/T Z1-2020" and "gb/t z1-2020" (codes differ only in case), a sample of
+    each: {code: sample number}."""
+    from lims.samples import services
+    from tests.support.world import FMT
+
+    with unit_of_work(session):
+        session.execute(insert(TestMethod), [
+            {"code": code, "title": f"Case {code}", "field": "textiles"}
+            for code in ("GB/T Z1-2020", "gb/t z1-2020")])
+    ids = dict(session.execute(select(TestMethod.code, TestMethod.id)).all())
+    tech = world.user(session, "tech")
+    numbers = {}
+    for code in ("GB/T Z1-2020", "gb/t z1-2020"):
+        with unit_of_work(session):
+            req = services.create_request(session, actor=tech, customer_id=world.customer_id,
+                                          number_format="WT{year}-{seq:06d}",
+                                          timezone="Asia/Shanghai")
+            numbers[code] = services.register_sample(
+                session, actor=tech, request_id=req.id, description="case",
+                method_ids=[ids[code]], **FMT).number
+    return numbers
+
+
+def test_the_method_filter_takes_an_exact_code_before_its_case(client, session, world):
+    """Two methods whose codes differ only in case: the filter named one by its exact code
+    listed the other's samples too; a code matching neither exactly matches both."""
+    numbers = _two_in_case(session, world)
+    login(client, "tech")
+    for typed in numbers:
+        page = client.get("/samples", query_string={"method_code": typed}).get_data(as_text=True)
+        assert {c: n in page for c, n in numbers.items()} == \
+            {c: c == typed for c in numbers}, typed
+    page = client.get("/samples", query_string={"method_code": "Gb/T Z1-2020"}).get_data(
+        as_text=True)
+    assert all(n in page for n in numbers.values())
+
