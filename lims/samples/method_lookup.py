@@ -105,18 +105,26 @@ def resolve(session: Session, values: Iterable[str | None], *,
         raise InvalidInput(msg("at most 200 methods per sample"), field=field)
     by_code = dict(whole)
     missing = [c for c in codes if c not in by_code]
+    folded: dict[str, list[TestMethod]] = {}
     if missing:
         by_code.update({m.code: (m.id, m.code) for m in session.scalars(
             select(TestMethod).where(TestMethod.code.in_(missing)))})
         lower = [c.lower() for c in missing if c not in by_code]
         if lower:
-            folded: dict[str, list[TestMethod]] = {}
             for m in session.scalars(select(TestMethod)
                                      .where(func.lower(TestMethod.code).in_(lower))):
                 folded.setdefault(m.code.lower(), []).append(m)
             for c in missing:
                 if c not in by_code and len(folded.get(c.lower(), [])) == 1:
                     by_code[c] = (folded[c.lower()][0].id, folded[c.lower()][0].code)
+    # Two methods whose codes differ only in case: a code typed in a third case is neither.
+    for c in codes:
+        if c not in by_code and len(folded.get(c.lower(), [])) > 1:
+            raise InvalidInput(msg("%(code)s names several methods (%(methods)s): type the "
+                                   "code exactly", code=repr(c[:80]),
+                                   methods=", ".join(sorted(m.code
+                                                            for m in folded[c.lower()]))),
+                               field=field)
     unknown = [c for c in codes if c not in by_code]
     if unknown:
         raise InvalidInput(msg("no method has the code %(codes)s",

@@ -252,3 +252,17 @@ def test_the_method_filter_takes_an_exact_code_before_its_case(client, session, 
         as_text=True)
     assert all(n in page for n in numbers.values())
 
+
+def test_a_code_two_methods_have_in_other_cases_is_refused_as_ambiguous(client, session, world):
+    """Typed "Gb/T z1-2020" names both; it was refused as a code no method has."""
+    _two_in_case(session, world)
+    login(client, "tech")
+    before = _count(session, Sample)
+    resp = _register(client, method_codes="Gb/T z1-2020")
+    text = html.unescape(resp.get_data(as_text=True))
+    assert resp.status_code == 422, text
+    assert "no method has" not in text
+    assert "'Gb/T z1-2020' names several methods (GB/T Z1-2020, gb/t z1-2020)" in text, text
+    assert _count(session, Sample) == before
+    # Each exact code is its own method.
+    assert _register(client, method_codes="gb/t z1-2020").status_code == 303
