@@ -118,11 +118,14 @@ def samples_query(args: Mapping[str, str], *, timezone: str, lean: bool = False)
                                          SampleTest.method_id == method))
     if code := text_arg(args, "method_code", max_len=80):
         # The page's method field takes a code (typed, not a <select> of every method: issue
-        # 14), in any case; an unknown code selects nothing.
+        # 14), in any case: the method of that exact code, else those of it in another case
+        # (two codes may differ only in case); an unknown code selects nothing.
+        exact = select(TestMethod.id).where(TestMethod.code == code)
         conditions.append(exists().where(
             SampleTest.sample_id == Sample.id, SampleTest.method_id.in_(
-                select(TestMethod.id).where(func.upper(TestMethod.code)
-                                            == code.strip().upper()))))
+                select(TestMethod.id).where(or_(
+                    TestMethod.code == code,
+                    (func.upper(TestMethod.code) == code.upper()) & ~exact.exists())))))
     if (instrument := record_id(args, "instrument")) is not None:
         conditions.append(exists().where(SampleTest.sample_id == Sample.id,
                                          Result.test_id == SampleTest.id,

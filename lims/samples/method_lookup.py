@@ -105,18 +105,26 @@ def resolve(session: Session, values: Iterable[str | None], *,
         raise InvalidInput(msg("at most 200 methods per sample"), field=field)
     by_code = dict(whole)
     missing = [c for c in codes if c not in by_code]
+    folded: dict[str, list[TestMethod]] = {}
     if missing:
         by_code.update({m.code: (m.id, m.code) for m in session.scalars(
             select(TestMethod).where(TestMethod.code.in_(missing)))})
         lower = [c.lower() for c in missing if c not in by_code]
         if lower:
-            folded: dict[str, list[TestMethod]] = {}
             for m in session.scalars(select(TestMethod)
                                      .where(func.lower(TestMethod.code).in_(lower))):
                 folded.setdefault(m.code.lower(), []).append(m)
             for c in missing:
                 if c not in by_code and len(folded.get(c.lower(), [])) == 1:
                     by_code[c] = (folded[c.lower()][0].id, folded[c.lower()][0].code)
+    # Two methods whose codes differ only in case: a code typed in a third case is neither.
+    for c in codes:
+        if c not in by_code and len(folded.get(c.lower(), [])) > 1:
+            raise InvalidInput(msg("%(code)s names several methods (%(methods)s): type the "
+                                   "code exactly", code=repr(c[:80]),
+                                   methods=", ".join(sorted(m.code
+                                                            for m in folded[c.lower()]))),
+                               field=field)
     unknown = [c for c in codes if c not in by_code]
     if unknown:
         raise InvalidInput(msg("no method has the code %(codes)s",
@@ -125,10 +133,17 @@ def resolve(session: Session, values: Iterable[str | None], *,
     return list(dict.fromkeys(by_code[c] for c in codes))
 
 
+def posted_id(value: Any) -> int | None:
+    """A box's posted id as a number, or None: only ASCII digits ("²" and "٣" are digits to
+    str.isdigit(); the registration refuses them by name)."""
+    text = str(value)
+    return int(text) if text.isascii() and text.isdecimal() and len(text) < 10 else None
+
+
 def by_ids(session: Session, ids: Iterable[Any]) -> dict[int, TestMethod]:
     """The methods of the ids a form posted (its ticked boxes), by id; non-numbers ignored
     here (the registration names them)."""
-    wanted = {int(i) for i in ids if str(i).isdigit() and len(str(i)) < 10}
+    wanted = {i for i in map(posted_id, ids) if i is not None}
     if not wanted:
         return {}
     return {m.id: m for m in session.scalars(select(TestMethod)
@@ -136,7 +151,12 @@ def by_ids(session: Session, ids: Iterable[Any]) -> dict[int, TestMethod]:
 
 
 def by_codes(session: Session, codes: Iterable[str]) -> dict[str, TestMethod]:
-    wanted = {c for c in codes if c}
+    """The methods of the codes a form posted (its ticked boxes), by code; what no code can be
+    (a control character, a lone surrogate: PostgreSQL cannot compare it) is ignored here
+    (the plan names it)."""
+    wanted = {c for c in codes
+              if c and len(c) <= 80 and validate.is_utf8(c)
+              and not any(ord(ch) < 32 or ord(ch) == 0x7F for ch in c)}
     if not wanted:
         return {}
     return {m.code: m for m in session.scalars(select(TestMethod)

@@ -118,8 +118,8 @@ def _method_boxes(db: Any, rows: list[dict[str, Any]]) -> list[list[tuple[str, s
     known = method_lookup.by_ids(db, [i for row in rows for i in row["method_ids"]])
     boxes = []
     for row in [*rows, _empty_row()]:
-        ticked = [known[int(i)] for i in dict.fromkeys(row["method_ids"])
-                  if str(i).isdigit() and int(i) in known]
+        ticked = [known[i] for i in dict.fromkeys(map(method_lookup.posted_id, row["method_ids"]))
+                  if i in known]
         boxes.append(method_lookup.options([(str(m.id), f"{m.code} {m.title}") for m in ticked],
                                            recent))
     return boxes

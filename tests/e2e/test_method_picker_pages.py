@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from lims.db import unit_of_work
 from lims.samples.models import Sample, SampleTest, TestMethod
@@ -83,4 +83,36 @@ def test_a_plan_row_picks_methods_by_code(server, browser, session, world):
     field = page.locator("input[name=c-1-methods_typed]")
     _pick(page, field, "GB/T X030-2022")
     expect(page.locator("input[name=c-1-method_codes][value='GB/T X030-2022']")).to_be_checked()
+    page.close()
+
+
+def test_enter_in_the_method_field_adds_and_never_sends_the_form(server, browser, session, world):
+    """Enter on a code typed before the suggestions came, or typed in another case, sent the
+    register form: a sample registered with that one method, the operator meaning to add it.
+    Enter adds the method once the server names it; in the empty field it sends the form."""
+    ids = _methods(session)
+    page = browser.new_page()
+    page.set_default_timeout(15000)
+    login(page, server, "tech")
+    page.goto(f"{server}/samples")
+    form = page.locator("#register-form")
+    page.fill("input[name=customer]", "ACME Textiles")
+    page.fill("input[name=description]", "涤棉坯布 grey fabric")
+    field = form.locator("input[name=method_codes]")
+    for typed, code in (("GB/T X035-2022", "GB/T X035-2022"),   # before its suggestion
+                        ("gb/t x036-2022", "GB/T X036-2022")):  # in another case
+        field.fill(typed)
+        field.press("Enter")
+        expect(form.locator(f"input[name=method_ids][value='{ids[code]}']")).to_be_checked()
+        expect(field).to_have_value("")
+        assert page.url == f"{server}/samples", typed
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(Sample)) == 0
+    field.press("Enter")  # the empty field: Enter sends the form as usual
+    expect(page.locator(".flash.ok")).to_contain_text("registered under request")
+    number = page.inner_text("h1").split()[1]
+    session.rollback()
+    assert sorted(session.scalars(
+        select(TestMethod.code).join(SampleTest.method).join(SampleTest.sample)
+        .where(Sample.number == number))) == ["GB/T X035-2022", "GB/T X036-2022"]
     page.close()

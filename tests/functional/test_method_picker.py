@@ -175,3 +175,94 @@ def test_a_plan_row_takes_typed_codes(client, session, world):
     assert made.status_code == 303, made.get_data(as_text=True)
     page = client.get(made.location).get_data(as_text=True)
     assert "GB/T 4669-2008" in page and "GB/T Y0002-2021" in page
+
+
+def test_a_refused_request_row_with_a_non_ascii_digit_id_is_shown_again(client, session, world):
+    """"²" is a digit to str.isdigit() but not to int(): the form came back as a 500 (the row's
+    boxes), and "٣" (an Arabic-Indic 3, refused as an id) came back as method 3 ticked."""
+    _methods(session, range(1, 5))
+    login(client, "tech")
+    token = csrf(client, "/requests/new")
+    for posted in ("²", "٣"):
+        form = {"csrf_token": token, "customer": "ACME Textiles", "decision_rule": "simple",
+                "s-0-description": "cotton", "s-0-method_ids": posted,
+                "s-0-method_codes": "GB/T Y0001-2021"}
+        for url in ("/requests", "/requests/new?rows=4"):
+            resp = client.post(url, data=form)
+            page = resp.get_data(as_text=True)
+            assert resp.status_code == (422 if url == "/requests" else 200), (posted, url, page)
+            assert 'value="GB/T Y0001-2021"' in page  # what was typed is kept
+            assert not re.search(r'name="s-0-method_ids" value="\d+" checked', page), posted
+    assert _count(session, TestRequest) == 0
+
+
+def test_a_refused_plan_shows_a_posted_code_holding_a_nul_again(client, session, world):
+    """A category row's box posted with a NUL is refused; the form showing it again looked
+    the codes up (PostgreSQL cannot compare text holding a NUL: a 500)."""
+    login(client, "qm")
+    form = {"csrf_token": csrf(client, "/supervision/plans/new"), "year": "2026",
+            "title": "儿童服装抽查", "authority": "湖北省市场监督管理局", "budget_samples": "9",
+            "sampling_method": "随机抽取", "c-0-code": "IND-CHILD-CLOTHING",
+            "c-0-product_standard": "GB 31701-2015",
+            "c-0-method_codes": ["GB/T 4669-2008", "GB/T\x004669"],
+            "q-0-category": "IND-CHILD-CLOTHING", "q-0-region": "420100", "q-0-quota": "3"}
+    bad = client.post("/supervision/plans/new", data=form)
+    page = html.unescape(bad.get_data(as_text=True))
+    assert bad.status_code == 422 and "control character" in page, page
+    assert 'name="c-0-method_codes" value="GB/T 4669-2008" checked' in page
+    more = client.post("/supervision/plans/new?more=1", data=form)
+    assert more.status_code == 200
+    assert _count(session, SpotCheckPlan) == 0
+
+
+def _two_in_case(session: Any, world: Any) -> dict[str, str]:
+    """Methods "GB/T Z1-2020" and "gb/t z1-2020" (codes differ only in case), a sample of
+    each: {code: sample number}."""
+    from lims.samples import services
+    from tests.support.world import FMT
+
+    with unit_of_work(session):
+        session.execute(insert(TestMethod), [
+            {"code": code, "title": f"Case {code}", "field": "textiles"}
+            for code in ("GB/T Z1-2020", "gb/t z1-2020")])
+    ids = dict(session.execute(select(TestMethod.code, TestMethod.id)).all())
+    tech = world.user(session, "tech")
+    numbers = {}
+    for code in ("GB/T Z1-2020", "gb/t z1-2020"):
+        with unit_of_work(session):
+            req = services.create_request(session, actor=tech, customer_id=world.customer_id,
+                                          number_format="WT{year}-{seq:06d}",
+                                          timezone="Asia/Shanghai")
+            numbers[code] = services.register_sample(
+                session, actor=tech, request_id=req.id, description="case",
+                method_ids=[ids[code]], **FMT).number
+    return numbers
+
+
+def test_the_method_filter_takes_an_exact_code_before_its_case(client, session, world):
+    """Two methods whose codes differ only in case: the filter named one by its exact code
+    listed the other's samples too; a code matching neither exactly matches both."""
+    numbers = _two_in_case(session, world)
+    login(client, "tech")
+    for typed in numbers:
+        page = client.get("/samples", query_string={"method_code": typed}).get_data(as_text=True)
+        assert {c: n in page for c, n in numbers.items()} == \
+            {c: c == typed for c in numbers}, typed
+    page = client.get("/samples", query_string={"method_code": "Gb/T Z1-2020"}).get_data(
+        as_text=True)
+    assert all(n in page for n in numbers.values())
+
+
+def test_a_code_two_methods_have_in_other_cases_is_refused_as_ambiguous(client, session, world):
+    """Typed "Gb/T z1-2020" names both; it was refused as a code no method has."""
+    _two_in_case(session, world)
+    login(client, "tech")
+    before = _count(session, Sample)
+    resp = _register(client, method_codes="Gb/T z1-2020")
+    text = html.unescape(resp.get_data(as_text=True))
+    assert resp.status_code == 422, text
+    assert "no method has" not in text
+    assert "'Gb/T z1-2020' names several methods (GB/T Z1-2020, gb/t z1-2020)" in text, text
+    assert _count(session, Sample) == before
+    # Each exact code is its own method.
+    assert _register(client, method_codes="gb/t z1-2020").status_code == 303

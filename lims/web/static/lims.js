@@ -112,13 +112,20 @@ document.addEventListener("keydown", (event) => {
 // after the grid is replaced. Without this file the field takes the exact text.
 const lookups = new WeakMap();
 
-async function lookup(input) {
+// The answer for what the field holds (the one asked already, if it was): a promise.
+function lookup(input) {
   const list = input.list;
   const state = lookups.get(input) || {asked: null};
   lookups.set(input, state);
   const q = input.value.trim();
-  if (!list || q === state.asked) return;
+  if (!list) return Promise.resolve();
+  if (q === state.asked) return state.reply || Promise.resolve();
   state.asked = q;
+  state.reply = fill(input, list, q, state);
+  return state.reply;
+}
+
+async function fill(input, list, q, state) {
   try {
     const url = new URL(input.dataset.lookup, window.location.href);
     url.searchParams.set("q", q);
@@ -140,12 +147,14 @@ async function lookup(input) {
 }
 
 // A multi-choice field (data-pick, the methods of a register form): a suggestion picked, or
-// typed exactly and confirmed with Enter, becomes a ticked box beside the field, which is
-// emptied for the next. What matches no suggestion stays typed; the server resolves it.
+// typed (exactly, or in another case when one suggestion has it) and confirmed with Enter,
+// becomes a ticked box beside the field, which is emptied for the next. What matches no
+// suggestion stays typed; the server resolves it.
 function pick(input) {
   const typed = input.value.trim();
-  const option = input.list && typed
-    ? Array.from(input.list.options).find((o) => o.value === typed) : null;
+  const options = input.list && typed ? Array.from(input.list.options) : [];
+  const folded = options.filter((o) => o.value.toLowerCase() === typed.toLowerCase());
+  const option = options.find((o) => o.value === typed) || (folded.length === 1 ? folded[0] : null);
   const picked = input.closest("[data-picker]")?.querySelector(".picked");
   if (!option || !picked) return false;
   const value = input.dataset.pickBy === "code" ? option.value : option.dataset.id;
@@ -167,12 +176,18 @@ function pick(input) {
   return true;
 }
 
-document.addEventListener("keydown", (event) => {
+// Enter in a multi-choice field holding text adds it, once the server has named it (typed
+// before the suggestions came, it waits for them); it never sends a half-filled form. In the
+// empty field Enter sends the form as usual.
+document.addEventListener("keydown", async (event) => {
   const input = event.target;
-  if (event.key === "Enter" && input instanceof HTMLInputElement && input.dataset.pick
-      && pick(input)) {
-    event.preventDefault();
-  }
+  if (event.key !== "Enter" || event.isComposing || !(input instanceof HTMLInputElement)
+      || !input.dataset.pick || !input.value.trim()) return;
+  event.preventDefault();
+  if (pick(input)) return;
+  window.clearTimeout(lookups.get(input)?.timer);
+  await lookup(input);
+  pick(input);
 });
 
 document.addEventListener("input", (event) => {
