@@ -32,12 +32,17 @@ def _pick(page, field, code):
     expect(field).to_have_value("")
 
 
-def test_methods_are_picked_by_typing(server, browser, session, world):
-    ids = _methods(session)
+def _open(browser, server, user, path):
     page = browser.new_page()
     page.set_default_timeout(15000)
-    login(page, server, "tech")
-    page.goto(f"{server}/samples")
+    login(page, server, user)
+    page.goto(f"{server}{path}")
+    return page
+
+
+def test_methods_are_picked_by_typing(server, browser, session, world):
+    ids = _methods(session)
+    page = _open(browser, server, "tech", "/samples")
     form = page.locator("#register-form")
     # Only the latest used and the first by code are boxes; GB/T X035 is found by typing.
     assert form.locator(f"input[name=method_ids][value='{ids['GB/T X035-2022']}']").count() == 0
@@ -76,10 +81,7 @@ def test_methods_are_picked_by_typing(server, browser, session, world):
 
 def test_a_plan_row_picks_methods_by_code(server, browser, session, world):
     _methods(session)
-    page = browser.new_page()
-    page.set_default_timeout(15000)
-    login(page, server, "qm")
-    page.goto(f"{server}/supervision/plans/new")
+    page = _open(browser, server, "qm", "/supervision/plans/new")
     field = page.locator("input[name=c-1-methods_typed]")
     _pick(page, field, "GB/T X030-2022")
     expect(page.locator("input[name=c-1-method_codes][value='GB/T X030-2022']")).to_be_checked()
@@ -91,10 +93,7 @@ def test_enter_in_the_method_field_adds_and_never_sends_the_form(server, browser
     register form: a sample registered with that one method, the operator meaning to add it.
     Enter adds the method once the server names it; in the empty field it sends the form."""
     ids = _methods(session)
-    page = browser.new_page()
-    page.set_default_timeout(15000)
-    login(page, server, "tech")
-    page.goto(f"{server}/samples")
+    page = _open(browser, server, "tech", "/samples")
     form = page.locator("#register-form")
     page.fill("input[name=customer]", "ACME Textiles")
     page.fill("input[name=description]", "涤棉坯布 grey fabric")
