@@ -34,6 +34,7 @@ from lims.web import listing
 from lims.web.auth import current_user, login_policy
 from lims.web.context import get_session, local_time, settings
 from lims.web.errors import localized
+from lims.web.i18n import field_label
 from lims.web.i18n import label as shown
 from lims.web.inputs import form
 from lims.web.listing import record_id
@@ -50,6 +51,13 @@ def _back(number: str) -> Any:
 def index() -> Any:
     """The sample list: paged on the server, sorted, filtered and searched by the URL's query
     (issue 11 §3), or the whole filtered list as CSV/XLSX (``?format=``)."""
+    return _index()
+
+
+def _index(*, values: dict[str, Any] | None = None, error: InvalidInput | None = None,
+           status: int = 200) -> Any:
+    """The sample list; after a refused registration (``error``), with the register form as
+    typed and the message beside the field it names."""
     db, args = get_session(), request.args
     query = lists.samples_query(args, timezone=settings().timezone)
     if fmt := listing.export_format(args):
@@ -64,6 +72,8 @@ def index() -> Any:
                             rows=lists.samples_query({}, timezone=settings().timezone))
     customer, instrument = record_id(args, "customer"), record_id(args, "instrument")
     method = record_id(args, "method")
+    ticked = method_lookup.by_ids(db, request.form.getlist("method_ids")) if values else {}
+    errors = {(error.field or "form"): localized(error.message)} if error else {}
     return render_template(
         "samples/index.html", page=page, filters=args, statuses=lists.STATUSES,
         customer=db.get(Customer, customer) if customer else None,
@@ -73,12 +83,18 @@ def index() -> Any:
         instrument=db.get(Instrument, instrument) if instrument else None,
         method=db.get(TestMethod, method) if method else None,
         # Methods too: the register form offers the latest ones and searches the rest.
-        method_boxes=method_lookup.options([], method_lookup.recent(db)),
+        method_boxes=method_lookup.options(
+            [(str(m.id), f"{m.code} {m.title}") for m in ticked.values()],
+            method_lookup.recent(db)),
+        values=values or {}, errors=errors,
+        summary=_("%(field)s: %(message)s", field=field_label(error.field),
+                  message=errors[error.field]) if error and error.field else
+        (errors.get("form") if error else None),
         inspection_types=particulars.INSPECTION_TYPES,
         category_groups=categories.choices(db, include_retired=True),
         register_groups=categories.choices(db),
         can_register=allowed(current_user().roles, "sample.register"),
-        can_add_customer=allowed(current_user().roles, "customer.create"))
+        can_add_customer=allowed(current_user().roles, "customer.create")), status
 
 
 
@@ -174,6 +190,18 @@ def add_customer() -> Any:
 def register() -> Any:
     """Register a sample under a new request of the chosen customer."""
     data = form()
+    try:
+        number, req_number = _register(data)
+    except InvalidInput as exc:
+        # The page again with everything typed kept (nothing was written: one transaction).
+        get_session().rollback()
+        return _index(values=data, error=exc, status=422)
+    flash(_("sample %(number)s registered under request %(request)s", number=number,
+            request=req_number), "ok")
+    return _back(number)
+
+
+def _register(data: dict[str, Any]) -> tuple[str, str]:
     s = settings()
     with unit_of_work(get_session()) as db:
         user = current_user()
@@ -181,14 +209,13 @@ def register() -> Any:
         # customer); customer_id is still accepted from older forms and scripts.
         customer_id = data.get("customer_id") or lists.resolve_customer(
             db, data.get("customer"))
-        req = services.create_request(db, actor=user, customer_id=customer_id,
-                                      description=data.get("request_description", ""),
-                                      decision_rule=data.get("decision_rule") or None,
-                                      r=data.get("r") or None,
-                                      inspection_type=data.get("inspection_type") or None,
-                                      product_standard=data.get("product_standard", ""),
-                                      customer_data=data.get("customer_data", ""),
-                                      number_format=s.request_number_format, timezone=s.timezone)
+        try:
+            req = _new_request(db, user, customer_id, data)
+        except InvalidInput as exc:
+            # The request's note is its "description"; the form's is the sample's.
+            if exc.field == "description":
+                raise InvalidInput(exc.message, field="request_description") from exc
+            raise
         sample = services.register_sample(
             db, actor=user, request_id=req.id, description=data.get("description"),
             # Ticked boxes by id, and codes typed in the method field (resolved here, so that
@@ -198,10 +225,19 @@ def register() -> Any:
             number_format=s.sample_number_format, timezone=s.timezone,
             category=data.get("category") or None,
             **{key: data.get(key, "") for key in services.SAMPLE_PARTICULARS})
-        number = sample.number
-    flash(_("sample %(number)s registered under request %(request)s", number=number,
-            request=req.number), "ok")
-    return _back(number)
+        return sample.number, req.number
+
+
+def _new_request(db: Any, user: Any, customer_id: Any, data: dict[str, Any]) -> Any:
+    s = settings()
+    return services.create_request(db, actor=user, customer_id=customer_id,
+                                   description=data.get("request_description", ""),
+                                   decision_rule=data.get("decision_rule") or None,
+                                   r=data.get("r") or None,
+                                   inspection_type=data.get("inspection_type") or None,
+                                   product_standard=data.get("product_standard", ""),
+                                   customer_data=data.get("customer_data", ""),
+                                   number_format=s.request_number_format, timezone=s.timezone)
 
 
 @bp.get("/samples/<number>")

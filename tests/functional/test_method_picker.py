@@ -266,3 +266,35 @@ def test_a_code_two_methods_have_in_other_cases_is_refused_as_ambiguous(client, 
     assert _count(session, Sample) == before
     # Each exact code is its own method.
     assert _register(client, method_codes="gb/t z1-2020").status_code == 303
+
+
+def test_a_refused_registration_keeps_what_was_typed(client, session, world):
+    """The sample list's register form comes back (422) with every field as typed, the ticked
+    and typed methods kept and the message beside the field it names; nothing is written."""
+    _methods(session, range(1, 5))
+    login(client, "tech")
+    before = (_count(session, Sample), _count(session, TestRequest))
+    typed = {"customer": "ACME Textiles", "description": "涤棉坯布", "decision_rule": "guarded",
+             "r": "2", "inspection_type": "supervision", "product_standard": "GB 18401-2010",
+             "trademark": "好布牌", "model": "150 cm", "batch": "P2610", "quantity": "3 m",
+             "manufacturer": "杭州第一纺织厂", "customer_data": "批号由委托方提供",
+             "category": "FOOD-DAIRY", "method_ids": str(world.method_id)}
+    for field, bad, shown in (("request_description", "note\x07", "request note"),
+                              ("method_codes", "GB/T Y0001-2021; NOPE-9", "method codes"),
+                              ("customer", "nobody at all", "customer")):
+        resp = _register(client, **{**typed, field: bad})
+        page = html.unescape(resp.get_data(as_text=True))
+        assert resp.status_code == 422, (field, page)
+        form = page.split('id="register-form"', 1)[1].split("</form>", 1)[0]
+        assert f'id="{field}-error"' in form or (field == "method_codes"
+                                                 and 'id="method_ids-error"' in form), field
+        assert f"{shown}:" in page.split('id="register-error"', 1)[1].split("</div>", 1)[0]
+        for name, value in typed.items():
+            if name in ("decision_rule", "inspection_type", "category"):
+                assert f'value="{value}" selected' in form, (field, name)
+            elif name == "method_ids":
+                assert f'name="method_ids" value="{value}" checked' in form, field
+            elif name != field:
+                assert f'name="{name}"' in form and f'value="{value}"' in form, (field, name)
+        assert f'value="{bad}"' in form or field == "request_description", field
+    assert (_count(session, Sample), _count(session, TestRequest)) == before
