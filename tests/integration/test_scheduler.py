@@ -63,8 +63,13 @@ def test_scheduler_process_runs_the_due_job_and_persists_jobs(session, world, se
         session.get(Instrument, world.balance_id).calibration_flag = "ok"
     env = {**os.environ, "LIMS_DATABASE_URL": settings.database_url, "LIMS_SECRET_KEY": "x",
            "LIMS_INSTANCE_PATH": str(settings.instance_path)}
+    # SIGINT stops the scheduler as Ctrl-C does. A shell that starts a command in the
+    # background (`make test &`) makes it ignore SIGINT, and Python then installs no handler in
+    # the child: restore the default so that the signal is delivered, whoever ran the tests.
     with subprocess.Popen([sys.executable, "-m", "lims.cli", "scheduler"], env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)
+                          ) as proc:
         try:
             deadline = time.monotonic() + 60
             flag = None
@@ -80,4 +85,8 @@ def test_scheduler_process_runs_the_due_job_and_persists_jobs(session, world, se
             assert jobs == 5
         finally:
             proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=20)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()  # fail, rather than wait for ever in Popen's exit
+                raise
