@@ -41,6 +41,15 @@ def is_utf8(value: str) -> bool:
     return True
 
 
+def id_or_none(value: Any) -> int | None:
+    """A posted id as :func:`as_id` reads it, or None when it is not one: a form's ticked box,
+    looked up to show the form again (the service refuses a bad one by name)."""
+    try:
+        return as_id(value, "id")
+    except InvalidInput:
+        return None
+
+
 def text(value: Any, field: str, *, required: bool = True, max_len: int = 200,
          multiline: bool = False) -> str:
     """Return stripped text, refusing non-text, missing required text, over-long text and

@@ -178,8 +178,7 @@ def resolve(session: Session, values: Iterable[str | None], *, field: str) -> li
 def by_ids(session: Session, ids: Iterable[object]) -> list[ScopeItem]:
     """The items of the ids a form posted (its ticked boxes), by method code; non-numbers
     are ignored here (the service names them)."""
-    wanted = {int(str(i)) for i in ids if str(i).isascii() and str(i).isdecimal()
-              and len(str(i)) < 10}
+    wanted = {i for i in map(validate.id_or_none, ids) if i is not None}
     if not wanted:
         return []
     return list(session.scalars(select(ScopeItem).where(ScopeItem.id.in_(sorted(wanted)))

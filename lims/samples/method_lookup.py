@@ -133,17 +133,10 @@ def resolve(session: Session, values: Iterable[str | None], *,
     return list(dict.fromkeys(by_code[c] for c in codes))
 
 
-def posted_id(value: Any) -> int | None:
-    """A box's posted id as a number, or None: only ASCII digits ("²" and "٣" are digits to
-    str.isdigit(); the registration refuses them by name)."""
-    text = str(value)
-    return int(text) if text.isascii() and text.isdecimal() and len(text) < 10 else None
-
-
 def by_ids(session: Session, ids: Iterable[Any]) -> dict[int, TestMethod]:
     """The methods of the ids a form posted (its ticked boxes), by id; non-numbers ignored
     here (the registration names them)."""
-    wanted = {i for i in map(posted_id, ids) if i is not None}
+    wanted = {i for i in map(validate.id_or_none, ids) if i is not None}
     if not wanted:
         return {}
     return {m.id: m for m in session.scalars(select(TestMethod)
@@ -154,13 +147,19 @@ def by_codes(session: Session, codes: Iterable[str]) -> dict[str, TestMethod]:
     """The methods of the codes a form posted (its ticked boxes), by code; what no code can be
     (a control character, a lone surrogate: PostgreSQL cannot compare it) is ignored here
     (the plan names it)."""
-    wanted = {c for c in codes
-              if c and len(c) <= 80 and validate.is_utf8(c)
-              and not any(ord(ch) < 32 or ord(ch) == 0x7F for ch in c)}
+    wanted = {c for c in codes if c and _could_be_code(c)}
     if not wanted:
         return {}
     return {m.code: m for m in session.scalars(select(TestMethod)
                                                .where(TestMethod.code.in_(wanted)))}
+
+
+def _could_be_code(text: str) -> bool:
+    try:
+        validate.text(text, "code", max_len=80)
+    except InvalidInput:
+        return False
+    return True
 
 
 def options(chosen: Sequence[tuple[str, str]], offered: Sequence[TestMethod], *,

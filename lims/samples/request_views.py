@@ -14,6 +14,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
+from lims import validate
 from lims.auth.permissions import action_name, allowed
 from lims.db import unit_of_work, utcnow
 from lims.errors import InvalidInput, PermissionDenied, msg
@@ -118,7 +119,7 @@ def _method_boxes(db: Any, rows: list[dict[str, Any]]) -> list[list[tuple[str, s
     known = method_lookup.by_ids(db, [i for row in rows for i in row["method_ids"]])
     boxes = []
     for row in [*rows, _empty_row()]:
-        ticked = [known[i] for i in dict.fromkeys(map(method_lookup.posted_id, row["method_ids"]))
+        ticked = [known[i] for i in dict.fromkeys(map(validate.id_or_none, row["method_ids"]))
                   if i in known]
         boxes.append(method_lookup.options([(str(m.id), f"{m.code} {m.title}") for m in ticked],
                                            recent))
