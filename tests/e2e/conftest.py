@@ -56,3 +56,12 @@ def login(page: Any, base: str, name: str) -> None:
 
 def logout(page: Any) -> None:
     page.click("button:has-text('Log out')")
+
+
+def overflow(page: Any) -> int:
+    """How far the laid-out page is wider than its viewport (0 or less: no sideways scrolling).
+
+    Waits for the current document's load first: measured before its stylesheet applies, a table
+    not yet confined to its scrolling box counts as overflow (seen on a slow CI machine)."""
+    page.wait_for_load_state("load")
+    return int(page.evaluate("document.documentElement.scrollWidth - window.innerWidth"))

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from lims.db import unit_of_work
 from lims.samples import services
 from lims.samples.models import Result, Sample, SampleTest
-from tests.e2e.conftest import login
+from tests.e2e.conftest import login, overflow
 
 pytestmark = pytest.mark.e2e
 TZ = "Asia/Shanghai"
@@ -67,11 +67,6 @@ def _loads(page: Any) -> list[str]:
     return seen
 
 
-def _overflow(page: Any) -> int:
-    """How far the page is wider than the viewport (0: no horizontal scrolling)."""
-    return int(page.evaluate("document.documentElement.scrollWidth - window.innerWidth"))
-
-
 def test_grid_is_edited_in_place_at_768_px(server, browser, session, world):
     number, ids = _realistic_sample(session, world)
     page = browser.new_page(viewport={"width": 768, "height": 700})
@@ -79,7 +74,7 @@ def test_grid_is_edited_in_place_at_768_px(server, browser, session, world):
     login(page, server, "tech")
     loads = _loads(page)
     page.goto(f"{server}/samples/{number}")
-    assert _overflow(page) <= 0, "the sample page scrolls sideways at 768 px"
+    assert overflow(page) <= 0, "the sample page scrolls sideways at 768 px"
     assert len(loads) == 1
 
     # Every input is labelled by its characteristic.
@@ -125,7 +120,7 @@ def test_grid_is_edited_in_place_at_768_px(server, browser, session, world):
     # The first table's rows are still open for entry, the focus on the next one to type.
     assert page.evaluate("document.activeElement.id") == f"value-{world.mass_id}"
     assert len(loads) == 1
-    assert _overflow(page) <= 0
+    assert overflow(page) <= 0
 
 
 def test_grid_speaks_chinese_to_a_chinese_bench(server, browser, session, world):
@@ -136,7 +131,7 @@ def test_grid_speaks_chinese_to_a_chinese_bench(server, browser, session, world)
     page.set_default_timeout(15000)
     login(page, server, "tech")
     page.goto(f"{server}/samples/{number}")
-    assert _overflow(page) <= 0
+    assert overflow(page) <= 0
     page.fill(f"#value-{ids[2]}", "0.61")
     page.fill(f"#unit-{ids[2]}", "kg")
     page.press(f"#unit-{ids[2]}", "Enter")
@@ -150,7 +145,7 @@ def test_grid_speaks_chinese_to_a_chinese_bench(server, browser, session, world)
     page.press(f"#unit-{ids[2]}", "Enter")
     expect(page.locator("#grid-notice")).to_contain_text("已记录 1 个结果")
     assert _results(session, number) == 1
-    assert _overflow(page) <= 0
+    assert overflow(page) <= 0
 
 
 def test_grid_works_without_javascript(server, browser, session, world):
@@ -194,11 +189,11 @@ def test_bench_and_public_pages_do_not_scroll_sideways(server, browser, app, ses
     login(bench, server, "tech")
     for path in (f"/samples/{number}", "/instruments/", "/instruments/EQ-1"):
         bench.goto(f"{server}{path}")
-        assert _overflow(bench) <= 0, f"{path} scrolls sideways at 768 px"
+        assert overflow(bench) <= 0, f"{path} scrolls sideways at 768 px"
     phone = browser.new_page(viewport={"width": 390, "height": 844})
     for path in (f"/verify/{report}", f"/verify/{report.lower()}"):
         phone.goto(f"{server}{path}")
-        assert _overflow(phone) <= 0, f"{path} scrolls sideways at 390 px"
+        assert overflow(phone) <= 0, f"{path} scrolls sideways at 390 px"
 
 
 JOURNEY_LOADS = 15  # issue 11 §6: the 3-sample journey took 41 page loads before
@@ -219,6 +214,7 @@ def test_technician_journey_page_loads(server, browser, session, world, attached
         page.fill(f"input[name=s-{i}-description]", f"涤棉坯布 grey fabric {i + 1}")
         page.check(f"input[name=s-{i}-method_ids][value='{world.method_id}']")
     page.click("#register-request")
+    page.wait_for_selector("#request-samples tr[id^=sample-]")  # the request's page, not the form
     numbers = [row.get_attribute("id").removeprefix("sample-")
                for row in page.locator("#request-samples tr[id^=sample-]").all()]
     assert len(numbers) == 3

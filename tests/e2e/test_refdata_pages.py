@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from lims.samples.models import Characteristic
-from tests.e2e.conftest import login
+from tests.e2e.conftest import login, overflow
 from tests.support.world import PASSWORD
 
 pytestmark = pytest.mark.e2e
@@ -40,7 +40,7 @@ def test_a_duplicate_customer_is_created_only_when_confirmed(server, browser, se
     assert page.inner_text("h1").startswith("ＡＣＭＥ Textiles Co., Ltd.")
     # The page fits a bench tablet.
     page.set_viewport_size({"width": 768, "height": 1000})
-    assert page.evaluate("document.documentElement.scrollWidth") <= 768
+    assert overflow(page) <= 0
 
 
 def test_a_method_limit_changes_with_a_reason_and_an_instrument_retires_in_chinese(
@@ -61,7 +61,7 @@ def test_a_method_limit_changes_with_a_reason_and_an_instrument_retires_in_chine
     session.expire_all()
     assert session.get(Characteristic, world.mass_id).upper_limit == "100.30"
     page.set_viewport_size({"width": 768, "height": 1000})  # a bench tablet: no sideways scroll
-    assert page.evaluate("document.documentElement.scrollWidth") <= 768
+    assert overflow(page) <= 0
 
     page.goto(f"{server}/instruments/{world.overdue_id}")  # by id: to the asset's page
     assert page.url.endswith("/instruments/EQ-2")

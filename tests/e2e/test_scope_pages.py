@@ -34,6 +34,7 @@ def test_quality_manager_adds_scope_and_admin_grants_it(server, browser, session
     form.locator("input[name=unit]").fill("mm")  # not a mass: refused, naming the unit
     form.locator("select[name=kind]").select_option("mass")
     form.locator("button").click()
+    page.wait_for_selector(".flash.error")  # back on the form with the reason, not the page left
     assert "'mm'" in page.content() and page.locator("tr[data-scope-item]").count() == 0
     page.goto(f"{server}/scope/")
     form = page.locator("#scope-form")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.e2e.conftest import overflow
 from tests.functional.test_work_queues import lab_with_queues
 from tests.support.world import PASSWORD
 
@@ -47,7 +48,7 @@ def test_each_role_lands_on_its_queue(lab, server, browser, locale, heading, see
         assert row.count() == 1, (name, value)
         assert see_all in page.inner_text(f"#queue-{queue} a.see-all")
         # A bench tablet: no sideways scrolling.
-        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), name
+        assert overflow(page) <= 0, name
         if name == "reviewer":
             row.locator("a").first.click()
             page.wait_for_url(f"{server}/samples/{value}")
@@ -56,6 +57,5 @@ def test_each_role_lands_on_its_queue(lab, server, browser, locale, heading, see
             page.wait_for_url(f"{server}/dashboard")
             # flow, turnaround, reported on time (samples have due dates), pass rate, calibration
             assert page.locator("svg.chart").count() == 5
-            assert page.evaluate(
-                "document.documentElement.scrollWidth <= window.innerWidth")
+            assert overflow(page) <= 0
         page.close()
