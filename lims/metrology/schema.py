@@ -337,6 +337,23 @@ def _probability(value: Any, field: str) -> float:
     return p
 
 
+# A budget's model is parsed once per expression and symbols: a procedure's budget is
+# evaluated for every calibration with new values and the same model (issue 14). A Model is
+# not changed after it is built. Long models are parsed each time, so the cache stays small.
+_CACHED_MODEL_LENGTH = 4_000
+
+
+def _model(expression: object, symbols: set[str]) -> Model:
+    if isinstance(expression, str) and len(expression) <= _CACHED_MODEL_LENGTH:
+        return _cached_model(expression.strip(), frozenset(symbols))
+    return Model(expression, symbols)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_model(expression: str, symbols: frozenset[str]) -> Model:
+    return Model(expression, set(symbols))
+
+
 def parse_budget(data: Any) -> Budget:
     """Validate the JSON form of a budget (see ``lims uncertainty``) and return a Budget."""
     if not _is_mapping(data):
@@ -358,7 +375,7 @@ def parse_budget(data: Any) -> Budget:
         dupes = sorted(s for s, n in collections.Counter(symbols).items() if n > 1)
         raise InvalidInput(msg("input symbol(s) %(symbols)s given twice",
                                symbols=", ".join(dupes)), field="inputs")
-    model = Model(data.get("model"), distinct)
+    model = _model(data.get("model"), distinct)
     unused = [] if len(model.used) == len(distinct) else [
         s for s in symbols if s not in model.used]
     if unused:

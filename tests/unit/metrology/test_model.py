@@ -61,3 +61,25 @@ def test_a_function_name_as_an_operand_is_refused_not_a_crash():
     with pytest.raises(InvalidInput) as exc:
         parse_budget(budget)
     assert exc.value.field == "model" and "'sqrt'" in exc.value.message
+
+
+def _budget(model: str, symbols: tuple[str, ...] = ("x", "y")) -> dict[str, object]:
+    return {"measurand": {"symbol": "q", "unit": "V"}, "model": model,
+            "inputs": [{"symbol": s, "value": "1", "unit": "V"} for s in symbols]}
+
+
+def test_a_budget_model_is_parsed_once_per_expression_and_symbols():
+    """A procedure's budget is re-evaluated with new values: its model is not parsed again,
+    and a cached model never answers for other symbols or a model once refused."""
+    first, again = parse_budget(_budget("x + y")), parse_budget(_budget(" x + y "))
+    assert first.model is again.model
+    # The same text over other inputs is another model: here one that refuses its text.
+    with pytest.raises(InvalidInput) as exc:
+        parse_budget(_budget("x + y", ("x", "z")))
+    assert "unknown symbol 'y'" in exc.value.message
+    # A refusal is not remembered as a model: the same bad text is refused every time.
+    for _ in range(2):
+        with pytest.raises(InvalidInput):
+            parse_budget(_budget("x // y"))
+    long_model = " + ".join(["x", "y"] * 1_200)  # beyond the cached length: parsed each time
+    assert parse_budget(_budget(long_model)).model is not parse_budget(_budget(long_model)).model
