@@ -23,6 +23,7 @@ from tests.support.pdf import pdftotext
 from tests.support.world import PASSWORD, TZ
 
 pytestmark = pytest.mark.e2e
+PAGE_TIMEOUT = 30_000  # ms
 
 
 def _results(session: Any, world: Any, *, by: str = "tech", mass: str = "100.80") -> str:
@@ -35,8 +36,9 @@ def _results(session: Any, world: Any, *, by: str = "tech", mass: str = "100.80"
 
 
 def _status_becomes(page: Any, status: str) -> None:
-    """Waits for the page after a click: read at once, the status can be the page being left."""
-    expect(page.locator("#sample-status")).to_have_text(status)
+    """Waits for the page after a click: read at once, the status can be the page being left.
+    As long as the page's own waits (expect's default is 5 s, short on a loaded CI machine)."""
+    expect(page.locator("#sample-status")).to_have_text(status, timeout=PAGE_TIMEOUT)
 
 
 def _reports(session: Any) -> tuple[int, int]:
@@ -49,7 +51,7 @@ def test_return_correct_review_preview_and_issue(server: str, browser: Any, sess
                                                  world: Any, tmp_path: Path) -> None:
     number = _results(session, world)  # 100.80 g: outside 99.50 … 100.50, a misreading
     page = browser.new_page(viewport={"width": 768, "height": 1000})
-    page.set_default_timeout(30_000)
+    page.set_default_timeout(PAGE_TIMEOUT)
     sample_url = f"{server}/samples/{number}"
 
     login(page, server, "tech")
@@ -132,7 +134,7 @@ def test_no_approve_button_outside_scope_or_for_the_measurer(server: str, browse
         samples.complete_testing(session, actor=world.user(session, "techsign"), number=number)
         samples.review_sample(session, actor=world.user(session, "reviewer"), number=number)
     page = browser.new_page()
-    page.set_default_timeout(30_000)
+    page.set_default_timeout(PAGE_TIMEOUT)
     url = f"{server}/samples/{number}"
     for who in ("signatory2", "techsign"):  # outside the scope; who measured
         login(page, server, who)
